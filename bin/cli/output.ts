@@ -1,0 +1,86 @@
+import cliProgress from 'cli-progress';
+import { StrataError } from '../../runtime/errors.ts';
+
+/** Exit codes, documented in the README. */
+export const EXIT = { ok: 0, failed: 1, invalid: 2, checkFailed: 3, notFound: 4, busy: 5 } as const;
+
+export function exitCodeFor(code: string | undefined): number {
+  switch (code) {
+    case 'CATALOG_INVALID':
+      return EXIT.invalid;
+    case 'CHECK_FAILED':
+      return EXIT.checkFailed;
+    case 'NOT_FOUND':
+      return EXIT.notFound;
+    case 'CONFLICT':
+      return EXIT.busy;
+    default:
+      return EXIT.failed;
+  }
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** A plain aligned table for people; scripts use --json. */
+export function printTable(rows: Record<string, unknown>[], columns: string[]): void {
+  if (rows.length === 0) {
+    process.stdout.write('(none)\n');
+    return;
+  }
+  const cell = (v: unknown) => (v === null || v === undefined ? '' : String(v));
+  const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
+  const line = (vals: string[]) => `${vals.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd()}\n`;
+  process.stdout.write(line(columns.map((c) => c.toUpperCase())));
+  for (const r of rows) process.stdout.write(line(columns.map((c) => cell(r[c]))));
+}
+
+export function humanBytes(n: number): string {
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${v.toFixed(u === 0 ? 0 : 1)} ${units[u]}`;
+}
+
+/** Messages for people go to stderr, so stdout stays clean for --json. */
+export function say(message: string): void {
+  process.stderr.write(`${message}\n`);
+}
+
+/** Rows and bytes while a file loads; silent when stderr is not a terminal. */
+export function loadProgressBar(enabled: boolean) {
+  if (!enabled || !process.stderr.isTTY) return { update: () => {}, stop: () => {} };
+  const bar = new cliProgress.SingleBar(
+    { format: '  load [{bar}] {percentage}% | {value_h}/{total_h} | {rows} rows', hideCursor: true, stream: process.stderr },
+    cliProgress.Presets.shades_classic,
+  );
+  let started = false;
+  return {
+    update(p: { bytes: number; totalBytes: number; rows: number }) {
+      if (!started) {
+        bar.start(p.totalBytes, 0, { rows: 0, value_h: '0 B', total_h: humanBytes(p.totalBytes) });
+        started = true;
+      }
+      bar.update(p.bytes, { rows: p.rows, value_h: humanBytes(p.bytes), total_h: humanBytes(p.totalBytes) });
+    },
+    stop() {
+      if (started) bar.stop();
+    },
+  };
+}
+
+/** Prints an error for people (one line, then detail) or as JSON, and returns the exit code. */
+export function reportError(error: unknown, json: boolean): number {
+  const code = error instanceof StrataError ? error.code : undefined;
+  if (json) {
+    printJson({ ok: false, error: error instanceof StrataError ? error.toJSON() : { message: String((error as Error)?.message ?? error) } });
+  } else {
+    say(`error: ${(error as Error)?.message ?? String(error)}`);
+  }
+  return exitCodeFor(code);
+}

@@ -1,0 +1,168 @@
+import { basename, resolve } from 'node:path';
+import { Command, Option } from 'commander';
+import { isFile, listVersions } from '../runtime/archive/archive.ts';
+import { loadCatalog } from '../runtime/catalog/loader.ts';
+import { formatIssue, NotFoundError } from '../runtime/errors.ts';
+import { submit, workUntil } from '../runtime/jobs/execute.ts';
+import { requireDataset } from '../runtime/jobs/ingest.ts';
+import { RunStatus } from '../runtime/runs/schema.ts';
+import { type GlobalOptions, withPlatform } from './cli/context.ts';
+import { EXIT, humanBytes, loadProgressBar, printJson, printTable, reportError, say } from './cli/output.ts';
+import { registerBuildCommands } from './cli/build-commands.ts';
+
+const program = new Command('strata')
+  .description('Strata: versioned geospatial datasets, PostGIS builds and published data products')
+  .option('--catalog <dir>', 'catalog directory', './catalog')
+  .option('--home <dir>', 'where local buckets and the embedded database live (STRATA_HOME, default ./.strata)')
+  .option('--json', 'machine-readable output on stdout')
+  .showHelpAfterError();
+
+const globals = (): GlobalOptions => program.opts<GlobalOptions>();
+
+/** Runs a command body, turning any error into a message and an exit code. */
+function action<A extends unknown[]>(fn: (...args: A) => Promise<number | undefined>) {
+  return async (...args: A) => {
+    try {
+      process.exitCode = (await fn(...args)) ?? EXIT.ok;
+    } catch (e) {
+      process.exitCode = reportError(e, Boolean(globals().json));
+    }
+  };
+}
+
+program
+  .command('validate')
+  .description('check every dataset and product in the catalog; lists every problem with file and path')
+  .action(
+    action(async () => {
+      const g = globals();
+      const { catalog, issues } = await loadCatalog(resolve(g.catalog));
+      if (g.json) printJson({ ok: issues.length === 0, datasets: [...catalog.datasets.keys()], products: [...catalog.products.keys()], issues });
+      else if (issues.length === 0)
+        say(`catalog ${g.catalog} is valid: ${catalog.datasets.size} dataset(s), ${catalog.products.size} product(s)`);
+      else {
+        for (const i of issues) process.stdout.write(`${formatIssue(i)}\n`);
+        say(`${issues.length} problem(s) in ${g.catalog}`);
+      }
+      return issues.length === 0 ? EXIT.ok : EXIT.invalid;
+    }),
+  );
+
+program
+  .command('ingest')
+  .description('archive a file as a new immutable version of a dataset (unless its bytes are already archived) and load it into PostGIS')
+  .argument('<dataset>', 'dataset name, as in catalog/datasets/<name>.yaml')
+  .argument('<file>', 'the file to ingest')
+  .action(
+    action(async (dataset: string, file: string) => {
+      const g = globals();
+      const path = resolve(file);
+      if (!(await isFile(path))) throw new NotFoundError(`file not found: ${file}`);
+      return withPlatform(g, async (p, catalog) => {
+        requireDataset(catalog, dataset);
+        const queued = await submit(
+          p,
+          { kind: 'ingest', dataset, source: { path }, filename: basename(path) },
+          { kind: 'cli', by: process.env.USER },
+        );
+        const bar = loadProgressBar(!g.json);
+        const run = await workUntil(p, catalog, queued.id, {
+          onLoadProgress: (x) => bar.update(x),
+          onStep: (s) => {
+            if (s.status === 'done' && !g.json) {
+              bar.stop();
+              say(`  ${s.name}: ${s.detail ?? ''} (${s.ms} ms)`);
+            }
+          },
+        });
+        bar.stop();
+        if (g.json) printJson({ ok: run.status === 'succeeded', run });
+        if (run.status !== 'succeeded') {
+          if (!g.json) say(`error: ingest failed (run ${run.id}): ${String(run.error?.message ?? 'unknown error')}`);
+          return EXIT.failed;
+        }
+        if (!g.json) {
+          const r = run.result!;
+          say(
+            r.created
+              ? `dataset ${dataset}: new version ${r.version} (${r.rows} rows, ${humanBytes(Number(r.size))}, sha256 ${String(r.sha256).slice(0, 12)})`
+              : `dataset ${dataset}: same bytes as version ${r.version}; no new version made (run ${run.id})`,
+          );
+        }
+        return EXIT.ok;
+      });
+    }),
+  );
+
+program
+  .command('runs')
+  .description('recent runs, newest first')
+  .addOption(new Option('--status <status>', 'only runs with this status').choices(RunStatus.options))
+  .option('--target <name>', 'only runs of this dataset or product')
+  .option('--limit <n>', 'how many', '20')
+  .action(
+    action(async (o: { status?: RunStatus; target?: string; limit: string }) => {
+      const g = globals();
+      return withPlatform(g, async (p) => {
+        const runs = await p.runs.list({ status: o.status, target: o.target, limit: Number(o.limit) });
+        if (g.json) printJson(runs);
+        else
+          printTable(
+            runs.map((r) => ({
+              id: r.id,
+              kind: r.kind,
+              target: r.target,
+              status: r.status,
+              attempts: r.attempts,
+              trigger: r.trigger.kind,
+              started: r.startedAt?.replace('T', ' ').slice(0, 19),
+              seconds: r.startedAt && r.finishedAt ? ((Date.parse(r.finishedAt) - Date.parse(r.startedAt)) / 1000).toFixed(1) : '',
+              detail: r.status === 'failed' || r.status === 'interrupted' ? String(r.error?.message ?? '').slice(0, 100) : String(r.result?.version ?? ''),
+            })),
+            ['id', 'kind', 'target', 'status', 'attempts', 'trigger', 'started', 'seconds', 'detail'],
+          );
+        return EXIT.ok;
+      });
+    }),
+  );
+
+program
+  .command('versions')
+  .description('the versions of a dataset (archived) or of a product (published), newest first')
+  .argument('<name>', 'dataset or product name')
+  .action(
+    action(async (name: string) => {
+      const g = globals();
+      return withPlatform(g, async (p, catalog) => {
+        if (catalog.products.has(name) && !catalog.datasets.has(name)) {
+          const { listProductVersions } = await import('../runtime/publish/versions.ts');
+          const versions = await listProductVersions(p.store, name);
+          if (g.json) printJson(versions);
+          else printTable(versions.map((v) => ({ ...v, latest: v.latest ? '*' : '' })), ['version', 'latest', 'builtAt', 'outputs', 'runId']);
+          return EXIT.ok;
+        }
+        requireDataset(catalog, name);
+        const versions = await listVersions(p.db, name);
+        if (g.json) printJson(versions);
+        else
+          printTable(
+            versions.map((v) => ({
+              version: v.version,
+              received: v.receivedAt.replace('T', ' ').slice(0, 19),
+              size: humanBytes(v.size),
+              sha256: v.sha256.slice(0, 12),
+              rows: v.rowCount ?? '',
+              loaded: v.loadedAt ? 'yes' : 'no',
+              file: v.filename,
+              origin: v.origin.kind,
+            })),
+            ['version', 'received', 'size', 'sha256', 'rows', 'loaded', 'file', 'origin'],
+          );
+        return EXIT.ok;
+      });
+    }),
+  );
+
+registerBuildCommands(program, globals, action);
+
+await program.parseAsync(process.argv);

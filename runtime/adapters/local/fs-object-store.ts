@@ -1,0 +1,108 @@
+import { randomUUID } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { link, mkdir, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { dirname, join, relative, sep } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { NotFoundError } from '../../errors.ts';
+import {
+  type Bucket,
+  ObjectExistsError,
+  type ObjectInfo,
+  type ObjectStore,
+  type PutOptions,
+} from '../../ports/object-store.ts';
+
+/** Guards against keys that would escape the bucket directory. */
+function checkKey(key: string): void {
+  if (key === '' || key.startsWith('/') || key.split('/').some((p) => p === '..' || p === '.' || p === ''))
+    throw new Error(`invalid object key "${key}"`);
+}
+
+/**
+ * A directory per bucket. Writes go to a temporary file first and are linked into place, which fails if the
+ * key exists: an object is complete or absent, and never overwritten unless `replace` is asked for.
+ */
+export class FsObjectStore implements ObjectStore {
+  constructor(readonly root: string) {}
+
+  private path(bucket: Bucket, key: string): string {
+    checkKey(key);
+    return join(this.root, bucket, ...key.split('/'));
+  }
+
+  async put(bucket: Bucket, key: string, body: Readable | Buffer | string, options: PutOptions = {}) {
+    const target = this.path(bucket, key);
+    const tmpDir = join(this.root, bucket, '.tmp');
+    await mkdir(tmpDir, { recursive: true });
+    await mkdir(dirname(target), { recursive: true });
+    const tmp = join(tmpDir, randomUUID());
+    try {
+      const source = body instanceof Readable ? body : Readable.from([typeof body === 'string' ? Buffer.from(body) : body]);
+      await pipeline(source, createWriteStream(tmp, { flags: 'wx' }));
+      const { size } = await stat(tmp);
+      if (options.replace) {
+        await rename(tmp, target);
+      } else {
+        try {
+          await link(tmp, target);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new ObjectExistsError(bucket, key);
+          throw e;
+        }
+        await unlink(tmp);
+      }
+      return { size };
+    } catch (e) {
+      await unlink(tmp).catch(() => {});
+      throw e;
+    }
+  }
+
+  async get(bucket: Bucket, key: string): Promise<Readable> {
+    const path = this.path(bucket, key);
+    try {
+      await stat(path);
+    } catch {
+      throw new NotFoundError(`${bucket}/${key} not found`);
+    }
+    return createReadStream(path, { highWaterMark: 1 << 20 });
+  }
+
+  async exists(bucket: Bucket, key: string): Promise<boolean> {
+    try {
+      return (await stat(this.path(bucket, key))).isFile();
+    } catch {
+      return false;
+    }
+  }
+
+  async list(bucket: Bucket, prefix: string): Promise<ObjectInfo[]> {
+    const base = join(this.root, bucket);
+    const out: ObjectInfo[] = [];
+    const walk = async (dir: string): Promise<void> => {
+      let entries: import('node:fs').Dirent[];
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch {
+        return;
+      }
+      for (const e of entries) {
+        const p = join(dir, e.name);
+        const key = relative(base, p).split(sep).join('/');
+        if (key === '.tmp') continue;
+        if (e.isDirectory()) {
+          if (prefix.startsWith(`${key}/`) || `${key}/`.startsWith(prefix)) await walk(p);
+        } else if (key.startsWith(prefix)) {
+          out.push({ key, size: (await stat(p)).size });
+        }
+      }
+    };
+    await walk(base);
+    return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  locate(bucket: Bucket, key: string): string {
+    return this.path(bucket, key);
+  }
+}

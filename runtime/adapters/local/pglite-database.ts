@@ -1,0 +1,220 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { mkdir, open, readFile, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { postgis } from '@electric-sql/pglite-postgis';
+import { ConflictError } from '../../errors.ts';
+import type { CopyChunk, Database } from '../../ports/database.ts';
+import { copyRejected, csvField } from '../copy-errors.ts';
+
+interface SessionState {
+  txDepth: number;
+}
+
+const FETCH_ROWS = 5000;
+
+/** Node's own identity-returning parsers, so PGlite hands back text like `pg` does for the types we cast. */
+const rawText = (x: string) => x;
+
+/**
+ * PostgreSQL + PostGIS compiled to WASM, in this process. One backend, so sessions take turns: a session
+ * (and a transaction) holds a lock that calls from outside it wait for.
+ */
+export class PgliteDatabase implements Database {
+  readonly engine = 'pglite' as const;
+  private readonly als = new AsyncLocalStorage<SessionState>();
+  private tail: Promise<unknown> = Promise.resolve();
+  private cursorSeq = 0;
+
+  private constructor(
+    private readonly pg: PGlite,
+    private readonly lockFile: string | undefined,
+  ) {}
+
+  /** Opens (or creates) the database in `dataDir`, or in memory when it is undefined. */
+  static async open(dataDir?: string): Promise<PgliteDatabase> {
+    let lockFile: string | undefined;
+    if (dataDir) {
+      await mkdir(dataDir, { recursive: true });
+      lockFile = `${dataDir}.lock`;
+      await takeLock(lockFile);
+    }
+    try {
+      const pg = await PGlite.create(dataDir, { extensions: { postgis } });
+      return new PgliteDatabase(pg, lockFile);
+    } catch (e) {
+      if (lockFile) await unlink(lockFile).catch(() => {});
+      throw e;
+    }
+  }
+
+  /** Runs `fn` alone on the backend unless the caller is already inside a session. */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.als.getStore()) return fn();
+    const run = this.tail.then(() => this.als.run({ txDepth: 0 }, fn));
+    this.tail = run.catch(() => {});
+    return run;
+  }
+
+  async query<R = Record<string, unknown>>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
+    return this.exclusive(async () => (await this.pg.query<R>(sql, params as unknown[])).rows);
+  }
+
+  async exec(sql: string): Promise<void> {
+    await this.exclusive(() => this.pg.exec(sql));
+  }
+
+  session<T>(fn: () => Promise<T>): Promise<T> {
+    return this.exclusive(fn);
+  }
+
+  transaction<T>(fn: () => Promise<T>): Promise<T> {
+    return this.exclusive(async () => {
+      const state = this.als.getStore()!;
+      const savepoint = state.txDepth > 0 ? `sp_${state.txDepth}` : undefined;
+      await this.pg.exec(savepoint ? `SAVEPOINT ${savepoint}` : 'BEGIN');
+      state.txDepth++;
+      try {
+        const result = await fn();
+        await this.pg.exec(savepoint ? `RELEASE SAVEPOINT ${savepoint}` : 'COMMIT');
+        return result;
+      } catch (e) {
+        await this.pg.exec(savepoint ? `ROLLBACK TO SAVEPOINT ${savepoint}` : 'ROLLBACK');
+        throw e;
+      } finally {
+        state.txDepth--;
+      }
+    });
+  }
+
+  /** PGlite reads COPY input from a Blob, so the stream goes in chunk by chunk, each bounded in size. */
+  async copyFrom(target: string, options: string, chunks: AsyncIterable<CopyChunk>): Promise<number> {
+    return this.exclusive(async () => {
+      let offset = 0;
+      let rows = 0;
+      for await (const chunk of chunks) {
+        if (chunk.data.length === 0) continue;
+        try {
+          const r = await this.pg.query(`COPY ${target} FROM '/dev/blob' ${options}`, [], {
+            blob: new Blob([chunk.data]),
+          });
+          rows += r.affectedRows ?? chunk.rows;
+        } catch (e) {
+          throw copyRejected(e, offset);
+        }
+        offset += newlines(chunk.data);
+      }
+      return rows;
+    });
+  }
+
+  copyToCsv(select: string): AsyncIterable<Buffer> {
+    return this.cursor(select, (fields, rows, first) => {
+      const single = fields.length === 1;
+      let out = first ? `${fields.map((f) => csvField(f, single)).join(',')}\n` : '';
+      for (const row of rows) out += `${row.map((v) => csvField(v, single)).join(',')}\n`;
+      return out;
+    });
+  }
+
+  copyToLines(select: string): AsyncIterable<Buffer> {
+    return this.cursor(select, (_fields, rows) => {
+      let out = '';
+      for (const row of rows) out += `${row[0] ?? ''}\n`;
+      return out;
+    });
+  }
+
+  /** Pages through `select` with a cursor so memory holds one page at a time. */
+  private async *cursor(
+    select: string,
+    format: (fields: string[], rows: (string | null)[][], first: boolean) => string,
+  ): AsyncIterable<Buffer> {
+    const inside = this.als.getStore() !== undefined;
+    let release: () => void = () => {};
+    if (!inside) {
+      const gate = new Promise<void>((r) => {
+        release = r;
+      });
+      const previous = this.tail;
+      this.tail = previous.then(() => gate);
+      await previous;
+    }
+    const name = `strata_cursor_${++this.cursorSeq}`;
+    const ownTx = !inside || this.als.getStore()!.txDepth === 0;
+    try {
+      if (ownTx) await this.pg.exec('BEGIN');
+      await this.pg.exec(`DECLARE ${name} NO SCROLL CURSOR FOR ${select}`);
+      let first = true;
+      for (;;) {
+        const r = await this.pg.query<(string | null)[]>(`FETCH ${FETCH_ROWS} FROM ${name}`, [], {
+          rowMode: 'array',
+          parsers: new Proxy({}, { get: () => rawText }),
+        });
+        if (r.rows.length === 0 && !first) break;
+        const text = format(
+          r.fields.map((f) => f.name),
+          r.rows,
+          first,
+        );
+        first = false;
+        if (text.length > 0) yield Buffer.from(text);
+        if (r.rows.length < FETCH_ROWS) break;
+      }
+      await this.pg.exec(`CLOSE ${name}`);
+      if (ownTx) await this.pg.exec('COMMIT');
+    } catch (e) {
+      if (ownTx) await this.pg.exec('ROLLBACK').catch(() => {});
+      throw e;
+    } finally {
+      release();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.tail;
+    await this.pg.close();
+    if (this.lockFile) await unlink(this.lockFile).catch(() => {});
+  }
+}
+
+/** PGlite's files must not be opened by two processes at once: that corrupts them. */
+async function takeLock(lockFile: string): Promise<void> {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fh = await open(lockFile, 'wx');
+      await fh.writeFile(String(process.pid));
+      await fh.close();
+      return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const pid = Number((await readFile(lockFile, 'utf8').catch(() => '')).trim());
+      if (pid && pid !== process.pid && isAlive(pid)) {
+        throw new ConflictError(
+          `the embedded database ${lockFile.replace(/\.lock$/, '')} is in use by process ${pid}; ` +
+            'wait for it, or set DATABASE_URL to share a PostgreSQL server between processes',
+        );
+      }
+      if (pid === process.pid) throw new ConflictError(`the embedded database is already open in this process`);
+      await unlink(lockFile).catch(() => {});
+    }
+  }
+  throw new ConflictError(`could not lock ${lockFile}`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export const pgliteDataDir = (home: string) => join(home, 'pglite');
+
+function newlines(buf: Buffer): number {
+  let n = 0;
+  for (let i = buf.indexOf(10); i !== -1; i = buf.indexOf(10, i + 1)) n++;
+  return n;
+}

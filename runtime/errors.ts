@@ -1,0 +1,128 @@
+/**
+ * Domain errors. Each carries what a user needs to fix the input; the edge (CLI, Lambda) decides
+ * exit codes and HTTP statuses once, from `code`.
+ */
+export abstract class StrataError extends Error {
+  abstract readonly code: string;
+  /** Structured detail for `--json` output and run records. */
+  toJSON(): Record<string, unknown> {
+    return { code: this.code, message: this.message };
+  }
+}
+
+export interface CatalogIssue {
+  /** Path of the catalog file, relative to the catalog directory. */
+  readonly file: string;
+  /** Path inside the document, e.g. `columns[2].type`; empty for the whole document. */
+  readonly path: string;
+  readonly message: string;
+}
+
+export function formatIssue(issue: CatalogIssue): string {
+  return issue.path ? `${issue.file}: ${issue.path}: ${issue.message}` : `${issue.file}: ${issue.message}`;
+}
+
+export class CatalogError extends StrataError {
+  readonly code = 'CATALOG_INVALID';
+  constructor(readonly issues: readonly CatalogIssue[]) {
+    super(
+      issues.length === 1
+        ? `catalog is invalid: ${formatIssue(issues[0]!)}`
+        : `catalog is invalid (${issues.length} problems): ${issues.map(formatIssue).join('; ')}`,
+    );
+    this.name = 'CatalogError';
+  }
+  override toJSON() {
+    return { ...super.toJSON(), issues: this.issues };
+  }
+}
+
+export interface LoadProblem {
+  /** The archived file, as its dataset version key or the user's path. */
+  readonly file: string;
+  /** 1-based physical line in the file (CSV) */
+  readonly line?: number;
+  /** 0-based index into `features` (GeoJSON) */
+  readonly feature?: number;
+  readonly column?: string;
+  readonly reason: string;
+}
+
+export class LoadError extends StrataError {
+  readonly code = 'LOAD_FAILED';
+  constructor(readonly problem: LoadProblem) {
+    const where = [
+      problem.file,
+      problem.line !== undefined ? `line ${problem.line}` : undefined,
+      problem.feature !== undefined ? `feature ${problem.feature}` : undefined,
+      problem.column !== undefined ? `column "${problem.column}"` : undefined,
+    ]
+      .filter(Boolean)
+      .join(', ');
+    super(`${where}: ${problem.reason}`);
+    this.name = 'LoadError';
+  }
+  override toJSON() {
+    return { ...super.toJSON(), ...this.problem };
+  }
+}
+
+export class NotFoundError extends StrataError {
+  readonly code = 'NOT_FOUND';
+  constructor(message: string) {
+    super(message);
+    this.name = 'NotFoundError';
+  }
+}
+
+export class ConflictError extends StrataError {
+  readonly code = 'CONFLICT';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConflictError';
+  }
+}
+
+export class BuildError extends StrataError {
+  readonly code = 'BUILD_FAILED';
+  constructor(
+    message: string,
+    readonly detail: { step?: string; file?: string; position?: number; line?: number; dbMessage?: string } = {},
+  ) {
+    super(message);
+    this.name = 'BuildError';
+  }
+  override toJSON() {
+    return { ...super.toJSON(), ...this.detail };
+  }
+}
+
+export interface CheckResult {
+  readonly name: string;
+  readonly type: string;
+  readonly table: string;
+  readonly severity: 'error' | 'warn';
+  readonly passed: boolean;
+  /** Offending rows (or the row count for a row_count check). */
+  readonly count: number;
+  readonly message: string;
+  readonly sample: readonly Record<string, unknown>[];
+}
+
+export class CheckFailedError extends StrataError {
+  readonly code = 'CHECK_FAILED';
+  constructor(readonly results: readonly CheckResult[]) {
+    const failed = results.filter((r) => !r.passed && r.severity === 'error');
+    super(`${failed.length} check(s) failed: ${failed.map((r) => `${r.name} (${r.message})`).join('; ')}`);
+    this.name = 'CheckFailedError';
+  }
+  override toJSON() {
+    return { ...super.toJSON(), checks: this.results };
+  }
+}
+
+export function errorToJSON(error: unknown): Record<string, unknown> {
+  if (error instanceof StrataError) return error.toJSON();
+  if (error instanceof Error) return { code: 'INTERNAL', message: error.message };
+  return { code: 'INTERNAL', message: String(error) };
+}

@@ -1,0 +1,88 @@
+import type { Catalog } from '../catalog/loader.ts';
+import { errorToJSON } from '../errors.ts';
+import type { Platform } from '../platform.ts';
+import type { JobMessage, Run, RunKind, Trigger } from '../runs/schema.ts';
+import type { JobHooks } from './hooks.ts';
+import { runIngest } from './ingest.ts';
+
+type NewJob = JobMessage extends infer J ? (J extends { runId: string } ? Omit<J, 'runId'> : never) : never;
+
+/** Records a queued run and puts its job on the queue: the same two steps a trigger Lambda takes. */
+export async function submit(p: Platform, job: NewJob, trigger: Trigger): Promise<Run> {
+  const kind: RunKind = job.kind;
+  const target = job.kind === 'ingest' ? job.dataset : job.product;
+  const run = await p.runs.create(kind, target, trigger);
+  await p.queue.send({ ...job, runId: run.id } as JobMessage);
+  return run;
+}
+
+/** A job's own work, by kind. Build jobs are added by the build module through `register`. */
+export type JobHandler = (
+  p: Platform,
+  catalog: Catalog,
+  job: JobMessage,
+  runId: string,
+  hooks: JobHooks,
+) => Promise<{ result: Record<string, unknown>; lineage: Record<string, unknown> }>;
+
+const handlers = new Map<JobMessage['kind'], JobHandler>([
+  [
+    'ingest',
+    (p, catalog, job, _runId, hooks) => {
+      if (job.kind !== 'ingest') throw new Error('not an ingest job');
+      const path = job.source.path ?? (job.source.key ? p.store.locate('ingress', job.source.key) : undefined);
+      if (!path) throw new Error('ingest job has neither a path nor an ingress key');
+      const origin = job.source.key
+        ? { kind: 'upload' as const, from: `ingress/${job.source.key}` }
+        : { kind: 'file' as const, from: path };
+      return runIngest(p, catalog, { dataset: job.dataset, path, filename: job.filename, origin }, hooks);
+    },
+  ],
+]);
+
+export function registerJobHandler(kind: JobMessage['kind'], handler: JobHandler): void {
+  handlers.set(kind, handler);
+}
+
+/**
+ * Runs one job and leaves its run with a truthful status. Idempotent by run id: a job whose run is already
+ * running or finished (a second delivery) does nothing and returns that run.
+ */
+export async function executeJob(p: Platform, catalog: Catalog, job: JobMessage, hooks: JobHooks = {}): Promise<Run> {
+  const run = await p.runs.start(job.runId);
+  if (!run) return p.runs.get(job.runId);
+  const handler = handlers.get(job.kind);
+  try {
+    if (!handler) throw new Error(`no handler for ${job.kind} jobs`);
+    const { result, lineage } = await handler(p, catalog, job, run.id, hooks);
+    return await p.runs.succeed(run.id, result, lineage);
+  } catch (e) {
+    return p.runs.fail(run.id, errorToJSON(e));
+  }
+}
+
+const VISIBILITY_SECONDS = 15 * 60;
+
+/**
+ * Works the queue until the run `until` has finished: the in-process task launcher. Jobs queued before
+ * it are done first, as any worker would; a job taken by another worker is waited for.
+ */
+export async function workUntil(
+  p: Platform,
+  catalog: Catalog,
+  until: string,
+  hooks: JobHooks = {},
+  pollMs = 500,
+): Promise<Run> {
+  for (;;) {
+    const current = await p.runs.get(until);
+    if (current.status !== 'queued' && current.status !== 'running') return current;
+    const [received] = await p.queue.receive(1, VISIBILITY_SECONDS);
+    if (!received) {
+      await new Promise((r) => setTimeout(r, pollMs));
+      continue;
+    }
+    await executeJob(p, catalog, received.job, received.job.runId === until ? hooks : {});
+    await p.queue.delete(received.receipt);
+  }
+}

@@ -1,0 +1,65 @@
+import type { Catalog } from '../catalog/loader.ts';
+import { archiveFile, type Origin } from '../archive/archive.ts';
+import { NotFoundError } from '../errors.ts';
+import { loadVersion } from '../load/load.ts';
+import type { Platform } from '../platform.ts';
+import type { JobHooks } from './hooks.ts';
+
+export function requireDataset(catalog: Catalog, name: string) {
+  const d = catalog.datasets.get(name);
+  if (!d) {
+    const known = [...catalog.datasets.keys()].join(', ') || 'none';
+    throw new NotFoundError(`dataset "${name}" is not in the catalog (${catalog.dir}); known: ${known}`);
+  }
+  return d;
+}
+
+/** Archive a file as a dataset version (unless its bytes are already archived), then load it. */
+export async function runIngest(
+  p: Platform,
+  catalog: Catalog,
+  input: { dataset: string; path: string; filename: string; origin: Origin },
+  hooks: JobHooks = {},
+): Promise<{ result: Record<string, unknown>; lineage: Record<string, unknown> }> {
+  const dataset = requireDataset(catalog, input.dataset);
+  hooks.onStep?.({ name: 'archive', status: 'start' });
+  let t = Date.now();
+  const archived = await archiveFile(p.db, p.store, {
+    dataset: dataset.name,
+    path: input.path,
+    filename: input.filename,
+    origin: input.origin,
+    maxBytes: dataset.maxBytes,
+  });
+  const v = archived.version;
+  hooks.onStep?.({
+    name: 'archive',
+    status: 'done',
+    ms: Date.now() - t,
+    detail: archived.created ? `new version ${v.version}` : `same bytes as version ${v.version}: no new version`,
+  });
+  hooks.onStep?.({ name: 'load', status: 'start' });
+  t = Date.now();
+  const loaded = await loadVersion(p.db, p.store, dataset, v, { onProgress: hooks.onLoadProgress });
+  hooks.onStep?.({
+    name: 'load',
+    status: 'done',
+    ms: Date.now() - t,
+    detail: loaded.loaded ? `${loaded.rows} rows into datasets."${loaded.table}"` : 'already loaded',
+  });
+  return {
+    result: {
+      dataset: dataset.name,
+      version: v.version,
+      created: archived.created,
+      ...(archived.created ? {} : { duplicateOf: v.version }),
+      sha256: v.sha256,
+      size: v.size,
+      archiveKey: v.key,
+      table: loaded.table,
+      rows: loaded.rows,
+      loaded: loaded.loaded,
+    },
+    lineage: { dataset: dataset.name, version: v.version, sha256: v.sha256, origin: v.origin },
+  };
+}

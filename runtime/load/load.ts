@@ -1,0 +1,301 @@
+import type { Readable } from 'node:stream';
+import { parse as parseCsv } from 'csv-parse/sync';
+import type { Column, Dataset } from '../catalog/schema.ts';
+import type { DatasetVersion } from '../archive/archive.ts';
+import { LoadError } from '../errors.ts';
+import { type CopyChunk, CopyRejectedError, type Database } from '../ports/database.ts';
+import type { ObjectStore } from '../ports/object-store.ts';
+import { ident, qualified } from '../util/sql.ts';
+import { lineOfRecord, RecordTooLargeError, recordChunks } from './csv-records.ts';
+import { featureTexts, GeoJsonStructureError } from './geojson-features.ts';
+import {
+  createTableSQL,
+  DATASETS_SCHEMA,
+  explainConstraint,
+  finishTableSQL,
+  sourceName,
+  versionTable,
+} from './table.ts';
+import { GeometryError, geojsonToEwkbHex } from './wkb.ts';
+
+export interface LoadProgress {
+  readonly bytes: number;
+  readonly totalBytes: number;
+  readonly rows: number;
+}
+
+export interface LoadOptions {
+  readonly onProgress?: (p: LoadProgress) => void;
+  /** Build a GiST index on the geometry (default true). */
+  readonly index?: boolean;
+  /** Size of the chunks handed to COPY. */
+  readonly chunkBytes?: number;
+  readonly maxRecordBytes?: number;
+}
+
+export interface LoadResult {
+  readonly table: string;
+  readonly rows: number;
+  /** False when the version was already loaded and nothing was done. */
+  readonly loaded: boolean;
+}
+
+/** Counts bytes as they stream past, for progress. */
+async function* counting(source: Readable, onBytes: (n: number) => void): AsyncGenerator<Buffer> {
+  for await (const chunk of source) {
+    onBytes((chunk as Buffer).length);
+    yield chunk as Buffer;
+  }
+}
+
+/**
+ * Loads an archived dataset version into `datasets."<name>@<version>"`, all or nothing: the table is
+ * created, filled by a streamed COPY, indexed and registered in one transaction, so a refused row leaves
+ * no table behind.
+ */
+export async function loadVersion(
+  db: Database,
+  store: ObjectStore,
+  dataset: Dataset,
+  version: DatasetVersion,
+  options: LoadOptions = {},
+): Promise<LoadResult> {
+  const table = versionTable(dataset.name, version.version);
+  const existing = await db.query<{ loaded_table: string | null; row_count: string | null }>(
+    'SELECT loaded_table, row_count FROM strata.dataset_versions WHERE dataset = $1 AND version = $2',
+    [dataset.name, version.version],
+  );
+  if (existing[0]?.loaded_table) return { table, rows: Number(existing[0].row_count), loaded: false };
+
+  if (dataset.format !== 'csv' && dataset.format !== 'geojson')
+    throw new LoadError({ file: version.key, reason: `format "${dataset.format}" is not supported yet (csv and geojson are)` });
+
+  const progress = { bytes: 0, totalBytes: version.size, rows: 0 };
+  const report = () => options.onProgress?.({ ...progress });
+  const source = counting(await store.get('archive', version.key), (n) => {
+    progress.bytes += n;
+  });
+
+  return db.transaction(async () => {
+    await db.exec(createTableSQL(dataset, table));
+    const target = qualified(DATASETS_SCHEMA, table);
+    const rows =
+      dataset.format === 'csv'
+        ? await copyCsv(db, store, dataset, version, target, source, options, (n) => {
+            progress.rows += n;
+            report();
+          })
+        : await copyGeoJson(db, dataset, version, target, source, options, (n) => {
+            progress.rows += n;
+            report();
+          });
+    for (const sql of finishTableSQL(dataset, table, { index: options.index ?? true })) await db.exec(sql);
+    await db.query(
+      'UPDATE strata.dataset_versions SET loaded_table = $3, loaded_at = now(), row_count = $4 WHERE dataset = $1 AND version = $2',
+      [dataset.name, version.version, table, rows],
+    );
+    await refreshLatestView(db, dataset.name);
+    return { table, rows, loaded: true };
+  });
+}
+
+/** `datasets."<name>"` always shows the newest loaded version, for people exploring with psql. */
+async function refreshLatestView(db: Database, dataset: string): Promise<void> {
+  const latest = await db.query<{ loaded_table: string }>(
+    `SELECT loaded_table FROM strata.dataset_versions WHERE dataset = $1 AND loaded_table IS NOT NULL
+     ORDER BY version DESC LIMIT 1`,
+    [dataset],
+  );
+  if (!latest[0]) return;
+  const view = qualified(DATASETS_SCHEMA, dataset);
+  await db.exec(`DROP VIEW IF EXISTS ${view}; CREATE VIEW ${view} AS SELECT * FROM ${qualified(DATASETS_SCHEMA, latest[0].loaded_table)}`);
+}
+
+function headerProblem(version: DatasetVersion, reason: string, column?: string): LoadError {
+  return new LoadError({ file: version.key, line: 1, column, reason });
+}
+
+async function copyCsv(
+  db: Database,
+  store: ObjectStore,
+  dataset: Dataset,
+  version: DatasetVersion,
+  target: string,
+  source: AsyncIterable<Buffer>,
+  options: LoadOptions,
+  onRows: (n: number) => void,
+): Promise<number> {
+  const delimiter = dataset.csv.delimiter;
+  const chunks = recordChunks(source, { targetBytes: options.chunkBytes, maxRecordBytes: options.maxRecordBytes });
+  const tooLarge = async (e: unknown): Promise<never> => {
+    if (e instanceof RecordTooLargeError) {
+      const line = await lineOfRecord(await store.get('archive', version.key), e.record);
+      throw new LoadError({ file: version.key, line, reason: e.message.replace(/^record \d+/, 'the record') });
+    }
+    throw e;
+  };
+  const first = await chunks.next().catch(tooLarge);
+  if (first.done) throw new LoadError({ file: version.key, reason: 'the file is empty: expected a header row' });
+
+  const headerLines = Math.max(1, first.value.data.toString('latin1').split('\n').length - 1);
+  let names: string[];
+  try {
+    const text = first.value.data.toString('utf8').replace(/^\uFEFF/, '');
+    names = (parseCsv(text, { delimiter, relax_column_count: true }) as string[][])[0] ?? [];
+  } catch (e) {
+    throw headerProblem(version, `the header row is not valid CSV: ${(e as Error).message}`);
+  }
+  const bySource = new Map<string, Column>(dataset.columns.map((c) => [sourceName(c), c]));
+  const seen = new Set<string>();
+  const columns: Column[] = [];
+  for (const name of names) {
+    const column = bySource.get(name.trim());
+    if (!column)
+      throw headerProblem(version, `column "${name}" is not declared in the catalog (datasets/${dataset.name}.yaml)`, name);
+    if (seen.has(column.name)) throw headerProblem(version, `column "${name}" appears twice in the header`, name);
+    seen.add(column.name);
+    columns.push(column);
+  }
+  const missing = dataset.columns.filter((c) => !seen.has(c.name));
+  if (missing.length > 0)
+    throw headerProblem(
+      version,
+      `missing column${missing.length > 1 ? 's' : ''} ${missing.map((c) => `"${sourceName(c)}"`).join(', ')}`,
+      sourceName(missing[0]!),
+    );
+
+  async function* body(): AsyncGenerator<CopyChunk> {
+    for await (const chunk of chunks) {
+      yield chunk;
+      onRows(chunk.rows);
+    }
+  }
+  const list = columns.map((c) => ident(c.name)).join(', ');
+  try {
+    return await db.copyFrom(`${target} (${list})`, `WITH (FORMAT csv, DELIMITER ${delimiter === "'" ? "''''" : `'${delimiter}'`})`, body());
+  } catch (e) {
+    if (e instanceof RecordTooLargeError) return tooLarge(e);
+    if (!(e instanceof CopyRejectedError) || e.line === undefined) throw e;
+    throw rejection(dataset, version, e, { line: e.line + headerLines });
+  }
+}
+
+/** Turns PostgreSQL's refusal into the catalog's terms: the source column name and a plain reason. */
+function rejection(
+  dataset: Dataset,
+  version: DatasetVersion,
+  e: CopyRejectedError,
+  at: { line?: number; feature?: number },
+): LoadError {
+  const explained = e.constraint ? explainConstraint(dataset, e.constraint) : undefined;
+  let columnName = explained?.column ?? e.column;
+  let reason = explained?.reason ?? e.message;
+  if (e.sqlState === '23502') reason = 'a value is required here but the field is empty';
+  if (e.sqlState === '23505') reason = `duplicate value: ${e.message}`;
+  if (!columnName && /geometry|parse error/i.test(e.message)) {
+    const g = dataset.geometry;
+    columnName = g.kind === 'wkt' ? g.column : g.kind === 'geojson' ? 'geometry' : undefined;
+  }
+  if (columnName === 'geom' && dataset.geometry.kind === 'geojson') columnName = 'geometry';
+  const column = dataset.columns.find((c) => c.name === columnName);
+  reason = reason.replace(/ of relation "[^"]+"/, '');
+  return new LoadError({ file: version.key, ...at, column: column ? sourceName(column) : columnName, reason });
+}
+
+const NEEDS_ESCAPE = /[\\\n\r\t]/;
+function escapeText(s: string): string {
+  if (!NEEDS_ESCAPE.test(s)) return s;
+  return s.replace(/[\\\n\r\t]/g, (c) => (c === '\\' ? '\\\\' : c === '\n' ? '\\n' : c === '\r' ? '\\r' : '\\t'));
+}
+
+/** One value in COPY text format. */
+function copyValue(value: unknown, column: Column): string {
+  if (value === null || value === undefined) return '\\N';
+  if (column.type === 'json') return escapeText(JSON.stringify(value));
+  switch (typeof value) {
+    case 'string':
+      return escapeText(value);
+    case 'number':
+    case 'boolean':
+      return String(value);
+    default:
+      return escapeText(JSON.stringify(value));
+  }
+}
+
+async function copyGeoJson(
+  db: Database,
+  dataset: Dataset,
+  version: DatasetVersion,
+  target: string,
+  source: AsyncIterable<Buffer>,
+  options: LoadOptions,
+  onRows: (n: number) => void,
+): Promise<number> {
+  const g = dataset.geometry;
+  const srid = g.kind === 'geojson' ? g.sourceSrid : 4326;
+  const withGeometry = g.kind === 'geojson';
+  const columns = dataset.columns;
+  const keys = columns.map(sourceName);
+  const target_ = options.chunkBytes ?? 4 << 20;
+  let index = 0;
+
+  async function* rows(): AsyncGenerator<CopyChunk> {
+    let out = '';
+    let records = 0;
+    try {
+      for await (const text of featureTexts(source)) {
+        let feature: { type?: unknown; geometry?: unknown; properties?: Record<string, unknown> | null };
+        try {
+          feature = JSON.parse(text.toString('utf8'));
+        } catch (e) {
+          throw new LoadError({ file: version.key, feature: index, reason: `invalid JSON: ${(e as Error).message}` });
+        }
+        if (feature?.type !== 'Feature')
+          throw new LoadError({ file: version.key, feature: index, reason: `expected "type": "Feature", got ${JSON.stringify(feature?.type)}` });
+        const props = feature.properties ?? {};
+        if (typeof props !== 'object')
+          throw new LoadError({ file: version.key, feature: index, column: 'properties', reason: 'properties must be an object or null' });
+        let line = '';
+        for (let i = 0; i < columns.length; i++) line += `${copyValue(props[keys[i]!], columns[i]!)}\t`;
+        if (withGeometry) {
+          let hex: string | null;
+          try {
+            hex = geojsonToEwkbHex(feature.geometry, srid);
+          } catch (e) {
+            if (e instanceof GeometryError)
+              throw new LoadError({ file: version.key, feature: index, column: 'geometry', reason: e.message });
+            throw e;
+          }
+          line += hex ?? '\\N';
+        } else line = line.slice(0, -1);
+        out += `${line}\n`;
+        records++;
+        index++;
+        if (out.length >= target_) {
+          yield { data: Buffer.from(out), rows: records };
+          onRows(records);
+          out = '';
+          records = 0;
+        }
+      }
+    } catch (e) {
+      if (e instanceof GeoJsonStructureError)
+        throw new LoadError({ file: version.key, feature: e.feature, reason: e.message });
+      throw e;
+    }
+    if (records > 0) {
+      yield { data: Buffer.from(out), rows: records };
+      onRows(records);
+    }
+  }
+
+  const list = [...columns.map((c) => ident(c.name)), ...(withGeometry ? ['geom'] : [])].join(', ');
+  try {
+    return await db.copyFrom(`${target} (${list})`, '', rows());
+  } catch (e) {
+    if (!(e instanceof CopyRejectedError) || e.line === undefined) throw e;
+    // COPY text format escapes newlines, so each feature is one line.
+    throw rejection(dataset, version, e, { feature: e.line - 1 });
+  }
+}

@@ -1,0 +1,110 @@
+import type { Column, ColumnType, Dataset } from '../catalog/schema.ts';
+import { ident, literal, qualified } from '../util/sql.ts';
+
+export const DATASETS_SCHEMA = 'datasets';
+
+const PG_TYPES: Record<ColumnType, string> = {
+  text: 'text',
+  integer: 'integer',
+  bigint: 'bigint',
+  numeric: 'numeric',
+  double: 'double precision',
+  boolean: 'boolean',
+  date: 'date',
+  timestamp: 'timestamptz',
+  json: 'jsonb',
+};
+
+/** The table holding one loaded dataset version: `datasets."<name>@<version>"`. */
+export const versionTable = (dataset: string, version: string) => `${dataset}@${version}`;
+
+/** Constraint names carry their column and rule, so a refusal can be told back as a field and a reason. */
+export function constraintName(column: string, rule: string): string {
+  return `${column}__${rule}`;
+}
+
+function columnDDL(c: Column, forceRequired: boolean, lonLat?: 'lon' | 'lat'): string {
+  const parts = [ident(c.name), PG_TYPES[c.type]];
+  if (c.required || forceRequired) parts.push('NOT NULL');
+  if (c.unique) parts.push('UNIQUE');
+  if (c.min !== undefined) parts.push(`CONSTRAINT ${ident(constraintName(c.name, 'min'))} CHECK (${ident(c.name)} >= ${literal(c.min)})`);
+  if (c.max !== undefined) parts.push(`CONSTRAINT ${ident(constraintName(c.name, 'max'))} CHECK (${ident(c.name)} <= ${literal(c.max)})`);
+  if (c.values) {
+    const list = c.values.map((v) => literal(typeof v === 'number' ? v : String(v))).join(', ');
+    parts.push(`CONSTRAINT ${ident(constraintName(c.name, 'values'))} CHECK (${ident(c.name)} IN (${list}))`);
+  }
+  if (lonLat) {
+    const bound = lonLat === 'lon' ? 180 : 90;
+    parts.push(
+      `CONSTRAINT ${ident(constraintName(c.name, `${lonLat}_range`))} CHECK (${ident(c.name)} BETWEEN -${bound} AND ${bound})`,
+    );
+  }
+  return parts.join(' ');
+}
+
+/** Describes why a named constraint refused a value, in the catalog's own terms. */
+export function explainConstraint(dataset: Dataset, constraint: string): { column: string; reason: string } | undefined {
+  const m = /^(.+)__(min|max|values|lon_range|lat_range)$/.exec(constraint);
+  if (!m) return undefined;
+  const column = m[1]!;
+  const c = dataset.columns.find((x) => x.name === column);
+  switch (m[2]) {
+    case 'min':
+      return { column, reason: `value is below the minimum of ${c?.min}` };
+    case 'max':
+      return { column, reason: `value is above the maximum of ${c?.max}` };
+    case 'values':
+      return { column, reason: `value is not one of ${JSON.stringify(c?.values)}` };
+    case 'lon_range':
+      return { column, reason: 'longitude must be between -180 and 180 (are lon and lat swapped, or is the CRS not WGS84?)' };
+    default:
+      return { column, reason: 'latitude must be between -90 and 90 (are lon and lat swapped, or is the CRS not WGS84?)' };
+  }
+}
+
+function geometryExpression(dataset: Dataset): string | undefined {
+  const g = dataset.geometry;
+  const transform = (expr: string, src: number, tgt: number) => (src === tgt ? expr : `ST_Transform(${expr}, ${tgt})`);
+  if (g.kind === 'lonlat')
+    return transform(`ST_SetSRID(ST_MakePoint(${ident(g.lon)}, ${ident(g.lat)}), ${g.sourceSrid})`, g.sourceSrid, g.targetSrid);
+  if (g.kind === 'wkt') return transform(`ST_GeomFromText(${ident(g.column)}, ${g.sourceSrid})`, g.sourceSrid, g.targetSrid);
+  return undefined;
+}
+
+/**
+ * DDL for a dataset version's table. CSV geometry is a stored generated column, so PostgreSQL builds it
+ * during COPY in one pass; GeoJSON geometry arrives ready (as EWKB) in the source SRID.
+ */
+export function createTableSQL(dataset: Dataset, table: string): string {
+  const g = dataset.geometry;
+  const lonLat = (name: string): 'lon' | 'lat' | undefined =>
+    g.kind === 'lonlat' && g.sourceSrid === 4326 ? (name === g.lon ? 'lon' : name === g.lat ? 'lat' : undefined) : undefined;
+  const geomRefs = g.kind === 'lonlat' ? [g.lon, g.lat] : g.kind === 'wkt' ? [g.column] : [];
+  const required = g.kind !== 'none' && g.required;
+  const cols = dataset.columns.map((c) => columnDDL(c, required && geomRefs.includes(c.name), lonLat(c.name)));
+  if (g.kind === 'lonlat') {
+    cols.push(`geom geometry(Point, ${g.targetSrid}) GENERATED ALWAYS AS (${geometryExpression(dataset)}) STORED`);
+  } else if (g.kind === 'wkt') {
+    cols.push(`geom geometry(${g.type ?? 'Geometry'}, ${g.targetSrid}) GENERATED ALWAYS AS (${geometryExpression(dataset)}) STORED`);
+  } else if (g.kind === 'geojson') {
+    cols.push(`geom geometry(${g.type ?? 'Geometry'}, ${g.sourceSrid})${g.required ? ' NOT NULL' : ''}`);
+  }
+  return `CREATE TABLE ${qualified(DATASETS_SCHEMA, table)} (\n  ${cols.join(',\n  ')}\n)`;
+}
+
+/** Statements that finish a loaded table: reprojection (GeoJSON), a spatial index, statistics. */
+export function finishTableSQL(dataset: Dataset, table: string, options: { index: boolean }): string[] {
+  const g = dataset.geometry;
+  const t = qualified(DATASETS_SCHEMA, table);
+  const out: string[] = [];
+  if (g.kind === 'geojson' && g.sourceSrid !== g.targetSrid)
+    out.push(
+      `ALTER TABLE ${t} ALTER COLUMN geom TYPE geometry(${g.type ?? 'Geometry'}, ${g.targetSrid}) USING ST_Transform(geom, ${g.targetSrid})`,
+    );
+  if (g.kind !== 'none' && options.index) out.push(`CREATE INDEX ON ${t} USING gist (geom)`);
+  out.push(`ANALYZE ${t}`);
+  return out;
+}
+
+/** The header or property name a column is read from. */
+export const sourceName = (c: Column) => c.source ?? c.name;

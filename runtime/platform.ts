@@ -1,0 +1,56 @@
+import { join, resolve } from 'node:path';
+import { PgDatabase } from './adapters/postgres/pg-database.ts';
+import { FsObjectStore } from './adapters/local/fs-object-store.ts';
+import { PgliteDatabase, pgliteDataDir } from './adapters/local/pglite-database.ts';
+import { TableJobQueue } from './adapters/local/table-job-queue.ts';
+import { migrate } from './db/migrate.ts';
+import type { Database } from './ports/database.ts';
+import type { JobQueue } from './ports/job-queue.ts';
+import type { ObjectStore } from './ports/object-store.ts';
+import { RunRegistry } from './runs/registry.ts';
+
+/** Everything a job needs, behind its ports. */
+export interface Platform {
+  readonly db: Database;
+  readonly store: ObjectStore;
+  readonly queue: JobQueue;
+  readonly runs: RunRegistry;
+  close(): Promise<void>;
+}
+
+export interface LocalOptions {
+  /** Where buckets and the embedded database live; `STRATA_HOME`, default `./.strata`. */
+  readonly home?: string;
+  /** A PostgreSQL + PostGIS server to use instead of the embedded database. */
+  readonly databaseUrl?: string;
+}
+
+export function strataHome(home?: string): string {
+  return resolve(home ?? process.env.STRATA_HOME ?? '.strata');
+}
+
+export async function openDatabase(options: LocalOptions = {}): Promise<Database> {
+  const url = options.databaseUrl ?? process.env.DATABASE_URL;
+  const db = url ? await PgDatabase.open(url) : await PgliteDatabase.open(pgliteDataDir(strataHome(options.home)));
+  try {
+    await migrate(db);
+  } catch (e) {
+    await db.close();
+    throw e;
+  }
+  return db;
+}
+
+/** The embedded default: folders for buckets, PGlite (or DATABASE_URL), the queue as a table. */
+export async function openLocalPlatform(options: LocalOptions = {}): Promise<Platform> {
+  const home = strataHome(options.home);
+  const db = await openDatabase(options);
+  const store = new FsObjectStore(join(home, 'buckets'));
+  return {
+    db,
+    store,
+    queue: new TableJobQueue(db),
+    runs: new RunRegistry(db),
+    close: () => db.close(),
+  };
+}

@@ -1,0 +1,53 @@
+/** One chunk of COPY input, ending on a record boundary, and how many rows it holds. */
+export interface CopyChunk {
+  readonly data: Buffer;
+  readonly rows: number;
+}
+
+/**
+ * A COPY that the database refused. `line` is PostgreSQL's: the 1-based physical line of the data sent
+ * on which the refused record ends (a quoted newline counts).
+ */
+export class CopyRejectedError extends Error {
+  constructor(
+    message: string,
+    readonly line: number | undefined,
+    readonly column: string | undefined,
+    readonly sqlState: string | undefined,
+    readonly constraint: string | undefined,
+  ) {
+    super(message);
+    this.name = 'CopyRejectedError';
+  }
+}
+
+export interface Queryable {
+  query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<R[]>;
+  /** Runs a script of one or more statements with no parameters. */
+  exec(sql: string): Promise<void>;
+}
+
+export interface Database extends Queryable {
+  readonly engine: 'pglite' | 'postgres';
+  /**
+   * Runs `fn` on one connection. Every call on this Database made inside `fn` (directly or deeper in the
+   * async call tree) goes to that connection, so session state (search_path, advisory locks, a transaction)
+   * holds for the whole of `fn`.
+   */
+  session<T>(fn: () => Promise<T>): Promise<T>;
+  /** `session` wrapped in BEGIN/COMMIT, rolled back when `fn` throws. */
+  transaction<T>(fn: () => Promise<T>): Promise<T>;
+  /**
+   * `COPY <target> FROM STDIN <options>`: streams the chunks in. Returns the rows copied.
+   * Throws CopyRejectedError naming the record when the data is refused.
+   */
+  copyFrom(target: string, options: string, chunks: AsyncIterable<CopyChunk>): Promise<number>;
+  /**
+   * Streams the result of `select` as CSV (with a header row), the way `COPY (select) TO STDOUT
+   * (FORMAT csv, HEADER)` writes it. Every selected column should be text so both engines print alike.
+   */
+  copyToCsv(select: string): AsyncIterable<Buffer>;
+  /** Streams the single text column of `select`, one value a line, written verbatim. */
+  copyToLines(select: string): AsyncIterable<Buffer>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,48 @@
+import type { Readable } from 'node:stream';
+
+export type Bucket = 'ingress' | 'archive' | 'egress';
+
+export interface PutOptions {
+  readonly contentType?: string;
+  /**
+   * Only pointers (`latest.json`) may replace an object. Everything else is written once: a second put
+   * of the same key fails with ObjectExistsError, so nothing archived or published is ever overwritten.
+   */
+  readonly replace?: boolean;
+}
+
+export class ObjectExistsError extends Error {
+  constructor(
+    readonly bucket: Bucket,
+    readonly key: string,
+  ) {
+    super(`${bucket}/${key} already exists and is never overwritten`);
+    this.name = 'ObjectExistsError';
+  }
+}
+
+export interface ObjectInfo {
+  readonly key: string;
+  readonly size: number;
+}
+
+export interface ObjectStore {
+  put(bucket: Bucket, key: string, body: Readable | Buffer | string, options?: PutOptions): Promise<{ size: number }>;
+  /** Streams an object; NotFoundError when it is missing. */
+  get(bucket: Bucket, key: string): Promise<Readable>;
+  exists(bucket: Bucket, key: string): Promise<boolean>;
+  /** Keys under `prefix`, sorted. */
+  list(bucket: Bucket, prefix: string): Promise<ObjectInfo[]>;
+  /** Where a human (or ogr2ogr) finds the object: a path locally, an s3:// URL on AWS. */
+  locate(bucket: Bucket, key: string): string;
+}
+
+export async function readText(store: ObjectStore, bucket: Bucket, key: string): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of await store.get(bucket, key)) chunks.push(Buffer.from(c as Buffer));
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export async function readJson<T>(store: ObjectStore, bucket: Bucket, key: string): Promise<T> {
+  return JSON.parse(await readText(store, bucket, key)) as T;
+}

@@ -1,0 +1,128 @@
+import { NotFoundError } from '../errors.ts';
+import type { Queryable } from '../ports/database.ts';
+import { newRunId } from '../util/ids.ts';
+import type { Run, RunKind, RunStatus, Trigger } from './schema.ts';
+
+interface RunRow {
+  id: string;
+  kind: RunKind;
+  target: string;
+  trigger: Trigger;
+  status: RunStatus;
+  attempts: number;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  error: Record<string, unknown> | null;
+  lineage: Record<string, unknown> | null;
+  result: Record<string, unknown> | null;
+}
+
+// Times come back as ISO text on both engines, whatever their type parsers do.
+const COLUMNS = `id, kind, target, trigger, status, attempts,
+  to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at,
+  to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS started_at,
+  to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS finished_at,
+  error, lineage, result`;
+
+function toRun(r: RunRow): Run {
+  return {
+    id: r.id,
+    kind: r.kind,
+    target: r.target,
+    trigger: r.trigger,
+    status: r.status,
+    attempts: r.attempts,
+    createdAt: r.created_at,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+    error: r.error,
+    lineage: r.lineage,
+    result: r.result,
+  };
+}
+
+/** The record of every piece of work; the same table on a laptop and on Aurora. */
+export class RunRegistry {
+  constructor(private readonly db: Queryable) {}
+
+  async create(kind: RunKind, target: string, trigger: Trigger): Promise<Run> {
+    const rows = await this.db.query<RunRow>(
+      `INSERT INTO strata.runs (id, kind, target, trigger) VALUES ($1, $2, $3, $4) RETURNING ${COLUMNS}`,
+      [newRunId(), kind, target, JSON.stringify(trigger)],
+    );
+    return toRun(rows[0]!);
+  }
+
+  /**
+   * Marks a queued (or interrupted) run running and counts the attempt. Returns undefined when the run is
+   * already running or finished, so a job delivered twice is done once.
+   */
+  async start(id: string): Promise<Run | undefined> {
+    const rows = await this.db.query<RunRow>(
+      `UPDATE strata.runs SET status = 'running', attempts = attempts + 1, started_at = now(), heartbeat_at = now(),
+         finished_at = NULL, error = NULL
+       WHERE id = $1 AND status IN ('queued', 'interrupted') RETURNING ${COLUMNS}`,
+      [id],
+    );
+    return rows[0] ? toRun(rows[0]) : undefined;
+  }
+
+  async heartbeat(id: string): Promise<void> {
+    await this.db.query(`UPDATE strata.runs SET heartbeat_at = now() WHERE id = $1 AND status = 'running'`, [id]);
+  }
+
+  async setLineage(id: string, lineage: Record<string, unknown>): Promise<void> {
+    await this.db.query('UPDATE strata.runs SET lineage = $2 WHERE id = $1', [id, JSON.stringify(lineage)]);
+  }
+
+  async succeed(id: string, result: Record<string, unknown>, lineage?: Record<string, unknown>): Promise<Run> {
+    return this.finish(id, 'succeeded', { result, lineage });
+  }
+
+  async fail(
+    id: string,
+    error: Record<string, unknown>,
+    result?: Record<string, unknown>,
+    status: 'failed' | 'interrupted' = 'failed',
+  ): Promise<Run> {
+    return this.finish(id, status, { error, result });
+  }
+
+  private async finish(
+    id: string,
+    status: RunStatus,
+    fields: { result?: Record<string, unknown>; lineage?: Record<string, unknown>; error?: Record<string, unknown> },
+  ): Promise<Run> {
+    const rows = await this.db.query<RunRow>(
+      `UPDATE strata.runs SET status = $2, finished_at = now(),
+         result = COALESCE($3::jsonb, result), lineage = COALESCE($4::jsonb, lineage), error = $5::jsonb
+       WHERE id = $1 RETURNING ${COLUMNS}`,
+      [
+        id,
+        status,
+        fields.result ? JSON.stringify(fields.result) : null,
+        fields.lineage ? JSON.stringify(fields.lineage) : null,
+        fields.error ? JSON.stringify(fields.error) : null,
+      ],
+    );
+    if (!rows[0]) throw new NotFoundError(`run ${id} not found`);
+    return toRun(rows[0]);
+  }
+
+  async get(id: string): Promise<Run> {
+    const rows = await this.db.query<RunRow>(`SELECT ${COLUMNS} FROM strata.runs WHERE id = $1`, [id]);
+    if (!rows[0]) throw new NotFoundError(`run ${id} not found`);
+    return toRun(rows[0]);
+  }
+
+  async list(filter: { status?: RunStatus; target?: string; kind?: RunKind; limit?: number } = {}): Promise<Run[]> {
+    const rows = await this.db.query<RunRow>(
+      `SELECT ${COLUMNS} FROM strata.runs
+       WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR target = $2) AND ($3::text IS NULL OR kind = $3)
+       ORDER BY created_at DESC, id DESC LIMIT $4`,
+      [filter.status ?? null, filter.target ?? null, filter.kind ?? null, filter.limit ?? 50],
+    );
+    return rows.map(toRun);
+  }
+}

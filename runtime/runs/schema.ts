@@ -1,0 +1,43 @@
+import { z } from 'zod';
+
+export const RunKind = z.enum(['ingest', 'load', 'build', 'fetch']);
+export type RunKind = z.infer<typeof RunKind>;
+
+export const RunStatus = z.enum(['queued', 'running', 'succeeded', 'failed', 'interrupted']);
+export type RunStatus = z.infer<typeof RunStatus>;
+
+export const Trigger = z.object({
+  kind: z.enum(['cli', 'upload', 'schedule', 'webhook', 'api', 'retry', 'demo']),
+  by: z.string().optional(),
+  detail: z.record(z.string(), z.unknown()).optional(),
+});
+export type Trigger = z.infer<typeof Trigger>;
+
+/** What the queue carries: the run to do and what it needs to start. */
+export const JobMessage = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('ingest'),
+    runId: z.string(),
+    dataset: z.string(),
+    /** Where the file is now: a local path, or an ingress key. */
+    source: z.object({ bucket: z.literal('ingress').optional(), key: z.string().optional(), path: z.string().optional() }),
+    filename: z.string(),
+  }),
+  z.object({ kind: z.literal('build'), runId: z.string(), product: z.string() }),
+]);
+export type JobMessage = z.infer<typeof JobMessage>;
+
+export interface Run {
+  readonly id: string;
+  readonly kind: RunKind;
+  readonly target: string;
+  readonly trigger: Trigger;
+  readonly status: RunStatus;
+  readonly attempts: number;
+  readonly createdAt: string;
+  readonly startedAt: string | null;
+  readonly finishedAt: string | null;
+  readonly error: Record<string, unknown> | null;
+  readonly lineage: Record<string, unknown> | null;
+  readonly result: Record<string, unknown> | null;
+}
