@@ -4,9 +4,15 @@
  */
 export abstract class StrataError extends Error {
   abstract readonly code: string;
+  /** Where it happened, added by callers that know (a build schema kept for inspection, say). */
+  context: Record<string, unknown> = {};
+  withContext(context: Record<string, unknown>): this {
+    this.context = { ...this.context, ...context };
+    return this;
+  }
   /** Structured detail for `--json` output and run records. */
   toJSON(): Record<string, unknown> {
-    return { code: this.code, message: this.message };
+    return { code: this.code, message: this.message, ...this.context };
   }
 }
 

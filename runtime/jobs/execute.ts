@@ -4,6 +4,7 @@ import type { Platform } from '../platform.ts';
 import type { JobMessage, Run, RunKind, Trigger } from '../runs/schema.ts';
 import type { JobHooks } from './hooks.ts';
 import { runIngest } from './ingest.ts';
+import { buildProduct } from '../build/build.ts';
 
 type NewJob = JobMessage extends infer J ? (J extends { runId: string } ? Omit<J, 'runId'> : never) : never;
 
@@ -16,7 +17,7 @@ export async function submit(p: Platform, job: NewJob, trigger: Trigger): Promis
   return run;
 }
 
-/** A job's own work, by kind. Build jobs are added by the build module through `register`. */
+/** A job's own work, by kind. */
 export type JobHandler = (
   p: Platform,
   catalog: Catalog,
@@ -25,7 +26,7 @@ export type JobHandler = (
   hooks: JobHooks,
 ) => Promise<{ result: Record<string, unknown>; lineage: Record<string, unknown> }>;
 
-const handlers = new Map<JobMessage['kind'], JobHandler>([
+const handlers: ReadonlyMap<JobMessage['kind'], JobHandler> = new Map<JobMessage['kind'], JobHandler>([
   [
     'ingest',
     (p, catalog, job, _runId, hooks) => {
@@ -38,11 +39,14 @@ const handlers = new Map<JobMessage['kind'], JobHandler>([
       return runIngest(p, catalog, { dataset: job.dataset, path, filename: job.filename, origin }, hooks);
     },
   ],
+  [
+    'build',
+    (p, catalog, job, runId, hooks) => {
+      if (job.kind !== 'build') throw new Error('not a build job');
+      return buildProduct(p, catalog, job.product, runId, hooks);
+    },
+  ],
 ]);
-
-export function registerJobHandler(kind: JobMessage['kind'], handler: JobHandler): void {
-  handlers.set(kind, handler);
-}
 
 /**
  * Runs one job and leaves its run with a truthful status. Idempotent by run id: a job whose run is already

@@ -103,6 +103,6 @@ export class FsObjectStore implements ObjectStore {
   }
 
   locate(bucket: Bucket, key: string): string {
-    return this.path(bucket, key);
+    return this.path(bucket, key.replace(/\/$/, ''));
   }
 }

@@ -1,0 +1,64 @@
+import type { Catalog } from '../catalog/loader.ts';
+import type { ProductEntry } from '../catalog/schema.ts';
+import { BuildError, NotFoundError } from '../errors.ts';
+import type { Queryable } from '../ports/database.ts';
+
+/** One input of a build, resolved to an exact dataset version: a line of the build's lock. */
+export interface LockedInput {
+  readonly alias: string;
+  readonly dataset: string;
+  /** What the product asked for: `latest` or a pinned version id. */
+  readonly requested: string;
+  readonly version: string;
+  readonly sha256: string;
+  readonly table: string;
+  readonly rows: number;
+}
+
+export function requireProduct(catalog: Catalog, name: string): ProductEntry {
+  const entry = catalog.products.get(name);
+  if (!entry) {
+    const known = [...catalog.products.keys()].join(', ') || 'none';
+    throw new NotFoundError(`product "${name}" is not in the catalog (${catalog.dir}); known: ${known}`);
+  }
+  return entry;
+}
+
+/**
+ * Resolves every input of a product to an exact, loaded dataset version (the recipe lock): `latest` is the
+ * newest loaded version; a pinned version must exist and be loaded.
+ */
+export async function planBuild(db: Queryable, entry: ProductEntry): Promise<LockedInput[]> {
+  const lock: LockedInput[] = [];
+  for (const [alias, input] of Object.entries(entry.product.inputs)) {
+    const rows = await db.query<{ version: string; sha256: string; loaded_table: string | null; row_count: string | null }>(
+      `SELECT version, sha256, loaded_table, row_count::text AS row_count FROM strata.dataset_versions
+       WHERE dataset = $1 AND ($2::text = 'latest' OR version = $2) AND ($2::text <> 'latest' OR loaded_table IS NOT NULL)
+       ORDER BY version DESC LIMIT 1`,
+      [input.dataset, input.version],
+    );
+    const found = rows[0];
+    if (!found) {
+      throw new BuildError(
+        input.version === 'latest'
+          ? `input "${alias}": dataset "${input.dataset}" has no loaded version yet; ingest one first`
+          : `input "${alias}": dataset "${input.dataset}" has no version "${input.version}" (see: strata versions ${input.dataset})`,
+        { step: 'plan' },
+      );
+    }
+    if (!found.loaded_table)
+      throw new BuildError(`input "${alias}": version ${found.version} of "${input.dataset}" is archived but not loaded`, {
+        step: 'plan',
+      });
+    lock.push({
+      alias,
+      dataset: input.dataset,
+      requested: input.version,
+      version: found.version,
+      sha256: found.sha256,
+      table: found.loaded_table,
+      rows: Number(found.row_count),
+    });
+  }
+  return lock;
+}

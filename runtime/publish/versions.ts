@@ -1,0 +1,44 @@
+import { NotFoundError } from '../errors.ts';
+import { type ObjectStore, readJson } from '../ports/object-store.ts';
+import { type LatestPointer, latestKey, type Manifest, productPrefix, productVersionPrefix } from './manifest.ts';
+
+export interface ProductVersionSummary {
+  readonly version: string;
+  readonly builtAt: string;
+  readonly runId: string;
+  readonly outputs: number;
+  readonly latest: boolean;
+}
+
+export async function readLatest(store: ObjectStore, product: string): Promise<LatestPointer | undefined> {
+  if (!(await store.exists('egress', latestKey(product)))) return undefined;
+  return readJson<LatestPointer>(store, 'egress', latestKey(product));
+}
+
+/** Published versions: those with a manifest. Objects of a build that failed mid-way have none. */
+export async function listProductVersions(store: ObjectStore, product: string): Promise<ProductVersionSummary[]> {
+  const latest = await readLatest(store, product);
+  const objects = await store.list('egress', productPrefix(product));
+  const manifests = objects.filter((o) => /^products\/[^/]+\/[^/]+\/manifest\.json$/.test(o.key));
+  const out = await Promise.all(
+    manifests.map(async (m) => {
+      const manifest = await readJson<Manifest>(store, 'egress', m.key);
+      return {
+        version: manifest.version,
+        builtAt: manifest.builtAt,
+        runId: manifest.runId,
+        outputs: manifest.outputs.length,
+        latest: latest?.version === manifest.version,
+      };
+    }),
+  );
+  return out.sort((a, b) => (a.version < b.version ? 1 : -1));
+}
+
+export async function readManifest(store: ObjectStore, product: string, version?: string): Promise<Manifest> {
+  const v = version && version !== 'latest' ? version : (await readLatest(store, product))?.version;
+  if (!v) throw new NotFoundError(`product "${product}" has no published version yet`);
+  const key = `${productVersionPrefix(product, v)}manifest.json`;
+  if (!(await store.exists('egress', key))) throw new NotFoundError(`product "${product}" has no version "${v}"`);
+  return readJson<Manifest>(store, 'egress', key);
+}
