@@ -71,6 +71,8 @@ export const Geometry = z.discriminatedUnion('kind', [
     kind: z.literal('wkt'),
     column: z.string().min(1),
     type: GeometryType.optional(),
+    /** 3 keeps Z values; with the default 2, a position with Z fails the load rather than losing it. */
+    dimensions: z.union([z.literal(2), z.literal(3)]).default(2),
     sourceSrid: Srid.default(4326),
     targetSrid: Srid.default(4326),
     required: z.boolean().default(true),
@@ -78,6 +80,8 @@ export const Geometry = z.discriminatedUnion('kind', [
   z.strictObject({
     kind: z.literal('geojson'),
     type: GeometryType.optional(),
+    /** 3 keeps Z values; with the default 2, a position with Z fails the load rather than losing it. */
+    dimensions: z.union([z.literal(2), z.literal(3)]).default(2),
     sourceSrid: Srid.default(4326),
     targetSrid: Srid.default(4326),
     required: z.boolean().default(true),

@@ -172,11 +172,16 @@ async function copyCsv(
   }
   const list = columns.map((c) => ident(c.name)).join(', ');
   try {
-    return await db.copyFrom(`${target} (${list})`, `WITH (FORMAT csv, DELIMITER ${delimiter === "'" ? "''''" : `'${delimiter}'`})`, body());
+    return await db.copyFrom(
+      `${target} (${list})`,
+      `WITH (FORMAT csv, HEADER true, DELIMITER ${delimiter === "'" ? "''''" : `'${delimiter}'`})`,
+      body(),
+      first.value.data,
+    );
   } catch (e) {
     if (e instanceof RecordTooLargeError) return tooLarge(e);
     if (!(e instanceof CopyRejectedError) || e.line === undefined) throw e;
-    throw rejection(dataset, version, e, { line: e.line + headerLines });
+    throw rejection(dataset, version, e, { line: e.line + headerLines - 1 });
   }
 }
 

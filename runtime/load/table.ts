@@ -62,6 +62,10 @@ export function explainConstraint(dataset: Dataset, constraint: string): { colum
   }
 }
 
+function typmod(g: { type?: string; dimensions: 2 | 3 }): string {
+  return `${g.type ?? 'Geometry'}${g.dimensions === 3 ? 'Z' : ''}`;
+}
+
 function geometryExpression(dataset: Dataset): string | undefined {
   const g = dataset.geometry;
   const transform = (expr: string, src: number, tgt: number) => (src === tgt ? expr : `ST_Transform(${expr}, ${tgt})`);
@@ -85,9 +89,9 @@ export function createTableSQL(dataset: Dataset, table: string): string {
   if (g.kind === 'lonlat') {
     cols.push(`geom geometry(Point, ${g.targetSrid}) GENERATED ALWAYS AS (${geometryExpression(dataset)}) STORED`);
   } else if (g.kind === 'wkt') {
-    cols.push(`geom geometry(${g.type ?? 'Geometry'}, ${g.targetSrid}) GENERATED ALWAYS AS (${geometryExpression(dataset)}) STORED`);
+    cols.push(`geom geometry(${typmod(g)}, ${g.targetSrid}) GENERATED ALWAYS AS (${geometryExpression(dataset)}) STORED`);
   } else if (g.kind === 'geojson') {
-    cols.push(`geom geometry(${g.type ?? 'Geometry'}, ${g.sourceSrid})${g.required ? ' NOT NULL' : ''}`);
+    cols.push(`geom geometry(${typmod(g)}, ${g.sourceSrid})${g.required ? ' NOT NULL' : ''}`);
   }
   return `CREATE TABLE ${qualified(DATASETS_SCHEMA, table)} (\n  ${cols.join(',\n  ')}\n)`;
 }
@@ -99,7 +103,7 @@ export function finishTableSQL(dataset: Dataset, table: string, options: { index
   const out: string[] = [];
   if (g.kind === 'geojson' && g.sourceSrid !== g.targetSrid)
     out.push(
-      `ALTER TABLE ${t} ALTER COLUMN geom TYPE geometry(${g.type ?? 'Geometry'}, ${g.targetSrid}) USING ST_Transform(geom, ${g.targetSrid})`,
+      `ALTER TABLE ${t} ALTER COLUMN geom TYPE geometry(${typmod(g)}, ${g.targetSrid}) USING ST_Transform(geom, ${g.targetSrid})`,
     );
   if (g.kind !== 'none' && options.index) out.push(`CREATE INDEX ON ${t} USING gist (geom)`);
   out.push(`ANALYZE ${t}`);

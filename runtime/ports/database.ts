@@ -39,9 +39,13 @@ export interface Database extends Queryable {
   transaction<T>(fn: () => Promise<T>): Promise<T>;
   /**
    * `COPY <target> FROM STDIN <options>`: streams the chunks in. Returns the rows copied.
-   * Throws CopyRejectedError naming the record when the data is refused.
+   * Throws CopyRejectedError naming the line when the data is refused.
+   *
+   * `header`, for CSV with `HEADER true`: the file's header line, sent first. An adapter that copies in
+   * several statements sends it before each, so every statement knows the line ending before the first
+   * quoted newline (PostgreSQL counts lines inside quotes only once it does) and lines stay those of the file.
    */
-  copyFrom(target: string, options: string, chunks: AsyncIterable<CopyChunk>): Promise<number>;
+  copyFrom(target: string, options: string, chunks: AsyncIterable<CopyChunk>, header?: Buffer): Promise<number>;
   /**
    * Streams the result of `select` as CSV (with a header row), the way `COPY (select) TO STDOUT
    * (FORMAT csv, HEADER)` writes it. Every selected column should be text so both engines print alike.

@@ -88,7 +88,7 @@ export class PgliteDatabase implements Database {
   }
 
   /** PGlite reads COPY input from a Blob, so the stream goes in chunk by chunk, each bounded in size. */
-  async copyFrom(target: string, options: string, chunks: AsyncIterable<CopyChunk>): Promise<number> {
+  async copyFrom(target: string, options: string, chunks: AsyncIterable<CopyChunk>, header?: Buffer): Promise<number> {
     return this.exclusive(async () => {
       let offset = 0;
       let rows = 0;
@@ -96,7 +96,7 @@ export class PgliteDatabase implements Database {
         if (chunk.data.length === 0) continue;
         try {
           const r = await this.pg.query(`COPY ${target} FROM '/dev/blob' ${options}`, [], {
-            blob: new Blob([chunk.data]),
+            blob: new Blob(header ? [header, chunk.data] : [chunk.data]),
           });
           rows += r.affectedRows ?? chunk.rows;
         } catch (e) {

@@ -72,12 +72,13 @@ export class PgDatabase implements Database {
     });
   }
 
-  copyFrom(target: string, options: string, chunks: AsyncIterable<CopyChunk>): Promise<number> {
+  copyFrom(target: string, options: string, chunks: AsyncIterable<CopyChunk>, header?: Buffer): Promise<number> {
     return this.session(async () => {
       const { client } = this.als.getStore()!;
       const stream = client.query(copyFromStream(`COPY ${target} FROM STDIN ${options}`));
       const source = Readable.from(
         (async function* () {
+          if (header) yield header;
           for await (const c of chunks) yield c.data;
         })(),
       );

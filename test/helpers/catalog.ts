@@ -1,0 +1,23 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { type Catalog, loadCatalogOrThrow } from '../../runtime/catalog/loader.ts';
+
+export interface CatalogSpec {
+  readonly datasets?: Record<string, Record<string, unknown>>;
+  readonly products?: Record<string, { product: Record<string, unknown>; sql: Record<string, string> }>;
+}
+
+/** Writes a catalog as YAML files, the way a user would, and loads it through the real loader. */
+export async function writeCatalog(dir: string, spec: CatalogSpec): Promise<Catalog> {
+  await mkdir(join(dir, 'datasets'), { recursive: true });
+  await mkdir(join(dir, 'products'), { recursive: true });
+  for (const [name, doc] of Object.entries(spec.datasets ?? {}))
+    await writeFile(join(dir, 'datasets', `${name}.yaml`), stringify({ name, ...doc }));
+  for (const [name, { product, sql }] of Object.entries(spec.products ?? {})) {
+    await mkdir(join(dir, 'products', name), { recursive: true });
+    await writeFile(join(dir, 'products', name, 'product.yaml'), stringify({ name, ...product }));
+    for (const [file, text] of Object.entries(sql)) await writeFile(join(dir, 'products', name, file), text);
+  }
+  return loadCatalogOrThrow(dir);
+}

@@ -1,0 +1,80 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { FsObjectStore } from '../../runtime/adapters/local/fs-object-store.ts';
+import { PgliteDatabase } from '../../runtime/adapters/local/pglite-database.ts';
+import { PgDatabase } from '../../runtime/adapters/postgres/pg-database.ts';
+import { TableJobQueue } from '../../runtime/adapters/local/table-job-queue.ts';
+import { migrate } from '../../runtime/db/migrate.ts';
+import type { Database } from '../../runtime/ports/database.ts';
+import type { Platform } from '../../runtime/platform.ts';
+import { RunRegistry } from '../../runtime/runs/registry.ts';
+
+export interface Engine {
+  readonly name: 'pglite' | 'postgres';
+  /** A fresh, migrated database of its own; closing it removes it. */
+  open(): Promise<Database>;
+}
+
+/**
+ * PGlite always; the PostgreSQL server too when DATABASE_URL is set (CI). Each open() on the server makes a
+ * throwaway database, so test files running in parallel never share state.
+ */
+export function engines(): Engine[] {
+  const list: Engine[] = [{ name: 'pglite', open: async () => migrated(await PgliteDatabase.open()) }];
+  const url = process.env.DATABASE_URL;
+  if (url) {
+    list.push({
+      name: 'postgres',
+      open: async () => {
+        const name = `strata_test_${randomBytes(6).toString('hex')}`;
+        const admin = new pg.Client({ connectionString: url });
+        await admin.connect();
+        await admin.query(`CREATE DATABASE ${name}`);
+        await admin.end();
+        const u = new URL(url);
+        u.pathname = `/${name}`;
+        const db = await migrated(await PgDatabase.open(u.toString()));
+        const close = db.close.bind(db);
+        return Object.assign(db, {
+          close: async () => {
+            await close();
+            const a = new pg.Client({ connectionString: url });
+            await a.connect();
+            await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+            await a.end();
+          },
+        });
+      },
+    });
+  }
+  return list;
+}
+
+async function migrated(db: Database): Promise<Database> {
+  await migrate(db);
+  return db;
+}
+
+export interface TestPlatform extends Platform {
+  readonly dir: string;
+}
+
+/** A platform on a fresh database with buckets in a temporary folder. */
+export async function testPlatform(engine: Engine): Promise<TestPlatform> {
+  const dir = await mkdtemp(join(tmpdir(), 'strata-test-'));
+  const db = await engine.open();
+  return {
+    dir,
+    db,
+    store: new FsObjectStore(join(dir, 'buckets')),
+    queue: new TableJobQueue(db),
+    runs: new RunRegistry(db),
+    close: async () => {
+      await db.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
