@@ -6,14 +6,17 @@ import { formatIssue, NotFoundError } from '../runtime/errors.ts';
 import { submit, workUntil } from '../runtime/jobs/execute.ts';
 import { requireDataset } from '../runtime/jobs/ingest.ts';
 import { RunStatus } from '../runtime/runs/schema.ts';
+import { registerBuildCommands } from './cli/build-commands.ts';
 import { type GlobalOptions, withPlatform } from './cli/context.ts';
 import { EXIT, humanBytes, loadProgressBar, printJson, printTable, reportError, say } from './cli/output.ts';
-import { registerBuildCommands } from './cli/build-commands.ts';
 
 const program = new Command('strata')
   .description('Strata: versioned geospatial datasets, PostGIS builds and published data products')
   .option('--catalog <dir>', 'catalog directory', './catalog')
-  .option('--home <dir>', 'where local buckets and the embedded database live (STRATA_HOME, default ./.strata)')
+  .option(
+    '--home <dir>',
+    'where local buckets and the embedded database live (STRATA_HOME, default ./.strata)',
+  )
   .option('--json', 'machine-readable output on stdout')
   .showHelpAfterError();
 
@@ -37,9 +40,17 @@ program
     action(async () => {
       const g = globals();
       const { catalog, issues } = await loadCatalog(resolve(g.catalog));
-      if (g.json) printJson({ ok: issues.length === 0, datasets: [...catalog.datasets.keys()], products: [...catalog.products.keys()], issues });
+      if (g.json)
+        printJson({
+          ok: issues.length === 0,
+          datasets: [...catalog.datasets.keys()],
+          products: [...catalog.products.keys()],
+          issues,
+        });
       else if (issues.length === 0)
-        say(`catalog ${g.catalog} is valid: ${catalog.datasets.size} dataset(s), ${catalog.products.size} product(s)`);
+        say(
+          `catalog ${g.catalog} is valid: ${catalog.datasets.size} dataset(s), ${catalog.products.size} product(s)`,
+        );
       else {
         for (const i of issues) process.stdout.write(`${formatIssue(i)}\n`);
         say(`${issues.length} problem(s) in ${g.catalog}`);
@@ -50,7 +61,9 @@ program
 
 program
   .command('ingest')
-  .description('archive a file as a new immutable version of a dataset (unless its bytes are already archived) and load it into PostGIS')
+  .description(
+    'archive a file as a new immutable version of a dataset (unless its bytes are already archived) and load it into PostGIS',
+  )
   .argument('<dataset>', 'dataset name, as in catalog/datasets/<name>.yaml')
   .argument('<file>', 'the file to ingest')
   .action(
@@ -78,7 +91,8 @@ program
         bar.stop();
         if (g.json) printJson({ ok: run.status === 'succeeded', run });
         if (run.status !== 'succeeded') {
-          if (!g.json) say(`error: ingest failed (run ${run.id}): ${String(run.error?.message ?? 'unknown error')}`);
+          if (!g.json)
+            say(`error: ingest failed (run ${run.id}): ${String(run.error?.message ?? 'unknown error')}`);
           return EXIT.failed;
         }
         if (!g.json) {
@@ -116,8 +130,14 @@ program
               attempts: r.attempts,
               trigger: r.trigger.kind,
               started: r.startedAt?.replace('T', ' ').slice(0, 19),
-              seconds: r.startedAt && r.finishedAt ? ((Date.parse(r.finishedAt) - Date.parse(r.startedAt)) / 1000).toFixed(1) : '',
-              detail: r.status === 'failed' || r.status === 'interrupted' ? String(r.error?.message ?? '').slice(0, 100) : String(r.result?.version ?? ''),
+              seconds:
+                r.startedAt && r.finishedAt
+                  ? ((Date.parse(r.finishedAt) - Date.parse(r.startedAt)) / 1000).toFixed(1)
+                  : '',
+              detail:
+                r.status === 'failed' || r.status === 'interrupted'
+                  ? String(r.error?.message ?? '').slice(0, 100)
+                  : String(r.result?.version ?? ''),
             })),
             ['id', 'kind', 'target', 'status', 'attempts', 'trigger', 'started', 'seconds', 'detail'],
           );
@@ -138,7 +158,11 @@ program
           const { listProductVersions } = await import('../runtime/publish/versions.ts');
           const versions = await listProductVersions(p.store, name);
           if (g.json) printJson(versions);
-          else printTable(versions.map((v) => ({ ...v, latest: v.latest ? '*' : '' })), ['version', 'latest', 'builtAt', 'outputs', 'runId']);
+          else
+            printTable(
+              versions.map((v) => ({ ...v, latest: v.latest ? '*' : '' })),
+              ['version', 'latest', 'builtAt', 'outputs', 'runId'],
+            );
           return EXIT.ok;
         }
         requireDataset(catalog, name);

@@ -93,7 +93,13 @@ export class BuildError extends StrataError {
   readonly code = 'BUILD_FAILED';
   constructor(
     message: string,
-    readonly detail: { step?: string; file?: string; position?: number; line?: number; dbMessage?: string } = {},
+    readonly detail: {
+      step?: string;
+      file?: string;
+      position?: number;
+      line?: number;
+      dbMessage?: string;
+    } = {},
   ) {
     super(message);
     this.name = 'BuildError';

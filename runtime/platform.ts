@@ -1,8 +1,8 @@
 import { join, resolve } from 'node:path';
-import { PgDatabase } from './adapters/postgres/pg-database.ts';
 import { FsObjectStore } from './adapters/local/fs-object-store.ts';
 import { PgliteDatabase, pgliteDataDir } from './adapters/local/pglite-database.ts';
 import { TableJobQueue } from './adapters/local/table-job-queue.ts';
+import { PgDatabase } from './adapters/postgres/pg-database.ts';
 import { migrate } from './db/migrate.ts';
 import type { Database } from './ports/database.ts';
 import type { JobQueue } from './ports/job-queue.ts';
@@ -31,7 +31,9 @@ export function strataHome(home?: string): string {
 
 export async function openDatabase(options: LocalOptions = {}): Promise<Database> {
   const url = options.databaseUrl ?? process.env.DATABASE_URL;
-  const db = url ? await PgDatabase.open(url) : await PgliteDatabase.open(pgliteDataDir(strataHome(options.home)));
+  const db = url
+    ? await PgDatabase.open(url)
+    : await PgliteDatabase.open(pgliteDataDir(strataHome(options.home)));
   try {
     await migrate(db);
   } catch (e) {

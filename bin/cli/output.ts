@@ -31,7 +31,11 @@ export function printTable(rows: Record<string, unknown>[], columns: string[]): 
   }
   const cell = (v: unknown) => (v === null || v === undefined ? '' : String(v));
   const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
-  const line = (vals: string[]) => `${vals.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd()}\n`;
+  const line = (vals: string[]) =>
+    `${vals
+      .map((v, i) => v.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd()}\n`;
   process.stdout.write(line(columns.map((c) => c.toUpperCase())));
   for (const r of rows) process.stdout.write(line(columns.map((c) => cell(r[c]))));
 }
@@ -56,7 +60,11 @@ export function say(message: string): void {
 export function loadProgressBar(enabled: boolean) {
   if (!enabled || !process.stderr.isTTY) return { update: () => {}, stop: () => {} };
   const bar = new cliProgress.SingleBar(
-    { format: '  load [{bar}] {percentage}% | {value_h}/{total_h} | {rows} rows', hideCursor: true, stream: process.stderr },
+    {
+      format: '  load [{bar}] {percentage}% | {value_h}/{total_h} | {rows} rows',
+      hideCursor: true,
+      stream: process.stderr,
+    },
     cliProgress.Presets.shades_classic,
   );
   let started = false;
@@ -78,7 +86,13 @@ export function loadProgressBar(enabled: boolean) {
 export function reportError(error: unknown, json: boolean): number {
   const code = error instanceof StrataError ? error.code : undefined;
   if (json) {
-    printJson({ ok: false, error: error instanceof StrataError ? error.toJSON() : { message: String((error as Error)?.message ?? error) } });
+    printJson({
+      ok: false,
+      error:
+        error instanceof StrataError
+          ? error.toJSON()
+          : { message: String((error as Error)?.message ?? error) },
+    });
   } else {
     say(`error: ${(error as Error)?.message ?? String(error)}`);
   }

@@ -14,18 +14,13 @@ export function copyRejected(error: unknown, lineOffset = 0): unknown {
   if (typeof e?.message !== 'string' || typeof e.where !== 'string') return error;
   const m = /COPY [^,]+, line (\d+)(?:, column ([^:]+))?/.exec(e.where);
   if (!m) return error;
-  return new CopyRejectedError(
-    e.message,
-    Number(m[1]) + lineOffset,
-    m[2] ?? e.column,
-    e.code,
-    e.constraint,
-  );
+  return new CopyRejectedError(e.message, Number(m[1]) + lineOffset, m[2] ?? e.column, e.code, e.constraint);
 }
 
 /** Quotes a value the way PostgreSQL's CSV COPY does, so both engines write identical bytes. */
 export function csvField(value: string | null, single: boolean): string {
   if (value === null) return '';
-  if (value === '' || /[",\n\r]/.test(value) || (single && value === '\\.')) return `"${value.replace(/"/g, '""')}"`;
+  if (value === '' || /[",\n\r]/.test(value) || (single && value === '\\.'))
+    return `"${value.replace(/"/g, '""')}"`;
   return value;
 }

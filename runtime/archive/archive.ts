@@ -43,7 +43,9 @@ export async function sha256File(path: string): Promise<{ sha256: string; size: 
 
 /** Keeps letters, digits, dot, dash and underscore, so a file name is a safe object key segment. */
 export function safeFilename(name: string): string {
-  const cleaned = basename(name).replace(/[^\w.-]+/g, '_').replace(/^\.+/, '');
+  const cleaned = basename(name)
+    .replace(/[^\w.-]+/g, '_')
+    .replace(/^\.+/, '');
   return cleaned.length > 0 ? cleaned.slice(-120) : 'data';
 }
 
@@ -124,7 +126,10 @@ export async function archiveFile(
   const filename = safeFilename(input.filename ?? input.path);
   if (size === 0) throw new LoadError({ file: input.path, reason: 'the file is empty' });
   if (input.maxBytes !== undefined && size > input.maxBytes)
-    throw new LoadError({ file: input.path, reason: `the file is ${size} bytes, over the dataset's limit of ${input.maxBytes}` });
+    throw new LoadError({
+      file: input.path,
+      reason: `the file is ${size} bytes, over the dataset's limit of ${input.maxBytes}`,
+    });
 
   const existing = await findVersionBySha(db, store, input.dataset, sha256);
   if (existing) return { version: existing, created: false };
@@ -143,7 +148,10 @@ export async function archiveFile(
   source.on('error', (e) => hashing.destroy(e));
   await store.put('archive', key, source.pipe(hashing), { contentType: contentTypeOf(filename) });
   if (hash.digest('hex') !== sha256)
-    throw new LoadError({ file: input.path, reason: 'the file changed while it was being archived; send it again' });
+    throw new LoadError({
+      file: input.path,
+      reason: 'the file changed while it was being archived; send it again',
+    });
 
   const meta: DatasetVersion = {
     dataset: input.dataset,
@@ -155,9 +163,14 @@ export async function archiveFile(
     receivedAt: receivedAt.toISOString(),
     key,
   };
-  await store.put('archive', `${versionPrefix(input.dataset, version)}metadata.json`, JSON.stringify(meta, null, 2), {
-    contentType: 'application/json',
-  });
+  await store.put(
+    'archive',
+    `${versionPrefix(input.dataset, version)}metadata.json`,
+    JSON.stringify(meta, null, 2),
+    {
+      contentType: 'application/json',
+    },
+  );
   await register(db, meta);
   return { version: meta, created: true };
 }
@@ -176,7 +189,11 @@ export interface VersionRow extends DatasetVersion {
 
 export async function listVersions(db: Database, dataset: string): Promise<VersionRow[]> {
   const rows = await db.query<
-    Parameters<typeof rowToVersion>[0] & { loaded_at: string | null; row_count: string | null; loaded_table: string | null }
+    Parameters<typeof rowToVersion>[0] & {
+      loaded_at: string | null;
+      row_count: string | null;
+      loaded_table: string | null;
+    }
   >(
     `SELECT ${VERSION_COLUMNS}, loaded_table, row_count,
        to_char(loaded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS loaded_at

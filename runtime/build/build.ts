@@ -2,15 +2,15 @@ import type { Catalog } from '../catalog/loader.ts';
 import type { ProductEntry } from '../catalog/schema.ts';
 import { BuildError, CheckFailedError, type CheckResult, ConflictError, StrataError } from '../errors.ts';
 import type { JobHooks } from '../jobs/hooks.ts';
+import { DATASETS_SCHEMA } from '../load/table.ts';
+import type { Platform } from '../platform.ts';
 import type { Database } from '../ports/database.ts';
 import { exportOutput, type PublishedFile } from '../publish/export.ts';
 import { type LatestPointer, latestKey, type Manifest, productVersionPrefix } from '../publish/manifest.ts';
-import type { Platform } from '../platform.ts';
 import { timestamp } from '../util/ids.ts';
 import { ident, literal, qualified } from '../util/sql.ts';
 import { PLATFORM_VERSION } from '../version.ts';
 import { runCheck } from './checks.ts';
-import { DATASETS_SCHEMA } from '../load/table.ts';
 import { type LockedInput, planBuild, requireProduct } from './plan.ts';
 
 /** `build_<product>_<run>`: at most 63 bytes, and says whose it is. */
@@ -25,7 +25,11 @@ function lineAt(sql: string, position: unknown): number | undefined {
   return sql.slice(0, pos - 1).split('\n').length;
 }
 
-async function runSteps(db: Database, entry: ProductEntry, hooks: JobHooks): Promise<{ file: string; ms: number }[]> {
+async function runSteps(
+  db: Database,
+  entry: ProductEntry,
+  hooks: JobHooks,
+): Promise<{ file: string; ms: number }[]> {
   const timings: { file: string; ms: number }[] = [];
   for (const step of entry.steps) {
     hooks.onStep?.({ name: step.file, status: 'start' });
@@ -35,13 +39,16 @@ async function runSteps(db: Database, entry: ProductEntry, hooks: JobHooks): Pro
     } catch (e) {
       const err = e as { message?: string; position?: unknown };
       const line = lineAt(step.sql, err.position);
-      throw new BuildError(`step ${step.file}${line ? ` (line ${line})` : ''} failed: ${err.message ?? String(e)}`, {
-        step: step.file,
-        file: `products/${entry.product.name}/${step.file}`,
-        line,
-        position: Number(err.position) || undefined,
-        dbMessage: err.message,
-      });
+      throw new BuildError(
+        `step ${step.file}${line ? ` (line ${line})` : ''} failed: ${err.message ?? String(e)}`,
+        {
+          step: step.file,
+          file: `products/${entry.product.name}/${step.file}`,
+          line,
+          position: Number(err.position) || undefined,
+          dbMessage: err.message,
+        },
+      );
     }
     const ms = Date.now() - t;
     timings.push({ file: step.file, ms });
@@ -72,8 +79,13 @@ export async function buildProduct(
   const db = p.db;
   const started = Date.now();
   return db.session(async () => {
-    const [lock] = await db.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [`strata.build.${product.name}`]);
-    if (!lock?.ok) throw new ConflictError(`product "${product.name}" is being built by another run; try again when it ends`);
+    const [lock] = await db.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [
+      `strata.build.${product.name}`,
+    ]);
+    if (!lock?.ok)
+      throw new ConflictError(
+        `product "${product.name}" is being built by another run; try again when it ends`,
+      );
     const schema = buildSchemaName(product.name, runId);
     let inputs: LockedInput[] = [];
     let checks: CheckResult[] = [];
@@ -81,7 +93,12 @@ export async function buildProduct(
       hooks.onStep?.({ name: 'plan', status: 'start' });
       inputs = await planBuild(db, entry);
       await p.runs.setLineage(runId, { inputs });
-      hooks.onStep?.({ name: 'plan', status: 'done', ms: Date.now() - started, detail: inputs.map((i) => `${i.dataset}@${i.version}`).join(', ') });
+      hooks.onStep?.({
+        name: 'plan',
+        status: 'done',
+        ms: Date.now() - started,
+        detail: inputs.map((i) => `${i.dataset}@${i.version}`).join(', '),
+      });
 
       await db.exec(`CREATE SCHEMA ${ident(schema)}`);
       await db.exec(
@@ -89,7 +106,9 @@ export async function buildProduct(
       );
       // The product's SQL sees its inputs by alias, never by version.
       for (const input of inputs)
-        await db.exec(`CREATE VIEW ${qualified(schema, input.alias)} AS SELECT * FROM ${qualified(DATASETS_SCHEMA, input.table)}`);
+        await db.exec(
+          `CREATE VIEW ${qualified(schema, input.alias)} AS SELECT * FROM ${qualified(DATASETS_SCHEMA, input.table)}`,
+        );
       await db.exec(`SET search_path TO ${ident(schema)}, public`);
 
       const tSteps = Date.now();
@@ -122,7 +141,12 @@ export async function buildProduct(
           const t = Date.now();
           const file = await exportOutput(db, p.store, { schema, output, format, prefix });
           outputs.push(file);
-          hooks.onStep?.({ name: `export ${file.name}.${format}`, status: 'done', ms: Date.now() - t, detail: `${file.rows} rows` });
+          hooks.onStep?.({
+            name: `export ${file.name}.${format}`,
+            status: 'done',
+            ms: Date.now() - t,
+            detail: `${file.rows} rows`,
+          });
         }
       }
       const exportMs = Date.now() - tExport;
@@ -141,13 +165,13 @@ export async function buildProduct(
         timings: { stepsMs, checksMs, exportMs, totalMs: Date.now() - started },
       };
       const manifestKey = `${prefix}manifest.json`;
-      await p.store.put('egress', manifestKey, `${JSON.stringify(manifest, null, 2)}\n`, { contentType: 'application/json' });
-      await db.query('INSERT INTO strata.product_versions (product, version, run_id, manifest_key) VALUES ($1, $2, $3, $4)', [
-        product.name,
-        version,
-        runId,
-        manifestKey,
-      ]);
+      await p.store.put('egress', manifestKey, `${JSON.stringify(manifest, null, 2)}\n`, {
+        contentType: 'application/json',
+      });
+      await db.query(
+        'INSERT INTO strata.product_versions (product, version, run_id, manifest_key) VALUES ($1, $2, $3, $4)',
+        [product.name, version, runId, manifestKey],
+      );
       const outcome = {
         result: {
           product: product.name,
@@ -161,7 +185,12 @@ export async function buildProduct(
         lineage: { inputs },
       };
       // The commit point: nothing after it may fail the run.
-      const pointer: LatestPointer = { product: product.name, version, manifest: manifestKey, publishedAt: new Date().toISOString() };
+      const pointer: LatestPointer = {
+        product: product.name,
+        version,
+        manifest: manifestKey,
+        publishedAt: new Date().toISOString(),
+      };
       await p.store.put('egress', latestKey(product.name), `${JSON.stringify(pointer, null, 2)}\n`, {
         contentType: 'application/json',
         replace: true,
@@ -176,7 +205,9 @@ export async function buildProduct(
       throw e;
     } finally {
       await db.exec('RESET search_path').catch(() => {});
-      await db.query('SELECT pg_advisory_unlock(hashtext($1))', [`strata.build.${product.name}`]).catch(() => {});
+      await db
+        .query('SELECT pg_advisory_unlock(hashtext($1))', [`strata.build.${product.name}`])
+        .catch(() => {});
     }
   });
 }

@@ -47,7 +47,8 @@ function violations(c: Check): string {
 function trimSample(row: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(row)) {
-    if (v && typeof v === 'object' && 'coordinates' in v) out[k] = `${String((v as { type?: unknown }).type)} geometry`;
+    if (v && typeof v === 'object' && 'coordinates' in v)
+      out[k] = `${String((v as { type?: unknown }).type)} geometry`;
     else out[k] = typeof v === 'string' && v.length > 120 ? `${v.slice(0, 117)}...` : v;
   }
   return out;
@@ -59,8 +60,16 @@ export async function runCheck(db: Queryable, c: Check): Promise<CheckResult> {
     const [row] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${ident(c.table)}`);
     const n = row!.n;
     const passed = (c.min === undefined || n >= c.min) && (c.max === undefined || n <= c.max);
-    const bounds = [c.min !== undefined ? `>= ${c.min}` : '', c.max !== undefined ? `<= ${c.max}` : ''].filter(Boolean).join(' and ');
-    return { ...base, passed, count: n, message: `${n} rows${bounds ? `, expected ${bounds}` : ''}`, sample: [] };
+    const bounds = [c.min !== undefined ? `>= ${c.min}` : '', c.max !== undefined ? `<= ${c.max}` : '']
+      .filter(Boolean)
+      .join(' and ');
+    return {
+      ...base,
+      passed,
+      count: n,
+      message: `${n} rows${bounds ? `, expected ${bounds}` : ''}`,
+      sample: [],
+    };
   }
   const v = violations(c);
   const [row] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM (${v}) v`);
@@ -68,9 +77,11 @@ export async function runCheck(db: Queryable, c: Check): Promise<CheckResult> {
   const sample =
     n === 0
       ? []
-      : (await db.query<{ r: Record<string, unknown> }>(
-          `SELECT to_jsonb(v) AS r FROM (${v}) v LIMIT ${SAMPLE_ROWS}`,
-        )).map((x) => trimSample(typeof x.r === 'string' ? JSON.parse(x.r) : x.r));
+      : (
+          await db.query<{ r: Record<string, unknown> }>(
+            `SELECT to_jsonb(v) AS r FROM (${v}) v LIMIT ${SAMPLE_ROWS}`,
+          )
+        ).map((x) => trimSample(typeof x.r === 'string' ? JSON.parse(x.r) : x.r));
   const what = c.type === 'unique' ? 'duplicated key(s)' : 'offending row(s)';
   return { ...base, passed: n === 0, count: n, message: n === 0 ? 'ok' : `${n} ${what}`, sample };
 }

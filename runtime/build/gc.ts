@@ -21,7 +21,12 @@ export async function collectBuildSchemas(
   options: { all?: boolean; dryRun?: boolean; now?: Date } = {},
 ): Promise<StaleSchema[]> {
   const now = options.now ?? new Date();
-  const rows = await db.query<{ schema: string; comment: string | null; status: string | null; finished_at: string | null }>(
+  const rows = await db.query<{
+    schema: string;
+    comment: string | null;
+    status: string | null;
+    finished_at: string | null;
+  }>(
     `SELECT n.nspname AS schema, obj_description(n.oid, 'pg_namespace') AS comment, r.status,
        to_char(r.finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS finished_at
      FROM pg_namespace n
@@ -36,7 +41,12 @@ export async function collectBuildSchemas(
     } catch {
       meta = {};
     }
-    const base = { schema: r.schema, product: meta.product ?? null, runId: meta.runId ?? null, status: r.status };
+    const base = {
+      schema: r.schema,
+      product: meta.product ?? null,
+      runId: meta.runId ?? null,
+      status: r.status,
+    };
     if (r.status === 'running' || r.status === 'queued') continue;
     if (r.status === null) stale.push({ ...base, reason: 'no run records it' });
     else if (r.status === 'succeeded') stale.push({ ...base, reason: 'its build succeeded' });
@@ -44,9 +54,13 @@ export async function collectBuildSchemas(
       const hours = catalog.products.get(meta.product ?? '')?.product.keepFailedBuildHours ?? 24;
       const age = (now.getTime() - Date.parse(r.finished_at ?? '')) / 3_600_000;
       if (options.all || !(age < hours))
-        stale.push({ ...base, reason: `its build ${r.status}${Number.isFinite(age) ? ` ${age.toFixed(1)} h ago` : ''}` });
+        stale.push({
+          ...base,
+          reason: `its build ${r.status}${Number.isFinite(age) ? ` ${age.toFixed(1)} h ago` : ''}`,
+        });
     }
   }
-  if (!options.dryRun) for (const s of stale) await db.exec(`DROP SCHEMA IF EXISTS ${ident(s.schema)} CASCADE`);
+  if (!options.dryRun)
+    for (const s of stale) await db.exec(`DROP SCHEMA IF EXISTS ${ident(s.schema)} CASCADE`);
   return stale;
 }

@@ -31,7 +31,12 @@ export function requireProduct(catalog: Catalog, name: string): ProductEntry {
 export async function planBuild(db: Queryable, entry: ProductEntry): Promise<LockedInput[]> {
   const lock: LockedInput[] = [];
   for (const [alias, input] of Object.entries(entry.product.inputs)) {
-    const rows = await db.query<{ version: string; sha256: string; loaded_table: string | null; row_count: string | null }>(
+    const rows = await db.query<{
+      version: string;
+      sha256: string;
+      loaded_table: string | null;
+      row_count: string | null;
+    }>(
       `SELECT version, sha256, loaded_table, row_count::text AS row_count FROM strata.dataset_versions
        WHERE dataset = $1 AND ($2::text = 'latest' OR version = $2) AND ($2::text <> 'latest' OR loaded_table IS NOT NULL)
        ORDER BY version DESC LIMIT 1`,
@@ -47,9 +52,12 @@ export async function planBuild(db: Queryable, entry: ProductEntry): Promise<Loc
       );
     }
     if (!found.loaded_table)
-      throw new BuildError(`input "${alias}": version ${found.version} of "${input.dataset}" is archived but not loaded`, {
-        step: 'plan',
-      });
+      throw new BuildError(
+        `input "${alias}": version ${found.version} of "${input.dataset}" is archived but not loaded`,
+        {
+          step: 'plan',
+        },
+      );
     lock.push({
       alias,
       dataset: input.dataset,

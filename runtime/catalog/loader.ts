@@ -25,7 +25,7 @@ function zodIssues(file: string, error: z.ZodError): CatalogIssue[] {
 async function readYaml(dir: string, path: string, issues: CatalogIssue[]): Promise<unknown> {
   const file = relative(dir, path);
   const text = await readFile(path, 'utf8');
-  const doc = parseDocument(text, { prettyErrors: false });
+  const doc = parseDocument(text, { prettyErrors: true });
   if (doc.errors.length > 0) {
     for (const e of doc.errors) {
       const line = e.linePos?.[0]?.line;
@@ -83,7 +83,11 @@ export async function loadCatalog(dir: string): Promise<{ catalog: Catalog; issu
     }
     const stem = basename(name).replace(/\.ya?ml$/, '');
     if (parsed.data.name !== stem) {
-      issues.push({ file, path: 'name', message: `must match the file name ("${stem}"), got "${parsed.data.name}"` });
+      issues.push({
+        file,
+        path: 'name',
+        message: `must match the file name ("${stem}"), got "${parsed.data.name}"`,
+      });
       continue;
     }
     datasets.set(parsed.data.name, parsed.data);
@@ -109,7 +113,11 @@ export async function loadCatalog(dir: string): Promise<{ catalog: Catalog; issu
     const product = parsed.data;
     const before = issues.length;
     if (product.name !== name)
-      issues.push({ file, path: 'name', message: `must match the folder name ("${name}"), got "${product.name}"` });
+      issues.push({
+        file,
+        path: 'name',
+        message: `must match the folder name ("${name}"), got "${product.name}"`,
+      });
     for (const [alias, input] of Object.entries(product.inputs)) {
       if (!datasets.has(input.dataset))
         issues.push({ file, path: `inputs.${alias}.dataset`, message: `unknown dataset "${input.dataset}"` });
@@ -120,7 +128,11 @@ export async function loadCatalog(dir: string): Promise<{ catalog: Catalog; issu
     const steps: { file: string; sql: string }[] = [];
     stepFiles.forEach((f, i) => {
       if (!entries.includes(f))
-        issues.push({ file, path: product.steps ? `steps[${i}]` : 'steps', message: `SQL file "${f}" not found` });
+        issues.push({
+          file,
+          path: product.steps ? `steps[${i}]` : 'steps',
+          message: `SQL file "${f}" not found`,
+        });
     });
     for (const f of stepFiles.filter((f) => entries.includes(f))) {
       steps.push({ file: f, sql: await readFile(join(productDir, f), 'utf8') });

@@ -44,16 +44,24 @@ export const Column = z
     unique: z.boolean().default(false),
     min: z.number().optional(),
     max: z.number().optional(),
-    values: z.array(z.union([z.string(), z.number()])).min(1).optional(),
+    values: z
+      .array(z.union([z.string(), z.number()]))
+      .min(1)
+      .optional(),
   })
   .refine((c) => c.min === undefined || c.max === undefined || c.min <= c.max, {
     message: '`min` must not be greater than `max`',
     path: ['min'],
   })
-  .refine((c) => (c.min === undefined && c.max === undefined) || ['integer', 'bigint', 'numeric', 'double'].includes(c.type), {
-    message: '`min` and `max` apply only to numeric columns',
-    path: ['type'],
-  });
+  .refine(
+    (c) =>
+      (c.min === undefined && c.max === undefined) ||
+      ['integer', 'bigint', 'numeric', 'double'].includes(c.type),
+    {
+      message: '`min` and `max` apply only to numeric columns',
+      path: ['type'],
+    },
+  );
 export type Column = z.infer<typeof Column>;
 
 const Srid = z.number().int().positive();
@@ -93,16 +101,23 @@ export type Geometry = z.infer<typeof Geometry>;
 /** Cron (5 fields) or `rate(N minutes|hours|days)`, as EventBridge takes them. */
 export const Schedule = z
   .string()
-  .refine((s) => /^rate\(\d+ (minute|minutes|hour|hours|day|days)\)$/.test(s) || s.trim().split(/\s+/).length === 5, {
-    message: 'must be a 5-field cron expression ("0 3 * * *") or rate(N minutes|hours|days)',
-  });
+  .refine(
+    (s) => /^rate\(\d+ (minute|minutes|hour|hours|day|days)\)$/.test(s) || s.trim().split(/\s+/).length === 5,
+    {
+      message: 'must be a 5-field cron expression ("0 3 * * *") or rate(N minutes|hours|days)',
+    },
+  );
 
 export const Source = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('upload') }),
   z.strictObject({
     kind: z.literal('http'),
     url: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }),
-    maxBytes: z.number().int().positive().default(1024 * 1024 * 1024),
+    maxBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(1024 * 1024 * 1024),
     timeoutSeconds: z.number().int().positive().default(300),
   }),
   z.strictObject({ kind: z.literal('partner'), partner: Name }),
@@ -128,27 +143,65 @@ export const Dataset = z
   .superRefine((d, ctx) => {
     const seen = new Set<string>();
     d.columns.forEach((c, i) => {
-      if (seen.has(c.name)) ctx.addIssue({ code: 'custom', path: ['columns', i, 'name'], message: `duplicate column "${c.name}"` });
-      if (c.name === 'geom') ctx.addIssue({ code: 'custom', path: ['columns', i, 'name'], message: '"geom" is reserved for the geometry' });
+      if (seen.has(c.name))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['columns', i, 'name'],
+          message: `duplicate column "${c.name}"`,
+        });
+      if (c.name === 'geom')
+        ctx.addIssue({
+          code: 'custom',
+          path: ['columns', i, 'name'],
+          message: '"geom" is reserved for the geometry',
+        });
       seen.add(c.name);
     });
     const g = d.geometry;
     if (d.format === 'geojson' && g.kind !== 'geojson' && g.kind !== 'none')
-      ctx.addIssue({ code: 'custom', path: ['geometry', 'kind'], message: 'a geojson dataset takes geometry kind "geojson" (or "none")' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['geometry', 'kind'],
+        message: 'a geojson dataset takes geometry kind "geojson" (or "none")',
+      });
     if (d.format === 'csv' && g.kind === 'geojson')
-      ctx.addIssue({ code: 'custom', path: ['geometry', 'kind'], message: 'a csv dataset takes geometry kind "lonlat", "wkt" or "none"' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['geometry', 'kind'],
+        message: 'a csv dataset takes geometry kind "lonlat", "wkt" or "none"',
+      });
     const byName = new Map(d.columns.map((c) => [c.name, c]));
     const numeric = ['integer', 'bigint', 'numeric', 'double'];
     const refs: [string, string, string[]][] =
-      g.kind === 'lonlat' ? [['lon', g.lon, numeric], ['lat', g.lat, numeric]] : g.kind === 'wkt' ? [['column', g.column, ['text']]] : [];
+      g.kind === 'lonlat'
+        ? [
+            ['lon', g.lon, numeric],
+            ['lat', g.lat, numeric],
+          ]
+        : g.kind === 'wkt'
+          ? [['column', g.column, ['text']]]
+          : [];
     for (const [field, col, types] of refs) {
       const c = byName.get(col);
-      if (!c) ctx.addIssue({ code: 'custom', path: ['geometry', field], message: `"${col}" is not a declared column` });
+      if (!c)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['geometry', field],
+          message: `"${col}" is not a declared column`,
+        });
       else if (!types.includes(c.type))
-        ctx.addIssue({ code: 'custom', path: ['geometry', field], message: `column "${col}" must be of type ${types.join(' or ')}, got ${c.type}` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['geometry', field],
+          message: `column "${col}" must be of type ${types.join(' or ')}, got ${c.type}`,
+        });
     }
     if (d.source.kind === 'http' && !d.schedule)
-      ctx.addIssue({ code: 'custom', path: ['schedule'], message: 'an http source needs a schedule to be fetched on' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['schedule'],
+        message: 'an http source needs a schedule to be fetched on',
+      });
   });
 export type Dataset = z.infer<typeof Dataset>;
 
@@ -212,7 +265,9 @@ export const Product = z
     description: z.string().optional(),
     inputs: z.record(Name, Input).refine((r) => Object.keys(r).length > 0, 'declare at least one input'),
     /** SQL files in order; defaults to every `NNN_*.sql` in the product folder, sorted. */
-    steps: z.array(z.string().regex(/^[\w.-]+\.sql$/, 'must be a .sql file in the product folder')).optional(),
+    steps: z
+      .array(z.string().regex(/^[\w.-]+\.sql$/, 'must be a .sql file in the product folder'))
+      .optional(),
     checks: z.array(Check).default([]),
     outputs: z.array(Output).min(1, 'declare at least one output'),
     schedule: Schedule.optional(),
@@ -222,14 +277,23 @@ export const Product = z
   .superRefine((p, ctx) => {
     p.checks.forEach((c, i) => {
       if (c.type === 'row_count' && c.min !== undefined && c.max !== undefined && c.min > c.max)
-        ctx.addIssue({ code: 'custom', path: ['checks', i, 'min'], message: '`min` must not be greater than `max`' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['checks', i, 'min'],
+          message: '`min` must not be greater than `max`',
+        });
       if (c.type === 'within_bbox' && (c.bbox[0] > c.bbox[2] || c.bbox[1] > c.bbox[3]))
-        ctx.addIssue({ code: 'custom', path: ['checks', i, 'bbox'], message: 'bbox must be [minx, miny, maxx, maxy]' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['checks', i, 'bbox'],
+          message: 'bbox must be [minx, miny, maxx, maxy]',
+        });
     });
     const names = new Set<string>();
     p.outputs.forEach((o, i) => {
       const n = o.name ?? o.table;
-      if (names.has(n)) ctx.addIssue({ code: 'custom', path: ['outputs', i], message: `duplicate output name "${n}"` });
+      if (names.has(n))
+        ctx.addIssue({ code: 'custom', path: ['outputs', i], message: `duplicate output name "${n}"` });
       names.add(n);
     });
   });

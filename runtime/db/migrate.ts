@@ -18,7 +18,12 @@ export async function readMigrations(dir = SQL_DIR): Promise<Migration[]> {
   return Promise.all(
     files.map(async (name) => {
       const sql = await readFile(join(dir, name), 'utf8');
-      return { version: Number(name.slice(0, 3)), name, sql, checksum: createHash('sha256').update(sql).digest('hex') };
+      return {
+        version: Number(name.slice(0, 3)),
+        name,
+        sql,
+        checksum: createHash('sha256').update(sql).digest('hex'),
+      };
     }),
   );
 }
@@ -39,25 +44,28 @@ export async function migrate(db: Database, dir = SQL_DIR): Promise<string[]> {
         version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,
         applied_at timestamptz NOT NULL DEFAULT now())`);
       const applied = new Map(
-        (await db.query<{ version: number; checksum: string; name: string }>(
-          'SELECT version, checksum, name FROM public.strata_migrations',
-        )).map((r) => [r.version, r]),
+        (
+          await db.query<{ version: number; checksum: string; name: string }>(
+            'SELECT version, checksum, name FROM public.strata_migrations',
+          )
+        ).map((r) => [r.version, r]),
       );
       const done: string[] = [];
       for (const m of migrations) {
         const previous = applied.get(m.version);
         if (previous) {
           if (previous.checksum !== m.checksum)
-            throw new Error(`migration ${m.name} was changed after it was applied; add a new migration instead`);
+            throw new Error(
+              `migration ${m.name} was changed after it was applied; add a new migration instead`,
+            );
           continue;
         }
         await db.transaction(async () => {
           await db.exec(m.sql);
-          await db.query('INSERT INTO public.strata_migrations (version, name, checksum) VALUES ($1, $2, $3)', [
-            m.version,
-            m.name,
-            m.checksum,
-          ]);
+          await db.query(
+            'INSERT INTO public.strata_migrations (version, name, checksum) VALUES ($1, $2, $3)',
+            [m.version, m.name, m.checksum],
+          );
         });
         done.push(m.name);
       }

@@ -1,10 +1,10 @@
+import { buildProduct } from '../build/build.ts';
 import type { Catalog } from '../catalog/loader.ts';
 import { errorToJSON } from '../errors.ts';
 import type { Platform } from '../platform.ts';
 import type { JobMessage, Run, RunKind, Trigger } from '../runs/schema.ts';
 import type { JobHooks } from './hooks.ts';
 import { runIngest } from './ingest.ts';
-import { buildProduct } from '../build/build.ts';
 
 type NewJob = JobMessage extends infer J ? (J extends { runId: string } ? Omit<J, 'runId'> : never) : never;
 
@@ -31,7 +31,8 @@ const handlers: ReadonlyMap<JobMessage['kind'], JobHandler> = new Map<JobMessage
     'ingest',
     (p, catalog, job, _runId, hooks) => {
       if (job.kind !== 'ingest') throw new Error('not an ingest job');
-      const path = job.source.path ?? (job.source.key ? p.store.locate('ingress', job.source.key) : undefined);
+      const path =
+        job.source.path ?? (job.source.key ? p.store.locate('ingress', job.source.key) : undefined);
       if (!path) throw new Error('ingest job has neither a path nor an ingress key');
       const origin = job.source.key
         ? { kind: 'upload' as const, from: `ingress/${job.source.key}` }
@@ -52,7 +53,12 @@ const handlers: ReadonlyMap<JobMessage['kind'], JobHandler> = new Map<JobMessage
  * Runs one job and leaves its run with a truthful status. Idempotent by run id: a job whose run is already
  * running or finished (a second delivery) does nothing and returns that run.
  */
-export async function executeJob(p: Platform, catalog: Catalog, job: JobMessage, hooks: JobHooks = {}): Promise<Run> {
+export async function executeJob(
+  p: Platform,
+  catalog: Catalog,
+  job: JobMessage,
+  hooks: JobHooks = {},
+): Promise<Run> {
   const run = await p.runs.start(job.runId);
   if (!run) return p.runs.get(job.runId);
   const handler = handlers.get(job.kind);

@@ -1,5 +1,5 @@
-import type { Catalog } from '../catalog/loader.ts';
 import { archiveFile, type Origin } from '../archive/archive.ts';
+import type { Catalog } from '../catalog/loader.ts';
 import { NotFoundError } from '../errors.ts';
 import { loadVersion } from '../load/load.ts';
 import type { Platform } from '../platform.ts';
@@ -36,7 +36,9 @@ export async function runIngest(
     name: 'archive',
     status: 'done',
     ms: Date.now() - t,
-    detail: archived.created ? `new version ${v.version}` : `same bytes as version ${v.version}: no new version`,
+    detail: archived.created
+      ? `new version ${v.version}`
+      : `same bytes as version ${v.version}: no new version`,
   });
   hooks.onStep?.({ name: 'load', status: 'start' });
   t = Date.now();

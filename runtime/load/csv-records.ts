@@ -72,7 +72,10 @@ function countRecords(buf: Buffer): number {
  * alone (the header). Memory holds at most one chunk plus one record. Blank lines at the end of the file
  * are dropped: PostgreSQL would read each as a row of nulls.
  */
-export async function* recordChunks(source: AsyncIterable<Buffer>, options: ChunkOptions = {}): AsyncGenerator<CopyChunk> {
+export async function* recordChunks(
+  source: AsyncIterable<Buffer>,
+  options: ChunkOptions = {},
+): AsyncGenerator<CopyChunk> {
   const target = options.targetBytes ?? 4 << 20;
   const maxRecord = options.maxRecordBytes ?? 256 << 20;
   const scanner = new RecordScanner();
@@ -106,7 +109,8 @@ export async function* recordChunks(source: AsyncIterable<Buffer>, options: Chun
     }
     if (last === -1) {
       sinceBoundary += buf.length;
-      if (sinceBoundary > maxRecord) throw new RecordTooLargeError(recordsSeen + pendingRecords + 1, maxRecord);
+      if (sinceBoundary > maxRecord)
+        throw new RecordTooLargeError(recordsSeen + pendingRecords + 1, maxRecord);
       pending.push(buf);
       pendingBytes += buf.length;
       continue;
@@ -132,7 +136,10 @@ export async function* recordChunks(source: AsyncIterable<Buffer>, options: Chun
   }
   let end = rest.length;
   while (end > 0 && (rest[end - 1] === NEWLINE || rest[end - 1] === 0x0d)) end--;
-  rest = rest.subarray(0, end === rest.length ? end : Math.min(rest.length, end + (rest[end] === 0x0d ? 2 : 1)));
+  rest = rest.subarray(
+    0,
+    end === rest.length ? end : Math.min(rest.length, end + (rest[end] === 0x0d ? 2 : 1)),
+  );
   if (end > 0) yield { data: rest, rows: countRecords(rest) };
 }
 

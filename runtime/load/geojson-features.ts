@@ -22,7 +22,10 @@ export class GeoJsonStructureError extends Error {
  * with JSON.parse, which is many times faster than assembling values from a token stream, and memory holds
  * one feature (plus one read buffer) at a time.
  */
-export async function* featureTexts(source: AsyncIterable<Buffer>, maxFeatureBytes = 256 << 20): AsyncGenerator<Buffer> {
+export async function* featureTexts(
+  source: AsyncIterable<Buffer>,
+  maxFeatureBytes = 256 << 20,
+): AsyncGenerator<Buffer> {
   let depth = 0;
   let inString = false;
   let escaped = false;
@@ -102,7 +105,8 @@ export async function* featureTexts(source: AsyncIterable<Buffer>, maxFeatureByt
               sawFeatures = true;
             }
           }
-          if (depth === 0 && c !== LBRACE) throw new GeoJsonStructureError('expected a GeoJSON object, found an array');
+          if (depth === 0 && c !== LBRACE)
+            throw new GeoJsonStructureError('expected a GeoJSON object, found an array');
           if (inFeatures && depth === 2) {
             if (c !== LBRACE) throw new GeoJsonStructureError('each feature must be an object', index);
             featureStart = i;
@@ -142,7 +146,8 @@ export async function* featureTexts(source: AsyncIterable<Buffer>, maxFeatureByt
         throw new GeoJsonStructureError(`feature is longer than ${maxFeatureBytes} bytes`, index);
     }
   }
-  if (depth !== 0 || inString) throw new GeoJsonStructureError('the file ends before the GeoJSON is complete', index);
+  if (depth !== 0 || inString)
+    throw new GeoJsonStructureError('the file ends before the GeoJSON is complete', index);
   if (type !== undefined && type !== 'FeatureCollection')
     throw new GeoJsonStructureError(`expected a FeatureCollection, found "type": "${type}"`);
   if (!sawFeatures) throw new GeoJsonStructureError('no "features" array: expected a FeatureCollection');

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { parse as parseCsv } from 'csv-parse/sync';
-import type { Column, Dataset } from '../catalog/schema.ts';
 import type { DatasetVersion } from '../archive/archive.ts';
+import type { Column, Dataset } from '../catalog/schema.ts';
 import { LoadError } from '../errors.ts';
 import { type CopyChunk, CopyRejectedError, type Database } from '../ports/database.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
@@ -68,7 +68,10 @@ export async function loadVersion(
   if (existing[0]?.loaded_table) return { table, rows: Number(existing[0].row_count), loaded: false };
 
   if (dataset.format !== 'csv' && dataset.format !== 'geojson')
-    throw new LoadError({ file: version.key, reason: `format "${dataset.format}" is not supported yet (csv and geojson are)` });
+    throw new LoadError({
+      file: version.key,
+      reason: `format "${dataset.format}" is not supported yet (csv and geojson are)`,
+    });
 
   const progress = { bytes: 0, totalBytes: version.size, rows: 0 };
   const report = () => options.onProgress?.({ ...progress });
@@ -108,7 +111,9 @@ async function refreshLatestView(db: Database, dataset: string): Promise<void> {
   );
   if (!latest[0]) return;
   const view = qualified(DATASETS_SCHEMA, dataset);
-  await db.exec(`DROP VIEW IF EXISTS ${view}; CREATE VIEW ${view} AS SELECT * FROM ${qualified(DATASETS_SCHEMA, latest[0].loaded_table)}`);
+  await db.exec(
+    `DROP VIEW IF EXISTS ${view}; CREATE VIEW ${view} AS SELECT * FROM ${qualified(DATASETS_SCHEMA, latest[0].loaded_table)}`,
+  );
 }
 
 function headerProblem(version: DatasetVersion, reason: string, column?: string): LoadError {
@@ -126,16 +131,24 @@ async function copyCsv(
   onRows: (n: number) => void,
 ): Promise<number> {
   const delimiter = dataset.csv.delimiter;
-  const chunks = recordChunks(source, { targetBytes: options.chunkBytes, maxRecordBytes: options.maxRecordBytes });
+  const chunks = recordChunks(source, {
+    targetBytes: options.chunkBytes,
+    maxRecordBytes: options.maxRecordBytes,
+  });
   const tooLarge = async (e: unknown): Promise<never> => {
     if (e instanceof RecordTooLargeError) {
       const line = await lineOfRecord(await store.get('archive', version.key), e.record);
-      throw new LoadError({ file: version.key, line, reason: e.message.replace(/^record \d+/, 'the record') });
+      throw new LoadError({
+        file: version.key,
+        line,
+        reason: e.message.replace(/^record \d+/, 'the record'),
+      });
     }
     throw e;
   };
   const first = await chunks.next().catch(tooLarge);
-  if (first.done) throw new LoadError({ file: version.key, reason: 'the file is empty: expected a header row' });
+  if (first.done)
+    throw new LoadError({ file: version.key, reason: 'the file is empty: expected a header row' });
 
   const headerLines = Math.max(1, first.value.data.toString('latin1').split('\n').length - 1);
   let names: string[];
@@ -151,8 +164,13 @@ async function copyCsv(
   for (const name of names) {
     const column = bySource.get(name.trim());
     if (!column)
-      throw headerProblem(version, `column "${name}" is not declared in the catalog (datasets/${dataset.name}.yaml)`, name);
-    if (seen.has(column.name)) throw headerProblem(version, `column "${name}" appears twice in the header`, name);
+      throw headerProblem(
+        version,
+        `column "${name}" is not declared in the catalog (datasets/${dataset.name}.yaml)`,
+        name,
+      );
+    if (seen.has(column.name))
+      throw headerProblem(version, `column "${name}" appears twice in the header`, name);
     seen.add(column.name);
     columns.push(column);
   }
@@ -204,13 +222,20 @@ function rejection(
   if (columnName === 'geom' && dataset.geometry.kind === 'geojson') columnName = 'geometry';
   const column = dataset.columns.find((c) => c.name === columnName);
   reason = reason.replace(/ of relation "[^"]+"/, '');
-  return new LoadError({ file: version.key, ...at, column: column ? sourceName(column) : columnName, reason });
+  return new LoadError({
+    file: version.key,
+    ...at,
+    column: column ? sourceName(column) : columnName,
+    reason,
+  });
 }
 
 const NEEDS_ESCAPE = /[\\\n\r\t]/;
 function escapeText(s: string): string {
   if (!NEEDS_ESCAPE.test(s)) return s;
-  return s.replace(/[\\\n\r\t]/g, (c) => (c === '\\' ? '\\\\' : c === '\n' ? '\\n' : c === '\r' ? '\\r' : '\\t'));
+  return s.replace(/[\\\n\r\t]/g, (c) =>
+    c === '\\' ? '\\\\' : c === '\n' ? '\\n' : c === '\r' ? '\\r' : '\\t',
+  );
 }
 
 /** One value in COPY text format. */
@@ -254,13 +279,26 @@ async function copyGeoJson(
         try {
           feature = JSON.parse(text.toString('utf8'));
         } catch (e) {
-          throw new LoadError({ file: version.key, feature: index, reason: `invalid JSON: ${(e as Error).message}` });
+          throw new LoadError({
+            file: version.key,
+            feature: index,
+            reason: `invalid JSON: ${(e as Error).message}`,
+          });
         }
         if (feature?.type !== 'Feature')
-          throw new LoadError({ file: version.key, feature: index, reason: `expected "type": "Feature", got ${JSON.stringify(feature?.type)}` });
+          throw new LoadError({
+            file: version.key,
+            feature: index,
+            reason: `expected "type": "Feature", got ${JSON.stringify(feature?.type)}`,
+          });
         const props = feature.properties ?? {};
         if (typeof props !== 'object')
-          throw new LoadError({ file: version.key, feature: index, column: 'properties', reason: 'properties must be an object or null' });
+          throw new LoadError({
+            file: version.key,
+            feature: index,
+            column: 'properties',
+            reason: 'properties must be an object or null',
+          });
         let line = '';
         for (let i = 0; i < columns.length; i++) line += `${copyValue(props[keys[i]!], columns[i]!)}\t`;
         if (withGeometry) {
@@ -269,7 +307,12 @@ async function copyGeoJson(
             hex = geojsonToEwkbHex(feature.geometry, srid);
           } catch (e) {
             if (e instanceof GeometryError)
-              throw new LoadError({ file: version.key, feature: index, column: 'geometry', reason: e.message });
+              throw new LoadError({
+                file: version.key,
+                feature: index,
+                column: 'geometry',
+                reason: e.message,
+              });
             throw e;
           }
           line += hex ?? '\\N';

@@ -27,8 +27,14 @@ function columnDDL(c: Column, forceRequired: boolean, lonLat?: 'lon' | 'lat'): s
   const parts = [ident(c.name), PG_TYPES[c.type]];
   if (c.required || forceRequired) parts.push('NOT NULL');
   if (c.unique) parts.push('UNIQUE');
-  if (c.min !== undefined) parts.push(`CONSTRAINT ${ident(constraintName(c.name, 'min'))} CHECK (${ident(c.name)} >= ${literal(c.min)})`);
-  if (c.max !== undefined) parts.push(`CONSTRAINT ${ident(constraintName(c.name, 'max'))} CHECK (${ident(c.name)} <= ${literal(c.max)})`);
+  if (c.min !== undefined)
+    parts.push(
+      `CONSTRAINT ${ident(constraintName(c.name, 'min'))} CHECK (${ident(c.name)} >= ${literal(c.min)})`,
+    );
+  if (c.max !== undefined)
+    parts.push(
+      `CONSTRAINT ${ident(constraintName(c.name, 'max'))} CHECK (${ident(c.name)} <= ${literal(c.max)})`,
+    );
   if (c.values) {
     const list = c.values.map((v) => literal(typeof v === 'number' ? v : String(v))).join(', ');
     parts.push(`CONSTRAINT ${ident(constraintName(c.name, 'values'))} CHECK (${ident(c.name)} IN (${list}))`);
@@ -43,7 +49,10 @@ function columnDDL(c: Column, forceRequired: boolean, lonLat?: 'lon' | 'lat'): s
 }
 
 /** Describes why a named constraint refused a value, in the catalog's own terms. */
-export function explainConstraint(dataset: Dataset, constraint: string): { column: string; reason: string } | undefined {
+export function explainConstraint(
+  dataset: Dataset,
+  constraint: string,
+): { column: string; reason: string } | undefined {
   const m = /^(.+)__(min|max|values|lon_range|lat_range)$/.exec(constraint);
   if (!m) return undefined;
   const column = m[1]!;
@@ -56,9 +65,15 @@ export function explainConstraint(dataset: Dataset, constraint: string): { colum
     case 'values':
       return { column, reason: `value is not one of ${JSON.stringify(c?.values)}` };
     case 'lon_range':
-      return { column, reason: 'longitude must be between -180 and 180 (are lon and lat swapped, or is the CRS not WGS84?)' };
+      return {
+        column,
+        reason: 'longitude must be between -180 and 180 (are lon and lat swapped, or is the CRS not WGS84?)',
+      };
     default:
-      return { column, reason: 'latitude must be between -90 and 90 (are lon and lat swapped, or is the CRS not WGS84?)' };
+      return {
+        column,
+        reason: 'latitude must be between -90 and 90 (are lon and lat swapped, or is the CRS not WGS84?)',
+      };
   }
 }
 
@@ -68,10 +83,16 @@ function typmod(g: { type?: string; dimensions: 2 | 3 }): string {
 
 function geometryExpression(dataset: Dataset): string | undefined {
   const g = dataset.geometry;
-  const transform = (expr: string, src: number, tgt: number) => (src === tgt ? expr : `ST_Transform(${expr}, ${tgt})`);
+  const transform = (expr: string, src: number, tgt: number) =>
+    src === tgt ? expr : `ST_Transform(${expr}, ${tgt})`;
   if (g.kind === 'lonlat')
-    return transform(`ST_SetSRID(ST_MakePoint(${ident(g.lon)}, ${ident(g.lat)}), ${g.sourceSrid})`, g.sourceSrid, g.targetSrid);
-  if (g.kind === 'wkt') return transform(`ST_GeomFromText(${ident(g.column)}, ${g.sourceSrid})`, g.sourceSrid, g.targetSrid);
+    return transform(
+      `ST_SetSRID(ST_MakePoint(${ident(g.lon)}, ${ident(g.lat)}), ${g.sourceSrid})`,
+      g.sourceSrid,
+      g.targetSrid,
+    );
+  if (g.kind === 'wkt')
+    return transform(`ST_GeomFromText(${ident(g.column)}, ${g.sourceSrid})`, g.sourceSrid, g.targetSrid);
   return undefined;
 }
 
@@ -82,14 +103,26 @@ function geometryExpression(dataset: Dataset): string | undefined {
 export function createTableSQL(dataset: Dataset, table: string): string {
   const g = dataset.geometry;
   const lonLat = (name: string): 'lon' | 'lat' | undefined =>
-    g.kind === 'lonlat' && g.sourceSrid === 4326 ? (name === g.lon ? 'lon' : name === g.lat ? 'lat' : undefined) : undefined;
+    g.kind === 'lonlat' && g.sourceSrid === 4326
+      ? name === g.lon
+        ? 'lon'
+        : name === g.lat
+          ? 'lat'
+          : undefined
+      : undefined;
   const geomRefs = g.kind === 'lonlat' ? [g.lon, g.lat] : g.kind === 'wkt' ? [g.column] : [];
   const required = g.kind !== 'none' && g.required;
-  const cols = dataset.columns.map((c) => columnDDL(c, required && geomRefs.includes(c.name), lonLat(c.name)));
+  const cols = dataset.columns.map((c) =>
+    columnDDL(c, required && geomRefs.includes(c.name), lonLat(c.name)),
+  );
   if (g.kind === 'lonlat') {
-    cols.push(`geom geometry(Point, ${g.targetSrid}) GENERATED ALWAYS AS (${geometryExpression(dataset)}) STORED`);
+    cols.push(
+      `geom geometry(Point, ${g.targetSrid}) GENERATED ALWAYS AS (${geometryExpression(dataset)}) STORED`,
+    );
   } else if (g.kind === 'wkt') {
-    cols.push(`geom geometry(${typmod(g)}, ${g.targetSrid}) GENERATED ALWAYS AS (${geometryExpression(dataset)}) STORED`);
+    cols.push(
+      `geom geometry(${typmod(g)}, ${g.targetSrid}) GENERATED ALWAYS AS (${geometryExpression(dataset)}) STORED`,
+    );
   } else if (g.kind === 'geojson') {
     cols.push(`geom geometry(${typmod(g)}, ${g.sourceSrid})${g.required ? ' NOT NULL' : ''}`);
   }

@@ -25,10 +25,12 @@ const SRID_FLAG = 0x20000000;
 type Json = unknown;
 
 function position(p: Json, dims: number, where: string): number[] {
-  if (!Array.isArray(p) || p.length < 2) throw new GeometryError(`${where}: a position must be an array of at least 2 numbers`);
+  if (!Array.isArray(p) || p.length < 2)
+    throw new GeometryError(`${where}: a position must be an array of at least 2 numbers`);
   if (p.length < dims) throw new GeometryError(`${where}: mixes 2D and 3D positions`);
   for (let i = 0; i < dims; i++)
-    if (typeof p[i] !== 'number') throw new GeometryError(`${where}: coordinates must be numbers, got ${JSON.stringify(p[i])}`);
+    if (typeof p[i] !== 'number')
+      throw new GeometryError(`${where}: coordinates must be numbers, got ${JSON.stringify(p[i])}`);
   return p as number[];
 }
 
@@ -111,9 +113,11 @@ function writeGeometry(w: Writer, g: Json, dims: number, srid: number | undefine
       return;
     }
     case 'LineString':
-      return points(array(coordinates, where), `${where} (LineString)`);
+      points(array(coordinates, where), `${where} (LineString)`);
+      return;
     case 'Polygon':
-      return rings(array(coordinates, where), `${where} (Polygon)`);
+      rings(array(coordinates, where), `${where} (Polygon)`);
+      return;
     case 'MultiPoint':
     case 'MultiLineString':
     case 'MultiPolygon': {

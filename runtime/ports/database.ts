@@ -45,7 +45,12 @@ export interface Database extends Queryable {
    * several statements sends it before each, so every statement knows the line ending before the first
    * quoted newline (PostgreSQL counts lines inside quotes only once it does) and lines stay those of the file.
    */
-  copyFrom(target: string, options: string, chunks: AsyncIterable<CopyChunk>, header?: Buffer): Promise<number>;
+  copyFrom(
+    target: string,
+    options: string,
+    chunks: AsyncIterable<CopyChunk>,
+    header?: Buffer,
+  ): Promise<number>;
   /**
    * Streams the result of `select` as CSV (with a header row), the way `COPY (select) TO STDOUT
    * (FORMAT csv, HEADER)` writes it. Every selected column should be text so both engines print alike.

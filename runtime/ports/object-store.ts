@@ -27,7 +27,12 @@ export interface ObjectInfo {
 }
 
 export interface ObjectStore {
-  put(bucket: Bucket, key: string, body: Readable | Buffer | string, options?: PutOptions): Promise<{ size: number }>;
+  put(
+    bucket: Bucket,
+    key: string,
+    body: Readable | Buffer | string,
+    options?: PutOptions,
+  ): Promise<{ size: number }>;
   /** Streams an object; NotFoundError when it is missing. */
   get(bucket: Bucket, key: string): Promise<Readable>;
   exists(bucket: Bucket, key: string): Promise<boolean>;

@@ -30,12 +30,16 @@ async function describe(db: Database, schema: string, table: string): Promise<Co
      WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
     [schema, table],
   );
-  if (cols.length === 0) throw new BuildError(`output table "${table}" was not created by any step`, { step: 'export' });
+  if (cols.length === 0)
+    throw new BuildError(`output table "${table}" was not created by any step`, { step: 'export' });
   return cols;
 }
 
 /** Hashes, measures and passes on the bytes of an export as they stream to the bucket. */
-function measured(source: AsyncIterable<Buffer>, stats: { size: number; hash: ReturnType<typeof createHash> }) {
+function measured(
+  source: AsyncIterable<Buffer>,
+  stats: { size: number; hash: ReturnType<typeof createHash> },
+) {
   return Readable.from(
     (async function* () {
       for await (const chunk of source) {
@@ -110,9 +114,13 @@ export async function exportOutput(
   const orderBy = order.length > 0 ? ` ORDER BY ${order.map(ident).join(', ')}` : '';
   const [count] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${source}`);
   const [sridRow] = geom
-    ? await db.query<{ srid: number | null }>(`SELECT Find_SRID($1, $2, $3) AS srid`, [schema, output.table, geom.name]).catch(
-        () => [{ srid: null }],
-      )
+    ? await db
+        .query<{ srid: number | null }>(`SELECT Find_SRID($1, $2, $3) AS srid`, [
+          schema,
+          output.table,
+          geom.name,
+        ])
+        .catch(() => [{ srid: null }])
     : [{ srid: null }];
 
   let body: AsyncIterable<Buffer>;
@@ -132,8 +140,13 @@ export async function exportOutput(
     srid = geom ? 4326 : null;
     // row_to_json writes compact JSON in the columns' order (json_build_object pads, jsonb sorts keys).
     const properties = attrs.length > 0 ? `row_to_json(p)::text` : `'{}'`;
-    const lateral = attrs.length > 0 ? ` CROSS JOIN LATERAL (SELECT ${attrs.map((c) => `t.${ident(c.name)}`).join(', ')}) p` : '';
-    const geometry = geom ? `coalesce(ST_AsGeoJSON(ST_Transform(t.${ident(geom.name)}, 4326)), 'null')` : `'null'`;
+    const lateral =
+      attrs.length > 0
+        ? ` CROSS JOIN LATERAL (SELECT ${attrs.map((c) => `t.${ident(c.name)}`).join(', ')}) p`
+        : '';
+    const geometry = geom
+      ? `coalesce(ST_AsGeoJSON(ST_Transform(t.${ident(geom.name)}, 4326)), 'null')`
+      : `'null'`;
     const tOrderBy = order.length > 0 ? ` ORDER BY ${order.map((c) => `t.${ident(c)}`).join(', ')}` : '';
     body = featureCollection(
       db.copyToLines(
@@ -148,5 +161,14 @@ export async function exportOutput(
   await store.put('egress', key, measured(body, stats), {
     contentType: format === 'csv' ? 'text/csv' : 'application/geo+json',
   });
-  return { name, table: output.table, format, key, size: stats.size, sha256: stats.hash.digest('hex'), rows: count!.n, srid };
+  return {
+    name,
+    table: output.table,
+    format,
+    key,
+    size: stats.size,
+    sha256: stats.hash.digest('hex'),
+    rows: count!.n,
+    srid,
+  };
 }

@@ -1,5 +1,5 @@
-import type { CheckResult } from '../errors.ts';
 import type { LockedInput } from '../build/plan.ts';
+import type { CheckResult } from '../errors.ts';
 import type { PublishedFile } from './export.ts';
 
 export const productPrefix = (product: string) => `products/${product}/`;

@@ -1,6 +1,12 @@
 import { NotFoundError } from '../errors.ts';
 import { type ObjectStore, readJson } from '../ports/object-store.ts';
-import { type LatestPointer, latestKey, type Manifest, productPrefix, productVersionPrefix } from './manifest.ts';
+import {
+  type LatestPointer,
+  latestKey,
+  type Manifest,
+  productPrefix,
+  productVersionPrefix,
+} from './manifest.ts';
 
 export interface ProductVersionSummary {
   readonly version: string;
@@ -16,7 +22,10 @@ export async function readLatest(store: ObjectStore, product: string): Promise<L
 }
 
 /** Published versions: those with a manifest. Objects of a build that failed mid-way have none. */
-export async function listProductVersions(store: ObjectStore, product: string): Promise<ProductVersionSummary[]> {
+export async function listProductVersions(
+  store: ObjectStore,
+  product: string,
+): Promise<ProductVersionSummary[]> {
   const latest = await readLatest(store, product);
   const objects = await store.list('egress', productPrefix(product));
   const manifests = objects.filter((o) => /^products\/[^/]+\/[^/]+\/manifest\.json$/.test(o.key));
@@ -39,6 +48,7 @@ export async function readManifest(store: ObjectStore, product: string, version?
   const v = version && version !== 'latest' ? version : (await readLatest(store, product))?.version;
   if (!v) throw new NotFoundError(`product "${product}" has no published version yet`);
   const key = `${productVersionPrefix(product, v)}manifest.json`;
-  if (!(await store.exists('egress', key))) throw new NotFoundError(`product "${product}" has no version "${v}"`);
+  if (!(await store.exists('egress', key)))
+    throw new NotFoundError(`product "${product}" has no version "${v}"`);
   return readJson<Manifest>(store, 'egress', key);
 }

@@ -69,14 +69,20 @@ export class RunRegistry {
   }
 
   async heartbeat(id: string): Promise<void> {
-    await this.db.query(`UPDATE strata.runs SET heartbeat_at = now() WHERE id = $1 AND status = 'running'`, [id]);
+    await this.db.query(`UPDATE strata.runs SET heartbeat_at = now() WHERE id = $1 AND status = 'running'`, [
+      id,
+    ]);
   }
 
   async setLineage(id: string, lineage: Record<string, unknown>): Promise<void> {
     await this.db.query('UPDATE strata.runs SET lineage = $2 WHERE id = $1', [id, JSON.stringify(lineage)]);
   }
 
-  async succeed(id: string, result: Record<string, unknown>, lineage?: Record<string, unknown>): Promise<Run> {
+  async succeed(
+    id: string,
+    result: Record<string, unknown>,
+    lineage?: Record<string, unknown>,
+  ): Promise<Run> {
     return this.finish(id, 'succeeded', { result, lineage });
   }
 
@@ -92,7 +98,11 @@ export class RunRegistry {
   private async finish(
     id: string,
     status: RunStatus,
-    fields: { result?: Record<string, unknown>; lineage?: Record<string, unknown>; error?: Record<string, unknown> },
+    fields: {
+      result?: Record<string, unknown>;
+      lineage?: Record<string, unknown>;
+      error?: Record<string, unknown>;
+    },
   ): Promise<Run> {
     const rows = await this.db.query<RunRow>(
       `UPDATE strata.runs SET status = $2, finished_at = now(),
@@ -116,7 +126,9 @@ export class RunRegistry {
     return toRun(rows[0]);
   }
 
-  async list(filter: { status?: RunStatus; target?: string; kind?: RunKind; limit?: number } = {}): Promise<Run[]> {
+  async list(
+    filter: { status?: RunStatus; target?: string; kind?: RunKind; limit?: number } = {},
+  ): Promise<Run[]> {
     const rows = await this.db.query<RunRow>(
       `SELECT ${COLUMNS} FROM strata.runs
        WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR target = $2) AND ($3::text IS NULL OR kind = $3)

@@ -20,7 +20,11 @@ export const JobMessage = z.discriminatedUnion('kind', [
     runId: z.string(),
     dataset: z.string(),
     /** Where the file is now: a local path, or an ingress key. */
-    source: z.object({ bucket: z.literal('ingress').optional(), key: z.string().optional(), path: z.string().optional() }),
+    source: z.object({
+      bucket: z.literal('ingress').optional(),
+      key: z.string().optional(),
+      path: z.string().optional(),
+    }),
     filename: z.string(),
   }),
   z.object({ kind: z.literal('build'), runId: z.string(), product: z.string() }),

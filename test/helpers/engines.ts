@@ -5,11 +5,11 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { FsObjectStore } from '../../runtime/adapters/local/fs-object-store.ts';
 import { PgliteDatabase } from '../../runtime/adapters/local/pglite-database.ts';
-import { PgDatabase } from '../../runtime/adapters/postgres/pg-database.ts';
 import { TableJobQueue } from '../../runtime/adapters/local/table-job-queue.ts';
+import { PgDatabase } from '../../runtime/adapters/postgres/pg-database.ts';
 import { migrate } from '../../runtime/db/migrate.ts';
-import type { Database } from '../../runtime/ports/database.ts';
 import type { Platform } from '../../runtime/platform.ts';
+import type { Database } from '../../runtime/ports/database.ts';
 import { RunRegistry } from '../../runtime/runs/registry.ts';
 
 export interface Engine {

@@ -28,7 +28,12 @@ describe.each(engines())('ingest and load on $name', (engine) => {
     return path;
   };
   const ingest = (dataset: string, path: string) =>
-    runIngest(p, catalog, { dataset, path, filename: path.split('/').pop()!, origin: { kind: 'file', from: path } });
+    runIngest(p, catalog, {
+      dataset,
+      path,
+      filename: path.split('/').pop()!,
+      origin: { kind: 'file', from: path },
+    });
   const failure = async (dataset: string, path: string): Promise<LoadError> => {
     const e = await ingest(dataset, path).then(
       () => undefined,
@@ -49,7 +54,11 @@ describe.each(engines())('ingest and load on $name', (engine) => {
     p = await testPlatform(engine);
     catalog = await writeCatalog(join(p.dir, 'catalog'), {
       datasets: {
-        places: { format: 'csv', columns: placesColumns, geometry: { kind: 'lonlat', lon: 'lon', lat: 'lat' } },
+        places: {
+          format: 'csv',
+          columns: placesColumns,
+          geometry: { kind: 'lonlat', lon: 'lon', lat: 'lat' },
+        },
         places_bng: {
           format: 'csv',
           columns: placesColumns,
@@ -81,7 +90,10 @@ describe.each(engines())('ingest and load on $name', (engine) => {
 
   it('archives a CSV as an immutable version and loads it with geometry built from lon/lat', async () => {
     // Prepare
-    const path = await file('places.csv', 'id,name,population,lon,lat\n1,"Leeds, ""city""",800000,-1.5491,53.8008\n2,Bradford,,-1.7594,53.7960\n');
+    const path = await file(
+      'places.csv',
+      'id,name,population,lon,lat\n1,"Leeds, ""city""",800000,-1.5491,53.8008\n2,Bradford,,-1.7594,53.7960\n',
+    );
     // Act
     const { result } = await ingest('places', path);
     // Assess
@@ -96,11 +108,17 @@ describe.each(engines())('ingest and load on $name', (engine) => {
     const meta = JSON.parse(
       await (async () => {
         const chunks: Buffer[] = [];
-        for await (const c of await p.store.get('archive', `datasets/places/${result.version}/metadata.json`)) chunks.push(c as Buffer);
+        for await (const c of await p.store.get('archive', `datasets/places/${result.version}/metadata.json`))
+          chunks.push(c as Buffer);
         return Buffer.concat(chunks).toString();
       })(),
     );
-    expect(meta).toMatchObject({ dataset: 'places', version: result.version, size: Buffer.byteLength(await readFile(path)), origin: { kind: 'file' } });
+    expect(meta).toMatchObject({
+      dataset: 'places',
+      version: result.version,
+      size: Buffer.byteLength(await readFile(path)),
+      origin: { kind: 'file' },
+    });
     expect(meta.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(String(result.version)).toMatch(new RegExp(`^\\d{8}T\\d{9}Z-${meta.sha256.slice(0, 8)}$`));
   });
@@ -108,23 +126,40 @@ describe.each(engines())('ingest and load on $name', (engine) => {
   it('makes no second version for the same bytes, and the run says so', async () => {
     const body = 'id,name,population,lon,lat\n7,Hull,260000,-0.3367,53.7457\n';
     const first = await ingest('places', await file('a.csv', body));
-    const again = await submit(p, { kind: 'ingest', dataset: 'places', source: { path: await file('b.csv', body) }, filename: 'b.csv' }, { kind: 'cli' });
+    const again = await submit(
+      p,
+      { kind: 'ingest', dataset: 'places', source: { path: await file('b.csv', body) }, filename: 'b.csv' },
+      { kind: 'cli' },
+    );
     const run = await executeJob(p, catalog, (await p.queue.receive(1, 60))[0]!.job);
     expect(run.id).toBe(again.id);
     expect(run.status).toBe('succeeded');
-    expect(run.result).toMatchObject({ created: false, duplicateOf: first.result.version, version: first.result.version });
+    expect(run.result).toMatchObject({
+      created: false,
+      duplicateOf: first.result.version,
+      version: first.result.version,
+    });
     const versions = await listVersions(p.db, 'places');
-    expect(versions.filter((v) => v.sha256 === versions.find((x) => x.version === first.result.version)!.sha256)).toHaveLength(1);
+    expect(
+      versions.filter((v) => v.sha256 === versions.find((x) => x.version === first.result.version)!.sha256),
+    ).toHaveLength(1);
   });
 
   it('never overwrites an archived object', async () => {
     const path = await file('c.csv', 'id,name,population,lon,lat\n9,York,200000,-1.08,53.96\n');
-    const { version } = await archiveFile(p.db, p.store, { dataset: 'places', path, origin: { kind: 'file', from: path } });
+    const { version } = await archiveFile(p.db, p.store, {
+      dataset: 'places',
+      path,
+      origin: { kind: 'file', from: path },
+    });
     await expect(p.store.put('archive', version.key, 'something else')).rejects.toThrow(/never overwritten/);
   });
 
   it('transforms from the source CRS to the target CRS', async () => {
-    const { result } = await ingest('places_bng', await file('bng.csv', 'id,name,population,lon,lat\n1,Leeds,1,-1.5491,53.8008\n'));
+    const { result } = await ingest(
+      'places_bng',
+      await file('bng.csv', 'id,name,population,lon,lat\n1,Leeds,1,-1.5491,53.8008\n'),
+    );
     const [row] = await p.db.query<{ x: number; y: number; srid: number; lon: number; lat: number }>(
       `SELECT ST_X(geom) AS x, ST_Y(geom) AS y, ST_SRID(geom) AS srid,
          ST_X(ST_Transform(geom, 4326)) AS lon, ST_Y(ST_Transform(geom, 4326)) AS lat FROM datasets."${result.table}"`,
@@ -141,7 +176,13 @@ describe.each(engines())('ingest and load on $name', (engine) => {
   });
 
   it('reads WKT with a header mapped from the source name and another delimiter', async () => {
-    const { result } = await ingest('parcels', await file('parcels.csv', 'Parcel Ref;wkt\nP1;POLYGON((430000 433000,430100 433000,430100 433100,430000 433000))\n'));
+    const { result } = await ingest(
+      'parcels',
+      await file(
+        'parcels.csv',
+        'Parcel Ref;wkt\nP1;POLYGON((430000 433000,430100 433000,430100 433100,430000 433000))\n',
+      ),
+    );
     const [row] = await p.db.query<{ ref: string; t: string; srid: number }>(
       `SELECT ref, ST_GeometryType(geom) AS t, ST_SRID(geom) AS srid FROM datasets."${result.table}"`,
     );
@@ -152,14 +193,44 @@ describe.each(engines())('ingest and load on $name', (engine) => {
     const fc = {
       type: 'FeatureCollection',
       features: [
-        { type: 'Feature', properties: { code: 'a', score: 1, tags: ['x'] }, geometry: { type: 'Point', coordinates: [1, 2] } },
-        { type: 'Feature', properties: { code: 'b\\"}{', score: null }, geometry: { type: 'LineString', coordinates: [[0, 0], [1, 1]] } },
+        {
+          type: 'Feature',
+          properties: { code: 'a', score: 1, tags: ['x'] },
+          geometry: { type: 'Point', coordinates: [1, 2] },
+        },
+        {
+          type: 'Feature',
+          properties: { code: 'b\\"}{', score: null },
+          geometry: {
+            type: 'LineString',
+            coordinates: [
+              [0, 0],
+              [1, 1],
+            ],
+          },
+        },
         {
           type: 'Feature',
           properties: { code: 'c', extra: 'ignored' },
-          geometry: { type: 'MultiPolygon', coordinates: [[[[0, 0], [1, 0], [1, 1], [0, 0]]]] },
+          geometry: {
+            type: 'MultiPolygon',
+            coordinates: [
+              [
+                [
+                  [0, 0],
+                  [1, 0],
+                  [1, 1],
+                  [0, 0],
+                ],
+              ],
+            ],
+          },
         },
-        { type: 'Feature', properties: { code: 'd' }, geometry: { type: 'GeometryCollection', geometries: [{ type: 'Point', coordinates: [1, 2] }] } },
+        {
+          type: 'Feature',
+          properties: { code: 'd' },
+          geometry: { type: 'GeometryCollection', geometries: [{ type: 'Point', coordinates: [1, 2] }] },
+        },
       ],
     };
     const { result } = await ingest('areas', await file('areas.geojson', JSON.stringify(fc)));
@@ -175,7 +246,12 @@ describe.each(engines())('ingest and load on $name', (engine) => {
   });
 
   it('refuses Z values the catalog does not keep, naming the feature', async () => {
-    const fc = { type: 'FeatureCollection', features: [{ type: 'Feature', properties: { code: 'z' }, geometry: { type: 'Point', coordinates: [1, 2, 3] } }] };
+    const fc = {
+      type: 'FeatureCollection',
+      features: [
+        { type: 'Feature', properties: { code: 'z' }, geometry: { type: 'Point', coordinates: [1, 2, 3] } },
+      ],
+    };
     const e = await failure('areas', await file('z.geojson', JSON.stringify(fc)));
     expect(e.problem).toMatchObject({ feature: 0, column: 'geometry' });
     expect(e.problem.reason).toMatch(/Z dimension/);
@@ -202,8 +278,14 @@ describe.each(engines())('ingest and load on $name', (engine) => {
     for (let i = 1; i <= 2000; i++) lines.push(`${i},p${i},${i},-1.5,53.8`);
     lines[1500] = '1500,p,1,-1.5,95';
     const path = await file('chunks.csv', `${lines.join('\n')}\n`);
-    const archived = await archiveFile(p.db, p.store, { dataset: 'places', path, origin: { kind: 'file', from: path } });
-    const e = await loadVersion(p.db, p.store, catalog.datasets.get('places')!, archived.version, { chunkBytes: 1024 }).catch((x: unknown) => x);
+    const archived = await archiveFile(p.db, p.store, {
+      dataset: 'places',
+      path,
+      origin: { kind: 'file', from: path },
+    });
+    const e = await loadVersion(p.db, p.store, catalog.datasets.get('places')!, archived.version, {
+      chunkBytes: 1024,
+    }).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(LoadError);
     expect((e as LoadError).problem).toMatchObject({ line: 1501, column: 'lat' });
     expect((e as LoadError).problem.reason).toMatch(/latitude must be between -90 and 90/);
@@ -217,39 +299,71 @@ describe.each(engines())('ingest and load on $name', (engine) => {
 
   it('names a missing column, and an undeclared one', async () => {
     const missing = await failure('places', await file('missing.csv', 'id,name,lon,lat\n1,a,0,0\n'));
-    expect(missing.problem).toMatchObject({ line: 1, column: 'population', reason: 'missing column "population"' });
-    const extra = await failure('places', await file('extra.csv', 'id,name,population,lon,lat,colour\n1,a,1,0,0,red\n'));
+    expect(missing.problem).toMatchObject({
+      line: 1,
+      column: 'population',
+      reason: 'missing column "population"',
+    });
+    const extra = await failure(
+      'places',
+      await file('extra.csv', 'id,name,population,lon,lat,colour\n1,a,1,0,0,red\n'),
+    );
     expect(extra.problem).toMatchObject({ line: 1, column: 'colour' });
     expect(extra.problem.reason).toMatch(/not declared in the catalog/);
   });
 
   it('loads a huge line', async () => {
     const big = 'x'.repeat(3 * 1024 * 1024);
-    const { result } = await ingest('places', await file('huge.csv', `id,name,population,lon,lat\n1,"${big}",1,0,0\n2,small,2,1,1\n`));
+    const { result } = await ingest(
+      'places',
+      await file('huge.csv', `id,name,population,lon,lat\n1,"${big}",1,0,0\n2,small,2,1,1\n`),
+    );
     expect(result.rows).toBe(2);
-    const [row] = await p.db.query<{ n: number }>(`SELECT length(name) AS n FROM datasets."${result.table}" WHERE id = 1`);
+    const [row] = await p.db.query<{ n: number }>(
+      `SELECT length(name) AS n FROM datasets."${result.table}" WHERE id = 1`,
+    );
     expect(row!.n).toBe(big.length);
   });
 
   it('fails on a non-UTF-8 byte and names the line', async () => {
-    const body = Buffer.concat([Buffer.from('id,name,population,lon,lat\n1,ok,1,0,0\n2,caf'), Buffer.from([0xe9]), Buffer.from(',1,0,0\n')]);
+    const body = Buffer.concat([
+      Buffer.from('id,name,population,lon,lat\n1,ok,1,0,0\n2,caf'),
+      Buffer.from([0xe9]),
+      Buffer.from(',1,0,0\n'),
+    ]);
     const e = await failure('places', await file('latin1.csv', body));
     expect(e.problem.line).toBe(3);
     expect(e.problem.reason).toMatch(/invalid byte sequence for encoding "UTF8"/);
   });
 
   it('names the feature for a bad GeoJSON value and for a broken geometry', async () => {
-    const feature = (code: unknown, geometry: unknown) => ({ type: 'Feature', properties: { code, score: 1 }, geometry });
+    const feature = (code: unknown, geometry: unknown) => ({
+      type: 'Feature',
+      properties: { code, score: 1 },
+      geometry,
+    });
     const badValue = {
       type: 'FeatureCollection',
-      features: [feature('a', { type: 'Point', coordinates: [0, 0] }), { ...feature('b', { type: 'Point', coordinates: [0, 0] }), properties: { code: 'b', score: 'high' } }],
+      features: [
+        feature('a', { type: 'Point', coordinates: [0, 0] }),
+        { ...feature('b', { type: 'Point', coordinates: [0, 0] }), properties: { code: 'b', score: 'high' } },
+      ],
     };
     const e1 = await failure('areas', await file('bad-value.geojson', JSON.stringify(badValue)));
     expect(e1.problem).toMatchObject({ feature: 1, column: 'score' });
-    const badGeom = { type: 'FeatureCollection', features: [feature('a', { type: 'Point', coordinates: [0, 0] }), feature('b', { type: 'Polygon', coordinates: [[[0, 'x']]] })] };
+    const badGeom = {
+      type: 'FeatureCollection',
+      features: [
+        feature('a', { type: 'Point', coordinates: [0, 0] }),
+        feature('b', { type: 'Polygon', coordinates: [[[0, 'x']]] }),
+      ],
+    };
     const e2 = await failure('areas', await file('bad-geom.geojson', JSON.stringify(badGeom)));
     expect(e2.problem).toMatchObject({ feature: 1, column: 'geometry' });
-    const missing = { type: 'FeatureCollection', features: [feature(null, { type: 'Point', coordinates: [0, 0] })] };
+    const missing = {
+      type: 'FeatureCollection',
+      features: [feature(null, { type: 'Point', coordinates: [0, 0] })],
+    };
     const e3 = await failure('areas', await file('null-code.geojson', JSON.stringify(missing)));
     expect(e3.problem).toMatchObject({ feature: 0, column: 'code' });
     const notFc = await failure('areas', await file('not-fc.geojson', JSON.stringify(feature('a', null))));

@@ -38,7 +38,10 @@ export class FsObjectStore implements ObjectStore {
     await mkdir(dirname(target), { recursive: true });
     const tmp = join(tmpDir, randomUUID());
     try {
-      const source = body instanceof Readable ? body : Readable.from([typeof body === 'string' ? Buffer.from(body) : body]);
+      const source =
+        body instanceof Readable
+          ? body
+          : Readable.from([typeof body === 'string' ? Buffer.from(body) : body]);
       await pipeline(source, createWriteStream(tmp, { flags: 'wx' }));
       const { size } = await stat(tmp);
       if (options.replace) {

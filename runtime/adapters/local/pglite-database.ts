@@ -88,7 +88,12 @@ export class PgliteDatabase implements Database {
   }
 
   /** PGlite reads COPY input from a Blob, so the stream goes in chunk by chunk, each bounded in size. */
-  async copyFrom(target: string, options: string, chunks: AsyncIterable<CopyChunk>, header?: Buffer): Promise<number> {
+  async copyFrom(
+    target: string,
+    options: string,
+    chunks: AsyncIterable<CopyChunk>,
+    header?: Buffer,
+  ): Promise<number> {
     return this.exclusive(async () => {
       let offset = 0;
       let rows = 0;
@@ -195,7 +200,8 @@ async function takeLock(lockFile: string): Promise<void> {
             'wait for it, or set DATABASE_URL to share a PostgreSQL server between processes',
         );
       }
-      if (pid === process.pid) throw new ConflictError(`the embedded database is already open in this process`);
+      if (pid === process.pid)
+        throw new ConflictError(`the embedded database is already open in this process`);
       await unlink(lockFile).catch(() => {});
     }
   }

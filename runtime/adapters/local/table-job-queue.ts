@@ -10,7 +10,10 @@ export class TableJobQueue implements JobQueue {
   constructor(private readonly db: Database) {}
 
   async send(job: JobMessage): Promise<void> {
-    await this.db.query('INSERT INTO strata.jobs (run_id, body) VALUES ($1, $2)', [job.runId, JSON.stringify(job)]);
+    await this.db.query('INSERT INTO strata.jobs (run_id, body) VALUES ($1, $2)', [
+      job.runId,
+      JSON.stringify(job),
+    ]);
   }
 
   async receive(max: number, visibilitySeconds: number): Promise<ReceivedJob[]> {

@@ -29,7 +29,9 @@ export class PgDatabase implements Database {
 
   async query<R = Record<string, unknown>>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
     const s = this.als.getStore();
-    const r = s ? await s.client.query(sql, params as unknown[]) : await this.pool.query(sql, params as unknown[]);
+    const r = s
+      ? await s.client.query(sql, params as unknown[])
+      : await this.pool.query(sql, params as unknown[]);
     return r.rows as R[];
   }
 
@@ -72,7 +74,12 @@ export class PgDatabase implements Database {
     });
   }
 
-  copyFrom(target: string, options: string, chunks: AsyncIterable<CopyChunk>, header?: Buffer): Promise<number> {
+  copyFrom(
+    target: string,
+    options: string,
+    chunks: AsyncIterable<CopyChunk>,
+    header?: Buffer,
+  ): Promise<number> {
     return this.session(async () => {
       const { client } = this.als.getStore()!;
       const stream = client.query(copyFromStream(`COPY ${target} FROM STDIN ${options}`));
