@@ -6,6 +6,10 @@ const LBRACKET = 0x5b;
 const RBRACKET = 0x5d;
 const COLON = 0x3a;
 
+/** Bytes that change nesting or start a string: 1, everything else 0. */
+const STRUCTURAL = new Uint8Array(256);
+for (const c of [QUOTE, LBRACE, RBRACE, LBRACKET, RBRACKET]) STRUCTURAL[c] = 1;
+
 export class GeoJsonStructureError extends Error {
   constructor(
     message: string,
@@ -47,6 +51,11 @@ export async function* featureTexts(
     const n = buf.length;
     let i = 0;
     while (i < n) {
+      if (depth >= 3 && !inString) {
+        // Inside a feature only brackets and strings matter: skip numbers, commas and spaces in a tight loop.
+        while (i < n && STRUCTURAL[buf[i]!] === 0) i++;
+        if (i === n) break;
+      }
       const c = buf[i]!;
       if (inString) {
         if (key === undefined && typeValue === undefined) {

@@ -52,17 +52,20 @@ function firstPosition(g: { type?: unknown; coordinates?: unknown; geometries?: 
   return Array.isArray(c) && c.length > 0 ? c : undefined;
 }
 
+/** A growable little-endian byte writer, reused across geometries: one allocation per load, not per feature. */
 class Writer {
-  private buf: Buffer;
+  private buf = Buffer.allocUnsafe(1 << 16);
+  private view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   private at = 0;
-  constructor(size: number) {
-    this.buf = Buffer.allocUnsafe(size);
+  reset(): void {
+    this.at = 0;
   }
   private ensure(n: number): void {
     if (this.at + n <= this.buf.length) return;
     const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.at + n));
     this.buf.copy(next, 0, 0, this.at);
     this.buf = next;
+    this.view = new DataView(next.buffer, next.byteOffset, next.byteLength);
   }
   byte(v: number): void {
     this.ensure(1);
@@ -70,16 +73,37 @@ class Writer {
   }
   u32(v: number): void {
     this.ensure(4);
-    this.buf.writeUInt32LE(v >>> 0, this.at);
+    this.view.setUint32(this.at, v >>> 0, true);
     this.at += 4;
   }
   f64(v: number): void {
     this.ensure(8);
-    this.buf.writeDoubleLE(v, this.at);
+    this.view.setFloat64(this.at, v, true);
     this.at += 8;
   }
   hex(): string {
     return this.buf.toString('hex', 0, this.at);
+  }
+}
+
+const writer = new Writer();
+
+/** The hot loop: a run of positions, checked as plainly as they are written. */
+function writePoints(w: Writer, list: Json[], dims: number, where: string): void {
+  w.u32(list.length);
+  for (let i = 0; i < list.length; i++) {
+    const p = list[i] as number[];
+    if (
+      !Array.isArray(p) ||
+      p.length < dims ||
+      typeof p[0] !== 'number' ||
+      typeof p[1] !== 'number' ||
+      (dims === 3 && typeof p[2] !== 'number')
+    )
+      position(p, dims, where);
+    w.f64(p[0]!);
+    w.f64(p[1]!);
+    if (dims === 3) w.f64(p[2]!);
   }
 }
 
@@ -91,18 +115,10 @@ function writeGeometry(w: Writer, g: Json, dims: number, srid: number | undefine
   w.byte(1);
   w.u32(code | (dims === 3 ? Z_FLAG : 0) | (srid !== undefined ? SRID_FLAG : 0));
   if (srid !== undefined) w.u32(srid);
-  const points = (list: Json[], at: string) => {
-    w.u32(list.length);
-    for (let i = 0; i < list.length; i++) {
-      const p = position(list[i], dims, at);
-      w.f64(p[0]!);
-      w.f64(p[1]!);
-      if (dims === 3) w.f64(p[2]!);
-    }
-  };
+  const points = (list: Json[], at: string) => writePoints(w, list, dims, at);
   const rings = (list: Json[], at: string) => {
     w.u32(list.length);
-    for (const ring of list) points(array(ring, at), at);
+    for (const ring of list) writePoints(w, array(ring, at), dims, at);
   };
   switch (type) {
     case 'Point': {
@@ -140,7 +156,7 @@ export function geojsonToEwkbHex(geometry: Json, srid: number): string | null {
   if (geometry === null || geometry === undefined) return null;
   const first = firstPosition(geometry as { type?: unknown });
   const dims = Array.isArray(first) && first.length >= 3 && typeof first[2] === 'number' ? 3 : 2;
-  const w = new Writer(256);
-  writeGeometry(w, geometry, dims, srid, 'geometry');
-  return w.hex();
+  writer.reset();
+  writeGeometry(writer, geometry, dims, srid, 'geometry');
+  return writer.hex();
 }

@@ -21,6 +21,11 @@ export class CopyRejectedError extends Error {
   }
 }
 
+/** Filled in with the number of rows a COPY out wrote, once its stream has ended. */
+export interface RowCount {
+  rows: number;
+}
+
 export interface Queryable {
   query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<R[]>;
   /** Runs a script of one or more statements with no parameters. */
@@ -55,8 +60,8 @@ export interface Database extends Queryable {
    * Streams the result of `select` as CSV (with a header row), the way `COPY (select) TO STDOUT
    * (FORMAT csv, HEADER)` writes it. Every selected column should be text so both engines print alike.
    */
-  copyToCsv(select: string): AsyncIterable<Buffer>;
+  copyToCsv(select: string, count?: RowCount): AsyncIterable<Buffer>;
   /** Streams the single text column of `select`, one value a line, written verbatim. */
-  copyToLines(select: string): AsyncIterable<Buffer>;
+  copyToLines(select: string, count?: RowCount): AsyncIterable<Buffer>;
   close(): Promise<void>;
 }

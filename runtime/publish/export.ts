@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { Output } from '../catalog/schema.ts';
 import { BuildError } from '../errors.ts';
-import type { Database } from '../ports/database.ts';
+import type { Database, RowCount } from '../ports/database.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
-import { ident, qualified } from '../util/sql.ts';
+import { ident, literal, qualified } from '../util/sql.ts';
 
 export interface PublishedFile {
   readonly name: string;
@@ -35,7 +35,7 @@ async function describe(db: Database, schema: string, table: string): Promise<Co
   return cols;
 }
 
-/** Hashes, measures and passes on the bytes of an export as they stream to the bucket. */
+/** Hashes and measures an export as it streams to the bucket, so nothing is read twice. */
 function measured(
   source: AsyncIterable<Buffer>,
   stats: { size: number; hash: ReturnType<typeof createHash> },
@@ -112,7 +112,6 @@ export async function exportOutput(
   const source = qualified(schema, output.table);
   const order = output.orderBy ?? (attrs[0] ? [attrs[0].name] : []);
   const orderBy = order.length > 0 ? ` ORDER BY ${order.map(ident).join(', ')}` : '';
-  const [count] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${source}`);
   const [sridRow] = geom
     ? await db
         .query<{ srid: number | null }>(`SELECT Find_SRID($1, $2, $3) AS srid`, [
@@ -124,6 +123,7 @@ export async function exportOutput(
     : [{ srid: null }];
 
   let body: AsyncIterable<Buffer>;
+  const count: RowCount = { rows: 0 };
   let srid: number | null = null;
   if (format === 'csv') {
     const fields = attrs.map((c) => `${ident(c.name)}::text AS ${ident(c.name)}`);
@@ -135,22 +135,25 @@ export async function exportOutput(
       fields.push(`ST_X(${p})::text AS lon`, `ST_Y(${p})::text AS lat`);
       srid = 4326;
     }
-    body = db.copyToCsv(`SELECT ${fields.join(', ')} FROM ${source}${orderBy}`);
+    body = db.copyToCsv(`SELECT ${fields.join(', ')} FROM ${source}${orderBy}`, count);
   } else {
     srid = geom ? 4326 : null;
-    // row_to_json writes compact JSON in the columns' order (json_build_object pads, jsonb sorts keys).
-    const properties = attrs.length > 0 ? `row_to_json(p)::text` : `'{}'`;
-    const lateral =
-      attrs.length > 0
-        ? ` CROSS JOIN LATERAL (SELECT ${attrs.map((c) => `t.${ident(c.name)}`).join(', ')}) p`
-        : '';
+    // Built by concatenation: compact, in the columns' order, and faster than row_to_json or
+    // json_build_object (which pads with spaces); jsonb would sort the keys.
+    const properties =
+      attrs.length === 0
+        ? `'{}'`
+        : `'{' || ${attrs.map((c, i) => `${literal(`${i > 0 ? ',' : ''}${JSON.stringify(c.name)}:`)} || coalesce(to_json(t.${ident(c.name)})::text, 'null')`).join(' || ')} || '}'`;
+    const tableSrid = sridRow?.srid ?? null;
+    const g = geom ? `t.${ident(geom.name)}` : '';
     const geometry = geom
-      ? `coalesce(ST_AsGeoJSON(ST_Transform(t.${ident(geom.name)}, 4326)), 'null')`
+      ? `coalesce(ST_AsGeoJSON(${tableSrid === 4326 ? g : `ST_Transform(${g}, 4326)`}), 'null')`
       : `'null'`;
     const tOrderBy = order.length > 0 ? ` ORDER BY ${order.map((c) => `t.${ident(c)}`).join(', ')}` : '';
     body = featureCollection(
       db.copyToLines(
-        `SELECT '{"type":"Feature","properties":' || ${properties} || ',"geometry":' || ${geometry} || '}' FROM ${source} t${lateral}${tOrderBy}`,
+        `SELECT '{"type":"Feature","properties":' || ${properties} || ',"geometry":' || ${geometry} || '}' FROM ${source} t${tOrderBy}`,
+        count,
       ),
     );
   }
@@ -168,7 +171,7 @@ export async function exportOutput(
     key,
     size: stats.size,
     sha256: stats.hash.digest('hex'),
-    rows: count!.n,
+    rows: count.rows,
     srid,
   };
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { postgis } from '@electric-sql/pglite-postgis';
 import { ConflictError } from '../../errors.ts';
-import type { CopyChunk, Database } from '../../ports/database.ts';
+import type { CopyChunk, Database, RowCount } from '../../ports/database.ts';
 import { copyRejected, csvField } from '../copy-errors.ts';
 
 interface SessionState {
@@ -113,8 +113,8 @@ export class PgliteDatabase implements Database {
     });
   }
 
-  copyToCsv(select: string): AsyncIterable<Buffer> {
-    return this.cursor(select, (fields, rows, first) => {
+  copyToCsv(select: string, count?: RowCount): AsyncIterable<Buffer> {
+    return this.cursor(select, count, (fields, rows, first) => {
       const single = fields.length === 1;
       let out = first ? `${fields.map((f) => csvField(f, single)).join(',')}\n` : '';
       for (const row of rows) out += `${row.map((v) => csvField(v, single)).join(',')}\n`;
@@ -122,8 +122,8 @@ export class PgliteDatabase implements Database {
     });
   }
 
-  copyToLines(select: string): AsyncIterable<Buffer> {
-    return this.cursor(select, (_fields, rows) => {
+  copyToLines(select: string, count?: RowCount): AsyncIterable<Buffer> {
+    return this.cursor(select, count, (_fields, rows) => {
       let out = '';
       for (const row of rows) out += `${row[0] ?? ''}\n`;
       return out;
@@ -133,6 +133,7 @@ export class PgliteDatabase implements Database {
   /** Pages through `select` with a cursor so memory holds one page at a time. */
   private async *cursor(
     select: string,
+    count: RowCount | undefined,
     format: (fields: string[], rows: (string | null)[][], first: boolean) => string,
   ): AsyncIterable<Buffer> {
     const inside = this.als.getStore() !== undefined;
@@ -151,6 +152,7 @@ export class PgliteDatabase implements Database {
       if (ownTx) await this.pg.exec('BEGIN');
       await this.pg.exec(`DECLARE ${name} NO SCROLL CURSOR FOR ${select}`);
       let first = true;
+      let rows = 0;
       for (;;) {
         const r = await this.pg.query<(string | null)[]>(`FETCH ${FETCH_ROWS} FROM ${name}`, [], {
           rowMode: 'array',
@@ -163,9 +165,11 @@ export class PgliteDatabase implements Database {
           first,
         );
         first = false;
+        rows += r.rows.length;
         if (text.length > 0) yield Buffer.from(text);
         if (r.rows.length < FETCH_ROWS) break;
       }
+      if (count) count.rows = rows;
       await this.pg.exec(`CLOSE ${name}`);
       if (ownTx) await this.pg.exec('COMMIT');
     } catch (e) {

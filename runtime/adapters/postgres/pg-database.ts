@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFromStream, to as copyToStream } from 'pg-copy-streams';
-import type { CopyChunk, Database } from '../../ports/database.ts';
+import type { CopyChunk, Database, RowCount } from '../../ports/database.ts';
 import { copyRejected } from '../copy-errors.ts';
 
 interface SessionState {
@@ -98,23 +98,28 @@ export class PgDatabase implements Database {
     });
   }
 
-  copyToCsv(select: string): AsyncIterable<Buffer> {
-    return this.copyOut(`COPY (${select}) TO STDOUT WITH (FORMAT csv, HEADER)`);
+  copyToCsv(select: string, count?: RowCount): AsyncIterable<Buffer> {
+    return this.copyOut(`COPY (${select}) TO STDOUT WITH (FORMAT csv, HEADER)`, count);
   }
 
-  copyToLines(select: string): AsyncIterable<Buffer> {
+  copyToLines(select: string, count?: RowCount): AsyncIterable<Buffer> {
     // CSV with control characters as delimiter and quote: a single text value with neither (JSON never
     // holds raw control characters) is written verbatim, where text format would escape backslashes.
-    return this.copyOut(`COPY (${select}) TO STDOUT WITH (FORMAT csv, DELIMITER E'\\x01', QUOTE E'\\x02')`);
+    return this.copyOut(
+      `COPY (${select}) TO STDOUT WITH (FORMAT csv, DELIMITER E'\\x01', QUOTE E'\\x02')`,
+      count,
+    );
   }
 
-  private async *copyOut(sql: string): AsyncIterable<Buffer> {
+  private async *copyOut(sql: string, count?: RowCount): AsyncIterable<Buffer> {
     const own = this.als.getStore()?.client;
     const client = own ?? (await this.pool.connect());
     let failed = false;
     try {
       const stream = client.query(copyToStream(sql));
       for await (const chunk of stream) yield chunk as Buffer;
+      // The server's own count, from the COPY command tag.
+      if (count) count.rows = stream.rowCount;
     } catch (e) {
       failed = true;
       throw e;

@@ -1,0 +1,293 @@
+// `npm run bench`: Strata's load and export side by side with psql \copy and ogr2ogr, in one run, on one
+// PostgreSQL server. Prints rows/s, peak RSS and the ratios; writes bench/out/results.json.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { writePointsCsv, writePolygonsGeoJson } from './data.ts';
+import { serverForBench } from './postgres.ts';
+
+const OUT = fileURLToPath(new URL('./out/', import.meta.url));
+const POINTS = Number(process.env.BENCH_POINTS ?? 1_000_000);
+const POLYGONS = Number(process.env.BENCH_POLYGONS ?? 200_000);
+/** Each Strata and floor timing is the best of this many runs: this machine kind is noisy. */
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+
+interface Result {
+  name: string;
+  rows: number;
+  seconds: number;
+  rssMb?: number;
+}
+
+function sh(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ stdout: string; ms: number }> {
+  const t = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    child.on('error', reject);
+    child.on('close', (code) =>
+      code === 0
+        ? resolve({ stdout, ms: performance.now() - t })
+        : reject(new Error(`${cmd} ${args.join(' ')}: ${stderr}`)),
+    );
+  });
+}
+
+async function main() {
+  mkdirSync(OUT, { recursive: true });
+  const csv = join(OUT, `points-${POINTS}.csv`);
+  const geojson = join(OUT, `polygons-${POLYGONS}.geojson`);
+  if (!existsSync(csv)) await writePointsCsv(csv, POINTS);
+  if (!existsSync(geojson)) await writePolygonsGeoJson(geojson, POLYGONS);
+
+  const server = await serverForBench();
+  const u = new URL(server.url);
+  const pgConn = `PG:host=${u.hostname} port=${u.port} user=${decodeURIComponent(u.username)} dbname=strata_bench${u.password ? ` password=${decodeURIComponent(u.password)}` : ''}`;
+  // A fresh database each run, so earlier runs' dataset versions are not found as duplicates.
+  const admin = new pg.Client({ connectionString: server.url });
+  await admin.connect();
+  await admin.query('DROP DATABASE IF EXISTS strata_bench WITH (FORCE)');
+  await admin.query('CREATE DATABASE strata_bench');
+  await admin.end();
+  const benchUrl = new URL(server.url);
+  benchUrl.pathname = '/strata_bench';
+  const client = new pg.Client({ connectionString: benchUrl.toString() });
+  await client.connect();
+  const q = (sql: string) => client.query(sql);
+  await q('CREATE EXTENSION IF NOT EXISTS postgis');
+  await q('DROP SCHEMA IF EXISTS bench CASCADE; CREATE SCHEMA bench');
+  const env = { DATABASE_URL: benchUrl.toString() };
+  const results: Result[] = [];
+  const record = (r: Result) => {
+    results.push(r);
+    const rate = Math.round(r.rows / r.seconds).toLocaleString('en');
+    process.stderr.write(
+      `  ${r.name.padEnd(48)} ${r.seconds.toFixed(2).padStart(7)} s ${rate.padStart(11)} rows/s${r.rssMb ? `  ${r.rssMb} MB RSS` : ''}\n`,
+    );
+  };
+  const psql = (command: string) => sh('psql', [benchUrl.toString(), '-qAtc', command]);
+  const best = async <T extends Result>(n: number, fn: () => Promise<T>): Promise<T> => {
+    let r: T | undefined;
+    for (let i = 0; i < n; i++) {
+      const x = await fn();
+      if (!r || x.seconds < r.seconds) r = x;
+    }
+    return r!;
+  };
+  const worker = async (args: string[]) =>
+    JSON.parse((await sh('node', ['--import', 'tsx', join(OUT, '..', 'worker.ts'), ...args], env)).stdout);
+
+  process.stderr.write(`\nload ${POINTS.toLocaleString('en')} points (CSV)\n`);
+  const cols =
+    'id integer, name text, category text, value double precision, lon double precision, lat double precision';
+  record(
+    await best(RUNS, async () => {
+      await q(`DROP TABLE IF EXISTS bench.copy_plain; CREATE TABLE bench.copy_plain (${cols})`);
+      const { ms } = await psql(`\\copy bench.copy_plain FROM '${csv}' WITH (FORMAT csv, HEADER true)`);
+      return { name: 'psql \\copy, no geometry', rows: POINTS, seconds: ms / 1000 };
+    }),
+  );
+  const floor = await best(RUNS, async () => {
+    await q(`DROP TABLE IF EXISTS bench.copy_geom; CREATE TABLE bench.copy_geom (${cols},
+      geom geometry(Point, 4326) GENERATED ALWAYS AS (ST_SetSRID(ST_MakePoint(lon, lat), 4326)) STORED)`);
+    const { ms } = await psql(`\\copy bench.copy_geom FROM '${csv}' WITH (FORMAT csv, HEADER true)`);
+    return { name: 'psql \\copy, generated geometry (floor)', rows: POINTS, seconds: ms / 1000 };
+  });
+  record(floor);
+  const ogrCsv = async (index: boolean) => {
+    const { ms } = await sh(
+      'ogr2ogr',
+      [
+        '-f',
+        'PostgreSQL',
+        pgConn,
+        csv,
+        '-overwrite',
+        '-nln',
+        `ogr_points_${index ? 'idx' : 'noidx'}`,
+        '-lco',
+        'SCHEMA=bench',
+        '-lco',
+        'GEOMETRY_NAME=geom',
+        '-lco',
+        `SPATIAL_INDEX=${index ? 'GIST' : 'NONE'}`,
+        '-oo',
+        'X_POSSIBLE_NAMES=lon',
+        '-oo',
+        'Y_POSSIBLE_NAMES=lat',
+        '-oo',
+        'AUTODETECT_TYPE=YES',
+        '-a_srs',
+        'EPSG:4326',
+      ],
+      { PG_USE_COPY: 'YES' },
+    );
+    return {
+      name: `ogr2ogr CSV, ${index ? 'spatial index (default)' : 'no index'}`,
+      rows: POINTS,
+      seconds: ms / 1000,
+    };
+  };
+  const ogrCsvIdx = await ogrCsv(true);
+  record(ogrCsvIdx);
+  const ogrCsvNoIdx = await ogrCsv(false);
+  record(ogrCsvNoIdx);
+  let n = 0;
+  const strataLoad = async (format: string, file: string, index: boolean) => {
+    const r = await worker(['load', format, file, `bench_${format}_${++n}`, index ? 'index' : 'noindex']);
+    return {
+      name: `strata ${format} load, ${index ? 'spatial index' : 'no index'}`,
+      rows: r.rows,
+      seconds: r.loadMs / 1000,
+      rssMb: r.rssMb,
+      table: r.table as string,
+    };
+  };
+  const strataCsv = await best(RUNS, () => strataLoad('csv', csv, false));
+  record(strataCsv);
+  const strataCsvIdx = await best(RUNS, () => strataLoad('csv', csv, true));
+  record(strataCsvIdx);
+
+  process.stderr.write(`\nload ${POLYGONS.toLocaleString('en')} polygons (GeoJSON)\n`);
+  const ogrJson = async (index: boolean) => {
+    const { ms } = await sh(
+      'ogr2ogr',
+      [
+        '-f',
+        'PostgreSQL',
+        pgConn,
+        geojson,
+        '-overwrite',
+        '-nln',
+        `ogr_polys_${index ? 'idx' : 'noidx'}`,
+        '-lco',
+        'SCHEMA=bench',
+        '-lco',
+        'GEOMETRY_NAME=geom',
+        '-lco',
+        `SPATIAL_INDEX=${index ? 'GIST' : 'NONE'}`,
+      ],
+      { PG_USE_COPY: 'YES' },
+    );
+    return {
+      name: `ogr2ogr GeoJSON, ${index ? 'spatial index (default)' : 'no index'}`,
+      rows: POLYGONS,
+      seconds: ms / 1000,
+    };
+  };
+  const ogrJsonIdx = await ogrJson(true);
+  record(ogrJsonIdx);
+  const ogrJsonNoIdx = await ogrJson(false);
+  record(ogrJsonNoIdx);
+  const strataJson = await best(RUNS, () => strataLoad('geojson', geojson, false));
+  record(strataJson);
+  const strataJsonIdx = await best(RUNS, () => strataLoad('geojson', geojson, true));
+  record(strataJsonIdx);
+
+  process.stderr.write('\nexport\n');
+  const pointsTable = strataCsvIdx.table;
+  const polysTable = strataJsonIdx.table;
+  const csvOut = join(OUT, 'export-floor.csv');
+  const exportFloor = await best(RUNS, async () => {
+    const { ms } = await psql(
+      `\\copy (SELECT id::text, name, category, value::text, lon::text, lat::text, ST_AsText(geom) AS geometry FROM datasets."${pointsTable}") TO '${csvOut}' WITH (FORMAT csv, HEADER true)`,
+    );
+    return { name: 'psql \\copy (SELECT ...) TO, CSV with WKT (floor)', rows: POINTS, seconds: ms / 1000 };
+  });
+  record(exportFloor);
+  const strataExport = async (table: string, format: string, rows: number, label: string) => {
+    const r = await worker(['export', 'datasets', table, format]);
+    return { name: `strata export ${label}`, rows, seconds: r.ms / 1000, rssMb: r.rssMb };
+  };
+  const strataCsvExport = await best(RUNS, () => strataExport(pointsTable, 'csv', POINTS, 'points CSV'));
+  record(strataCsvExport);
+  const ogrExport = async (table: string, rows: number, label: string) => {
+    const out = join(OUT, `ogr-${label}.geojson`);
+    rmSync(out, { force: true });
+    const { ms } = await sh('ogr2ogr', [
+      '-f',
+      'GeoJSON',
+      out,
+      pgConn,
+      '-sql',
+      `SELECT * FROM datasets."${table}"`,
+    ]);
+    return { name: `ogr2ogr PG -> GeoJSON, ${label}`, rows, seconds: ms / 1000 };
+  };
+  const ogrPts = await ogrExport(pointsTable, POINTS, 'points');
+  record(ogrPts);
+  const strataPts = await best(RUNS, () => strataExport(pointsTable, 'geojson', POINTS, 'points GeoJSON'));
+  record(strataPts);
+  const ogrPolys = await ogrExport(polysTable, POLYGONS, 'polygons');
+  record(ogrPolys);
+  const strataPolys = await best(RUNS, () =>
+    strataExport(polysTable, 'geojson', POLYGONS, 'polygons GeoJSON'),
+  );
+  record(strataPolys);
+
+  const rate = (r: Result) => r.rows / r.seconds;
+  const ratios = [
+    {
+      ratio: 'CSV load vs \\copy with generated geometry',
+      value: rate(strataCsv) / rate(floor),
+      target: 0.8,
+    },
+    {
+      ratio: 'CSV load vs ogr2ogr CSV (no index each)',
+      value: rate(strataCsv) / rate(ogrCsvNoIdx),
+      target: 4,
+    },
+    {
+      ratio: 'CSV load vs ogr2ogr CSV (spatial index each)',
+      value: rate(strataCsvIdx) / rate(ogrCsvIdx),
+      target: 4,
+    },
+    {
+      ratio: 'GeoJSON load vs ogr2ogr (no index each)',
+      value: rate(strataJson) / rate(ogrJsonNoIdx),
+      target: 2,
+    },
+    {
+      ratio: 'GeoJSON load vs ogr2ogr (spatial index each)',
+      value: rate(strataJsonIdx) / rate(ogrJsonIdx),
+      target: 2,
+    },
+    {
+      ratio: 'CSV export vs \\copy (SELECT) TO',
+      value: rate(strataCsvExport) / rate(exportFloor),
+      target: 0.8,
+    },
+    { ratio: 'GeoJSON export vs ogr2ogr, points', value: rate(strataPts) / rate(ogrPts), target: 5 },
+    { ratio: 'GeoJSON export vs ogr2ogr, polygons', value: rate(strataPolys) / rate(ogrPolys), target: 5 },
+  ];
+  const peak = Math.max(...results.map((r) => r.rssMb ?? 0));
+  process.stderr.write("\nratios (Strata rows/s over the other tool's)\n");
+  for (const r of ratios)
+    process.stderr.write(
+      `  ${r.ratio.padEnd(48)} ${r.value.toFixed(2).padStart(6)}x  (target >= ${r.target}x) ${r.value >= r.target ? 'ok' : 'MISSED'}\n`,
+    );
+  process.stderr.write(
+    `  ${'peak RSS of any Strata process'.padEnd(48)} ${String(peak).padStart(6)} MB (target <= 256 MB) ${peak <= 256 ? 'ok' : 'MISSED'}\n`,
+  );
+  writeFileSync(
+    join(OUT, 'results.json'),
+    `${JSON.stringify({ points: POINTS, polygons: POLYGONS, results, ratios, peakRssMb: peak }, null, 2)}\n`,
+  );
+  await client.end();
+  server.stop();
+}
+
+await main();
