@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Database } from '../ports/database.ts';
+import type { Queryable } from '../ports/database.ts';
 
 export const SQL_DIR = fileURLToPath(new URL('../../sql/', import.meta.url));
 
@@ -14,64 +14,73 @@ export interface Migration {
 }
 
 export async function readMigrations(dir = SQL_DIR): Promise<Migration[]> {
-  const files = (await readdir(dir)).filter((f) => /^\d{3}_[\w-]+\.sql$/.test(f)).sort();
-  return Promise.all(
-    files.map(async (name) => {
-      const sql = await readFile(join(dir, name), 'utf8');
-      return {
-        version: Number(name.slice(0, 3)),
-        name,
-        sql,
-        checksum: createHash('sha256').update(sql).digest('hex'),
-      };
-    }),
+  const names = (await readdir(dir)).filter((f) => /^\d{3}_[\w-]+\.sql$/.test(f));
+  return migrationsFrom(
+    await Promise.all(names.map(async (name) => ({ name, sql: await readFile(join(dir, name), 'utf8') }))),
   );
 }
 
-/** Arbitrary but fixed: serialises migrators across processes sharing one server. */
+/** Arbitrary but fixed: serialises migrators across processes sharing one database. */
 const MIGRATION_LOCK = 0x5354_5241;
+
+/** What migrations need of a database: a connection (pg, PGlite) or the RDS Data API. */
+export interface MigrationTarget extends Queryable {
+  transaction<T>(fn: () => Promise<T>): Promise<T>;
+}
 
 /**
  * Applies forward-only migrations in order, each once, each in its own transaction, and refuses to run if a
- * migration already applied has been edited since.
+ * migration already applied has been edited since. The lock is taken per transaction, so this works over
+ * the Data API too, where consecutive calls need not share a connection.
  */
-export async function migrate(db: Database, dir = SQL_DIR): Promise<string[]> {
-  const migrations = await readMigrations(dir);
-  return db.session(async () => {
-    await db.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
-    try {
-      await db.exec(`CREATE TABLE IF NOT EXISTS public.strata_migrations (
-        version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,
-        applied_at timestamptz NOT NULL DEFAULT now())`);
-      const applied = new Map(
-        (
-          await db.query<{ version: number; checksum: string; name: string }>(
-            'SELECT version, checksum, name FROM public.strata_migrations',
-          )
-        ).map((r) => [r.version, r]),
-      );
-      const done: string[] = [];
-      for (const m of migrations) {
-        const previous = applied.get(m.version);
-        if (previous) {
-          if (previous.checksum !== m.checksum)
-            throw new Error(
-              `migration ${m.name} was changed after it was applied; add a new migration instead`,
-            );
-          continue;
-        }
-        await db.transaction(async () => {
-          await db.exec(m.sql);
-          await db.query(
-            'INSERT INTO public.strata_migrations (version, name, checksum) VALUES ($1, $2, $3)',
-            [m.version, m.name, m.checksum],
-          );
-        });
-        done.push(m.name);
-      }
-      return done;
-    } finally {
-      await db.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]);
-    }
+export async function migrate(
+  db: MigrationTarget,
+  source: string | Migration[] = SQL_DIR,
+): Promise<string[]> {
+  const migrations = typeof source === 'string' ? await readMigrations(source) : source;
+  await db.transaction(async () => {
+    await db.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    await db.exec(`CREATE TABLE IF NOT EXISTS public.strata_migrations (
+      version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,
+      applied_at timestamptz NOT NULL DEFAULT now())`);
   });
+  const done: string[] = [];
+  for (const m of migrations) {
+    const applied = await db.transaction(async () => {
+      await db.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+      const [previous] = await db.query<{ checksum: string }>(
+        'SELECT checksum FROM public.strata_migrations WHERE version = $1',
+        [m.version],
+      );
+      if (previous) {
+        if (previous.checksum !== m.checksum)
+          throw new Error(
+            `migration ${m.name} was changed after it was applied; add a new migration instead`,
+          );
+        return false;
+      }
+      await db.exec(m.sql);
+      await db.query('INSERT INTO public.strata_migrations (version, name, checksum) VALUES ($1, $2, $3)', [
+        m.version,
+        m.name,
+        m.checksum,
+      ]);
+      return true;
+    });
+    if (applied) done.push(m.name);
+  }
+  return done;
+}
+
+/** Migrations from their names and text (as the deploy-time custom resource receives them). */
+export function migrationsFrom(files: readonly { name: string; sql: string }[]): Migration[] {
+  return files
+    .filter((f) => /^\d{3}_[\w-]+\.sql$/.test(f.name))
+    .sort((a, b) => (a.name < b.name ? -1 : 1))
+    .map((f) => ({
+      version: Number(f.name.slice(0, 3)),
+      name: f.name,
+      sql: f.sql,
+      checksum: createHash('sha256').update(f.sql).digest('hex'),
+    }));
 }

@@ -1,0 +1,74 @@
+import { Annotations, Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+
+export interface DataBucketsProps {
+  /** Days after which an ingress object expires; it has been archived by then. @default 7 */
+  readonly ingressExpireAfterDays?: number;
+  /** Destroy the buckets with the stack instead of retaining them. @default false */
+  readonly allowDestroy?: boolean;
+}
+
+/**
+ * The three buckets data moves through, and the log bucket their access logs go to. Ingress holds what
+ * lands until it is archived; archive keeps every dataset version for good (versioned, and no role of
+ * the platform is granted delete); egress holds published product versions.
+ */
+export class DataBuckets extends Construct {
+  readonly ingress: s3.Bucket;
+  readonly archive: s3.Bucket;
+  readonly egress: s3.Bucket;
+  readonly logs: s3.Bucket;
+
+  constructor(scope: Construct, id: string, props: DataBucketsProps = {}) {
+    super(scope, id);
+    const expireAfterDays = props.ingressExpireAfterDays ?? 7;
+    if (!Number.isInteger(expireAfterDays) || expireAfterDays < 1)
+      throw new Error(
+        `\`ingressExpireAfterDays\` must be a whole number of days of at least 1, got: ${expireAfterDays}.`,
+      );
+    const removalPolicy = props.allowDestroy ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+    if (props.allowDestroy)
+      Annotations.of(this).addWarningV2(
+        'strata:allow-destroy',
+        'allowDestroy is set: the data buckets are deleted with the stack.',
+      );
+    const common: s3.BucketProps = {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      minimumTLSVersion: 1.2,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      removalPolicy,
+    };
+    this.logs = new s3.Bucket(this, 'AccessLogBucket', {
+      ...common,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+      lifecycleRules: [{ expiration: Duration.days(365) }],
+    });
+    this.ingress = new s3.Bucket(this, 'IngressBucket', {
+      ...common,
+      serverAccessLogsBucket: this.logs,
+      serverAccessLogsPrefix: 'ingress/',
+      eventBridgeEnabled: true,
+      lifecycleRules: [
+        { expiration: Duration.days(expireAfterDays) },
+        { abortIncompleteMultipartUploadAfter: Duration.days(1) },
+      ],
+    });
+    this.archive = new s3.Bucket(this, 'ArchiveBucket', {
+      ...common,
+      versioned: true,
+      serverAccessLogsBucket: this.logs,
+      serverAccessLogsPrefix: 'archive/',
+      lifecycleRules: [{ abortIncompleteMultipartUploadAfter: Duration.days(1) }],
+    });
+    this.egress = new s3.Bucket(this, 'EgressBucket', {
+      ...common,
+      versioned: true,
+      serverAccessLogsBucket: this.logs,
+      serverAccessLogsPrefix: 'egress/',
+      lifecycleRules: [{ abortIncompleteMultipartUploadAfter: Duration.days(1) }],
+    });
+  }
+}

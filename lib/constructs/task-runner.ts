@@ -1,0 +1,165 @@
+import { join } from 'node:path';
+import { Duration } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecr from 'aws-cdk-lib/aws-ecr';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { DATABASE_NAME, ENV } from '../../runtime/aws/names.ts';
+import type { TaskSize } from '../config/schema.ts';
+
+export type TaskImage =
+  | { readonly from: 'standalone' }
+  | {
+      readonly from: 'core';
+      readonly account: string;
+      readonly region: string;
+      readonly repository: string;
+      readonly tag: string;
+    };
+
+export interface TaskRunnerProps {
+  readonly vpc: ec2.IVpc;
+  readonly image: TaskImage;
+  readonly sizes: Readonly<Record<'small' | 'medium' | 'large', TaskSize>>;
+  readonly buckets: {
+    readonly ingress: s3.IBucket;
+    readonly archive: s3.IBucket;
+    readonly egress: s3.IBucket;
+  };
+  readonly database: {
+    readonly host: string;
+    readonly port: number;
+    readonly secretArn: string;
+    readonly clusterResourceId: string;
+  };
+  readonly logRetention: logs.RetentionDays;
+}
+
+const ROOT = join(import.meta.dirname, '..', '..');
+
+/**
+ * Where jobs run: an ECS cluster with no standing service, and one Fargate task definition per job size.
+ * The task role reads ingress, writes the archive (never deletes), writes egress, and connects to the
+ * database with IAM authentication.
+ */
+export class TaskRunner extends Construct {
+  readonly cluster: ecs.Cluster;
+  readonly securityGroup: ec2.SecurityGroup;
+  readonly taskRole: iam.Role;
+  readonly executionRole: iam.Role;
+  readonly definitions: Record<'small' | 'medium' | 'large', ecs.FargateTaskDefinition>;
+  readonly logGroup: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: TaskRunnerProps) {
+    super(scope, id);
+    this.cluster = new ecs.Cluster(this, 'Cluster', {
+      vpc: props.vpc,
+      containerInsightsV2: ecs.ContainerInsights.ENABLED,
+    });
+    this.securityGroup = new ec2.SecurityGroup(this, 'TaskSecurityGroup', {
+      vpc: props.vpc,
+      description: 'Strata tasks: outbound only, no inbound rule',
+      allowAllOutbound: true,
+    });
+    this.logGroup = new logs.LogGroup(this, 'Logs', { retention: props.logRetention });
+    this.taskRole = new iam.Role(this, 'TaskRole', {
+      assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
+      description:
+        'Strata task: read ingress, write archive without delete, write egress, connect to the database',
+    });
+    props.buckets.ingress.grantRead(this.taskRole);
+    // Put, never delete: an archived version is kept for good.
+    props.buckets.archive.grantRead(this.taskRole);
+    props.buckets.archive.grantPut(this.taskRole);
+    props.buckets.egress.grantRead(this.taskRole);
+    props.buckets.egress.grantPut(this.taskRole);
+    const stack = this.cluster.stack;
+    this.taskRole.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['rds-db:connect'],
+        resources: [
+          stack.formatArn({
+            service: 'rds-db',
+            resource: 'dbuser',
+            resourceName: `${props.database.clusterResourceId}/strata_task`,
+          }),
+        ],
+      }),
+    );
+    this.taskRole.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['secretsmanager:GetSecretValue'],
+        resources: [props.database.secretArn],
+      }),
+    );
+    this.executionRole = new iam.Role(this, 'ExecutionRole', {
+      assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
+      description: 'Strata task execution: pull the image, write logs',
+    });
+
+    const image =
+      props.image.from === 'standalone'
+        ? ecs.ContainerImage.fromAsset(ROOT, {
+            file: 'tasks/Dockerfile',
+            exclude: ['node_modules', 'cdk.out', '.strata', '.git', 'bench/out', 'test', 'dist'],
+          })
+        : ecs.ContainerImage.fromEcrRepository(
+            ecr.Repository.fromRepositoryAttributes(this, 'CoreRepository', {
+              repositoryArn: `arn:${stack.partition}:ecr:${props.image.region}:${props.image.account}:repository/${props.image.repository}`,
+              repositoryName: props.image.repository,
+            }),
+            props.image.tag,
+          );
+
+    const environment = {
+      [ENV.ingressBucket]: props.buckets.ingress.bucketName,
+      [ENV.archiveBucket]: props.buckets.archive.bucketName,
+      [ENV.egressBucket]: props.buckets.egress.bucketName,
+      [ENV.databaseHost]: `${props.database.host}:${props.database.port}`,
+      [ENV.databaseName]: DATABASE_NAME,
+      [ENV.secretArn]: props.database.secretArn,
+    };
+    const make = (size: 'small' | 'medium' | 'large', t: TaskSize) => {
+      const def = new ecs.FargateTaskDefinition(this, `${size[0]!.toUpperCase()}${size.slice(1)}Task`, {
+        cpu: t.cpu,
+        memoryLimitMiB: t.memoryMiB,
+        ephemeralStorageGiB: t.ephemeralStorageGiB,
+        runtimePlatform: {
+          cpuArchitecture: ecs.CpuArchitecture.ARM64,
+          operatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
+        },
+        taskRole: this.taskRole,
+        executionRole: this.executionRole,
+      });
+      def.addContainer('job', {
+        image,
+        essential: true,
+        environment,
+        logging: ecs.LogDrivers.awsLogs({ streamPrefix: size, logGroup: this.logGroup }),
+        stopTimeout: Duration.seconds(60),
+        readonlyRootFilesystem: false,
+      });
+      return def;
+    };
+    this.definitions = {
+      small: make('small', props.sizes.small),
+      medium: make('medium', props.sizes.medium),
+      large: make('large', props.sizes.large),
+    };
+  }
+
+  /** Lets a Lambda start tasks of these definitions and pass them their roles. */
+  grantRun(grantee: iam.IGrantable): void {
+    for (const def of Object.values(this.definitions)) def.grantRun(grantee);
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['ecs:DescribeTasks', 'ecs:ListTasks'],
+        resources: ['*'],
+        conditions: { ArnEquals: { 'ecs:cluster': this.cluster.clusterArn } },
+      }),
+    );
+  }
+}

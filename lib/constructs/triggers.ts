@@ -1,0 +1,195 @@
+import { Duration } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as lambdaEvents from 'aws-cdk-lib/aws-lambda-event-sources';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { ENV } from '../../runtime/aws/names.ts';
+import type { JobQueue } from './job-queue.ts';
+import type { Network } from './network.ts';
+import type { PostgisCluster } from './postgis-cluster.ts';
+import { StrataFunction } from './strata-function.ts';
+import type { TaskRunner } from './task-runner.ts';
+
+/** One EventBridge schedule, made from a dataset or product in the catalog. */
+export interface CatalogSchedule {
+  readonly kind: 'dataset' | 'product';
+  readonly name: string;
+  /** Cron (5 fields, UTC) or `rate(...)`, as written in the catalog. */
+  readonly expression: string;
+}
+
+export interface TriggersProps {
+  readonly ingress: s3.IBucket;
+  readonly queue: JobQueue;
+  readonly database: PostgisCluster;
+  readonly tasks: TaskRunner;
+  readonly network: Network;
+  readonly schedules: readonly CatalogSchedule[];
+  readonly maxConcurrentTasks: number;
+  readonly maxUploadBytes: number;
+  readonly logRetention: logs.RetentionDays;
+}
+
+/** `0 3 * * *` (catalog, 5 fields) → `cron(0 3 * * ? *)` (EventBridge, 6 fields, one of day-of-month/week is ?). */
+export function eventBridgeExpression(expression: string): string {
+  if (expression.startsWith('rate(')) return expression;
+  const f = expression.trim().split(/\s+/);
+  if (f.length !== 5)
+    throw new Error(`schedule must be a 5-field cron expression or rate(...), got: "${expression}".`);
+  const [minute, hour, dom, month, dow] = f as [string, string, string, string, string];
+  const dayOfWeek = dow === '*' ? '?' : dow;
+  const dayOfMonth = dow !== '*' && dom === '*' ? '?' : dom;
+  return `cron(${minute} ${hour} ${dayOfMonth} ${month} ${dayOfWeek} *)`;
+}
+
+/**
+ * What starts work: object-created events on the ingress bucket, catalog schedules, signed webhooks, the
+ * dispatcher that turns queued jobs into Fargate tasks, and the reconciler that keeps run statuses true.
+ * Every function only validates, records a run and sends a job, or dispatches: the heavy work is in tasks.
+ */
+export class Triggers extends Construct {
+  readonly objectCreated: StrataFunction;
+  readonly schedule: StrataFunction;
+  readonly webhook: StrataFunction;
+  readonly dispatcher: StrataFunction;
+  readonly reconciler: StrataFunction;
+  readonly webhookSecrets: secretsmanager.Secret;
+  readonly scheduleRules: events.Rule[] = [];
+
+  constructor(scope: Construct, id: string, props: TriggersProps) {
+    super(scope, id);
+    const base = {
+      [ENV.jobsQueueUrl]: props.queue.queue.queueUrl,
+      [ENV.clusterArn]: props.database.cluster.clusterArn,
+      [ENV.secretArn]: props.database.secretArn,
+      [ENV.databaseName]: 'strata',
+    };
+    const make = (
+      name: string,
+      description: string,
+      extra: Record<string, string> = {},
+      timeout?: Duration,
+    ) => {
+      const f = new StrataFunction(this, name, {
+        entry: `lambdas/${name.replace(/([a-z])([A-Z])/g, '$1-$2').toLowerCase()}/handler.ts`,
+        description,
+        environment: { ...base, ...extra },
+        logRetention: props.logRetention,
+        timeout,
+      });
+      props.database.grantDataApi(f.fn);
+      return f;
+    };
+
+    this.objectCreated = make(
+      'IngressObjectCreated',
+      'Ingress object created: records a queued ingest run and sends its job',
+      {
+        [ENV.ingressBucket]: props.ingress.bucketName,
+        [ENV.maxUploadBytes]: String(props.maxUploadBytes),
+      },
+    );
+    props.queue.queue.grantSendMessages(this.objectCreated.fn);
+    new events.Rule(this, 'ObjectCreatedRule', {
+      description: 'Objects created in the Strata ingress bucket',
+      eventPattern: {
+        source: ['aws.s3'],
+        detailType: ['Object Created'],
+        detail: { bucket: { name: [props.ingress.bucketName] } },
+      },
+      targets: [new targets.LambdaFunction(this.objectCreated.fn, { retryAttempts: 4 })],
+    });
+
+    this.schedule = make(
+      'Schedule',
+      'A catalog schedule fired: records a queued fetch or build run and sends its job',
+    );
+    props.queue.queue.grantSendMessages(this.schedule.fn);
+    for (const s of props.schedules) {
+      const rule = new events.Rule(this, `Schedule-${s.kind}-${s.name}`, {
+        description: `Strata schedule for ${s.kind} ${s.name}: ${s.expression}`,
+        schedule: events.Schedule.expression(eventBridgeExpression(s.expression)),
+        targets: [
+          new targets.LambdaFunction(this.schedule.fn, {
+            event: events.RuleTargetInput.fromObject({ kind: s.kind, name: s.name }),
+            retryAttempts: 2,
+          }),
+        ],
+      });
+      this.scheduleRules.push(rule);
+    }
+
+    this.webhookSecrets = new secretsmanager.Secret(this, 'WebhookSecrets', {
+      description: 'Strata webhook secrets: a JSON object of hook name to HMAC secret',
+      generateSecretString: {
+        secretStringTemplate: '{}',
+        generateStringKey: 'default',
+        passwordLength: 48,
+        excludePunctuation: true,
+      },
+    });
+    this.webhook = make(
+      'Webhook',
+      'Signed webhooks (X-Hub-Signature-256): records a queued run and sends its job',
+      {
+        [ENV.webhookSecretArn]: this.webhookSecrets.secretArn,
+      },
+    );
+    this.webhookSecrets.grantRead(this.webhook.fn);
+    props.queue.queue.grantSendMessages(this.webhook.fn);
+
+    const taskEnv = {
+      [ENV.ecsCluster]: props.tasks.cluster.clusterArn,
+      [ENV.taskDefinitions]: JSON.stringify(
+        Object.fromEntries(Object.entries(props.tasks.definitions).map(([k, d]) => [k, d.taskDefinitionArn])),
+      ),
+      [ENV.taskSubnets]: props.network.vpc.selectSubnets(props.network.taskSubnets).subnetIds.join(','),
+      [ENV.taskSecurityGroup]: props.tasks.securityGroup.securityGroupId,
+      [ENV.taskAssignPublicIp]: String(props.network.assignPublicIp),
+      [ENV.maxConcurrentTasks]: String(props.maxConcurrentTasks),
+    };
+    this.dispatcher = make(
+      'Dispatcher',
+      'SQS jobs → one Fargate task each (RunTask), partial batch failures',
+      taskEnv,
+      Duration.seconds(60),
+    );
+    props.tasks.grantRun(this.dispatcher.fn);
+    this.dispatcher.fn.addEventSource(
+      new lambdaEvents.SqsEventSource(props.queue.queue, {
+        batchSize: 10,
+        maxBatchingWindow: Duration.seconds(5),
+        reportBatchItemFailures: true,
+        maxConcurrency: 2,
+      }),
+    );
+
+    this.reconciler = make(
+      'Reconciler',
+      'Marks runs whose task died (OOM, never started, stale heartbeat) failed and retries them',
+      taskEnv,
+      Duration.seconds(60),
+    );
+    props.tasks.grantRun(this.reconciler.fn);
+    props.queue.queue.grantSendMessages(this.reconciler.fn);
+    // Event-driven, so an idle account never wakes the database: a stopped task (out of memory, failed to
+    // start, exited) is reported by ECS; the schedule only looks at the database while tasks are running.
+    new events.Rule(this, 'TaskStoppedRule', {
+      description: 'Strata tasks that stopped',
+      eventPattern: {
+        source: ['aws.ecs'],
+        detailType: ['ECS Task State Change'],
+        detail: { clusterArn: [props.tasks.cluster.clusterArn], lastStatus: ['STOPPED'] },
+      },
+      targets: [new targets.LambdaFunction(this.reconciler.fn, { retryAttempts: 4 })],
+    });
+    new events.Rule(this, 'HeartbeatRule', {
+      description: 'Strata reconciler: stale heartbeats of running tasks, every 15 minutes',
+      schedule: events.Schedule.rate(Duration.minutes(15)),
+      targets: [new targets.LambdaFunction(this.reconciler.fn)],
+    });
+  }
+}

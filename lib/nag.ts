@@ -1,0 +1,87 @@
+import type { Stack } from 'aws-cdk-lib';
+import { NagSuppressions } from 'cdk-nag';
+
+/**
+ * Every AwsSolutions finding Strata accepts, each with its reason. Suppressions are by rule and, where
+ * the finding is about one resource, by path — never for a whole stack without a reason that holds for
+ * every resource in it.
+ */
+export function suppressChildFindings(stack: Stack): void {
+  NagSuppressions.addStackSuppressions(stack, [
+    {
+      id: 'AwsSolutions-IAM4',
+      reason:
+        'AWS managed policies are used only where AWS requires them: AWSLambdaBasicExecutionRole and ' +
+        'AWSLambdaVPCAccessExecutionRole for function logs, and AmazonAPIGatewayPushToCloudWatchLogs for API Gateway logging.',
+      appliesTo: [
+        'Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole',
+        'Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs',
+      ],
+    },
+    {
+      id: 'AwsSolutions-IAM5',
+      reason:
+        'Object-level wildcards inside one named Strata bucket, from CDK grants (read and put only: no delete ' +
+        'is granted on the archive).',
+      appliesTo: [
+        'Action::s3:Abort*',
+        'Action::s3:GetBucket*',
+        'Action::s3:GetObject*',
+        'Action::s3:List*',
+        { regex: '/^Resource::<Buckets(Ingress|Archive|Egress)Bucket[0-9A-F]+\\.Arn>\\/\\*$/g' },
+      ],
+    },
+    {
+      id: 'AwsSolutions-IAM5',
+      reason:
+        'Actions with no resource-level permissions: X-Ray trace segments (function tracing), ' +
+        'ecr:GetAuthorizationToken (image pulls), logs:PutRetentionPolicy (CDK log retention), and ECS ' +
+        'DescribeTasks/ListTasks, which are conditioned on the Strata cluster ARN.',
+      appliesTo: ['Resource::*'],
+    },
+    {
+      id: 'AwsSolutions-L1',
+      reason:
+        'Functions run on Node.js 22, the newest runtime this CDK version and esbuild target both support for ESM bundles.',
+    },
+    {
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is the dead-letter queue itself.',
+    },
+    {
+      id: 'AwsSolutions-APIG3',
+      reason:
+        'No WAF: it costs a standing monthly fee that would break the scale-to-zero promise; requests are ' +
+        'throttled on the stage and authenticated with Hawk in the function.',
+    },
+    {
+      id: 'AwsSolutions-APIG4',
+      reason:
+        'Authorization is Hawk (partners) and HMAC signatures (webhooks), verified in the function: API Gateway has no authorizer for either.',
+    },
+    {
+      id: 'AwsSolutions-COG4',
+      reason: 'Partners authenticate with Hawk credentials, not Cognito users.',
+    },
+    {
+      id: 'AwsSolutions-RDS11',
+      reason:
+        'The default port is kept: the cluster is in isolated subnets and reachable only from the task security group.',
+    },
+    {
+      id: 'AwsSolutions-ECS2',
+      reason:
+        'Task environment variables hold resource names only (buckets, host, secret ARN); credentials come from Secrets Manager and IAM at run time.',
+    },
+    {
+      id: 'AwsSolutions-SMG4',
+      reason:
+        'Webhook secrets are shared with the senders of webhooks, so they are rotated with them by hand; the ' +
+        'database password is managed and rotated by RDS.',
+    },
+    {
+      id: 'AwsSolutions-VPC7',
+      reason: 'Flow logs are on, recording rejected traffic.',
+    },
+  ]);
+}

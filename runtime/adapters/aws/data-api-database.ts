@@ -1,0 +1,104 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import {
+  BeginTransactionCommand,
+  CommitTransactionCommand,
+  ExecuteStatementCommand,
+  type Field,
+  RDSDataClient,
+  RollbackTransactionCommand,
+  type SqlParameter,
+} from '@aws-sdk/client-rds-data';
+import { splitStatements } from '../../db/split-statements.ts';
+import type { Queryable } from '../../ports/database.ts';
+
+export interface DataApiTarget {
+  readonly resourceArn: string;
+  readonly secretArn: string;
+  readonly database: string;
+}
+
+/** `$1` (pg style) → `:p1` (Data API style), and the value as a typed field. */
+function toParameter(value: unknown, index: number): SqlParameter {
+  const name = `p${index + 1}`;
+  let v: Field;
+  if (value === null || value === undefined) v = { isNull: true };
+  else if (typeof value === 'boolean') v = { booleanValue: value };
+  else if (typeof value === 'number')
+    v = Number.isInteger(value) ? { longValue: value } : { doubleValue: value };
+  else if (typeof value === 'bigint') v = { longValue: Number(value) };
+  else if (value instanceof Date)
+    return { name, value: { stringValue: value.toISOString() }, typeHint: 'TIMESTAMP' };
+  else if (typeof value === 'object')
+    return { name, value: { stringValue: JSON.stringify(value) }, typeHint: 'JSON' };
+  else v = { stringValue: String(value) };
+  return { name, value: v };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The database for Lambdas, through the RDS Data API: no connection to hold, one statement per call. An
+ * Aurora cluster paused at 0 ACU answers DatabaseResumingException while it wakes (up to ~15 s), so calls
+ * are retried with backoff for up to `resumeTimeoutMs`.
+ */
+export class DataApiDatabase implements Queryable {
+  private readonly als = new AsyncLocalStorage<{ transactionId: string }>();
+
+  constructor(
+    private readonly target: DataApiTarget,
+    private readonly client: RDSDataClient = new RDSDataClient({}),
+    private readonly resumeTimeoutMs = 45_000,
+  ) {}
+
+  private async send<T>(command: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + this.resumeTimeoutMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await command();
+      } catch (e) {
+        const name = (e as { name?: string }).name;
+        if (name !== 'DatabaseResumingException' || Date.now() > deadline) throw e;
+        await sleep(Math.min(5000, 500 * 2 ** attempt));
+      }
+    }
+  }
+
+  async query<R = Record<string, unknown>>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
+    const transactionId = this.als.getStore()?.transactionId;
+    const out = await this.send(() =>
+      this.client.send(
+        new ExecuteStatementCommand({
+          resourceArn: this.target.resourceArn,
+          secretArn: this.target.secretArn,
+          database: this.target.database,
+          sql: sql.replace(/\$(\d+)/g, ':p$1'),
+          parameters: params.map(toParameter),
+          formatRecordsAs: 'JSON',
+          transactionId,
+        }),
+      ),
+    );
+    return out.formattedRecords ? (JSON.parse(out.formattedRecords) as R[]) : [];
+  }
+
+  async exec(sql: string): Promise<void> {
+    for (const statement of splitStatements(sql)) await this.query(statement);
+  }
+
+  async transaction<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.als.getStore()) return fn();
+    const base = { resourceArn: this.target.resourceArn, secretArn: this.target.secretArn };
+    const { transactionId } = await this.send(() =>
+      this.client.send(new BeginTransactionCommand({ ...base, database: this.target.database })),
+    );
+    if (!transactionId) throw new Error('the Data API returned no transaction id');
+    try {
+      const result = await this.als.run({ transactionId }, fn);
+      await this.client.send(new CommitTransactionCommand({ ...base, transactionId }));
+      return result;
+    } catch (e) {
+      await this.client.send(new RollbackTransactionCommand({ ...base, transactionId })).catch(() => {});
+      throw e;
+    }
+  }
+}
