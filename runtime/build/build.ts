@@ -57,6 +57,17 @@ async function runSteps(
   return timings;
 }
 
+/** Gathers statistics for input tables that have none yet, so the product's SQL is planned on facts. */
+async function analyzeInputs(db: Database, inputs: readonly LockedInput[]): Promise<void> {
+  for (const input of inputs) {
+    const [row] = await db.query<{ has: boolean }>(
+      'SELECT EXISTS (SELECT 1 FROM pg_stats WHERE schemaname = $1 AND tablename = $2) AS has',
+      [DATASETS_SCHEMA, input.table],
+    );
+    if (!row?.has) await db.exec(`ANALYZE ${qualified(DATASETS_SCHEMA, input.table)}`);
+  }
+}
+
 export interface BuildOutcome {
   readonly result: Record<string, unknown>;
   readonly lineage: Record<string, unknown>;
@@ -93,6 +104,7 @@ export async function buildProduct(
       hooks.onStep?.({ name: 'plan', status: 'start' });
       inputs = await planBuild(db, entry);
       await p.runs.setLineage(runId, { inputs });
+      await analyzeInputs(db, inputs);
       hooks.onStep?.({
         name: 'plan',
         status: 'done',

@@ -129,7 +129,11 @@ export function createTableSQL(dataset: Dataset, table: string): string {
   return `CREATE TABLE ${qualified(DATASETS_SCHEMA, table)} (\n  ${cols.join(',\n  ')}\n)`;
 }
 
-/** Statements that finish a loaded table: reprojection (GeoJSON), a spatial index, statistics. */
+/**
+ * Statements that finish a loaded table: reprojection (GeoJSON) and a spatial index. Statistics are
+ * gathered by the first build that reads the table (see `analyzeInputs`), not here: ANALYZE costs a fifth
+ * of a load, and a version nobody builds from never needs them.
+ */
 export function finishTableSQL(dataset: Dataset, table: string, options: { index: boolean }): string[] {
   const g = dataset.geometry;
   const t = qualified(DATASETS_SCHEMA, table);
@@ -139,7 +143,6 @@ export function finishTableSQL(dataset: Dataset, table: string, options: { index
       `ALTER TABLE ${t} ALTER COLUMN geom TYPE geometry(${typmod(g)}, ${g.targetSrid}) USING ST_Transform(geom, ${g.targetSrid})`,
     );
   if (g.kind !== 'none' && options.index) out.push(`CREATE INDEX ON ${t} USING gist (geom)`);
-  out.push(`ANALYZE ${t}`);
   return out;
 }
 

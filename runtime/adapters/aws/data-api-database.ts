@@ -97,7 +97,11 @@ export class DataApiDatabase implements Queryable {
       await this.client.send(new CommitTransactionCommand({ ...base, transactionId }));
       return result;
     } catch (e) {
-      await this.client.send(new RollbackTransactionCommand({ ...base, transactionId })).catch(() => {});
+      try {
+        await this.client.send(new RollbackTransactionCommand({ ...base, transactionId }));
+      } catch {
+        // The transaction times out on its own; the error worth reporting is the first one.
+      }
       throw e;
     }
   }
