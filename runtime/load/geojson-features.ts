@@ -5,6 +5,7 @@ const RBRACE = 0x7d;
 const LBRACKET = 0x5b;
 const RBRACKET = 0x5d;
 const COLON = 0x3a;
+const COMMA = 0x2c;
 
 /** Bytes that change nesting or start a string: 1, everything else 0. */
 const STRUCTURAL = new Uint8Array(256);
@@ -20,45 +21,94 @@ export class GeoJsonStructureError extends Error {
   }
 }
 
+/** Where a member's value lies in a feature's bytes: [start, end), or null when the value is not an object. */
+export type Span = readonly [number, number] | null;
+
+/** One feature's bytes, and what the scan saw of its own members on the way. */
+export interface FeatureText {
+  readonly text: Buffer;
+  /** The `"type"` member's string, if it had one. */
+  readonly type: string | undefined;
+  /** The `"geometry"` member: undefined when absent, null when not an object (e.g. `null`). */
+  readonly geometry: Span | undefined;
+  readonly properties: Span | undefined;
+}
+
+/** What the byte being read is part of, when it has to be read character by character. */
+type Capture = 'key1' | 'type1' | 'key3' | 'type3';
+
+const WORDS = {
+  type: Buffer.from('type'),
+  features: Buffer.from('features'),
+  geometry: Buffer.from('geometry'),
+  properties: Buffer.from('properties'),
+  Feature: Buffer.from('Feature'),
+};
+/** Keys and short values are compared as bytes: turning each into a string would cost one allocation a key. */
+const CAPTURE_MAX = 64;
+function is(cap: Uint8Array, len: number, word: Buffer): boolean {
+  if (len !== word.length) return false;
+  for (let k = 0; k < len; k++) if (cap[k] !== word[k]) return false;
+  return true;
+}
+function keyOf(cap: Uint8Array, len: number): string {
+  if (is(cap, len, WORDS.type)) return 'type';
+  if (is(cap, len, WORDS.features)) return 'features';
+  if (is(cap, len, WORDS.geometry)) return 'geometry';
+  if (is(cap, len, WORDS.properties)) return 'properties';
+  return '';
+}
+
 /**
- * Cuts a GeoJSON FeatureCollection into the bytes of each feature, without parsing the whole document:
- * it tracks only strings, nesting depth and the top-level keys. Each feature is then parsed on its own
- * with JSON.parse, which is many times faster than assembling values from a token stream, and memory holds
- * one feature (plus one read buffer) at a time.
+ * Cuts a GeoJSON FeatureCollection into the bytes of each feature, without parsing the whole document. It
+ * tracks only strings, nesting depth and the keys at two levels: the collection's (to find `features` and
+ * check `type`) and each feature's (to find where its `geometry` and `properties` lie, so the caller can
+ * parse each on its own). Memory holds one feature and one read buffer at a time.
  */
 export async function* featureTexts(
   source: AsyncIterable<Buffer>,
   maxFeatureBytes = 256 << 20,
-): AsyncGenerator<Buffer> {
+): AsyncGenerator<FeatureText> {
+  // Depths: 1 is the collection object, 2 the features array, 3 a feature object, 4+ inside its members.
   let depth = 0;
   let inString = false;
   let escaped = false;
-  /** Bytes of the current top-level key, while it is being read. */
-  let key: number[] | undefined;
-  let lastKey = '';
-  let awaitingValue = false;
-  /** Depth of the `features` array's elements (2), once inside it. */
+  let capture: Capture | undefined;
+  const cap = new Uint8Array(CAPTURE_MAX);
+  let capLen = 0;
+  let key1 = '';
+  let awaiting1 = false;
   let inFeatures = false;
   let sawFeatures = false;
-  let type: string | undefined;
-  let typeValue: number[] | undefined;
+  let type1: string | undefined;
+
+  let key3 = '';
+  let awaiting3 = false;
+  let type3: string | undefined;
+  let valueStart = -1;
+  let valueKey = '';
+  let geometry: Span | undefined;
+  let properties: Span | undefined;
+
   let featureParts: Buffer[] = [];
   let featureBytes = 0;
   let featureStart = -1;
   let index = 0;
 
   for await (const buf of source) {
+    // No closures over the scan's state here: captured variables live in a context object, and reading
+    // them in this loop costs three times as much as reading locals.
     const n = buf.length;
     let i = 0;
     while (i < n) {
-      if (depth >= 3 && !inString) {
-        // Inside a feature only brackets and strings matter: skip numbers, commas and spaces in a tight loop.
+      if (depth >= 4 && !inString) {
+        // Inside a feature's member only brackets and strings matter: skip numbers, commas and spaces.
         while (i < n && STRUCTURAL[buf[i]!] === 0) i++;
         if (i === n) break;
       }
       const c = buf[i]!;
       if (inString) {
-        if (key === undefined && typeValue === undefined) {
+        if (capture === undefined) {
           // A string we need not read: jump from quote to quote, skipping escaped ones.
           if (escaped) {
             escaped = false;
@@ -80,69 +130,101 @@ export async function* featureTexts(
         else if (c === BACKSLASH) escaped = true;
         else if (c === QUOTE) {
           inString = false;
-          if (key !== undefined) {
-            lastKey = Buffer.from(key).toString('utf8');
-            key = undefined;
-          } else if (typeValue !== undefined) {
-            type = Buffer.from(typeValue).toString('utf8');
-            typeValue = undefined;
-          }
+          const len = Math.min(capLen, CAPTURE_MAX);
+          if (capture === 'key1') key1 = keyOf(cap, len);
+          else if (capture === 'key3') key3 = keyOf(cap, len);
+          else if (capture === 'type3')
+            type3 = is(cap, len, WORDS.Feature)
+              ? 'Feature'
+              : Buffer.from(cap.subarray(0, len)).toString('utf8');
+          else type1 = Buffer.from(cap.subarray(0, len)).toString('utf8');
+          capture = undefined;
           i++;
           continue;
         }
-        (key ?? typeValue)?.push(c);
+        if (capLen < CAPTURE_MAX) cap[capLen] = c;
+        capLen++;
         i++;
         continue;
       }
       switch (c) {
         case QUOTE:
           inString = true;
-          if (depth === 1 && !awaitingValue) key = [];
-          else if (depth === 1 && awaitingValue && lastKey === 'type') typeValue = [];
-          if (depth === 1 && awaitingValue) awaitingValue = false;
+          if (depth === 1) {
+            capture = awaiting1 ? (key1 === 'type' ? 'type1' : undefined) : 'key1';
+            awaiting1 = false;
+          } else if (depth === 3) {
+            capture = awaiting3 ? (key3 === 'type' ? 'type3' : undefined) : 'key3';
+            if (awaiting3 && key3 === 'geometry') geometry = null;
+            else if (awaiting3 && key3 === 'properties') properties = null;
+            awaiting3 = false;
+          }
+          capLen = 0;
           break;
         case COLON:
-          if (depth === 1) awaitingValue = true;
+          if (depth === 1) awaiting1 = true;
+          else if (depth === 3) awaiting3 = true;
           break;
         case LBRACE:
         case LBRACKET:
-          if (depth === 1 && awaitingValue) {
-            awaitingValue = false;
-            if (lastKey === 'features') {
+          if (depth === 0 && c !== LBRACE)
+            throw new GeoJsonStructureError('expected a GeoJSON object, found an array');
+          if (depth === 1 && awaiting1) {
+            awaiting1 = false;
+            if (key1 === 'features') {
               if (c !== LBRACKET) throw new GeoJsonStructureError('"features" must be an array');
               inFeatures = true;
               sawFeatures = true;
             }
-          }
-          if (depth === 0 && c !== LBRACE)
-            throw new GeoJsonStructureError('expected a GeoJSON object, found an array');
-          if (inFeatures && depth === 2) {
+          } else if (inFeatures && depth === 2) {
             if (c !== LBRACE) throw new GeoJsonStructureError('each feature must be an object', index);
             featureStart = i;
+            key3 = '';
+            awaiting3 = false;
+            type3 = undefined;
+            valueStart = -1;
+            geometry = undefined;
+            properties = undefined;
+          } else if (inFeatures && depth === 3 && awaiting3) {
+            awaiting3 = false;
+            // The position within the feature's bytes, which may have begun in an earlier buffer.
+            valueStart = featureBytes + i - (featureStart === -1 ? 0 : featureStart);
+            valueKey = key3;
           }
           depth++;
           break;
         case RBRACE:
         case RBRACKET:
           depth--;
-          if (inFeatures && depth === 2 && c === RBRACE) {
+          if (depth < 0) throw new GeoJsonStructureError('unbalanced brackets');
+          if (inFeatures && depth === 3 && valueStart !== -1) {
+            const span: Span = [valueStart, featureBytes + i + 1 - (featureStart === -1 ? 0 : featureStart)];
+            if (valueKey === 'geometry') geometry = span;
+            else if (valueKey === 'properties') properties = span;
+            valueStart = -1;
+          } else if (inFeatures && depth === 2 && c === RBRACE) {
             const part = buf.subarray(featureStart === -1 ? 0 : featureStart, i + 1);
             const text = featureParts.length > 0 ? Buffer.concat([...featureParts, part]) : part;
             featureParts = [];
             featureBytes = 0;
             featureStart = -1;
             index++;
-            yield text;
+            yield { text, type: type3, geometry, properties };
           } else if (inFeatures && depth === 1) {
             inFeatures = false;
           }
-          if (depth < 0) throw new GeoJsonStructureError('unbalanced brackets');
           break;
         default:
-          // Any other value start at depth 1 (number, true, null) consumes the pending value.
-          if (depth === 1 && awaitingValue && c > 0x20 && c !== 0x2c) awaitingValue = false;
-          if (inFeatures && depth === 2 && c > 0x20 && c !== 0x2c)
-            throw new GeoJsonStructureError('each feature must be an object', index);
+          // Any other value start (a number, true, false, null) takes the place of a pending value.
+          if (c > 0x20 && c !== COMMA) {
+            if (depth === 1) awaiting1 = false;
+            else if (depth === 3 && awaiting3) {
+              if (key3 === 'geometry') geometry = null;
+              else if (key3 === 'properties') properties = null;
+              awaiting3 = false;
+            } else if (inFeatures && depth === 2)
+              throw new GeoJsonStructureError('each feature must be an object', index);
+          }
       }
       i++;
     }
@@ -157,8 +239,8 @@ export async function* featureTexts(
   }
   if (depth !== 0 || inString)
     throw new GeoJsonStructureError('the file ends before the GeoJSON is complete', index);
-  if (type !== undefined && type !== 'FeatureCollection')
-    throw new GeoJsonStructureError(`expected a FeatureCollection, found "type": "${type}"`);
+  if (type1 !== undefined && type1 !== 'FeatureCollection')
+    throw new GeoJsonStructureError(`expected a FeatureCollection, found "type": "${type1}"`);
   if (!sawFeatures) throw new GeoJsonStructureError('no "features" array: expected a FeatureCollection');
 }
 

@@ -8,6 +8,7 @@ import type { ObjectStore } from '../ports/object-store.ts';
 import { ident, qualified } from '../util/sql.ts';
 import { lineOfRecord, RecordTooLargeError, recordChunks } from './csv-records.ts';
 import { featureTexts, GeoJsonStructureError } from './geojson-features.ts';
+import { geometryToEwkbHex } from './geojson-geometry.ts';
 import {
   createTableSQL,
   DATASETS_SCHEMA,
@@ -274,37 +275,40 @@ async function copyGeoJson(
     let out = '';
     let records = 0;
     try {
-      for await (const text of featureTexts(source)) {
-        let feature: { type?: unknown; geometry?: unknown; properties?: Record<string, unknown> | null };
-        try {
-          feature = JSON.parse(text.toString('utf8'));
-        } catch (e) {
-          throw new LoadError({
-            file: version.key,
-            feature: index,
-            reason: `invalid JSON: ${(e as Error).message}`,
-          });
+      for await (const ft of featureTexts(source)) {
+        const fail = (reason: string, column?: string): never => {
+          throw new LoadError({ file: version.key, feature: index, column, reason });
+        };
+        if (ft.type !== 'Feature') fail(`expected "type": "Feature", got ${JSON.stringify(ft.type ?? null)}`);
+        // Only the members Strata reads are parsed: properties with JSON.parse, geometry straight to EWKB.
+        let props: Record<string, unknown> = {};
+        if (ft.properties) {
+          try {
+            props = JSON.parse(ft.text.toString('utf8', ft.properties[0], ft.properties[1]));
+          } catch (e) {
+            fail(`invalid JSON in properties: ${(e as Error).message}`, 'properties');
+          }
+          if (props === null || typeof props !== 'object' || Array.isArray(props))
+            fail('properties must be an object or null', 'properties');
         }
-        if (feature?.type !== 'Feature')
-          throw new LoadError({
-            file: version.key,
-            feature: index,
-            reason: `expected "type": "Feature", got ${JSON.stringify(feature?.type)}`,
-          });
-        const props = feature.properties ?? {};
-        if (typeof props !== 'object')
-          throw new LoadError({
-            file: version.key,
-            feature: index,
-            column: 'properties',
-            reason: 'properties must be an object or null',
-          });
         let line = '';
         for (let i = 0; i < columns.length; i++) line += `${copyValue(props[keys[i]!], columns[i]!)}\t`;
         if (withGeometry) {
-          let hex: string | null;
+          let hex: string | null | undefined = null;
           try {
-            hex = geojsonToEwkbHex(feature.geometry, srid);
+            if (ft.geometry) {
+              hex = geometryToEwkbHex(ft.text, ft.geometry[0], ft.geometry[1], srid);
+              // Shapes the fast reader leaves alone are parsed whole, which also says precisely what is wrong.
+              if (hex === undefined) {
+                let geometry: unknown;
+                try {
+                  geometry = JSON.parse(ft.text.toString('utf8', ft.geometry[0], ft.geometry[1]));
+                } catch (e) {
+                  return fail(`invalid JSON in geometry: ${(e as Error).message}`, 'geometry');
+                }
+                hex = geojsonToEwkbHex(geometry, srid);
+              }
+            }
           } catch (e) {
             if (e instanceof GeometryError)
               throw new LoadError({

@@ -10,7 +10,7 @@ export class GeometryError extends Error {
   }
 }
 
-const TYPES: Record<string, number> = {
+export const TYPES: Record<string, number> = {
   Point: 1,
   LineString: 2,
   Polygon: 3,
@@ -19,8 +19,8 @@ const TYPES: Record<string, number> = {
   MultiPolygon: 6,
   GeometryCollection: 7,
 };
-const Z_FLAG = 0x80000000;
-const SRID_FLAG = 0x20000000;
+export const Z_FLAG = 0x80000000;
+export const SRID_FLAG = 0x20000000;
 
 type Json = unknown;
 
@@ -53,7 +53,7 @@ function firstPosition(g: { type?: unknown; coordinates?: unknown; geometries?: 
 }
 
 /** A growable little-endian byte writer, reused across geometries: one allocation per load, not per feature. */
-class Writer {
+export class Writer {
   private buf = Buffer.allocUnsafe(1 << 16);
   private view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   private at = 0;
@@ -86,7 +86,8 @@ class Writer {
   }
 }
 
-const writer = new Writer();
+/** Shared by the converters: one buffer reused across geometries. */
+export const writer = new Writer();
 
 /** The hot loop: a run of positions, checked as plainly as they are written. */
 function writePoints(w: Writer, list: Json[], dims: number, where: string): void {

@@ -8,7 +8,26 @@ async function* pieces(text: string, size: number): AsyncGenerator<Buffer> {
 
 async function features(text: string, size: number): Promise<unknown[]> {
   const out: unknown[] = [];
-  for await (const t of featureTexts(pieces(text, size))) out.push(JSON.parse(t.toString()));
+  for await (const t of featureTexts(pieces(text, size))) {
+    const whole = JSON.parse(t.text.toString());
+    // The spans found on the way hold exactly the feature's own members.
+    const member = (span: typeof t.geometry) =>
+      span === undefined
+        ? undefined
+        : span === null
+          ? null
+          : JSON.parse(t.text.toString('utf8', span[0], span[1]));
+    expect(t.type).toBe(whole.type);
+    expect(member(t.geometry)).toEqual(
+      whole.geometry === null || typeof whole.geometry !== 'object'
+        ? whole.geometry === undefined
+          ? undefined
+          : null
+        : whole.geometry,
+    );
+    expect(member(t.properties)).toEqual(whole.properties === null ? null : whole.properties);
+    out.push(whole);
+  }
   return out;
 }
 
@@ -58,6 +77,21 @@ describe('featureTexts', () => {
       expect(await features(doc, size)).toEqual(tricky);
     },
   );
+
+  it('finds members in any order, with spaces, and geometry null or missing', async () => {
+    const odd = [
+      {
+        geometry: { coordinates: [1, 2], type: 'Point' },
+        id: 7,
+        type: 'Feature',
+        properties: { a: { b: [1] } },
+      },
+      { type: 'Feature', geometry: null, properties: null },
+      { type: 'Feature', properties: { x: 'no geometry' } },
+    ];
+    const doc = `{ "type" : "FeatureCollection" , "features" : [ ${odd.map((f) => JSON.stringify(f, null, 3)).join(' ,\n ')} ] }`;
+    for (const size of [1, 5, 64]) expect(await features(doc, size)).toEqual(odd);
+  });
 
   it('accepts "features" before "type" and an empty collection', async () => {
     expect(
