@@ -42,15 +42,15 @@ function isSpace(c: number): boolean {
  * most 15 significant digits and a decimal exponent within ±22 are converted with one correctly rounded
  * operation (Clinger's fast path), so every double is the one JSON.parse would give; others go through Number.
  *
- * Returns undefined for anything outside the common shapes (a GeometryCollection, empty or ragged
+ * Writes into the shared `writer` and returns true; returns false for anything outside the common shapes (a GeometryCollection, empty or ragged
  * coordinates, unexpected syntax): the caller then parses with JSON.parse and reports errors precisely.
  */
-export function geometryToEwkbHex(buf: Buffer, start: number, end: number, srid: number): string | undefined {
+export function geometryToEwkb(buf: Buffer, start: number, end: number, srid: number): boolean {
   try {
     nCoords = 0;
     nCounts = 0;
     let i = skipSpace(buf, start, end);
-    if (buf[i] !== LBRACE) return undefined;
+    if (buf[i] !== LBRACE) return false;
     i++;
     let type: string | undefined;
     let depth = -1;
@@ -58,17 +58,17 @@ export function geometryToEwkbHex(buf: Buffer, start: number, end: number, srid:
     for (;;) {
       i = skipSpace(buf, i, end);
       if (buf[i] === RBRACE) break;
-      if (buf[i] !== QUOTE) return undefined;
+      if (buf[i] !== QUOTE) return false;
       const keyEnd = buf.indexOf(QUOTE, i + 1);
-      if (keyEnd === -1 || keyEnd >= end) return undefined;
+      if (keyEnd === -1 || keyEnd >= end) return false;
       const key = buf.toString('latin1', i + 1, keyEnd);
       i = skipSpace(buf, keyEnd + 1, end);
-      if (buf[i] !== COLON) return undefined;
+      if (buf[i] !== COLON) return false;
       i = skipSpace(buf, i + 1, end);
       if (key === 'type') {
-        if (buf[i] !== QUOTE) return undefined;
+        if (buf[i] !== QUOTE) return false;
         const e = buf.indexOf(QUOTE, i + 1);
-        if (e === -1 || e >= end) return undefined;
+        if (e === -1 || e >= end) return false;
         type = buf.toString('latin1', i + 1, e);
         i = e + 1;
       } else if (key === 'coordinates') {
@@ -81,7 +81,7 @@ export function geometryToEwkbHex(buf: Buffer, start: number, end: number, srid:
       }
       i = skipSpace(buf, i, end);
       if (buf[i] === COMMA) i++;
-      else if (buf[i] !== RBRACE) return undefined;
+      else if (buf[i] !== RBRACE) return false;
     }
     if (
       type === undefined ||
@@ -89,14 +89,19 @@ export function geometryToEwkbHex(buf: Buffer, start: number, end: number, srid:
       DEPTH[type] !== depth ||
       (dims !== 2 && dims !== 3)
     )
-      return undefined;
+      return false;
     writer.reset();
     write(writer, type, dims, srid);
-    return writer.hex();
+    return true;
   } catch (e) {
-    if (e instanceof Unhandled) return undefined;
+    if (e instanceof Unhandled) return false;
     throw e;
   }
+}
+
+/** As `geometryToEwkb`, as a hex string (undefined where it leaves the shape to JSON.parse). */
+export function geometryToEwkbHex(buf: Buffer, start: number, end: number, srid: number): string | undefined {
+  return geometryToEwkb(buf, start, end, srid) ? writer.hex() : undefined;
 }
 
 function skipSpace(buf: Buffer, i: number, end: number): number {

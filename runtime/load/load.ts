@@ -8,7 +8,7 @@ import type { ObjectStore } from '../ports/object-store.ts';
 import { ident, qualified } from '../util/sql.ts';
 import { lineOfRecord, RecordTooLargeError, recordChunks } from './csv-records.ts';
 import { featureTexts, GeoJsonStructureError } from './geojson-features.ts';
-import { geometryToEwkbHex } from './geojson-geometry.ts';
+import { geometryToEwkb } from './geojson-geometry.ts';
 import {
   createTableSQL,
   DATASETS_SCHEMA,
@@ -17,7 +17,7 @@ import {
   sourceName,
   versionTable,
 } from './table.ts';
-import { GeometryError, geojsonToEwkbHex } from './wkb.ts';
+import { GeometryError, geojsonToEwkb, writer } from './wkb.ts';
 
 export interface LoadProgress {
   readonly bytes: number;
@@ -272,8 +272,16 @@ async function copyGeoJson(
   let index = 0;
 
   async function* rows(): AsyncGenerator<CopyChunk> {
-    let out = '';
+    // Rows are written as bytes into one buffer a chunk, geometry hex included: no string per row to collect.
+    let out = Buffer.allocUnsafe(target_ + (1 << 20));
+    let at = 0;
     let records = 0;
+    const room = (n: number) => {
+      if (at + n <= out.length) return;
+      const next = Buffer.allocUnsafe(Math.max(out.length * 2, at + n));
+      out.copy(next, 0, 0, at);
+      out = next;
+    };
     try {
       for await (const ft of featureTexts(source)) {
         const fail = (reason: string, column?: string): never => {
@@ -291,22 +299,25 @@ async function copyGeoJson(
           if (props === null || typeof props !== 'object' || Array.isArray(props))
             fail('properties must be an object or null', 'properties');
         }
-        let line = '';
-        for (let i = 0; i < columns.length; i++) line += `${copyValue(props[keys[i]!], columns[i]!)}\t`;
+        let fields = '';
+        for (let i = 0; i < columns.length; i++)
+          fields += `${i > 0 ? '\t' : ''}${copyValue(props[keys[i]!], columns[i]!)}`;
+        room(Buffer.byteLength(fields) + 2);
+        at += out.write(fields, at);
         if (withGeometry) {
-          let hex: string | null | undefined = null;
+          let written = false;
           try {
             if (ft.geometry) {
-              hex = geometryToEwkbHex(ft.text, ft.geometry[0], ft.geometry[1], srid);
+              written = geometryToEwkb(ft.text, ft.geometry[0], ft.geometry[1], srid);
               // Shapes the fast reader leaves alone are parsed whole, which also says precisely what is wrong.
-              if (hex === undefined) {
+              if (!written) {
                 let geometry: unknown;
                 try {
                   geometry = JSON.parse(ft.text.toString('utf8', ft.geometry[0], ft.geometry[1]));
                 } catch (e) {
                   return fail(`invalid JSON in geometry: ${(e as Error).message}`, 'geometry');
                 }
-                hex = geojsonToEwkbHex(geometry, srid);
+                written = geojsonToEwkb(geometry, srid);
               }
             }
           } catch (e) {
@@ -319,15 +330,18 @@ async function copyGeoJson(
               });
             throw e;
           }
-          line += hex ?? '\\N';
-        } else line = line.slice(0, -1);
-        out += `${line}\n`;
+          room(writer.length * 2 + 4);
+          if (columns.length > 0) out[at++] = 0x09;
+          if (written) at = writer.hexInto(out, at);
+          else at += out.write('\\N', at);
+        }
+        out[at++] = 0x0a;
         records++;
         index++;
-        if (out.length >= target_) {
-          yield { data: Buffer.from(out), rows: records };
+        if (at >= target_) {
+          yield { data: Buffer.from(out.subarray(0, at)), rows: records };
           onRows(records);
-          out = '';
+          at = 0;
           records = 0;
         }
       }
@@ -337,7 +351,7 @@ async function copyGeoJson(
       throw e;
     }
     if (records > 0) {
-      yield { data: Buffer.from(out), rows: records };
+      yield { data: Buffer.from(out.subarray(0, at)), rows: records };
       onRows(records);
     }
   }

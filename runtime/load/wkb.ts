@@ -84,7 +84,22 @@ export class Writer {
   hex(): string {
     return this.buf.toString('hex', 0, this.at);
   }
+  /** Writes the bytes as hex digits into `out` at `offset`, without making a string; returns the new offset. */
+  hexInto(out: Buffer, offset: number): number {
+    let o = offset;
+    for (let k = 0; k < this.at; k++) {
+      const b = this.buf[k]!;
+      out[o++] = HEX_DIGITS[b >> 4]!;
+      out[o++] = HEX_DIGITS[b & 15]!;
+    }
+    return o;
+  }
+  get length(): number {
+    return this.at;
+  }
 }
+
+const HEX_DIGITS = Buffer.from('0123456789abcdef');
 
 /** Shared by the converters: one buffer reused across geometries. */
 export const writer = new Writer();
@@ -152,12 +167,17 @@ function writeGeometry(w: Writer, g: Json, dims: number, srid: number | undefine
   }
 }
 
-/** Hex EWKB of a GeoJSON geometry, with `srid` set; null for a null geometry. */
-export function geojsonToEwkbHex(geometry: Json, srid: number): string | null {
-  if (geometry === null || geometry === undefined) return null;
+/** Writes the EWKB of a parsed GeoJSON geometry into `writer`; false for a null geometry. */
+export function geojsonToEwkb(geometry: Json, srid: number): boolean {
+  if (geometry === null || geometry === undefined) return false;
   const first = firstPosition(geometry as { type?: unknown });
   const dims = Array.isArray(first) && first.length >= 3 && typeof first[2] === 'number' ? 3 : 2;
   writer.reset();
   writeGeometry(writer, geometry, dims, srid, 'geometry');
-  return writer.hex();
+  return true;
+}
+
+/** Hex EWKB of a GeoJSON geometry, with `srid` set; null for a null geometry. */
+export function geojsonToEwkbHex(geometry: Json, srid: number): string | null {
+  return geojsonToEwkb(geometry, srid) ? writer.hex() : null;
 }
