@@ -1,15 +1,42 @@
-// Wired to the jobs queue. Validates each job and logs it; starting Fargate tasks comes with the triggers
-// issue, so until then every message is reported failed and stays on the queue (then the DLQ, which alarms).
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { parser } from '@aws-lambda-powertools/parser/middleware';
 import { SqsSchema } from '@aws-lambda-powertools/parser/schemas';
 import middy from '@middy/core';
 import type { z } from 'zod';
-import { logger } from '../shared/observability.ts';
+import { EcsTaskLauncher } from '../../runtime/adapters/aws/ecs-task-launcher.ts';
+import { ENV } from '../../runtime/aws/names.ts';
+import { dispatch } from '../../runtime/triggers/dispatch.ts';
+import { runRegistry } from '../shared/aws.ts';
+import { requireEnv } from '../shared/env.ts';
+import { logger, metrics } from '../shared/observability.ts';
+
+const launcher = new EcsTaskLauncher({
+  cluster: requireEnv(ENV.ecsCluster),
+  taskDefinitions: JSON.parse(requireEnv(ENV.taskDefinitions)),
+  subnets: requireEnv(ENV.taskSubnets).split(','),
+  securityGroups: [requireEnv(ENV.taskSecurityGroup)],
+  assignPublicIp: requireEnv(ENV.taskAssignPublicIp) === 'true',
+});
+const deps = {
+  runs: runRegistry(),
+  launcher,
+  maxConcurrent: Number(requireEnv(ENV.maxConcurrentTasks)),
+  log: {
+    info: (message: string, detail?: Record<string, unknown>) => logger.info(message, detail ?? {}),
+    warn: (message: string, detail?: Record<string, unknown>) => logger.warn(message, detail ?? {}),
+  },
+};
 
 export const handler = middy(async (event: z.infer<typeof SqsSchema>) => {
-  for (const r of event.Records) logger.info('job received', { messageId: r.messageId });
-  return { batchItemFailures: event.Records.map((r) => ({ itemIdentifier: r.messageId })) };
+  const { retry, started } = await dispatch(
+    event.Records.map((r) => ({ id: r.messageId, body: r.body })),
+    deps,
+  );
+  metrics.addMetric('TasksStarted', MetricUnit.Count, started);
+  return { batchItemFailures: retry.map((id) => ({ itemIdentifier: id })) };
 })
-  .use(injectLambdaContext(logger))
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(logMetrics(metrics))
   .use(parser({ schema: SqsSchema }));

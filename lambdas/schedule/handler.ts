@@ -1,16 +1,34 @@
-// Wired by the Triggers construct, one EventBridge rule per scheduled dataset or product. Validates and
-// logs; recording the run and sending the job come with the triggers issue.
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { parser } from '@aws-lambda-powertools/parser/middleware';
 import middy from '@middy/core';
 import { z } from 'zod';
-import { logger } from '../shared/observability.ts';
+import { onSchedule } from '../../runtime/triggers/schedule.ts';
+import { bundledCatalog, jobQueue, runRegistry } from '../shared/aws.ts';
+import { logger, metrics } from '../shared/observability.ts';
 
-export const ScheduleEvent = z.object({ kind: z.enum(['dataset', 'product']), name: z.string().min(1) });
+/** The input each catalog schedule's EventBridge rule sends. */
+export const ScheduleEvent = z.object({
+  kind: z.enum(['dataset', 'product']),
+  name: z.string().min(1),
+  time: z.string().min(1),
+});
 export type ScheduleEvent = z.infer<typeof ScheduleEvent>;
 
+const deps = { catalog: await bundledCatalog(), runs: runRegistry(), queue: jobQueue() };
+
 export const handler = middy(async (event: ScheduleEvent) => {
-  logger.info('schedule fired', { ...event });
+  const outcome = await onSchedule(event, deps);
+  if (outcome.status === 'rejected')
+    logger.warn('schedule not acted on', { ...event, reason: outcome.reason });
+  else {
+    logger.appendKeys({ runId: outcome.runId });
+    logger.info(outcome.status === 'queued' ? 'build queued' : 'duplicate firing', { ...event });
+    if (outcome.status === 'queued') metrics.addMetric('RunsQueued', MetricUnit.Count, 1);
+  }
+  return outcome;
 })
-  .use(injectLambdaContext(logger))
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(logMetrics(metrics))
   .use(parser({ schema: ScheduleEvent }));

@@ -56,6 +56,14 @@ export class StrataFunction extends Construct {
         forceDockerBundling: false,
         // ESM bundles need require() for the CommonJS dependencies they pull in.
         banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
+        // The catalog travels with each function (triggers check datasets and products against it).
+        commandHooks: {
+          beforeBundling: () => [],
+          beforeInstall: () => [],
+          afterBundling: (inputDir: string, outputDir: string) => [
+            `cp -r "${inputDir}/catalog" "${outputDir}/catalog"`,
+          ],
+        },
       },
     });
   }

@@ -114,7 +114,11 @@ export class Triggers extends Construct {
         schedule: events.Schedule.expression(eventBridgeExpression(s.expression)),
         targets: [
           new targets.LambdaFunction(this.schedule.fn, {
-            event: events.RuleTargetInput.fromObject({ kind: s.kind, name: s.name }),
+            event: events.RuleTargetInput.fromObject({
+              kind: s.kind,
+              name: s.name,
+              time: events.EventField.time,
+            }),
             retryAttempts: 2,
           }),
         ],

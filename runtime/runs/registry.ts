@@ -25,20 +25,25 @@ const COLUMNS = `id, kind, target, trigger, status, attempts,
   to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS finished_at,
   error, lineage, result`;
 
+/** The Data API returns jsonb as JSON text; drivers return it parsed. */
+function json<T>(v: T | string | null): T | null {
+  return typeof v === 'string' ? (JSON.parse(v) as T) : v;
+}
+
 function toRun(r: RunRow): Run {
   return {
     id: r.id,
     kind: r.kind,
     target: r.target,
-    trigger: r.trigger,
+    trigger: json(r.trigger)!,
     status: r.status,
-    attempts: r.attempts,
+    attempts: Number(r.attempts),
     createdAt: r.created_at,
     startedAt: r.started_at,
     finishedAt: r.finished_at,
-    error: r.error,
-    lineage: r.lineage,
-    result: r.result,
+    error: json(r.error),
+    lineage: json(r.lineage),
+    result: json(r.result),
   };
 }
 
@@ -48,10 +53,49 @@ export class RunRegistry {
 
   async create(kind: RunKind, target: string, trigger: Trigger): Promise<Run> {
     const rows = await this.db.query<RunRow>(
-      `INSERT INTO strata.runs (id, kind, target, trigger) VALUES ($1, $2, $3, $4) RETURNING ${COLUMNS}`,
+      `INSERT INTO strata.runs (id, kind, target, trigger) VALUES ($1, $2, $3, $4::jsonb) RETURNING ${COLUMNS}`,
       [newRunId(), kind, target, JSON.stringify(trigger)],
     );
     return toRun(rows[0]!);
+  }
+
+  /**
+   * Records a run once per `dedupeKey` (an S3 object version, a webhook delivery): a duplicate event finds
+   * the run the first one made. Returns it, and whether it was made now.
+   */
+  async createOnce(
+    kind: RunKind,
+    target: string,
+    trigger: Trigger,
+    dedupeKey: string,
+  ): Promise<{ run: Run; created: boolean }> {
+    const rows = await this.db.query<RunRow>(
+      `INSERT INTO strata.runs (id, kind, target, trigger, dedupe_key) VALUES ($1, $2, $3, $4::jsonb, $5)
+       ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING RETURNING ${COLUMNS}`,
+      [newRunId(), kind, target, JSON.stringify(trigger), dedupeKey],
+    );
+    if (rows[0]) return { run: toRun(rows[0]), created: true };
+    const existing = await this.db.query<RunRow>(`SELECT ${COLUMNS} FROM strata.runs WHERE dedupe_key = $1`, [
+      dedupeKey,
+    ]);
+    return { run: toRun(existing[0]!), created: false };
+  }
+
+  /**
+   * Claims a queued run for one dispatch, so a job delivered twice starts one task. Returns false when the
+   * run is not waiting for a task (started, finished, or already claimed).
+   */
+  async claimForDispatch(id: string, claim: string): Promise<boolean> {
+    const rows = await this.db.query<{ id: string }>(
+      `UPDATE strata.runs SET task = $2 WHERE id = $1 AND status IN ('queued', 'interrupted') AND task IS NULL RETURNING id`,
+      [id, claim],
+    );
+    return rows.length > 0;
+  }
+
+  /** Records the task a claim became, or gives the claim back when the task could not be started. */
+  async settleDispatch(id: string, claim: string, task: string | null): Promise<void> {
+    await this.db.query('UPDATE strata.runs SET task = $3 WHERE id = $1 AND task = $2', [id, claim, task]);
   }
 
   /**
@@ -75,7 +119,10 @@ export class RunRegistry {
   }
 
   async setLineage(id: string, lineage: Record<string, unknown>): Promise<void> {
-    await this.db.query('UPDATE strata.runs SET lineage = $2 WHERE id = $1', [id, JSON.stringify(lineage)]);
+    await this.db.query('UPDATE strata.runs SET lineage = $2::jsonb WHERE id = $1', [
+      id,
+      JSON.stringify(lineage),
+    ]);
   }
 
   async succeed(
@@ -106,7 +153,8 @@ export class RunRegistry {
   ): Promise<Run> {
     const rows = await this.db.query<RunRow>(
       `UPDATE strata.runs SET status = $2, finished_at = now(),
-         result = COALESCE($3::jsonb, result), lineage = COALESCE($4::jsonb, lineage), error = $5::jsonb
+         result = COALESCE($3::jsonb, result), lineage = COALESCE($4::jsonb, lineage), error = $5::jsonb,
+         task = CASE WHEN $2 = 'interrupted' THEN NULL ELSE task END
        WHERE id = $1 RETURNING ${COLUMNS}`,
       [
         id,

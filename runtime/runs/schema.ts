@@ -13,11 +13,15 @@ export const Trigger = z.object({
 });
 export type Trigger = z.infer<typeof Trigger>;
 
+export const TaskSize = z.enum(['small', 'medium', 'large']);
+export type TaskSize = z.infer<typeof TaskSize>;
+
 /** What the queue carries: the run to do and what it needs to start. */
 export const JobMessage = z.discriminatedUnion('kind', [
   z.object({
     kind: z.literal('ingest'),
     runId: z.string(),
+    size: TaskSize.optional(),
     dataset: z.string(),
     /** Where the file is now: a local path, or an ingress key. */
     source: z.object({
@@ -27,7 +31,7 @@ export const JobMessage = z.discriminatedUnion('kind', [
     }),
     filename: z.string(),
   }),
-  z.object({ kind: z.literal('build'), runId: z.string(), product: z.string() }),
+  z.object({ kind: z.literal('build'), runId: z.string(), size: TaskSize.optional(), product: z.string() }),
 ]);
 export type JobMessage = z.infer<typeof JobMessage>;
 

@@ -112,11 +112,23 @@ describe('child stack, defaults (child-a)', () => {
   it('makes one EventBridge schedule per scheduled dataset or product in the catalog', () => {
     t.hasResourceProperties('AWS::Events::Rule', {
       ScheduleExpression: 'cron(15 2 * * ? *)',
-      Targets: [Match.objectLike({ Input: JSON.stringify({ kind: 'dataset', name: 'air_quality' }) })],
+      Targets: [
+        Match.objectLike({
+          InputTransformer: Match.objectLike({
+            InputTemplate: Match.stringLikeRegexp('"kind":"dataset","name":"air_quality","time":<time>'),
+          }),
+        }),
+      ],
     });
     t.hasResourceProperties('AWS::Events::Rule', {
       ScheduleExpression: 'rate(6 hours)',
-      Targets: [Match.objectLike({ Input: JSON.stringify({ kind: 'product', name: 'county_places' }) })],
+      Targets: [
+        Match.objectLike({
+          InputTransformer: Match.objectLike({
+            InputTemplate: Match.stringLikeRegexp('"kind":"product","name":"county_places"'),
+          }),
+        }),
+      ],
     });
   });
 

@@ -1,0 +1,30 @@
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DataApiDatabase } from '../../runtime/adapters/aws/data-api-database.ts';
+import { SqsJobQueue } from '../../runtime/adapters/aws/sqs-job-queue.ts';
+import { ENV } from '../../runtime/aws/names.ts';
+import { type Catalog, loadCatalogOrThrow } from '../../runtime/catalog/loader.ts';
+import { RunRegistry } from '../../runtime/runs/registry.ts';
+import { requireEnv } from './env.ts';
+
+/** The run registry over the Data API: no connection to hold, and it waits for a paused cluster to resume. */
+export function runRegistry(): RunRegistry {
+  return new RunRegistry(
+    new DataApiDatabase({
+      resourceArn: requireEnv(ENV.clusterArn),
+      secretArn: requireEnv(ENV.secretArn),
+      database: requireEnv(ENV.databaseName),
+    }),
+  );
+}
+
+export function jobQueue(): SqsJobQueue {
+  return new SqsJobQueue(requireEnv(ENV.jobsQueueUrl));
+}
+
+/** The catalog bundled beside the handler at synth (or STRATA_CATALOG, for tests). */
+export function bundledCatalog(): Promise<Catalog> {
+  return loadCatalogOrThrow(
+    process.env.STRATA_CATALOG ?? join(dirname(fileURLToPath(import.meta.url)), 'catalog'),
+  );
+}

@@ -1,0 +1,83 @@
+import {
+  ECSClient,
+  ListTasksCommand,
+  type ListTasksCommandOutput,
+  RunTaskCommand,
+} from '@aws-sdk/client-ecs';
+import { CapacityError, type TaskLauncher } from '../../ports/task-launcher.ts';
+import type { JobMessage, TaskSize } from '../../runs/schema.ts';
+
+export interface EcsLauncherConfig {
+  readonly cluster: string;
+  readonly taskDefinitions: Readonly<Record<TaskSize, string>>;
+  readonly subnets: readonly string[];
+  readonly securityGroups: readonly string[];
+  readonly assignPublicIp: boolean;
+  /** The container that runs the job, named in the task definition. @default 'job' */
+  readonly container?: string;
+}
+
+/** ECS RunTask on Fargate: one task a job, the job passed as an environment override, tagged with its run. */
+export class EcsTaskLauncher implements TaskLauncher {
+  constructor(
+    private readonly config: EcsLauncherConfig,
+    private readonly client: ECSClient = new ECSClient({}),
+  ) {}
+
+  async launch(job: JobMessage, size: TaskSize): Promise<string> {
+    const out = await this.client.send(
+      new RunTaskCommand({
+        cluster: this.config.cluster,
+        taskDefinition: this.config.taskDefinitions[size],
+        launchType: 'FARGATE',
+        count: 1,
+        startedBy: `strata-${job.runId}`.slice(0, 128),
+        networkConfiguration: {
+          awsvpcConfiguration: {
+            subnets: [...this.config.subnets],
+            securityGroups: [...this.config.securityGroups],
+            assignPublicIp: this.config.assignPublicIp ? 'ENABLED' : 'DISABLED',
+          },
+        },
+        overrides: {
+          containerOverrides: [
+            {
+              name: this.config.container ?? 'job',
+              environment: [{ name: 'STRATA_JOB', value: JSON.stringify(job) }],
+            },
+          ],
+        },
+        tags: [
+          { key: 'strata:run', value: job.runId },
+          { key: 'strata:kind', value: job.kind },
+        ],
+        enableECSManagedTags: true,
+      }),
+    );
+    const failure = out.failures?.[0];
+    if (failure) {
+      const reason = `${failure.reason ?? 'unknown'}${failure.detail ? `: ${failure.detail}` : ''}`;
+      // RESOURCE:* and capacity reasons pass with time; others (a bad task definition) will not.
+      if (/RESOURCE|capacity|limit/i.test(reason))
+        throw new CapacityError(`no Fargate capacity for run ${job.runId}: ${reason}`);
+      throw new Error(`RunTask failed for run ${job.runId}: ${reason}`);
+    }
+    const arn = out.tasks?.[0]?.taskArn;
+    if (!arn) throw new Error(`RunTask returned no task for run ${job.runId}`);
+    return arn;
+  }
+
+  /** Tasks whose desired status is RUNNING: those running and those still starting (PENDING). */
+  async running(): Promise<number> {
+    let n = 0;
+    let token: string | undefined;
+    do {
+      const page: ListTasksCommandOutput = await this.client.send(
+        new ListTasksCommand({ cluster: this.config.cluster, desiredStatus: 'RUNNING', nextToken: token }),
+      );
+      n += page.taskArns?.length ?? 0;
+      token = page.nextToken;
+    } while (token);
+    return n;
+  }
+}

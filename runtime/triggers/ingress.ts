@@ -1,0 +1,95 @@
+import type { Catalog } from '../catalog/loader.ts';
+import type { JobQueue } from '../ports/job-queue.ts';
+import type { RunRegistry } from '../runs/registry.ts';
+
+/** What a key in the ingress bucket asks for: `datasets/<dataset>/<file>` or `partners/<partner>/<dataset>/<file>`. */
+export type IngressTarget = { dataset: string; filename: string; partner?: string } | { rejected: string };
+
+const SEGMENT = /^[a-z][a-z0-9_]*$/;
+
+export function parseIngressKey(key: string): IngressTarget {
+  const parts = key.split('/');
+  if (parts[0] === 'datasets' && parts.length === 3) {
+    const [, dataset, filename] = parts as [string, string, string];
+    if (!SEGMENT.test(dataset)) return { rejected: `"${dataset}" is not a dataset name` };
+    if (!filename) return { rejected: 'the key names no file' };
+    return { dataset, filename };
+  }
+  if (parts[0] === 'partners' && parts.length === 4) {
+    const [, partner, dataset, filename] = parts as [string, string, string, string];
+    if (!SEGMENT.test(partner) || !SEGMENT.test(dataset))
+      return { rejected: `"${partner}/${dataset}" is not a partner and dataset` };
+    if (!filename) return { rejected: 'the key names no file' };
+    return { dataset, filename, partner };
+  }
+  return { rejected: 'keys must be datasets/<dataset>/<file> or partners/<partner>/<dataset>/<file>' };
+}
+
+export interface ObjectCreated {
+  readonly bucket: string;
+  readonly key: string;
+  readonly size: number;
+  readonly etag?: string;
+  readonly versionId?: string;
+}
+
+export type IngressOutcome =
+  | { readonly status: 'queued'; readonly runId: string; readonly dataset: string }
+  | { readonly status: 'duplicate'; readonly runId: string; readonly dataset: string }
+  | { readonly status: 'rejected'; readonly reason: string };
+
+/**
+ * An object landed in the ingress bucket: check it is for a known dataset that takes uploads (from that
+ * partner, for a partner key) and within the size limit, record a queued ingest run once per object version,
+ * and send its job. A duplicate event finds the run the first one made; if that run is still waiting, its job
+ * is sent again (jobs are idempotent by run id), so a send lost after the run was recorded is not stuck.
+ */
+export async function onObjectCreated(
+  object: ObjectCreated,
+  deps: { catalog: Catalog; runs: RunRegistry; queue: JobQueue; maxBytes: number },
+): Promise<IngressOutcome> {
+  const target = parseIngressKey(object.key);
+  if ('rejected' in target) return { status: 'rejected', reason: `${object.key}: ${target.rejected}` };
+  const dataset = deps.catalog.datasets.get(target.dataset);
+  if (!dataset)
+    return { status: 'rejected', reason: `${object.key}: dataset "${target.dataset}" is not in the catalog` };
+  const source = dataset.source;
+  if (target.partner && !(source.kind === 'partner' && source.partner === target.partner))
+    return {
+      status: 'rejected',
+      reason: `${object.key}: dataset "${dataset.name}" takes no uploads from partner "${target.partner}"`,
+    };
+  if (!target.partner && source.kind !== 'upload')
+    return {
+      status: 'rejected',
+      reason: `${object.key}: dataset "${dataset.name}" is fed by ${source.kind}, not by uploads`,
+    };
+  const limit = Math.min(deps.maxBytes, dataset.maxBytes ?? Number.POSITIVE_INFINITY);
+  if (object.size > limit)
+    return {
+      status: 'rejected',
+      reason: `${object.key}: ${object.size} bytes is over the limit of ${limit}`,
+    };
+  if (object.size === 0) return { status: 'rejected', reason: `${object.key}: the object is empty` };
+
+  const dedupe = `s3://${object.bucket}/${object.key}@${object.versionId ?? object.etag ?? object.size}`;
+  const { run, created } = await deps.runs.createOnce(
+    'ingest',
+    dataset.name,
+    {
+      kind: 'upload',
+      ...(target.partner ? { by: target.partner } : {}),
+      detail: { bucket: object.bucket, key: object.key, size: object.size, etag: object.etag },
+    },
+    dedupe,
+  );
+  if (created || run.status === 'queued')
+    await deps.queue.send({
+      kind: 'ingest',
+      runId: run.id,
+      dataset: dataset.name,
+      source: { bucket: 'ingress', key: object.key },
+      filename: target.filename,
+    });
+  return { status: created ? 'queued' : 'duplicate', runId: run.id, dataset: dataset.name };
+}

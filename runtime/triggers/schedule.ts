@@ -1,0 +1,40 @@
+import type { Catalog } from '../catalog/loader.ts';
+import type { JobQueue } from '../ports/job-queue.ts';
+import type { RunRegistry } from '../runs/registry.ts';
+
+export interface ScheduleFired {
+  readonly kind: 'dataset' | 'product';
+  readonly name: string;
+  /** When the schedule fired (EventBridge's event time): one run per firing, however often it is delivered. */
+  readonly time: string;
+}
+
+export type ScheduleOutcome =
+  | { readonly status: 'queued' | 'duplicate'; readonly runId: string }
+  | { readonly status: 'rejected'; readonly reason: string };
+
+/** A catalog schedule fired: record a queued build run (once per firing) and send its job. */
+export async function onSchedule(
+  fired: ScheduleFired,
+  deps: { catalog: Catalog; runs: RunRegistry; queue: JobQueue },
+): Promise<ScheduleOutcome> {
+  if (fired.kind === 'dataset') {
+    if (!deps.catalog.datasets.has(fired.name))
+      return { status: 'rejected', reason: `dataset "${fired.name}" is not in the catalog` };
+    return {
+      status: 'rejected',
+      reason: `dataset "${fired.name}": fetching HTTP sources on a schedule is not built yet`,
+    };
+  }
+  if (!deps.catalog.products.has(fired.name))
+    return { status: 'rejected', reason: `product "${fired.name}" is not in the catalog` };
+  const { run, created } = await deps.runs.createOnce(
+    'build',
+    fired.name,
+    { kind: 'schedule', detail: { time: fired.time } },
+    `schedule:product:${fired.name}@${fired.time}`,
+  );
+  if (created || run.status === 'queued')
+    await deps.queue.send({ kind: 'build', runId: run.id, product: fired.name });
+  return { status: created ? 'queued' : 'duplicate', runId: run.id };
+}

@@ -1,0 +1,234 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Catalog } from '../../runtime/catalog/loader.ts';
+import type { TaskLauncher } from '../../runtime/ports/task-launcher.ts';
+import { CapacityError } from '../../runtime/ports/task-launcher.ts';
+import type { JobMessage, TaskSize } from '../../runtime/runs/schema.ts';
+import { dispatch } from '../../runtime/triggers/dispatch.ts';
+import { onObjectCreated, parseIngressKey } from '../../runtime/triggers/ingress.ts';
+import { onSchedule } from '../../runtime/triggers/schedule.ts';
+import { writeCatalog } from '../helpers/catalog.ts';
+import { engines, type TestPlatform, testPlatform } from '../helpers/engines.ts';
+
+const fixture = JSON.parse(
+  readFileSync(join(import.meta.dirname, '../events/eventbridge/s3-object-created.json'), 'utf8'),
+);
+const objectOf = (event: typeof fixture) => ({
+  bucket: event.detail.bucket.name,
+  key: event.detail.object.key,
+  size: event.detail.object.size,
+  etag: event.detail.object.etag,
+  versionId: event.detail.object['version-id'],
+});
+
+/** A launcher that records what it was asked, and fails when told to. */
+class FakeLauncher implements TaskLauncher {
+  launched: { job: JobMessage; size: TaskSize }[] = [];
+  failFor = new Map<string, Error>();
+  busy = 0;
+  async launch(job: JobMessage, size: TaskSize): Promise<string> {
+    const error = this.failFor.get(job.runId);
+    if (error) throw error;
+    this.launched.push({ job, size });
+    return `arn:task/${this.launched.length}`;
+  }
+  async running(): Promise<number> {
+    return this.busy;
+  }
+}
+const silent = { info: () => {}, warn: () => {} };
+
+describe.each(engines())('triggers on $name', (engine) => {
+  let p: TestPlatform;
+  let catalog: Catalog;
+  const deps = () => ({ catalog, runs: p.runs, queue: p.queue, maxBytes: 50 * 1024 * 1024 });
+  const drain = async () => {
+    const jobs = await p.queue.receive(10, 60);
+    for (const j of jobs) await p.queue.delete(j.receipt);
+    return jobs.map((j) => j.job);
+  };
+
+  beforeAll(async () => {
+    p = await testPlatform(engine);
+    const columns = [{ name: 'id', type: 'integer' }];
+    catalog = await writeCatalog(join(p.dir, 'catalog'), {
+      datasets: {
+        world_places: { format: 'csv', columns, geometry: { kind: 'none' }, maxBytes: 20 * 1024 * 1024 },
+        partner_counts: {
+          format: 'csv',
+          columns,
+          geometry: { kind: 'none' },
+          source: { kind: 'partner', partner: 'acme' },
+        },
+      },
+      products: {
+        summary: {
+          product: { inputs: { w: 'world_places' }, outputs: [{ table: 'out' }] },
+          sql: { '010_out.sql': 'CREATE TABLE out AS SELECT * FROM w;' },
+        },
+      },
+    });
+  });
+  afterAll(async () => p?.close());
+  beforeEach(async () => {
+    await drain();
+  });
+
+  it('reads dataset and partner keys, and refuses others with the reason', () => {
+    expect(parseIngressKey('datasets/world_places/a b.csv')).toEqual({
+      dataset: 'world_places',
+      filename: 'a b.csv',
+    });
+    expect(parseIngressKey('partners/acme/partner_counts/x.csv')).toEqual({
+      dataset: 'partner_counts',
+      filename: 'x.csv',
+      partner: 'acme',
+    });
+    expect(parseIngressKey('uploads/x.csv')).toMatchObject({
+      rejected: expect.stringMatching(/keys must be datasets/),
+    });
+    expect(parseIngressKey('datasets/Bad-Name/x.csv')).toMatchObject({
+      rejected: '"Bad-Name" is not a dataset name',
+    });
+  });
+
+  it('turns an upload into one queued ingest run and its job, however often the event comes', async () => {
+    // Prepare
+    const object = objectOf(fixture);
+    // Act
+    const first = await onObjectCreated(object, deps());
+    const again = await onObjectCreated(object, deps());
+    // Assess
+    expect(first).toMatchObject({ status: 'queued', dataset: 'world_places' });
+    expect(again).toEqual({ ...first, status: 'duplicate' });
+    const runs = await p.runs.list({ target: 'world_places' });
+    expect(runs).toHaveLength(1);
+    expect(runs[0]).toMatchObject({
+      kind: 'ingest',
+      status: 'queued',
+      trigger: { kind: 'upload', detail: { key: object.key } },
+    });
+    // The job was sent for the run, again while it still waits (a lost send is not stuck), never for another run.
+    const jobs = await drain();
+    expect(jobs.map((j) => j.runId)).toEqual([
+      first.status === 'queued' ? first.runId : '',
+      first.status === 'queued' ? first.runId : '',
+    ]);
+    expect(jobs[0]).toMatchObject({
+      kind: 'ingest',
+      dataset: 'world_places',
+      source: { bucket: 'ingress', key: object.key },
+      filename: 'places-2026-11.csv',
+    });
+    // A new version of the same key is a new run.
+    const next = await onObjectCreated({ ...object, versionId: 'v2', etag: 'e2' }, deps());
+    expect(next.status).toBe('queued');
+  });
+
+  it('rejects unknown datasets, oversize and empty files, and partners writing where they may not', async () => {
+    const base = objectOf(fixture);
+    const outcomes = await Promise.all([
+      onObjectCreated({ ...base, key: 'datasets/nowhere/x.csv' }, deps()),
+      onObjectCreated({ ...base, key: 'datasets/world_places/big.csv', size: 30 * 1024 * 1024 }, deps()),
+      onObjectCreated({ ...base, key: 'datasets/world_places/empty.csv', size: 0 }, deps()),
+      onObjectCreated({ ...base, key: 'partners/evil/partner_counts/x.csv' }, deps()),
+      onObjectCreated({ ...base, key: 'datasets/partner_counts/x.csv' }, deps()),
+    ]);
+    expect(outcomes.map((o) => (o.status === 'rejected' ? o.reason : o.status))).toEqual([
+      'datasets/nowhere/x.csv: dataset "nowhere" is not in the catalog',
+      'datasets/world_places/big.csv: 31457280 bytes is over the limit of 20971520',
+      'datasets/world_places/empty.csv: the object is empty',
+      'partners/evil/partner_counts/x.csv: dataset "partner_counts" takes no uploads from partner "evil"',
+      'datasets/partner_counts/x.csv: dataset "partner_counts" is fed by partner, not by uploads',
+    ]);
+    expect(await drain()).toEqual([]);
+    const ok = await onObjectCreated({ ...base, key: 'partners/acme/partner_counts/x.csv' }, deps());
+    expect(ok.status).toBe('queued');
+  });
+
+  it('queues one build per schedule firing, and says what it cannot do yet', async () => {
+    const fired = { kind: 'product' as const, name: 'summary', time: '2026-11-22T03:00:00Z' };
+    const first = await onSchedule(fired, deps());
+    expect(first.status).toBe('queued');
+    expect((await onSchedule(fired, deps())).status).toBe('duplicate');
+    expect((await onSchedule({ ...fired, time: '2026-11-23T03:00:00Z' }, deps())).status).toBe('queued');
+    expect(await onSchedule({ ...fired, name: 'nope' }, deps())).toEqual({
+      status: 'rejected',
+      reason: 'product "nope" is not in the catalog',
+    });
+    expect((await onSchedule({ kind: 'dataset', name: 'world_places', time: 't' }, deps())).status).toBe(
+      'rejected',
+    );
+  });
+
+  it('dispatches one task per job, drops a job delivered twice, and retries only what failed', async () => {
+    // Prepare: three queued runs.
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await p.runs.create('build', 'summary', { kind: 'cli' })).id);
+    const message = (runId: string, n = 0) => ({
+      id: `m-${runId}-${n}`,
+      body: JSON.stringify({ kind: 'build', runId, product: 'summary' }),
+    });
+    const launcher = new FakeLauncher();
+    launcher.failFor.set(ids[2]!, Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
+    // Act: run 0 twice in one batch, run 1 once, run 2 throttled, and a message that is no job.
+    const result = await dispatch(
+      [
+        message(ids[0]!),
+        message(ids[0]!, 1),
+        message(ids[1]!),
+        message(ids[2]!),
+        { id: 'junk', body: '{"x":1}' },
+      ],
+      {
+        runs: p.runs,
+        launcher,
+        maxConcurrent: 10,
+        log: silent,
+      },
+    );
+    // Assess
+    expect(launcher.launched.map((l) => [l.job.runId, l.size])).toEqual([
+      [ids[0], 'medium'],
+      [ids[1], 'medium'],
+    ]);
+    expect(result).toEqual({ retry: [`m-${ids[2]}-0`, 'junk'], started: 2 });
+    // The throttled run's claim was given back, so the retry can start it.
+    launcher.failFor.clear();
+    expect(
+      await dispatch([message(ids[2]!)], { runs: p.runs, launcher, maxConcurrent: 10, log: silent }),
+    ).toEqual({ retry: [], started: 1 });
+    const tasks = await p.db.query<{ id: string; task: string }>(
+      'SELECT id, task FROM strata.runs WHERE id = ANY($1) ORDER BY id',
+      [ids],
+    );
+    expect(tasks.map((t) => t.task)).toEqual(['arn:task/1', 'arn:task/2', 'arn:task/3']);
+  });
+
+  it('holds jobs back at the concurrency cap and on capacity errors', async () => {
+    const run = await p.runs.create('ingest', 'world_places', { kind: 'cli' });
+    const msg = {
+      id: 'm1',
+      body: JSON.stringify({ kind: 'build', runId: run.id, product: 'summary', size: 'large' }),
+    };
+    const launcher = new FakeLauncher();
+    launcher.busy = 4;
+    expect(await dispatch([msg], { runs: p.runs, launcher, maxConcurrent: 4, log: silent })).toEqual({
+      retry: ['m1'],
+      started: 0,
+    });
+    launcher.busy = 0;
+    launcher.failFor.set(run.id, new CapacityError('no Fargate capacity'));
+    expect(await dispatch([msg], { runs: p.runs, launcher, maxConcurrent: 4, log: silent })).toEqual({
+      retry: ['m1'],
+      started: 0,
+    });
+    launcher.failFor.clear();
+    expect(await dispatch([msg], { runs: p.runs, launcher, maxConcurrent: 4, log: silent })).toEqual({
+      retry: [],
+      started: 1,
+    });
+    expect(launcher.launched[0]!.size).toBe('large');
+  });
+});
