@@ -173,6 +173,7 @@ describe('child stack, defaults (child-a)', () => {
           name: '001_platform.sql',
           sql: Match.stringLikeRegexp('CREATE EXTENSION IF NOT EXISTS postgis'),
         }),
+        Match.objectLike({ name: '002_dispatch.sql', sql: Match.stringLikeRegexp('dedupe_key') }),
       ],
     });
   });
