@@ -8,6 +8,8 @@ import type { JobMessage, TaskSize } from '../../runtime/runs/schema.ts';
 import { dispatch } from '../../runtime/triggers/dispatch.ts';
 import { onObjectCreated, parseIngressKey } from '../../runtime/triggers/ingress.ts';
 import { onSchedule } from '../../runtime/triggers/schedule.ts';
+import { onWebhook, verifySignature } from '../../runtime/triggers/webhook.ts';
+import { createHmac } from 'node:crypto';
 import { writeCatalog } from '../helpers/catalog.ts';
 import { engines, type TestPlatform, testPlatform } from '../helpers/engines.ts';
 
@@ -230,5 +232,38 @@ describe.each(engines())('triggers on $name', (engine) => {
       started: 1,
     });
     expect(launcher.launched[0]!.size).toBe('large');
+  });
+
+  it('checks webhook signatures before anything, guards against replays, and builds the hook\'s product', async () => {
+    const body = Buffer.from(JSON.stringify({ ref: 'refs/heads/main', note: 'ünïcödé' }));
+    const sign = (b: Buffer, secret: string) => `sha256=${createHmac('sha256', secret).update(b).digest('hex')}`;
+    const wd = () => ({ ...deps(), secrets: { summary: 's3cret', default: 'shared' } });
+    const before = (await p.runs.list({ target: 'summary' })).length;
+
+    const forged = await onWebhook({ hook: 'summary', body, signature: sign(body, 'wrong'), deliveryId: 'd1' }, wd());
+    const missing = await onWebhook({ hook: 'summary', body, signature: undefined, deliveryId: 'd1' }, wd());
+    const tampered = await onWebhook({ hook: 'summary', body: Buffer.concat([body, Buffer.from(' ')]), signature: sign(body, 's3cret'), deliveryId: 'd1' }, wd());
+    expect([forged.statusCode, missing.statusCode, tampered.statusCode]).toEqual([401, 401, 401]);
+    expect((await p.runs.list({ target: 'summary' })).length).toBe(before);
+    expect(await drain()).toEqual([]);
+
+    const ok = await onWebhook({ hook: 'summary', body, signature: sign(body, 's3cret'), deliveryId: 'd1' }, wd());
+    expect(ok).toMatchObject({ statusCode: 202, body: { status: 'queued' } });
+    const replay = await onWebhook({ hook: 'summary', body, signature: sign(body, 's3cret'), deliveryId: 'd1' }, wd());
+    expect(replay).toMatchObject({ statusCode: 200, body: { runId: ok.body.runId, duplicate: true } });
+    expect((await drain()).map((j) => j.runId)).toEqual([ok.body.runId]);
+
+    expect((await onWebhook({ hook: 'nope', body, signature: sign(body, 'shared'), deliveryId: 'd2' }, wd())).statusCode).toBe(404);
+    expect((await onWebhook({ hook: 'summary', body, signature: sign(body, 's3cret'), deliveryId: undefined }, wd())).statusCode).toBe(400);
+  });
+});
+
+describe('verifySignature', () => {
+  it('matches GitHub\'s documented example', () => {
+    const header = 'sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17';
+    expect(verifySignature(Buffer.from('Hello, World!'), header, "It's a Secret to Everybody")).toBe(true);
+    expect(verifySignature(Buffer.from('Hello, World?'), header, "It's a Secret to Everybody")).toBe(false);
+    expect(verifySignature(Buffer.from('Hello, World!'), 'sha256=abc', "It's a Secret to Everybody")).toBe(false);
+    expect(verifySignature(Buffer.from('Hello, World!'), 'sha1=757107', "It's a Secret to Everybody")).toBe(false);
   });
 });
