@@ -42,7 +42,11 @@ export const handler = middy(async (event: z.infer<typeof APIGatewayProxyEventSc
   );
   logger.info('webhook', { hook: event.pathParameters?.hook, statusCode: res.statusCode, ...res.body });
   if (res.statusCode === 401) metrics.addMetric('WebhooksRejected', MetricUnit.Count, 1);
-  return { statusCode: res.statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(res.body) };
+  return {
+    statusCode: res.statusCode,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(res.body),
+  };
 })
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics))

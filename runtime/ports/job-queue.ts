@@ -9,7 +9,8 @@ export interface ReceivedJob {
 }
 
 export interface JobQueue {
-  send(job: JobMessage): Promise<void>;
+  /** Sends a job, visible after `delaySeconds` (at most 900, as on SQS). */
+  send(job: JobMessage, options?: { delaySeconds?: number }): Promise<void>;
   /** Takes up to `max` visible jobs and hides them for `visibilitySeconds`; at-least-once, like SQS. */
   receive(max: number, visibilitySeconds: number): Promise<ReceivedJob[]>;
   delete(receipt: string): Promise<void>;

@@ -1,7 +1,7 @@
 import { NotFoundError } from '../errors.ts';
 import type { Queryable } from '../ports/database.ts';
 import { newRunId } from '../util/ids.ts';
-import type { Run, RunKind, RunStatus, Trigger } from './schema.ts';
+import type { JobMessage, Run, RunKind, RunStatus, Trigger } from './schema.ts';
 
 interface RunRow {
   id: string;
@@ -85,10 +85,11 @@ export class RunRegistry {
    * Claims a queued run for one dispatch, so a job delivered twice starts one task. Returns false when the
    * run is not waiting for a task (started, finished, or already claimed).
    */
-  async claimForDispatch(id: string, claim: string): Promise<boolean> {
+  async claimForDispatch(id: string, claim: string, job: JobMessage): Promise<boolean> {
     const rows = await this.db.query<{ id: string }>(
-      `UPDATE strata.runs SET task = $2 WHERE id = $1 AND status IN ('queued', 'interrupted') AND task IS NULL RETURNING id`,
-      [id, claim],
+      `UPDATE strata.runs SET task = $2, job = $3::jsonb
+       WHERE id = $1 AND status IN ('queued', 'interrupted') AND task IS NULL RETURNING id`,
+      [id, claim, JSON.stringify(job)],
     );
     return rows.length > 0;
   }
@@ -166,6 +167,15 @@ export class RunRegistry {
     );
     if (!rows[0]) throw new NotFoundError(`run ${id} not found`);
     return toRun(rows[0]);
+  }
+
+  /** The run a task was started for, with the job it was given. */
+  async findByTask(task: string): Promise<{ run: Run; job: JobMessage | null } | undefined> {
+    const rows = await this.db.query<RunRow & { job: JobMessage | string | null }>(
+      `SELECT ${COLUMNS}, job FROM strata.runs WHERE task = $1`,
+      [task],
+    );
+    return rows[0] ? { run: toRun(rows[0]), job: json(rows[0].job) } : undefined;
   }
 
   async get(id: string): Promise<Run> {

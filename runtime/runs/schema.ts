@@ -22,6 +22,8 @@ export const JobMessage = z.discriminatedUnion('kind', [
     kind: z.literal('ingest'),
     runId: z.string(),
     size: TaskSize.optional(),
+    /** How many times the reconciler has sent this job again after its task died. */
+    retry: z.number().int().nonnegative().optional(),
     dataset: z.string(),
     /** Where the file is now: a local path, or an ingress key. */
     source: z.object({
@@ -31,7 +33,13 @@ export const JobMessage = z.discriminatedUnion('kind', [
     }),
     filename: z.string(),
   }),
-  z.object({ kind: z.literal('build'), runId: z.string(), size: TaskSize.optional(), product: z.string() }),
+  z.object({
+    kind: z.literal('build'),
+    runId: z.string(),
+    size: TaskSize.optional(),
+    retry: z.number().int().nonnegative().optional(),
+    product: z.string(),
+  }),
 ]);
 export type JobMessage = z.infer<typeof JobMessage>;
 

@@ -51,7 +51,7 @@ export async function dispatch(
     const claim = `claim:${randomUUID()}`;
     let claimed: boolean;
     try {
-      claimed = await deps.runs.claimForDispatch(job.runId, claim);
+      claimed = await deps.runs.claimForDispatch(job.runId, claim, job);
     } catch (e) {
       if (e instanceof NotFoundError) claimed = false;
       else throw e;

@@ -37,8 +37,10 @@ export async function onWebhook(
   const secret = deps.secrets[req.hook] ?? deps.secrets.default;
   if (!secret || !verifySignature(req.body, req.signature, secret))
     return { statusCode: 401, body: { error: 'missing or invalid X-Hub-Signature-256' } };
-  if (!req.deliveryId) return { statusCode: 400, body: { error: 'missing X-GitHub-Delivery (the replay guard needs it)' } };
-  if (!deps.catalog.products.has(req.hook)) return { statusCode: 404, body: { error: `no hook "${req.hook}"` } };
+  if (!req.deliveryId)
+    return { statusCode: 400, body: { error: 'missing X-GitHub-Delivery (the replay guard needs it)' } };
+  if (!deps.catalog.products.has(req.hook))
+    return { statusCode: 404, body: { error: `no hook "${req.hook}"` } };
   const { run, created } = await deps.runs.createOnce(
     'build',
     req.hook,

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -7,9 +8,9 @@ import { CapacityError } from '../../runtime/ports/task-launcher.ts';
 import type { JobMessage, TaskSize } from '../../runtime/runs/schema.ts';
 import { dispatch } from '../../runtime/triggers/dispatch.ts';
 import { onObjectCreated, parseIngressKey } from '../../runtime/triggers/ingress.ts';
+import { onTaskStopped } from '../../runtime/triggers/reconcile.ts';
 import { onSchedule } from '../../runtime/triggers/schedule.ts';
 import { onWebhook, verifySignature } from '../../runtime/triggers/webhook.ts';
-import { createHmac } from 'node:crypto';
 import { writeCatalog } from '../helpers/catalog.ts';
 import { engines, type TestPlatform, testPlatform } from '../helpers/engines.ts';
 
@@ -26,6 +27,7 @@ const objectOf = (event: typeof fixture) => ({
 
 /** A launcher that records what it was asked, and fails when told to. */
 class FakeLauncher implements TaskLauncher {
+  constructor(private readonly prefix = 'arn:task/') {}
   launched: { job: JobMessage; size: TaskSize }[] = [];
   failFor = new Map<string, Error>();
   busy = 0;
@@ -33,7 +35,7 @@ class FakeLauncher implements TaskLauncher {
     const error = this.failFor.get(job.runId);
     if (error) throw error;
     this.launched.push({ job, size });
-    return `arn:task/${this.launched.length}`;
+    return `${this.prefix}${this.launched.length}`;
   }
   async running(): Promise<number> {
     return this.busy;
@@ -234,36 +236,148 @@ describe.each(engines())('triggers on $name', (engine) => {
     expect(launcher.launched[0]!.size).toBe('large');
   });
 
-  it('checks webhook signatures before anything, guards against replays, and builds the hook\'s product', async () => {
+  it("checks webhook signatures before anything, guards against replays, and builds the hook's product", async () => {
     const body = Buffer.from(JSON.stringify({ ref: 'refs/heads/main', note: 'ünïcödé' }));
-    const sign = (b: Buffer, secret: string) => `sha256=${createHmac('sha256', secret).update(b).digest('hex')}`;
+    const sign = (b: Buffer, secret: string) =>
+      `sha256=${createHmac('sha256', secret).update(b).digest('hex')}`;
     const wd = () => ({ ...deps(), secrets: { summary: 's3cret', default: 'shared' } });
     const before = (await p.runs.list({ target: 'summary' })).length;
 
-    const forged = await onWebhook({ hook: 'summary', body, signature: sign(body, 'wrong'), deliveryId: 'd1' }, wd());
+    const forged = await onWebhook(
+      { hook: 'summary', body, signature: sign(body, 'wrong'), deliveryId: 'd1' },
+      wd(),
+    );
     const missing = await onWebhook({ hook: 'summary', body, signature: undefined, deliveryId: 'd1' }, wd());
-    const tampered = await onWebhook({ hook: 'summary', body: Buffer.concat([body, Buffer.from(' ')]), signature: sign(body, 's3cret'), deliveryId: 'd1' }, wd());
+    const tampered = await onWebhook(
+      {
+        hook: 'summary',
+        body: Buffer.concat([body, Buffer.from(' ')]),
+        signature: sign(body, 's3cret'),
+        deliveryId: 'd1',
+      },
+      wd(),
+    );
     expect([forged.statusCode, missing.statusCode, tampered.statusCode]).toEqual([401, 401, 401]);
     expect((await p.runs.list({ target: 'summary' })).length).toBe(before);
     expect(await drain()).toEqual([]);
 
-    const ok = await onWebhook({ hook: 'summary', body, signature: sign(body, 's3cret'), deliveryId: 'd1' }, wd());
+    const ok = await onWebhook(
+      { hook: 'summary', body, signature: sign(body, 's3cret'), deliveryId: 'd1' },
+      wd(),
+    );
     expect(ok).toMatchObject({ statusCode: 202, body: { status: 'queued' } });
-    const replay = await onWebhook({ hook: 'summary', body, signature: sign(body, 's3cret'), deliveryId: 'd1' }, wd());
+    const replay = await onWebhook(
+      { hook: 'summary', body, signature: sign(body, 's3cret'), deliveryId: 'd1' },
+      wd(),
+    );
     expect(replay).toMatchObject({ statusCode: 200, body: { runId: ok.body.runId, duplicate: true } });
     expect((await drain()).map((j) => j.runId)).toEqual([ok.body.runId]);
 
-    expect((await onWebhook({ hook: 'nope', body, signature: sign(body, 'shared'), deliveryId: 'd2' }, wd())).statusCode).toBe(404);
-    expect((await onWebhook({ hook: 'summary', body, signature: sign(body, 's3cret'), deliveryId: undefined }, wd())).statusCode).toBe(400);
+    expect(
+      (await onWebhook({ hook: 'nope', body, signature: sign(body, 'shared'), deliveryId: 'd2' }, wd()))
+        .statusCode,
+    ).toBe(404);
+    expect(
+      (
+        await onWebhook(
+          { hook: 'summary', body, signature: sign(body, 's3cret'), deliveryId: undefined },
+          wd(),
+        )
+      ).statusCode,
+    ).toBe(400);
+  });
+
+  it('keeps run statuses true when a task dies: retries after OOM one size larger, fails when it never starts, past its retries', async () => {
+    const oom = JSON.parse(
+      readFileSync(join(import.meta.dirname, '../events/eventbridge/ecs-task-stopped-oom.json'), 'utf8'),
+    );
+    const neverStarted = JSON.parse(
+      readFileSync(join(import.meta.dirname, '../events/eventbridge/ecs-task-never-started.json'), 'utf8'),
+    );
+    // Prepare: two runs dispatched to tasks 1 and 2 (the second already retried three times).
+    // Task ARNs are unique on ECS: this launcher's do not collide with the other tests'.
+    const launcher = new FakeLauncher('arn:aws:ecs:eu-west-2:222222222222:task/strata/reconcile-');
+    const arn = (n: number) => `arn:aws:ecs:eu-west-2:222222222222:task/strata/reconcile-${n}`;
+    const a = await p.runs.create('ingest', 'world_places', { kind: 'cli' });
+    const b = await p.runs.create('build', 'summary', { kind: 'cli' });
+    const jobA = {
+      kind: 'ingest',
+      runId: a.id,
+      dataset: 'world_places',
+      source: { bucket: 'ingress', key: 'datasets/world_places/x.csv' },
+      filename: 'x.csv',
+    };
+    const jobB = { kind: 'build', runId: b.id, product: 'summary', retry: 3 };
+    await dispatch(
+      [
+        { id: 'a', body: JSON.stringify(jobA) },
+        { id: 'b', body: JSON.stringify(jobB) },
+      ],
+      { runs: p.runs, launcher, maxConcurrent: 10, log: silent },
+    );
+    await p.runs.start(a.id);
+    await drain();
+
+    // Act + assess: the out-of-memory kill.
+    const first = await onTaskStopped({ ...oom.detail, taskArn: arn(1) }, { runs: p.runs, queue: p.queue });
+    expect(first).toEqual({
+      status: 'retried',
+      runId: a.id,
+      cause: 'the task ran out of memory (exit code 137)',
+      size: 'medium',
+      delaySeconds: 60,
+    });
+    expect(await p.runs.get(a.id)).toMatchObject({
+      status: 'interrupted',
+      error: { code: 'TASK_STOPPED', task: arn(1) },
+    });
+    expect(await p.queue.receive(10, 60)).toEqual([]); // held back by the backoff
+    await p.db.query('UPDATE strata.jobs SET visible_at = now()');
+    const [again] = await drain();
+    expect(again).toMatchObject({ runId: a.id, size: 'medium', retry: 1 });
+    // The retried job can be dispatched again: the interruption gave the claim back.
+    expect(
+      (
+        await dispatch([{ id: 'a2', body: JSON.stringify(again) }], {
+          runs: p.runs,
+          launcher,
+          maxConcurrent: 10,
+          log: silent,
+        })
+      ).started,
+    ).toBe(1);
+
+    const second = await onTaskStopped(
+      { ...neverStarted.detail, taskArn: arn(2) },
+      { runs: p.runs, queue: p.queue },
+    );
+    expect(second).toMatchObject({ status: 'failed', runId: b.id });
+    expect((await p.runs.get(b.id)).error?.message).toMatch(
+      /^the task never started: CannotPullContainerError/,
+    );
+    expect(await drain()).toEqual([]);
+
+    // A task whose run recorded its own end, and a task Strata never started, change nothing.
+    await p.runs.succeed(a.id, {});
+    expect(
+      (await onTaskStopped({ ...oom.detail, taskArn: arn(3) }, { runs: p.runs, queue: p.queue })).status,
+    ).toBe('ignored');
+    expect(
+      (await onTaskStopped({ ...oom.detail, taskArn: 'arn:other' }, { runs: p.runs, queue: p.queue })).status,
+    ).toBe('ignored');
   });
 });
 
 describe('verifySignature', () => {
-  it('matches GitHub\'s documented example', () => {
+  it("matches GitHub's documented example", () => {
     const header = 'sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17';
     expect(verifySignature(Buffer.from('Hello, World!'), header, "It's a Secret to Everybody")).toBe(true);
     expect(verifySignature(Buffer.from('Hello, World?'), header, "It's a Secret to Everybody")).toBe(false);
-    expect(verifySignature(Buffer.from('Hello, World!'), 'sha256=abc', "It's a Secret to Everybody")).toBe(false);
-    expect(verifySignature(Buffer.from('Hello, World!'), 'sha1=757107', "It's a Secret to Everybody")).toBe(false);
+    expect(verifySignature(Buffer.from('Hello, World!'), 'sha256=abc', "It's a Secret to Everybody")).toBe(
+      false,
+    );
+    expect(verifySignature(Buffer.from('Hello, World!'), 'sha1=757107', "It's a Secret to Everybody")).toBe(
+      false,
+    );
   });
 });

@@ -14,10 +14,11 @@ export class SqsJobQueue implements JobQueue {
     private readonly client: SQSClient = new SQSClient({}),
   ) {}
 
-  async send(job: JobMessage): Promise<void> {
+  async send(job: JobMessage, options: { delaySeconds?: number } = {}): Promise<void> {
     await this.client.send(
       new SendMessageCommand({
         QueueUrl: this.queueUrl,
+        ...(options.delaySeconds ? { DelaySeconds: Math.min(900, options.delaySeconds) } : {}),
         MessageBody: JSON.stringify(job),
         MessageAttributes: { runId: { DataType: 'String', StringValue: job.runId } },
       }),

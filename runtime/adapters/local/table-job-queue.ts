@@ -9,11 +9,11 @@ import { JobMessage } from '../../runs/schema.ts';
 export class TableJobQueue implements JobQueue {
   constructor(private readonly db: Database) {}
 
-  async send(job: JobMessage): Promise<void> {
-    await this.db.query('INSERT INTO strata.jobs (run_id, body) VALUES ($1, $2)', [
-      job.runId,
-      JSON.stringify(job),
-    ]);
+  async send(job: JobMessage, options: { delaySeconds?: number } = {}): Promise<void> {
+    await this.db.query(
+      'INSERT INTO strata.jobs (run_id, body, visible_at) VALUES ($1, $2, now() + make_interval(secs => $3))',
+      [job.runId, JSON.stringify(job), Math.min(900, options.delaySeconds ?? 0)],
+    );
   }
 
   async receive(max: number, visibilitySeconds: number): Promise<ReceivedJob[]> {
