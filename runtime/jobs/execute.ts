@@ -1,3 +1,8 @@
+import { createWriteStream } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { buildProduct } from '../build/build.ts';
 import type { Catalog } from '../catalog/loader.ts';
 import { errorToJSON } from '../errors.ts';
@@ -17,6 +22,16 @@ export async function submit(p: Platform, job: NewJob, trigger: Trigger): Promis
   return run;
 }
 
+/** A local path for an ingress object: the file itself in a folder bucket, a download (to the task's disk) from S3. */
+async function localCopy(p: Platform, key: string): Promise<string> {
+  const located = p.store.locate('ingress', key);
+  if (!located.includes('://')) return located;
+  const dir = await mkdtemp(join(tmpdir(), 'strata-ingress-'));
+  const path = join(dir, key.split('/').pop() || 'data');
+  await pipeline(await p.store.get('ingress', key), createWriteStream(path));
+  return path;
+}
+
 /** A job's own work, by kind. */
 export type JobHandler = (
   p: Platform,
@@ -29,13 +44,13 @@ export type JobHandler = (
 const handlers: ReadonlyMap<JobMessage['kind'], JobHandler> = new Map<JobMessage['kind'], JobHandler>([
   [
     'ingest',
-    (p, catalog, job, _runId, hooks) => {
+    async (p, catalog, job, _runId, hooks) => {
       if (job.kind !== 'ingest') throw new Error('not an ingest job');
-      const path =
-        job.source.path ?? (job.source.key ? p.store.locate('ingress', job.source.key) : undefined);
-      if (!path) throw new Error('ingest job has neither a path nor an ingress key');
-      const origin = job.source.key
-        ? { kind: 'upload' as const, from: `ingress/${job.source.key}` }
+      const key = job.source.key;
+      if (!job.source.path && !key) throw new Error('ingest job has neither a path nor an ingress key');
+      const path = job.source.path ?? (await localCopy(p, key!));
+      const origin = key
+        ? { kind: 'upload' as const, from: `ingress/${key}` }
         : { kind: 'file' as const, from: path };
       return runIngest(p, catalog, { dataset: job.dataset, path, filename: job.filename, origin }, hooks);
     },

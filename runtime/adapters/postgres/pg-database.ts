@@ -18,8 +18,16 @@ export class PgDatabase implements Database {
 
   private constructor(private readonly pool: pg.Pool) {}
 
-  static async open(connectionString: string, options: { max?: number } = {}): Promise<PgDatabase> {
-    const pool = new pg.Pool({ connectionString, max: options.max ?? 8, application_name: 'strata' });
+  static async open(
+    connectionString: string,
+    options: { max?: number; ssl?: pg.PoolConfig['ssl'] } = {},
+  ): Promise<PgDatabase> {
+    const pool = new pg.Pool({
+      connectionString,
+      max: options.max ?? 8,
+      application_name: 'strata',
+      ssl: options.ssl,
+    });
     // Idle clients can see the server go away; the pool replaces them on next use.
     pool.on('error', () => {});
     const client = await pool.connect();

@@ -1,0 +1,61 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { S3ObjectStore } from '../adapters/aws/s3-object-store.ts';
+import { SqsJobQueue } from '../adapters/aws/sqs-job-queue.ts';
+import { PgDatabase } from '../adapters/postgres/pg-database.ts';
+import { migrate } from '../db/migrate.ts';
+import type { Platform } from '../platform.ts';
+import type { JobQueue } from '../ports/job-queue.ts';
+import { RunRegistry } from '../runs/registry.ts';
+import { ENV } from './names.ts';
+
+/** Amazon's RDS certificate bundle, put in the task image by tasks/Dockerfile. */
+export const RDS_CA_BUNDLE = '/etc/ssl/certs/rds-global-bundle.pem';
+
+function env(name: string): string {
+  const v = process.env[name];
+  if (!v) throw new Error(`environment variable ${name} is not set`);
+  return v;
+}
+
+/** A task sends no jobs; the reconciler and the triggers do. */
+const noQueue: JobQueue = {
+  send: async () => {
+    throw new Error('a task does not send jobs');
+  },
+  receive: async () => [],
+  delete: async () => {},
+};
+
+/**
+ * The platform a Fargate task works on: the buckets on S3, Aurora through `pg` over verified TLS with the
+ * RDS-managed secret (COPY streams need a real connection; the Data API has none).
+ */
+export async function openAwsPlatform(secrets = new SecretsManagerClient({})): Promise<Platform> {
+  const out = await secrets.send(new GetSecretValueCommand({ SecretId: env(ENV.secretArn) }));
+  const secret = JSON.parse(out.SecretString ?? '{}') as { username?: string; password?: string };
+  const [host, port] = env(ENV.databaseHost).split(':');
+  const url = new URL(`postgres://${host}:${port ?? '5432'}/${env(ENV.databaseName)}`);
+  url.username = encodeURIComponent(secret.username ?? '');
+  url.password = encodeURIComponent(secret.password ?? '');
+  if (!existsSync(RDS_CA_BUNDLE))
+    throw new Error(`${RDS_CA_BUNDLE} is missing: the task image must carry the RDS CA bundle`);
+  const db = await PgDatabase.open(url.toString(), {
+    max: 4,
+    ssl: { rejectUnauthorized: true, ca: readFileSync(RDS_CA_BUNDLE, 'utf8') },
+  });
+  await migrate(db);
+  const store = new S3ObjectStore({
+    ingress: env(ENV.ingressBucket),
+    archive: env(ENV.archiveBucket),
+    egress: env(ENV.egressBucket),
+  });
+  const queueUrl = process.env[ENV.jobsQueueUrl];
+  return {
+    db,
+    store,
+    queue: queueUrl ? new SqsJobQueue(queueUrl) : noQueue,
+    runs: new RunRegistry(db),
+    close: () => db.close(),
+  };
+}

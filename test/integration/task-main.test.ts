@@ -1,0 +1,64 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+
+function runTask(env: Record<string, string>) {
+  const clean = { ...process.env };
+  delete clean.DATABASE_URL;
+  return spawnSync('node', ['--import', 'tsx', 'tasks/main.ts'], {
+    cwd: ROOT,
+    env: { ...clean, ...env },
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+}
+
+describe('the task entry point (tasks/main.ts)', () => {
+  it('exits 2 and says why when STRATA_JOB is not a job', () => {
+    const r = runTask({ STRATA_JOB: '{"kind":"explode"}' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/STRATA_JOB is not a job/);
+  });
+
+  it('runs an ingest job end to end on the local adapters and exits 0', async () => {
+    const home = await mkdtemp(join(tmpdir(), 'strata-task-'));
+    const file = join(home, 'places.csv');
+    await writeFile(
+      file,
+      'geoname_id,name,country,feature_code,admin_code,population,lon,lat\n1,Leeds,GB,PPL,,800000,-1.55,53.8\n',
+    );
+    // The run the job belongs to must exist: record it the way a trigger would, through the same registry.
+    // The task runs on the embedded database here, so the run is recorded there too, not on DATABASE_URL.
+    const { openLocalPlatform } = await import('../../runtime/platform.ts');
+    const saved = process.env.DATABASE_URL;
+    delete process.env.DATABASE_URL;
+    let runId: string;
+    try {
+      const p = await openLocalPlatform({ home });
+      runId = (await p.runs.create('ingest', 'world_places', { kind: 'cli' })).id;
+      await p.close();
+    } finally {
+      if (saved !== undefined) process.env.DATABASE_URL = saved;
+    }
+    const run = { id: runId };
+    const job = {
+      kind: 'ingest',
+      runId: run.id,
+      dataset: 'world_places',
+      source: { path: file },
+      filename: 'places.csv',
+    };
+    const r = runTask({ STRATA_JOB: JSON.stringify(job), STRATA_HOME: home });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout.trim().split('\n').pop()!)).toMatchObject({
+      run: run.id,
+      status: 'succeeded',
+      error: null,
+    });
+  });
+});
