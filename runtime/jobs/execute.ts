@@ -8,6 +8,7 @@ import type { Catalog } from '../catalog/loader.ts';
 import { errorToJSON } from '../errors.ts';
 import type { Platform } from '../platform.ts';
 import type { JobMessage, Run, RunKind, Trigger } from '../runs/schema.ts';
+import { runFetch } from './fetch.ts';
 import type { JobHooks } from './hooks.ts';
 import { runIngest } from './ingest.ts';
 
@@ -16,7 +17,7 @@ type NewJob = JobMessage extends infer J ? (J extends { runId: string } ? Omit<J
 /** Records a queued run and puts its job on the queue: the same two steps a trigger Lambda takes. */
 export async function submit(p: Platform, job: NewJob, trigger: Trigger): Promise<Run> {
   const kind: RunKind = job.kind;
-  const target = job.kind === 'ingest' ? job.dataset : job.product;
+  const target = job.kind === 'build' ? job.product : job.dataset;
   const run = await p.runs.create(kind, target, trigger);
   await p.queue.send({ ...job, runId: run.id } as JobMessage);
   return run;
@@ -53,6 +54,13 @@ const handlers: ReadonlyMap<JobMessage['kind'], JobHandler> = new Map<JobMessage
         ? { kind: 'upload' as const, from: `ingress/${key}` }
         : { kind: 'file' as const, from: path };
       return runIngest(p, catalog, { dataset: job.dataset, path, filename: job.filename, origin }, hooks);
+    },
+  ],
+  [
+    'fetch',
+    (p, catalog, job, _runId, hooks) => {
+      if (job.kind !== 'fetch') throw new Error('not a fetch job');
+      return runFetch(p, catalog, job.dataset, hooks);
     },
   ],
   [

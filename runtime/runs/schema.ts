@@ -34,6 +34,13 @@ export const JobMessage = z.discriminatedUnion('kind', [
     filename: z.string(),
   }),
   z.object({
+    kind: z.literal('fetch'),
+    runId: z.string(),
+    size: TaskSize.optional(),
+    retry: z.number().int().nonnegative().optional(),
+    dataset: z.string(),
+  }),
+  z.object({
     kind: z.literal('build'),
     runId: z.string(),
     size: TaskSize.optional(),

@@ -13,18 +13,28 @@ export type ScheduleOutcome =
   | { readonly status: 'queued' | 'duplicate'; readonly runId: string }
   | { readonly status: 'rejected'; readonly reason: string };
 
-/** A catalog schedule fired: record a queued build run (once per firing) and send its job. */
+/** A catalog schedule fired: record a queued build (product) or fetch (HTTP dataset) run, once per firing, and send its job. */
 export async function onSchedule(
   fired: ScheduleFired,
   deps: { catalog: Catalog; runs: RunRegistry; queue: JobQueue },
 ): Promise<ScheduleOutcome> {
   if (fired.kind === 'dataset') {
-    if (!deps.catalog.datasets.has(fired.name))
-      return { status: 'rejected', reason: `dataset "${fired.name}" is not in the catalog` };
-    return {
-      status: 'rejected',
-      reason: `dataset "${fired.name}": fetching HTTP sources on a schedule is not built yet`,
-    };
+    const dataset = deps.catalog.datasets.get(fired.name);
+    if (!dataset) return { status: 'rejected', reason: `dataset "${fired.name}" is not in the catalog` };
+    if (dataset.source.kind !== 'http')
+      return {
+        status: 'rejected',
+        reason: `dataset "${fired.name}" has no HTTP source to fetch on a schedule`,
+      };
+    const { run, created } = await deps.runs.createOnce(
+      'fetch',
+      fired.name,
+      { kind: 'schedule', detail: { time: fired.time } },
+      `schedule:dataset:${fired.name}@${fired.time}`,
+    );
+    if (created || run.status === 'queued')
+      await deps.queue.send({ kind: 'fetch', runId: run.id, dataset: fired.name });
+    return { status: created ? 'queued' : 'duplicate', runId: run.id };
   }
   if (!deps.catalog.products.has(fired.name))
     return { status: 'rejected', reason: `product "${fired.name}" is not in the catalog` };
