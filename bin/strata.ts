@@ -189,4 +189,60 @@ program
 
 registerBuildCommands(program, globals, action);
 
+program
+  .command('serve')
+  .description(
+    'run the platform by itself on this machine: watch the ingress folder, run catalog schedules, take signed webhooks, work the queue',
+  )
+  .option('--port <n>', 'HTTP port for webhooks and GET /runs (127.0.0.1)', '8787')
+  .option('--workers <n>', 'jobs worked at once', '2')
+  .option('--poll-ms <n>', 'how often the ingress folder is looked at', '1000')
+  .option('--max-upload-bytes <n>', 'largest file taken from the ingress folder', String(5 * 1024 ** 3))
+  .option(
+    '--stale-seconds <n>',
+    'with DATABASE_URL: a running run with no heartbeat for this long is retried',
+    '120',
+  )
+  .action(
+    action(
+      async (o: {
+        port: string;
+        workers: string;
+        pollMs: string;
+        maxUploadBytes: string;
+        staleSeconds: string;
+      }) => {
+        const g = globals();
+        const { serve } = await import('../runtime/serve/serve.ts');
+        return withPlatform(g, async (p, catalog) => {
+          const secrets = JSON.parse(process.env.STRATA_WEBHOOK_SECRETS ?? '{}') as Record<string, string>;
+          const serving = await serve(p, catalog, {
+            port: Number(o.port),
+            workers: Number(o.workers),
+            pollMs: Number(o.pollMs),
+            maxUploadBytes: Number(o.maxUploadBytes),
+            webhookSecrets: secrets,
+            staleSeconds: p.db.engine === 'pglite' ? 'all' : Number(o.staleSeconds),
+            log: (m) => say(`${new Date().toISOString()} ${m}`),
+          });
+          say(
+            `strata serve: http://127.0.0.1:${serving.port} (POST /webhooks/<product>, GET /runs); watching ${p.store.locate('ingress', 'x').replace(/\/x$/, '')}; Ctrl-C stops`,
+          );
+          await new Promise<void>((resolve) => {
+            let signals = 0;
+            const stop = () => {
+              signals++;
+              if (signals > 1) process.exit(130);
+              say('stopping: finishing the jobs in hand (Ctrl-C again to leave them for retry)');
+              serving.stop().then(resolve, resolve);
+            };
+            process.on('SIGINT', stop);
+            process.on('SIGTERM', stop);
+          });
+          return EXIT.ok;
+        });
+      },
+    ),
+  );
+
 await program.parseAsync(process.argv);

@@ -45,7 +45,7 @@ async function main(): Promise<number> {
       .finally(() => process.exit(143));
   });
   try {
-    const run = await executeJob(platform, catalog, job);
+    const run = await executeJob(platform, catalog, job, {}, { rebuildDependents: true });
     process.stdout.write(`${JSON.stringify({ run: run.id, status: run.status, error: run.error })}\n`);
     return run.status === 'succeeded' ? 0 : 1;
   } finally {

@@ -6,6 +6,7 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { DATABASE_NAME, ENV } from '../../runtime/aws/names.ts';
 import type { TaskSize } from '../config/schema.ts';
@@ -36,6 +37,8 @@ export interface TaskRunnerProps {
     readonly clusterResourceId: string;
   };
   readonly logRetention: logs.RetentionDays;
+  /** Tasks queue builds of the products a new dataset version feeds. */
+  readonly jobsQueue: sqs.IQueue;
 }
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -76,6 +79,7 @@ export class TaskRunner extends Construct {
     props.buckets.archive.grantPut(this.taskRole);
     props.buckets.egress.grantRead(this.taskRole);
     props.buckets.egress.grantPut(this.taskRole);
+    props.jobsQueue.grantSendMessages(this.taskRole);
     const stack = this.cluster.stack;
     this.taskRole.addToPolicy(
       new iam.PolicyStatement({
@@ -121,6 +125,7 @@ export class TaskRunner extends Construct {
       [ENV.databaseHost]: `${props.database.host}:${props.database.port}`,
       [ENV.databaseName]: DATABASE_NAME,
       [ENV.secretArn]: props.database.secretArn,
+      [ENV.jobsQueueUrl]: props.jobsQueue.queueUrl,
     };
     const make = (size: 'small' | 'medium' | 'large', t: TaskSize) => {
       const def = new ecs.FargateTaskDefinition(this, `${size[0]!.toUpperCase()}${size.slice(1)}Task`, {

@@ -62,6 +62,7 @@ export class ChildStack extends Stack {
         clusterResourceId: this.database.cluster.clusterResourceIdentifier,
       },
       logRetention: retention,
+      jobsQueue: this.jobs.queue,
     });
     this.database.allowFrom(this.tasks.securityGroup);
     this.triggers = new Triggers(this, 'Triggers', {

@@ -81,6 +81,7 @@ export async function executeJob(
   catalog: Catalog,
   job: JobMessage,
   hooks: JobHooks = {},
+  options: { rebuildDependents?: boolean } = {},
 ): Promise<Run> {
   const run = await p.runs.start(job.runId);
   if (!run) return p.runs.get(job.runId);
@@ -88,9 +89,36 @@ export async function executeJob(
   try {
     if (!handler) throw new Error(`no handler for ${job.kind} jobs`);
     const { result, lineage } = await handler(p, catalog, job, run.id, hooks);
-    return await p.runs.succeed(run.id, result, lineage);
+    const done = await p.runs.succeed(run.id, result, lineage);
+    // The platform running by itself (serve, tasks) follows new inputs; the command line does what it is told.
+    if (options.rebuildDependents) await rebuildDependents(p, catalog, job, result);
+    return done;
   } catch (e) {
     return p.runs.fail(run.id, errorToJSON(e));
+  }
+}
+
+/**
+ * A new dataset version makes every product that reads that dataset at `latest` worth building again: queue
+ * one build each. (A pinned input does not move, so its product is left alone.)
+ */
+async function rebuildDependents(
+  p: Platform,
+  catalog: Catalog,
+  job: JobMessage,
+  result: Record<string, unknown>,
+): Promise<void> {
+  if (job.kind === 'build' || result.created !== true) return;
+  for (const { product } of catalog.products.values()) {
+    const reads = Object.values(product.inputs).some(
+      (i) => i.dataset === job.dataset && i.version === 'latest',
+    );
+    if (reads)
+      await submit(
+        p,
+        { kind: 'build', product: product.name },
+        { kind: 'input', detail: { dataset: job.dataset, version: result.version } },
+      );
   }
 }
 

@@ -7,7 +7,7 @@ export const RunStatus = z.enum(['queued', 'running', 'succeeded', 'failed', 'in
 export type RunStatus = z.infer<typeof RunStatus>;
 
 export const Trigger = z.object({
-  kind: z.enum(['cli', 'upload', 'schedule', 'webhook', 'api', 'retry', 'demo']),
+  kind: z.enum(['cli', 'upload', 'schedule', 'webhook', 'api', 'retry', 'demo', 'input']),
   by: z.string().optional(),
   detail: z.record(z.string(), z.unknown()).optional(),
 });

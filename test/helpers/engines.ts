@@ -53,6 +53,20 @@ export function engines(): Engine[] {
   return list;
 }
 
+/** A new empty database on the DATABASE_URL server, for a process the test starts itself; undefined without one. */
+export async function freshDatabaseUrl(): Promise<string | undefined> {
+  const url = process.env.DATABASE_URL;
+  if (!url) return undefined;
+  const name = `strata_test_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
 async function migrated(db: Database): Promise<Database> {
   await migrate(db);
   return db;

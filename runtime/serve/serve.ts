@@ -1,0 +1,124 @@
+import type { AddressInfo } from 'node:net';
+import { Cron } from 'croner';
+import type { Catalog } from '../catalog/loader.ts';
+import type { Platform } from '../platform.ts';
+import { onSchedule } from '../triggers/schedule.ts';
+import { httpServer } from './http.ts';
+import { IngressWatcher } from './ingress-watcher.ts';
+import { recoverOrphans, workLoop } from './worker.ts';
+
+export interface ServeOptions {
+  readonly port: number;
+  readonly workers: number;
+  readonly pollMs: number;
+  readonly maxUploadBytes: number;
+  readonly webhookSecrets: Record<string, string>;
+  /** Seconds without a heartbeat after which a running run is taken as orphaned; 'all' with the embedded database. */
+  readonly staleSeconds: number | 'all';
+  readonly log: (message: string) => void;
+}
+
+export interface Serving {
+  readonly port: number;
+  /** Stops taking work, lets the jobs in hand finish, and closes everything. */
+  stop(): Promise<void>;
+}
+
+/** `rate(N minutes|hours|days)` in milliseconds. */
+function rateMs(expression: string): number | undefined {
+  const m = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/.exec(expression);
+  if (!m) return undefined;
+  const unit = m[2]!.startsWith('minute') ? 60_000 : m[2]!.startsWith('hour') ? 3_600_000 : 86_400_000;
+  return Number(m[1]) * unit;
+}
+
+/**
+ * The platform running by itself on one machine, with the same logic as on AWS: the ingress folder watched
+ * for new files (object created), catalog schedules (cron), signed webhooks on HTTP, and workers taking jobs
+ * from the queue table. Runs orphaned by a worker that was killed are retried first.
+ */
+export async function serve(p: Platform, catalog: Catalog, options: ServeOptions): Promise<Serving> {
+  const recover = async () => {
+    const recovered = await recoverOrphans(p, options.staleSeconds);
+    if (recovered.length > 0)
+      options.log(`retrying ${recovered.length} run(s) whose worker stopped: ${recovered.join(', ')}`);
+  };
+  await recover();
+  // With a shared server, another machine's worker can die at any time: look again now and then.
+  const recovery =
+    options.staleSeconds === 'all'
+      ? undefined
+      : setInterval(
+          () => {
+            recover().catch((e) => options.log(`recovery failed: ${(e as Error).message}`));
+          },
+          Math.max(1000, (options.staleSeconds * 1000) / 2),
+        );
+
+  let stopping = false;
+  const watcher = new IngressWatcher(p, catalog, options.maxUploadBytes, (key, outcome) =>
+    options.log(
+      `ingress ${key}: ${outcome.status}${outcome.status === 'rejected' ? ` (${outcome.reason})` : ` (run ${outcome.runId})`}`,
+    ),
+  );
+  let polling = Promise.resolve();
+  const poller = setInterval(() => {
+    polling = polling
+      .then(() => watcher.poll())
+      .catch((e) => options.log(`ingress watch failed: ${(e as Error).message}`));
+  }, options.pollMs);
+
+  const schedules: { stop(): void }[] = [];
+  const fire = (kind: 'dataset' | 'product', name: string, time: Date) =>
+    onSchedule({ kind, name, time: time.toISOString() }, { catalog, runs: p.runs, queue: p.queue })
+      .then((o) => options.log(`schedule ${kind} ${name}: ${o.status}`))
+      .catch((e) => options.log(`schedule ${kind} ${name} failed: ${(e as Error).message}`));
+  const entries = [
+    ...[...catalog.datasets.values()]
+      .filter((d) => d.schedule)
+      .map((d) => ['dataset', d.name, d.schedule!] as const),
+    ...[...catalog.products.values()]
+      .filter((e) => e.product.schedule)
+      .map((e) => ['product', e.product.name, e.product.schedule!] as const),
+  ];
+  for (const [kind, name, expression] of entries) {
+    const every = rateMs(expression);
+    if (every !== undefined) {
+      const timer = setInterval(() => fire(kind, name, new Date()), every);
+      schedules.push({ stop: () => clearInterval(timer) });
+    } else {
+      const cron: Cron = new Cron(expression, { timezone: 'UTC' }, (): void => {
+        fire(kind, name, cron.currentRun() ?? new Date());
+      });
+      schedules.push(cron);
+    }
+  }
+
+  const server = httpServer(p, catalog, options.webhookSecrets, options.log);
+  await new Promise<void>((resolve) => server.listen(options.port, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+
+  const workers = Array.from({ length: options.workers }, (_, i) =>
+    workLoop(p, catalog, {
+      stopping: () => stopping,
+      heartbeatMs:
+        options.staleSeconds === 'all' ? 30_000 : Math.min(30_000, (options.staleSeconds * 1000) / 3),
+      log: (m) => options.log(m),
+      name: `worker ${i + 1}`,
+    }).catch((e) => options.log(`worker ${i + 1} stopped: ${(e as Error).message}`)),
+  );
+
+  return {
+    port,
+    async stop() {
+      stopping = true;
+      clearInterval(poller);
+      if (recovery) clearInterval(recovery);
+      for (const s of schedules) s.stop();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await polling;
+      await Promise.all(workers);
+    },
+  };
+}

@@ -1,0 +1,198 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Run } from '../../runtime/runs/schema.ts';
+import { writeCatalog } from '../helpers/catalog.ts';
+import { freshDatabaseUrl } from '../helpers/engines.ts';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const SECRET = 'local-s3cret';
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function until<T>(
+  what: string,
+  check: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 120_000,
+): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const modes = [{ name: 'pglite', url: async () => undefined as string | undefined }];
+if (process.env.DATABASE_URL) modes.push({ name: 'postgres', url: freshDatabaseUrl });
+
+describe.each(modes)('strata serve on $name', (mode) => {
+  const children: ChildProcess[] = [];
+  afterAll(() => {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  });
+
+  it('turns a dropped file into a version and a rebuilt product, takes signed webhooks, and retries a killed load', async () => {
+    // Prepare: a catalog, a home, a port.
+    const home = await mkdtemp(join(tmpdir(), 'strata-serve-'));
+    const catalogDir = join(home, 'catalog');
+    await writeCatalog(catalogDir, {
+      datasets: {
+        notes: {
+          format: 'csv',
+          columns: [
+            { name: 'id', type: 'integer' },
+            { name: 'note', type: 'text' },
+          ],
+          geometry: { kind: 'none' },
+        },
+      },
+      products: {
+        copy: {
+          product: { inputs: { notes: 'notes' }, outputs: [{ table: 'out', formats: ['csv'] }] },
+          sql: { '010_out.sql': 'CREATE TABLE out AS SELECT count(*)::int AS n FROM notes;' },
+        },
+      },
+    });
+    const port = await freePort();
+    const databaseUrl = await mode.url();
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      STRATA_WEBHOOK_SECRETS: JSON.stringify({ copy: SECRET }),
+    };
+    if (databaseUrl) env.DATABASE_URL = databaseUrl;
+    else delete env.DATABASE_URL;
+    let log = '';
+    const start = async () => {
+      log = '';
+      const child = spawn(
+        'node',
+        // With a server, a killed worker's run is taken as orphaned once its heartbeat is older than this.
+        [
+          'bin/strata.mjs',
+          '--catalog',
+          catalogDir,
+          '--home',
+          home,
+          'serve',
+          '--port',
+          String(port),
+          '--poll-ms',
+          '100',
+          '--workers',
+          '1',
+          '--stale-seconds',
+          '3',
+        ],
+        { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] },
+      );
+      children.push(child);
+      child.stderr!.on('data', (d) => {
+        log += d;
+      });
+      await until('serve to start', () =>
+        log.includes(`http://127.0.0.1:${port}`)
+          ? true
+          : child.exitCode !== null
+            ? Promise.reject(new Error(log))
+            : undefined,
+      );
+      return child;
+    };
+    const api = async (path: string, init?: RequestInit) => fetch(`http://127.0.0.1:${port}${path}`, init);
+    const runs = async (): Promise<Run[]> => (await (await api('/runs')).json()) as Run[];
+    const latest = async () => {
+      const path = join(home, 'buckets', 'egress', 'products', 'copy', 'latest.json');
+      return existsSync(path)
+        ? (JSON.parse(await readFile(path, 'utf8')) as { version: string }).version
+        : undefined;
+    };
+    const drop = async (name: string, rows: number) => {
+      const dir = join(home, 'buckets', 'ingress', 'datasets', 'notes');
+      await mkdir(dir, { recursive: true });
+      const lines = ['id,note'];
+      for (let i = 1; i <= rows; i++) lines.push(`${i},note ${i} with some words to make it longer`);
+      await writeFile(join(home, `${name}.tmp`), `${lines.join('\n')}\n`);
+      await rename(join(home, `${name}.tmp`), join(dir, name));
+    };
+
+    // Act + assess 1: a dropped file becomes a version, and the product that reads it is rebuilt.
+    let serveProcess = await start();
+    await drop('a.csv', 3);
+    const v1 = await until('the product to be published', latest);
+    const afterDrop = await runs();
+    expect(afterDrop.find((r) => r.kind === 'ingest')).toMatchObject({
+      status: 'succeeded',
+      trigger: { kind: 'upload' },
+      result: { rows: 3 },
+    });
+    expect(afterDrop.find((r) => r.kind === 'build')).toMatchObject({
+      status: 'succeeded',
+      trigger: { kind: 'input' },
+    });
+
+    // 2: a webhook with a bad signature changes nothing; a good one builds.
+    const body = JSON.stringify({ ref: 'main' });
+    const sign = (secret: string) => `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+    const bad = await api('/webhooks/copy', {
+      method: 'POST',
+      body,
+      headers: { 'x-hub-signature-256': sign('nope'), 'x-github-delivery': 'd-1' },
+    });
+    expect(bad.status).toBe(401);
+    expect((await runs()).length).toBe(afterDrop.length);
+    const good = await api('/webhooks/copy', {
+      method: 'POST',
+      body,
+      headers: { 'x-hub-signature-256': sign(SECRET), 'x-github-delivery': 'd-1' },
+    });
+    expect(good.status).toBe(202);
+    const v2 = await until('the webhook build', async () => ((await latest()) !== v1 ? latest() : undefined));
+    expect(v2).not.toBe(v1);
+
+    // 3: killed in the middle of a load: nothing partial stays, and after a restart the run is retried to success.
+    await drop('big.csv', 400_000);
+    const loading = await until('the big load to start', async () =>
+      (await runs()).find((r) => r.kind === 'ingest' && r.status === 'running'),
+    );
+    serveProcess.kill('SIGKILL');
+    await until('the worker to die', () =>
+      serveProcess.exitCode !== null || serveProcess.signalCode !== null ? true : undefined,
+    );
+    serveProcess = await start();
+    const retried = await until(
+      'the killed run to be retried to success',
+      async () => (await runs()).find((r) => r.id === loading.id && r.status === 'succeeded'),
+      180_000,
+    );
+    expect(retried.attempts).toBe(2);
+    expect(retried.result).toMatchObject({ rows: 400_000 });
+    // Two complete versions (metadata written last). A kill between the bytes and the metadata leaves an
+    // incomplete folder that no listing counts and nothing deletes: the archive is never deleted from.
+    const archive = join(home, 'buckets', 'archive', 'datasets', 'notes');
+    const complete = (await readdir(archive)).filter((d) => existsSync(join(archive, d, 'metadata.json')));
+    expect(complete).toHaveLength(2);
+    await until('the rebuild after the retried load', async () =>
+      (await latest()) !== v2 ? true : undefined,
+    );
+
+    // Ctrl-C stops cleanly.
+    serveProcess.kill('SIGINT');
+    const code = await until('serve to exit', () => serveProcess.exitCode ?? undefined);
+    expect(code).toBe(0);
+  }, 300_000);
+});
