@@ -34,7 +34,14 @@ describe('dispatcher handler', () => {
       POWERTOOLS_LOG_LEVEL: 'SILENT',
       AWS_REGION: 'eu-west-2',
     });
-    ({ handler } = await import('../../lambdas/dispatcher/handler.ts'));
+    const mod = await import('../../lambdas/dispatcher/handler.ts');
+    handler = (e, c) =>
+      (
+        mod.handler as unknown as (
+          e: unknown,
+          c: Context,
+        ) => Promise<{ batchItemFailures: { itemIdentifier: string }[] }>
+      )(e, c);
   });
 
   it('starts a task per job and reports only the throttled RunTask as a batch item failure', async () => {
