@@ -29,14 +29,9 @@ export function engines(): Engine[] {
     list.push({
       name: 'postgres',
       open: async () => {
-        const name = `strata_test_${randomBytes(6).toString('hex')}`;
-        const admin = new pg.Client({ connectionString: url });
-        await admin.connect();
-        await admin.query(`CREATE DATABASE ${name}`);
-        await admin.end();
-        const u = new URL(url);
-        u.pathname = `/${name}`;
-        const db = await migrated(await PgDatabase.open(u.toString()));
+        const fresh = (await freshDatabaseUrl())!;
+        const name = new URL(fresh).pathname.slice(1);
+        const db = await migrated(await PgDatabase.open(fresh));
         const close = db.close.bind(db);
         return Object.assign(db, {
           close: async () => {
