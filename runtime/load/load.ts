@@ -8,7 +8,8 @@ import type { ObjectStore } from '../ports/object-store.ts';
 import { ident, qualified } from '../util/sql.ts';
 import { lineOfRecord, RecordTooLargeError, recordChunks } from './csv-records.ts';
 import { featureTexts, GeoJsonStructureError } from './geojson-features.ts';
-import { geometryToEwkb } from './geojson-geometry.ts';
+import { rowsInline, rowsOnWorker } from './geojson-pool.ts';
+import { FeatureProblemError, type RowSpec } from './geojson-rows.ts';
 import {
   createTableSQL,
   DATASETS_SCHEMA,
@@ -17,7 +18,6 @@ import {
   sourceName,
   versionTable,
 } from './table.ts';
-import { GeometryError, geojsonToEwkb, writer } from './wkb.ts';
 
 export interface LoadProgress {
   readonly bytes: number;
@@ -31,6 +31,8 @@ export interface LoadOptions {
   readonly index?: boolean;
   /** Size of the chunks handed to COPY. */
   readonly chunkBytes?: number;
+  /** GeoJSON files at least this large have their rows made on a worker thread. @default 16 MiB */
+  readonly workerThresholdBytes?: number;
   readonly maxRecordBytes?: number;
 }
 
@@ -231,29 +233,6 @@ function rejection(
   });
 }
 
-const NEEDS_ESCAPE = /[\\\n\r\t]/;
-function escapeText(s: string): string {
-  if (!NEEDS_ESCAPE.test(s)) return s;
-  return s.replace(/[\\\n\r\t]/g, (c) =>
-    c === '\\' ? '\\\\' : c === '\n' ? '\\n' : c === '\r' ? '\\r' : '\\t',
-  );
-}
-
-/** One value in COPY text format. */
-function copyValue(value: unknown, column: Column): string {
-  if (value === null || value === undefined) return '\\N';
-  if (column.type === 'json') return escapeText(JSON.stringify(value));
-  switch (typeof value) {
-    case 'string':
-      return escapeText(value);
-    case 'number':
-    case 'boolean':
-      return String(value);
-    default:
-      return escapeText(JSON.stringify(value));
-  }
-}
-
 async function copyGeoJson(
   db: Database,
   dataset: Dataset,
@@ -264,95 +243,35 @@ async function copyGeoJson(
   onRows: (n: number) => void,
 ): Promise<number> {
   const g = dataset.geometry;
-  const srid = g.kind === 'geojson' ? g.sourceSrid : 4326;
   const withGeometry = g.kind === 'geojson';
   const columns = dataset.columns;
-  const keys = columns.map(sourceName);
-  const target_ = options.chunkBytes ?? 4 << 20;
-  let index = 0;
+  const spec: RowSpec = {
+    types: columns.map((c) => c.type),
+    keys: columns.map(sourceName),
+    srid: g.kind === 'geojson' ? g.sourceSrid : 4326,
+    withGeometry,
+  };
+  // A large file's rows are made on a second core while this thread cuts features and feeds COPY.
+  const onWorker = version.size >= (options.workerThresholdBytes ?? 16 << 20);
 
   async function* rows(): AsyncGenerator<CopyChunk> {
-    // Rows are written as bytes into one buffer a chunk, geometry hex included: no string per row to collect.
-    let out = Buffer.allocUnsafe(target_ + (1 << 20));
-    let at = 0;
-    let records = 0;
-    const room = (n: number) => {
-      if (at + n <= out.length) return;
-      const next = Buffer.allocUnsafe(Math.max(out.length * 2, at + n));
-      out.copy(next, 0, 0, at);
-      out = next;
-    };
     try {
-      for await (const ft of featureTexts(source)) {
-        const fail = (reason: string, column?: string): never => {
-          throw new LoadError({ file: version.key, feature: index, column, reason });
-        };
-        if (ft.type !== 'Feature') fail(`expected "type": "Feature", got ${JSON.stringify(ft.type ?? null)}`);
-        // Only the members Strata reads are parsed: properties with JSON.parse, geometry straight to EWKB.
-        let props: Record<string, unknown> = {};
-        if (ft.properties) {
-          try {
-            props = JSON.parse(ft.text.toString('utf8', ft.properties[0], ft.properties[1]));
-          } catch (e) {
-            fail(`invalid JSON in properties: ${(e as Error).message}`, 'properties');
-          }
-          if (props === null || typeof props !== 'object' || Array.isArray(props))
-            fail('properties must be an object or null', 'properties');
-        }
-        let fields = '';
-        for (let i = 0; i < columns.length; i++)
-          fields += `${i > 0 ? '\t' : ''}${copyValue(props[keys[i]!], columns[i]!)}`;
-        room(Buffer.byteLength(fields) + 2);
-        at += out.write(fields, at);
-        if (withGeometry) {
-          let written = false;
-          try {
-            if (ft.geometry) {
-              written = geometryToEwkb(ft.text, ft.geometry[0], ft.geometry[1], srid);
-              // Shapes the fast reader leaves alone are parsed whole, which also says precisely what is wrong.
-              if (!written) {
-                let geometry: unknown;
-                try {
-                  geometry = JSON.parse(ft.text.toString('utf8', ft.geometry[0], ft.geometry[1]));
-                } catch (e) {
-                  return fail(`invalid JSON in geometry: ${(e as Error).message}`, 'geometry');
-                }
-                written = geojsonToEwkb(geometry, srid);
-              }
-            }
-          } catch (e) {
-            if (e instanceof GeometryError)
-              throw new LoadError({
-                file: version.key,
-                feature: index,
-                column: 'geometry',
-                reason: e.message,
-              });
-            throw e;
-          }
-          room(writer.length * 2 + 4);
-          if (columns.length > 0) out[at++] = 0x09;
-          if (written) at = writer.hexInto(out, at);
-          else at += out.write('\\N', at);
-        }
-        out[at++] = 0x0a;
-        records++;
-        index++;
-        if (at >= target_) {
-          yield { data: Buffer.from(out.subarray(0, at)), rows: records };
-          onRows(records);
-          at = 0;
-          records = 0;
-        }
+      const features = featureTexts(source);
+      const chunks = onWorker
+        ? rowsOnWorker(features, spec)
+        : rowsInline(features, spec, options.chunkBytes ?? 4 << 20);
+      for await (const chunk of chunks) {
+        yield chunk;
+        onRows(chunk.rows);
       }
     } catch (e) {
       if (e instanceof GeoJsonStructureError)
         throw new LoadError({ file: version.key, feature: e.feature, reason: e.message });
+      if (e instanceof FeatureProblemError) {
+        const { feature, column, reason } = e.problem;
+        throw new LoadError({ file: version.key, ...(feature >= 0 ? { feature } : {}), column, reason });
+      }
       throw e;
-    }
-    if (records > 0) {
-      yield { data: Buffer.from(out.subarray(0, at)), rows: records };
-      onRows(records);
     }
   }
 

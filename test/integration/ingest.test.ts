@@ -245,6 +245,53 @@ describe.each(engines())('ingest and load on $name', (engine) => {
     ]);
   });
 
+  it('makes GeoJSON rows on a worker thread for large files, in order, naming a bad feature in a later batch', async () => {
+    const features = Array.from({ length: 30_000 }, (_, i) => ({
+      type: 'Feature',
+      properties: { code: `c${i}`, score: i, tags: { i } },
+      geometry: {
+        type: 'Polygon',
+        coordinates: [
+          [
+            [i, 0],
+            [i + 1, 0],
+            [i + 1, 1],
+            [i, 0],
+          ],
+        ],
+      },
+    }));
+    const path = await file('big.geojson', JSON.stringify({ type: 'FeatureCollection', features }));
+    const archived = await archiveFile(p.db, p.store, {
+      dataset: 'areas',
+      path,
+      origin: { kind: 'file', from: path },
+    });
+    const areas = catalog.datasets.get('areas')!;
+    const loaded = await loadVersion(p.db, p.store, areas, archived.version, { workerThresholdBytes: 0 });
+    expect(loaded.rows).toBe(30_000);
+    const [row] = await p.db.query<{ n: number; ordered: boolean; x: number }>(
+      `SELECT count(*)::int AS n, bool_and(score = substr(code, 2)::int) AS ordered, max(ST_XMax(geom))::float8 AS x FROM datasets."${loaded.table}"`,
+    );
+    expect(row).toEqual({ n: 30_000, ordered: true, x: 30_000 });
+
+    features[25_001] = {
+      ...features[25_001]!,
+      properties: { code: 'bad', score: 'many' as unknown as number, tags: { i: 0 } },
+    };
+    const badPath = await file('big-bad.geojson', JSON.stringify({ type: 'FeatureCollection', features }));
+    const bad = await archiveFile(p.db, p.store, {
+      dataset: 'areas',
+      path: badPath,
+      origin: { kind: 'file', from: badPath },
+    });
+    const e = await loadVersion(p.db, p.store, areas, bad.version, { workerThresholdBytes: 0 }).catch(
+      (x: unknown) => x,
+    );
+    expect(e).toBeInstanceOf(LoadError);
+    expect((e as LoadError).problem).toMatchObject({ feature: 25_001, column: 'score' });
+  });
+
   it('refuses Z values the catalog does not keep, naming the feature', async () => {
     const fc = {
       type: 'FeatureCollection',
