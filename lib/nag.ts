@@ -36,7 +36,7 @@ export function suppressChildFindings(stack: Stack): void {
       reason:
         'Actions with no resource-level permissions: X-Ray trace segments (function tracing), ' +
         'ecr:GetAuthorizationToken (image pulls), logs:PutRetentionPolicy (CDK log retention), and ECS ' +
-        'DescribeTasks/ListTasks, which are conditioned on the Strata cluster ARN.',
+        'DescribeTasks/ListTasks/StopTask, which are conditioned on the Strata cluster ARN.',
       appliesTo: ['Resource::*'],
     },
     {

@@ -2,11 +2,21 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
-import { onTaskStopped, type StoppedTask } from '../../runtime/triggers/reconcile.ts';
+import { EcsTaskLauncher } from '../../runtime/adapters/aws/ecs-task-launcher.ts';
+import { ENV } from '../../runtime/aws/names.ts';
+import { checkHeartbeats, onTaskStopped, type StoppedTask } from '../../runtime/triggers/reconcile.ts';
 import { jobQueue, runRegistry } from '../shared/aws.ts';
+import { requireEnv } from '../shared/env.ts';
 import { logger, metrics } from '../shared/observability.ts';
 
-const deps = { runs: runRegistry(), queue: jobQueue() };
+const launcher = new EcsTaskLauncher({
+  cluster: requireEnv(ENV.ecsCluster),
+  taskDefinitions: JSON.parse(requireEnv(ENV.taskDefinitions)),
+  subnets: requireEnv(ENV.taskSubnets).split(','),
+  securityGroups: [requireEnv(ENV.taskSecurityGroup)],
+  assignPublicIp: requireEnv(ENV.taskAssignPublicIp) === 'true',
+});
+const deps = { runs: runRegistry(), queue: jobQueue(), launcher };
 
 interface ReconcileEvent {
   readonly 'detail-type'?: string;
@@ -15,9 +25,11 @@ interface ReconcileEvent {
 
 export const handler = middy(async (event: ReconcileEvent) => {
   if (event['detail-type'] !== 'ECS Task State Change' || !event.detail?.taskArn) {
-    // The 15-minute schedule: checking heartbeats of running tasks comes with the next part of the triggers work.
-    logger.info('scheduled reconcile: nothing to check yet');
-    return { status: 'ignored' };
+    // The 15-minute schedule: hung tasks (stale heartbeats). It leaves the database alone when no task runs.
+    const outcomes = await checkHeartbeats(deps);
+    for (const o of outcomes) if (o.status !== 'ignored') logger.warn(`hung task: run ${o.status}`, { ...o });
+    if (outcomes.length > 0) metrics.addMetric('TasksFailed', MetricUnit.Count, outcomes.length);
+    return { status: 'checked', outcomes };
   }
   const outcome = await onTaskStopped(event.detail, deps);
   if (outcome.status !== 'ignored') {

@@ -161,7 +161,7 @@ export class TaskRunner extends Construct {
     for (const def of Object.values(this.definitions)) def.grantRun(grantee);
     grantee.grantPrincipal.addToPrincipalPolicy(
       new iam.PolicyStatement({
-        actions: ['ecs:DescribeTasks', 'ecs:ListTasks'],
+        actions: ['ecs:DescribeTasks', 'ecs:ListTasks', 'ecs:StopTask'],
         resources: ['*'],
         conditions: { ArnEquals: { 'ecs:cluster': this.cluster.clusterArn } },
       }),

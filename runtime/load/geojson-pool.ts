@@ -9,9 +9,9 @@ import {
   RowWriter,
 } from './geojson-rows.ts';
 
-const BATCH_BYTES = 2 << 20;
+const BATCH_BYTES = 1 << 20;
 /** Batches in flight at once: enough to keep the worker busy, few enough to bound memory. */
-const IN_FLIGHT = 3;
+const IN_FLIGHT = 2;
 
 type Reply = { data: Uint8Array; rows: number } | { problem: FeatureProblem };
 
@@ -23,7 +23,11 @@ export async function* rowsOnWorker(
   features: AsyncIterable<FeatureText>,
   spec: RowSpec,
 ): AsyncGenerator<CopyChunk> {
-  const worker = new Worker(new URL('./geojson-worker.mjs', import.meta.url), { workerData: spec });
+  // A bounded young generation keeps the worker's heap (and so the process's RSS) from growing with the file.
+  const worker = new Worker(new URL('./geojson-worker.mjs', import.meta.url), {
+    workerData: spec,
+    resourceLimits: { maxYoungGenerationSizeMb: 16 },
+  });
   const waiting: ((r: Reply) => void)[] = [];
   let failure: Error | undefined;
   const fail = (e: Error) => {

@@ -40,6 +40,15 @@ export interface ObjectStore {
   list(bucket: Bucket, prefix: string): Promise<ObjectInfo[]>;
   /** Where a human (or ogr2ogr) finds the object: a path locally, an s3:// URL on AWS. */
   locate(bucket: Bucket, key: string): string;
+  /**
+   * A time-limited URL to read (GET) or write (PUT) one object without credentials, for partners: a presigned
+   * S3 URL on AWS; locally, where there is no one to hand it to, the object's file URL.
+   */
+  presign(
+    bucket: Bucket,
+    key: string,
+    options: { method: 'GET' | 'PUT'; expiresSeconds: number },
+  ): Promise<string>;
 }
 
 export async function readText(store: ObjectStore, bucket: Bucket, key: string): Promise<string> {

@@ -13,6 +13,8 @@ export interface TaskLauncher {
   launch(job: JobMessage, size: TaskSize): Promise<string>;
   /** Tasks running or starting now, for the concurrency cap. */
   running(): Promise<number>;
+  /** Stops a task that no longer does its work (a hung one). */
+  stop(task: string, reason: string): Promise<void>;
 }
 
 /** The size a job asks for, or the one its kind usually needs. */

@@ -169,6 +169,16 @@ export class RunRegistry {
     return toRun(rows[0]);
   }
 
+  /** Runs marked running whose heartbeat is older than `seconds`: their worker hangs or is gone. */
+  async staleRunning(seconds: number): Promise<{ run: Run; task: string | null }[]> {
+    const rows = await this.db.query<RunRow & { task: string | null }>(
+      `SELECT ${COLUMNS}, task FROM strata.runs
+       WHERE status = 'running' AND heartbeat_at < now() - make_interval(secs => $1::int) ORDER BY id`,
+      [seconds],
+    );
+    return rows.map((r) => ({ run: toRun(r), task: r.task }));
+  }
+
   /** The run a task was started for, with the job it was given. */
   async findByTask(task: string): Promise<{ run: Run; job: JobMessage | null } | undefined> {
     const rows = await this.db.query<RunRow & { job: JobMessage | string | null }>(

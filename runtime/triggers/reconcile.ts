@@ -1,4 +1,5 @@
 import type { JobQueue } from '../ports/job-queue.ts';
+import type { TaskLauncher } from '../ports/task-launcher.ts';
 import type { RunRegistry } from '../runs/registry.ts';
 import type { TaskSize } from '../runs/schema.ts';
 
@@ -73,4 +74,33 @@ export async function onTaskStopped(
   );
   await deps.queue.send({ ...job, size, retry: retries + 1 }, { delaySeconds });
   return { status: 'retried', runId: run.id, cause, size, delaySeconds };
+}
+
+/**
+ * The scheduled check: runs marked running whose heartbeat is older than `staleSeconds` belong to a task that
+ * hangs (or vanished without an event); the task is stopped and the run retried like any stopped task. When
+ * no task runs at all the database is not asked, so an idle account stays at 0 ACU.
+ */
+export async function checkHeartbeats(deps: {
+  runs: RunRegistry;
+  queue: JobQueue;
+  launcher: TaskLauncher;
+  staleSeconds?: number;
+  maxRetries?: number;
+}): Promise<ReconcileOutcome[]> {
+  if ((await deps.launcher.running()) === 0) return [];
+  const staleSeconds = deps.staleSeconds ?? 600;
+  const out: ReconcileOutcome[] = [];
+  for (const { task } of await deps.runs.staleRunning(staleSeconds)) {
+    if (!task) continue;
+    const reason = `no heartbeat for over ${staleSeconds} s`;
+    await deps.launcher.stop(task, `Strata: ${reason}`).catch(() => {});
+    out.push(
+      await onTaskStopped(
+        { taskArn: task, stopCode: 'HeartbeatLost', stoppedReason: reason },
+        { runs: deps.runs, queue: deps.queue, maxRetries: deps.maxRetries },
+      ),
+    );
+  }
+  return out;
 }

@@ -8,7 +8,7 @@ import { CapacityError } from '../../runtime/ports/task-launcher.ts';
 import type { JobMessage, TaskSize } from '../../runtime/runs/schema.ts';
 import { dispatch } from '../../runtime/triggers/dispatch.ts';
 import { onObjectCreated, parseIngressKey } from '../../runtime/triggers/ingress.ts';
-import { onTaskStopped } from '../../runtime/triggers/reconcile.ts';
+import { checkHeartbeats, onTaskStopped } from '../../runtime/triggers/reconcile.ts';
 import { onSchedule } from '../../runtime/triggers/schedule.ts';
 import { onWebhook, verifySignature } from '../../runtime/triggers/webhook.ts';
 import { writeCatalog } from '../helpers/catalog.ts';
@@ -39,6 +39,10 @@ class FakeLauncher implements TaskLauncher {
   }
   async running(): Promise<number> {
     return this.busy;
+  }
+  stopped: string[] = [];
+  async stop(task: string): Promise<void> {
+    this.stopped.push(task);
   }
 }
 const silent = { info: () => {}, warn: () => {} };
@@ -365,6 +369,33 @@ describe.each(engines())('triggers on $name', (engine) => {
     expect(
       (await onTaskStopped({ ...oom.detail, taskArn: 'arn:other' }, { runs: p.runs, queue: p.queue })).status,
     ).toBe('ignored');
+  });
+
+  it('stops a task whose run stopped heartbeating and retries the run, without asking the database when no task runs', async () => {
+    const launcher = new FakeLauncher('arn:aws:ecs:eu-west-2:222222222222:task/strata/hung-');
+    const run = await p.runs.create('build', 'summary', { kind: 'cli' });
+    const job = { kind: 'build', runId: run.id, product: 'summary' };
+    await dispatch([{ id: 'h', body: JSON.stringify(job) }], {
+      runs: p.runs,
+      launcher,
+      maxConcurrent: 10,
+      log: silent,
+    });
+    await p.runs.start(run.id);
+    await p.db.query("UPDATE strata.runs SET heartbeat_at = now() - interval '1 hour' WHERE id = $1", [
+      run.id,
+    ]);
+    launcher.busy = 0;
+    expect(await checkHeartbeats({ runs: p.runs, queue: p.queue, launcher })).toEqual([]);
+    launcher.busy = 1;
+    const [outcome] = await checkHeartbeats({ runs: p.runs, queue: p.queue, launcher });
+    expect(outcome).toMatchObject({
+      status: 'retried',
+      runId: run.id,
+      cause: expect.stringMatching(/no heartbeat for over 600 s/),
+    });
+    expect(launcher.stopped).toEqual(['arn:aws:ecs:eu-west-2:222222222222:task/strata/hung-1']);
+    expect((await p.runs.get(run.id)).status).toBe('interrupted');
   });
 });
 

@@ -83,6 +83,28 @@ describe('S3ObjectStore', () => {
   });
 });
 
+describe('S3ObjectStore presigned URLs', () => {
+  it('signs a GET for one egress object, for a limited time', async () => {
+    const client = new S3Client({
+      region: 'eu-west-2',
+      credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' },
+    });
+    const url = new URL(
+      await new S3ObjectStore(buckets, client).presign('egress', 'products/p/v1/out.csv', {
+        method: 'GET',
+        expiresSeconds: 300,
+      }),
+    );
+    expect(url.hostname).toBe('egress-bucket.s3.eu-west-2.amazonaws.com');
+    expect(url.pathname).toBe('/products/p/v1/out.csv');
+    expect(url.searchParams.get('X-Amz-Expires')).toBe('300');
+    expect(url.searchParams.get('X-Amz-Signature')).toMatch(/^[0-9a-f]{64}$/);
+    await expect(
+      new S3ObjectStore(buckets, client).presign('egress', 'k', { method: 'PUT', expiresSeconds: 0 }),
+    ).rejects.toThrow(/between 1 second and 7 days/);
+  });
+});
+
 describe('SqsJobQueue', () => {
   const sqs = mockClient(SQSClient);
   beforeEach(() => sqs.reset());

@@ -3,6 +3,7 @@ import {
   ListTasksCommand,
   type ListTasksCommandOutput,
   RunTaskCommand,
+  StopTaskCommand,
 } from '@aws-sdk/client-ecs';
 import { CapacityError, type TaskLauncher } from '../../ports/task-launcher.ts';
 import type { JobMessage, TaskSize } from '../../runs/schema.ts';
@@ -65,6 +66,12 @@ export class EcsTaskLauncher implements TaskLauncher {
     const arn = out.tasks?.[0]?.taskArn;
     if (!arn) throw new Error(`RunTask returned no task for run ${job.runId}`);
     return arn;
+  }
+
+  async stop(task: string, reason: string): Promise<void> {
+    await this.client.send(
+      new StopTaskCommand({ cluster: this.config.cluster, task, reason: reason.slice(0, 255) }),
+    );
   }
 
   /** Tasks whose desired status is RUNNING: those running and those still starting (PENDING). */

@@ -4,9 +4,11 @@ import {
   HeadObjectCommand,
   ListObjectsV2Command,
   type ListObjectsV2CommandOutput,
+  PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { NotFoundError } from '../../errors.ts';
 import {
   type Bucket,
@@ -110,6 +112,18 @@ export class S3ObjectStore implements ObjectStore {
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
     return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  async presign(
+    bucket: Bucket,
+    key: string,
+    options: { method: 'GET' | 'PUT'; expiresSeconds: number },
+  ): Promise<string> {
+    if (options.expiresSeconds < 1 || options.expiresSeconds > 7 * 24 * 3600)
+      throw new Error(`a presigned URL lives between 1 second and 7 days, not ${options.expiresSeconds} s`);
+    const input = { Bucket: this.buckets[bucket], Key: key };
+    const command = options.method === 'GET' ? new GetObjectCommand(input) : new PutObjectCommand(input);
+    return getSignedUrl(this.client, command, { expiresIn: options.expiresSeconds });
   }
 
   locate(bucket: Bucket, key: string): string {

@@ -4,6 +4,7 @@ import { link, mkdir, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { pathToFileURL } from 'node:url';
 import { NotFoundError } from '../../errors.ts';
 import {
   type Bucket,
@@ -103,6 +104,10 @@ export class FsObjectStore implements ObjectStore {
     };
     await walk(base);
     return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  async presign(bucket: Bucket, key: string): Promise<string> {
+    return pathToFileURL(this.path(bucket, key)).toString();
   }
 
   locate(bucket: Bucket, key: string): string {
