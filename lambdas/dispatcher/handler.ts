@@ -5,20 +5,13 @@ import { parser } from '@aws-lambda-powertools/parser/middleware';
 import { SqsSchema } from '@aws-lambda-powertools/parser/schemas';
 import middy from '@middy/core';
 import type { z } from 'zod';
-import { EcsTaskLauncher } from '../../runtime/adapters/aws/ecs-task-launcher.ts';
 import { ENV } from '../../runtime/aws/names.ts';
 import { dispatch } from '../../runtime/triggers/dispatch.ts';
-import { runRegistry } from '../shared/aws.ts';
+import { runRegistry, taskLauncher } from '../shared/aws.ts';
 import { requireEnv } from '../shared/env.ts';
 import { logger, metrics } from '../shared/observability.ts';
 
-const launcher = new EcsTaskLauncher({
-  cluster: requireEnv(ENV.ecsCluster),
-  taskDefinitions: JSON.parse(requireEnv(ENV.taskDefinitions)),
-  subnets: requireEnv(ENV.taskSubnets).split(','),
-  securityGroups: [requireEnv(ENV.taskSecurityGroup)],
-  assignPublicIp: requireEnv(ENV.taskAssignPublicIp) === 'true',
-});
+const launcher = taskLauncher();
 const deps = {
   runs: runRegistry(),
   launcher,

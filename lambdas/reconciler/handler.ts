@@ -2,20 +2,11 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
-import { EcsTaskLauncher } from '../../runtime/adapters/aws/ecs-task-launcher.ts';
-import { ENV } from '../../runtime/aws/names.ts';
 import { checkHeartbeats, onTaskStopped, type StoppedTask } from '../../runtime/triggers/reconcile.ts';
-import { jobQueue, runRegistry } from '../shared/aws.ts';
-import { requireEnv } from '../shared/env.ts';
+import { jobQueue, runRegistry, taskLauncher } from '../shared/aws.ts';
 import { logger, metrics } from '../shared/observability.ts';
 
-const launcher = new EcsTaskLauncher({
-  cluster: requireEnv(ENV.ecsCluster),
-  taskDefinitions: JSON.parse(requireEnv(ENV.taskDefinitions)),
-  subnets: requireEnv(ENV.taskSubnets).split(','),
-  securityGroups: [requireEnv(ENV.taskSecurityGroup)],
-  assignPublicIp: requireEnv(ENV.taskAssignPublicIp) === 'true',
-});
+const launcher = taskLauncher();
 const deps = { runs: runRegistry(), queue: jobQueue(), launcher };
 
 interface ReconcileEvent {

@@ -1,6 +1,7 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DataApiDatabase } from '../../runtime/adapters/aws/data-api-database.ts';
+import { EcsTaskLauncher } from '../../runtime/adapters/aws/ecs-task-launcher.ts';
 import { SqsJobQueue } from '../../runtime/adapters/aws/sqs-job-queue.ts';
 import { ENV } from '../../runtime/aws/names.ts';
 import { type Catalog, loadCatalogOrThrow } from '../../runtime/catalog/loader.ts';
@@ -16,6 +17,17 @@ export function runRegistry(): RunRegistry {
       database: requireEnv(ENV.databaseName),
     }),
   );
+}
+
+/** RunTask on the stack's cluster, task definitions, subnets and security group. */
+export function taskLauncher(): EcsTaskLauncher {
+  return new EcsTaskLauncher({
+    cluster: requireEnv(ENV.ecsCluster),
+    taskDefinitions: JSON.parse(requireEnv(ENV.taskDefinitions)),
+    subnets: requireEnv(ENV.taskSubnets).split(','),
+    securityGroups: [requireEnv(ENV.taskSecurityGroup)],
+    assignPublicIp: requireEnv(ENV.taskAssignPublicIp) === 'true',
+  });
 }
 
 export function jobQueue(): SqsJobQueue {
