@@ -211,7 +211,9 @@ describe.each(engines())('triggers on $name', (engine) => {
       'SELECT id, task FROM strata.runs WHERE id = ANY($1) ORDER BY id',
       [ids],
     );
-    expect(tasks.map((t) => t.task)).toEqual(['arn:task/1', 'arn:task/2', 'arn:task/3']);
+    // Runs made in the same millisecond sort by their random suffix, so look them up in the order they were made.
+    const taskOf = new Map(tasks.map((t) => [t.id, t.task]));
+    expect(ids.map((id) => taskOf.get(id))).toEqual(['arn:task/1', 'arn:task/2', 'arn:task/3']);
   });
 
   it('holds jobs back at the concurrency cap and on capacity errors', async () => {
