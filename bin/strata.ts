@@ -5,6 +5,7 @@ import { loadCatalog } from '../runtime/catalog/loader.ts';
 import { formatIssue, NotFoundError } from '../runtime/errors.ts';
 import { submit, workUntil } from '../runtime/jobs/execute.ts';
 import { requireDataset } from '../runtime/jobs/ingest.ts';
+import { listProductVersions } from '../runtime/publish/versions.ts';
 import { RunStatus } from '../runtime/runs/schema.ts';
 import { registerBuildCommands } from './cli/build-commands.ts';
 import { type GlobalOptions, withPlatform } from './cli/context.ts';
@@ -155,7 +156,6 @@ program
       const g = globals();
       return withPlatform(g, async (p, catalog) => {
         if (catalog.products.has(name) && !catalog.datasets.has(name)) {
-          const { listProductVersions } = await import('../runtime/publish/versions.ts');
           const versions = await listProductVersions(p.store, name);
           if (g.json) printJson(versions);
           else

@@ -36,9 +36,7 @@ export class PartnerApi extends Construct {
       description: 'Partner API: Hawk-authenticated catalog, versions, runs and downloads',
       logRetention: props.logRetention,
       environment: {
-        [ENV.clusterArn]: props.database.cluster.clusterArn,
-        [ENV.secretArn]: props.database.secretArn,
-        [ENV.databaseName]: 'strata',
+        ...props.database.dataApiEnvironment(),
         [ENV.egressBucket]: props.egressBucketName,
       },
     });

@@ -89,11 +89,7 @@ export class PostgisCluster extends Construct {
       description: 'Applies the platform migrations (and CREATE EXTENSION postgis) through the Data API',
       timeout: Duration.minutes(5),
       logRetention: props.logRetention,
-      environment: {
-        [ENV.clusterArn]: this.cluster.clusterArn,
-        [ENV.secretArn]: this.secretArn,
-        [ENV.databaseName]: DATABASE_NAME,
-      },
+      environment: this.dataApiEnvironment(),
     });
     this.grantDataApi(migrator.fn);
     this.migrations = new CustomResource(this, 'Migrations', {
@@ -103,6 +99,15 @@ export class PostgisCluster extends Construct {
       properties: { hash, migrations },
     });
     this.migrations.node.addDependency(this.cluster);
+  }
+
+  /** The environment a Lambda needs to reach this cluster through the Data API. */
+  dataApiEnvironment(): Record<string, string> {
+    return {
+      [ENV.clusterArn]: this.cluster.clusterArn,
+      [ENV.secretArn]: this.secretArn,
+      [ENV.databaseName]: DATABASE_NAME,
+    };
   }
 
   /** Data API access for a Lambda: execute statements and read the managed secret. */

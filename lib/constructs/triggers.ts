@@ -63,9 +63,7 @@ export class Triggers extends Construct {
     super(scope, id);
     const base = {
       [ENV.jobsQueueUrl]: props.queue.queue.queueUrl,
-      [ENV.clusterArn]: props.database.cluster.clusterArn,
-      [ENV.secretArn]: props.database.secretArn,
-      [ENV.databaseName]: 'strata',
+      ...props.database.dataApiEnvironment(),
     };
     const make = (
       name: string,

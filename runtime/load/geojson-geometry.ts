@@ -278,30 +278,19 @@ function write(w: Writer, type: string, dims: number, srid: number): void {
     case 'Polygon':
       rings();
       return;
-    case 'MultiPoint': {
-      const n = counts[ci++]!;
-      w.u32(n);
-      for (let k = 0; k < n; k++) {
-        header('Point', false);
-        point();
-      }
-      return;
-    }
-    case 'MultiLineString': {
-      const n = counts[ci++]!;
-      w.u32(n);
-      for (let k = 0; k < n; k++) {
-        header('LineString', false);
-        points();
-      }
-      return;
-    }
     default: {
+      // Multi*: a count, then each part with its own header (no SRID) and body.
+      const [part, body] =
+        type === 'MultiPoint'
+          ? (['Point', point] as const)
+          : type === 'MultiLineString'
+            ? (['LineString', points] as const)
+            : (['Polygon', rings] as const);
       const n = counts[ci++]!;
       w.u32(n);
       for (let k = 0; k < n; k++) {
-        header('Polygon', false);
-        rings();
+        header(part, false);
+        body();
       }
     }
   }
