@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { ENTRIES, ensureBundle } from '../bin/bundle.mjs';
 import { writePointsCsv, writePolygonsGeoJson } from './data.ts';
 import { serverForBench } from './postgres.ts';
 
@@ -107,8 +108,13 @@ async function main() {
     }
     return r!;
   };
+  // Strata's side runs bundled, as the command line and the task image run it.
+  const bundle = await ensureBundle({
+    'bench-worker': 'bench/worker.ts',
+    'geojson-worker': ENTRIES['geojson-worker']!,
+  });
   const worker = async (args: string[]) =>
-    JSON.parse((await sh('node', ['--import', 'tsx', join(OUT, '..', 'worker.ts'), ...args], env)).stdout);
+    JSON.parse((await sh('node', [bundle['bench-worker']!, ...args], env)).stdout);
 
   /** One round: every tool once, back to back, so a round's ratios compare like with like. */
   const round = async (roundNo: number) => {

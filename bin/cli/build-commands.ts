@@ -1,5 +1,4 @@
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { collectBuildSchemas } from '../../runtime/build/gc.ts';
 import { planBuild, requireProduct } from '../../runtime/build/plan.ts';
@@ -11,6 +10,7 @@ import type { Platform } from '../../runtime/platform.ts';
 import { strataHome } from '../../runtime/platform.ts';
 import { readManifest } from '../../runtime/publish/versions.ts';
 import type { Run, Trigger } from '../../runtime/runs/schema.ts';
+import { packagePath } from '../../runtime/util/package-root.ts';
 import { type GlobalOptions, withPlatform } from './context.ts';
 import { writeDemoFiles } from './demo-data.ts';
 import { EXIT, exitCodeFor, humanBytes, loadProgressBar, printJson, printTable, say } from './output.ts';
@@ -19,7 +19,7 @@ type Action = <A extends unknown[]>(
   fn: (...args: A) => Promise<number | undefined>,
 ) => (...args: A) => Promise<void>;
 
-const BUNDLED_CATALOG = fileURLToPath(new URL('../../catalog', import.meta.url));
+const BUNDLED_CATALOG = packagePath('catalog');
 
 function stepHooks(quiet: boolean): JobHooks & { stop(): void } {
   const bar = loadProgressBar(!quiet);

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Queryable } from '../ports/database.ts';
+import { packagePath } from '../util/package-root.ts';
 
-export const SQL_DIR = fileURLToPath(new URL('../../sql/', import.meta.url));
+/** The platform's migrations, shipped with the package. */
+export const sqlDir = (): string => packagePath('sql');
 
 export interface Migration {
   readonly version: number;
@@ -13,7 +14,7 @@ export interface Migration {
   readonly checksum: string;
 }
 
-export async function readMigrations(dir = SQL_DIR): Promise<Migration[]> {
+export async function readMigrations(dir = sqlDir()): Promise<Migration[]> {
   const names = (await readdir(dir)).filter((f) => /^\d{3}_[\w-]+\.sql$/.test(f));
   return migrationsFrom(
     await Promise.all(names.map(async (name) => ({ name, sql: await readFile(join(dir, name), 'utf8') }))),
@@ -35,7 +36,7 @@ export interface MigrationTarget extends Queryable {
  */
 export async function migrate(
   db: MigrationTarget,
-  source: string | Migration[] = SQL_DIR,
+  source: string | Migration[] = sqlDir(),
 ): Promise<string[]> {
   const migrations = typeof source === 'string' ? await readMigrations(source) : source;
   await db.transaction(async () => {

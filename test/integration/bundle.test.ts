@@ -1,0 +1,59 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ENTRIES, ensureBundle, ROOT } from '../../bin/bundle.mjs';
+import { readMigrations } from '../../runtime/db/migrate.ts';
+
+const run = promisify(execFile);
+const dirs: string[] = [];
+const temp = async () => {
+  const d = await mkdtemp(join(tmpdir(), 'strata-bundle-'));
+  dirs.push(d);
+  return d;
+};
+afterAll(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+describe('bundles', () => {
+  it('start the GeoJSON row worker from beside themselves and find the package files', async () => {
+    // Inside the project, as dist/ is: packages resolve from its node_modules.
+    const out = join(ROOT, 'node_modules', '.cache', `strata-bundle-test-${process.pid}`);
+    dirs.push(out);
+    const paths = await ensureBundle(
+      { probe: 'test/fixtures/bundle-probe.ts', 'geojson-worker': ENTRIES['geojson-worker']! },
+      out,
+    );
+    const { stdout } = await run('node', [paths.probe!]);
+    const result = JSON.parse(stdout) as { rows: string; migrations: string[] };
+    // COPY text: the backslash doubled; the point as hex EWKB; no geometry as \N.
+    expect(result.rows).toBe('a\\\\b\t0101000020e6100000000000000000f03f0000000000000040\nc\t\\N\n');
+    expect(result.migrations).toEqual((await readMigrations()).map((m) => m.name));
+  });
+
+  it('are rebuilt when a source they were built from changes, and only then', async () => {
+    const src = await temp();
+    const out = join(ROOT, 'node_modules', '.cache', `strata-bundle-test-${process.pid}-b`);
+    dirs.push(out);
+    await writeFile(join(src, 'main.ts'), "import { word } from './word.ts';\nconsole.log(word);\n");
+    await writeFile(join(src, 'word.ts'), "export const word: string = 'one';\n");
+    const entries = { main: join(src, 'main.ts') };
+    const first = await ensureBundle(entries, out);
+    expect((await run('node', [first.main!])).stdout).toBe('one\n');
+    const built = (await stat(first.main!)).mtimeMs;
+
+    await ensureBundle(entries, out);
+    expect((await stat(first.main!)).mtimeMs).toBe(built);
+
+    await writeFile(join(src, 'word.ts'), "export const word: string = 'two';\n");
+    const later = new Date(built + 2000);
+    await utimes(join(src, 'word.ts'), later, later);
+    await ensureBundle(entries, out);
+    expect((await run('node', [first.main!])).stdout).toBe('two\n');
+    const record = JSON.parse(await readFile(join(out, '.main.inputs.json'), 'utf8')) as { inputs: string[] };
+    expect(record.inputs.some((f) => f.endsWith('word.ts'))).toBe(true);
+  });
+});
