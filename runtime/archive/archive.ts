@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { Transform } from 'node:stream';
 import { LoadError } from '../errors.ts';
 import type { Database } from '../ports/database.ts';
 import { type ObjectStore, readJson } from '../ports/object-store.ts';
@@ -137,16 +136,15 @@ export async function archiveFile(
   const receivedAt = new Date();
   const version = datasetVersionId(receivedAt, sha256);
   const key = `${versionPrefix(input.dataset, version)}${filename}`;
+  // Hashed again as it is copied: the bytes archived are the bytes hashed, even if the file changes meanwhile.
   const hash = createHash('sha256');
-  const hashing = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      hash.update(chunk);
-      done(null, chunk);
-    },
-  });
-  const source = createReadStream(input.path, { highWaterMark: 1 << 20 });
-  source.on('error', (e) => hashing.destroy(e));
-  await store.put('archive', key, source.pipe(hashing), { contentType: contentTypeOf(filename) });
+  async function* hashed(): AsyncGenerator<Buffer> {
+    for await (const chunk of createReadStream(input.path, { highWaterMark: 1 << 20 })) {
+      hash.update(chunk as Buffer);
+      yield chunk as Buffer;
+    }
+  }
+  await store.put('archive', key, hashed(), { contentType: contentTypeOf(filename) });
   if (hash.digest('hex') !== sha256)
     throw new LoadError({
       file: input.path,

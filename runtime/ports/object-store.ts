@@ -2,6 +2,9 @@ import type { Readable } from 'node:stream';
 
 export type Bucket = 'ingress' | 'archive' | 'egress';
 
+/** What can be stored: bytes in hand, or a stream of them (a Readable is one) read once, to the end. */
+export type Body = AsyncIterable<Uint8Array> | Uint8Array | string;
+
 export interface PutOptions {
   readonly contentType?: string;
   /**
@@ -27,12 +30,7 @@ export interface ObjectInfo {
 }
 
 export interface ObjectStore {
-  put(
-    bucket: Bucket,
-    key: string,
-    body: Readable | Buffer | string,
-    options?: PutOptions,
-  ): Promise<{ size: number }>;
+  put(bucket: Bucket, key: string, body: Body, options?: PutOptions): Promise<{ size: number }>;
   /** Streams an object; NotFoundError when it is missing. */
   get(bucket: Bucket, key: string): Promise<Readable>;
   exists(bucket: Bucket, key: string): Promise<boolean>;

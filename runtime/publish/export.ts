@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { Readable } from 'node:stream';
 import type { Output } from '../catalog/schema.ts';
 import { BuildError } from '../errors.ts';
 import type { Database, RowCount } from '../ports/database.ts';
@@ -36,64 +35,41 @@ async function describe(db: Database, schema: string, table: string): Promise<Co
 }
 
 /** Hashes and measures an export as it streams to the bucket, so nothing is read twice. */
-function measured(
+async function* measured(
   source: AsyncIterable<Buffer>,
   stats: { size: number; hash: ReturnType<typeof createHash> },
-) {
-  return Readable.from(
-    (async function* () {
-      for await (const chunk of source) {
-        stats.size += chunk.length;
-        stats.hash.update(chunk);
-        yield chunk;
-      }
-    })(),
-  );
-}
-
-const SEPARATOR = Buffer.from(',\n');
-
-/** `a\nb` → `a,\nb`, on bytes: every newline inside a body of whole lines gets a comma before it. */
-function commaBeforeNewlines(body: Buffer): Buffer {
-  let n = 0;
-  for (let i = body.indexOf(10); i !== -1; i = body.indexOf(10, i + 1)) n++;
-  if (n === 0) return body;
-  const out = Buffer.allocUnsafe(body.length + n);
-  let from = 0;
-  let at = 0;
-  for (let i = body.indexOf(10); i !== -1; i = body.indexOf(10, i + 1)) {
-    at += body.copy(out, at, from, i);
-    out[at++] = 0x2c;
-    out[at++] = 10;
-    from = i + 1;
+): AsyncGenerator<Buffer> {
+  for await (const chunk of source) {
+    stats.size += chunk.length;
+    stats.hash.update(chunk);
+    yield chunk;
   }
-  body.copy(out, at, from);
-  return out;
 }
 
-/** Wraps one-feature-a-line text into a FeatureCollection, streaming: `,` goes before every line but the first. */
+/**
+ * Wraps feature lines into a FeatureCollection, streaming. The database ends every feature with `,`; only
+ * the last one's comma is dropped, so the bytes pass through untouched but for the final chunk.
+ */
 async function* featureCollection(lines: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
   yield Buffer.from('{"type":"FeatureCollection","features":[\n');
-  let first = true;
-  let carry: Buffer = Buffer.alloc(0);
+  let held: Buffer | undefined;
   for await (const chunk of lines) {
-    const buf: Buffer = carry.length > 0 ? Buffer.concat([carry, chunk]) : chunk;
-    const end = buf.lastIndexOf(10);
-    if (end === -1) {
-      carry = buf;
+    if (chunk.length === 0) continue;
+    // The last ",\n" may straddle chunks: a chunk too short to hold both joins the one before.
+    if (held && chunk.length < 2) {
+      held = Buffer.concat([held, chunk]);
       continue;
     }
-    const body = buf.subarray(0, end);
-    carry = buf.subarray(end + 1);
-    if (!first) yield SEPARATOR;
-    yield commaBeforeNewlines(body);
-    first = false;
+    if (held) yield held;
+    held = chunk;
   }
-  if (carry.length > 0) {
-    if (!first) yield SEPARATOR;
-    yield carry;
+  if (held) {
+    if (held.length < 2 || held[held.length - 2] !== 0x2c || held[held.length - 1] !== 10)
+      throw new Error('feature lines must end with ",\\n"');
+    yield held.subarray(0, held.length - 2);
+    yield Buffer.from('\n');
   }
-  yield Buffer.from('\n]}\n');
+  yield Buffer.from(']}\n');
 }
 
 /**
@@ -111,7 +87,8 @@ export async function exportOutput(
   const attrs = columns.filter((c) => c !== geom && !c.type.startsWith('geometry'));
   const source = qualified(schema, output.table);
   const order = output.orderBy ?? (attrs[0] ? [attrs[0].name] : []);
-  const orderBy = order.length > 0 ? ` ORDER BY ${order.map(ident).join(', ')}` : '';
+  // On the table's columns (`t.`), not the text the CSV select makes of them: ids sort as numbers.
+  const orderBy = order.length > 0 ? ` ORDER BY ${order.map((c) => `t.${ident(c)}`).join(', ')}` : '';
   const [sridRow] = geom
     ? await db
         .query<{ srid: number | null }>(`SELECT Find_SRID($1, $2, $3) AS srid`, [
@@ -135,7 +112,7 @@ export async function exportOutput(
       fields.push(`ST_X(${p})::text AS lon`, `ST_Y(${p})::text AS lat`);
       srid = 4326;
     }
-    body = db.copyToCsv(`SELECT ${fields.join(', ')} FROM ${source}${orderBy}`, count);
+    body = db.copyToCsv(`SELECT ${fields.join(', ')} FROM ${source} t${orderBy}`, count);
   } else {
     srid = geom ? 4326 : null;
     // Built by concatenation: compact, in the columns' order, and faster than row_to_json or
@@ -149,10 +126,9 @@ export async function exportOutput(
     const geometry = geom
       ? `coalesce(ST_AsGeoJSON(${tableSrid === 4326 ? g : `ST_Transform(${g}, 4326)`}), 'null')`
       : `'null'`;
-    const tOrderBy = order.length > 0 ? ` ORDER BY ${order.map((c) => `t.${ident(c)}`).join(', ')}` : '';
     body = featureCollection(
       db.copyToLines(
-        `SELECT '{"type":"Feature","properties":' || ${properties} || ',"geometry":' || ${geometry} || '}' FROM ${source} t${tOrderBy}`,
+        `SELECT '{"type":"Feature","properties":' || ${properties} || ',"geometry":' || ${geometry} || '},' FROM ${source} t${orderBy}`,
         count,
       ),
     );

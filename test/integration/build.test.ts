@@ -208,6 +208,20 @@ describe.each(engines())('builds and publishing on $name', (engine) => {
       expect(geo2.features.map((f: { properties: { note: string } }) => f.properties.note)).toEqual(rest);
     });
 
+    it('orders outputs by the values of the table, so ids sort as numbers in CSV as in GeoJSON', async () => {
+      await ingest(
+        catalog,
+        'notes',
+        await file('ids.csv', 'id,note,lon,lat\n10,ten,0,0\n9,nine,1,1\n2,two,2,2\n'),
+      );
+      expect((await build(catalog, 'copy')).status).toBe('succeeded');
+      const m = await readManifest(p.store, 'copy');
+      const csvOut = parseCsv(await egress(m.outputs[0]!.key), { columns: true }) as Record<string, string>[];
+      expect(csvOut.map((r) => r.id)).toEqual(['2', '9', '10']);
+      const geo = JSON.parse(await egress(m.outputs[1]!.key));
+      expect(geo.features.map((f: { properties: { id: number } }) => f.properties.id)).toEqual([2, 9, 10]);
+    });
+
     it('publishes nothing when a check fails, leaves latest alone, and keeps the build schema for gc', async () => {
       const before = await readLatest(p.store, 'copy');
       const versionsBefore = await listProductVersions(p.store, 'copy');

@@ -42,6 +42,36 @@ describe('FsObjectStore', () => {
     expect(await store.list('archive', '')).toEqual([]);
   });
 
+  it('writes a body of many batches byte for byte, and reports its size', async () => {
+    // Chunks of odd sizes, several MiB in all, so batches end mid-chunk and a write is in flight while
+    // the next batch is read.
+    const chunks = Array.from({ length: 70 }, (_, i) =>
+      Buffer.alloc(65_537 + i * 331, String.fromCharCode(97 + (i % 26))),
+    );
+    async function* body() {
+      for (const c of chunks) {
+        await new Promise((r) => setImmediate(r));
+        yield c;
+      }
+    }
+    const { size } = await store.put('egress', 'products/p/v1/big.csv', body());
+    const expected = Buffer.concat(chunks);
+    expect(size).toBe(expected.length);
+    expect((await readFile(store.locate('egress', 'products/p/v1/big.csv'))).equals(expected)).toBe(true);
+  });
+
+  it('leaves nothing behind when a body fails after some batches were written', async () => {
+    async function* body() {
+      for (let i = 0; i < 5; i++) yield Buffer.alloc(700_000, 120);
+      throw new Error('the database went away');
+    }
+    await expect(store.put('egress', 'products/p/v1/out.csv', body())).rejects.toThrow(
+      'the database went away',
+    );
+    expect(await store.exists('egress', 'products/p/v1/out.csv')).toBe(false);
+    expect(await store.list('egress', '')).toEqual([]);
+  });
+
   it('lists keys under a prefix, sorted, and never the temporary folder', async () => {
     for (const k of ['datasets/b/2/f', 'datasets/a/1/f', 'datasets/ab/1/f', 'other/x'])
       await store.put('archive', k, k);

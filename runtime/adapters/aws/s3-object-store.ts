@@ -1,4 +1,4 @@
-import { Readable, Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import {
   GetObjectCommand,
   HeadObjectCommand,
@@ -11,6 +11,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { NotFoundError } from '../../errors.ts';
 import {
+  type Body,
   type Bucket,
   ObjectExistsError,
   type ObjectInfo,
@@ -41,25 +42,23 @@ export class S3ObjectStore implements ObjectStore {
     private readonly client: S3Client = new S3Client({}),
   ) {}
 
-  async put(
-    bucket: Bucket,
-    key: string,
-    body: Readable | Buffer | string,
-    options: PutOptions = {},
-  ): Promise<{ size: number }> {
+  async put(bucket: Bucket, key: string, body: Body, options: PutOptions = {}): Promise<{ size: number }> {
     let size = 0;
-    const counted =
-      body instanceof Readable
-        ? body.pipe(
-            new Transform({
-              transform(chunk: Buffer, _e, done) {
-                size += chunk.length;
-                done(null, chunk);
-              },
-            }),
-          )
-        : body;
-    if (!(body instanceof Readable)) size = Buffer.byteLength(body);
+    let counted: Readable | Uint8Array | string;
+    if (typeof body === 'string' || body instanceof Uint8Array) {
+      counted = body;
+      size = Buffer.byteLength(body);
+    } else {
+      // A generator, not pipe(): an error in the body reaches the upload and aborts it.
+      counted = Readable.from(
+        (async function* () {
+          for await (const chunk of body) {
+            size += chunk.length;
+            yield chunk;
+          }
+        })(),
+      );
+    }
     try {
       await new Upload({
         client: this.client,

@@ -1,18 +1,19 @@
 import { randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { link, mkdir, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { link, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { NotFoundError } from '../../errors.ts';
 import {
+  type Body,
   type Bucket,
   ObjectExistsError,
   type ObjectInfo,
   type ObjectStore,
   type PutOptions,
 } from '../../ports/object-store.ts';
+import { writeBody } from '../../util/files.ts';
 
 /** Guards against keys that would escape the bucket directory. */
 function checkKey(key: string): void {
@@ -32,19 +33,20 @@ export class FsObjectStore implements ObjectStore {
     return join(this.root, bucket, ...key.split('/'));
   }
 
-  async put(bucket: Bucket, key: string, body: Readable | Buffer | string, options: PutOptions = {}) {
+  async put(bucket: Bucket, key: string, body: Body, options: PutOptions = {}) {
     const target = this.path(bucket, key);
     const tmpDir = join(this.root, bucket, '.tmp');
     await mkdir(tmpDir, { recursive: true });
     await mkdir(dirname(target), { recursive: true });
     const tmp = join(tmpDir, randomUUID());
     try {
-      const source =
-        body instanceof Readable
-          ? body
-          : Readable.from([typeof body === 'string' ? Buffer.from(body) : body]);
-      await pipeline(source, createWriteStream(tmp, { flags: 'wx' }));
-      const { size } = await stat(tmp);
+      const fh = await open(tmp, 'wx');
+      let size: number;
+      try {
+        size = await writeBody(fh, body);
+      } finally {
+        await fh.close();
+      }
       if (options.replace) {
         await rename(tmp, target);
       } else {
