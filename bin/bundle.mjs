@@ -40,9 +40,9 @@ function fresh(entries, outdir) {
   }
   const names = Object.keys(entries);
   if (names.some((n) => record.entries[n] !== entries[n])) return false;
-  const built = Math.min(...names.map((n) => mtime(join(outdir, `${n}.mjs`))));
-  if (!Number.isFinite(built)) return false;
-  return record.inputs.every((f) => mtime(join(ROOT, f)) <= built);
+  if (names.some((n) => !Number.isFinite(mtime(join(outdir, `${n}.mjs`))))) return false;
+  // Against the moment the build started: a source saved while esbuild was reading counts as newer.
+  return record.inputs.every((f) => mtime(join(ROOT, f)) < record.startedAt);
 }
 
 /**
@@ -54,6 +54,7 @@ export async function ensureBundle(entries = ENTRIES, outdir = DIST) {
   const paths = Object.fromEntries(Object.keys(entries).map((n) => [n, join(outdir, `${n}.mjs`)]));
   if (fresh(entries, outdir)) return paths;
   const { build } = await import('esbuild');
+  const startedAt = Date.now();
   const staging = join(outdir, `.staging-${process.pid}-${Date.now()}`);
   mkdirSync(staging, { recursive: true });
   try {
@@ -77,7 +78,7 @@ export async function ensureBundle(entries = ENTRIES, outdir = DIST) {
       renameSync(join(staging, `${n}.mjs`), paths[n]);
     }
     const record = join(staging, 'inputs.json');
-    writeFileSync(record, `${JSON.stringify({ entries, inputs: inputs.sort() }, null, 2)}\n`);
+    writeFileSync(record, `${JSON.stringify({ entries, startedAt, inputs: inputs.sort() }, null, 2)}\n`);
     renameSync(record, recordFile(entries, outdir));
   } finally {
     rmSync(staging, { recursive: true, force: true });

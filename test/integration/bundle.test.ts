@@ -40,6 +40,8 @@ describe('bundles', () => {
     dirs.push(out);
     await writeFile(join(src, 'main.ts'), "import { word } from './word.ts';\nconsole.log(word);\n");
     await writeFile(join(src, 'word.ts'), "export const word: string = 'one';\n");
+    const past = new Date(Date.now() - 10_000);
+    for (const f of ['main.ts', 'word.ts']) await utimes(join(src, f), past, past);
     const entries = { main: join(src, 'main.ts') };
     const first = await ensureBundle(entries, out);
     expect((await run('node', [first.main!])).stdout).toBe('one\n');
@@ -49,8 +51,6 @@ describe('bundles', () => {
     expect((await stat(first.main!)).mtimeMs).toBe(built);
 
     await writeFile(join(src, 'word.ts'), "export const word: string = 'two';\n");
-    const later = new Date(built + 2000);
-    await utimes(join(src, 'word.ts'), later, later);
     await ensureBundle(entries, out);
     expect((await run('node', [first.main!])).stdout).toBe('two\n');
     const record = JSON.parse(await readFile(join(out, '.main.inputs.json'), 'utf8')) as { inputs: string[] };
