@@ -13,7 +13,8 @@ import { exportOutput } from '../runtime/publish/export.ts';
 const [mode, ...args] = process.argv.slice(2);
 const url = process.env.DATABASE_URL;
 if (!url) throw new Error('DATABASE_URL is required');
-const db = await PgDatabase.open(url, { max: 2 });
+// The pool the command line opens, so a large CSV loads as it would there (several COPY statements at once).
+const db = await PgDatabase.open(url);
 await migrate(db);
 const store = new FsObjectStore(await mkdtemp(join(tmpdir(), 'strata-bench-')));
 const rssMb = () => Math.round(process.resourceUsage().maxRSS / 1024);

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { collectBuildSchemas } from '../../runtime/build/gc.ts';
+import { collectBuildSchemas, collectStaleLoads } from '../../runtime/build/gc.ts';
 import { planBuild, requireProduct } from '../../runtime/build/plan.ts';
 import type { Catalog } from '../../runtime/catalog/loader.ts';
 import type { CheckResult } from '../../runtime/errors.ts';
@@ -163,7 +163,7 @@ export function registerBuildCommands(program: Command, globals: () => GlobalOpt
   program
     .command('gc')
     .description(
-      'drop stale build schemas: of successful builds, and of failed ones past keepFailedBuildHours',
+      'drop stale build schemas (of successful builds, and of failed ones past keepFailedBuildHours) and the staging tables of loads that never finished',
     )
     .option('--all', "also drop failed builds' schemas still within their retention")
     .option('--dry-run', 'list what would be dropped')
@@ -172,10 +172,14 @@ export function registerBuildCommands(program: Command, globals: () => GlobalOpt
         const g = globals();
         return withPlatform(g, async (p, catalog) => {
           const dropped = await collectBuildSchemas(p.db, catalog, { all: o.all, dryRun: o.dryRun });
-          if (g.json) printJson(dropped);
-          else if (dropped.length === 0) say('no stale build schemas');
-          else
-            for (const d of dropped) say(`${o.dryRun ? 'would drop' : 'dropped'} ${d.schema}: ${d.reason}`);
+          const loads = await collectStaleLoads(p.db, { dryRun: o.dryRun });
+          if (g.json) printJson({ buildSchemas: dropped, stagingTables: loads });
+          else if (dropped.length + loads.length === 0) say('nothing stale');
+          else {
+            const verb = o.dryRun ? 'would drop' : 'dropped';
+            for (const d of dropped) say(`${verb} ${d.schema}: ${d.reason}`);
+            for (const l of loads) say(`${verb} ${l.table} (${l.dataset}@${l.version}): ${l.reason}`);
+          }
           return EXIT.ok;
         });
       }),

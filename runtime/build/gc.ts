@@ -1,6 +1,7 @@
 import type { Catalog } from '../catalog/loader.ts';
+import { LOADING_SCHEMA } from '../load/table.ts';
 import type { Database } from '../ports/database.ts';
-import { ident } from '../util/sql.ts';
+import { ident, qualified } from '../util/sql.ts';
 
 export interface StaleSchema {
   readonly schema: string;
@@ -62,5 +63,52 @@ export async function collectBuildSchemas(
   }
   if (!options.dryRun)
     for (const s of stale) await db.exec(`DROP SCHEMA IF EXISTS ${ident(s.schema)} CASCADE`);
+  return stale;
+}
+
+export interface StaleLoad {
+  /** `strata_loading.<table>`, unquoted. */
+  readonly table: string;
+  readonly dataset: string | null;
+  readonly version: string | null;
+  readonly reason: string;
+}
+
+/**
+ * Drops staging tables of parallel loads that never finished (the process was killed between filling and
+ * moving them): those started more than `hours` ago. A load still running is younger than that.
+ */
+export async function collectStaleLoads(
+  db: Database,
+  options: { hours?: number; dryRun?: boolean; now?: Date } = {},
+): Promise<StaleLoad[]> {
+  const now = options.now ?? new Date();
+  const hours = options.hours ?? 24;
+  const rows = await db.query<{ name: string; comment: string | null }>(
+    `SELECT c.relname AS name, obj_description(c.oid, 'pg_class') AS comment
+     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = $1 AND c.relkind = 'r'`,
+    [LOADING_SCHEMA],
+  );
+  const stale: StaleLoad[] = [];
+  for (const r of rows) {
+    let meta: { dataset?: string; version?: string; startedAt?: string } = {};
+    try {
+      meta = r.comment ? JSON.parse(r.comment) : {};
+    } catch {
+      meta = {};
+    }
+    const age = (now.getTime() - Date.parse(meta.startedAt ?? '')) / 3_600_000;
+    if (age < hours) continue;
+    stale.push({
+      table: `${LOADING_SCHEMA}.${r.name}`,
+      dataset: meta.dataset ?? null,
+      version: meta.version ?? null,
+      reason: Number.isFinite(age)
+        ? `a load started ${age.toFixed(1)} h ago and never finished`
+        : 'a load that never finished',
+    });
+    if (!options.dryRun) await db.exec(`DROP TABLE IF EXISTS ${qualified(LOADING_SCHEMA, r.name)}`);
+  }
   return stale;
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { parse as parseCsv } from 'csv-parse/sync';
 import type { DatasetVersion } from '../archive/archive.ts';
@@ -5,7 +6,7 @@ import type { Column, Dataset } from '../catalog/schema.ts';
 import { LoadError } from '../errors.ts';
 import { type CopyChunk, CopyRejectedError, type Database } from '../ports/database.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
-import { ident, qualified } from '../util/sql.ts';
+import { ident, literal, qualified } from '../util/sql.ts';
 import { lineOfRecord, RecordTooLargeError, recordChunks } from './csv-records.ts';
 import { featureTexts, GeoJsonStructureError } from './geojson-features.ts';
 import { rowsInline, rowsOnWorker } from './geojson-pool.ts';
@@ -15,6 +16,7 @@ import {
   DATASETS_SCHEMA,
   explainConstraint,
   finishTableSQL,
+  LOADING_SCHEMA,
   sourceName,
   versionTable,
 } from './table.ts';
@@ -33,6 +35,11 @@ export interface LoadOptions {
   readonly chunkBytes?: number;
   /** GeoJSON files at least this large have their rows made on a worker thread. @default 16 MiB */
   readonly workerThresholdBytes?: number;
+  /**
+   * CSV files at least this large are loaded by several COPY statements at once where the database can
+   * (a server; not PGlite), through a staging table. @default 16 MiB
+   */
+  readonly parallelThresholdBytes?: number;
   readonly maxRecordBytes?: number;
 }
 
@@ -41,6 +48,8 @@ export interface LoadResult {
   readonly rows: number;
   /** False when the version was already loaded and nothing was done. */
   readonly loaded: boolean;
+  /** COPY statements that ran at once (1 unless a large CSV went to a server). */
+  readonly copies?: number;
 }
 
 /** Counts bytes as they stream past, for progress. */
@@ -54,7 +63,10 @@ async function* counting(source: Readable, onBytes: (n: number) => void): AsyncG
 /**
  * Loads an archived dataset version into `datasets."<name>@<version>"`, all or nothing: the table is
  * created, filled by a streamed COPY, indexed and registered in one transaction, so a refused row leaves
- * no table behind.
+ * no table behind. A large CSV on a server is filled by several COPY statements at once instead, in a
+ * staging table of `strata_loading` that the same kind of transaction then moves into place (or that is
+ * dropped when any of them fails). Not to be called inside a transaction: other connections must see the
+ * staging table.
  */
 export async function loadVersion(
   db: Database,
@@ -81,28 +93,59 @@ export async function loadVersion(
   const source = counting(await store.get('archive', version.key), (n) => {
     progress.bytes += n;
   });
+  const onRows = (n: number) => {
+    progress.rows += n;
+    report();
+  };
+  // Rows are atomic only within a statement, so the statements at once write to a staging table; and a
+  // unique column could make them wait on each other's rows, so such datasets load in one statement.
+  const parallel =
+    dataset.format === 'csv' &&
+    db.parallelCopies > 1 &&
+    !dataset.columns.some((c) => c.unique) &&
+    version.size >= (options.parallelThresholdBytes ?? 16 << 20);
 
-  return db.transaction(async () => {
-    await db.exec(createTableSQL(dataset, table));
-    const target = qualified(DATASETS_SCHEMA, table);
-    const rows =
-      dataset.format === 'csv'
-        ? await copyCsv(db, store, dataset, version, target, source, options, (n) => {
-            progress.rows += n;
-            report();
-          })
-        : await copyGeoJson(db, dataset, version, target, source, options, (n) => {
-            progress.rows += n;
-            report();
-          });
+  /** Indexes, registers and shows the filled table; inside the load's transaction. */
+  const finish = async (rows: number, copies: number): Promise<LoadResult> => {
     for (const sql of finishTableSQL(dataset, table, { index: options.index ?? true })) await db.exec(sql);
     await db.query(
       'UPDATE strata.dataset_versions SET loaded_table = $3, loaded_at = now(), row_count = $4 WHERE dataset = $1 AND version = $2',
       [dataset.name, version.version, table, rows],
     );
     await refreshLatestView(db, dataset.name);
-    return { table, rows, loaded: true };
-  });
+    return { table, rows, loaded: true, copies };
+  };
+
+  if (!parallel)
+    return db.transaction(async () => {
+      await db.exec(createTableSQL(dataset, table));
+      const target = qualified(DATASETS_SCHEMA, table);
+      const rows =
+        dataset.format === 'csv'
+          ? await copyCsv(db, store, dataset, version, target, source, options, onRows, false)
+          : await copyGeoJson(db, dataset, version, target, source, options, onRows);
+      return finish(rows, 1);
+    });
+
+  // A short name of its own (identifiers stop at 63 bytes), renamed when it is moved into place.
+  const staging = `load_${randomUUID().replaceAll('-', '').slice(0, 20)}`;
+  const stagingTable = qualified(LOADING_SCHEMA, staging);
+  await db.exec(createTableSQL(dataset, staging, LOADING_SCHEMA));
+  await db.exec(
+    `COMMENT ON TABLE ${stagingTable} IS ${literal(JSON.stringify({ dataset: dataset.name, version: version.version, startedAt: new Date().toISOString() }))}`,
+  );
+  try {
+    const rows = await copyCsv(db, store, dataset, version, stagingTable, source, options, onRows, true);
+    return await db.transaction(async () => {
+      await db.exec(`ALTER TABLE ${stagingTable} SET SCHEMA ${ident(DATASETS_SCHEMA)}`);
+      await db.exec(`ALTER TABLE ${qualified(DATASETS_SCHEMA, staging)} RENAME TO ${ident(table)}`);
+      return finish(rows, db.parallelCopies);
+    });
+  } catch (e) {
+    // The transaction rolled back, so the table is still in the staging schema.
+    await db.exec(`DROP TABLE IF EXISTS ${stagingTable}`).catch(() => {});
+    throw e;
+  }
 }
 
 /** `datasets."<name>"` always shows the newest loaded version, for people exploring with psql. */
@@ -132,6 +175,7 @@ async function copyCsv(
   source: AsyncIterable<Buffer>,
   options: LoadOptions,
   onRows: (n: number) => void,
+  parallel: boolean,
 ): Promise<number> {
   const delimiter = dataset.csv.delimiter;
   const chunks = recordChunks(source, {
@@ -198,6 +242,7 @@ async function copyCsv(
       `WITH (FORMAT csv, HEADER true, DELIMITER ${delimiter === "'" ? "''''" : `'${delimiter}'`})`,
       body(),
       first.value.data,
+      { parallel },
     );
   } catch (e) {
     if (e instanceof RecordTooLargeError) return tooLarge(e);

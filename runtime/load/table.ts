@@ -2,6 +2,8 @@ import type { Column, ColumnType, Dataset } from '../catalog/schema.ts';
 import { ident, literal, qualified } from '../util/sql.ts';
 
 export const DATASETS_SCHEMA = 'datasets';
+/** Where a parallel load fills its table before it is moved into `datasets` (sql/003_loading.sql). */
+export const LOADING_SCHEMA = 'strata_loading';
 
 const PG_TYPES: Record<ColumnType, string> = {
   text: 'text',
@@ -100,7 +102,7 @@ function geometryExpression(dataset: Dataset): string | undefined {
  * DDL for a dataset version's table. CSV geometry is a stored generated column, so PostgreSQL builds it
  * during COPY in one pass; GeoJSON geometry arrives ready (as EWKB) in the source SRID.
  */
-export function createTableSQL(dataset: Dataset, table: string): string {
+export function createTableSQL(dataset: Dataset, table: string, schema = DATASETS_SCHEMA): string {
   const g = dataset.geometry;
   const lonLat = (name: string): 'lon' | 'lat' | undefined =>
     g.kind === 'lonlat' && g.sourceSrid === 4326
@@ -126,7 +128,7 @@ export function createTableSQL(dataset: Dataset, table: string): string {
   } else if (g.kind === 'geojson') {
     cols.push(`geom geometry(${typmod(g)}, ${g.sourceSrid})${g.required ? ' NOT NULL' : ''}`);
   }
-  return `CREATE TABLE ${qualified(DATASETS_SCHEMA, table)} (\n  ${cols.join(',\n  ')}\n)`;
+  return `CREATE TABLE ${qualified(schema, table)} (\n  ${cols.join(',\n  ')}\n)`;
 }
 
 /**

@@ -55,7 +55,15 @@ export interface Database extends Queryable {
     options: string,
     chunks: AsyncIterable<CopyChunk>,
     header?: Buffer,
+    copy?: { parallel?: boolean },
   ): Promise<number>;
+  /**
+   * How many COPY statements `copyFrom` with `parallel` runs at once, each on a connection of its own
+   * (1 where the database has one connection). The caller of a parallel copy must have committed the
+   * target table and must not need the rows to be atomic with anything: each statement commits on its
+   * own, so on failure the caller drops the table. Lines in a refusal are still the stream's.
+   */
+  readonly parallelCopies: number;
   /**
    * Streams the result of `select` as CSV (with a header row), the way `COPY (select) TO STDOUT
    * (FORMAT csv, HEADER)` writes it. Every selected column should be text so both engines print alike.

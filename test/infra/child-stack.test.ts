@@ -174,6 +174,7 @@ describe('child stack, defaults (child-a)', () => {
           sql: Match.stringLikeRegexp('CREATE EXTENSION IF NOT EXISTS postgis'),
         }),
         Match.objectLike({ name: '002_dispatch.sql', sql: Match.stringLikeRegexp('dedupe_key') }),
+        Match.objectLike({ name: '003_loading.sql', sql: Match.stringLikeRegexp('strata_loading') }),
       ],
     });
   });

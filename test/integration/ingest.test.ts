@@ -2,6 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { archiveFile, listVersions } from '../../runtime/archive/archive.ts';
+import { collectStaleLoads } from '../../runtime/build/gc.ts';
 import type { Catalog } from '../../runtime/catalog/loader.ts';
 import { LoadError } from '../../runtime/errors.ts';
 import { executeJob, submit } from '../../runtime/jobs/execute.ts';
@@ -72,6 +73,18 @@ describe.each(engines())('ingest and load on $name', (engine) => {
             { name: 'wkt', type: 'text' },
           ],
           geometry: { kind: 'wkt', column: 'wkt', sourceSrid: 27700, targetSrid: 4326 },
+        },
+        // No unique column: a large file may be loaded by several COPY statements at once.
+        trees: {
+          format: 'csv',
+          columns: [
+            { name: 'id', type: 'integer', required: true },
+            { name: 'note', type: 'text' },
+            { name: 'height', type: 'double', min: 0 },
+            { name: 'lon', type: 'double' },
+            { name: 'lat', type: 'double' },
+          ],
+          geometry: { kind: 'lonlat', lon: 'lon', lat: 'lat' },
         },
         areas: {
           format: 'geojson',
@@ -336,6 +349,95 @@ describe.each(engines())('ingest and load on $name', (engine) => {
     expect(e).toBeInstanceOf(LoadError);
     expect((e as LoadError).problem).toMatchObject({ line: 1501, column: 'lat' });
     expect((e as LoadError).problem.reason).toMatch(/latitude must be between -90 and 90/);
+  });
+
+  describe('a large CSV, in several COPY statements at once where the engine can', () => {
+    // Every tenth note spans two physical lines, so lines and records differ.
+    const treeLines = (n: number) => {
+      const lines = ['id,note,height,lon,lat'];
+      for (let i = 1; i <= n; i++)
+        lines.push(`${i},${i % 10 === 0 ? `"tall\n${i}"` : `t${i}`},${i % 50},${-2 + i / n},${52 + i / n}`);
+      return lines;
+    };
+    const load = async (name: string, lines: string[]) => {
+      const path = await file(name, `${lines.join('\n')}\n`);
+      const archived = await archiveFile(p.db, p.store, {
+        dataset: 'trees',
+        path,
+        origin: { kind: 'file', from: path },
+      });
+      return loadVersion(p.db, p.store, catalog.datasets.get('trees')!, archived.version, {
+        chunkBytes: 4096,
+        parallelThresholdBytes: 0,
+      });
+    };
+    const staged = async () =>
+      (
+        await p.db.query(
+          `SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'strata_loading'`,
+        )
+      ).length;
+
+    it('loads every row once, as one statement would', async () => {
+      const loaded = await load('trees.csv', treeLines(20_000));
+      expect(loaded.copies).toBe(engine.name === 'postgres' ? 2 : 1);
+      const [row] = await p.db.query<{ n: number; ids: string; tall: number; x: number; note: string }>(
+        `SELECT count(*)::int AS n, sum(id)::text AS ids, count(*) FILTER (WHERE note LIKE 'tall%')::int AS tall,
+           max(ST_X(geom)) FILTER (WHERE id = 20000)::float8 AS x,
+           min(note) FILTER (WHERE id = 19990) AS note
+         FROM datasets."${loaded.table}"`,
+      );
+      expect(row).toEqual({
+        n: 20_000,
+        ids: String((20_000 * 20_001) / 2),
+        tall: 2000,
+        x: -1,
+        note: 'tall\n19990',
+      });
+      expect(await staged()).toBe(0);
+      const [indexed] = await p.db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_indexes WHERE schemaname = 'datasets' AND tablename = $1`,
+        [loaded.table],
+      );
+      expect(indexed!.n).toBe(1);
+    });
+
+    it('names the line of a bad row in a later chunk, and leaves nothing loaded or staged', async () => {
+      const lines = treeLines(20_000);
+      lines[17_001] = '17001,t,-3,-1.5,53.8';
+      const e = await load('trees-bad.csv', lines).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(LoadError);
+      // 1,700 two-line notes come before record 17001, which starts on line 1 + 17000 + 1700 + 1.
+      expect((e as LoadError).problem).toMatchObject({ line: 18_702, column: 'height' });
+      expect(await staged()).toBe(0);
+      const versions = await listVersions(p.db, 'trees');
+      expect(versions.find((v) => v.filename.endsWith('trees-bad.csv'))!.loadedAt).toBeNull();
+    });
+  });
+
+  it('lets gc drop the staging table of a load that never finished, and only such', async () => {
+    const stage = async (name: string, startedAt: string) => {
+      await p.db.exec(`CREATE TABLE strata_loading.${name} (id integer)`);
+      await p.db.exec(
+        `COMMENT ON TABLE strata_loading.${name} IS '${JSON.stringify({ dataset: 'trees', version: 'v', startedAt })}'`,
+      );
+    };
+    await stage('load_old', '2026-01-01T00:00:00.000Z');
+    await stage('load_new', new Date().toISOString());
+    const dropped = await collectStaleLoads(p.db, { now: new Date('2026-01-02T06:00:00.000Z') });
+    expect(dropped).toEqual([
+      {
+        table: 'strata_loading.load_old',
+        dataset: 'trees',
+        version: 'v',
+        reason: expect.stringMatching(/30\.0 h ago/),
+      },
+    ]);
+    const left = await p.db.query<{ relname: string }>(
+      `SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'strata_loading' AND relkind = 'r'`,
+    );
+    expect(left.map((r) => r.relname)).toEqual(['load_new']);
+    await p.db.exec('DROP TABLE strata_loading.load_new');
   });
 
   it('rejects an empty file', async () => {

@@ -5,7 +5,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { postgis } from '@electric-sql/pglite-postgis';
 import { ConflictError } from '../../errors.ts';
 import type { CopyChunk, Database, RowCount } from '../../ports/database.ts';
-import { copyRejected, csvField } from '../copy-errors.ts';
+import { copyRejected, csvField, newlines } from '../copy-errors.ts';
 
 interface SessionState {
   txDepth: number;
@@ -22,6 +22,8 @@ const rawText = (x: string) => x;
  */
 export class PgliteDatabase implements Database {
   readonly engine = 'pglite' as const;
+  /** One connection: COPY statements run one after another. */
+  readonly parallelCopies = 1;
   private readonly als = new AsyncLocalStorage<SessionState>();
   private tail: Promise<unknown> = Promise.resolve();
   private cursorSeq = 0;
@@ -222,9 +224,3 @@ function isAlive(pid: number): boolean {
 }
 
 export const pgliteDataDir = (home: string) => join(home, 'pglite');
-
-function newlines(buf: Buffer): number {
-  let n = 0;
-  for (let i = buf.indexOf(10); i !== -1; i = buf.indexOf(10, i + 1)) n++;
-  return n;
-}
