@@ -1,6 +1,7 @@
 import { basename, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { isFile, listVersions } from '../runtime/archive/archive.ts';
+import { checkArchive, isDamage } from '../runtime/archive/check.ts';
 import { loadCatalog } from '../runtime/catalog/loader.ts';
 import { formatIssue, NotFoundError } from '../runtime/errors.ts';
 import { submit, workUntil } from '../runtime/jobs/execute.ts';
@@ -183,6 +184,47 @@ program
             ['version', 'received', 'size', 'sha256', 'rows', 'loaded', 'file', 'origin'],
           );
         return EXIT.ok;
+      });
+    }),
+  );
+
+program
+  .command('archive')
+  .description('look after the archive')
+  .command('check')
+  .description(
+    "compare the archive with the database: versions missing from it, incomplete ingests, versions the database does not know; --verify re-hashes every version's bytes",
+  )
+  .argument('[datasets...]', 'datasets to check (default: every dataset in the catalog or the database)')
+  .option('--verify', "read every version's bytes and compare them with its recorded size and sha256")
+  .action(
+    action(async (names: string[], o: { verify?: boolean }) => {
+      const g = globals();
+      return withPlatform(g, async (p, catalog) => {
+        const known = await p.db.query<{ dataset: string }>(
+          'SELECT DISTINCT dataset FROM strata.dataset_versions ORDER BY dataset',
+        );
+        const datasets =
+          names.length > 0
+            ? names
+            : [...new Set([...catalog.datasets.keys(), ...known.map((r) => r.dataset)])];
+        const report = await checkArchive(p.db, p.store, datasets, {
+          verify: o.verify,
+          onVersion: o.verify && !g.json ? (d, v) => say(`  verifying ${d}@${v}`) : undefined,
+        });
+        const damaged = report.findings.filter(isDamage).length;
+        if (g.json) printJson({ datasets, ...report, ok: damaged === 0 });
+        else {
+          if (report.findings.length > 0)
+            printTable(
+              report.findings.map((f) => ({ ...f })),
+              ['dataset', 'version', 'kind', 'detail'],
+            );
+          say(
+            `checked ${report.versions} version(s) of ${datasets.length} dataset(s)${o.verify ? ', bytes verified' : ''}: ${damaged === 0 ? 'nothing missing or changed' : `${damaged} missing or changed`}${report.findings.length > damaged ? `; ${report.findings.length - damaged} note(s)` : ''}`,
+          );
+        }
+        return damaged === 0 ? EXIT.ok : EXIT.checkFailed;
       });
     }),
   );

@@ -1,7 +1,8 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { archiveFile, listVersions } from '../../runtime/archive/archive.ts';
+import { checkArchive, isDamage } from '../../runtime/archive/check.ts';
 import { collectStaleLoads } from '../../runtime/build/gc.ts';
 import type { Catalog } from '../../runtime/catalog/loader.ts';
 import { LoadError } from '../../runtime/errors.ts';
@@ -438,6 +439,33 @@ describe.each(engines())('ingest and load on $name', (engine) => {
     );
     expect(left.map((r) => r.relname)).toEqual(['load_new']);
     await p.db.exec('DROP TABLE strata_loading.load_new');
+  });
+
+  it('checks the archive against the database, and with verify the bytes', async () => {
+    const csv = (id: number) => `id,name,population,lon,lat\n${id},Check ${id},1,-1.5,53.8\n`;
+    const one = (await ingest('places_bng', await file('check1.csv', csv(1)))).result;
+    const two = (await ingest('places_bng', await file('check2.csv', csv(2)))).result;
+    const clean = await checkArchive(p.db, p.store, ['places_bng'], { verify: true });
+    expect(clean.findings).toEqual([]);
+    expect(clean.versions).toBeGreaterThanOrEqual(2);
+
+    // An ingest that stopped between the bytes and metadata.json; bytes changed on disk; metadata lost.
+    await p.store.put('archive', 'datasets/places_bng/20990101T000000000Z-deadbeef/late.csv', 'id\n');
+    const bytesOfOne = (await listVersions(p.db, 'places_bng')).find((v) => v.version === one.version)!.key;
+    await writeFile(p.store.locate('archive', bytesOfOne), csv(9));
+    await rm(p.store.locate('archive', `datasets/places_bng/${two.version}/metadata.json`));
+
+    const quick = await checkArchive(p.db, p.store, ['places_bng']);
+    expect(quick.findings.map((f) => [f.kind, f.version])).toEqual([
+      ['incomplete', '20990101T000000000Z-deadbeef'],
+      ['missing', two.version],
+    ]);
+    const full = await checkArchive(p.db, p.store, ['places_bng'], { verify: true });
+    expect(full.findings.filter(isDamage).map((f) => [f.kind, f.version])).toEqual([
+      ['mismatch', one.version],
+      ['missing', two.version],
+    ]);
+    expect(full.findings.find((f) => f.kind === 'mismatch')!.detail).toMatch(/check1\.csv is \d+ bytes/);
   });
 
   it('rejects an empty file', async () => {
