@@ -122,7 +122,7 @@ export async function loadVersion(
       const target = qualified(DATASETS_SCHEMA, table);
       const rows =
         dataset.format === 'csv'
-          ? await copyCsv(db, store, dataset, version, target, source, options, onRows, false)
+          ? await copyCsv(db, store, dataset, version, target, source, options, onRows, {})
           : await copyGeoJson(db, dataset, version, target, source, options, onRows);
       return finish(rows, 1);
     });
@@ -135,11 +135,12 @@ export async function loadVersion(
     `COMMENT ON TABLE ${stagingTable} IS ${literal(JSON.stringify({ dataset: dataset.name, version: version.version, startedAt: new Date().toISOString() }))}`,
   );
   try {
-    const rows = await copyCsv(db, store, dataset, version, stagingTable, source, options, onRows, true);
+    const copy = { parallel: true, statements: 1 };
+    const rows = await copyCsv(db, store, dataset, version, stagingTable, source, options, onRows, copy);
     return await db.transaction(async () => {
       await db.exec(`ALTER TABLE ${stagingTable} SET SCHEMA ${ident(DATASETS_SCHEMA)}`);
       await db.exec(`ALTER TABLE ${qualified(DATASETS_SCHEMA, staging)} RENAME TO ${ident(table)}`);
-      return finish(rows, db.parallelCopies);
+      return finish(rows, copy.statements);
     });
   } catch (e) {
     // The transaction rolled back, so the table is still in the staging schema.
@@ -175,7 +176,7 @@ async function copyCsv(
   source: AsyncIterable<Buffer>,
   options: LoadOptions,
   onRows: (n: number) => void,
-  parallel: boolean,
+  copy: { parallel?: boolean; statements?: number },
 ): Promise<number> {
   const delimiter = dataset.csv.delimiter;
   const chunks = recordChunks(source, {
@@ -242,7 +243,7 @@ async function copyCsv(
       `WITH (FORMAT csv, HEADER true, DELIMITER ${delimiter === "'" ? "''''" : `'${delimiter}'`})`,
       body(),
       first.value.data,
-      { parallel },
+      copy,
     );
   } catch (e) {
     if (e instanceof RecordTooLargeError) return tooLarge(e);

@@ -55,11 +55,12 @@ export interface Database extends Queryable {
     options: string,
     chunks: AsyncIterable<CopyChunk>,
     header?: Buffer,
-    copy?: { parallel?: boolean },
+    /** `parallel` asks for several statements at once; the adapter sets `statements` to how many ran. */
+    copy?: { parallel?: boolean; statements?: number },
   ): Promise<number>;
   /**
-   * How many COPY statements `copyFrom` with `parallel` runs at once, each on a connection of its own
-   * (1 where the database has one connection). The caller of a parallel copy must have committed the
+   * How many COPY statements `copyFrom` with `parallel` runs at most at once, each on a connection of its
+   * own (1 where the database has one connection; fewer when the others are busy). The caller of a parallel copy must have committed the
    * target table and must not need the rows to be atomic with anything: each statement commits on its
    * own, so on failure the caller drops the table. Lines in a refusal are still the stream's.
    */

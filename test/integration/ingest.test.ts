@@ -1,16 +1,19 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { PgDatabase } from '../../runtime/adapters/postgres/pg-database.ts';
 import { archiveFile, listVersions } from '../../runtime/archive/archive.ts';
 import { checkArchive, isDamage } from '../../runtime/archive/check.ts';
 import { collectStaleLoads } from '../../runtime/build/gc.ts';
 import type { Catalog } from '../../runtime/catalog/loader.ts';
+import { migrate } from '../../runtime/db/migrate.ts';
 import { LoadError } from '../../runtime/errors.ts';
 import { executeJob, submit } from '../../runtime/jobs/execute.ts';
 import { runIngest } from '../../runtime/jobs/ingest.ts';
 import { loadVersion } from '../../runtime/load/load.ts';
 import { writeCatalog } from '../helpers/catalog.ts';
-import { engines, type TestPlatform, testPlatform } from '../helpers/engines.ts';
+import { engines, freshDatabaseUrl, type TestPlatform, testPlatform } from '../helpers/engines.ts';
 
 const placesColumns = [
   { name: 'id', type: 'integer', required: true, unique: true },
@@ -402,6 +405,52 @@ describe.each(engines())('ingest and load on $name', (engine) => {
       );
       expect(indexed!.n).toBe(1);
     });
+
+    it.runIf(engine.name === 'postgres')(
+      'takes a second connection only when one is free, so busy pools never wait on themselves',
+      async () => {
+        const url = (await freshDatabaseUrl())!;
+        const db = await PgDatabase.open(url, { max: 3 });
+        let release!: () => void;
+        const held = new Promise<void>((r) => {
+          release = r;
+        });
+        try {
+          await migrate(db);
+          // Two sessions hold two of the pool's three connections while the load runs.
+          await Promise.all(
+            [0, 1].map(
+              () =>
+                new Promise<void>((entered) => {
+                  void db.session(async () => {
+                    await db.query('SELECT 1');
+                    entered();
+                    await held;
+                  });
+                }),
+            ),
+          );
+          const path = await file('busy.csv', `${treeLines(5000).join('\n')}\n`);
+          const archived = await archiveFile(db, p.store, {
+            dataset: 'trees',
+            path,
+            origin: { kind: 'file', from: path },
+          });
+          const loaded = await loadVersion(db, p.store, catalog.datasets.get('trees')!, archived.version, {
+            chunkBytes: 4096,
+            parallelThresholdBytes: 0,
+          });
+          expect(loaded).toMatchObject({ rows: 5000, copies: 1 });
+        } finally {
+          release();
+          await db.close();
+          const admin = new pg.Client({ connectionString: process.env.DATABASE_URL });
+          await admin.connect();
+          await admin.query(`DROP DATABASE IF EXISTS ${new URL(url).pathname.slice(1)} WITH (FORCE)`);
+          await admin.end();
+        }
+      },
+    );
 
     it('names the line of a bad row in a later chunk, and leaves nothing loaded or staged', async () => {
       const lines = treeLines(20_000);

@@ -87,10 +87,11 @@ export class PgDatabase implements Database {
     options: string,
     chunks: AsyncIterable<CopyChunk>,
     header?: Buffer,
-    copy: { parallel?: boolean } = {},
+    copy: { parallel?: boolean; statements?: number } = {},
   ): Promise<number> {
+    copy.statements = 1;
     if (copy.parallel && this.parallelCopies > 1)
-      return this.copyFromParallel(`COPY ${target} FROM STDIN ${options}`, chunks, header);
+      return this.copyFromParallel(`COPY ${target} FROM STDIN ${options}`, chunks, header, copy);
     return this.session(async () => {
       const { client } = this.als.getStore()!;
       const stream = client.query(copyFromStream(`COPY ${target} FROM STDIN ${options}`));
@@ -125,6 +126,7 @@ export class PgDatabase implements Database {
     copySql: string,
     chunks: AsyncIterable<CopyChunk>,
     header: Buffer | undefined,
+    copy: { statements?: number },
   ): Promise<number> {
     const next = chunks[Symbol.asyncIterator]();
     let streamLines = 0;
@@ -147,7 +149,15 @@ export class PgDatabase implements Database {
     const clients: pg.PoolClient[] = [];
     let failed = false;
     try {
-      for (let i = 0; i < this.parallelCopies; i++) clients.push(await this.pool.connect());
+      clients.push(await this.pool.connect());
+      // Another connection only if one is free now: loads that each held one and waited for a second
+      // could otherwise take the whole pool and wait on each other for ever.
+      while (
+        clients.length < this.parallelCopies &&
+        this.pool.idleCount + this.pool.options.max - this.pool.totalCount > 0
+      )
+        clients.push(await this.pool.connect());
+      copy.statements = clients.length;
       const counts = await Promise.all(
         clients.map(async (client) => {
           const placed: Placed[] = [];
