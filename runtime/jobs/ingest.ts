@@ -47,7 +47,9 @@ export async function runIngest(
     name: 'load',
     status: 'done',
     ms: Date.now() - t,
-    detail: loaded.loaded ? `${loaded.rows} rows into datasets."${loaded.table}"` : 'already loaded',
+    detail: loaded.loaded
+      ? `${loaded.rows} rows into datasets."${loaded.table}"${(loaded.copies ?? 1) > 1 ? ` (${loaded.copies} COPY statements at once)` : ''}`
+      : 'already loaded',
   });
   return {
     result: {
@@ -61,6 +63,7 @@ export async function runIngest(
       table: loaded.table,
       rows: loaded.rows,
       loaded: loaded.loaded,
+      ...(loaded.copies ? { copies: loaded.copies } : {}),
     },
     lineage: { dataset: dataset.name, version: v.version, sha256: v.sha256, origin: v.origin },
   };
