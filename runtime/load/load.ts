@@ -131,10 +131,11 @@ export async function loadVersion(
   const staging = `load_${randomUUID().replaceAll('-', '').slice(0, 20)}`;
   const stagingTable = qualified(LOADING_SCHEMA, staging);
   await db.exec(createTableSQL(dataset, staging, LOADING_SCHEMA));
-  await db.exec(
-    `COMMENT ON TABLE ${stagingTable} IS ${literal(JSON.stringify({ dataset: dataset.name, version: version.version, startedAt: new Date().toISOString() }))}`,
-  );
   try {
+    // What `strata gc` reads to tell a load killed midway from one still running.
+    await db.exec(
+      `COMMENT ON TABLE ${stagingTable} IS ${literal(JSON.stringify({ dataset: dataset.name, version: version.version, startedAt: new Date().toISOString() }))}`,
+    );
     const copy = { parallel: true, statements: 1 };
     const rows = await copyCsv(db, store, dataset, version, stagingTable, source, options, onRows, copy);
     return await db.transaction(async () => {
