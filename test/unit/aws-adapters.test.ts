@@ -43,6 +43,19 @@ describe('S3ObjectStore', () => {
     });
   });
 
+  it('fails the upload when its body fails, writing nothing, instead of waiting for more bytes', async () => {
+    s3.on(PutObjectCommand).resolves({ ETag: '"x"' });
+    const store = new S3ObjectStore(buckets, new S3Client({ region: 'eu-west-2' }));
+    async function* body() {
+      yield Buffer.from('id\n1\n');
+      throw new Error('the database went away');
+    }
+    await expect(store.put('egress', 'products/p/v1/out.csv', body())).rejects.toThrow(
+      'the database went away',
+    );
+    expect(s3.commandCalls(PutObjectCommand)).toHaveLength(0);
+  });
+
   it('turns a refused conditional write into ObjectExistsError, and replaces pointers on purpose', async () => {
     s3.on(PutObjectCommand, { Key: 'datasets/a/v1/data.csv' }).rejects(
       Object.assign(new Error('At least one of the pre-conditions you specified did not hold'), {
