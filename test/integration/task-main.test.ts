@@ -2,14 +2,21 @@ import { spawnSync } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ensureBundle } from '../../bin/bundle.mjs';
 
 const ROOT = join(import.meta.dirname, '..', '..');
+let task: string;
+
+// The bundle, as the task image runs it (`node dist/task.mjs`).
+beforeAll(async () => {
+  task = (await ensureBundle()).task!;
+});
 
 function runTask(env: Record<string, string>) {
   const clean = { ...process.env };
   delete clean.DATABASE_URL;
-  return spawnSync('node', ['--import', 'tsx', 'tasks/main.ts'], {
+  return spawnSync('node', [task], {
     cwd: ROOT,
     env: { ...clean, ...env },
     encoding: 'utf8',
@@ -17,7 +24,7 @@ function runTask(env: Record<string, string>) {
   });
 }
 
-describe('the task entry point (tasks/main.ts)', () => {
+describe('the task entry point (tasks/main.ts, bundled)', () => {
   it('exits 2 and says why when STRATA_JOB is not a job', () => {
     const r = runTask({ STRATA_JOB: '{"kind":"explode"}' });
     expect(r.status).toBe(2);
