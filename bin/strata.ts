@@ -1,7 +1,7 @@
 import { basename, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { isFile, listVersions } from '../runtime/archive/archive.ts';
-import { checkArchive, isDamage } from '../runtime/archive/check.ts';
+import { checkArchive, isDamage, knownDatasets } from '../runtime/archive/check.ts';
 import { loadCatalog } from '../runtime/catalog/loader.ts';
 import { formatIssue, NotFoundError } from '../runtime/errors.ts';
 import { submit, workUntil } from '../runtime/jobs/execute.ts';
@@ -201,13 +201,7 @@ program
     action(async (names: string[], o: { verify?: boolean }) => {
       const g = globals();
       return withPlatform(g, async (p, catalog) => {
-        const known = await p.db.query<{ dataset: string }>(
-          'SELECT DISTINCT dataset FROM strata.dataset_versions ORDER BY dataset',
-        );
-        const datasets =
-          names.length > 0
-            ? names
-            : [...new Set([...catalog.datasets.keys(), ...known.map((r) => r.dataset)])];
+        const datasets = names.length > 0 ? names : await knownDatasets(p.db, catalog.datasets.keys());
         const report = await checkArchive(p.db, p.store, datasets, {
           verify: o.verify,
           onVersion: o.verify && !g.json ? (d, v) => say(`  verifying ${d}@${v}`) : undefined,

@@ -24,10 +24,3 @@ export function csvField(value: string | null, single: boolean): string {
     return `"${value.replace(/"/g, '""')}"`;
   return value;
 }
-
-/** Physical lines ended in `buf` (quoted newlines included, as PostgreSQL counts them in COPY). */
-export function newlines(buf: Uint8Array): number {
-  let n = 0;
-  for (let i = buf.indexOf(10); i !== -1; i = buf.indexOf(10, i + 1)) n++;
-  return n;
-}

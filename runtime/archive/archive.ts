@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { LoadError } from '../errors.ts';
 import type { Database } from '../ports/database.ts';
 import { type ObjectStore, readJson } from '../ports/object-store.ts';
+import { measured, newMeasure, sha256Of } from '../util/hash.ts';
 import { datasetVersionId } from '../util/ids.ts';
 
 export interface Origin {
@@ -30,15 +30,7 @@ export interface DatasetVersion {
 export const datasetPrefix = (dataset: string) => `datasets/${dataset}/`;
 export const versionPrefix = (dataset: string, version: string) => `datasets/${dataset}/${version}/`;
 
-export async function sha256File(path: string): Promise<{ sha256: string; size: number }> {
-  const hash = createHash('sha256');
-  let size = 0;
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
-    hash.update(chunk as Buffer);
-    size += (chunk as Buffer).length;
-  }
-  return { sha256: hash.digest('hex'), size };
-}
+export const sha256File = (path: string) => sha256Of(createReadStream(path, { highWaterMark: 1 << 20 }));
 
 /** Keeps letters, digits, dot, dash and underscore, so a file name is a safe object key segment. */
 export function safeFilename(name: string): string {
@@ -137,15 +129,10 @@ export async function archiveFile(
   const version = datasetVersionId(receivedAt, sha256);
   const key = `${versionPrefix(input.dataset, version)}${filename}`;
   // Hashed again as it is copied: the bytes archived are the bytes hashed, even if the file changes meanwhile.
-  const hash = createHash('sha256');
-  async function* hashed(): AsyncGenerator<Buffer> {
-    for await (const chunk of createReadStream(input.path, { highWaterMark: 1 << 20 })) {
-      hash.update(chunk as Buffer);
-      yield chunk as Buffer;
-    }
-  }
-  await store.put('archive', key, hashed(), { contentType: contentTypeOf(filename) });
-  if (hash.digest('hex') !== sha256)
+  const copied = newMeasure();
+  const bytes = measured(createReadStream(input.path, { highWaterMark: 1 << 20 }), copied);
+  await store.put('archive', key, bytes, { contentType: contentTypeOf(filename) });
+  if (copied.hash.digest('hex') !== sha256)
     throw new LoadError({
       file: input.path,
       reason: 'the file changed while it was being archived; send it again',

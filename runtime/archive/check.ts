@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import type { Database } from '../ports/database.ts';
 import { type ObjectStore, readJson } from '../ports/object-store.ts';
+import { sha256Of } from '../util/hash.ts';
 import { type DatasetVersion, datasetPrefix, listVersions } from './archive.ts';
 
 /**
@@ -30,14 +30,15 @@ export interface ArchiveReport {
 /** Findings that mean the archive does not hold what it promised. */
 export const isDamage = (f: ArchiveFinding) => f.kind === 'missing' || f.kind === 'mismatch';
 
-async function sha256Of(store: ObjectStore, key: string): Promise<{ sha256: string; size: number }> {
-  const hash = createHash('sha256');
-  let size = 0;
-  for await (const chunk of await store.get('archive', key)) {
-    hash.update(chunk as Buffer);
-    size += (chunk as Buffer).length;
-  }
-  return { sha256: hash.digest('hex'), size };
+/**
+ * Every dataset the catalog declares or the database holds versions of: what a check looks at when it is
+ * not told. A dataset dropped from the catalog still has its archive.
+ */
+export async function knownDatasets(db: Database, declared: Iterable<string>): Promise<string[]> {
+  const registered = await db.query<{ dataset: string }>(
+    'SELECT DISTINCT dataset FROM strata.dataset_versions ORDER BY dataset',
+  );
+  return [...new Set([...declared, ...registered.map((r) => r.dataset)])];
 }
 
 /**
@@ -84,7 +85,10 @@ export async function checkArchive(
           detail: 'archived but not in the database (registered again when the same bytes are ingested)',
         });
       if (!options.verify) continue;
-      const actual = await sha256Of(store, meta.key).catch(() => undefined);
+      const actual = await store
+        .get('archive', meta.key)
+        .then(sha256Of)
+        .catch(() => undefined);
       if (!actual)
         findings.push({ dataset, version, kind: 'mismatch', detail: `${meta.key} cannot be read` });
       else if (actual.sha256 !== meta.sha256 || actual.size !== meta.size)

@@ -1,4 +1,5 @@
 import type { CopyChunk } from '../ports/database.ts';
+import { countNewlines } from '../util/bytes.ts';
 
 const QUOTE = 0x22;
 const NEWLINE = 0x0a;
@@ -163,14 +164,4 @@ export async function lineOfRecord(source: AsyncIterable<Buffer>, record: number
     newlines += countNewlines(buf, from, buf.length);
   }
   return found ?? newlines + 1;
-}
-
-function countNewlines(buf: Buffer, from: number, to: number): number {
-  let n = 0;
-  let i = buf.indexOf(NEWLINE, from);
-  while (i !== -1 && i < to) {
-    n++;
-    i = buf.indexOf(NEWLINE, i + 1);
-  }
-  return n;
 }

@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
 import type { Output } from '../catalog/schema.ts';
 import { BuildError } from '../errors.ts';
 import type { Database, RowCount } from '../ports/database.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
+import { measured, newMeasure } from '../util/hash.ts';
 import { ident, literal, qualified } from '../util/sql.ts';
 
 export interface PublishedFile {
@@ -32,18 +32,6 @@ async function describe(db: Database, schema: string, table: string): Promise<Co
   if (cols.length === 0)
     throw new BuildError(`output table "${table}" was not created by any step`, { step: 'export' });
   return cols;
-}
-
-/** Hashes and measures an export as it streams to the bucket, so nothing is read twice. */
-async function* measured(
-  source: AsyncIterable<Buffer>,
-  stats: { size: number; hash: ReturnType<typeof createHash> },
-): AsyncGenerator<Buffer> {
-  for await (const chunk of source) {
-    stats.size += chunk.length;
-    stats.hash.update(chunk);
-    yield chunk;
-  }
 }
 
 /**
@@ -136,7 +124,8 @@ export async function exportOutput(
 
   const name = output.name ?? output.table;
   const key = `${prefix}${name}.${format === 'csv' ? 'csv' : 'geojson'}`;
-  const stats = { size: 0, hash: createHash('sha256') };
+  // Hashed and measured on the way to the bucket, so nothing is read twice.
+  const stats = newMeasure();
   await store.put('egress', key, measured(body, stats), {
     contentType: format === 'csv' ? 'text/csv' : 'application/geo+json',
   });

@@ -5,7 +5,8 @@ import { PGlite } from '@electric-sql/pglite';
 import { postgis } from '@electric-sql/pglite-postgis';
 import { ConflictError } from '../../errors.ts';
 import type { CopyChunk, Database, RowCount } from '../../ports/database.ts';
-import { copyRejected, csvField, newlines } from '../copy-errors.ts';
+import { countNewlines } from '../../util/bytes.ts';
+import { copyRejected, csvField } from '../copy-errors.ts';
 
 interface SessionState {
   txDepth: number;
@@ -109,7 +110,7 @@ export class PgliteDatabase implements Database {
         } catch (e) {
           throw copyRejected(e, offset);
         }
-        offset += newlines(chunk.data);
+        offset += countNewlines(chunk.data);
       }
       return rows;
     });

@@ -4,7 +4,8 @@ import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFromStream, to as copyToStream } from 'pg-copy-streams';
 import { type CopyChunk, CopyRejectedError, type Database, type RowCount } from '../../ports/database.ts';
-import { copyRejected, newlines } from '../copy-errors.ts';
+import { countNewlines } from '../../util/bytes.ts';
+import { copyRejected } from '../copy-errors.ts';
 
 interface SessionState {
   client: pg.PoolClient;
@@ -140,7 +141,7 @@ export class PgDatabase implements Database {
         const r = await next.next();
         if (r.done) return;
         placed.push({ own, whole: streamLines });
-        const lines = newlines(r.value.data);
+        const lines = countNewlines(r.value.data);
         own += lines;
         streamLines += lines;
         yield r.value.data;
