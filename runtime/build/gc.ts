@@ -3,6 +3,15 @@ import { LOADING_SCHEMA } from '../load/table.ts';
 import type { Database } from '../ports/database.ts';
 import { ident, qualified } from '../util/sql.ts';
 
+/** What Strata wrote in a schema's or table's comment; nothing when someone else wrote it. */
+function commentJson<T>(comment: string | null): Partial<T> {
+  try {
+    return comment ? JSON.parse(comment) : {};
+  } catch {
+    return {};
+  }
+}
+
 export interface StaleSchema {
   readonly schema: string;
   readonly product: string | null;
@@ -36,12 +45,7 @@ export async function collectBuildSchemas(
   );
   const stale: StaleSchema[] = [];
   for (const r of rows) {
-    let meta: { product?: string; runId?: string } = {};
-    try {
-      meta = r.comment ? JSON.parse(r.comment) : {};
-    } catch {
-      meta = {};
-    }
+    const meta = commentJson<{ product: string; runId: string }>(r.comment);
     const base = {
       schema: r.schema,
       product: meta.product ?? null,
@@ -92,12 +96,7 @@ export async function collectStaleLoads(
   );
   const stale: StaleLoad[] = [];
   for (const r of rows) {
-    let meta: { dataset?: string; version?: string; startedAt?: string } = {};
-    try {
-      meta = r.comment ? JSON.parse(r.comment) : {};
-    } catch {
-      meta = {};
-    }
+    const meta = commentJson<{ dataset: string; version: string; startedAt: string }>(r.comment);
     const age = (now.getTime() - Date.parse(meta.startedAt ?? '')) / 3_600_000;
     if (age < hours) continue;
     stale.push({
