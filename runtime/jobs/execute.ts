@@ -7,21 +7,13 @@ import { buildProduct } from '../build/build.ts';
 import type { Catalog } from '../catalog/loader.ts';
 import { errorToJSON } from '../errors.ts';
 import type { Platform } from '../platform.ts';
-import type { JobMessage, Run, RunKind, Trigger } from '../runs/schema.ts';
+import type { JobMessage, Run } from '../runs/schema.ts';
 import { runFetch } from './fetch.ts';
 import type { JobHooks } from './hooks.ts';
 import { runIngest } from './ingest.ts';
+import { submit } from './submit.ts';
 
-type NewJob = JobMessage extends infer J ? (J extends { runId: string } ? Omit<J, 'runId'> : never) : never;
-
-/** Records a queued run and puts its job on the queue: the same two steps a trigger Lambda takes. */
-export async function submit(p: Platform, job: NewJob, trigger: Trigger): Promise<Run> {
-  const kind: RunKind = job.kind;
-  const target = job.kind === 'build' ? job.product : job.dataset;
-  const run = await p.runs.create(kind, target, trigger);
-  await p.queue.send({ ...job, runId: run.id } as JobMessage);
-  return run;
-}
+export { submit };
 
 /** A local path for an ingress object: the file itself in a folder bucket, a download (to the task's disk) from S3. */
 async function localCopy(p: Platform, key: string): Promise<string> {

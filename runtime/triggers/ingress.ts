@@ -1,4 +1,5 @@
 import type { Catalog } from '../catalog/loader.ts';
+import { submitOnce } from '../jobs/submit.ts';
 import type { JobQueue } from '../ports/job-queue.ts';
 import type { RunRegistry } from '../runs/registry.ts';
 
@@ -73,9 +74,14 @@ export async function onObjectCreated(
   if (object.size === 0) return { status: 'rejected', reason: `${object.key}: the object is empty` };
 
   const dedupe = `s3://${object.bucket}/${object.key}@${object.versionId ?? object.etag ?? object.size}`;
-  const { run, created } = await deps.runs.createOnce(
-    'ingest',
-    dataset.name,
+  const { run, created } = await submitOnce(
+    deps,
+    {
+      kind: 'ingest',
+      dataset: dataset.name,
+      source: { bucket: 'ingress', key: object.key },
+      filename: target.filename,
+    },
     {
       kind: 'upload',
       ...(target.partner ? { by: target.partner } : {}),
@@ -83,13 +89,5 @@ export async function onObjectCreated(
     },
     dedupe,
   );
-  if (created || run.status === 'queued')
-    await deps.queue.send({
-      kind: 'ingest',
-      runId: run.id,
-      dataset: dataset.name,
-      source: { bucket: 'ingress', key: object.key },
-      filename: target.filename,
-    });
   return { status: created ? 'queued' : 'duplicate', runId: run.id, dataset: dataset.name };
 }

@@ -1,4 +1,5 @@
 import type { Catalog } from '../catalog/loader.ts';
+import { submitOnce } from '../jobs/submit.ts';
 import type { JobQueue } from '../ports/job-queue.ts';
 import type { RunRegistry } from '../runs/registry.ts';
 
@@ -26,25 +27,21 @@ export async function onSchedule(
         status: 'rejected',
         reason: `dataset "${fired.name}" has no HTTP source to fetch on a schedule`,
       };
-    const { run, created } = await deps.runs.createOnce(
-      'fetch',
-      fired.name,
+    const { run, created } = await submitOnce(
+      deps,
+      { kind: 'fetch', dataset: fired.name },
       { kind: 'schedule', detail: { time: fired.time } },
       `schedule:dataset:${fired.name}@${fired.time}`,
     );
-    if (created || run.status === 'queued')
-      await deps.queue.send({ kind: 'fetch', runId: run.id, dataset: fired.name });
     return { status: created ? 'queued' : 'duplicate', runId: run.id };
   }
   if (!deps.catalog.products.has(fired.name))
     return { status: 'rejected', reason: `product "${fired.name}" is not in the catalog` };
-  const { run, created } = await deps.runs.createOnce(
-    'build',
-    fired.name,
+  const { run, created } = await submitOnce(
+    deps,
+    { kind: 'build', product: fired.name },
     { kind: 'schedule', detail: { time: fired.time } },
     `schedule:product:${fired.name}@${fired.time}`,
   );
-  if (created || run.status === 'queued')
-    await deps.queue.send({ kind: 'build', runId: run.id, product: fired.name });
   return { status: created ? 'queued' : 'duplicate', runId: run.id };
 }
