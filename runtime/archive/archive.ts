@@ -73,10 +73,18 @@ async function register(db: Database, v: DatasetVersion): Promise<void> {
   );
 }
 
-/** Complete versions found in the archive itself, whatever the database knows. */
-export async function archivedVersions(store: ObjectStore, dataset: string): Promise<DatasetVersion[]> {
+/**
+ * Complete versions found in the archive itself, whatever the database knows; with `sha256`, only those
+ * whose version id ends with its short hash are read (one listing, not a read per version).
+ */
+export async function archivedVersions(
+  store: ObjectStore,
+  dataset: string,
+  sha256?: string,
+): Promise<DatasetVersion[]> {
+  const suffix = sha256 ? `-${sha256.slice(0, 8)}/metadata.json` : '/metadata.json';
   const objects = await store.list('archive', datasetPrefix(dataset));
-  const metas = objects.filter((o) => o.key.endsWith('/metadata.json'));
+  const metas = objects.filter((o) => o.key.endsWith(suffix));
   return Promise.all(metas.map((m) => readJson<DatasetVersion>(store, 'archive', m.key)));
 }
 
@@ -92,7 +100,7 @@ export async function findVersionBySha(
   );
   if (rows[0]) return rowToVersion(rows[0]);
   // The archive outlives any database: a version it holds is found even after the database is rebuilt.
-  const archived = (await archivedVersions(store, dataset)).find((v) => v.sha256 === sha256);
+  const archived = (await archivedVersions(store, dataset, sha256)).find((v) => v.sha256 === sha256);
   if (archived) await register(db, archived);
   return archived;
 }

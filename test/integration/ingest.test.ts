@@ -162,6 +162,39 @@ describe.each(engines())('ingest and load on $name', (engine) => {
     ).toHaveLength(1);
   });
 
+  it('finds a version in the archive itself when the database has forgotten it, reading only its metadata', async () => {
+    const path = await file('kept.csv', 'id\n1\n');
+    const archive = () =>
+      archiveFile(p.db, p.store, { dataset: 'kept_elsewhere', path, origin: { kind: 'file', from: path } });
+    const first = await archive();
+    // Another version of the same dataset, whose metadata must not be read on the way.
+    const other = await file('other.csv', 'id\n2\n');
+    await archiveFile(p.db, p.store, {
+      dataset: 'kept_elsewhere',
+      path: other,
+      origin: { kind: 'file', from: other },
+    });
+    await p.db.query('DELETE FROM strata.dataset_versions WHERE dataset = $1', ['kept_elsewhere']);
+    const reads: string[] = [];
+    const get = p.store.get.bind(p.store);
+    const store = Object.assign(Object.create(p.store), {
+      get: (bucket: 'archive', key: string) => {
+        reads.push(key);
+        return get(bucket, key);
+      },
+    });
+    const again = await archiveFile(p.db, store, {
+      dataset: 'kept_elsewhere',
+      path,
+      origin: { kind: 'file', from: path },
+    });
+    expect(again).toMatchObject({ created: false, version: { version: first.version.version } });
+    expect(reads).toEqual([`datasets/kept_elsewhere/${first.version.version}/metadata.json`]);
+    expect((await listVersions(p.db, 'kept_elsewhere')).map((v) => v.version)).toEqual([
+      first.version.version,
+    ]);
+  });
+
   it('never overwrites an archived object', async () => {
     const path = await file('c.csv', 'id,name,population,lon,lat\n9,York,200000,-1.08,53.96\n');
     const { version } = await archiveFile(p.db, p.store, {
