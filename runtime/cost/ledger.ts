@@ -113,7 +113,10 @@ export function costLedger(input: LedgerInput, prices: Prices = PRICES): CostLed
   const aurora = (acuSeconds * prices.auroraAcuHour) / 3600;
 
   const s3 = input.usage.s3;
-  const s3Usd = (s3.putRequests * prices.s3PutPer1000 + s3.getRequests * prices.s3GetPer1000) / 1000;
+  const s3Usd =
+    ((s3.putRequests + s3.listRequests) * prices.s3PutPer1000 +
+      (s3.getRequests + s3.headRequests) * prices.s3GetPer1000) /
+    1000;
   const dataApiCalls =
     input.usage.dataApiCalls +
     (input.where === 'aws' ? DATA_API_CALLS_PER_ATTEMPT * Math.max(1, input.attempts) : 0);

@@ -11,14 +11,22 @@ import type { Usage } from './usage.ts';
  */
 export const WAKE_WINDOW_MS = 120_000;
 
-/** Whether the database's server started (resumed) just before `run` was recorded. */
+/** Whether a server that started at `serverStartedAt` was woken by the run recorded at `runCreatedAt`. */
+export function wokeBy(runCreatedAt: string, serverStartedAt: string): boolean {
+  const gap = Date.parse(runCreatedAt) - Date.parse(serverStartedAt);
+  return gap >= 0 && gap <= WAKE_WINDOW_MS;
+}
+
+/**
+ * Whether the database's server started just before `run` was recorded. This takes a resumed Aurora instance
+ * to report its resume as the server's start (pausing stops the instance's compute): an assumption not yet
+ * checked against a real cluster, which is why the ledger calls its Aurora figures an estimate.
+ */
 async function wokeDatabase(p: Platform, run: Run): Promise<boolean> {
   const [row] = await p.db.query<{ started: string }>(
     `SELECT to_char(pg_postmaster_start_time() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS started`,
   );
-  if (!row) return false;
-  const gap = Date.parse(run.createdAt) - Date.parse(row.started);
-  return gap >= 0 && gap <= WAKE_WINDOW_MS;
+  return row ? wokeBy(run.createdAt, row.started) : false;
 }
 
 /**

@@ -71,7 +71,12 @@ export async function costSince(db: Queryable, since: Date): Promise<CostSummary
       gbSeconds: round((before?.gbSeconds ?? 0) + c.task.gbSeconds),
       acuSeconds: round((before?.acuSeconds ?? 0) + c.aurora.acuSeconds),
       wakeUps: (before?.wakeUps ?? 0) + (c.aurora.wokeCluster ? 1 : 0),
-      s3Requests: (before?.s3Requests ?? 0) + c.s3.putRequests + c.s3.getRequests,
+      s3Requests:
+        (before?.s3Requests ?? 0) +
+        c.s3.putRequests +
+        c.s3.listRequests +
+        c.s3.getRequests +
+        c.s3.headRequests,
       s3BytesWritten: (before?.s3BytesWritten ?? 0) + c.s3.bytesWritten,
       dataApiCalls: (before?.dataApiCalls ?? 0) + c.dataApi.calls,
       usd: round((before?.usd ?? 0) + c.usd.total),

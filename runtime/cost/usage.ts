@@ -4,10 +4,12 @@ import { z } from 'zod';
 /** What one run asked of the paid services, counted by the adapters as the run calls them. */
 export const UsageCounts = z.object({
   s3: z.object({
-    /** PUT, COPY, POST and LIST requests (S3 prices these alike). */
+    /** PUT requests, a multipart upload's parts counted one each (S3 prices PUT, COPY, POST and LIST alike). */
     putRequests: z.number().int().nonnegative(),
-    /** GET and HEAD requests. */
+    listRequests: z.number().int().nonnegative(),
+    /** GET and HEAD are priced alike. */
     getRequests: z.number().int().nonnegative(),
+    headRequests: z.number().int().nonnegative(),
     bytesWritten: z.number().int().nonnegative(),
     bytesRead: z.number().int().nonnegative(),
   }),
@@ -34,7 +36,7 @@ const scope = new AsyncLocalStorage<Usage>();
  */
 export class Usage {
   readonly counts: UsageCounts = {
-    s3: { putRequests: 0, getRequests: 0, bytesWritten: 0, bytesRead: 0 },
+    s3: { putRequests: 0, listRequests: 0, getRequests: 0, headRequests: 0, bytesWritten: 0, bytesRead: 0 },
     dataApiCalls: 0,
   };
 
@@ -63,12 +65,12 @@ export class Usage {
 
   static s3Head(): void {
     const u = scope.getStore();
-    if (u) u.counts.s3.getRequests += 1;
+    if (u) u.counts.s3.headRequests += 1;
   }
 
   static s3List(pages: number): void {
     const u = scope.getStore();
-    if (u) u.counts.s3.putRequests += pages;
+    if (u) u.counts.s3.listRequests += pages;
   }
 
   static dataApiCall(): void {
