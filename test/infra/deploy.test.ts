@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -346,6 +347,90 @@ describe('core and two children, as the README deploys them', () => {
         expect(body.match(/ApproximateNumberOfMessagesVisible/g)?.length).toBeGreaterThanOrEqual(2);
         expect(body).toContain('ServerlessDatabaseCapacity');
         expect(body).toContain('IF(DIFF(IF(FILL(acu, 0) > 0, 1, 0)) > 0, 1, 0)');
+      }
+    });
+  });
+
+  describe('8. the README deploy section, step by step', () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const section = readme.slice(
+      readme.indexOf('## Deploy to AWS'),
+      readme.indexOf('\n## ', readme.indexOf('## Deploy to AWS') + 5),
+    );
+    const stacks = () => ({ 'core-region': tc, 'child-a': ta, 'child-b': tb }) as Record<string, Template>;
+
+    it('deploys stacks that exist, with the accounts and regions of their environments', () => {
+      const deploys = [...section.matchAll(/cdk deploy -c env=([a-z-]+) (\S+)/g)].map((m) => [m[1], m[2]]);
+      expect(deploys).toEqual([
+        ['core-region', 'strata-core-region'],
+        ['child-a', 'strata-child-a'],
+        ['child-b', 'strata-child-b'],
+      ]);
+      expect([core, childA, childB].map((s) => s.stackName)).toEqual(deploys.map(([, id]) => id));
+      const boots = [
+        ...section.matchAll(/cdk bootstrap aws:\/\/(\d{12})\/([a-z0-9-]+)(.*(?:\n.*--cloudformation.*)?)/g),
+      ];
+      expect(boots.map((m) => [m[1], m[2]])).toEqual(
+        [core, childA, childB].map((s) => [s.account, s.region]),
+      );
+      // Children trust the core account, the one that deploys them.
+      for (const m of boots.slice(1)) expect(m[3]).toContain(`--trust ${core.account}`);
+      for (const e of section.matchAll(/cdk synth -c env=([a-z-]+)/g))
+        expect(Object.keys(stacks())).toContain(e[1]);
+      expect(core.account).toBe(CORE);
+    });
+
+    it('names only outputs the stacks have', () => {
+      const named = new Set(
+        [...section.matchAll(/[`<]([A-Z][A-Za-z0-9]+(?:Arn|Url|Uri|Sha256))[`>]/g)].map((m) => m[1]!),
+      );
+      expect([...named].sort()).toEqual([
+        'CatalogSha256',
+        'CoreStatusUrl',
+        'FederationBusArn',
+        'FederationKeySecretArn',
+        'RepositoryUri',
+      ]);
+      const outputs = Object.values(stacks()).flatMap((t) => Object.keys(t.toJSON().Outputs ?? {}));
+      for (const n of named) expect(outputs, n).toContain(n);
+    });
+
+    it('builds the image for the platform the tasks run on, and pushes it where child-a pulls from', () => {
+      const build =
+        /docker buildx build --platform (\S+) -f (\S+) \\\n\s+-t (\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com\/([a-z-]+):(\S+) --push \./.exec(
+          section,
+        );
+      expect(build).not.toBeNull();
+      const [, platform, dockerfile, account, region, repository, tag] = build!;
+      expect(platform).toBe(TASK_PLATFORM.docker);
+      expect(Object.values(assetManifest(childB).dockerImages)[0]!.source.platform).toBe(platform);
+      expect(readFileSync(join(ROOT, dockerfile!), 'utf8')).toMatch(/^FROM /m);
+      const image = JSON.stringify(
+        Object.values(ta.findResources('AWS::ECS::TaskDefinition'))[0]!.Properties.ContainerDefinitions[0]
+          .Image,
+      );
+      expect(image).toContain(`${account}.dkr.ecr.${region}.`);
+      expect(image).toContain(`/${repository}:${tag}`);
+    });
+
+    it('deploys each child with the catalog the section says, and names commands the CLI has', () => {
+      const catalogs: Record<string, string> = Object.fromEntries(
+        [...section.matchAll(/cdk deploy -c env=(child-[a-z]) \S+\s+# catalog: (\S+)/g)].map((m) => [
+          m[1]!,
+          m[2]!.replace(/\/$/, ''),
+        ]),
+      );
+      expect(catalogs).toEqual({ 'child-a': 'catalog', 'child-b': 'examples/child-b/catalog' });
+      for (const [name, dir] of Object.entries(catalogs))
+        stacks()[name]!.hasOutput('CatalogSha256', { Value: packCatalog(join(ROOT, dir)).sha256 });
+      const commands = new Set([...section.matchAll(/npx strata ((?:core )?[a-z]+)/g)].map((m) => m[1]!));
+      expect([...commands].sort()).toEqual(['core pubkey', 'core status']);
+      for (const c of commands) {
+        const help = spawnSync('node', ['bin/strata.mjs', ...c.split(' '), '--help'], {
+          cwd: ROOT,
+          encoding: 'utf8',
+        });
+        expect(help.status, `${c}: ${help.stderr}`).toBe(0);
       }
     });
   });
