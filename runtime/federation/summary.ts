@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { Name } from '../catalog/schema.ts';
 
 const Sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'must be a hex sha256');
 
@@ -6,7 +7,8 @@ const Sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'must be a hex sha256');
 export const PublishSummary = z.strictObject({
   /** The child's environment name, as the core's config knows it. */
   child: z.string().regex(/^[a-z][a-z0-9-]*$/),
-  product: z.string().min(1),
+  /** A catalog name: it becomes a key (and, locally, a file name) in the core's freshness table. */
+  product: Name,
   version: z.string().min(1),
   runId: z.string().min(1),
   /** The published manifest: its key in the child's egress bucket and the sha256 of its bytes. */

@@ -148,6 +148,12 @@ describe('the core receiving summaries', () => {
         /not a valid summary: manifest.sha256/,
         undefined,
       ],
+      // A product name that would leave the freshness table's folder.
+      [
+        signSummary(summary({ product: '../../escape' }), signingKey(secretA)),
+        /not a valid summary: product/,
+        undefined,
+      ],
     ];
 
     // Act + assess
