@@ -1,11 +1,11 @@
 // The CDK app: one stack per environment, checked by cdk-nag. Only this file reads context:
-// `cdk synth -c env=child-a` for one environment, every environment when none is named.
+// `cdk synth -c env=child-a` for one environment, every environment when none is named. Each child's
+// catalog comes from its config (`catalog`, the repository's catalog/ by default).
 import { App } from 'aws-cdk-lib';
-import { addEnvironments } from '../lib/app-builder.ts';
+import { addEnvironments, childCatalogs } from '../lib/app-builder.ts';
 import { loadEnvironments } from '../lib/config/environments.ts';
-import { catalogSchedules } from '../lib/config/schedules.ts';
 
 const app = new App();
 const only = app.node.tryGetContext('env') as string | undefined;
-const catalogDir = (app.node.tryGetContext('catalog') as string | undefined) ?? 'catalog';
-addEnvironments(app, loadEnvironments(only), await catalogSchedules(catalogDir));
+const environments = loadEnvironments(only);
+addEnvironments(app, environments, await childCatalogs(environments));

@@ -1,9 +1,8 @@
 // `npm run cost -- <env>`: the fixed monthly cost of an environment at rest, read from its synthesized template.
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { addEnvironments } from '../lib/app-builder.ts';
+import { addEnvironments, childCatalogs } from '../lib/app-builder.ts';
 import { loadEnvironments } from '../lib/config/environments.ts';
-import { catalogSchedules } from '../lib/config/schedules.ts';
 import { idleCost, PRICES } from '../lib/cost/idle-cost.ts';
 
 const [name, ...rest] = process.argv.slice(2);
@@ -13,7 +12,8 @@ if (!name) {
   process.exit(2);
 }
 const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
-const [stack] = addEnvironments(app, loadEnvironments(name), await catalogSchedules('catalog'));
+const environments = loadEnvironments(name);
+const [stack] = addEnvironments(app, environments, await childCatalogs(environments));
 const cost = idleCost(Template.fromStack(stack!).toJSON());
 if (json)
   process.stdout.write(`${JSON.stringify({ environment: name, prices: PRICES, ...cost }, null, 2)}\n`);

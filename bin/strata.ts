@@ -10,6 +10,8 @@ import { listProductVersions } from '../runtime/publish/versions.ts';
 import { RunStatus } from '../runtime/runs/schema.ts';
 import { registerBuildCommands } from './cli/build-commands.ts';
 import { type GlobalOptions, withPlatform } from './cli/context.ts';
+import { registerCoreCommands, runCoreServer } from './cli/core-commands.ts';
+import { registerCostCommands } from './cli/cost-commands.ts';
 import { EXIT, humanBytes, loadProgressBar, printJson, printTable, reportError, say } from './cli/output.ts';
 
 const program = new Command('strata')
@@ -224,6 +226,8 @@ program
   );
 
 registerBuildCommands(program, globals, action);
+registerCoreCommands(program, globals, action);
+registerCostCommands(program, globals, action);
 
 program
   .command('serve')
@@ -239,6 +243,14 @@ program
     'with DATABASE_URL: a running run with no heartbeat for this long is retried',
     '120',
   )
+  .option(
+    '--core',
+    'play the federation core for children in other homes instead (POST /summaries, GET /status)',
+  )
+  .option(
+    '--children <file>',
+    'with --core: the children and their public keys (default <home>/core-children.json)',
+  )
   .action(
     action(
       async (o: {
@@ -247,8 +259,11 @@ program
         pollMs: string;
         maxUploadBytes: string;
         staleSeconds: string;
+        core?: boolean;
+        children?: string;
       }) => {
         const g = globals();
+        if (o.core) return runCoreServer(g, o);
         const { serve } = await import('../runtime/serve/serve.ts');
         return withPlatform(g, async (p, catalog) => {
           const secrets = JSON.parse(process.env.STRATA_WEBHOOK_SECRETS ?? '{}') as Record<string, string>;

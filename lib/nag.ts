@@ -6,6 +6,36 @@ import { NagSuppressions } from 'cdk-nag';
  * the finding is about one resource, by path — never for a whole stack without a reason that holds for
  * every resource in it.
  */
+const NODE_RUNTIME = {
+  id: 'AwsSolutions-L1',
+  reason:
+    'Functions run on Node.js 22, the newest runtime this CDK version and esbuild target both support for ESM ' +
+    'bundles; the custom resource Provider framework picks its own runtime.',
+};
+
+/** The core account: the image repository and the federation intake. */
+export function suppressCoreFindings(stack: Stack): void {
+  NagSuppressions.addStackSuppressions(stack, [
+    NODE_RUNTIME,
+    {
+      id: 'AwsSolutions-IAM4',
+      reason: 'AWSLambdaBasicExecutionRole is what AWS provides for function logs.',
+      appliesTo: ['Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole'],
+    },
+    {
+      id: 'AwsSolutions-IAM5',
+      reason: 'X-Ray trace segments (function tracing) have no resource-level permissions.',
+      appliesTo: ['Resource::*'],
+    },
+    {
+      id: 'AwsSolutions-DDB3',
+      reason:
+        "The freshness table holds each child's latest summary of each product, rebuilt by its next publish: " +
+        'point-in-time recovery would be a standing charge to back up data that restores itself.',
+    },
+  ]);
+}
+
 export function suppressChildFindings(stack: Stack): void {
   NagSuppressions.addStackSuppressions(stack, [
     {
@@ -35,15 +65,30 @@ export function suppressChildFindings(stack: Stack): void {
       id: 'AwsSolutions-IAM5',
       reason:
         'Actions with no resource-level permissions: X-Ray trace segments (function tracing), ' +
-        'ecr:GetAuthorizationToken (image pulls), logs:PutRetentionPolicy (CDK log retention), and ECS ' +
-        'DescribeTasks/ListTasks/StopTask, which are conditioned on the Strata cluster ARN.',
+        'ecr:GetAuthorizationToken (image pulls), logs:PutRetentionPolicy (CDK log retention), CloudWatch Logs ' +
+        "delivery for the migrations waiter's state machine, and ECS DescribeTasks/ListTasks/StopTask, which are " +
+        'conditioned on the Strata cluster ARN.',
       appliesTo: ['Resource::*'],
     },
     {
-      id: 'AwsSolutions-L1',
+      id: 'AwsSolutions-IAM5',
       reason:
-        'Functions run on Node.js 22, the newest runtime this CDK version and esbuild target both support for ESM bundles.',
+        "lambda:InvokeFunction on a function's versions and aliases (`<arn>:*`): the custom resource Provider " +
+        'framework grants it to call the migration handlers and its own waiter functions, nothing else.',
+      appliesTo: [
+        {
+          regex:
+            '/^Resource::<Database(Migrator|MigrationsApply|MigrationsProviderframework[A-Za-z]+)[A-Za-z0-9]*\\.Arn>:\\*$/g',
+        },
+      ],
     },
+    {
+      id: 'AwsSolutions-SF2',
+      reason:
+        "The migrations Provider's waiter state machine is CDK's own and runs for minutes per deploy: its " +
+        'tracing is not configurable, and every execution is logged at level ALL.',
+    },
+    NODE_RUNTIME,
     {
       id: 'AwsSolutions-SQS3',
       reason: 'This queue is the dead-letter queue itself.',
@@ -77,7 +122,8 @@ export function suppressChildFindings(stack: Stack): void {
       id: 'AwsSolutions-SMG4',
       reason:
         'Webhook secrets are shared with the senders of webhooks, so they are rotated with them by hand; the ' +
-        'database password is managed and rotated by RDS.',
+        "federation key's public key is in the core's config, so it is rotated with the core's config, by hand; " +
+        'the database password is managed and rotated by RDS.',
     },
     {
       id: 'AwsSolutions-VPC7',

@@ -1,10 +1,13 @@
 import { join, resolve } from 'node:path';
 import { FsObjectStore } from './adapters/local/fs-object-store.ts';
+import { HttpFederation } from './adapters/local/http-federation.ts';
 import { PgliteDatabase, pgliteDataDir } from './adapters/local/pglite-database.ts';
 import { TableJobQueue } from './adapters/local/table-job-queue.ts';
 import { PgDatabase } from './adapters/postgres/pg-database.ts';
+import type { CostProfile } from './cost/profile.ts';
 import { migrate } from './db/migrate.ts';
 import type { Database } from './ports/database.ts';
+import type { Federation } from './ports/federation.ts';
 import type { JobQueue } from './ports/job-queue.ts';
 import type { ObjectStore } from './ports/object-store.ts';
 import { RunRegistry } from './runs/registry.ts';
@@ -15,6 +18,10 @@ export interface Platform {
   readonly store: ObjectStore;
   readonly queue: JobQueue;
   readonly runs: RunRegistry;
+  /** How runs here are paid for, for their cost ledgers. @default priced as on AWS, at the default sizes */
+  readonly cost?: CostProfile;
+  /** The core this child reports each publish to, if it has one. */
+  readonly federation?: Federation;
   close(): Promise<void>;
 }
 
@@ -46,6 +53,7 @@ export async function openDatabase(options: LocalOptions = {}): Promise<Database
 /** The embedded default: folders for buckets, PGlite (or DATABASE_URL), the queue as a table. */
 export async function openLocalPlatform(options: LocalOptions = {}): Promise<Platform> {
   const home = strataHome(options.home);
+  const federation = HttpFederation.fromEnv(home);
   const db = await openDatabase(options);
   const store = new FsObjectStore(join(home, 'buckets'));
   return {
@@ -53,6 +61,7 @@ export async function openLocalPlatform(options: LocalOptions = {}): Promise<Pla
     store,
     queue: new TableJobQueue(db),
     runs: new RunRegistry(db),
+    federation,
     close: () => db.close(),
   };
 }

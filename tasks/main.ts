@@ -4,9 +4,10 @@
 // was unreadable, 143 stopped by SIGTERM (the run is marked interrupted, so it is retried; nothing half-
 // published stays visible, because a version is published only by its manifest and latest pointer).
 import { resolve } from 'node:path';
+import { deployedCatalogLocation, readDeployedCatalog } from '../runtime/aws/deployed-catalog.ts';
 import { ENV } from '../runtime/aws/names.ts';
 import { openAwsPlatform } from '../runtime/aws/platform.ts';
-import { loadCatalogOrThrow } from '../runtime/catalog/loader.ts';
+import { openCatalog } from '../runtime/catalog/bundle.ts';
 import { executeJob } from '../runtime/jobs/execute.ts';
 import { openLocalPlatform } from '../runtime/platform.ts';
 import { JobMessage } from '../runtime/runs/schema.ts';
@@ -26,7 +27,11 @@ async function main(): Promise<number> {
     return 2;
   }
   const job = parsed.data;
-  const catalog = await loadCatalogOrThrow(resolve(process.env.STRATA_CATALOG ?? 'catalog'));
+  // On AWS the image holds code only: the catalog is the one the child stack deployed, checked against the
+  // sha256 it recorded. Anywhere else, a catalog directory.
+  const catalog = process.env[ENV.catalogKey]
+    ? await readDeployedCatalog(deployedCatalogLocation())
+    : await openCatalog(resolve(process.env.STRATA_CATALOG ?? 'catalog'));
   // On AWS the bucket names are in the environment; anywhere else, the local adapters.
   const platform = process.env[ENV.archiveBucket] ? await openAwsPlatform() : await openLocalPlatform();
   const heartbeat = setInterval(() => {

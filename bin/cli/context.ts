@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
-import { type Catalog, loadCatalogOrThrow } from '../../runtime/catalog/loader.ts';
+import { openCatalog } from '../../runtime/catalog/bundle.ts';
+import type { Catalog } from '../../runtime/catalog/loader.ts';
 import { openLocalPlatform, type Platform } from '../../runtime/platform.ts';
 
 export interface GlobalOptions {
@@ -13,7 +14,8 @@ export async function withPlatform<T>(
   opts: GlobalOptions,
   fn: (p: Platform, catalog: Catalog) => Promise<T>,
 ): Promise<T> {
-  const catalog = await loadCatalogOrThrow(resolve(opts.catalog));
+  // Opened with its hash, so every run records which catalog it worked with.
+  const catalog = await openCatalog(resolve(opts.catalog));
   const p = await openLocalPlatform({ home: opts.home });
   try {
     return await fn(p, catalog);

@@ -7,12 +7,12 @@ import middy from '@middy/core';
 import type { z } from 'zod';
 import { ENV } from '../../runtime/aws/names.ts';
 import { onObjectCreated } from '../../runtime/triggers/ingress.ts';
-import { bundledCatalog, jobQueue, runRegistry } from '../shared/aws.ts';
+import { deployedCatalog, jobQueue, runRegistry } from '../shared/aws.ts';
 import { requireEnv } from '../shared/env.ts';
 import { logger, metrics } from '../shared/observability.ts';
 
 const deps = {
-  catalog: await bundledCatalog(),
+  catalog: await deployedCatalog(),
   runs: runRegistry(),
   queue: jobQueue(),
   maxBytes: Number(requireEnv(ENV.maxUploadBytes)),

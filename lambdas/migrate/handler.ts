@@ -1,29 +1,37 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { DataApiDatabase } from '../../runtime/adapters/aws/data-api-database.ts';
-import { respond } from '../../runtime/aws/cfn-response.ts';
 import { ENV } from '../../runtime/aws/names.ts';
-import { migrate, migrationsFrom } from '../../runtime/db/migrate.ts';
+import { isMigrationsComplete, onMigrationsEvent } from '../../runtime/db/migrations-resource.ts';
 import { requireEnv } from '../shared/env.ts';
 
 const logger = new Logger({ serviceName: 'strata-migrate' });
-const db = new DataApiDatabase({
-  resourceArn: requireEnv(ENV.clusterArn),
-  secretArn: requireEnv(ENV.secretArn),
-  database: requireEnv(ENV.databaseName),
-});
+// A short wait for a paused cluster: past it, isComplete says "not yet" and the Provider asks again.
+const db = new DataApiDatabase(
+  {
+    resourceArn: requireEnv(ENV.clusterArn),
+    secretArn: requireEnv(ENV.secretArn),
+    database: requireEnv(ENV.databaseName),
+  },
+  undefined,
+  20_000,
+);
 
-/** Custom::StrataMigrations: applies new migrations on Create and Update; Delete leaves the data alone. */
-export const handler = async (event: CloudFormationCustomResourceEvent): Promise<void> => {
-  const physicalId = 'strata-migrations';
+/** Custom::StrataMigrations on the Provider framework: onEvent names the resource, isComplete applies. */
+export const onEvent = async (event: CloudFormationCustomResourceEvent) => {
+  logger.info('migrations requested', { requestType: event.RequestType });
+  return onMigrationsEvent(event);
+};
+
+export const isComplete = async (event: CloudFormationCustomResourceEvent) => {
   try {
-    if (event.RequestType === 'Delete') return await respond(event, { ok: true }, physicalId);
-    const files = (event.ResourceProperties.migrations ?? []) as { name: string; sql: string }[];
-    const applied = await migrate(db, migrationsFrom(files));
-    logger.info('migrations applied', { applied });
-    await respond(event, { ok: true, data: { applied: applied.join(',') } }, physicalId);
+    const outcome = await isMigrationsComplete(event, db);
+    logger.info(outcome.IsComplete ? 'migrations applied' : 'the database is resuming; asked again later', {
+      ...outcome,
+    });
+    return outcome;
   } catch (e) {
     logger.error('migrations failed', e as Error);
-    await respond(event, { ok: false, reason: (e as Error).message }, physicalId);
+    throw e;
   }
 };

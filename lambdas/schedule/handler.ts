@@ -5,7 +5,7 @@ import { parser } from '@aws-lambda-powertools/parser/middleware';
 import middy from '@middy/core';
 import { z } from 'zod';
 import { onSchedule } from '../../runtime/triggers/schedule.ts';
-import { bundledCatalog, jobQueue, runRegistry } from '../shared/aws.ts';
+import { deployedCatalog, jobQueue, runRegistry } from '../shared/aws.ts';
 import { logger, metrics } from '../shared/observability.ts';
 
 /** The input each catalog schedule's EventBridge rule sends. */
@@ -16,7 +16,7 @@ export const ScheduleEvent = z.object({
 });
 export type ScheduleEvent = z.infer<typeof ScheduleEvent>;
 
-const deps = { catalog: await bundledCatalog(), runs: runRegistry(), queue: jobQueue() };
+const deps = { catalog: await deployedCatalog(), runs: runRegistry(), queue: jobQueue() };
 
 export const handler = middy(async (event: ScheduleEvent) => {
   const outcome = await onSchedule(event, deps);

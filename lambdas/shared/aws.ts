@@ -1,10 +1,10 @@
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { DataApiDatabase } from '../../runtime/adapters/aws/data-api-database.ts';
 import { EcsTaskLauncher } from '../../runtime/adapters/aws/ecs-task-launcher.ts';
 import { SqsJobQueue } from '../../runtime/adapters/aws/sqs-job-queue.ts';
+import { deployedCatalogLocation, readDeployedCatalog } from '../../runtime/aws/deployed-catalog.ts';
 import { ENV } from '../../runtime/aws/names.ts';
-import { type Catalog, loadCatalogOrThrow } from '../../runtime/catalog/loader.ts';
+import { openCatalog } from '../../runtime/catalog/bundle.ts';
+import type { Catalog } from '../../runtime/catalog/loader.ts';
 import { RunRegistry } from '../../runtime/runs/registry.ts';
 import { requireEnv } from './env.ts';
 
@@ -34,9 +34,12 @@ export function jobQueue(): SqsJobQueue {
   return new SqsJobQueue(requireEnv(ENV.jobsQueueUrl));
 }
 
-/** The catalog bundled beside the handler at synth (or STRATA_CATALOG, for tests). */
-export function bundledCatalog(): Promise<Catalog> {
-  return loadCatalogOrThrow(
-    process.env.STRATA_CATALOG ?? join(dirname(fileURLToPath(import.meta.url)), 'catalog'),
-  );
+/**
+ * The catalog the child stack deployed, read once per cold start and checked against the sha256 the stack
+ * recorded: the same object the tasks read, so functions and tasks cannot drift (STRATA_CATALOG, a directory,
+ * for tests).
+ */
+export function deployedCatalog(): Promise<Catalog> {
+  const dir = process.env.STRATA_CATALOG;
+  return dir ? openCatalog(dir) : readDeployedCatalog(deployedCatalogLocation());
 }

@@ -8,13 +8,13 @@ import middy from '@middy/core';
 import type { z } from 'zod';
 import { ENV } from '../../runtime/aws/names.ts';
 import { onWebhook } from '../../runtime/triggers/webhook.ts';
-import { bundledCatalog, jobQueue, runRegistry } from '../shared/aws.ts';
+import { deployedCatalog, jobQueue, runRegistry } from '../shared/aws.ts';
 import { requireEnv } from '../shared/env.ts';
 import { logger, metrics } from '../shared/observability.ts';
 
 const secretsClient = new SecretsManagerClient({});
 const secretArn = requireEnv(ENV.webhookSecretArn);
-const base = { catalog: await bundledCatalog(), runs: runRegistry(), queue: jobQueue() };
+const base = { catalog: await deployedCatalog(), runs: runRegistry(), queue: jobQueue() };
 let cached: { at: number; secrets: Record<string, string> } | undefined;
 
 /** Hook secrets, read at most every five minutes, so a rotated secret takes effect without a deploy. */

@@ -2,8 +2,9 @@ import { formatPath } from '../../runtime/catalog/loader.ts';
 import { Environment } from './schema.ts';
 
 /**
- * The deployments this repository knows. The account ids are examples: replace them with yours.
- * A core account holds the task image repository; each child pulls from it.
+ * The deployments this repository knows. The account ids and public keys are examples: replace them with
+ * yours (README, "Deploy to AWS"). The core holds the task image repository its children pull from and the
+ * bus their signed publish summaries go to; each child deploys its own catalog.
  */
 export const ENVIRONMENTS: Record<string, unknown> = {
   'core-region': {
@@ -11,13 +12,26 @@ export const ENVIRONMENTS: Record<string, unknown> = {
     name: 'core-region',
     account: '111111111111',
     region: 'eu-west-2',
-    childAccounts: ['222222222222', '333333333333'],
+    children: [
+      {
+        name: 'child-a',
+        account: '222222222222',
+        publicKey: 'MCowBQYDK2VwAyEAm9zN39AE9uie7FKSE479mqFjdEWDLCXPE4v0gsGMm7c=',
+      },
+      {
+        name: 'child-b',
+        account: '333333333333',
+        publicKey: 'MCowBQYDK2VwAyEASDtWbckY3jFgQUW/6hPwnjabVP1VP9GirxLv4ixeMt0=',
+      },
+    ],
   },
   'child-a': {
     kind: 'child',
     name: 'child-a',
     account: '222222222222',
     region: 'eu-west-2',
+    catalog: 'catalog',
+    federation: { coreAccount: '111111111111', coreRegion: 'eu-west-2' },
     image: {
       from: 'core',
       account: '111111111111',
@@ -31,6 +45,8 @@ export const ENVIRONMENTS: Record<string, unknown> = {
     name: 'child-b',
     account: '333333333333',
     region: 'eu-west-2',
+    catalog: 'examples/child-b/catalog',
+    federation: { coreAccount: '111111111111', coreRegion: 'eu-west-2' },
     image: { from: 'standalone' },
     network: { mode: 'nat', maxAzs: 2 },
     database: { minAcu: 0, maxAcu: 8, autoPauseSeconds: 900 },

@@ -1,10 +1,8 @@
-import { resolve } from 'node:path';
-import { loadCatalogOrThrow } from '../../runtime/catalog/loader.ts';
+import type { Catalog } from '../../runtime/catalog/loader.ts';
 import type { CatalogSchedule } from '../constructs/triggers.ts';
 
-/** Every dataset and product that declares a schedule: one EventBridge rule each. */
-export async function catalogSchedules(dir: string): Promise<CatalogSchedule[]> {
-  const catalog = await loadCatalogOrThrow(resolve(dir));
+/** Every dataset and product of a catalog that declares a schedule: one EventBridge rule each. */
+export function catalogSchedules(catalog: Catalog): CatalogSchedule[] {
   const out: CatalogSchedule[] = [];
   for (const d of catalog.datasets.values())
     if (d.schedule) out.push({ kind: 'dataset', name: d.name, expression: d.schedule });

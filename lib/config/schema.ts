@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { DEFAULT_DATABASE_CAPACITY, DEFAULT_TASK_SIZES } from '../../runtime/cost/profile.ts';
+import { CoreChild } from '../../runtime/federation/intake.ts';
 
 const AccountId = z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account id');
 const Region = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region such as eu-west-2');
@@ -45,14 +47,28 @@ const Base = {
   alarmEmail: z.email().optional(),
 };
 
-export const CoreEnvironment = z.strictObject({
-  ...Base,
-  kind: z.literal('core'),
-  /** Child accounts allowed to pull the task image. */
-  childAccounts: z.array(AccountId).default([]),
-  /** Untagged and old images beyond this many are expired. */
-  keepImages: z.number().int().min(1).default(20),
-});
+export const CoreEnvironment = z
+  .strictObject({
+    ...Base,
+    kind: z.literal('core'),
+    /**
+     * The children: each account may pull the task image and send summaries to the federation bus; each
+     * summary must verify with its child's public key (`strata core pubkey`), refused until it is set.
+     */
+    children: z.array(CoreChild.extend({ account: AccountId })).default([]),
+    /** Untagged and old images beyond this many are expired. */
+    keepImages: z.number().int().min(1).default(20),
+  })
+  .superRefine((e, ctx) => {
+    for (const key of ['name', 'account'] as const) {
+      const seen = new Set<string>();
+      e.children.forEach((c, i) => {
+        if (seen.has(c[key]))
+          ctx.addIssue({ code: 'custom', path: ['children', i, key], message: `${c[key]} is listed twice` });
+        seen.add(c[key]);
+      });
+    }
+  });
 export type CoreEnvironment = z.infer<typeof CoreEnvironment>;
 
 export const ChildEnvironment = z
@@ -60,6 +76,19 @@ export const ChildEnvironment = z
     ...Base,
     kind: z.literal('child'),
     /** Where the task image comes from: the core account's repository, or built here from tasks/Dockerfile. */
+    /**
+     * This child's catalog directory, relative to the repository root: deployed with the stack (the task image
+     * holds code only), read by its tasks and functions, and the source of its schedules.
+     */
+    catalog: z.string().min(1).default('catalog'),
+    /** The core account this child reports each publish to (its `strata-federation` event bus). */
+    federation: z.strictObject({ coreAccount: AccountId, coreRegion: Region }).optional(),
+    alarms: z
+      .strictObject({
+        /** A scheduled product with no new version for its schedule's longest gap plus this is stale. */
+        staleGraceMinutes: z.number().int().min(5).default(120),
+      })
+      .default({ staleGraceMinutes: 120 }),
     image: z.discriminatedUnion('from', [
       z.strictObject({
         from: z.literal('core'),
@@ -88,13 +117,11 @@ export const ChildEnvironment = z
         /** Seconds idle before Aurora pauses at 0 ACU (300 to 86400). */
         autoPauseSeconds: z.number().int().min(300).max(86_400).default(300),
       })
-      .default({ minAcu: 0, maxAcu: 4, autoPauseSeconds: 300 }),
+      .default(DEFAULT_DATABASE_CAPACITY),
     /** Task sizes by job class; a job asks for one, the reconciler retries an out-of-memory job one larger. */
-    tasks: z.strictObject({ small: TaskSize, medium: TaskSize, large: TaskSize }).default({
-      small: { cpu: 512, memoryMiB: 1024 },
-      medium: { cpu: 1024, memoryMiB: 4096, ephemeralStorageGiB: 50 },
-      large: { cpu: 4096, memoryMiB: 16_384, ephemeralStorageGiB: 100 },
-    }),
+    tasks: z
+      .strictObject({ small: TaskSize, medium: TaskSize, large: TaskSize })
+      .default(DEFAULT_TASK_SIZES as { small: TaskSize; medium: TaskSize; large: TaskSize }),
     maxConcurrentTasks: z.number().int().min(1).max(100).default(10),
     ingress: z
       .strictObject({

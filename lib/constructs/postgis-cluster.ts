@@ -4,11 +4,16 @@ import { join } from 'node:path';
 import { Annotations, CustomResource, Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import type * as logs from 'aws-cdk-lib/aws-logs';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { DATABASE_NAME, ENV } from '../../runtime/aws/names.ts';
 import { StrataFunction } from './strata-function.ts';
+
+/** The longest a deploy waits for the migrations before CloudFormation is told they FAILED. */
+export const MIGRATIONS_TOTAL_TIMEOUT = Duration.minutes(30);
 
 export interface PostgisClusterProps {
   readonly vpc: ec2.IVpc;
@@ -35,6 +40,7 @@ export class PostgisCluster extends Construct {
   readonly secretArn: string;
   readonly securityGroup: ec2.SecurityGroup;
   readonly migrations: CustomResource;
+  readonly migrationsProvider: cr.Provider;
 
   constructor(scope: Construct, id: string, props: PostgisClusterProps) {
     super(scope, id);
@@ -84,16 +90,42 @@ export class PostgisCluster extends Construct {
     const migrations = files.map((name) => ({ name, sql: readFileSync(join(dir, name), 'utf8') }));
     const hash = createHash('sha256').update(JSON.stringify(migrations)).digest('hex');
 
-    const migrator = new StrataFunction(this, 'Migrator', {
+    // On the Provider framework, so CloudFormation never waits on a Lambda that timed out (an hour, with a
+    // bare custom resource): onEvent checks the request; isComplete applies what is new, answering "not yet"
+    // while a paused cluster resumes, and is asked every 15 s until done, a failure (FAILED, with the
+    // migration's error), or the total timeout (FAILED).
+    const common = {
       entry: 'lambdas/migrate/handler.ts',
-      description: 'Applies the platform migrations (and CREATE EXTENSION postgis) through the Data API',
-      timeout: Duration.minutes(5),
       logRetention: props.logRetention,
       environment: this.dataApiEnvironment(),
+    };
+    const onEvent = new StrataFunction(this, 'Migrator', {
+      ...common,
+      handler: 'onEvent',
+      description: 'Custom::StrataMigrations onEvent: checks the request and names the resource',
     });
-    this.grantDataApi(migrator.fn);
+    const apply = new StrataFunction(this, 'MigrationsApply', {
+      ...common,
+      handler: 'isComplete',
+      description:
+        'Custom::StrataMigrations isComplete: applies the platform migrations through the Data API',
+      timeout: Duration.minutes(5),
+    });
+    this.grantDataApi(apply.fn);
+    this.migrationsProvider = new cr.Provider(this, 'MigrationsProvider', {
+      onEventHandler: onEvent.fn,
+      isCompleteHandler: apply.fn,
+      queryInterval: Duration.seconds(15),
+      totalTimeout: MIGRATIONS_TOTAL_TIMEOUT,
+      logGroup: new logs.LogGroup(this, 'MigrationsProviderLogs', { retention: props.logRetention }),
+      waiterStateMachineLogOptions: {
+        destination: new logs.LogGroup(this, 'MigrationsWaiterLogs', { retention: props.logRetention }),
+        level: sfn.LogLevel.ALL,
+      },
+      disableWaiterStateMachineLogging: false,
+    });
     this.migrations = new CustomResource(this, 'Migrations', {
-      serviceToken: migrator.fn.functionArn,
+      serviceToken: this.migrationsProvider.serviceToken,
       resourceType: 'Custom::StrataMigrations',
       // A new hash (any change in sql/) makes CloudFormation send an Update, which applies what is new.
       properties: { hash, migrations },

@@ -19,11 +19,15 @@ export interface StrataFunctionProps {
   readonly logRetention: logs.RetentionDays;
   /** Caps concurrent executions (the dispatcher uses it to cap concurrent tasks). */
   readonly reservedConcurrentExecutions?: number;
+  /** The exported function to run. @default 'handler' */
+  readonly handler?: string;
 }
 
 /**
  * One Lambda function the way every Strata function is made: bundled locally by esbuild (no Docker),
  * arm64, the newest Node.js runtime, X-Ray tracing, its own log group with the environment's retention.
+ * Code only: a function that needs the catalog reads the one deployed with the stack (CatalogDeployment),
+ * the same object the tasks read, rather than a copy bundled beside it that could drift from theirs.
  */
 export class StrataFunction extends Construct {
   readonly fn: nodejs.NodejsFunction;
@@ -33,6 +37,7 @@ export class StrataFunction extends Construct {
     const logGroup = new logs.LogGroup(this, 'Logs', { retention: props.logRetention });
     this.fn = new nodejs.NodejsFunction(this, 'Function', {
       entry: join(ROOT, props.entry),
+      handler: props.handler ?? 'handler',
       projectRoot: ROOT,
       depsLockFilePath: join(ROOT, 'package-lock.json'),
       description: props.description,
@@ -56,14 +61,6 @@ export class StrataFunction extends Construct {
         forceDockerBundling: false,
         // ESM bundles need require() for the CommonJS dependencies they pull in.
         banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
-        // The catalog travels with each function (triggers check datasets and products against it).
-        commandHooks: {
-          beforeBundling: () => [],
-          beforeInstall: () => [],
-          afterBundling: (inputDir: string, outputDir: string) => [
-            `cp -r "${inputDir}/catalog" "${outputDir}/catalog"`,
-          ],
-        },
       },
     });
   }

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { Duration } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
+import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -9,7 +10,9 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { DATABASE_NAME, ENV } from '../../runtime/aws/names.ts';
+import type { DatabaseCapacity } from '../../runtime/cost/ledger.ts';
 import type { TaskSize } from '../config/schema.ts';
+import type { CatalogDeployment } from './catalog-deployment.ts';
 
 export type TaskImage =
   | { readonly from: 'standalone' }
@@ -39,9 +42,40 @@ export interface TaskRunnerProps {
   readonly logRetention: logs.RetentionDays;
   /** Tasks queue builds of the products a new dataset version feeds. */
   readonly jobsQueue: sqs.IQueue;
+  /** The child's catalog, which tasks read at start (the image holds code only). */
+  readonly catalog: CatalogDeployment;
+  /** The cluster's capacity settings, for the Aurora estimate in each run's cost ledger. */
+  readonly databaseCapacity: DatabaseCapacity;
+  /** Extra environment for the job container (federation). */
+  readonly environment?: Record<string, string>;
 }
 
 const ROOT = join(import.meta.dirname, '..', '..');
+
+/**
+ * The one platform the task image is built for and run on. ARM64 (Graviton): a fifth cheaper per vCPU and
+ * GB than x86_64 on Fargate, and every dependency (Node, GDAL from Debian) builds for it. The asset and the
+ * task definitions name it, and the README builds with `docker buildx build --platform linux/arm64`, so an
+ * image built on an x86 laptop or CI runner is still an ARM64 image.
+ */
+export const TASK_PLATFORM = {
+  docker: 'linux/arm64',
+  asset: Platform.LINUX_ARM64,
+  cpuArchitecture: ecs.CpuArchitecture.ARM64,
+} as const;
+
+/** What the image is built from: code only. The catalog is deployed with each child, never baked in. */
+export const IMAGE_EXCLUDES = [
+  'node_modules',
+  'cdk.out',
+  '.strata',
+  '.git',
+  'bench/out',
+  'test',
+  'dist',
+  'catalog',
+  'examples',
+];
 
 /**
  * Where jobs run: an ECS cluster with no standing service, and one Fargate task definition per job size.
@@ -108,7 +142,8 @@ export class TaskRunner extends Construct {
       props.image.from === 'standalone'
         ? ecs.ContainerImage.fromAsset(ROOT, {
             file: 'tasks/Dockerfile',
-            exclude: ['node_modules', 'cdk.out', '.strata', '.git', 'bench/out', 'test', 'dist'],
+            platform: TASK_PLATFORM.asset,
+            exclude: IMAGE_EXCLUDES,
           })
         : ecs.ContainerImage.fromEcrRepository(
             ecr.Repository.fromRepositoryAttributes(this, 'CoreRepository', {
@@ -126,14 +161,18 @@ export class TaskRunner extends Construct {
       [ENV.databaseName]: DATABASE_NAME,
       [ENV.secretArn]: props.database.secretArn,
       [ENV.jobsQueueUrl]: props.jobsQueue.queueUrl,
+      [ENV.databaseCapacity]: JSON.stringify(props.databaseCapacity),
+      ...props.catalog.environment(),
+      ...props.environment,
     };
+    props.catalog.grantRead(this.taskRole);
     const make = (size: 'small' | 'medium' | 'large', t: TaskSize) => {
       const def = new ecs.FargateTaskDefinition(this, `${size[0]!.toUpperCase()}${size.slice(1)}Task`, {
         cpu: t.cpu,
         memoryLimitMiB: t.memoryMiB,
         ephemeralStorageGiB: t.ephemeralStorageGiB,
         runtimePlatform: {
-          cpuArchitecture: ecs.CpuArchitecture.ARM64,
+          cpuArchitecture: TASK_PLATFORM.cpuArchitecture,
           operatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
         },
         taskRole: this.taskRole,
@@ -142,7 +181,7 @@ export class TaskRunner extends Construct {
       def.addContainer('job', {
         image,
         essential: true,
-        environment,
+        environment: { ...environment, [ENV.taskSize]: JSON.stringify({ size, ...t }) },
         logging: ecs.LogDrivers.awsLogs({ streamPrefix: size, logGroup: this.logGroup }),
         stopTimeout: Duration.seconds(60),
         readonlyRootFilesystem: false,

@@ -7,6 +7,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { ENV } from '../../runtime/aws/names.ts';
+import type { CatalogDeployment } from './catalog-deployment.ts';
 import type { JobQueue } from './job-queue.ts';
 import type { Network } from './network.ts';
 import type { PostgisCluster } from './postgis-cluster.ts';
@@ -31,6 +32,8 @@ export interface TriggersProps {
   readonly maxConcurrentTasks: number;
   readonly maxUploadBytes: number;
   readonly logRetention: logs.RetentionDays;
+  /** The child's catalog: the triggers check datasets and products against it. */
+  readonly catalog: CatalogDeployment;
 }
 
 /** `0 3 * * *` (catalog, 5 fields) → `cron(0 3 * * ? *)` (EventBridge, 6 fields, one of day-of-month/week is ?). */
@@ -68,17 +71,18 @@ export class Triggers extends Construct {
     const make = (
       name: string,
       description: string,
-      extra: Record<string, string> = {},
-      timeout?: Duration,
+      options: { env?: Record<string, string>; timeout?: Duration; readsCatalog?: boolean } = {},
     ) => {
+      const { env: extra = {}, timeout, readsCatalog = false } = options;
       const f = new StrataFunction(this, name, {
         entry: `lambdas/${name.replace(/([a-z])([A-Z])/g, '$1-$2').toLowerCase()}/handler.ts`,
         description,
-        environment: { ...base, ...extra },
+        environment: { ...base, ...(readsCatalog ? props.catalog.environment() : {}), ...extra },
         logRetention: props.logRetention,
         timeout,
       });
       props.database.grantDataApi(f.fn);
+      if (readsCatalog) props.catalog.grantRead(f.fn);
       return f;
     };
 
@@ -86,8 +90,11 @@ export class Triggers extends Construct {
       'IngressObjectCreated',
       'Ingress object created: records a queued ingest run and sends its job',
       {
-        [ENV.ingressBucket]: props.ingress.bucketName,
-        [ENV.maxUploadBytes]: String(props.maxUploadBytes),
+        env: {
+          [ENV.ingressBucket]: props.ingress.bucketName,
+          [ENV.maxUploadBytes]: String(props.maxUploadBytes),
+        },
+        readsCatalog: true,
       },
     );
     props.queue.queue.grantSendMessages(this.objectCreated.fn);
@@ -104,6 +111,7 @@ export class Triggers extends Construct {
     this.schedule = make(
       'Schedule',
       'A catalog schedule fired: records a queued fetch or build run and sends its job',
+      { readsCatalog: true },
     );
     props.queue.queue.grantSendMessages(this.schedule.fn);
     for (const s of props.schedules) {
@@ -136,9 +144,7 @@ export class Triggers extends Construct {
     this.webhook = make(
       'Webhook',
       'Signed webhooks (X-Hub-Signature-256): records a queued run and sends its job',
-      {
-        [ENV.webhookSecretArn]: this.webhookSecrets.secretArn,
-      },
+      { env: { [ENV.webhookSecretArn]: this.webhookSecrets.secretArn }, readsCatalog: true },
     );
     this.webhookSecrets.grantRead(this.webhook.fn);
     props.queue.queue.grantSendMessages(this.webhook.fn);
@@ -156,8 +162,7 @@ export class Triggers extends Construct {
     this.dispatcher = make(
       'Dispatcher',
       'SQS jobs → one Fargate task each (RunTask), partial batch failures',
-      taskEnv,
-      Duration.seconds(60),
+      { env: taskEnv, timeout: Duration.seconds(60) },
     );
     props.tasks.grantRun(this.dispatcher.fn);
     this.dispatcher.fn.addEventSource(
@@ -172,8 +177,7 @@ export class Triggers extends Construct {
     this.reconciler = make(
       'Reconciler',
       'Marks runs whose task died (OOM, never started, stale heartbeat) failed and retries them',
-      taskEnv,
-      Duration.seconds(60),
+      { env: taskEnv, timeout: Duration.seconds(60) },
     );
     props.tasks.grantRun(this.reconciler.fn);
     props.queue.queue.grantSendMessages(this.reconciler.fn);

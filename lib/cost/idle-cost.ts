@@ -1,30 +1,14 @@
+import { PRICES } from '../../runtime/cost/prices.ts';
+
+/** The one price table (runtime/cost/prices.ts), which each run's cost ledger reads too. */
+export { PRICES };
+
 /**
  * What an environment costs each month while no work is waiting: only resources billed by the hour or the
- * month whatever the load. Pay-per-use services (Lambda, SQS, API Gateway, EventBridge, S3 requests, Fargate
- * tasks per job, Aurora above its minimum) are zero at rest; storage (S3, Aurora, logs) grows with the data
- * and is left out.
- *
- * Prices: AWS on-demand list prices for eu-west-2 (London), USD, 730 hours a month, as we last read them
- * from the AWS pricing pages (dated below; this workplace cannot reach them to check again). They are for
- * estimating: check the AWS price list before budgeting, and update the table and its date when you do.
+ * month whatever the load. Pay-per-use services (Lambda, SQS, API Gateway, EventBridge, DynamoDB on demand,
+ * S3 requests, Fargate tasks per job, Aurora above its minimum) are zero at rest; storage (S3, Aurora, logs)
+ * grows with the data and is left out.
  */
-export const PRICES = {
-  date: '2025-06-01',
-  region: 'eu-west-2',
-  hoursPerMonth: 730,
-  natGatewayHour: 0.05,
-  publicIpv4Hour: 0.005,
-  interfaceEndpointHourPerAz: 0.011,
-  kmsKeyMonth: 1.0,
-  secretMonth: 0.4,
-  fargateVcpuHour: 0.04656,
-  fargateGbHour: 0.00511,
-  auroraAcuHour: 0.14,
-  alarmMonth: 0.1,
-  /** The first three dashboards of an account are free. */
-  dashboardMonth: 0,
-} as const;
-
 export interface CostLine {
   readonly item: string;
   readonly count: number;

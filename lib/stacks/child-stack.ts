@@ -1,7 +1,9 @@
 import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { ChildEnvironment } from '../config/schema.ts';
+import { CatalogDeployment } from '../constructs/catalog-deployment.ts';
 import { DataBuckets } from '../constructs/data-buckets.ts';
+import { FederationLink } from '../constructs/federation-link.ts';
 import { JobQueue } from '../constructs/job-queue.ts';
 import { Network } from '../constructs/network.ts';
 import { Observability } from '../constructs/observability.ts';
@@ -11,10 +13,17 @@ import { TaskRunner } from '../constructs/task-runner.ts';
 import { type CatalogSchedule, Triggers } from '../constructs/triggers.ts';
 import { logRetention } from './retention.ts';
 
+/** A child's catalog, read at synth: where it is, and its schedules. */
+export interface ChildCatalog {
+  /** The catalog directory (absolute). */
+  readonly dir: string;
+  /** One EventBridge schedule each, made from the catalog. */
+  readonly schedules: readonly CatalogSchedule[];
+}
+
 export interface ChildStackProps extends StackProps {
   readonly config: ChildEnvironment;
-  /** One EventBridge schedule each, made from the catalog at synth. */
-  readonly schedules: readonly CatalogSchedule[];
+  readonly catalog: ChildCatalog;
 }
 
 /** An organisation's whole data stack. It only wires constructs together. */
@@ -27,6 +36,8 @@ export class ChildStack extends Stack {
   readonly triggers: Triggers;
   readonly api: PartnerApi;
   readonly observability: Observability;
+  readonly catalog: CatalogDeployment;
+  readonly federation?: FederationLink;
 
   constructor(scope: Construct, id: string, props: ChildStackProps) {
     super(scope, id, props);
@@ -50,6 +61,13 @@ export class ChildStack extends Stack {
       logRetention: retention,
     });
     this.jobs = new JobQueue(this, 'Jobs');
+    this.catalog = new CatalogDeployment(this, 'Catalog', { dir: props.catalog.dir });
+    if (c.federation)
+      this.federation = new FederationLink(this, 'Federation', {
+        child: c.name,
+        coreAccount: c.federation.coreAccount,
+        coreRegion: c.federation.coreRegion,
+      });
     this.tasks = new TaskRunner(this, 'Tasks', {
       vpc: this.network.vpc,
       image: c.image,
@@ -63,7 +81,11 @@ export class ChildStack extends Stack {
       },
       logRetention: retention,
       jobsQueue: this.jobs.queue,
+      catalog: this.catalog,
+      databaseCapacity: c.database,
+      environment: this.federation?.environment(c.name),
     });
+    this.federation?.grantSend(this.tasks.taskRole);
     this.database.allowFrom(this.tasks.securityGroup);
     this.triggers = new Triggers(this, 'Triggers', {
       ingress: this.buckets.ingress,
@@ -71,7 +93,8 @@ export class ChildStack extends Stack {
       database: this.database,
       tasks: this.tasks,
       network: this.network,
-      schedules: props.schedules,
+      schedules: props.catalog.schedules,
+      catalog: this.catalog,
       maxConcurrentTasks: c.maxConcurrentTasks,
       maxUploadBytes: c.ingress.maxUploadBytes,
       logRetention: retention,
@@ -97,10 +120,28 @@ export class ChildStack extends Stack {
       },
       alarmEmail: c.alarmEmail,
       environmentName: c.name,
+      jobsQueue: this.jobs.queue,
+      deadLetterQueue: this.jobs.deadLetterQueue,
+      ecsClusterName: this.tasks.cluster.clusterName,
+      databaseClusterIdentifier: this.database.cluster.clusterIdentifier,
+      scheduledProducts: props.catalog.schedules
+        .filter((s) => s.kind === 'product')
+        .map((s) => ({ name: s.name, expression: s.expression })),
+      staleGrace: Duration.minutes(c.alarms.staleGraceMinutes),
     });
     new CfnOutput(this, 'IngressBucketName', { value: this.buckets.ingress.bucketName });
     new CfnOutput(this, 'EgressBucketName', { value: this.buckets.egress.bucketName });
     new CfnOutput(this, 'PartnerApiUrl', { value: this.api.api.url });
+    new CfnOutput(this, 'CatalogSha256', {
+      description: `sha256 of the catalog deployed with this stack (${c.catalog}); every run records the one it used`,
+      value: this.catalog.sha256,
+    });
+    if (this.federation)
+      new CfnOutput(this, 'FederationKeySecretArn', {
+        description:
+          "the secret this child's signing key derives from: `strata core pubkey` gives the core its public key",
+        value: this.federation.keySecret.secretArn,
+      });
   }
 
   /** Fixed zones, so `cdk synth` needs no AWS call to look them up. */

@@ -19,8 +19,35 @@ export const ENV = {
   maxConcurrentTasks: 'STRATA_MAX_CONCURRENT_TASKS',
   maxUploadBytes: 'STRATA_MAX_UPLOAD_BYTES',
   webhookSecretArn: 'STRATA_WEBHOOK_SECRET_ARN',
+  /** The catalog pack the child stack deployed, and the sha256 it must have. */
+  catalogBucket: 'STRATA_CATALOG_BUCKET',
+  catalogKey: 'STRATA_CATALOG_KEY',
+  catalogSha256: 'STRATA_CATALOG_SHA256',
+  /** The task definition's own size ({ size, cpu, memoryMiB, ephemeralStorageGiB }), and the cluster's capacity. */
+  taskSize: 'STRATA_TASK_SIZE',
+  databaseCapacity: 'STRATA_DB_CAPACITY',
+  /** Federation, in a child: its name, the secret its signing key derives from, the bus its summaries go to. */
+  childName: 'STRATA_CHILD_NAME',
+  federationKeySecretArn: 'STRATA_FEDERATION_KEY_SECRET_ARN',
+  federationBus: 'STRATA_FEDERATION_BUS',
+  /** Federation, in the core: its children (name, account, public key) and the freshness table. */
+  coreChildren: 'STRATA_CORE_CHILDREN',
+  freshnessTable: 'STRATA_FRESHNESS_TABLE',
 } as const;
 
 export const DATABASE_NAME = 'strata';
 /** The metric namespace the handlers publish to and the alarms watch. */
 export const METRICS_NAMESPACE = 'Strata';
+/**
+ * Powertools Metrics adds `service` as a dimension to every metric it emits, so every Strata metric carries
+ * exactly these dimensions, and the alarms and the dashboard watch exactly these (CloudWatch matches a
+ * metric only by its full set of dimensions).
+ */
+export const METRICS_SERVICE = 'strata';
+export const METRIC_DIMENSIONS = { service: METRICS_SERVICE } as const;
+/** `ProductPublished` is also emitted per product (stale-product alarms watch it): `metrics.addDimension('product', name)`. */
+export const productMetricDimensions = (product: string) => ({ ...METRIC_DIMENSIONS, product }) as const;
+/** The event a child puts on its default bus after each publish, and a rule forwards to the core's bus. */
+export const FEDERATION_EVENT = { source: 'strata', detailType: 'ProductPublished' } as const;
+/** The core's bus children forward to: named, because children name it in their config (by account and region). */
+export const FEDERATION_BUS_NAME = 'strata-federation';

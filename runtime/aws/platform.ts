@@ -1,8 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { EventBridgeFederation } from '../adapters/aws/eventbridge-federation.ts';
 import { S3ObjectStore } from '../adapters/aws/s3-object-store.ts';
 import { SqsJobQueue } from '../adapters/aws/sqs-job-queue.ts';
 import { PgDatabase } from '../adapters/postgres/pg-database.ts';
+import { awsCostProfile, DatabaseCapacityEnv, TaskSizeEnv } from '../cost/profile.ts';
 import { migrate } from '../db/migrate.ts';
 import type { Platform } from '../platform.ts';
 import type { JobQueue } from '../ports/job-queue.ts';
@@ -27,11 +29,29 @@ const noQueue: JobQueue = {
   delete: async () => {},
 };
 
+/** The child's link to its core, when its stack configured one. */
+function awsFederation(): EventBridgeFederation | undefined {
+  const keySecretArn = process.env[ENV.federationKeySecretArn];
+  if (!keySecretArn) return undefined;
+  return new EventBridgeFederation({
+    child: env(ENV.childName),
+    keySecretArn,
+    eventBus: env(ENV.federationBus),
+  });
+}
+
 /**
  * The platform a Fargate task works on: the buckets on S3, Aurora through `pg` over verified TLS with the
  * RDS-managed secret (COPY streams need a real connection; the Data API has none).
  */
 export async function openAwsPlatform(secrets = new SecretsManagerClient({})): Promise<Platform> {
+  // Read before connecting, so a task missing its environment fails at once.
+  const cost = awsCostProfile(
+    TaskSizeEnv.parse(JSON.parse(env(ENV.taskSize))),
+    DatabaseCapacityEnv.parse(JSON.parse(env(ENV.databaseCapacity))),
+    process.env.ECS_CONTAINER_METADATA_URI_V4,
+  );
+  const federation = awsFederation();
   const out = await secrets.send(new GetSecretValueCommand({ SecretId: env(ENV.secretArn) }));
   const secret = JSON.parse(out.SecretString ?? '{}') as { username?: string; password?: string };
   const [host, port] = env(ENV.databaseHost).split(':');
@@ -56,6 +76,8 @@ export async function openAwsPlatform(secrets = new SecretsManagerClient({})): P
     store,
     queue: queueUrl ? new SqsJobQueue(queueUrl) : noQueue,
     runs: new RunRegistry(db),
+    cost,
+    federation,
     close: () => db.close(),
   };
 }

@@ -1,6 +1,7 @@
 import type { Catalog } from '../catalog/loader.ts';
 import type { ProductEntry } from '../catalog/schema.ts';
 import { BuildError, CheckFailedError, type CheckResult, ConflictError, StrataError } from '../errors.ts';
+import { announcePublished } from '../federation/announce.ts';
 import type { JobHooks } from '../jobs/hooks.ts';
 import { DATASETS_SCHEMA } from '../load/table.ts';
 import type { Platform } from '../platform.ts';
@@ -206,6 +207,9 @@ export async function buildProduct(
       await p.store.put('egress', latestKey(product.name), `${JSON.stringify(pointer, null, 2)}\n`, {
         contentType: 'application/json',
         replace: true,
+      });
+      Object.assign(outcome.result, {
+        federation: await announcePublished(p, catalog, manifestKey, new Date(pointer.publishedAt)),
       });
       await db.exec('RESET search_path').catch(() => {});
       // Left for `strata gc` if it cannot be dropped now.

@@ -9,6 +9,8 @@ export interface Catalog {
   readonly dir: string;
   readonly datasets: ReadonlyMap<string, Dataset>;
   readonly products: ReadonlyMap<string, ProductEntry>;
+  /** The sha256 of the catalog's pack (runtime/catalog/bundle.ts), when it was opened through one. */
+  readonly sha256?: string;
 }
 
 /** `columns[2].type` from zod's `['columns', 2, 'type']`. */

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { buildProduct } from '../build/build.ts';
 import type { Catalog } from '../catalog/loader.ts';
+import { recordCost } from '../cost/record.ts';
+import { Usage } from '../cost/usage.ts';
 import { errorToJSON } from '../errors.ts';
 import type { Platform } from '../platform.ts';
 import type { JobMessage, Run } from '../runs/schema.ts';
@@ -77,16 +79,19 @@ export async function executeJob(
 ): Promise<Run> {
   const run = await p.runs.start(job.runId);
   if (!run) return p.runs.get(job.runId);
+  if (catalog.sha256) await p.runs.setCatalog(run.id, catalog.sha256);
   const handler = handlers.get(job.kind);
+  // What the run asks of paid services, counted by the adapters, for its cost ledger.
+  const usage = new Usage();
   try {
     if (!handler) throw new Error(`no handler for ${job.kind} jobs`);
-    const { result, lineage } = await handler(p, catalog, job, run.id, hooks);
-    const done = await p.runs.succeed(run.id, result, lineage);
+    const { result, lineage } = await usage.run(() => handler(p, catalog, job, run.id, hooks));
+    const done = await recordCost(p, await p.runs.succeed(run.id, result, lineage), job, usage);
     // The platform running by itself (serve, tasks) follows new inputs; the command line does what it is told.
     if (options.rebuildDependents) await rebuildDependents(p, catalog, job, result);
     return done;
   } catch (e) {
-    return p.runs.fail(run.id, errorToJSON(e));
+    return recordCost(p, await p.runs.fail(run.id, errorToJSON(e)), job, usage);
   }
 }
 

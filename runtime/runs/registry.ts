@@ -1,3 +1,4 @@
+import type { CostLedger } from '../cost/ledger.ts';
 import { NotFoundError } from '../errors.ts';
 import type { Queryable } from '../ports/database.ts';
 import { newRunId } from '../util/ids.ts';
@@ -16,6 +17,8 @@ interface RunRow {
   error: Record<string, unknown> | null;
   lineage: Record<string, unknown> | null;
   result: Record<string, unknown> | null;
+  catalog_sha256: string | null;
+  cost: CostLedger | null;
 }
 
 // Times come back as ISO text on both engines, whatever their type parsers do.
@@ -23,7 +26,7 @@ const COLUMNS = `id, kind, target, trigger, status, attempts,
   to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at,
   to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS started_at,
   to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS finished_at,
-  error, lineage, result`;
+  error, lineage, result, catalog_sha256, cost`;
 
 /** The Data API returns jsonb as JSON text; drivers return it parsed. */
 function json<T>(v: T | string | null): T | null {
@@ -44,6 +47,8 @@ function toRun(r: RunRow): Run {
     error: json(r.error),
     lineage: json(r.lineage),
     result: json(r.result),
+    catalogSha256: r.catalog_sha256 ?? null,
+    cost: json(r.cost),
   };
 }
 
@@ -124,6 +129,21 @@ export class RunRegistry {
       id,
       JSON.stringify(lineage),
     ]);
+  }
+
+  /** The catalog (its content hash) the run works with, recorded when it starts. */
+  async setCatalog(id: string, sha256: string): Promise<void> {
+    await this.db.query('UPDATE strata.runs SET catalog_sha256 = $2 WHERE id = $1', [id, sha256]);
+  }
+
+  /** What the run used and what that cost, recorded once it has finished. */
+  async setCost(id: string, cost: CostLedger): Promise<Run> {
+    const rows = await this.db.query<RunRow>(
+      `UPDATE strata.runs SET cost = $2::jsonb WHERE id = $1 RETURNING ${COLUMNS}`,
+      [id, JSON.stringify(cost)],
+    );
+    if (!rows[0]) throw new NotFoundError(`run ${id} not found`);
+    return toRun(rows[0]);
   }
 
   async succeed(

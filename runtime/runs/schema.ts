@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { CostLedger } from '../cost/ledger.ts';
 
 export const RunKind = z.enum(['ingest', 'load', 'build', 'fetch']);
 export type RunKind = z.infer<typeof RunKind>;
@@ -63,4 +64,8 @@ export interface Run {
   readonly error: Record<string, unknown> | null;
   readonly lineage: Record<string, unknown> | null;
   readonly result: Record<string, unknown> | null;
+  /** The sha256 of the catalog the run worked with (see runtime/catalog/bundle.ts). */
+  readonly catalogSha256: string | null;
+  /** What the run used and cost (see runtime/cost/ledger.ts), once it has finished. */
+  readonly cost: CostLedger | null;
 }

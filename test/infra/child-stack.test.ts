@@ -6,8 +6,8 @@ import { nagFindings, synthEnvironment } from './helpers.ts';
 describe('child stack, defaults (child-a)', () => {
   let stack: Stack;
   let t: Template;
-  beforeAll(() => {
-    stack = synthEnvironment('child-a', {}, [
+  beforeAll(async () => {
+    stack = await synthEnvironment('child-a', {}, [
       { kind: 'dataset', name: 'air_quality', expression: '15 2 * * *' },
       { kind: 'product', name: 'county_places', expression: 'rate(6 hours)' },
     ]);
@@ -167,6 +167,7 @@ describe('child stack, defaults (child-a)', () => {
 
   it('applies the migrations through a custom resource keyed on their hash', () => {
     t.hasResourceProperties('Custom::StrataMigrations', {
+      ServiceToken: { 'Fn::GetAtt': [Match.stringLikeRegexp('MigrationsProviderframeworkonEvent'), 'Arn'] },
       hash: Match.stringLikeRegexp('^[0-9a-f]{64}$'),
       migrations: [
         Match.objectLike({
@@ -175,14 +176,15 @@ describe('child stack, defaults (child-a)', () => {
         }),
         Match.objectLike({ name: '002_dispatch.sql', sql: Match.stringLikeRegexp('dedupe_key') }),
         Match.objectLike({ name: '003_loading.sql', sql: Match.stringLikeRegexp('strata_loading') }),
+        Match.objectLike({ name: '006_catalog_and_cost.sql', sql: Match.stringLikeRegexp('catalog_sha256') }),
       ],
     });
   });
 });
 
 describe('child stack, overrides', () => {
-  it('child-b: NAT mode, bigger database, its own image', () => {
-    const stack = synthEnvironment('child-b');
+  it('child-b: NAT mode, bigger database, its own image', async () => {
+    const stack = await synthEnvironment('child-b');
     const t = Template.fromStack(stack);
     t.resourceCountIs('AWS::EC2::NatGateway', 1);
     t.hasResourceProperties('AWS::RDS::DBCluster', {
@@ -195,8 +197,8 @@ describe('child stack, overrides', () => {
     expect(nagFindings(stack, 'error')).toEqual([]);
   });
 
-  it('allowDestroy deletes stateful resources and says so', () => {
-    const stack = synthEnvironment('child-a', {
+  it('allowDestroy deletes stateful resources and says so', async () => {
+    const stack = await synthEnvironment('child-a', {
       allowDestroy: true,
       database: { minAcu: 0.5, maxAcu: 2, autoPauseSeconds: 300 },
     });

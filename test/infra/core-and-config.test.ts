@@ -5,8 +5,8 @@ import { eventBridgeExpression } from '../../lib/constructs/triggers.ts';
 import { nagFindings, synthEnvironment } from './helpers.ts';
 
 describe('core stack', () => {
-  it('holds a scanned, immutable image repository that the child accounts may pull from', () => {
-    const stack = synthEnvironment('core-region');
+  it('holds a scanned, immutable image repository that the child accounts may pull from', async () => {
+    const stack = await synthEnvironment('core-region');
     const t = Template.fromStack(stack);
     t.hasResourceProperties('AWS::ECR::Repository', {
       RepositoryName: 'strata-task',

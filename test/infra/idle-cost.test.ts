@@ -4,16 +4,19 @@ import { idleCost } from '../../lib/cost/idle-cost.ts';
 import { synthEnvironment } from './helpers.ts';
 
 describe('idle cost', () => {
-  it('the default child costs under $5 a month at rest, none of it compute', () => {
-    const { total, compute, lines } = idleCost(Template.fromStack(synthEnvironment('child-a')).toJSON());
+  it('the default child costs under $5 a month at rest, none of it compute', async () => {
+    const { total, compute, lines } = idleCost(
+      Template.fromStack(await synthEnvironment('child-a')).toJSON(),
+    );
     expect(compute).toBe(0);
     expect(total).toBeLessThan(5);
     expect(lines.find((l) => l.item.startsWith('NAT'))!.count).toBe(0);
-    expect(lines.find((l) => l.item.startsWith('Secrets'))!.count).toBe(2);
+    // The database password, the webhook secrets, and the federation key.
+    expect(lines.find((l) => l.item.startsWith('Secrets'))!.count).toBe(3);
   });
 
-  it('counts what a NAT gateway and a minimum capacity cost', () => {
-    const stack = synthEnvironment('child-b', {
+  it('counts what a NAT gateway and a minimum capacity cost', async () => {
+    const stack = await synthEnvironment('child-b', {
       database: { minAcu: 0.5, maxAcu: 8, autoPauseSeconds: 900 },
     });
     const { total, compute } = idleCost(Template.fromStack(stack).toJSON());

@@ -8,6 +8,7 @@ import {
   RollbackTransactionCommand,
   type SqlParameter,
 } from '@aws-sdk/client-rds-data';
+import { Usage } from '../../cost/usage.ts';
 import { splitStatements } from '../../db/split-statements.ts';
 import type { Queryable } from '../../ports/database.ts';
 
@@ -53,6 +54,7 @@ export class DataApiDatabase implements Queryable {
   private async send<T>(command: () => Promise<T>): Promise<T> {
     const deadline = Date.now() + this.resumeTimeoutMs;
     for (let attempt = 0; ; attempt++) {
+      Usage.dataApiCall();
       try {
         return await command();
       } catch (e) {

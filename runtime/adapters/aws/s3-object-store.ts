@@ -9,6 +9,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { S3_PART_BYTES, Usage } from '../../cost/usage.ts';
 import { NotFoundError } from '../../errors.ts';
 import {
   type Body,
@@ -33,7 +34,7 @@ function isPreconditionFailed(e: unknown): boolean {
 
 /**
  * The object store on S3. Uploads stream in parts (@aws-sdk/lib-storage), so memory stays bounded whatever
- * the size. Writes are conditional (`If-None-Match: *`): S3 itself refuses to overwrite a key, so nothing
+ * the size. Every request is counted for the cost ledger of the run that makes it. Writes are conditional (`If-None-Match: *`): S3 itself refuses to overwrite a key, so nothing
  * archived or published is replaced, even by two writers racing; only pointers are written with `replace`.
  */
 export class S3ObjectStore implements ObjectStore {
@@ -70,19 +71,21 @@ export class S3ObjectStore implements ObjectStore {
           ...(options.replace ? {} : { IfNoneMatch: '*' }),
         },
         queueSize: 2,
-        partSize: 8 * 1024 * 1024,
+        partSize: S3_PART_BYTES,
         leavePartsOnError: false,
       }).done();
     } catch (e) {
       if (isPreconditionFailed(e)) throw new ObjectExistsError(bucket, key);
       throw e;
     }
+    Usage.s3Put(size);
     return { size };
   }
 
   async get(bucket: Bucket, key: string): Promise<Readable> {
     try {
       const out = await this.client.send(new GetObjectCommand({ Bucket: this.buckets[bucket], Key: key }));
+      Usage.s3Get(out.ContentLength ?? 0);
       return out.Body as Readable;
     } catch (e) {
       if (isMissing(e)) throw new NotFoundError(`${bucket}/${key} not found`);
@@ -91,6 +94,7 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async exists(bucket: Bucket, key: string): Promise<boolean> {
+    Usage.s3Head();
     try {
       await this.client.send(new HeadObjectCommand({ Bucket: this.buckets[bucket], Key: key }));
       return true;
@@ -107,6 +111,7 @@ export class S3ObjectStore implements ObjectStore {
       const page: ListObjectsV2CommandOutput = await this.client.send(
         new ListObjectsV2Command({ Bucket: this.buckets[bucket], Prefix: prefix, ContinuationToken: token }),
       );
+      Usage.s3List(1);
       for (const o of page.Contents ?? []) if (o.Key) out.push({ key: o.Key, size: o.Size ?? 0 });
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);

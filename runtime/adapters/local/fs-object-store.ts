@@ -4,6 +4,7 @@ import { link, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promis
 import { dirname, join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
+import { s3ListRequestsFor, Usage } from '../../cost/usage.ts';
 import { NotFoundError } from '../../errors.ts';
 import {
   type Body,
@@ -23,7 +24,8 @@ function checkKey(key: string): void {
 
 /**
  * A directory per bucket. Writes go to a temporary file first and are linked into place, which fails if the
- * key exists: an object is complete or absent, and never overwritten unless `replace` is asked for.
+ * key exists: an object is complete or absent, and never overwritten unless `replace` is asked for. Calls
+ * are counted as the requests S3 would take for them, so a run's cost ledger reads the same here as on AWS.
  */
 export class FsObjectStore implements ObjectStore {
   constructor(readonly root: string) {}
@@ -58,6 +60,7 @@ export class FsObjectStore implements ObjectStore {
         }
         await unlink(tmp);
       }
+      Usage.s3Put(size);
       return { size };
     } catch (e) {
       await unlink(tmp).catch(() => {});
@@ -67,15 +70,18 @@ export class FsObjectStore implements ObjectStore {
 
   async get(bucket: Bucket, key: string): Promise<Readable> {
     const path = this.path(bucket, key);
+    let size: number;
     try {
-      await stat(path);
+      size = (await stat(path)).size;
     } catch {
       throw new NotFoundError(`${bucket}/${key} not found`);
     }
+    Usage.s3Get(size);
     return createReadStream(path, { highWaterMark: 1 << 20 });
   }
 
   async exists(bucket: Bucket, key: string): Promise<boolean> {
+    Usage.s3Head();
     try {
       return (await stat(this.path(bucket, key))).isFile();
     } catch {
@@ -105,6 +111,7 @@ export class FsObjectStore implements ObjectStore {
       }
     };
     await walk(base);
+    Usage.s3List(s3ListRequestsFor(out.length));
     return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 

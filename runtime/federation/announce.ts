@@ -1,0 +1,73 @@
+import { createHash } from 'node:crypto';
+import type { Catalog } from '../catalog/loader.ts';
+import type { Platform } from '../platform.ts';
+import type { Manifest } from '../publish/manifest.ts';
+import { signSummary } from './keys.ts';
+import type { PublishSummary } from './summary.ts';
+
+/** What became of a publish's summary, kept in the run's result: federation never fails a run. */
+export type FederationRecord =
+  | { readonly status: 'sent'; readonly to: string; readonly manifestSha256: string }
+  | { readonly status: 'skipped'; readonly reason: string }
+  | { readonly status: 'failed'; readonly error: string };
+
+async function readBytes(p: Platform, key: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of await p.store.get('egress', key)) chunks.push(Buffer.from(c as Uint8Array));
+  return Buffer.concat(chunks);
+}
+
+/** The summary of a published version, from its manifest as published (hashed as the bytes stand in egress). */
+export function summarise(
+  child: string,
+  manifest: Manifest,
+  published: { key: string; sha256: string },
+  catalog: Catalog,
+  publishedAt: Date,
+): PublishSummary {
+  const rows: Record<string, number> = {};
+  for (const o of manifest.outputs) rows[o.name] ??= o.rows;
+  const schedule = catalog.products.get(manifest.product)?.product.schedule;
+  return {
+    child,
+    product: manifest.product,
+    version: manifest.version,
+    runId: manifest.runId,
+    manifest: published,
+    rows,
+    checks: manifest.checks.map((c) => ({
+      name: c.name,
+      severity: c.severity,
+      passed: c.passed,
+      count: c.count,
+    })),
+    publishedAt: publishedAt.toISOString(),
+    catalogSha256: catalog.sha256 ?? null,
+    ...(schedule ? { schedule } : {}),
+  };
+}
+
+/**
+ * After a publish: signs the version's summary with the child's key and sends it to its core. Called once
+ * the latest pointer is written, so whatever happens here the version stays published: any failure is
+ * returned as a record for the run, never thrown.
+ */
+export async function announcePublished(
+  p: Platform,
+  catalog: Catalog,
+  manifestKey: string,
+  publishedAt = new Date(),
+): Promise<FederationRecord> {
+  const federation = p.federation;
+  if (!federation) return { status: 'skipped', reason: 'this deployment has no core to report to' };
+  try {
+    const bytes = await readBytes(p, manifestKey);
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    const manifest = JSON.parse(bytes.toString('utf8')) as Manifest;
+    const summary = summarise(federation.child, manifest, { key: manifestKey, sha256 }, catalog, publishedAt);
+    await federation.send(signSummary(summary, await federation.signingKey()));
+    return { status: 'sent', to: federation.destination, manifestSha256: sha256 };
+  } catch (e) {
+    return { status: 'failed', error: (e as Error).message ?? String(e) };
+  }
+}
