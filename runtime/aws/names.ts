@@ -19,6 +19,9 @@ export const ENV = {
   maxConcurrentTasks: 'STRATA_MAX_CONCURRENT_TASKS',
   maxUploadBytes: 'STRATA_MAX_UPLOAD_BYTES',
   webhookSecretArn: 'STRATA_WEBHOOK_SECRET_ARN',
+  partnersSecretArn: 'STRATA_PARTNERS_SECRET_ARN',
+  requestGuardsTable: 'STRATA_REQUEST_GUARDS_TABLE',
+  publicBaseUrl: 'STRATA_PUBLIC_BASE_URL',
 } as const;
 
 export const DATABASE_NAME = 'strata';

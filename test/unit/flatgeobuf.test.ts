@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { type Bbox, type FeaturePage, FlatGeobufError, FlatGeobufFile } from '../../runtime/features/flatgeobuf.ts';
+import {
+  type Bbox,
+  type FeaturePage,
+  FlatGeobufError,
+  FlatGeobufFile,
+} from '../../runtime/features/flatgeobuf.ts';
 import { flatgeobufOf, gridPoints, type PointFeature } from '../helpers/partner-api.ts';
 
 /** A file in memory behind the range reader, counting what is read. */
