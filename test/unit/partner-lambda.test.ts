@@ -11,7 +11,7 @@ import { S3ObjectStore } from '../../runtime/adapters/aws/s3-object-store.ts';
 import { FsObjectStore } from '../../runtime/adapters/local/fs-object-store.ts';
 import type { Catalog } from '../../runtime/catalog/loader.ts';
 import { handleEvent, type RestProxyEvent } from '../../runtime/http/lambda.ts';
-import { S3UrlSigner } from '../../runtime/http/urls.ts';
+import { S3UrlSigner, type UrlSigner } from '../../runtime/http/urls.ts';
 import type { JobQueue } from '../../runtime/ports/job-queue.ts';
 import { RunRegistry } from '../../runtime/runs/registry.ts';
 import { writeCatalog } from '../helpers/catalog.ts';
@@ -250,7 +250,7 @@ describe('S3 presigned URLs for partners', () => {
     { ingress: 'ingress-bucket', archive: 'archive-bucket', egress: 'egress-bucket' },
     client,
   );
-  const signer = new S3UrlSigner(store, { download: 300, upload: 900 });
+  const signer: UrlSigner = new S3UrlSigner(store, { download: 300, upload: 900 });
   const ctx = {
     door: { proto: 'https' as const, host: 'x', port: 443, prefix: '', targets: [] },
     signingKey: 'k',
