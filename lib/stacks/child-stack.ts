@@ -78,13 +78,15 @@ export class ChildStack extends Stack {
     });
     this.api = new PartnerApi(this, 'PartnerApi', {
       database: this.database,
-      egressBucketName: this.buckets.egress.bucketName,
+      buckets: this.buckets,
+      jobsQueue: this.jobs.queue,
       webhook: this.triggers.webhook.fn,
+      maxUploadBytes: c.ingress.maxUploadBytes,
       rateLimit: c.api.rateLimit,
       burstLimit: c.api.burstLimit,
+      publicBaseUrl: c.api.publicBaseUrl,
       logRetention: retention,
     });
-    this.buckets.egress.grantRead(this.api.handler.fn);
     this.observability = new Observability(this, 'Observability', {
       alarms: [this.jobs.dlqDepthAlarm],
       functions: {
@@ -101,6 +103,7 @@ export class ChildStack extends Stack {
     new CfnOutput(this, 'IngressBucketName', { value: this.buckets.ingress.bucketName });
     new CfnOutput(this, 'EgressBucketName', { value: this.buckets.egress.bucketName });
     new CfnOutput(this, 'PartnerApiUrl', { value: this.api.api.url });
+    new CfnOutput(this, 'PartnerDirectorySecretArn', { value: this.api.partners.secretArn });
   }
 
   /** Fixed zones, so `cdk synth` needs no AWS call to look them up. */

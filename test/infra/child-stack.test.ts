@@ -168,14 +168,15 @@ describe('child stack, defaults (child-a)', () => {
   it('applies the migrations through a custom resource keyed on their hash', () => {
     t.hasResourceProperties('Custom::StrataMigrations', {
       hash: Match.stringLikeRegexp('^[0-9a-f]{64}$'),
-      migrations: [
+      migrations: Match.arrayWith([
         Match.objectLike({
           name: '001_platform.sql',
           sql: Match.stringLikeRegexp('CREATE EXTENSION IF NOT EXISTS postgis'),
         }),
         Match.objectLike({ name: '002_dispatch.sql', sql: Match.stringLikeRegexp('dedupe_key') }),
         Match.objectLike({ name: '003_loading.sql', sql: Match.stringLikeRegexp('strata_loading') }),
-      ],
+        Match.objectLike({ name: '008_partner_api.sql', sql: Match.stringLikeRegexp('runs_upload_key') }),
+      ]),
     });
   });
 });
