@@ -98,11 +98,15 @@ async function verifyHawk(
 
 /** Signs the response for the client to verify: Server-Authorization with the MAC and the body's hash. */
 async function signResponse(c: Context<AppEnv>, hawk: HawkResult): Promise<void> {
-  const body = await c.res.clone().text();
-  const contentType = c.res.headers.get('content-type') ?? '';
-  const header = Hawk.server.header(hawk.credentials, hawk.artifacts, { payload: body, contentType });
-  c.res = new Response(body, c.res);
-  c.res.headers.set('Server-Authorization', header);
+  const body = await c.res.text();
+  // An empty body stays empty (a string body would gain a text/plain type the hash did not cover).
+  const res = new Response(body === '' ? null : body, c.res);
+  const contentType = res.headers.get('content-type') ?? '';
+  res.headers.set(
+    'Server-Authorization',
+    Hawk.server.header(hawk.credentials, hawk.artifacts, { payload: body, contentType }),
+  );
+  c.res = res;
 }
 
 function presentedApiKey(c: Context<AppEnv>): string | undefined {
