@@ -1,3 +1,4 @@
+import type { Hash } from 'node:crypto';
 import * as Hawk from 'hawk';
 import type { Context, MiddlewareHandler } from 'hono';
 import { findApiKey, findHawkKey, type KnownPartner } from '../partners/credentials.ts';
@@ -98,13 +99,17 @@ async function verifyHawk(
 
 /** Signs the response for the client to verify: Server-Authorization with the MAC and the body's hash. */
 async function signResponse(c: Context<AppEnv>, hawk: HawkResult): Promise<void> {
-  const body = await c.res.text();
+  const body = new Uint8Array(await c.res.arrayBuffer());
   // An empty body stays empty (a string body would gain a text/plain type the hash did not cover).
-  const res = new Response(body === '' ? null : body, c.res);
+  const res = new Response(body.length === 0 ? null : body, c.res);
   const contentType = res.headers.get('content-type') ?? '';
+  // Hashed as bytes, as sent: no decoding of a page to text and back.
+  // (@types/hawk calls it a string; the library returns the running Hash.)
+  const hash = Hawk.crypto.initializePayloadHash(hawk.credentials.algorithm, contentType) as unknown as Hash;
+  hash.update(body);
   res.headers.set(
     'Server-Authorization',
-    Hawk.server.header(hawk.credentials, hawk.artifacts, { payload: body, contentType }),
+    Hawk.server.header(hawk.credentials, hawk.artifacts, { hash: Hawk.crypto.finalizePayloadHash(hash) }),
   );
   c.res = res;
 }
