@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -180,6 +180,18 @@ describe.each(modes)('the partner API on strata serve ($name), end to end', (mod
       expect.stringMatching(/^kingfisher,1,POINT/),
       expect.stringMatching(/^otter,2,POINT/),
     ]);
+
+    // Act 2b: the README's example client does the same, start to end.
+    const week2 = join(home, 'week2.csv');
+    await writeFile(week2, 'id,species,lon,lat\n4,heron,-1.5,52.3\n');
+    const example = await run('node', ['examples/partner-client.mjs', 'sightings', week2, 'by_species'], {
+      cwd: ROOT,
+      env: { ...process.env, STRATA_API: base, HAWK_ID: creds.id, HAWK_KEY: creds.key },
+    });
+    // Assess 2b
+    expect(example.stdout).toMatch(/^uploaded week2\.csv as u[0-9a-f]{12}-week2\.csv$/m);
+    expect(example.stdout).toMatch(/^ingested: version \S+, 1 rows$/m);
+    expect(example.stdout).toMatch(/^heron,1,POINT/m);
 
     // Act 3: the partner's API key works; revoked with the command line, it is refused at once, no restart.
     const key = issued.apiKey!.key;
