@@ -9,6 +9,7 @@ import {
   revokeKey,
   setScopes,
 } from '../../runtime/partners/admin.ts';
+import type { PartnerDirectoryDoc } from '../../runtime/partners/credentials.ts';
 import { Scope } from '../../runtime/partners/scopes.ts';
 import { strataHome } from '../../runtime/platform.ts';
 import type { PartnerDirectory } from '../../runtime/ports/partner-directory.ts';
@@ -42,6 +43,22 @@ function printIssued(issued: IssuedCredentials, json: boolean, where: string): v
     );
   if (issued.apiKey)
     process.stdout.write(`  API key   ${issued.apiKey.key}\n            (key id ${issued.apiKey.id})\n`);
+}
+
+/** Applies a change that issues credentials, and prints them once it is stored. */
+async function issue(
+  dir: PartnerDirectory,
+  change: (doc: PartnerDirectoryDoc) => { doc: PartnerDirectoryDoc; issued: IssuedCredentials },
+  json: boolean,
+): Promise<number> {
+  let issued: IssuedCredentials | undefined;
+  await dir.update((doc) => {
+    const out = change(doc);
+    issued = out.issued;
+    return out.doc;
+  });
+  printIssued(issued!, json, dir.where);
+  return EXIT.ok;
 }
 
 /**
@@ -85,15 +102,11 @@ export function registerPartnersCommands(
     .action(
       action(async (id: string, o: { scope: string[]; title?: string; rate: string }) => {
         const scopes = parseScopes(o.scope);
-        const dir = await directory();
-        let issued: IssuedCredentials | undefined;
-        await dir.update((doc) => {
-          const out = addPartner(doc, id, { scopes, title: o.title, requestsPerSecond: Number(o.rate) });
-          issued = out.issued;
-          return out.doc;
-        });
-        printIssued(issued!, Boolean(globals().json), dir.where);
-        return EXIT.ok;
+        return issue(
+          await directory(),
+          (doc) => addPartner(doc, id, { scopes, title: o.title, requestsPerSecond: Number(o.rate) }),
+          Boolean(globals().json),
+        );
       }),
     );
 
@@ -141,15 +154,11 @@ export function registerPartnersCommands(
     .option('--label <label>', "what the API key is for (e.g. 'QGIS at the depot')")
     .action(
       action(async (id: string, o: { hawk?: boolean; label?: string }) => {
-        const dir = await directory();
-        let issued: IssuedCredentials | undefined;
-        await dir.update((doc) => {
-          const out = addKey(doc, id, o.hawk ? 'hawk' : 'api', o.label);
-          issued = out.issued;
-          return out.doc;
-        });
-        printIssued(issued!, Boolean(globals().json), dir.where);
-        return EXIT.ok;
+        return issue(
+          await directory(),
+          (doc) => addKey(doc, id, o.hawk ? 'hawk' : 'api', o.label),
+          Boolean(globals().json),
+        );
       }),
     );
 

@@ -13,11 +13,19 @@ import { LocalUrlSigner } from '../../runtime/http/urls.ts';
 import { addPartner, type IssuedCredentials } from '../../runtime/partners/admin.ts';
 import { emptyDirectory, type PartnerDirectoryDoc } from '../../runtime/partners/credentials.ts';
 import type { Database } from '../../runtime/ports/database.ts';
+import type { JobQueue } from '../../runtime/ports/job-queue.ts';
 import type { ObjectStore } from '../../runtime/ports/object-store.ts';
 import type { PartnerDirectory } from '../../runtime/ports/partner-directory.ts';
 import type { LatestPointer, Manifest } from '../../runtime/publish/manifest.ts';
+import type { RunRegistry } from '../../runtime/runs/registry.ts';
 
 const run = promisify(execFile);
+
+/** Ports for the routes that must not touch the database: any call fails the request loudly. */
+export const noDatabase = new Proxy(
+  {},
+  { get: () => () => Promise.reject(new Error('database touched')) },
+) as RunRegistry & JobQueue;
 
 /** A partner directory held in memory, changed the way the command line changes the real ones. */
 export class MemoryDirectory implements PartnerDirectory {

@@ -8,19 +8,17 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FsObjectStore } from '../../runtime/adapters/local/fs-object-store.ts';
 import { nodeServer } from '../../runtime/http/node.ts';
-import type { JobQueue } from '../../runtime/ports/job-queue.ts';
-import type { RunRegistry } from '../../runtime/runs/registry.ts';
 import { writeCatalog } from '../helpers/catalog.ts';
 import {
   gridPoints,
   MemoryDirectory,
+  noDatabase,
   PARTNER_CATALOG,
   publishVersion,
   testApp,
 } from '../helpers/partner-api.ts';
 
 const run = promisify(execFile);
-const noDatabase = new Proxy({}, { get: () => () => Promise.reject(new Error('database touched')) });
 const COUNT = 2345;
 
 describe("GDAL's OAPIF driver reads a published collection through the partner API", () => {
@@ -45,8 +43,8 @@ describe("GDAL's OAPIF driver reads a published collection through the partner A
       catalog,
       store,
       partners,
-      runs: noDatabase as RunRegistry,
-      queue: noDatabase as JobQueue,
+      runs: noDatabase,
+      queue: noDatabase,
     });
     server = nodeServer(app);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

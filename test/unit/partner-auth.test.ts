@@ -7,8 +7,6 @@ import { FsObjectStore } from '../../runtime/adapters/local/fs-object-store.ts';
 import { MemoryNonceStore } from '../../runtime/adapters/local/memory-guards.ts';
 import type { Catalog } from '../../runtime/catalog/loader.ts';
 import { revokeKey } from '../../runtime/partners/admin.ts';
-import type { JobQueue } from '../../runtime/ports/job-queue.ts';
-import type { RunRegistry } from '../../runtime/runs/registry.ts';
 import { writeCatalog } from '../helpers/catalog.ts';
 import {
   gridPoints,
@@ -16,6 +14,7 @@ import {
   hawkFetch,
   hawkOf,
   MemoryDirectory,
+  noDatabase,
   PARTNER_CATALOG,
   publishVersion,
   testApp,
@@ -23,8 +22,6 @@ import {
 } from '../helpers/partner-api.ts';
 
 const BASE = 'http://127.0.0.1:8787';
-/** Reads and uploads need no database; anything that reached for one would fail loudly. */
-const noDatabase = new Proxy({}, { get: () => () => Promise.reject(new Error('database touched')) });
 
 describe('partner authentication: Hawk and API keys', () => {
   let catalog: Catalog;
@@ -46,8 +43,8 @@ describe('partner authentication: Hawk and API keys', () => {
       catalog,
       store,
       partners,
-      runs: noDatabase as RunRegistry,
-      queue: noDatabase as JobQueue,
+      runs: noDatabase,
+      queue: noDatabase,
     });
   });
 
@@ -143,8 +140,8 @@ describe('partner authentication: Hawk and API keys', () => {
       catalog,
       store,
       partners,
-      runs: noDatabase as RunRegistry,
-      queue: noDatabase as JobQueue,
+      runs: noDatabase,
+      queue: noDatabase,
       nonces: { remember: () => Promise.reject(new Error('DynamoDB unreachable')) },
     });
     // Act
@@ -186,8 +183,8 @@ describe('partner authentication: Hawk and API keys', () => {
       catalog,
       store,
       partners,
-      runs: noDatabase as RunRegistry,
-      queue: noDatabase as JobQueue,
+      runs: noDatabase,
+      queue: noDatabase,
       rateLimiter: new (await import('../../runtime/adapters/local/memory-guards.ts')).MemoryRateLimiter(
         () => now,
       ),

@@ -12,13 +12,13 @@ import { FsObjectStore } from '../../runtime/adapters/local/fs-object-store.ts';
 import type { Catalog } from '../../runtime/catalog/loader.ts';
 import { handleEvent, type RestProxyEvent } from '../../runtime/http/lambda.ts';
 import { S3UrlSigner, type UrlSigner } from '../../runtime/http/urls.ts';
-import type { JobQueue } from '../../runtime/ports/job-queue.ts';
 import { RunRegistry } from '../../runtime/runs/registry.ts';
 import { writeCatalog } from '../helpers/catalog.ts';
 import {
   gridPoints,
   hawkOf,
   MemoryDirectory,
+  noDatabase,
   PARTNER_CATALOG,
   publishVersion,
   testApp,
@@ -67,14 +67,13 @@ describe('the partner API behind API Gateway', () => {
   const partners = new MemoryDirectory();
   const acme = partners.add('acme', ['read:products/*', 'upload:datasets/roads'], 10_000);
   const creds = hawkOf(acme);
-  const noDatabase = new Proxy({}, { get: () => () => Promise.reject(new Error('database touched')) });
   const app = (publicBaseUrl?: string) =>
     testApp({
       catalog,
       store,
       partners,
-      runs: noDatabase as RunRegistry,
-      queue: noDatabase as JobQueue,
+      runs: noDatabase,
+      queue: noDatabase,
       publicBaseUrl,
     });
 
@@ -216,7 +215,7 @@ describe('the partner API behind API Gateway', () => {
       store,
       partners,
       runs: new RunRegistry(db),
-      queue: noDatabase as JobQueue,
+      queue: noDatabase,
     });
     // Act: on a fake clock, so the budget is measured exactly, whatever the machine's load.
     vi.useFakeTimers({ toFake: ['setTimeout', 'Date'] });
