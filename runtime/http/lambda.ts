@@ -60,13 +60,17 @@ export function eventDoor(event: RestProxyEvent): Door {
   const forwardedPort = Number(headerOf(event, 'x-forwarded-port'));
   const routed = routedPath(event);
   const seen = event.requestContext.path ?? routed;
-  const prefix = seen.endsWith(routed) ? seen.slice(0, seen.length - routed.length) : '';
   const query: Record<string, string[]> = {};
   for (const [k, v] of Object.entries(event.multiValueQueryStringParameters ?? {})) if (v) query[k] = v;
+  const port = Number.isInteger(forwardedPort) && forwardedPort > 0 ? forwardedPort : hostPort;
+  // The landing page asked for without its slash (`/v1`): the client signed the prefix alone.
+  if (routed === '/' && !seen.endsWith('/'))
+    return { proto, host, port, prefix: seen, targets: querySpellings(query) };
+  const prefix = seen.endsWith(routed) ? seen.slice(0, seen.length - routed.length) : '';
   return {
     proto,
     host,
-    port: Number.isInteger(forwardedPort) && forwardedPort > 0 ? forwardedPort : hostPort,
+    port,
     prefix: prefix.replace(/\/+$/, ''),
     targets: querySpellings(query).map((q) => `${routed}${q}`),
   };

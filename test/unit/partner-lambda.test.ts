@@ -145,6 +145,7 @@ describe('the partner API behind API Gateway', () => {
       prefix: '/partners',
       stageInPath: false,
     });
+    const bare = await signed(`https://${API_HOST}/v1`, { prefix: '/v1' });
     // Assess
     expect(based.result.statusCode).toBe(200);
     expect(based.verified).toBe(true);
@@ -154,6 +155,9 @@ describe('the partner API behind API Gateway', () => {
     expect(root.result.statusCode).toBe(200);
     expect(root.verified).toBe(true);
     expect(JSON.parse(landing.body).links[0].href).toBe('https://api.example.org/partners/');
+    // The landing page is public (unsigned); asked for as `/v1`, its links still carry the stage.
+    expect(bare.result.statusCode).toBe(200);
+    expect(JSON.parse(bare.body).links[3].href).toBe(`https://${API_HOST}/v1/conformance`);
   });
 
   it('verifies a query the client percent-encoded, and a body API Gateway passed as base64', async () => {

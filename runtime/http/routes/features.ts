@@ -207,6 +207,10 @@ export function featureRoutes(
                 description: `features per page (default ${DEFAULT_LIMIT}, at most ${MAX_LIMIT})`,
               }),
             bbox: z.string().optional().openapi({ description: 'minLon,minLat,maxLon,maxLat (CRS84)' }),
+            f: z
+              .enum(['json', 'geojson', 'application/geo+json'])
+              .optional()
+              .openapi({ description: 'the response format; GeoJSON is the only one' }),
             cursor: z
               .string()
               .max(2000)
