@@ -23,7 +23,7 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
+async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 240_000): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();
@@ -204,5 +204,5 @@ describe.each(modes)('the partner API on strata serve ($name), end to end', (mod
     expect(after.status).toBe(401);
     expect(operators.status).toBe(200);
     expect(((await operators.json()) as unknown[]).length).toBeGreaterThanOrEqual(2);
-  });
+  }, 300_000);
 });
