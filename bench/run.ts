@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { ENTRIES, ensureBundle } from '../bin/bundle.mjs';
+import { type ApiBenchResult, benchApi, printApi } from './api.ts';
 import { writePointsCsv, writePolygonsGeoJson } from './data.ts';
 import { serverForBench } from './postgres.ts';
 
@@ -19,6 +20,10 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 1);
  * kind drifts by up to 40% within minutes, so tools timed far apart do not compare.
  */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+/** `api` runs only the partner API's part (no database needed); its size is BENCH_API_POINTS. */
+const ONLY = process.env.BENCH_ONLY;
+const API_POINTS = Number(process.env.BENCH_API_POINTS ?? POINTS);
+const API_PAGES = Number(process.env.BENCH_API_PAGES ?? 200);
 
 interface Result {
   name: string;
@@ -52,8 +57,29 @@ function sh(
   });
 }
 
+/** The partner API's part: pages through HTTP with Hawk beside the file read in-process, and RSS under load. */
+async function apiPart(): Promise<ApiBenchResult> {
+  const csv = join(OUT, `points-${API_POINTS}.csv`);
+  if (!existsSync(csv)) await writePointsCsv(csv, API_POINTS);
+  const bundle = await ensureBundle({ 'bench-api-server': 'bench/api-server.ts' });
+  const result = await benchApi({
+    out: OUT,
+    csv,
+    points: API_POINTS,
+    server: bundle['bench-api-server']!,
+    pages: API_PAGES,
+  });
+  printApi(result);
+  return result;
+}
+
 async function main() {
   mkdirSync(OUT, { recursive: true });
+  if (ONLY === 'api') {
+    const api = await apiPart();
+    writeFileSync(join(OUT, 'api-results.json'), `${JSON.stringify(api, null, 2)}\n`);
+    return;
+  }
   const csv = join(OUT, `points-${POINTS}.csv`);
   const geojson = join(OUT, `polygons-${POLYGONS}.geojson`);
   if (!existsSync(csv)) await writePointsCsv(csv, POINTS);
@@ -364,12 +390,13 @@ async function main() {
   process.stderr.write(
     `  ${'peak RSS of any Strata process'.padEnd(48)} ${String(peak).padStart(6)} MB (target <= 256 MB) ${peak <= 256 ? 'ok' : 'MISSED'}\n`,
   );
-  writeFileSync(
-    join(OUT, 'results.json'),
-    `${JSON.stringify({ points: POINTS, polygons: POLYGONS, results, ratios, peakRssMb: peak }, null, 2)}\n`,
-  );
   await client.end();
   server.stop();
+  const api = await apiPart();
+  writeFileSync(
+    join(OUT, 'results.json'),
+    `${JSON.stringify({ points: POINTS, polygons: POLYGONS, results, ratios, peakRssMb: peak, api }, null, 2)}\n`,
+  );
 }
 
 await main();

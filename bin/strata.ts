@@ -6,6 +6,7 @@ import { loadCatalog } from '../runtime/catalog/loader.ts';
 import { formatIssue, NotFoundError } from '../runtime/errors.ts';
 import { submit, workUntil } from '../runtime/jobs/execute.ts';
 import { requireDataset } from '../runtime/jobs/ingest.ts';
+import { strataHome } from '../runtime/platform.ts';
 import { listProductVersions } from '../runtime/publish/versions.ts';
 import { RunStatus } from '../runtime/runs/schema.ts';
 import { registerBuildCommands } from './cli/build-commands.ts';
@@ -13,6 +14,7 @@ import { type GlobalOptions, withPlatform } from './cli/context.ts';
 import { registerCoreCommands, runCoreServer } from './cli/core-commands.ts';
 import { registerCostCommands } from './cli/cost-commands.ts';
 import { EXIT, humanBytes, loadProgressBar, printJson, printTable, reportError, say } from './cli/output.ts';
+import { registerPartnersCommands } from './cli/partners-commands.ts';
 
 const program = new Command('strata')
   .description('Strata: versioned geospatial datasets, PostGIS builds and published data products')
@@ -228,13 +230,14 @@ program
 registerBuildCommands(program, globals, action);
 registerCoreCommands(program, globals, action);
 registerCostCommands(program, globals, action);
+registerPartnersCommands(program, globals, action);
 
 program
   .command('serve')
   .description(
-    'run the platform by itself on this machine: watch the ingress folder, run catalog schedules, take signed webhooks, work the queue',
+    'run the platform by itself on this machine: watch the ingress folder, run catalog schedules, serve the partner API and signed webhooks, work the queue',
   )
-  .option('--port <n>', 'HTTP port for webhooks and GET /runs (127.0.0.1)', '8787')
+  .option('--port <n>', 'HTTP port for the partner API, webhooks and GET /runs (127.0.0.1)', '8787')
   .option('--workers <n>', 'jobs worked at once', '2')
   .option('--poll-ms <n>', 'how often the ingress folder is looked at', '1000')
   .option('--max-upload-bytes <n>', 'largest file taken from the ingress folder', String(5 * 1024 ** 3))
@@ -265,6 +268,7 @@ program
         const g = globals();
         if (o.core) return runCoreServer(g, o);
         const { serve } = await import('../runtime/serve/serve.ts');
+        const { localPartnerDirectory } = await import('../runtime/adapters/local/partner-file.ts');
         return withPlatform(g, async (p, catalog) => {
           const secrets = JSON.parse(process.env.STRATA_WEBHOOK_SECRETS ?? '{}') as Record<string, string>;
           const serving = await serve(p, catalog, {
@@ -273,11 +277,12 @@ program
             pollMs: Number(o.pollMs),
             maxUploadBytes: Number(o.maxUploadBytes),
             webhookSecrets: secrets,
+            partners: localPartnerDirectory(strataHome(g.home)),
             staleSeconds: p.db.engine === 'pglite' ? 'all' : Number(o.staleSeconds),
             log: (m) => say(`${new Date().toISOString()} ${m}`),
           });
           say(
-            `strata serve: http://127.0.0.1:${serving.port} (POST /webhooks/<product>, GET /runs); watching ${p.store.locate('ingress', 'x').replace(/\/x$/, '')}; Ctrl-C stops`,
+            `strata serve: http://127.0.0.1:${serving.port} (the partner API, POST /webhooks/<product>, GET /runs); watching ${p.store.locate('ingress', 'x').replace(/\/x$/, '')}; Ctrl-C stops`,
           );
           await new Promise<void>((resolve) => {
             let signals = 0;

@@ -64,6 +64,18 @@ export function suppressChildFindings(stack: Stack): void {
     {
       id: 'AwsSolutions-IAM5',
       reason:
+        "The partner API function reads published products (egress products/*) and datasets' metadata (archive " +
+        "datasets/*/metadata.json), and presigns uploads into partners' prefixes (ingress partners/*): object " +
+        'wildcards under one prefix of one bucket each, read or put only.',
+      appliesTo: [
+        { regex: '/^Resource::<BucketsEgressBucket[0-9A-F]+\\.Arn>\\/products\\/\\*$/g' },
+        { regex: '/^Resource::<BucketsArchiveBucket[0-9A-F]+\\.Arn>\\/datasets\\/\\*\\/metadata\\.json$/g' },
+        { regex: '/^Resource::<BucketsIngressBucket[0-9A-F]+\\.Arn>\\/partners\\/\\*$/g' },
+      ],
+    },
+    {
+      id: 'AwsSolutions-IAM5',
+      reason:
         'Actions with no resource-level permissions: X-Ray trace segments (function tracing), ' +
         'ecr:GetAuthorizationToken (image pulls), logs:PutRetentionPolicy (CDK log retention), CloudWatch Logs ' +
         "delivery for the migrations waiter's state machine, and ECS DescribeTasks/ListTasks/StopTask, which are " +
@@ -102,11 +114,13 @@ export function suppressChildFindings(stack: Stack): void {
     {
       id: 'AwsSolutions-APIG4',
       reason:
-        'Authorization is Hawk (partners) and HMAC signatures (webhooks), verified in the function: API Gateway has no authorizer for either.',
+        'Authorization is Hawk or API keys (partners) and HMAC signatures (webhooks), verified in the functions: Hawk signs ' +
+        'the host, port, path and body as the client sent them, which only the function sees; API Gateway has no authorizer for it.',
     },
     {
       id: 'AwsSolutions-COG4',
-      reason: 'Partners authenticate with Hawk credentials, not Cognito users.',
+      reason:
+        'Partners authenticate with Hawk credentials or API keys, verified in the function, not as Cognito users.',
     },
     {
       id: 'AwsSolutions-RDS11',
@@ -121,9 +135,10 @@ export function suppressChildFindings(stack: Stack): void {
     {
       id: 'AwsSolutions-SMG4',
       reason:
-        'Webhook secrets are shared with the senders of webhooks, so they are rotated with them by hand; the ' +
-        "federation key's public key is in the core's config, so it is rotated with the core's config, by hand; " +
-        'the database password is managed and rotated by RDS.',
+        'Webhook secrets are shared with the senders of webhooks, so they are rotated with them by hand; partner keys ' +
+        'in the partner directory are rotated one by one with strata partners add-key and revoke-key (a key per ' +
+        "partner, handed over by hand); the federation key's public key is in the core's config, so it is rotated " +
+        "with the core's config, by hand; the database password is managed and rotated by RDS.",
     },
     {
       id: 'AwsSolutions-VPC7',

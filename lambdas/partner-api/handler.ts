@@ -1,15 +1,54 @@
-// Wired behind API Gateway. Validates the request shape and logs; Hawk authentication and the routes come
-// with the partner API issue, so until then it answers 501.
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { parser } from '@aws-lambda-powertools/parser/middleware';
 import { APIGatewayProxyEventSchema } from '@aws-lambda-powertools/parser/schemas';
 import middy from '@middy/core';
 import type { z } from 'zod';
+import { DynamoRequestGuards } from '../../runtime/adapters/aws/dynamodb-guards.ts';
+import { S3ObjectStore } from '../../runtime/adapters/aws/s3-object-store.ts';
+import { SecretsPartnerDirectory } from '../../runtime/adapters/aws/secrets-partner-directory.ts';
+import { ENV } from '../../runtime/aws/names.ts';
+import { createApp } from '../../runtime/http/app.ts';
+import { handleEvent } from '../../runtime/http/lambda.ts';
+import { S3UrlSigner } from '../../runtime/http/urls.ts';
+import { deployedCatalog, jobQueue, runRegistry } from '../shared/aws.ts';
+import { requireEnv } from '../shared/env.ts';
 import { logger } from '../shared/observability.ts';
 
+/**
+ * Run status, uploads' receipts and builds wait at most this long for a paused Aurora to resume, then
+ * answer 503 with Retry-After: inside API Gateway's 29 s, with room for the rest of the request.
+ */
+const DATABASE_BUDGET_MS = 20_000;
+
+const store = new S3ObjectStore({
+  ingress: requireEnv(ENV.ingressBucket),
+  archive: requireEnv(ENV.archiveBucket),
+  egress: requireEnv(ENV.egressBucket),
+});
+const guards = new DynamoRequestGuards(requireEnv(ENV.requestGuardsTable));
+const app = createApp({
+  catalog: await deployedCatalog(),
+  store,
+  runs: runRegistry(DATABASE_BUDGET_MS),
+  queue: jobQueue(),
+  partners: new SecretsPartnerDirectory(requireEnv(ENV.partnersSecretArn)),
+  nonces: guards,
+  rateLimiter: guards,
+  urls: new S3UrlSigner(store, { download: 300, upload: 900 }),
+  maxUploadBytes: Number(requireEnv(ENV.maxUploadBytes)),
+  publicBaseUrl: process.env[ENV.publicBaseUrl] || undefined,
+  log: (message, detail) => logger.warn(message, { ...detail }),
+});
+
+/** API Gateway (REST, proxy) → the one HTTP application. */
 export const handler = middy(async (event: z.infer<typeof APIGatewayProxyEventSchema>) => {
-  logger.info('partner request', { resource: event.resource, method: event.httpMethod });
-  return { statusCode: 501, body: JSON.stringify({ error: 'the partner API is not enabled yet' }) };
+  const result = await handleEvent(app, event);
+  logger.info('partner request', {
+    method: event.httpMethod,
+    resource: event.resource,
+    status: result.statusCode,
+  });
+  return result;
 })
-  .use(injectLambdaContext(logger))
+  .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(parser({ schema: APIGatewayProxyEventSchema }));

@@ -8,14 +8,21 @@ import type { Catalog } from '../../runtime/catalog/loader.ts';
 import { RunRegistry } from '../../runtime/runs/registry.ts';
 import { requireEnv } from './env.ts';
 
-/** The run registry over the Data API: no connection to hold, and it waits for a paused cluster to resume. */
-export function runRegistry(): RunRegistry {
+/**
+ * The run registry over the Data API: no connection to hold, and it waits for a paused cluster to resume,
+ * for up to `resumeTimeoutMs` (a function behind API Gateway must answer within its 29 s).
+ */
+export function runRegistry(resumeTimeoutMs?: number): RunRegistry {
   return new RunRegistry(
-    new DataApiDatabase({
-      resourceArn: requireEnv(ENV.clusterArn),
-      secretArn: requireEnv(ENV.secretArn),
-      database: requireEnv(ENV.databaseName),
-    }),
+    new DataApiDatabase(
+      {
+        resourceArn: requireEnv(ENV.clusterArn),
+        secretArn: requireEnv(ENV.secretArn),
+        database: requireEnv(ENV.databaseName),
+      },
+      undefined,
+      resumeTimeoutMs,
+    ),
   );
 }
 

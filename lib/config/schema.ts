@@ -137,6 +137,8 @@ export const ChildEnvironment = z
       .strictObject({
         rateLimit: z.number().positive().default(50),
         burstLimit: z.number().int().positive().default(100),
+        /** The URL partners use, when a proxy or CDN in front rewrites the Host (Hawk verifies against it). */
+        publicBaseUrl: z.url({ protocol: /^https$/, message: 'must be an https:// URL' }).optional(),
       })
       .default({ rateLimit: 50, burstLimit: 100 }),
   })

@@ -1,29 +1,60 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV } from '../../runtime/aws/names.ts';
+import type { CatalogDeployment } from './catalog-deployment.ts';
 import type { PostgisCluster } from './postgis-cluster.ts';
 import { StrataFunction } from './strata-function.ts';
 
 export interface PartnerApiProps {
   readonly database: PostgisCluster;
-  readonly egressBucketName: string;
+  /** The child's catalog: what partners may see and send is named in it. */
+  readonly catalog: CatalogDeployment;
+  readonly buckets: {
+    readonly ingress: s3.IBucket;
+    readonly archive: s3.IBucket;
+    readonly egress: s3.IBucket;
+  };
+  readonly jobsQueue: sqs.IQueue;
   readonly webhook: lambda.IFunction;
-  /** Requests a second, steady state. @default 50 */
+  /** The environment's largest upload, in bytes. */
+  readonly maxUploadBytes: number;
+  /** Requests a second for the whole API, steady state (each partner has its own limit too). @default 50 */
   readonly rateLimit?: number;
   /** @default 100 */
   readonly burstLimit?: number;
+  /**
+   * The URL partners use, when a proxy or CDN in front rewrites the Host (Hawk verifies against it, links
+   * are made with it). @default what API Gateway's Host and stage say
+   */
+  readonly publicBaseUrl?: string;
   readonly logRetention: logs.RetentionDays;
 }
 
 /**
- * The partner API on API Gateway: catalog, versions, run status, downloads (Hawk-authenticated in the
- * function), and the webhook route. Access logs, request validation and throttling are on the stage.
+ * The partner API on API Gateway (REST): every path goes to the one HTTP application in a Lambda, which
+ * authenticates partners itself (Hawk signs host, port and path as the client saw them, which only the
+ * function can check, with the body), except `POST /webhooks/{hook}`, which goes to the webhook function.
+ *
+ * Partners, their keys and scopes live in one Secrets Manager secret (`strata partners --secret-id`); Hawk
+ * nonces and per-partner request counts in an on-demand DynamoDB table with a TTL, so replay protection
+ * and throttling hold across instances and never wake Aurora. The function is granted exactly: reading
+ * published objects in egress and datasets' metadata in the archive, putting objects under `partners/` in
+ * ingress (what its presigned PUTs do), sending build jobs, the Data API (uploads' receipts, builds, runs),
+ * the table, and the secret.
  */
 export class PartnerApi extends Construct {
   readonly api: apigateway.RestApi;
   readonly handler: StrataFunction;
+  readonly partners: secretsmanager.Secret;
+  readonly guards: dynamodb.Table;
 
   constructor(scope: Construct, id: string, props: PartnerApiProps) {
     super(scope, id);
@@ -31,16 +62,92 @@ export class PartnerApi extends Construct {
     const burstLimit = props.burstLimit ?? 100;
     if (rateLimit <= 0 || burstLimit < 1)
       throw new Error(`\`rateLimit\` and \`burstLimit\` must be positive, got: ${rateLimit}, ${burstLimit}.`);
-    this.handler = new StrataFunction(this, 'Handler', {
-      entry: 'lambdas/partner-api/handler.ts',
-      description: 'Partner API: Hawk-authenticated catalog, versions, runs and downloads',
-      logRetention: props.logRetention,
-      environment: {
-        ...props.database.dataApiEnvironment(),
-        [ENV.egressBucket]: props.egressBucketName,
+    if (props.publicBaseUrl !== undefined && !/^https:\/\/[^/]+(\/.*)?$/.test(props.publicBaseUrl))
+      throw new Error(`\`publicBaseUrl\` must be an https:// URL, got: ${props.publicBaseUrl}.`);
+
+    this.partners = new secretsmanager.Secret(this, 'PartnerDirectory', {
+      description:
+        'Strata partner API: partners, their Hawk keys, API key hashes and scopes (strata partners)',
+      generateSecretString: {
+        secretStringTemplate: JSON.stringify({ version: 1, partners: {} }),
+        generateStringKey: 'signingKey',
+        passwordLength: 64,
+        excludePunctuation: true,
       },
     });
-    props.database.grantDataApi(this.handler.fn);
+    this.guards = new dynamodb.Table(this, 'RequestGuards', {
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      timeToLiveAttribute: 'expiresAt',
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      // Nonces and request counts live for minutes: nothing here outlives a redeploy worth keeping.
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+
+    this.handler = new StrataFunction(this, 'Handler', {
+      entry: 'lambdas/partner-api/handler.ts',
+      description:
+        'Partner API: Hawk and API keys, catalog, versions, OGC API Features, uploads, builds, runs',
+      logRetention: props.logRetention,
+      // API Gateway gives up at 29 s; the function answers 503 before then when Aurora is resuming.
+      timeout: Duration.seconds(29),
+      memorySize: 512,
+      environment: {
+        ...props.database.dataApiEnvironment(),
+        ...props.catalog.environment(),
+        [ENV.ingressBucket]: props.buckets.ingress.bucketName,
+        [ENV.archiveBucket]: props.buckets.archive.bucketName,
+        [ENV.egressBucket]: props.buckets.egress.bucketName,
+        [ENV.jobsQueueUrl]: props.jobsQueue.queueUrl,
+        [ENV.partnersSecretArn]: this.partners.secretArn,
+        [ENV.requestGuardsTable]: this.guards.tableName,
+        [ENV.maxUploadBytes]: String(props.maxUploadBytes),
+        ...(props.publicBaseUrl ? { [ENV.publicBaseUrl]: props.publicBaseUrl } : {}),
+      },
+    });
+    const fn = this.handler.fn;
+    props.database.grantDataApi(fn);
+    props.catalog.grantRead(fn);
+    props.jobsQueue.grantSendMessages(fn);
+    this.partners.grantRead(fn);
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
+        resources: [this.guards.tableArn],
+      }),
+    );
+    const { ingress, archive, egress } = props.buckets;
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [egress.arnForObjects('products/*')] }),
+    );
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:ListBucket'],
+        resources: [egress.bucketArn],
+        conditions: { StringLike: { 's3:prefix': ['products/*'] } },
+      }),
+    );
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:GetObject'],
+        resources: [archive.arnForObjects('datasets/*/metadata.json')],
+      }),
+    );
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:ListBucket'],
+        resources: [archive.bucketArn],
+        conditions: { StringLike: { 's3:prefix': ['datasets/*'] } },
+      }),
+    );
+    // What a presigned PUT does is done with these rights: only into partners' prefixes of ingress.
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:PutObject'],
+        resources: [ingress.arnForObjects('partners/*')],
+      }),
+    );
+
     const accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: props.logRetention });
     this.api = new apigateway.RestApi(this, 'Api', {
       description: 'Strata partner API',
@@ -60,23 +167,12 @@ export class PartnerApi extends Construct {
       validateRequestParameters: true,
       validateRequestBody: true,
     });
-    const integration = new apigateway.LambdaIntegration(this.handler.fn);
-    const get = (resource: apigateway.IResource, params: Record<string, boolean> = {}) =>
-      resource.addMethod('GET', integration, {
-        requestValidator: validator,
-        requestParameters: { 'method.request.header.Authorization': true, ...params },
-      });
-    get(this.api.root.addResource('catalog'));
-    const datasets = this.api.root.addResource('datasets').addResource('{dataset}');
-    get(datasets.addResource('versions'), { 'method.request.path.dataset': true });
-    const products = this.api.root.addResource('products').addResource('{product}');
-    const productVersions = products.addResource('versions');
-    get(productVersions, { 'method.request.path.product': true });
-    get(productVersions.addResource('{version}'), {
-      'method.request.path.product': true,
-      'method.request.path.version': true,
+    // The application routes, validates and documents its own paths (docs/openapi.json).
+    const app = new apigateway.LambdaIntegration(fn);
+    this.api.root.addMethod('ANY', app);
+    this.api.root.addResource('{proxy+}').addMethod('ANY', app, {
+      requestParameters: { 'method.request.path.proxy': true },
     });
-    get(this.api.root.addResource('runs').addResource('{run}'), { 'method.request.path.run': true });
     this.api.root
       .addResource('webhooks')
       .addResource('{hook}')

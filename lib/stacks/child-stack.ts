@@ -101,13 +101,16 @@ export class ChildStack extends Stack {
     });
     this.api = new PartnerApi(this, 'PartnerApi', {
       database: this.database,
-      egressBucketName: this.buckets.egress.bucketName,
+      catalog: this.catalog,
+      buckets: this.buckets,
+      jobsQueue: this.jobs.queue,
       webhook: this.triggers.webhook.fn,
+      maxUploadBytes: c.ingress.maxUploadBytes,
       rateLimit: c.api.rateLimit,
       burstLimit: c.api.burstLimit,
+      publicBaseUrl: c.api.publicBaseUrl,
       logRetention: retention,
     });
-    this.buckets.egress.grantRead(this.api.handler.fn);
     this.observability = new Observability(this, 'Observability', {
       alarms: [this.jobs.dlqDepthAlarm],
       functions: {
@@ -142,6 +145,7 @@ export class ChildStack extends Stack {
           "the secret this child's signing key derives from: `strata core pubkey` gives the core its public key",
         value: this.federation.keySecret.secretArn,
       });
+    new CfnOutput(this, 'PartnerDirectorySecretArn', { value: this.api.partners.secretArn });
   }
 
   /** Fixed zones, so `cdk synth` needs no AWS call to look them up. */

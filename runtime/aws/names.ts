@@ -33,6 +33,9 @@ export const ENV = {
   /** Federation, in the core: its children (name, account, public key) and the freshness table. */
   coreChildren: 'STRATA_CORE_CHILDREN',
   freshnessTable: 'STRATA_FRESHNESS_TABLE',
+  partnersSecretArn: 'STRATA_PARTNERS_SECRET_ARN',
+  requestGuardsTable: 'STRATA_REQUEST_GUARDS_TABLE',
+  publicBaseUrl: 'STRATA_PUBLIC_BASE_URL',
 } as const;
 
 export const DATABASE_NAME = 'strata';

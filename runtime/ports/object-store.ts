@@ -29,10 +29,25 @@ export interface ObjectInfo {
   readonly size: number;
 }
 
+export interface PresignOptions {
+  readonly method: 'GET' | 'PUT';
+  readonly expiresSeconds: number;
+  /** For a PUT: signed, so the storage refuses a body of any other length (S3 checks Content-Length). */
+  readonly contentLength?: number;
+  /** For a PUT: signed, so the upload must declare this Content-Type. */
+  readonly contentType?: string;
+}
+
 export interface ObjectStore {
   put(bucket: Bucket, key: string, body: Body, options?: PutOptions): Promise<{ size: number }>;
   /** Streams an object; NotFoundError when it is missing. */
   get(bucket: Bucket, key: string): Promise<Readable>;
+  /**
+   * Bytes `start` to `end` (exclusive) of an object, read without fetching the rest (an S3 Range request, a
+   * positioned read of a file): how FlatGeobuf pages are served. Fewer bytes come back when the object ends
+   * sooner; NotFoundError when it is missing.
+   */
+  getRange(bucket: Bucket, key: string, start: number, end: number): Promise<Buffer>;
   exists(bucket: Bucket, key: string): Promise<boolean>;
   /** Keys under `prefix`, sorted. */
   list(bucket: Bucket, prefix: string): Promise<ObjectInfo[]>;
@@ -42,11 +57,7 @@ export interface ObjectStore {
    * A time-limited URL to read (GET) or write (PUT) one object without credentials, for partners: a presigned
    * S3 URL on AWS; locally, where there is no one to hand it to, the object's file URL.
    */
-  presign(
-    bucket: Bucket,
-    key: string,
-    options: { method: 'GET' | 'PUT'; expiresSeconds: number },
-  ): Promise<string>;
+  presign(bucket: Bucket, key: string, options: PresignOptions): Promise<string>;
 }
 
 export async function readText(store: ObjectStore, bucket: Bucket, key: string): Promise<string> {

@@ -25,13 +25,15 @@ export async function readLatest(store: ObjectStore, product: string): Promise<L
 export async function listProductVersions(
   store: ObjectStore,
   product: string,
+  /** How a manifest is read (the partner API reads through its cache). */
+  read: (key: string) => Promise<Manifest> = (key) => readJson<Manifest>(store, 'egress', key),
 ): Promise<ProductVersionSummary[]> {
   const latest = await readLatest(store, product);
   const objects = await store.list('egress', productPrefix(product));
   const manifests = objects.filter((o) => /^products\/[^/]+\/[^/]+\/manifest\.json$/.test(o.key));
   const out = await Promise.all(
     manifests.map(async (m) => {
-      const manifest = await readJson<Manifest>(store, 'egress', m.key);
+      const manifest = await read(m.key);
       return {
         version: manifest.version,
         builtAt: manifest.builtAt,

@@ -214,6 +214,16 @@ export class RunRegistry {
     return toRun(rows[0]);
   }
 
+  /** The newest run started by an upload of this ingress key (how an upload's receipt is found). */
+  async findByUploadKey(key: string): Promise<Run | undefined> {
+    const rows = await this.db.query<RunRow>(
+      `SELECT ${COLUMNS} FROM strata.runs WHERE kind = 'ingest' AND trigger->'detail'->>'key' = $1
+       ORDER BY created_at DESC, id DESC LIMIT 1`,
+      [key],
+    );
+    return rows[0] ? toRun(rows[0]) : undefined;
+  }
+
   async list(
     filter: { status?: RunStatus; target?: string; kind?: RunKind; limit?: number } = {},
   ): Promise<Run[]> {

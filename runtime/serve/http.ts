@@ -1,62 +1,57 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { Server } from 'node:http';
+import { MemoryNonceStore, MemoryRateLimiter } from '../adapters/local/memory-guards.ts';
 import type { Catalog } from '../catalog/loader.ts';
+import { createApp } from '../http/app.ts';
+import { nodeServer } from '../http/node.ts';
+import { LocalUrlSigner } from '../http/urls.ts';
+import { emptyDirectory } from '../partners/credentials.ts';
 import type { Platform } from '../platform.ts';
-import { RunStatus } from '../runs/schema.ts';
-import { onWebhook } from '../triggers/webhook.ts';
+import type { PartnerDirectory } from '../ports/partner-directory.ts';
 
-const MAX_BODY = 1 << 20;
-
-async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of req) {
-    size += (c as Buffer).length;
-    if (size > MAX_BODY) throw new Error('body too large');
-    chunks.push(c as Buffer);
-  }
-  return Buffer.concat(chunks);
+export interface LocalApiOptions {
+  /** Partners and their keys; none when absent. */
+  readonly partners?: PartnerDirectory;
+  readonly maxUploadBytes?: number;
+  /** How clients reach this server, when not at the address it listens on (a proxy in front). */
+  readonly publicBaseUrl?: string;
 }
 
-/** Webhooks (the same signed POST as on AWS) and a read of recent runs, on localhost. */
+const noPartners = (): PartnerDirectory => {
+  const doc = emptyDirectory();
+  return {
+    where: 'no partner directory',
+    read: async () => doc,
+    update: async () => {
+      throw new Error('no partner directory to change');
+    },
+  };
+};
+
+/**
+ * The HTTP application on localhost: the partner API with the same routes and authentication as on AWS,
+ * the signed webhooks, and `GET /runs` for the operator at the machine.
+ */
 export function httpServer(
   p: Platform,
   catalog: Catalog,
   secrets: Record<string, string>,
   log: (m: string) => void,
+  api: LocalApiOptions = {},
 ): Server {
-  return createServer(async (req, res) => {
-    const send = (status: number, body: unknown) => {
-      res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(body));
-    };
-    try {
-      const url = new URL(req.url ?? '/', 'http://localhost');
-      const hook = /^\/webhooks\/([^/]+)$/.exec(url.pathname);
-      if (req.method === 'POST' && hook) {
-        const header = (name: string) => {
-          const v = req.headers[name];
-          return Array.isArray(v) ? v[0] : v;
-        };
-        const out = await onWebhook(
-          {
-            hook: decodeURIComponent(hook[1]!),
-            body: await readBody(req),
-            signature: header('x-hub-signature-256'),
-            deliveryId: header('x-github-delivery'),
-          },
-          { catalog, runs: p.runs, queue: p.queue, secrets },
-        );
-        log(`webhook ${hook[1]}: ${out.statusCode}`);
-        return send(out.statusCode, out.body);
-      }
-      if (req.method === 'GET' && url.pathname === '/runs') {
-        const status = RunStatus.safeParse(url.searchParams.get('status'));
-        return send(200, await p.runs.list({ status: status.success ? status.data : undefined, limit: 100 }));
-      }
-      if (req.method === 'GET' && url.pathname === '/health') return send(200, { ok: true });
-      return send(404, { error: 'not found' });
-    } catch (e) {
-      return send(500, { error: (e as Error).message });
-    }
+  const app = createApp({
+    catalog,
+    store: p.store,
+    runs: p.runs,
+    queue: p.queue,
+    partners: api.partners ?? noPartners(),
+    // One process: nonces and request counts in memory.
+    nonces: new MemoryNonceStore(),
+    rateLimiter: new MemoryRateLimiter(),
+    urls: new LocalUrlSigner({ download: 300, upload: 900 }),
+    maxUploadBytes: api.maxUploadBytes ?? 5 * 1024 ** 3,
+    publicBaseUrl: api.publicBaseUrl,
+    local: { webhookSecrets: secrets, operatorsOnLoopback: true },
+    log: (m, detail) => log(detail ? `${m} ${JSON.stringify(detail)}` : m),
   });
+  return nodeServer(app);
 }

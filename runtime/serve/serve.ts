@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { Cron } from 'croner';
 import type { Catalog } from '../catalog/loader.ts';
 import type { Platform } from '../platform.ts';
+import type { PartnerDirectory } from '../ports/partner-directory.ts';
 import { onSchedule } from '../triggers/schedule.ts';
 import { httpServer } from './http.ts';
 import { IngressWatcher } from './ingress-watcher.ts';
@@ -13,6 +14,8 @@ export interface ServeOptions {
   readonly pollMs: number;
   readonly maxUploadBytes: number;
   readonly webhookSecrets: Record<string, string>;
+  /** The partner API's partners, keys and scopes (`<home>/partners.json`); none when absent. */
+  readonly partners?: PartnerDirectory;
   /** Seconds without a heartbeat after which a running run is taken as orphaned; 'all' with the embedded database. */
   readonly staleSeconds: number | 'all';
   readonly log: (message: string) => void;
@@ -94,7 +97,10 @@ export async function serve(p: Platform, catalog: Catalog, options: ServeOptions
     }
   }
 
-  const server = httpServer(p, catalog, options.webhookSecrets, options.log);
+  const server = httpServer(p, catalog, options.webhookSecrets, options.log, {
+    partners: options.partners,
+    maxUploadBytes: options.maxUploadBytes,
+  });
   await new Promise<void>((resolve) => server.listen(options.port, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
 

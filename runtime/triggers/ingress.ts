@@ -1,5 +1,6 @@
 import type { Catalog } from '../catalog/loader.ts';
 import { submitOnce } from '../jobs/submit.ts';
+import { takesUploadsFrom } from '../partners/uploads.ts';
 import type { JobQueue } from '../ports/job-queue.ts';
 import type { RunRegistry } from '../runs/registry.ts';
 
@@ -55,7 +56,7 @@ export async function onObjectCreated(
   if (!dataset)
     return { status: 'rejected', reason: `${object.key}: dataset "${target.dataset}" is not in the catalog` };
   const source = dataset.source;
-  if (target.partner && !(source.kind === 'partner' && source.partner === target.partner))
+  if (target.partner && !takesUploadsFrom(dataset, target.partner))
     return {
       status: 'rejected',
       reason: `${object.key}: dataset "${dataset.name}" takes no uploads from partner "${target.partner}"`,

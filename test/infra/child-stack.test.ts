@@ -169,7 +169,7 @@ describe('child stack, defaults (child-a)', () => {
     t.hasResourceProperties('Custom::StrataMigrations', {
       ServiceToken: { 'Fn::GetAtt': [Match.stringLikeRegexp('MigrationsProviderframeworkonEvent'), 'Arn'] },
       hash: Match.stringLikeRegexp('^[0-9a-f]{64}$'),
-      migrations: [
+      migrations: Match.arrayWith([
         Match.objectLike({
           name: '001_platform.sql',
           sql: Match.stringLikeRegexp('CREATE EXTENSION IF NOT EXISTS postgis'),
@@ -177,7 +177,8 @@ describe('child stack, defaults (child-a)', () => {
         Match.objectLike({ name: '002_dispatch.sql', sql: Match.stringLikeRegexp('dedupe_key') }),
         Match.objectLike({ name: '003_loading.sql', sql: Match.stringLikeRegexp('strata_loading') }),
         Match.objectLike({ name: '006_catalog_and_cost.sql', sql: Match.stringLikeRegexp('catalog_sha256') }),
-      ],
+        Match.objectLike({ name: '008_partner_api.sql', sql: Match.stringLikeRegexp('runs_upload_key') }),
+      ]),
     });
   });
 });

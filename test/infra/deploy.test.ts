@@ -126,11 +126,11 @@ describe('core and two children, as the README deploys them', () => {
           expect(env.STRATA_CATALOG_KEY, name).toBe(objectKey);
           expect(env.STRATA_CATALOG_BUCKET).toBeDefined();
         }
-        // So does every function that reads the catalog.
+        // So does every function that reads the catalog: the three triggers and the partner API.
         const readers = Object.values(t.findResources('AWS::Lambda::Function')).filter(
           (f) => f.Properties.Environment?.Variables?.STRATA_CATALOG_SHA256,
         );
-        expect(readers.length, name).toBe(3);
+        expect(readers.length, name).toBe(4);
         for (const f of readers) expect(f.Properties.Environment.Variables.STRATA_CATALOG_SHA256).toBe(sha);
         // Reading it is allowed on exactly that object.
         const grants = JSON.stringify(t.findResources('AWS::IAM::Policy'));

@@ -11,8 +11,8 @@ describe('idle cost', () => {
     expect(compute).toBe(0);
     expect(total).toBeLessThan(5);
     expect(lines.find((l) => l.item.startsWith('NAT'))!.count).toBe(0);
-    // The database password, the webhook secrets, and the federation key.
-    expect(lines.find((l) => l.item.startsWith('Secrets'))!.count).toBe(3);
+    // The database's managed secret, the webhook secrets, the partner directory and the federation key.
+    expect(lines.find((l) => l.item.startsWith('Secrets'))!.count).toBe(4);
   });
 
   it('counts what a NAT gateway and a minimum capacity cost', async () => {

@@ -59,8 +59,10 @@ export class DataApiDatabase implements Queryable {
         return await command();
       } catch (e) {
         const name = (e as { name?: string }).name;
-        if (name !== 'DatabaseResumingException' || Date.now() > deadline) throw e;
-        await sleep(Math.min(5000, 500 * 2 ** attempt));
+        const left = deadline - Date.now();
+        if (name !== 'DatabaseResumingException' || left <= 0) throw e;
+        // Never sleeps past the deadline: a caller with a budget (API Gateway's 29 s) gets its answer in it.
+        await sleep(Math.min(5000, 500 * 2 ** attempt, left));
       }
     }
   }

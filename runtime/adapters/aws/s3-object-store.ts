@@ -17,6 +17,7 @@ import {
   ObjectExistsError,
   type ObjectInfo,
   type ObjectStore,
+  type PresignOptions,
   type PutOptions,
 } from '../../ports/object-store.ts';
 
@@ -38,10 +39,22 @@ function isPreconditionFailed(e: unknown): boolean {
  * archived or published is replaced, even by two writers racing; only pointers are written with `replace`.
  */
 export class S3ObjectStore implements ObjectStore {
+  /**
+   * Presigned PUTs use a client that adds no checksum of its own: by default the SDK would sign the CRC32 of
+   * an empty body into the URL, and S3 would refuse every real upload to it.
+   */
+  private readonly presigner: S3Client;
+
   constructor(
     private readonly buckets: BucketNames,
     private readonly client: S3Client = new S3Client({}),
-  ) {}
+  ) {
+    this.presigner = new S3Client({
+      region: client.config.region,
+      credentials: client.config.credentials,
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+    });
+  }
 
   async put(bucket: Bucket, key: string, body: Body, options: PutOptions = {}): Promise<{ size: number }> {
     let size = 0;
@@ -93,6 +106,23 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
+  async getRange(bucket: Bucket, key: string, start: number, end: number): Promise<Buffer> {
+    if (!(start >= 0 && end >= start))
+      throw new Error(`invalid byte range ${start}-${end} of ${bucket}/${key}`);
+    if (end === start) return Buffer.alloc(0);
+    try {
+      const out = await this.client.send(
+        new GetObjectCommand({ Bucket: this.buckets[bucket], Key: key, Range: `bytes=${start}-${end - 1}` }),
+      );
+      return Buffer.from(await out.Body!.transformToByteArray());
+    } catch (e) {
+      if (isMissing(e)) throw new NotFoundError(`${bucket}/${key} not found`);
+      // A range that starts past the end: the object is shorter, so there are no bytes to give.
+      if ((e as { name?: string }).name === 'InvalidRange') return Buffer.alloc(0);
+      throw e;
+    }
+  }
+
   async exists(bucket: Bucket, key: string): Promise<boolean> {
     Usage.s3Head();
     try {
@@ -118,16 +148,29 @@ export class S3ObjectStore implements ObjectStore {
     return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
-  async presign(
-    bucket: Bucket,
-    key: string,
-    options: { method: 'GET' | 'PUT'; expiresSeconds: number },
-  ): Promise<string> {
+  async presign(bucket: Bucket, key: string, options: PresignOptions): Promise<string> {
     if (options.expiresSeconds < 1 || options.expiresSeconds > 7 * 24 * 3600)
       throw new Error(`a presigned URL lives between 1 second and 7 days, not ${options.expiresSeconds} s`);
     const input = { Bucket: this.buckets[bucket], Key: key };
-    const command = options.method === 'GET' ? new GetObjectCommand(input) : new PutObjectCommand(input);
-    return getSignedUrl(this.client, command, { expiresIn: options.expiresSeconds });
+    if (options.method === 'GET')
+      return getSignedUrl(this.client, new GetObjectCommand(input), { expiresIn: options.expiresSeconds });
+    // Content-Length and Content-Type are signed headers: S3 refuses a PUT whose body has another length or
+    // that declares another type, so the size bound holds at the bucket, not only in what we promised.
+    return getSignedUrl(
+      this.presigner,
+      new PutObjectCommand({
+        ...input,
+        ContentLength: options.contentLength,
+        ContentType: options.contentType,
+      }),
+      {
+        expiresIn: options.expiresSeconds,
+        signableHeaders: new Set([
+          ...(options.contentLength !== undefined ? ['content-length'] : []),
+          ...(options.contentType !== undefined ? ['content-type'] : []),
+        ]),
+      },
+    );
   }
 
   locate(bucket: Bucket, key: string): string {

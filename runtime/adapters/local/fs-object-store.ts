@@ -80,6 +80,29 @@ export class FsObjectStore implements ObjectStore {
     return createReadStream(path, { highWaterMark: 1 << 20 });
   }
 
+  async getRange(bucket: Bucket, key: string, start: number, end: number): Promise<Buffer> {
+    if (!(start >= 0 && end >= start))
+      throw new Error(`invalid byte range ${start}-${end} of ${bucket}/${key}`);
+    let fh: import('node:fs/promises').FileHandle;
+    try {
+      fh = await open(this.path(bucket, key), 'r');
+    } catch {
+      throw new NotFoundError(`${bucket}/${key} not found`);
+    }
+    try {
+      const buffer = Buffer.allocUnsafe(end - start);
+      let filled = 0;
+      while (filled < buffer.length) {
+        const { bytesRead } = await fh.read(buffer, filled, buffer.length - filled, start + filled);
+        if (bytesRead === 0) break;
+        filled += bytesRead;
+      }
+      return filled === buffer.length ? buffer : buffer.subarray(0, filled);
+    } finally {
+      await fh.close();
+    }
+  }
+
   async exists(bucket: Bucket, key: string): Promise<boolean> {
     Usage.s3Head();
     try {

@@ -1,0 +1,164 @@
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import type { Context, MiddlewareHandler } from 'hono';
+import { PublishedReader } from '../publish/reader.ts';
+import { PLATFORM_VERSION } from '../version.ts';
+import { authenticate, authenticateOperator } from './auth.ts';
+import type { AppDeps, AppEnv } from './context.ts';
+import { type Door, withPublicBase } from './door.ts';
+import { badRequest, HttpProblem, problemBody, toProblem } from './problem.ts';
+import { catalogRoutes } from './routes/catalog.ts';
+import { featureRoutes, landingRoutes } from './routes/features.ts';
+import { localRoutes } from './routes/local.ts';
+import { operatorRoutes, runRoutes } from './routes/runs.ts';
+import { workRoutes } from './routes/work.ts';
+
+const OAS30 = 'application/vnd.oai.openapi+json;version=3.0';
+const OAS31 = 'application/vnd.oai.openapi+json;version=3.1';
+
+/** A request that came with no adapter (tests calling `app.request`): its URL is what the client addressed. */
+function doorFromUrl(url: string): Door {
+  const u = new URL(url);
+  const proto = u.protocol === 'https:' ? 'https' : 'http';
+  return {
+    proto,
+    host: u.hostname,
+    port: u.port ? Number(u.port) : proto === 'https' ? 443 : 80,
+    prefix: '',
+    targets: [`${u.pathname}${u.search}`],
+  };
+}
+
+function problemResponse(c: Context<AppEnv>, p: HttpProblem): Response {
+  return c.body(JSON.stringify(problemBody(p, new URL(c.req.url).pathname)), p.status as 400, {
+    ...p.headers,
+    'content-type': 'application/problem+json',
+  });
+}
+
+/** Validation failures name the parameter and what is wrong with it. */
+function describeIssues(target: string, error: z.ZodError): string {
+  return error.issues
+    .map((i) => {
+      const where = i.path.length > 0 ? `${target} ${i.path.join('.')}` : target;
+      return i.code === 'unrecognized_keys'
+        ? `${target}: unknown parameter(s) ${i.keys.join(', ')}`
+        : `${where}: ${i.message}`;
+    })
+    .join('; ');
+}
+
+/**
+ * The one HTTP application: the partner API (catalog, versions, downloads, OGC API – Features, uploads,
+ * builds, runs), the operators' routes, and on `strata serve` the webhooks and local file URLs. The Lambda
+ * handler and `strata serve` only adapt requests to it; authentication is middleware on the routes that
+ * need it, once.
+ */
+export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (!result.success) throw badRequest(describeIssues(result.target, result.error));
+    },
+  });
+  const published = new PublishedReader(deps.store);
+
+  app.use('*', async (c, next) => {
+    const door = c.env?.door ?? doorFromUrl(c.req.url);
+    c.set('door', withPublicBase(door, deps.publicBaseUrl));
+    await next();
+  });
+  app.onError((error, c) => {
+    const p = toProblem(error);
+    if (p.internal)
+      deps.log?.('request failed', { path: c.req.path, error: String((error as Error)?.stack ?? error) });
+    return problemResponse(c, p);
+  });
+  app.notFound((c) =>
+    problemResponse(c, new HttpProblem(404, 'Not Found', `no route ${c.req.method} ${c.req.path}`)),
+  );
+
+  // The signing key (cursors, local URLs) travels with the partner directory, so it rotates with it.
+  const withKey: MiddlewareHandler<AppEnv> = async (c, next) => {
+    c.set('signingKey', (await deps.partners.read()).signingKey);
+    await next();
+  };
+  const partnerAuth = authenticate(deps);
+  const partner: MiddlewareHandler<AppEnv> = (c, next) =>
+    withKey(c, async () => {
+      await partnerAuth(c, next);
+    });
+
+  landingRoutes(app);
+  catalogRoutes(app, deps, published, partner);
+  featureRoutes(app, deps, published, partner);
+  workRoutes(app, deps, partner);
+  runRoutes(app, deps, partner);
+  operatorRoutes(app, deps, authenticateOperator(deps));
+  if (deps.local) localRoutes(app, deps, deps.local);
+  openApiRoutes(app);
+  return app;
+}
+
+export const OPENAPI_INFO = {
+  title: 'Strata partner API',
+  version: PLATFORM_VERSION,
+  description:
+    'Find, fetch and send data without an AWS account. Authenticate with Hawk (sha256; responses carry a signed ' +
+    'Server-Authorization) or an API key (Authorization: Bearer, or X-API-Key). Errors are application/problem+json.',
+};
+
+/** The OpenAPI 3.1 document of `app` (and 3.0 for OGC clients that read only that), from its zod schemas. */
+export function openApiDocument(app: OpenAPIHono<AppEnv>, version: '3.0' | '3.1' = '3.1') {
+  registerSecuritySchemes(app);
+  const config = { openapi: version === '3.1' ? '3.1.0' : '3.0.3', info: OPENAPI_INFO };
+  return version === '3.1' ? app.getOpenAPI31Document(config) : app.getOpenAPIDocument(config);
+}
+
+function registerSecuritySchemes(app: OpenAPIHono<AppEnv>): void {
+  const registry = app.openAPIRegistry;
+  if (registry.definitions.some((d) => d.type === 'component' && d.componentType === 'securitySchemes'))
+    return;
+  registry.registerComponent('securitySchemes', 'hawk', {
+    type: 'http',
+    scheme: 'Hawk',
+    description: 'Hawk (sha256, 60 s clock skew, a new nonce each request, payload hash on bodies)',
+  });
+  registry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
+  registry.registerComponent('securitySchemes', 'apiKey', {
+    type: 'apiKey',
+    in: 'header',
+    name: 'X-API-Key',
+  });
+}
+
+function openApiRoutes(app: OpenAPIHono<AppEnv>): void {
+  const cache = new Map<string, string>();
+  const serve = (version: '3.0' | '3.1') => {
+    let text = cache.get(version);
+    if (!text) {
+      text = JSON.stringify(openApiDocument(app, version));
+      cache.set(version, text);
+    }
+    return text;
+  };
+  const doc = z.record(z.string(), z.unknown()).openapi('OpenAPIDocument');
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/openapi.json',
+      tags: ['meta'],
+      summary: 'This document (OpenAPI 3.1)',
+      responses: { 200: { description: 'OpenAPI 3.1', content: { [OAS31]: { schema: doc } } } },
+    }),
+    (c) => c.body(serve('3.1'), 200, { 'content-type': OAS31 }) as never,
+  );
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api',
+      tags: ['meta'],
+      summary: "This document as OpenAPI 3.0 (OGC API – Features' service description)",
+      responses: { 200: { description: 'OpenAPI 3.0', content: { [OAS30]: { schema: doc } } } },
+    }),
+    (c) => c.body(serve('3.0'), 200, { 'content-type': OAS30 }) as never,
+  );
+}

@@ -1,0 +1,58 @@
+import type { Catalog } from '../catalog/loader.ts';
+import type { Scopes } from '../partners/scopes.ts';
+import type { JobQueue } from '../ports/job-queue.ts';
+import type { ObjectStore } from '../ports/object-store.ts';
+import type { PartnerDirectory } from '../ports/partner-directory.ts';
+import type { NonceStore, RateLimiter } from '../ports/request-guards.ts';
+import type { RunRegistry } from '../runs/registry.ts';
+import type { Door } from './door.ts';
+import type { UrlSigner } from './urls.ts';
+
+/** Routes only `strata serve` has: the same webhooks as the webhook function, and operators' reads on localhost. */
+export interface LocalRoutes {
+  /** Hook name → HMAC secret (`default` for any hook), as STRATA_WEBHOOK_SECRETS holds them. */
+  readonly webhookSecrets: Readonly<Record<string, string>>;
+  /**
+   * The operators' routes answer without credentials: `strata serve` listens on 127.0.0.1 only, and whoever
+   * can reach it there can read the database anyway.
+   */
+  readonly operatorsOnLoopback: boolean;
+}
+
+export interface AppDeps {
+  readonly catalog: Catalog;
+  /** The egress bucket's manifests and files: every read of published data comes from here. */
+  readonly store: ObjectStore;
+  /** Only uploads' receipts, builds and run status touch the database. */
+  readonly runs: RunRegistry;
+  readonly queue: JobQueue;
+  readonly partners: PartnerDirectory;
+  readonly nonces: NonceStore;
+  readonly rateLimiter: RateLimiter;
+  readonly urls: UrlSigner;
+  /** The environment's largest upload (each dataset's own `maxBytes` may be smaller). */
+  readonly maxUploadBytes: number;
+  /** A proxy or CDN in front that rewrites Host names the public URL here. */
+  readonly publicBaseUrl?: string;
+  /** Only where a proxy in front sets them (API Gateway does): X-Forwarded-Proto and X-Forwarded-Port. */
+  readonly trustForwardedHeaders?: boolean;
+  readonly local?: LocalRoutes;
+  readonly log?: (message: string, detail?: Record<string, unknown>) => void;
+}
+
+/** Who is calling, once authenticated. */
+export interface Principal {
+  readonly partner: string;
+  readonly scopes: Scopes;
+  readonly via: 'hawk' | 'api-key' | 'loopback';
+}
+
+/** What the adapter in front (Node, Lambda) passes with each request. */
+export interface Bindings {
+  readonly door: Door;
+}
+
+export interface AppEnv {
+  Bindings: Bindings;
+  Variables: { principal: Principal; door: Door; signingKey: string };
+}

@@ -1,0 +1,70 @@
+import { ConflictError, NotFoundError, StrataError } from '../errors.ts';
+import { FlatGeobufError } from '../features/flatgeobuf.ts';
+import { PartnerDirectoryError } from '../partners/credentials.ts';
+
+/**
+ * An answer other than success, as RFC 9457 `application/problem+json`: what went wrong in `detail`, for
+ * the person reading it. Raised by routes and middleware; the app's error handler turns it into the response.
+ */
+export class HttpProblem extends Error {
+  constructor(
+    readonly status: number,
+    readonly title: string,
+    readonly detail: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(detail);
+    this.name = 'HttpProblem';
+  }
+}
+
+export const badRequest = (detail: string) => new HttpProblem(400, 'Bad Request', detail);
+export const forbidden = (detail: string) => new HttpProblem(403, 'Forbidden', detail);
+export const notFound = (detail: string) => new HttpProblem(404, 'Not Found', detail);
+
+/** Seconds a client should wait for Aurora to resume from 0 ACU (it takes about 15). */
+export const RESUME_RETRY_SECONDS = 15;
+
+/**
+ * Any error, as a problem. Domain errors keep their message (they are written for users); anything
+ * unexpected becomes a 500 that says nothing of the inside, and `internal` is true so the edge logs it.
+ */
+export function toProblem(error: unknown): HttpProblem & { internal?: boolean } {
+  if (error instanceof HttpProblem) return error;
+  if (error instanceof NotFoundError) return notFound(error.message);
+  if (error instanceof ConflictError) return new HttpProblem(409, 'Conflict', error.message);
+  const name = (error as { name?: string })?.name;
+  // The Data API gave up waiting for a paused cluster within the request's budget.
+  if (name === 'DatabaseResumingException')
+    return new HttpProblem(
+      503,
+      'Service Unavailable',
+      `the database is resuming from pause; try again in ${RESUME_RETRY_SECONDS} seconds`,
+      { 'Retry-After': String(RESUME_RETRY_SECONDS) },
+    );
+  const problem = Object.assign(
+    new HttpProblem(
+      500,
+      'Internal Server Error',
+      error instanceof PartnerDirectoryError
+        ? 'the partner directory cannot be read; the operators have been told'
+        : error instanceof FlatGeobufError
+          ? `a published file cannot be read: ${error.message}`
+          : error instanceof StrataError
+            ? error.message
+            : 'an internal error occurred; the operators have been told',
+    ),
+    { internal: true },
+  );
+  return problem;
+}
+
+export function problemBody(p: HttpProblem, instance?: string) {
+  return {
+    type: 'about:blank',
+    title: p.title,
+    status: p.status,
+    detail: p.detail,
+    ...(instance ? { instance } : {}),
+  };
+}

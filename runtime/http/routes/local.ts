@@ -1,0 +1,171 @@
+import { Readable } from 'node:stream';
+import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
+import { contentTypeOf } from '../../archive/archive.ts';
+import { ObjectExistsError } from '../../ports/object-store.ts';
+import { onWebhook } from '../../triggers/webhook.ts';
+import type { AppDeps, AppEnv, LocalRoutes } from '../context.ts';
+import { HttpProblem } from '../problem.ts';
+import * as S from '../schemas.ts';
+import { readLocalGrant } from '../urls.ts';
+
+/** Marks the routes only `strata serve` answers (on AWS: presigned S3 URLs and the webhook function). */
+const LOCAL = { 'x-strata-local': true } as const;
+const tags = ['local'];
+
+const refused = (detail: string) => new HttpProblem(403, 'Forbidden', detail);
+
+const token = z
+  .string()
+  .max(4000)
+  .openapi({ param: { name: 'token', in: 'path' } });
+
+/** A body read to its end, failing once it is longer than `size`; a shorter one fails when it ends. */
+async function* exactly(body: AsyncIterable<Uint8Array>, size: number): AsyncGenerator<Uint8Array> {
+  let seen = 0;
+  for await (const chunk of body) {
+    seen += chunk.length;
+    if (seen > size)
+      throw new HttpProblem(400, 'Bad Request', `the body is longer than the ${size} bytes signed for`);
+    yield chunk;
+  }
+  if (seen < size)
+    throw new HttpProblem(400, 'Bad Request', `the body ended after ${seen} of the ${size} bytes signed for`);
+}
+
+/**
+ * What `strata serve` answers besides the partner API: signed webhooks (as the webhook function does on
+ * AWS), and the targets of its own signed upload and download URLs, which stand in for S3's presigned ones.
+ */
+export function localRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, local: LocalRoutes): void {
+  const signingKey = async () => (await deps.partners.read()).signingKey;
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/webhooks/{hook}',
+      tags,
+      ...LOCAL,
+      summary: 'A GitHub-style signed webhook (X-Hub-Signature-256) builds the product it names',
+      request: {
+        params: z.object({ hook: S.NameParam.openapi({ param: { name: 'hook', in: 'path' } }) }),
+        headers: z.object({
+          'x-hub-signature-256': z.string().optional(),
+          'x-github-delivery': z.string().optional(),
+        }),
+      },
+      responses: {
+        202: { description: 'build queued', content: { 'application/json': { schema: S.WebhookAccepted } } },
+        200: {
+          description: 'a delivery seen before',
+          content: { 'application/json': { schema: S.WebhookAccepted } },
+        },
+        400: {
+          description: 'no delivery id',
+          content: { 'application/json': { schema: S.WebhookAccepted } },
+        },
+        401: {
+          description: 'missing or wrong signature',
+          content: { 'application/json': { schema: S.WebhookAccepted } },
+        },
+        404: { description: 'no such hook', content: { 'application/json': { schema: S.WebhookAccepted } } },
+      },
+    }),
+    async (c) => {
+      const { hook } = c.req.valid('param');
+      const headers = c.req.valid('header');
+      const out = await onWebhook(
+        {
+          hook,
+          body: Buffer.from(await c.req.arrayBuffer()),
+          signature: headers['x-hub-signature-256'],
+          deliveryId: headers['x-github-delivery'],
+        },
+        { catalog: deps.catalog, runs: deps.runs, queue: deps.queue, secrets: local.webhookSecrets },
+      );
+      deps.log?.(`webhook ${hook}: ${out.statusCode}`);
+      return c.json(out.body, out.statusCode as 200) as never;
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/health',
+      tags,
+      ...LOCAL,
+      summary: 'The server is up',
+      responses: {
+        200: {
+          description: 'up',
+          content: { 'application/json': { schema: z.object({ ok: z.boolean() }) } },
+        },
+      },
+    }),
+    (c) => c.json({ ok: true }, 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'put',
+      path: '/_local/uploads/{token}',
+      tags,
+      ...LOCAL,
+      summary:
+        "The target of a local upload URL: checks expiry, size and type, writes into the partner's ingress prefix",
+      request: { params: z.object({ token }) },
+      responses: {
+        200: { description: 'stored' },
+        ...S.problems(400, 403, 409),
+        411: { description: 'Content-Length is required' },
+      },
+    }),
+    async (c) => {
+      const grant = readLocalGrant(await signingKey(), 'upload', c.req.valid('param').token);
+      if (!grant) throw refused('the upload URL is not valid: it was changed, or not made by this server');
+      if (grant === 'expired') throw refused('the upload URL has expired; ask for a new one');
+      const length = c.req.header('content-length');
+      if (length === undefined)
+        throw new HttpProblem(411, 'Length Required', 'send Content-Length (the size signed for)');
+      if (Number(length) !== grant.size)
+        throw refused(`Content-Length ${length} is not the ${grant.size} bytes this URL was signed for`);
+      const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+      if (type !== grant.type)
+        throw refused(`Content-Type "${type}" is not the "${grant.type}" this URL was signed for`);
+      const body = c.req.raw.body;
+      if (!body) throw new HttpProblem(400, 'Bad Request', 'the upload has no body');
+      try {
+        // Written under a temporary name and linked into place: the ingress watcher sees it whole or not at all.
+        await deps.store.put('ingress', grant.key, exactly(body, grant.size!), { contentType: grant.type });
+      } catch (e) {
+        if (e instanceof ObjectExistsError)
+          throw new HttpProblem(409, 'Conflict', 'this upload URL was used already');
+        throw e;
+      }
+      deps.log?.(`upload stored: ingress/${grant.key} (${grant.size} bytes)`);
+      return c.body(null, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/_local/downloads/{token}',
+      tags,
+      ...LOCAL,
+      summary: 'The target of a local download URL: one published file, until the URL expires',
+      request: { params: z.object({ token }) },
+      responses: { 200: { description: 'the file' }, ...S.problems(403, 404) },
+    }),
+    async (c) => {
+      const grant = readLocalGrant(await signingKey(), 'download', c.req.valid('param').token);
+      if (!grant) throw refused('the download URL is not valid: it was changed, or not made by this server');
+      if (grant === 'expired') throw refused('the download URL has expired; ask for a new one');
+      const stream = await deps.store.get('egress', grant.key);
+      const name = grant.key.split('/').pop()!;
+      return c.body(Readable.toWeb(stream) as ReadableStream, 200, {
+        'content-type': name.endsWith('.fgb') ? 'application/flatgeobuf' : contentTypeOf(name),
+        'content-disposition': `attachment; filename="${name}"`,
+      });
+    },
+  );
+}

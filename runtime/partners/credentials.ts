@@ -1,0 +1,131 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
+import { Name } from '../catalog/schema.ts';
+import { StrataError } from '../errors.ts';
+import { Scope } from './scopes.ts';
+
+const HAWK_ID = /^[a-z][a-z0-9_]*\.[0-9a-f]{8}$/;
+const API_KEY_ID = /^[0-9a-f]{12}$/;
+/** `strata_<key id>_<64 hex>`: the id finds the key, the rest is the secret; only its sha256 is stored. */
+const API_KEY = /^strata_([0-9a-f]{12})_([0-9a-f]{64})$/;
+
+export const HawkKey = z.object({
+  /** Hawk's credentials id, sent by the client in every Authorization header. */
+  id: z.string().regex(HAWK_ID, 'must be <partner>.<8 hex digits>'),
+  /** The shared secret Hawk computes MACs with (the server needs it in clear; it never leaves the secret store). */
+  key: z.string().min(32),
+  createdAt: z.string(),
+});
+export type HawkKey = z.infer<typeof HawkKey>;
+
+export const ApiKeyRecord = z.object({
+  id: z.string().regex(API_KEY_ID, 'must be 12 hex digits'),
+  /** sha256 of the whole key, hex: the key itself is shown once, when made, and never stored. */
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  createdAt: z.string(),
+  label: z.string().optional(),
+});
+export type ApiKeyRecord = z.infer<typeof ApiKeyRecord>;
+
+export const Partner = z.object({
+  title: z.string().optional(),
+  scopes: z.array(Scope).default([]),
+  hawk: z.array(HawkKey).default([]),
+  apiKeys: z.array(ApiKeyRecord).default([]),
+  /** Requests a second this partner may make; more are answered 429. */
+  requestsPerSecond: z.number().int().positive().default(25),
+});
+export type Partner = z.infer<typeof Partner>;
+
+/**
+ * Everything the API knows about partners, as one document: a Secrets Manager secret on AWS, a file (or
+ * STRATA_PARTNERS) locally. Edited by `strata partners ...` and read by the API at most a minute stale, so
+ * adding a partner, rotating or revoking a key needs no deploy.
+ */
+export const PartnerDirectoryDoc = z.object({
+  version: z.literal(1).default(1),
+  /** Signs pagination cursors and, locally, upload and download URLs (32 random bytes, base64url). */
+  signingKey: z.string().min(43),
+  partners: z.record(Name, Partner).default({}),
+});
+export type PartnerDirectoryDoc = z.infer<typeof PartnerDirectoryDoc>;
+
+/** The partner directory cannot be read as one: names where and what. */
+export class PartnerDirectoryError extends StrataError {
+  readonly code = 'PARTNERS_INVALID';
+  constructor(
+    readonly where: string,
+    readonly problems: readonly string[],
+  ) {
+    super(`the partner directory in ${where} is invalid: ${problems.join('; ')}`);
+    this.name = 'PartnerDirectoryError';
+  }
+}
+
+/** Parses the directory's JSON text, naming where it came from and every problem found. */
+export function parseDirectory(text: string, where: string): PartnerDirectoryDoc {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new PartnerDirectoryError(where, [`not JSON: ${(e as Error).message}`]);
+  }
+  const parsed = PartnerDirectoryDoc.safeParse(raw);
+  if (!parsed.success)
+    throw new PartnerDirectoryError(
+      where,
+      parsed.error.issues.map((i) => `${i.path.join('.') || '(document)'}: ${i.message}`),
+    );
+  return parsed.data;
+}
+
+export const newSigningKey = () => randomBytes(32).toString('base64url');
+
+export function emptyDirectory(): PartnerDirectoryDoc {
+  return { version: 1, signingKey: newSigningKey(), partners: {} };
+}
+
+export const sha256Hex = (text: string) => createHash('sha256').update(text).digest('hex');
+
+export function newHawkKey(partner: string, now = new Date()): HawkKey {
+  return {
+    id: `${partner}.${randomBytes(4).toString('hex')}`,
+    key: randomBytes(32).toString('base64url'),
+    createdAt: now.toISOString(),
+  };
+}
+
+/** A new API key: the record to store, and the key itself, to show once. */
+export function newApiKey(label?: string, now = new Date()): { record: ApiKeyRecord; key: string } {
+  const id = randomBytes(6).toString('hex');
+  const key = `strata_${id}_${randomBytes(32).toString('hex')}`;
+  return { record: { id, sha256: sha256Hex(key), createdAt: now.toISOString(), label }, key };
+}
+
+export interface KnownPartner {
+  readonly id: string;
+  readonly partner: Partner;
+}
+
+/** The partner holding this Hawk credentials id, with its key. */
+export function findHawkKey(
+  doc: PartnerDirectoryDoc,
+  hawkId: string,
+): (KnownPartner & { key: HawkKey }) | undefined {
+  const partnerId = hawkId.split('.')[0] ?? '';
+  const partner = Object.hasOwn(doc.partners, partnerId) ? doc.partners[partnerId] : undefined;
+  const key = partner?.hawk.find((k) => k.id === hawkId);
+  return partner && key ? { id: partnerId, partner, key } : undefined;
+}
+
+/** The partner an API key belongs to, compared by hash in constant time; undefined for any other string. */
+export function findApiKey(doc: PartnerDirectoryDoc, presented: string): KnownPartner | undefined {
+  const m = API_KEY.exec(presented);
+  if (!m) return undefined;
+  const hash = Buffer.from(sha256Hex(presented), 'hex');
+  for (const [id, partner] of Object.entries(doc.partners)) {
+    const record = partner.apiKeys.find((k) => k.id === m[1]);
+    if (record && timingSafeEqual(Buffer.from(record.sha256, 'hex'), hash)) return { id, partner };
+  }
+  return undefined;
+}

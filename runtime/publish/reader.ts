@@ -1,0 +1,58 @@
+import { LRUCache } from 'lru-cache';
+import { NotFoundError } from '../errors.ts';
+import { FlatGeobufFile } from '../features/flatgeobuf.ts';
+import { type ObjectStore, readJson } from '../ports/object-store.ts';
+import { type LatestPointer, type Manifest, productVersionPrefix } from './manifest.ts';
+import { listProductVersions, readLatest } from './versions.ts';
+
+/**
+ * Reads what is published in the egress bucket, for the partner API. Published objects never change, so
+ * manifests and opened FlatGeobuf files (header, and the index's upper levels once a bbox is asked for)
+ * are kept in memory; only `latest.json`, the one object that moves, is read every time.
+ */
+export class PublishedReader {
+  private readonly manifests = new LRUCache<string, Manifest>({ max: 512 });
+  private readonly files = new LRUCache<string, Promise<FlatGeobufFile>>({ max: 16 });
+
+  constructor(readonly store: ObjectStore) {}
+
+  latest(product: string): Promise<LatestPointer | undefined> {
+    return readLatest(this.store, product);
+  }
+
+  versions(product: string) {
+    return listProductVersions(this.store, product, (key) => this.manifestAt(key));
+  }
+
+  /** A version's manifest; `latest` follows the pointer. NotFoundError names what is missing. */
+  async manifest(product: string, version: string): Promise<Manifest> {
+    const v = version === 'latest' ? (await this.latest(product))?.version : version;
+    if (!v) throw new NotFoundError(`product "${product}" has no published version yet`);
+    try {
+      return await this.manifestAt(`${productVersionPrefix(product, v)}manifest.json`);
+    } catch (e) {
+      if (e instanceof NotFoundError) throw new NotFoundError(`product "${product}" has no version "${v}"`);
+      throw e;
+    }
+  }
+
+  private async manifestAt(key: string): Promise<Manifest> {
+    const cached = this.manifests.get(key);
+    if (cached) return cached;
+    const manifest = await readJson<Manifest>(this.store, 'egress', key);
+    this.manifests.set(key, manifest);
+    return manifest;
+  }
+
+  /** A published FlatGeobuf file, opened (its header read) once and read by ranges after. */
+  flatgeobuf(key: string, size: number): Promise<FlatGeobufFile> {
+    let file = this.files.get(key);
+    if (!file) {
+      file = FlatGeobufFile.open((start, end) => this.store.getRange('egress', key, start, end), size);
+      // A failed open is not kept: the next request tries again.
+      file.catch(() => this.files.delete(key));
+      this.files.set(key, file);
+    }
+    return file;
+  }
+}

@@ -1,0 +1,131 @@
+import type { Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { nagFindings, synthEnvironment } from './helpers.ts';
+
+type Statement = { Action: string | string[]; Resource: unknown; Condition?: unknown };
+
+/** The logical id of the partner API function, and every statement its role is given. */
+function partnerFunction(t: Template): { id: string; statements: Statement[] } {
+  const fns = t.findResources('AWS::Lambda::Function', {
+    Properties: { Description: Match.stringLikeRegexp('^Partner API') },
+  });
+  const [id, fn] = Object.entries(fns)[0]!;
+  const role = (fn.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+  const policies = t.findResources('AWS::IAM::Policy', {
+    Properties: { Roles: Match.arrayWith([{ Ref: role }]) },
+  });
+  return {
+    id,
+    statements: Object.values(policies).flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]),
+  };
+}
+
+const actionsOf = (statements: Statement[]) =>
+  statements.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action])).sort();
+const text = (v: unknown) => JSON.stringify(v);
+
+describe('partner API on AWS', () => {
+  let stack: Stack;
+  let t: Template;
+  beforeAll(async () => {
+    stack = await synthEnvironment('child-a');
+    t = Template.fromStack(stack);
+  });
+
+  it('sends every path to the one application, and webhooks to the webhook function', () => {
+    // Act
+    const { id } = partnerFunction(t);
+    const methods = t.findResources('AWS::ApiGateway::Method');
+    const integrated = (m: Record<string, { Integration?: { Uri?: unknown } }>) =>
+      text(m.Properties?.Integration?.Uri);
+    // Assess
+    const toApp = Object.values(methods).filter((m) => integrated(m).includes(id));
+    expect(toApp.map((m) => m.Properties.HttpMethod)).toEqual(['ANY', 'ANY']);
+    t.hasResourceProperties('AWS::ApiGateway::Resource', { PathPart: '{proxy+}' });
+    const webhook = Object.values(methods).find((m) => m.Properties.HttpMethod === 'POST')!;
+    expect(integrated(webhook)).toMatch(/Webhook/);
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('^Partner API'),
+      Timeout: 29,
+      Environment: {
+        Variables: Match.objectLike({
+          STRATA_PARTNERS_SECRET_ARN: Match.anyValue(),
+          STRATA_REQUEST_GUARDS_TABLE: Match.anyValue(),
+          STRATA_EGRESS_BUCKET: Match.anyValue(),
+          STRATA_INGRESS_BUCKET: Match.anyValue(),
+          STRATA_JOBS_QUEUE_URL: Match.anyValue(),
+          STRATA_MAX_UPLOAD_BYTES: Match.anyValue(),
+        }),
+      },
+    });
+  });
+
+  it('keeps nonces and request counts in an on-demand table with a TTL, and partners in a secret', () => {
+    t.hasResourceProperties('AWS::DynamoDB::Table', {
+      BillingMode: 'PAY_PER_REQUEST',
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+    });
+    t.hasResourceProperties('AWS::SecretsManager::Secret', {
+      GenerateSecretString: Match.objectLike({
+        SecretStringTemplate: JSON.stringify({ version: 1, partners: {} }),
+        GenerateStringKey: 'signingKey',
+      }),
+    });
+    t.hasOutput('PartnerDirectorySecretArn', Match.anyValue());
+  });
+
+  it('grants the function exactly what it needs: read published data, put into partners/, queue, table, secret', () => {
+    // Act
+    const { statements } = partnerFunction(t);
+    const s3 = statements.filter((s) => actionsOf([s]).some((a) => a.startsWith('s3:')));
+    // Assess: S3 only these six, each on one prefix of one bucket (or the one catalog object).
+    expect(s3.map((s) => [actionsOf([s]).join(','), text(s.Resource), text(s.Condition ?? null)])).toEqual([
+      ['s3:GetObject', expect.stringMatching(/assets.*\/[0-9a-f]{64}\.json/), 'null'],
+      ['s3:GetObject', expect.stringMatching(/EgressBucket.*\/products\/\*/), 'null'],
+      [
+        's3:ListBucket',
+        expect.stringMatching(/EgressBucket/),
+        text({ StringLike: { 's3:prefix': ['products/*'] } }),
+      ],
+      ['s3:GetObject', expect.stringMatching(/ArchiveBucket.*\/datasets\/\*\/metadata\.json/), 'null'],
+      [
+        's3:ListBucket',
+        expect.stringMatching(/ArchiveBucket/),
+        text({ StringLike: { 's3:prefix': ['datasets/*'] } }),
+      ],
+      ['s3:PutObject', expect.stringMatching(/IngressBucket.*\/partners\/\*/), 'null'],
+    ]);
+    const actions = actionsOf(statements);
+    expect(actions.filter((a) => a.startsWith('dynamodb:'))).toEqual([
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+    ]);
+    expect(actions).toEqual(expect.arrayContaining(['sqs:SendMessage', 'secretsmanager:GetSecretValue']));
+    expect(actions.some((a) => a.startsWith('rds-data:'))).toBe(true);
+    expect(actions.filter((a) => /Delete|s3:\*|dynamodb:\*|ecs:/.test(a))).toEqual([]);
+  });
+
+  it('passes cdk-nag with the findings it accepts suppressed, each with its reason', () => {
+    expect(nagFindings(stack, 'error')).toEqual([]);
+    expect(nagFindings(stack, 'warning')).toEqual([]);
+  });
+
+  it('hands a configured public URL to the function (Hawk verifies against it), and refuses one not https', async () => {
+    // Act
+    const configured = Template.fromStack(
+      await synthEnvironment('child-a', { api: { publicBaseUrl: 'https://data.example.org/partners' } }),
+    );
+    // Assess
+    configured.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('^Partner API'),
+      Environment: {
+        Variables: Match.objectLike({ STRATA_PUBLIC_BASE_URL: 'https://data.example.org/partners' }),
+      },
+    });
+    await expect(
+      synthEnvironment('child-a', { api: { publicBaseUrl: 'http://data.example.org' } }),
+    ).rejects.toThrow(/api\.publicBaseUrl: must be an https:\/\/ URL/);
+  });
+});
