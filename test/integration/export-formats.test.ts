@@ -186,15 +186,15 @@ describe.each(engines())('published formats on $name', (engine) => {
     expect(out).toContain('visited (Date) = 2024/01/03');
     expect(out).toContain('seen_at (DateTime) = 2024/01/01 12:00:00+00');
     expect(out).toContain('active (Integer(Boolean)) = 1');
-    expect(out).toMatch(/POINT \(460\d{3}\.\d+ 452\d{3}\.\d+\)/);
+    expect(out).toMatch(/POINT \(4603\d{2}\.\d+ 4518\d{2}\.\d+\)/);
     const index = await gdal('ogrinfo', [
       '-ro',
       '-q',
       path,
       '-sql',
-      "SELECT HasSpatialIndex('sites_out', 'geom') AS has",
+      "SELECT HasSpatialIndex('sites_out', 'geom')",
     ]);
-    expect(index).toContain('has (Integer) = 1');
+    expect(index).toContain('HasSpatialIndex (Integer) = 1');
   });
 
   it('writes FlatGeobuf in EPSG:4326 with its packed spatial index', async () => {
@@ -239,6 +239,7 @@ describe.each(engines())('published formats on $name', (engine) => {
       '-ro',
       '-q',
       `/vsizip/${egressPath(o.key)}/sites_out.shp`,
+      'sites_out',
       '-where',
       'id = 2',
     ]);
@@ -269,9 +270,10 @@ describe.each(engines())('published formats on $name', (engine) => {
       active: true,
       meta: { id: 2 },
     });
-    const wkb = Buffer.from(york.geom as Uint8Array);
-    expect(wkb.readUInt32LE(1)).toBe(1);
-    expect(wkb.readDoubleLE(5)).toBeCloseTo(-1.0815, 4);
-    expect(wkb.readDoubleLE(13)).toBeCloseTo(53.959, 4);
+    // hyparquet reads the geo metadata and decodes the WKB itself: an independent reader of what was written.
+    const geometry = york.geom as { type: string; coordinates: number[] };
+    expect(geometry.type).toBe('Point');
+    expect(geometry.coordinates[0]).toBeCloseTo(-1.0815, 4);
+    expect(geometry.coordinates[1]).toBeCloseTo(53.959, 4);
   });
 });
