@@ -168,19 +168,8 @@ export async function exportWithGdal(
 ): Promise<PublishedFile> {
   const { output, format, prefix } = input;
   const name = output.name ?? output.table;
-  if (!shape.geom && format !== 'gpkg')
-    throw new BuildError(
-      `output "${name}" has no geometry column "${output.geometry}": ${format} needs one`,
-      {
-        step: 'export',
-      },
-    );
+  // formatProblem has refused what this format cannot take (no geometry, no SRID) before any file was written.
   const srid = format === 'flatgeobuf' ? 4326 : shape.srid;
-  if (shape.geom && format === 'flatgeobuf' && !shape.srid)
-    throw new BuildError(
-      `output "${name}": its geometry has no SRID, so it cannot be put in EPSG:4326 for FlatGeobuf (set one with ST_SetSRID in the product's SQL)`,
-      { step: 'export' },
-    );
   const plans = shape.attrs.map((c) => fieldPlan(c, format));
   const fieldNames =
     format === 'shapefile' ? shapefileFieldNames(plans.map((p) => p.name)) : plans.map((p) => p.name);

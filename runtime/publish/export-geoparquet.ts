@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import type { SchemaElement } from 'hyparquet';
 import { fileWriter, ParquetWriter } from 'hyparquet-writer';
-import { BuildError } from '../errors.ts';
 import type { Database, RowCount } from '../ports/database.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
 import { ident } from '../util/sql.ts';
@@ -115,18 +114,8 @@ export async function exportGeoParquet(
   const { output, prefix } = input;
   const name = output.name ?? output.table;
   const geom = shape.geom;
-  if (!geom)
-    throw new BuildError(
-      `output "${name}" has no geometry column "${output.geometry}": geoparquet needs one`,
-      {
-        step: 'export',
-      },
-    );
-  if (!shape.srid)
-    throw new BuildError(
-      `output "${name}": its geometry has no SRID, so it cannot be put in EPSG:4326 for GeoParquet (set one with ST_SetSRID in the product's SQL)`,
-      { step: 'export' },
-    );
+  // formatProblem has refused a table without geometry or SRID before any file was written.
+  if (!geom || !shape.srid) throw new Error(`output "${name}" cannot be GeoParquet`);
   const plans = shape.attrs.map(columnPlan);
   const g = shape.srid === 4326 ? `t.${ident(geom.name)}` : `ST_Transform(t.${ident(geom.name)}, 4326)`;
   const selects = [

@@ -81,12 +81,38 @@ export async function tableShape(db: Database, schema: string, output: Output): 
   return { attrs, geom, source, orderBy, srid, geometryType: type, hasZ: Number(col?.dims) >= 3 };
 }
 
-/** Default formats: CSV and GeoJSON, and FlatGeobuf for every output with a geometry (partners' range reads). */
-export async function outputFormats(db: Database, schema: string, output: Output): Promise<OutputFormat[]> {
-  if (output.formats) return output.formats;
-  const columns = await describe(db, schema, output.table);
-  const hasGeometry = columns.some((c) => c.name === output.geometry && c.type.startsWith('geometry'));
-  return hasGeometry ? ['csv', 'geojson', 'flatgeobuf'] : ['csv', 'geojson'];
+/** What a format needs of a table that it lacks, or undefined when it can be written. */
+export function formatProblem(shape: TableShape, output: Output, format: OutputFormat): string | undefined {
+  const name = output.name ?? output.table;
+  if (format === 'csv' || format === 'geojson' || format === 'gpkg') return undefined;
+  if (!shape.geom) return `output "${name}" has no geometry column "${output.geometry}": ${format} needs one`;
+  if ((format === 'flatgeobuf' || format === 'geoparquet') && !shape.srid)
+    return `output "${name}": its geometry has no SRID, so it cannot be put in EPSG:4326 for ${format} (set one with ST_SetSRID in the product's SQL)`;
+  return undefined;
+}
+
+/**
+ * Each output's formats, checked before anything is written, so a build that cannot publish a format
+ * fails with no file left behind. Without `formats`: CSV and GeoJSON, and FlatGeobuf for every output with
+ * a geometry (partners read it by ranges).
+ */
+export async function planExports(
+  db: Database,
+  schema: string,
+  outputs: readonly Output[],
+): Promise<{ output: Output; format: OutputFormat }[]> {
+  const plan: { output: Output; format: OutputFormat }[] = [];
+  for (const output of outputs) {
+    const shape = await tableShape(db, schema, output);
+    const formats: OutputFormat[] =
+      output.formats ?? (shape.geom ? ['csv', 'geojson', 'flatgeobuf'] : ['csv', 'geojson']);
+    for (const format of formats) {
+      const problem = formatProblem(shape, output, format);
+      if (problem) throw new BuildError(problem, { step: 'export' });
+      plan.push({ output, format });
+    }
+  }
+  return plan;
 }
 
 /**
@@ -101,6 +127,8 @@ export async function exportOutput(
 ): Promise<PublishedFile> {
   const { schema, output, format, prefix } = input;
   const shape = await tableShape(db, schema, output);
+  const problem = formatProblem(shape, output, format);
+  if (problem) throw new BuildError(problem, { step: 'export' });
   if (format === 'gpkg' || format === 'flatgeobuf' || format === 'shapefile')
     return exportWithGdal(db, store, shape, { ...input, format });
   if (format === 'geoparquet') return exportGeoParquet(db, store, shape, input);

@@ -109,6 +109,13 @@ describe.each(engines())('published formats on $name', (engine) => {
               CREATE TABLE summary AS SELECT count(*)::int AS n FROM sites;`,
           },
         },
+        flat: {
+          product: {
+            inputs: { sites: 'sites' },
+            outputs: [{ table: 'counts', formats: ['csv', 'flatgeobuf'] }],
+          },
+          sql: { '010_counts.sql': 'CREATE TABLE counts AS SELECT count(*)::int AS n FROM sites;' },
+        },
       },
     });
     const csv = join(p.dir, 'sites.csv');
@@ -275,5 +282,15 @@ describe.each(engines())('published formats on $name', (engine) => {
     expect(geometry.type).toBe('Point');
     expect(geometry.coordinates[0]).toBeCloseTo(-1.0815, 4);
     expect(geometry.coordinates[1]).toBeCloseTo(53.959, 4);
+  });
+
+  it('fails a build whose output cannot be written in a format, naming both, and publishes nothing', async () => {
+    // Act
+    await submit(p, { kind: 'build', product: 'flat' }, { kind: 'cli' });
+    const run = await executeJob(p, catalog, (await p.queue.receive(1, 60))[0]!.job);
+    // Assess
+    expect(run.status).toBe('failed');
+    expect(run.error?.message).toBe('output "counts" has no geometry column "geom": flatgeobuf needs one');
+    expect(await p.store.list('egress', 'products/flat/')).toEqual([]);
   });
 });

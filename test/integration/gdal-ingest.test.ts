@@ -348,6 +348,45 @@ describe.each(engines())('formats read through GDAL on $name', (engine) => {
     expect(seen.at(-1)).toEqual({ rows: 3, bytes: result.size, totalBytes: result.size });
   });
 
+  it('keeps values holding newlines, tabs and backslashes whole, and still names the right feature', async () => {
+    // Prepare: a GeoJSON sequence keeps its features in order (an indexed FlatGeobuf sorts them).
+    const rows: Feature[] = [
+      {
+        properties: { code: 'A', name: 'line 1\nline 2\tend \\ here', population: 1 },
+        geometry: TOWNS[0]!.geometry,
+      },
+      {
+        properties: { code: 'B', name: 'carriage\r\nreturn\\', population: 2 },
+        geometry: TOWNS[1]!.geometry,
+      },
+    ];
+    const good = await convert(await geojsonFile(dir, 'nl', rows), join(dir, 'nl.geojsonl'), 'GeoJSONSeq');
+    const bad = await convert(
+      await geojsonFile(dir, 'nlbad', [
+        ...rows,
+        { properties: { code: 'C', name: 'x', population: 'many' }, geometry: TOWNS[2]!.geometry },
+      ]),
+      join(dir, 'nlbad.geojsonl'),
+      'GeoJSONSeq',
+    );
+    // Act
+    const e = await refusal('seq_towns', bad);
+    await ingest('seq_towns', good);
+    // Assess
+    expect(e.problem).toMatchObject({ feature: 2, column: 'population' });
+    expect((await towns('seq_towns')).map((r) => r.name)).toEqual([
+      'line 1\nline 2\tend \\ here',
+      'carriage\r\nreturn\\',
+    ]);
+  });
+
+  it('loads an empty layer as an empty version', async () => {
+    const empty = await convert(fixtures.oneLayer!, join(dir, 'empty.gpkg'), 'GPKG', {
+      extra: ['-where', "code = 'none'"],
+    });
+    expect((await ingest('gpkg_only', empty)).result).toMatchObject({ rows: 0, loaded: true });
+  });
+
   describe('refusals, each naming what to fix, leaving no table and no work folder', () => {
     it('a value the column cannot hold: file, layer, feature and field', async () => {
       const e = await refusal('gpkg_towns', fixtures.bad!);
