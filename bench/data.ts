@@ -89,3 +89,49 @@ export async function writePolygonsGeoJson(path: string, count: number): Promise
   }
   await write(path, parts());
 }
+
+/** Points over Great Britain in British National Grid metres (EPSG:27700): id,name,category,value,x,y. */
+export async function writePointsBngCsv(path: string, rows: number): Promise<void> {
+  const r = prng(11);
+  function* lines() {
+    yield 'id,name,category,value,x,y\n';
+    for (let i = 1; i <= rows; i++) {
+      const name = `${WORDS[Math.floor(r() * WORDS.length)]} ${WORDS[Math.floor(r() * WORDS.length)]}`;
+      const x = (100_000 + r() * 550_000).toFixed(2);
+      const y = (10_000 + r() * 940_000).toFixed(2);
+      yield `${i},${name},${CATEGORIES[i % CATEGORIES.length]},${(r() * 1000).toFixed(2)},${x},${y}\n`;
+    }
+  }
+  await write(path, lines());
+}
+
+/** Small convex polygons (6 to 12 vertices, 10 to 500 m across) in British National Grid metres, as GeoJSON. */
+export async function writePolygonsBngGeoJson(path: string, count: number): Promise<void> {
+  const r = prng(13);
+  function* parts() {
+    yield '{"type":"FeatureCollection","features":[\n';
+    for (let i = 1; i <= count; i++) {
+      const cx = 100_000 + r() * 550_000;
+      const cy = 10_000 + r() * 940_000;
+      const n = 6 + Math.floor(r() * 7);
+      const radius = 5 + r() * 250;
+      const ring: [number, number][] = [];
+      for (let k = 0; k < n; k++) {
+        const a = (2 * Math.PI * k) / n;
+        ring.push([
+          Number((cx + radius * Math.cos(a)).toFixed(2)),
+          Number((cy + radius * Math.sin(a)).toFixed(2)),
+        ]);
+      }
+      ring.push(ring[0]!);
+      const feature = {
+        type: 'Feature',
+        properties: { id: i, name: `${WORDS[i % WORDS.length]} ${i}`, value: Math.round(r() * 1e6) / 100 },
+        geometry: { type: 'Polygon', coordinates: [ring] },
+      };
+      yield `${i > 1 ? ',\n' : ''}${JSON.stringify(feature)}`;
+    }
+    yield '\n]}\n';
+  }
+  await write(path, parts());
+}

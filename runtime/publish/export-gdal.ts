@@ -201,8 +201,11 @@ export async function exportWithGdal(
     if (format === 'flatgeobuf') args.push('-lco', 'SPATIAL_INDEX=YES', '-lco', `TEMPORARY_DIR=${work}`);
     if (format === 'shapefile') args.push('-lco', 'ENCODING=UTF-8');
     const count: RowCount = { rows: 0 };
+    // GDAL's FlatGeobuf writer drops features without a geometry; leaving them out here keeps `rows` true.
+    const where =
+      format === 'flatgeobuf' && shape.geom ? ` WHERE t.${ident(shape.geom.name)} IS NOT NULL` : '';
     const rows = db.copyToCsv(
-      `SELECT ${selects.join(', ') || 'NULL'} FROM ${shape.source} t${shape.orderBy}`,
+      `SELECT ${selects.join(', ') || 'NULL'} FROM ${shape.source} t${where}${shape.orderBy}`,
       count,
     );
     try {
