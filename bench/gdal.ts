@@ -5,7 +5,7 @@ import { createWriteStream, existsSync, mkdirSync, readdirSync, rmSync, statSync
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import yazl from 'yazl';
-import { writePointsBngCsv, writePolygonsBngGeoJson } from './data.ts';
+import { GB_BNG, writePointsCsv, writePolygonsGeoJson } from './data.ts';
 
 export interface Result {
   name: string;
@@ -49,7 +49,7 @@ export async function gdalFiles(ctx: BenchContext, points: number, polygons: num
   const shp = join(ctx.out, `polygons-bng-${polygons}.zip`);
   if (!existsSync(gpkg)) {
     const csv = join(ctx.out, `points-bng-${points}.csv`);
-    await writePointsBngCsv(csv, points);
+    await writePointsCsv(csv, points, GB_BNG);
     await ctx.sh('ogr2ogr', [
       '-f',
       'GPKG',
@@ -74,7 +74,7 @@ export async function gdalFiles(ctx: BenchContext, points: number, polygons: num
   if (!existsSync(shp)) {
     const json = join(ctx.out, `polygons-bng-${polygons}.geojson`);
     const dir = join(ctx.out, `polygons-bng-${polygons}`);
-    await writePolygonsBngGeoJson(json, polygons);
+    await writePolygonsGeoJson(json, polygons, GB_BNG);
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir);
     await ctx.sh('ogr2ogr', [

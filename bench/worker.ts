@@ -8,10 +8,28 @@ import { PgDatabase } from '../runtime/adapters/postgres/pg-database.ts';
 import { archiveFile } from '../runtime/archive/archive.ts';
 import { Dataset, Output, type OutputFormat } from '../runtime/catalog/schema.ts';
 import { migrate } from '../runtime/db/migrate.ts';
-import { loadVersion } from '../runtime/load/load.ts';
+import { type LoadOptions, loadVersion } from '../runtime/load/load.ts';
 import { exportOutput } from '../runtime/publish/export.ts';
 
 const [mode, ...args] = process.argv.slice(2);
+
+/** Archives and loads a file as an ingest does, timing each; prints one JSON line. */
+async function timedLoad(dataset: Dataset, path: string, options: LoadOptions): Promise<void> {
+  const children = childRss();
+  let t = performance.now();
+  const { version } = await archiveFile(db, store, {
+    dataset: dataset.name,
+    path,
+    origin: { kind: 'file', from: path },
+  });
+  const archiveMs = performance.now() - t;
+  t = performance.now();
+  const r = await loadVersion(db, store, dataset, version, options);
+  const loadMs = performance.now() - t;
+  process.stdout.write(
+    `${JSON.stringify({ archiveMs, loadMs, rows: r.rows, table: r.table, rssMb: rssMb(), childRssMb: children.stop() })}\n`,
+  );
+}
 const url = process.env.DATABASE_URL;
 if (!url) throw new Error('DATABASE_URL is required');
 // The pool the command line opens, so a large CSV loads as it would there (several COPY statements at once).
@@ -82,19 +100,7 @@ if (mode === 'load') {
           geometry: { kind: 'geojson', type: 'Polygon' },
         },
   );
-  let t = performance.now();
-  const { version } = await archiveFile(db, store, {
-    dataset: name,
-    path,
-    origin: { kind: 'file', from: path },
-  });
-  const archiveMs = performance.now() - t;
-  t = performance.now();
-  const r = await loadVersion(db, store, dataset, version, { index: index === 'index' });
-  const loadMs = performance.now() - t;
-  process.stdout.write(
-    `${JSON.stringify({ archiveMs, loadMs, rows: r.rows, table: r.table, rssMb: rssMb() })}\n`,
-  );
+  await timedLoad(dataset, path, { index: index === 'index' });
 } else if (mode === 'ingest') {
   // A format read through GDAL, in EPSG:27700, as `strata ingest` does it: archive, load, transform, index.
   const [format, path, name, targetSrid, type] = args as [string, string, string, string, string];
@@ -117,20 +123,7 @@ if (mode === 'load') {
     columns,
     geometry: { kind: 'geojson', type, sourceSrid: 27700, targetSrid: Number(targetSrid) },
   });
-  const children = childRss();
-  let t = performance.now();
-  const { version } = await archiveFile(db, store, {
-    dataset: name,
-    path,
-    origin: { kind: 'file', from: path },
-  });
-  const archiveMs = performance.now() - t;
-  t = performance.now();
-  const r = await loadVersion(db, store, dataset, version);
-  const loadMs = performance.now() - t;
-  process.stdout.write(
-    `${JSON.stringify({ archiveMs, loadMs, rows: r.rows, table: r.table, rssMb: rssMb(), childRssMb: children.stop() })}\n`,
-  );
+  await timedLoad(dataset, path, {});
 } else if (mode === 'export') {
   const [schema, table, format] = args as [string, string, OutputFormat];
   // Version tables are named `<dataset>@<version>`, outside what a catalog output name may be.

@@ -71,12 +71,15 @@ export function checkDatasetFormat(d: FormatFields, ctx: z.RefinementCtx): void 
     });
 }
 
-/** Each format at most once per output. */
-export function checkOutputFormats(formats: readonly string[] | undefined, ctx: z.RefinementCtx): void {
+/** Each format at most once per output: the problems, with their path inside the output. */
+export function outputFormatIssues(
+  formats: readonly string[] | undefined,
+): { path: (string | number)[]; message: string }[] {
   const seen = new Set<string>();
+  const out: { path: (string | number)[]; message: string }[] = [];
   formats?.forEach((f, i) => {
-    if (seen.has(f))
-      ctx.addIssue({ code: 'custom', path: ['formats', i], message: `format "${f}" is listed twice` });
+    if (seen.has(f)) out.push({ path: ['formats', i], message: `format "${f}" is listed twice` });
     seen.add(f);
   });
+  return out;
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { checkDatasetFormat, checkOutputFormats, GdalOptions } from './formats.ts';
+import { checkDatasetFormat, GdalOptions, outputFormatIssues } from './formats.ts';
 
 /** Names become SQL identifiers and object keys, so they stay plain. */
 const NAME = /^[a-z][a-z0-9_]*$/;
@@ -264,19 +264,17 @@ export type Check = z.infer<typeof Check>;
 
 export const OUTPUT_FORMATS = ['csv', 'geojson', 'gpkg', 'flatgeobuf', 'shapefile', 'geoparquet'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
-export const Output = z
-  .strictObject({
-    table: Name,
-    /** File name stem in the published version; defaults to the table name. */
-    name: Name.optional(),
-    /** Default: csv and geojson, and flatgeobuf when the table has a geometry (see `outputFormats`). */
-    formats: z.array(z.enum(OUTPUT_FORMATS)).min(1).optional(),
-    geometry: z.string().default('geom'),
-    /** How geometry appears in CSV: WKT in a `geometry` column, or `lon`/`lat` for points. */
-    csvGeometry: z.enum(['wkt', 'lonlat', 'none']).default('wkt'),
-    orderBy: z.array(z.string().min(1)).optional(),
-  })
-  .superRefine((o, ctx) => checkOutputFormats(o.formats, ctx));
+export const Output = z.strictObject({
+  table: Name,
+  /** File name stem in the published version; defaults to the table name. */
+  name: Name.optional(),
+  /** Default: csv and geojson, and flatgeobuf when the table has a geometry (see `planExports`). */
+  formats: z.array(z.enum(OUTPUT_FORMATS)).min(1).optional(),
+  geometry: z.string().default('geom'),
+  /** How geometry appears in CSV: WKT in a `geometry` column, or `lon`/`lat` for points. */
+  csvGeometry: z.enum(['wkt', 'lonlat', 'none']).default('wkt'),
+  orderBy: z.array(z.string().min(1)).optional(),
+});
 export type Output = z.infer<typeof Output>;
 
 export const Product = z
@@ -312,6 +310,8 @@ export const Product = z
     });
     const names = new Set<string>();
     p.outputs.forEach((o, i) => {
+      for (const x of outputFormatIssues(o.formats))
+        ctx.addIssue({ code: 'custom', path: ['outputs', i, ...x.path], message: x.message });
       const n = o.name ?? o.table;
       if (names.has(n))
         ctx.addIssue({ code: 'custom', path: ['outputs', i], message: `duplicate output name "${n}"` });

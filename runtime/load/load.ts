@@ -96,7 +96,7 @@ export async function loadVersion(
   const report = () => options.onProgress?.({ ...progress });
 
   /** Indexes, registers and shows the filled table; inside the load's transaction. */
-  const finish = async (loaded: Dataset, rows: number, copies: number): Promise<LoadResult> => {
+  const finish = async (rows: number, copies: number, loaded: Dataset = dataset): Promise<LoadResult> => {
     for (const sql of finishTableSQL(loaded, table, { index: options.index ?? true })) await db.exec(sql);
     await db.query(
       'UPDATE strata.dataset_versions SET loaded_table = $3, loaded_at = now(), row_count = $4 WHERE dataset = $1 AND version = $2',
@@ -120,9 +120,10 @@ export async function loadVersion(
             : 0;
           report();
         });
-        return finish(layer.dataset, rows, 1);
+        return finish(rows, 1, layer.dataset);
       }),
     );
+
   const source = counting(await store.get('archive', version.key), (n) => {
     progress.bytes += n;
   });
@@ -146,7 +147,7 @@ export async function loadVersion(
         dataset.format === 'csv'
           ? await copyCsv(db, store, dataset, version, target, source, options, onRows, {})
           : await copyGeoJson(db, dataset, version, target, source, options, onRows);
-      return finish(dataset, rows, 1);
+      return finish(rows, 1);
     });
 
   // A short name of its own (identifiers stop at 63 bytes), renamed when it is moved into place.
@@ -163,7 +164,7 @@ export async function loadVersion(
     return await db.transaction(async () => {
       await db.exec(`ALTER TABLE ${stagingTable} SET SCHEMA ${ident(DATASETS_SCHEMA)}`);
       await db.exec(`ALTER TABLE ${qualified(DATASETS_SCHEMA, staging)} RENAME TO ${ident(table)}`);
-      return finish(dataset, rows, copy.statements);
+      return finish(rows, copy.statements);
     });
   } catch (e) {
     // The transaction rolled back, so the table is still in the staging schema.
