@@ -315,9 +315,9 @@ export async function largeFile(ctx: BenchContext, mb: number): Promise<Result> 
     );
     await ctx.q(`DROP TABLE IF EXISTS bench.large`);
     await ctx.q(
-      `CREATE TABLE bench.large AS SELECT g AS id, 'polygon ' || g AS name, (g % 1000) / 10.0 AS value,
+      `CREATE TABLE bench.large AS SELECT g::int AS id, 'polygon ' || g AS name, (g % 1000) / 10.0 AS value,
          ST_Buffer(ST_SetSRID(ST_MakePoint(100000 + (g * 7919) % 550000, 10000 + (g * 104729) % 940000), 27700), 100, 128)::geometry(Polygon, 27700) AS geom
-       FROM generate_series(1, ${count}) g`,
+       FROM generate_series(1::bigint, ${count}) g`,
     );
     await ctx.sh('ogr2ogr', [
       '-f',

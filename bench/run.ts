@@ -359,7 +359,7 @@ async function main() {
     const s = [...xs].sort((a, b) => a - b);
     return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
   };
-  const ratios = rounds[0]!.map((r, i) => ({
+  const ratios = (rounds[0] ?? []).map((r, i) => ({
     ratio: r.ratio,
     target: r.target,
     rounds: rounds.map((x) => x[i]!.value),
