@@ -43,38 +43,78 @@ async function write(path: string, rows: Iterable<string>): Promise<void> {
   await once(out, 'finish');
 }
 
-/** id,name,category,value,lon,lat: points over Great Britain, names with commas and quotes now and then. */
-export async function writePointsCsv(path: string, rows: number): Promise<void> {
-  const r = prng(42);
+/** Where generated features fall: Great Britain, in WGS84 degrees or British National Grid metres. */
+export interface Area {
+  readonly seed: number;
+  readonly x: readonly [number, number];
+  readonly y: readonly [number, number];
+  /** Column names of the coordinates in a CSV. */
+  readonly names: readonly [string, string];
+  /** Decimals of a point's coordinates and of a polygon's. */
+  readonly decimals: readonly [number, number];
+  /** A polygon's radius, from and span. */
+  readonly radius: readonly [number, number];
+  /** Names with commas and quotes now and then (CSV only). */
+  readonly quoted: boolean;
+}
+
+export const GB_WGS84: Area = {
+  seed: 42,
+  x: [-6, 7.8],
+  y: [50, 8.6],
+  names: ['lon', 'lat'],
+  decimals: [6, 7],
+  radius: [0.001, 0.01],
+  quoted: true,
+};
+export const GB_BNG: Area = {
+  seed: 11,
+  x: [100_000, 550_000],
+  y: [10_000, 940_000],
+  names: ['x', 'y'],
+  decimals: [2, 2],
+  radius: [5, 250],
+  quoted: false,
+};
+
+/** id,name,category,value and two coordinates: points over Great Britain. */
+export async function writePointsCsv(path: string, rows: number, area: Area = GB_WGS84): Promise<void> {
+  const r = prng(area.seed);
   function* lines() {
-    yield 'id,name,category,value,lon,lat\n';
+    yield `id,name,category,value,${area.names.join(',')}\n`;
     for (let i = 1; i <= rows; i++) {
       const w = `${WORDS[Math.floor(r() * WORDS.length)]} ${WORDS[Math.floor(r() * WORDS.length)]}`;
-      const name = i % 97 === 0 ? `"${w}, ""${i}"""` : w;
-      const lon = (-6 + r() * 7.8).toFixed(6);
-      const lat = (50 + r() * 8.6).toFixed(6);
-      yield `${i},${name},${CATEGORIES[i % CATEGORIES.length]},${(r() * 1000).toFixed(2)},${lon},${lat}\n`;
+      const name = area.quoted && i % 97 === 0 ? `"${w}, ""${i}"""` : w;
+      const x = (area.x[0] + r() * area.x[1]).toFixed(area.decimals[0]);
+      const y = (area.y[0] + r() * area.y[1]).toFixed(area.decimals[0]);
+      yield `${i},${name},${CATEGORIES[i % CATEGORIES.length]},${(r() * 1000).toFixed(2)},${x},${y}\n`;
     }
   }
   await write(path, lines());
 }
 
 /** A FeatureCollection of small convex polygons (6 to 12 vertices) with three properties. */
-export async function writePolygonsGeoJson(path: string, count: number): Promise<void> {
-  const r = prng(7);
+export async function writePolygonsGeoJson(
+  path: string,
+  count: number,
+  area: Area = GB_WGS84,
+): Promise<void> {
+  // The polygons' own sequence, as before areas were parameters: the WGS84 file stays byte for byte the same.
+  const r = prng(area === GB_WGS84 ? 7 : area.seed + 2);
+  const d = area.decimals[1];
   function* parts() {
     yield '{"type":"FeatureCollection","features":[\n';
     for (let i = 1; i <= count; i++) {
-      const cx = -6 + r() * 7.8;
-      const cy = 50 + r() * 8.6;
+      const cx = area.x[0] + r() * area.x[1];
+      const cy = area.y[0] + r() * area.y[1];
       const n = 6 + Math.floor(r() * 7);
-      const radius = 0.001 + r() * 0.01;
+      const radius = area.radius[0] + r() * area.radius[1];
       const ring: [number, number][] = [];
       for (let k = 0; k < n; k++) {
         const a = (2 * Math.PI * k) / n;
         ring.push([
-          Number((cx + radius * Math.cos(a)).toFixed(7)),
-          Number((cy + radius * Math.sin(a)).toFixed(7)),
+          Number((cx + radius * Math.cos(a)).toFixed(d)),
+          Number((cy + radius * Math.sin(a)).toFixed(d)),
         ]);
       }
       ring.push(ring[0]!);

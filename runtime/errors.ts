@@ -46,9 +46,11 @@ export class CatalogError extends StrataError {
 export interface LoadProblem {
   /** The archived file, as its dataset version key or the user's path. */
   readonly file: string;
+  /** The layer read, for formats with layers (GeoPackage, KML, ...; read through GDAL) */
+  readonly layer?: string;
   /** 1-based physical line in the file (CSV) */
   readonly line?: number;
-  /** 0-based index into `features` (GeoJSON) */
+  /** 0-based index into `features` (GeoJSON), or of the feature in its layer (formats read through GDAL) */
   readonly feature?: number;
   readonly column?: string;
   readonly reason: string;
@@ -59,6 +61,7 @@ export class LoadError extends StrataError {
   constructor(readonly problem: LoadProblem) {
     const where = [
       problem.file,
+      problem.layer !== undefined ? `layer "${problem.layer}"` : undefined,
       problem.line !== undefined ? `line ${problem.line}` : undefined,
       problem.feature !== undefined ? `feature ${problem.feature}` : undefined,
       problem.column !== undefined ? `column "${problem.column}"` : undefined,
@@ -70,6 +73,15 @@ export class LoadError extends StrataError {
   }
   override toJSON() {
     return { ...super.toJSON(), ...this.problem };
+  }
+}
+
+/** A program Strata runs (GDAL's ogr2ogr, say) is not installed; the message says what to install. */
+export class MissingToolError extends StrataError {
+  readonly code = 'TOOL_MISSING';
+  constructor(message: string) {
+    super(message);
+    this.name = 'MissingToolError';
   }
 }
 

@@ -10,6 +10,7 @@ import type { Platform } from '../../runtime/platform.ts';
 import { strataHome } from '../../runtime/platform.ts';
 import { readManifest } from '../../runtime/publish/versions.ts';
 import type { Run, Trigger } from '../../runtime/runs/schema.ts';
+import { requireGdal } from '../../runtime/util/gdal.ts';
 import { packagePath } from '../../runtime/util/package-root.ts';
 import { type GlobalOptions, withPlatform } from './context.ts';
 import { writeDemoFiles } from './demo-data.ts';
@@ -196,6 +197,8 @@ export function registerBuildCommands(program: Command, globals: () => GlobalOpt
         const explicit = program.getOptionValueSource('catalog') === 'cli';
         const opts = { ...g, catalog: explicit ? g.catalog : BUNDLED_CATALOG };
         const started = Date.now();
+        // Its GeoPackage and FlatGeobuf outputs are written by GDAL: say so before any work, not at the end.
+        await requireGdal();
         const dir = join(strataHome(g.home), 'demo');
         if (!g.json) say(`writing demo source files to ${dir}`);
         const files = await writeDemoFiles(dir);

@@ -6,7 +6,7 @@ import type { JobHooks } from '../jobs/hooks.ts';
 import { DATASETS_SCHEMA } from '../load/table.ts';
 import type { Platform } from '../platform.ts';
 import type { Database } from '../ports/database.ts';
-import { exportOutput, type PublishedFile } from '../publish/export.ts';
+import { exportOutput, type PublishedFile, planExports } from '../publish/export.ts';
 import { type LatestPointer, latestKey, type Manifest, productVersionPrefix } from '../publish/manifest.ts';
 import { timestamp } from '../util/ids.ts';
 import { ident, literal, qualified } from '../util/sql.ts';
@@ -148,19 +148,18 @@ export async function buildProduct(
       const prefix = productVersionPrefix(product.name, version);
       const tExport = Date.now();
       const outputs: PublishedFile[] = [];
-      for (const output of product.outputs) {
-        for (const format of output.formats) {
-          hooks.onStep?.({ name: `export ${output.name ?? output.table}.${format}`, status: 'start' });
-          const t = Date.now();
-          const file = await exportOutput(db, p.store, { schema, output, format, prefix });
-          outputs.push(file);
-          hooks.onStep?.({
-            name: `export ${file.name}.${format}`,
-            status: 'done',
-            ms: Date.now() - t,
-            detail: `${file.rows} rows`,
-          });
-        }
+      // Every output's formats are checked before the first file is written.
+      for (const { output, format } of await planExports(db, schema, product.outputs)) {
+        hooks.onStep?.({ name: `export ${output.name ?? output.table}.${format}`, status: 'start' });
+        const t = Date.now();
+        const file = await exportOutput(db, p.store, { schema, output, format, prefix });
+        outputs.push(file);
+        hooks.onStep?.({
+          name: `export ${file.name}.${format}`,
+          status: 'done',
+          ms: Date.now() - t,
+          detail: `${file.rows} rows`,
+        });
       }
       const exportMs = Date.now() - tExport;
 

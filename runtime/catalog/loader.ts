@@ -3,6 +3,7 @@ import { basename, join, relative } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { CatalogError, type CatalogIssue } from '../errors.ts';
+import { type CrsReference, unknownCrs } from './crs.ts';
 import { Dataset, Product, type ProductEntry } from './schema.ts';
 
 export interface Catalog {
@@ -62,6 +63,8 @@ export function tablesCreatedBy(sql: string): Set<string> {
  */
 export async function loadCatalog(dir: string): Promise<{ catalog: Catalog; issues: CatalogIssue[] }> {
   const issues: CatalogIssue[] = [];
+  /** CRS codes the catalog names, checked against PROJ together at the end. */
+  const crsRefs: CrsReference[] = [];
   const datasets = new Map<string, Dataset>();
   const products = new Map<string, ProductEntry>();
 
@@ -93,6 +96,11 @@ export async function loadCatalog(dir: string): Promise<{ catalog: Catalog; issu
       continue;
     }
     datasets.set(parsed.data.name, parsed.data);
+    const g = parsed.data.geometry;
+    if (g.kind !== 'none') {
+      if (g.sourceSrid !== undefined) crsRefs.push({ file, path: 'geometry.sourceSrid', code: g.sourceSrid });
+      crsRefs.push({ file, path: 'geometry.targetSrid', code: g.targetSrid });
+    }
   }
 
   for (const name of await listDir(join(dir, 'products'))) {
@@ -149,8 +157,17 @@ export async function loadCatalog(dir: string): Promise<{ catalog: Catalog; issu
       if (!created.has(c.table))
         issues.push({ file, path: `checks[${i}].table`, message: `no step creates table "${c.table}"` });
     });
+    product.checks.forEach((c, i) => {
+      if (c.type === 'within_bbox') crsRefs.push({ file, path: `checks[${i}].srid`, code: c.srid });
+    });
     if (issues.length === before) products.set(product.name, { product, dir: productDir, steps });
   }
+  for (const r of await unknownCrs(crsRefs))
+    issues.push({
+      file: r.file,
+      path: r.path,
+      message: `EPSG:${r.code} is not a coordinate reference system PROJ knows`,
+    });
   return { catalog: { dir, datasets, products }, issues };
 }
 

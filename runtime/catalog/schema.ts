@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { checkDatasetFormat, GdalOptions, outputFormatIssues } from './formats.ts';
 
 /** Names become SQL identifiers and object keys, so they stay plain. */
 const NAME = /^[a-z][a-z0-9_]*$/;
@@ -86,11 +87,16 @@ export const Geometry = z.discriminatedUnion('kind', [
     required: z.boolean().default(true),
   }),
   z.strictObject({
+    /** The features' own geometry: GeoJSON's, or that of any format read through GDAL. */
     kind: z.literal('geojson'),
     type: GeometryType.optional(),
     /** 3 keeps Z values; with the default 2, a position with Z fails the load rather than losing it. */
     dimensions: z.union([z.literal(2), z.literal(3)]).default(2),
-    sourceSrid: Srid.default(4326),
+    /**
+     * The CRS the file is in. GeoJSON without it is WGS84 (RFC 7946); a format read through GDAL says its
+     * own (a .prj, GeoPackage metadata), which must then match this when it is given (or see `gdal.overrideSrid`).
+     */
+    sourceSrid: Srid.optional(),
     targetSrid: Srid.default(4326),
     required: z.boolean().default(true),
   }),
@@ -123,7 +129,15 @@ export const Source = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('partner'), partner: Name }),
 ]);
 
-export const DATASET_FORMATS = ['csv', 'geojson', 'shapefile', 'gpkg', 'flatgeobuf'] as const;
+export const DATASET_FORMATS = [
+  'csv',
+  'geojson',
+  'shapefile',
+  'gpkg',
+  'flatgeobuf',
+  'kml',
+  'geojsonseq',
+] as const;
 
 export const Dataset = z
   .strictObject({
@@ -139,8 +153,11 @@ export const Dataset = z
     geometry: Geometry,
     schedule: Schedule.optional(),
     maxBytes: z.number().int().positive().optional(),
+    /** How a format read through GDAL is read (layer, encoding, CRS override); see formats.ts. */
+    gdal: GdalOptions.optional(),
   })
   .superRefine((d, ctx) => {
+    checkDatasetFormat(d, ctx);
     const seen = new Set<string>();
     d.columns.forEach((c, i) => {
       if (seen.has(c.name))
@@ -245,12 +262,14 @@ export const Check = z.discriminatedUnion('type', [
 ]);
 export type Check = z.infer<typeof Check>;
 
-export const OUTPUT_FORMATS = ['csv', 'geojson'] as const;
+export const OUTPUT_FORMATS = ['csv', 'geojson', 'gpkg', 'flatgeobuf', 'shapefile', 'geoparquet'] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 export const Output = z.strictObject({
   table: Name,
   /** File name stem in the published version; defaults to the table name. */
   name: Name.optional(),
-  formats: z.array(z.enum(OUTPUT_FORMATS)).min(1).default(['csv', 'geojson']),
+  /** Default: csv and geojson, and flatgeobuf when the table has a geometry (see `planExports`). */
+  formats: z.array(z.enum(OUTPUT_FORMATS)).min(1).optional(),
   geometry: z.string().default('geom'),
   /** How geometry appears in CSV: WKT in a `geometry` column, or `lon`/`lat` for points. */
   csvGeometry: z.enum(['wkt', 'lonlat', 'none']).default('wkt'),
@@ -291,6 +310,8 @@ export const Product = z
     });
     const names = new Set<string>();
     p.outputs.forEach((o, i) => {
+      for (const x of outputFormatIssues(o.formats))
+        ctx.addIssue({ code: 'custom', path: ['outputs', i, ...x.path], message: x.message });
       const n = o.name ?? o.table;
       if (names.has(n))
         ctx.addIssue({ code: 'custom', path: ['outputs', i], message: `duplicate output name "${n}"` });

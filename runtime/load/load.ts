@@ -2,20 +2,26 @@ import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { parse as parseCsv } from 'csv-parse/sync';
 import type { DatasetVersion } from '../archive/archive.ts';
+import { isGdalFormat } from '../catalog/formats.ts';
 import type { Column, Dataset } from '../catalog/schema.ts';
 import { LoadError } from '../errors.ts';
 import { type CopyChunk, CopyRejectedError, type Database } from '../ports/database.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
+import { GdalFailedError } from '../util/gdal.ts';
 import { ident, literal, qualified } from '../util/sql.ts';
 import { lineOfRecord, RecordTooLargeError, recordChunks } from './csv-records.ts';
+import { gdalColumns, gdalRows } from './gdal-rows.ts';
+import { type GdalLayer, withGdalLayer } from './gdal-source.ts';
 import { featureTexts, GeoJsonStructureError } from './geojson-features.ts';
 import { rowsInline, rowsOnWorker } from './geojson-pool.ts';
 import { FeatureProblemError, type RowSpec } from './geojson-rows.ts';
+import type { UnzipLimits } from './safe-unzip.ts';
 import {
   createTableSQL,
   DATASETS_SCHEMA,
   explainConstraint,
   finishTableSQL,
+  GEOJSON_SRID,
   LOADING_SCHEMA,
   sourceName,
   versionTable,
@@ -41,6 +47,10 @@ export interface LoadOptions {
    */
   readonly parallelThresholdBytes?: number;
   readonly maxRecordBytes?: number;
+  /** Where formats read through GDAL get their work folder (unpacked zips), removed after each load. */
+  readonly tmpDir?: string;
+  /** Limits on what a zip may unpack to (zip bombs). */
+  readonly unzip?: UnzipLimits;
 }
 
 export interface LoadResult {
@@ -82,14 +92,38 @@ export async function loadVersion(
   );
   if (existing[0]?.loaded_table) return { table, rows: Number(existing[0].row_count), loaded: false };
 
-  if (dataset.format !== 'csv' && dataset.format !== 'geojson')
-    throw new LoadError({
-      file: version.key,
-      reason: `format "${dataset.format}" is not supported yet (csv and geojson are)`,
-    });
-
   const progress = { bytes: 0, totalBytes: version.size, rows: 0 };
   const report = () => options.onProgress?.({ ...progress });
+
+  /** Indexes, registers and shows the filled table; inside the load's transaction. */
+  const finish = async (rows: number, copies: number, loaded: Dataset = dataset): Promise<LoadResult> => {
+    for (const sql of finishTableSQL(loaded, table, { index: options.index ?? true })) await db.exec(sql);
+    await db.query(
+      'UPDATE strata.dataset_versions SET loaded_table = $3, loaded_at = now(), row_count = $4 WHERE dataset = $1 AND version = $2',
+      [dataset.name, version.version, table, rows],
+    );
+    await refreshLatestView(db, dataset.name);
+    return { table, rows, loaded: true, copies };
+  };
+
+  // Formats beyond CSV and GeoJSON: ogr2ogr reads the file, its rows go through the same one-transaction COPY.
+  if (isGdalFormat(dataset.format))
+    return withGdalLayer(store, dataset, version, { tmpDir: options.tmpDir, unzip: options.unzip }, (layer) =>
+      db.transaction(async () => {
+        await db.exec(createTableSQL(layer.dataset, table));
+        const rows = await copyGdal(db, layer, version, qualified(DATASETS_SCHEMA, table), options, (n) => {
+          progress.rows += n;
+          // ogrinfo counted the features; bytes follow them, as far as a progress bar needs.
+          const total = layer.layer.featureCount;
+          progress.bytes = total
+            ? Math.min(version.size, Math.round((version.size * progress.rows) / total))
+            : 0;
+          report();
+        });
+        return finish(rows, 1, layer.dataset);
+      }),
+    );
+
   const source = counting(await store.get('archive', version.key), (n) => {
     progress.bytes += n;
   });
@@ -104,17 +138,6 @@ export async function loadVersion(
     db.parallelCopies > 1 &&
     !dataset.columns.some((c) => c.unique) &&
     version.size >= (options.parallelThresholdBytes ?? 16 << 20);
-
-  /** Indexes, registers and shows the filled table; inside the load's transaction. */
-  const finish = async (rows: number, copies: number): Promise<LoadResult> => {
-    for (const sql of finishTableSQL(dataset, table, { index: options.index ?? true })) await db.exec(sql);
-    await db.query(
-      'UPDATE strata.dataset_versions SET loaded_table = $3, loaded_at = now(), row_count = $4 WHERE dataset = $1 AND version = $2',
-      [dataset.name, version.version, table, rows],
-    );
-    await refreshLatestView(db, dataset.name);
-    return { table, rows, loaded: true, copies };
-  };
 
   if (!parallel)
     return db.transaction(async () => {
@@ -258,7 +281,7 @@ function rejection(
   dataset: Dataset,
   version: DatasetVersion,
   e: CopyRejectedError,
-  at: { line?: number; feature?: number },
+  at: { line?: number; feature?: number; layer?: string },
 ): LoadError {
   const explained = e.constraint ? explainConstraint(dataset, e.constraint) : undefined;
   let columnName = explained?.column ?? e.column;
@@ -295,7 +318,7 @@ async function copyGeoJson(
   const spec: RowSpec = {
     types: columns.map((c) => c.type),
     keys: columns.map(sourceName),
-    srid: g.kind === 'geojson' ? g.sourceSrid : 4326,
+    srid: g.kind === 'geojson' ? (g.sourceSrid ?? GEOJSON_SRID) : GEOJSON_SRID,
     withGeometry,
   };
   // A large file's rows are made on a second core while this thread cuts features and feeds COPY.
@@ -329,5 +352,35 @@ async function copyGeoJson(
     if (!(e instanceof CopyRejectedError) || e.line === undefined) throw e;
     // COPY text format escapes newlines, so each feature is one line.
     throw rejection(dataset, version, e, { feature: e.line - 1 });
+  }
+}
+
+/** COPY of a layer's rows as ogr2ogr writes them; a refused row is told back as the layer's feature. */
+async function copyGdal(
+  db: Database,
+  layer: GdalLayer,
+  version: DatasetVersion,
+  target: string,
+  options: LoadOptions,
+  onRows: (n: number) => void,
+): Promise<number> {
+  async function* rows(): AsyncGenerator<CopyChunk> {
+    for await (const chunk of gdalRows(layer, options.chunkBytes)) {
+      yield chunk;
+      onRows(chunk.rows);
+    }
+  }
+  try {
+    return await db.copyFrom(`${target} (${gdalColumns(layer).map(ident).join(', ')})`, '', rows());
+  } catch (e) {
+    if (e instanceof CopyRejectedError && e.line !== undefined)
+      throw rejection(layer.dataset, version, e, { layer: layer.layer.name, feature: e.line - 1 });
+    if (e instanceof GdalFailedError)
+      throw new LoadError({
+        file: version.key,
+        layer: layer.layer.name,
+        reason: `GDAL could not read the layer: ${e.errors.join('; ') || e.message}`,
+      });
+    throw e;
   }
 }

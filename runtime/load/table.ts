@@ -17,6 +17,9 @@ const PG_TYPES: Record<ColumnType, string> = {
   json: 'jsonb',
 };
 
+/** GeoJSON's CRS when a dataset declares none (RFC 7946); a format read through GDAL says its own. */
+export const GEOJSON_SRID = 4326;
+
 /** The table holding one loaded dataset version: `datasets."<name>@<version>"`. */
 export const versionTable = (dataset: string, version: string) => `${dataset}@${version}`;
 
@@ -126,7 +129,7 @@ export function createTableSQL(dataset: Dataset, table: string, schema = DATASET
       `geom geometry(${typmod(g)}, ${g.targetSrid}) GENERATED ALWAYS AS (${geometryExpression(dataset)}) STORED`,
     );
   } else if (g.kind === 'geojson') {
-    cols.push(`geom geometry(${typmod(g)}, ${g.sourceSrid})${g.required ? ' NOT NULL' : ''}`);
+    cols.push(`geom geometry(${typmod(g)}, ${g.sourceSrid ?? GEOJSON_SRID})${g.required ? ' NOT NULL' : ''}`);
   }
   return `CREATE TABLE ${qualified(schema, table)} (\n  ${cols.join(',\n  ')}\n)`;
 }
@@ -140,7 +143,7 @@ export function finishTableSQL(dataset: Dataset, table: string, options: { index
   const g = dataset.geometry;
   const t = qualified(DATASETS_SCHEMA, table);
   const out: string[] = [];
-  if (g.kind === 'geojson' && g.sourceSrid !== g.targetSrid)
+  if (g.kind === 'geojson' && (g.sourceSrid ?? GEOJSON_SRID) !== g.targetSrid)
     out.push(
       `ALTER TABLE ${t} ALTER COLUMN geom TYPE geometry(${typmod(g)}, ${g.targetSrid}) USING ST_Transform(geom, ${g.targetSrid})`,
     );

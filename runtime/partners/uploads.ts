@@ -17,4 +17,6 @@ export const UPLOAD_CONTENT_TYPES: Readonly<Record<Dataset['format'], readonly s
   shapefile: ['application/zip', 'application/x-zip-compressed', 'application/octet-stream'],
   gpkg: ['application/geopackage+sqlite3', 'application/x-sqlite3', 'application/octet-stream'],
   flatgeobuf: ['application/flatgeobuf', 'application/octet-stream'],
+  kml: ['application/vnd.google-earth.kml+xml', 'application/xml', 'text/xml'],
+  geojsonseq: ['application/geo+json-seq', 'application/json-seq', 'text/plain'],
 };

@@ -1,26 +1,20 @@
-import type { Output } from '../catalog/schema.ts';
+import type { Output, OutputFormat } from '../catalog/schema.ts';
 import { BuildError } from '../errors.ts';
 import type { Database, RowCount } from '../ports/database.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
-import { measured, newMeasure } from '../util/hash.ts';
 import { ident, literal, qualified } from '../util/sql.ts';
+import { exportWithGdal } from './export-gdal.ts';
+import { exportGeoParquet } from './export-geoparquet.ts';
+import {
+  type ColumnInfo,
+  type ExportInput,
+  FORMAT_FILES,
+  type PublishedFile,
+  publishBytes,
+  type TableShape,
+} from './output-file.ts';
 
-export interface PublishedFile {
-  readonly name: string;
-  readonly table: string;
-  readonly format: 'csv' | 'geojson';
-  readonly key: string;
-  readonly size: number;
-  readonly sha256: string;
-  readonly rows: number;
-  /** SRID of the geometry in this file: the table's for CSV, 4326 for GeoJSON (RFC 7946). */
-  readonly srid: number | null;
-}
-
-interface ColumnInfo {
-  name: string;
-  type: string;
-}
+export type { ExportInput, PublishedFile, TableShape } from './output-file.ts';
 
 async function describe(db: Database, schema: string, table: string): Promise<ColumnInfo[]> {
   const cols = await db.query<ColumnInfo>(
@@ -60,16 +54,8 @@ async function* featureCollection(lines: AsyncIterable<Buffer>): AsyncGenerator<
   yield Buffer.from(']}\n');
 }
 
-/**
- * Streams one output table into the egress bucket in one format: COPY out of the database, hashed on the
- * way, never held whole in memory.
- */
-export async function exportOutput(
-  db: Database,
-  store: ObjectStore,
-  input: { schema: string; output: Output; format: 'csv' | 'geojson'; prefix: string },
-): Promise<PublishedFile> {
-  const { schema, output, format, prefix } = input;
+/** An output table's columns, geometry, order and SRID. */
+export async function tableShape(db: Database, schema: string, output: Output): Promise<TableShape> {
   const columns = await describe(db, schema, output.table);
   const geom = columns.find((c) => c.name === output.geometry && c.type.startsWith('geometry'));
   const attrs = columns.filter((c) => c !== geom && !c.type.startsWith('geometry'));
@@ -77,15 +63,76 @@ export async function exportOutput(
   const order = output.orderBy ?? (attrs[0] ? [attrs[0].name] : []);
   // On the table's columns (`t.`), not the text the CSV select makes of them: ids sort as numbers.
   const orderBy = order.length > 0 ? ` ORDER BY ${order.map((c) => `t.${ident(c)}`).join(', ')}` : '';
-  const [sridRow] = geom
-    ? await db
-        .query<{ srid: number | null }>(`SELECT Find_SRID($1, $2, $3) AS srid`, [
-          schema,
-          output.table,
-          geom.name,
-        ])
-        .catch(() => [{ srid: null }])
-    : [{ srid: null }];
+  if (!geom) return { attrs, source, orderBy, srid: null, geometryType: 'GEOMETRY', hasZ: false };
+  const [col] = await db.query<{ srid: number | null; type: string | null; dims: number | null }>(
+    `SELECT srid, type, coord_dimension AS dims FROM geometry_columns
+     WHERE f_table_schema = $1 AND f_table_name = $2 AND f_geometry_column = $3`,
+    [schema, output.table, geom.name],
+  );
+  let srid = col?.srid || null;
+  // A column made by an expression (CREATE TABLE AS SELECT ST_Multi(...)) does not say its SRID; its values do.
+  if (!srid) {
+    const [first] = await db.query<{ srid: number }>(
+      `SELECT ST_SRID(${ident(geom.name)}) AS srid FROM ${source} WHERE ${ident(geom.name)} IS NOT NULL LIMIT 1`,
+    );
+    srid = first?.srid || null;
+  }
+  const type = (col?.type ?? 'GEOMETRY').toUpperCase();
+  return { attrs, geom, source, orderBy, srid, geometryType: type, hasZ: Number(col?.dims) >= 3 };
+}
+
+/** What a format needs of a table that it lacks, or undefined when it can be written. */
+export function formatProblem(shape: TableShape, output: Output, format: OutputFormat): string | undefined {
+  const name = output.name ?? output.table;
+  if (format === 'csv' || format === 'geojson' || format === 'gpkg') return undefined;
+  if (!shape.geom) return `output "${name}" has no geometry column "${output.geometry}": ${format} needs one`;
+  if ((format === 'flatgeobuf' || format === 'geoparquet') && !shape.srid)
+    return `output "${name}": its geometry has no SRID, so it cannot be put in EPSG:4326 for ${format} (set one with ST_SetSRID in the product's SQL)`;
+  return undefined;
+}
+
+/**
+ * Each output's formats, checked before anything is written, so a build that cannot publish a format
+ * fails with no file left behind. Without `formats`: CSV and GeoJSON, and FlatGeobuf for every output with
+ * a geometry (partners read it by ranges).
+ */
+export async function planExports(
+  db: Database,
+  schema: string,
+  outputs: readonly Output[],
+): Promise<{ output: Output; format: OutputFormat }[]> {
+  const plan: { output: Output; format: OutputFormat }[] = [];
+  for (const output of outputs) {
+    const shape = await tableShape(db, schema, output);
+    const formats: OutputFormat[] =
+      output.formats ?? (shape.geom ? ['csv', 'geojson', 'flatgeobuf'] : ['csv', 'geojson']);
+    for (const format of formats) {
+      const problem = formatProblem(shape, output, format);
+      if (problem) throw new BuildError(problem, { step: 'export' });
+      plan.push({ output, format });
+    }
+  }
+  return plan;
+}
+
+/**
+ * Streams one output table into the egress bucket in one format: COPY out of the database, hashed on the
+ * way, never held whole in memory. Formats other than CSV and GeoJSON are written by ogr2ogr (GeoPackage,
+ * FlatGeobuf, Shapefile) or a Parquet writer (GeoParquet) into a temporary file first.
+ */
+export async function exportOutput(
+  db: Database,
+  store: ObjectStore,
+  input: ExportInput,
+): Promise<PublishedFile> {
+  const { schema, output, format, prefix } = input;
+  const shape = await tableShape(db, schema, output);
+  const problem = formatProblem(shape, output, format);
+  if (problem) throw new BuildError(problem, { step: 'export' });
+  if (format === 'gpkg' || format === 'flatgeobuf' || format === 'shapefile')
+    return exportWithGdal(db, store, shape, { ...input, format });
+  if (format === 'geoparquet') return exportGeoParquet(db, store, shape, input);
+  const { geom, attrs, source, orderBy } = shape;
 
   let body: AsyncIterable<Buffer>;
   const count: RowCount = { rows: 0 };
@@ -94,7 +141,7 @@ export async function exportOutput(
     const fields = attrs.map((c) => `${ident(c.name)}::text AS ${ident(c.name)}`);
     if (geom && output.csvGeometry === 'wkt') {
       fields.push(`ST_AsText(${ident(geom.name)}) AS geometry`);
-      srid = sridRow?.srid ?? null;
+      srid = shape.srid;
     } else if (geom && output.csvGeometry === 'lonlat') {
       const p = `ST_Transform(ST_PointOnSurface(${ident(geom.name)}), 4326)`;
       fields.push(`ST_X(${p})::text AS lon`, `ST_Y(${p})::text AS lat`);
@@ -109,7 +156,7 @@ export async function exportOutput(
       attrs.length === 0
         ? `'{}'`
         : `'{' || ${attrs.map((c, i) => `${literal(`${i > 0 ? ',' : ''}${JSON.stringify(c.name)}:`)} || coalesce(to_json(t.${ident(c.name)})::text, 'null')`).join(' || ')} || '}'`;
-    const tableSrid = sridRow?.srid ?? null;
+    const tableSrid = shape.srid;
     const g = geom ? `t.${ident(geom.name)}` : '';
     const geometry = geom
       ? `coalesce(ST_AsGeoJSON(${tableSrid === 4326 ? g : `ST_Transform(${g}, 4326)`}), 'null')`
@@ -123,20 +170,7 @@ export async function exportOutput(
   }
 
   const name = output.name ?? output.table;
-  const key = `${prefix}${name}.${format === 'csv' ? 'csv' : 'geojson'}`;
-  // Hashed and measured on the way to the bucket, so nothing is read twice.
-  const stats = newMeasure();
-  await store.put('egress', key, measured(body, stats), {
-    contentType: format === 'csv' ? 'text/csv' : 'application/geo+json',
-  });
-  return {
-    name,
-    table: output.table,
-    format,
-    key,
-    size: stats.size,
-    sha256: stats.hash.digest('hex'),
-    rows: count.rows,
-    srid,
-  };
+  const key = `${prefix}${name}.${FORMAT_FILES[format].ext}`;
+  const { size, sha256 } = await publishBytes(store, key, body, FORMAT_FILES[format].contentType);
+  return { name, table: output.table, format, key, size, sha256, rows: count.rows, srid };
 }

@@ -1,0 +1,242 @@
+import { createReadStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
+import type { SchemaElement } from 'hyparquet';
+import { fileWriter, ParquetWriter } from 'hyparquet-writer';
+import type { Database, RowCount } from '../ports/database.ts';
+import type { ObjectStore } from '../ports/object-store.ts';
+import { ident } from '../util/sql.ts';
+import { PLATFORM_VERSION } from '../version.ts';
+import {
+  type ColumnInfo,
+  type ExportInput,
+  FORMAT_FILES,
+  type PublishedFile,
+  publishBytes,
+  type TableShape,
+} from './output-file.ts';
+
+/** A column as the JSON row array carries it, and how it becomes a Parquet value. */
+interface ColumnPlan {
+  readonly name: string;
+  /** SQL giving a JSON value (as json_build_array takes it). */
+  readonly select: string;
+  readonly element: SchemaElement;
+  readonly convert: (v: unknown) => unknown;
+}
+
+const asIs = (v: unknown) => v;
+const orNull =
+  <T>(f: (v: string) => T) =>
+  (v: unknown) =>
+    v === null || v === undefined ? null : f(String(v));
+
+function columnPlan(c: ColumnInfo): ColumnPlan {
+  const col = `t.${ident(c.name)}`;
+  const t = c.type;
+  const optional = { name: c.name, repetition_type: 'OPTIONAL' as const };
+  if (t === 'smallint' || t === 'integer')
+    return { name: c.name, select: col, element: { ...optional, type: 'INT32' }, convert: asIs };
+  // As text: a JSON number cannot hold every bigint.
+  if (t === 'bigint')
+    return {
+      name: c.name,
+      select: `${col}::text`,
+      element: { ...optional, type: 'INT64' },
+      convert: orNull(BigInt),
+    };
+  if (t === 'real' || t === 'double precision' || t.startsWith('numeric'))
+    return {
+      name: c.name,
+      select: `${col}::float8`,
+      element: { ...optional, type: 'DOUBLE' },
+      convert: asIs,
+    };
+  if (t === 'boolean')
+    return { name: c.name, select: col, element: { ...optional, type: 'BOOLEAN' }, convert: asIs };
+  if (t === 'date')
+    return {
+      name: c.name,
+      select: `(${col} - DATE '1970-01-01')`,
+      element: { ...optional, type: 'INT32', converted_type: 'DATE' },
+      convert: asIs,
+    };
+  if (t.startsWith('timestamp'))
+    return {
+      name: c.name,
+      select: `(extract(epoch FROM ${col}) * 1000)::bigint::text`,
+      element: { ...optional, type: 'INT64', converted_type: 'TIMESTAMP_MILLIS' },
+      convert: orNull(BigInt),
+    };
+  if (t === 'json' || t === 'jsonb')
+    return {
+      name: c.name,
+      select: `${col}::text`,
+      element: { ...optional, type: 'BYTE_ARRAY', converted_type: 'JSON' },
+      convert: orNull((s) => JSON.parse(s) as unknown),
+    };
+  return {
+    name: c.name,
+    select: `${col}::text`,
+    element: { ...optional, type: 'BYTE_ARRAY', converted_type: 'UTF8' },
+    convert: asIs,
+  };
+}
+
+const GEOMETRY_TYPES: Record<string, string> = {
+  ST_Point: 'Point',
+  ST_LineString: 'LineString',
+  ST_Polygon: 'Polygon',
+  ST_MultiPoint: 'MultiPoint',
+  ST_MultiLineString: 'MultiLineString',
+  ST_MultiPolygon: 'MultiPolygon',
+  ST_GeometryCollection: 'GeometryCollection',
+};
+
+/** Rows held before they are written as a row group: bounded by count and by geometry bytes. */
+const GROUP_ROWS = 65_536;
+const GROUP_BYTES = 64 << 20;
+
+/**
+ * GeoParquet 1.1 (GDAL 3.6 has no Parquet driver; hyparquet-writer writes it): the attributes in their
+ * Parquet types, the geometry as ISO WKB in EPSG:4326 (OGC:CRS84, so the `geo` metadata needs no `crs`),
+ * with its geometry types and bbox. Rows are streamed out of the database as JSON arrays and written one
+ * row group at a time into a work file, which is then streamed to the bucket.
+ */
+export async function exportGeoParquet(
+  db: Database,
+  store: ObjectStore,
+  shape: TableShape,
+  input: ExportInput,
+): Promise<PublishedFile> {
+  const { output, prefix } = input;
+  const name = output.name ?? output.table;
+  const geom = shape.geom;
+  // formatProblem has refused a table without geometry or SRID before any file was written.
+  if (!geom || !shape.srid) throw new Error(`output "${name}" cannot be GeoParquet`);
+  const plans = shape.attrs.map(columnPlan);
+  const g = shape.srid === 4326 ? `t.${ident(geom.name)}` : `ST_Transform(t.${ident(geom.name)}, 4326)`;
+  const selects = [
+    ...plans.map((p) => p.select),
+    `encode(ST_AsBinary(${g}), 'hex')`,
+    `ST_GeometryType(${g})`,
+    `ST_Zmflag(${g})`,
+    `ST_XMin(${g})`,
+    `ST_YMin(${g})`,
+    `ST_XMax(${g})`,
+    `ST_YMax(${g})`,
+  ];
+  const schema: SchemaElement[] = [
+    { name: 'root', num_children: plans.length + 1 },
+    ...plans.map((p) => p.element),
+    { name: geom.name, type: 'BYTE_ARRAY', repetition_type: 'OPTIONAL' },
+  ];
+
+  const work = await mkdtemp(join(input.tmpDir ?? tmpdir(), 'strata-export-'));
+  try {
+    const file = join(work, `${name}.parquet`);
+    const writer = new ParquetWriter({
+      writer: fileWriter(file),
+      schema,
+      createdBy: `strata ${PLATFORM_VERSION} (hyparquet-writer)`,
+    });
+    const types = new Set<string>();
+    const bbox = [Infinity, Infinity, -Infinity, -Infinity];
+    let columns: unknown[][] = [];
+    let groupRows = 0;
+    let groupBytes = 0;
+    const reset = () => {
+      columns = schema.slice(1).map(() => []);
+      groupRows = 0;
+      groupBytes = 0;
+    };
+    const flush = () => {
+      if (groupRows === 0) return;
+      writer.write({
+        columnData: schema.slice(1).map((e, i) => ({ name: e.name, data: columns[i]! })),
+        rowGroupSize: groupRows,
+      });
+      reset();
+    };
+    reset();
+    const count: RowCount = { rows: 0 };
+    const lines = db.copyToLines(
+      `SELECT json_build_array(${selects.join(', ')})::text FROM ${shape.source} t${shape.orderBy}`,
+      count,
+    );
+    // A character may straddle two chunks: the decoder holds its first bytes back.
+    const decoder = new StringDecoder('utf8');
+    let carry = '';
+    for await (const chunk of lines) {
+      const text = carry + decoder.write(chunk);
+      const end = text.lastIndexOf('\n');
+      carry = text.slice(end + 1);
+      for (const line of text.slice(0, end).split('\n')) {
+        if (line === '') continue;
+        const row = JSON.parse(line) as unknown[];
+        plans.forEach((p, i) => {
+          columns[i]!.push(p.convert(row[i]));
+        });
+        const k = plans.length;
+        const hex = row[k] as string | null;
+        const wkb = hex === null ? null : Buffer.from(hex, 'hex');
+        columns[k]!.push(wkb);
+        if (wkb) {
+          const zm = row[k + 2] as number;
+          types.add(
+            `${GEOMETRY_TYPES[row[k + 1] as string] ?? 'GeometryCollection'}${zm === 2 || zm === 3 ? ' Z' : ''}`,
+          );
+          const [x0, y0, x1, y1] = row.slice(k + 3, k + 7) as number[];
+          if (x0! < bbox[0]!) bbox[0] = x0!;
+          if (y0! < bbox[1]!) bbox[1] = y0!;
+          if (x1! > bbox[2]!) bbox[2] = x1!;
+          if (y1! > bbox[3]!) bbox[3] = y1!;
+          groupBytes += wkb.length;
+        }
+        groupRows++;
+        if (groupRows >= GROUP_ROWS || groupBytes >= GROUP_BYTES) flush();
+      }
+    }
+    flush();
+    // Known only once every row is read: the footer that holds it is written last.
+    writer.kvMetadata = [
+      {
+        key: 'geo',
+        value: JSON.stringify({
+          version: '1.1.0',
+          primary_column: geom.name,
+          columns: {
+            [geom.name]: {
+              encoding: 'WKB',
+              geometry_types: [...types].sort(),
+              ...(Number.isFinite(bbox[0]) ? { bbox } : {}),
+            },
+          },
+        }),
+      },
+    ];
+    writer.finish();
+
+    const key = `${prefix}${name}.${FORMAT_FILES.geoparquet.ext}`;
+    const { size, sha256 } = await publishBytes(
+      store,
+      key,
+      createReadStream(file, { highWaterMark: 1 << 20 }),
+      FORMAT_FILES.geoparquet.contentType,
+    );
+    return {
+      name,
+      table: output.table,
+      format: 'geoparquet',
+      key,
+      size,
+      sha256,
+      rows: count.rows,
+      srid: 4326,
+    };
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
