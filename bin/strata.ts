@@ -8,6 +8,7 @@ import { submit, workUntil } from '../runtime/jobs/execute.ts';
 import { requireDataset } from '../runtime/jobs/ingest.ts';
 import { listProductVersions } from '../runtime/publish/versions.ts';
 import { RunStatus } from '../runtime/runs/schema.ts';
+import { parseWebhookSecrets } from '../runtime/triggers/webhook.ts';
 import { registerBuildCommands } from './cli/build-commands.ts';
 import { type GlobalOptions, withPlatform } from './cli/context.ts';
 import { EXIT, humanBytes, loadProgressBar, printJson, printTable, reportError, say } from './cli/output.ts';
@@ -235,6 +236,11 @@ program
   .option('--poll-ms <n>', 'how often the ingress folder is looked at', '1000')
   .option('--max-upload-bytes <n>', 'largest file taken from the ingress folder', String(5 * 1024 ** 3))
   .option(
+    '--quiet-ms <n>',
+    'a file in the ingress folder is taken once unchanged this long (write to x.part or .x, then rename)',
+    '2000',
+  )
+  .option(
     '--stale-seconds <n>',
     'with DATABASE_URL: a running run with no heartbeat for this long is retried',
     '120',
@@ -246,17 +252,19 @@ program
         workers: string;
         pollMs: string;
         maxUploadBytes: string;
+        quietMs: string;
         staleSeconds: string;
       }) => {
         const g = globals();
         const { serve } = await import('../runtime/serve/serve.ts');
         return withPlatform(g, async (p, catalog) => {
-          const secrets = JSON.parse(process.env.STRATA_WEBHOOK_SECRETS ?? '{}') as Record<string, string>;
+          const secrets = parseWebhookSecrets(process.env.STRATA_WEBHOOK_SECRETS, 'STRATA_WEBHOOK_SECRETS');
           const serving = await serve(p, catalog, {
             port: Number(o.port),
             workers: Number(o.workers),
             pollMs: Number(o.pollMs),
             maxUploadBytes: Number(o.maxUploadBytes),
+            quietMs: Number(o.quietMs),
             webhookSecrets: secrets,
             staleSeconds: p.db.engine === 'pglite' ? 'all' : Number(o.staleSeconds),
             log: (m) => say(`${new Date().toISOString()} ${m}`),

@@ -3,12 +3,17 @@ import { fileURLToPath } from 'node:url';
 import { DataApiDatabase } from '../../runtime/adapters/aws/data-api-database.ts';
 import { EcsTaskLauncher } from '../../runtime/adapters/aws/ecs-task-launcher.ts';
 import { SqsJobQueue } from '../../runtime/adapters/aws/sqs-job-queue.ts';
+import { recordRunEnd } from '../../runtime/aws/metrics.ts';
 import { ENV } from '../../runtime/aws/names.ts';
 import { type Catalog, loadCatalogOrThrow } from '../../runtime/catalog/loader.ts';
 import { RunRegistry } from '../../runtime/runs/registry.ts';
 import { requireEnv } from './env.ts';
+import { metrics } from './observability.ts';
 
-/** The run registry over the Data API: no connection to hold, and it waits for a paused cluster to resume. */
+/**
+ * The run registry over the Data API: no connection to hold, and it waits for a paused cluster to resume.
+ * Every run it ends is counted in the function's metrics.
+ */
 export function runRegistry(): RunRegistry {
   return new RunRegistry(
     new DataApiDatabase({
@@ -16,6 +21,7 @@ export function runRegistry(): RunRegistry {
       secretArn: requireEnv(ENV.secretArn),
       database: requireEnv(ENV.databaseName),
     }),
+    { onFinish: (run) => recordRunEnd(metrics, run) },
   );
 }
 

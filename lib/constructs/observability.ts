@@ -6,7 +6,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
-import { METRICS_NAMESPACE } from '../../runtime/aws/names.ts';
+import { METRICS_NAMESPACE, METRICS_SERVICE } from '../../runtime/aws/names.ts';
 
 export interface ObservabilityProps {
   /** Alarms already made by other constructs (the DLQ depth alarm). */
@@ -34,10 +34,13 @@ export class Observability extends Construct {
       enforceSSL: true,
     });
     if (props.alarmEmail) this.topic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
+    // The dimensions the code emits with (Powertools adds `service`): a metric with other dimensions is
+    // another metric to CloudWatch, and an alarm on it would never fire.
     const metric = (name: string) =>
       new cloudwatch.Metric({
         namespace: METRICS_NAMESPACE,
         metricName: name,
+        dimensionsMap: { service: METRICS_SERVICE },
         statistic: 'Sum',
         period: Duration.minutes(5),
       });
@@ -58,6 +61,13 @@ export class Observability extends Construct {
         metric('TasksFailed'),
       ),
     );
+    this.alarms.push(
+      alarm(
+        'UnreadableJobs',
+        'Messages that are not Strata jobs reached the dead-letter queue (and were dropped)',
+        metric('JobsUnreadable'),
+      ),
+    );
     for (const [name, fn] of Object.entries(props.functions))
       this.alarms.push(
         alarm(
@@ -74,7 +84,12 @@ export class Observability extends Construct {
         [
           new cloudwatch.GraphWidget({
             title: 'Runs',
-            left: [metric('RunsQueued'), metric('RunsSucceeded'), metric('RunsFailed')],
+            left: [
+              metric('RunsQueued'),
+              metric('RunsSucceeded'),
+              metric('RunsFailed'),
+              metric('RunsInterrupted'),
+            ],
             width: 12,
           }),
           new cloudwatch.GraphWidget({

@@ -39,6 +39,8 @@ export interface TaskRunnerProps {
   readonly logRetention: logs.RetentionDays;
   /** Tasks queue builds of the products a new dataset version feeds. */
   readonly jobsQueue: sqs.IQueue;
+  /** The environment's upload limit, checked by the task against the bytes it reads. */
+  readonly maxUploadBytes: number;
 }
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -126,6 +128,7 @@ export class TaskRunner extends Construct {
       [ENV.databaseName]: DATABASE_NAME,
       [ENV.secretArn]: props.database.secretArn,
       [ENV.jobsQueueUrl]: props.jobsQueue.queueUrl,
+      [ENV.maxUploadBytes]: String(props.maxUploadBytes),
     };
     const make = (size: 'small' | 'medium' | 'large', t: TaskSize) => {
       const def = new ecs.FargateTaskDefinition(this, `${size[0]!.toUpperCase()}${size.slice(1)}Task`, {

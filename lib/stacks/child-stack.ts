@@ -40,6 +40,7 @@ export class ChildStack extends Stack {
     this.buckets = new DataBuckets(this, 'Buckets', {
       ingressExpireAfterDays: c.ingress.expireAfterDays,
       allowDestroy: c.allowDestroy,
+      archiveBreakGlassRole: c.archiveBreakGlassRole,
     });
     this.database = new PostgisCluster(this, 'Database', {
       vpc: this.network.vpc,
@@ -63,6 +64,7 @@ export class ChildStack extends Stack {
       },
       logRetention: retention,
       jobsQueue: this.jobs.queue,
+      maxUploadBytes: c.ingress.maxUploadBytes,
     });
     this.database.allowFrom(this.tasks.securityGroup);
     this.triggers = new Triggers(this, 'Triggers', {
@@ -93,6 +95,7 @@ export class ChildStack extends Stack {
         Webhook: this.triggers.webhook.fn,
         Dispatcher: this.triggers.dispatcher.fn,
         Reconciler: this.triggers.reconciler.fn,
+        DeadLetter: this.triggers.deadLetter.fn,
         PartnerApi: this.api.handler.fn,
       },
       alarmEmail: c.alarmEmail,

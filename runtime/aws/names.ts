@@ -24,3 +24,5 @@ export const ENV = {
 export const DATABASE_NAME = 'strata';
 /** The metric namespace the handlers publish to and the alarms watch. */
 export const METRICS_NAMESPACE = 'Strata';
+/** The `service` dimension Powertools gives every metric Strata emits; the alarms watch the same. */
+export const METRICS_SERVICE = 'strata';

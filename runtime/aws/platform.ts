@@ -6,7 +6,7 @@ import { PgDatabase } from '../adapters/postgres/pg-database.ts';
 import { migrate } from '../db/migrate.ts';
 import type { Platform } from '../platform.ts';
 import type { JobQueue } from '../ports/job-queue.ts';
-import { RunRegistry } from '../runs/registry.ts';
+import { RunRegistry, type RunRegistryOptions } from '../runs/registry.ts';
 import { ENV } from './names.ts';
 
 /** Amazon's RDS certificate bundle, put in the task image by tasks/Dockerfile. */
@@ -25,13 +25,18 @@ const noQueue: JobQueue = {
   },
   receive: async () => [],
   delete: async () => {},
+  extend: async () => {},
+  depth: async () => 0,
 };
 
 /**
  * The platform a Fargate task works on: the buckets on S3, Aurora through `pg` over verified TLS with the
  * RDS-managed secret (COPY streams need a real connection; the Data API has none).
  */
-export async function openAwsPlatform(secrets = new SecretsManagerClient({})): Promise<Platform> {
+export async function openAwsPlatform(
+  secrets = new SecretsManagerClient({}),
+  options: RunRegistryOptions = {},
+): Promise<Platform> {
   const out = await secrets.send(new GetSecretValueCommand({ SecretId: env(ENV.secretArn) }));
   const secret = JSON.parse(out.SecretString ?? '{}') as { username?: string; password?: string };
   const [host, port] = env(ENV.databaseHost).split(':');
@@ -55,7 +60,7 @@ export async function openAwsPlatform(secrets = new SecretsManagerClient({})): P
     db,
     store,
     queue: queueUrl ? new SqsJobQueue(queueUrl) : noQueue,
-    runs: new RunRegistry(db),
+    runs: new RunRegistry(db, options),
     close: () => db.close(),
   };
 }

@@ -24,6 +24,11 @@ export class ObjectExistsError extends Error {
   }
 }
 
+export interface GetOptions {
+  /** One version of the object (S3, in a versioned bucket), never whatever the key holds now. */
+  readonly versionId?: string;
+}
+
 export interface ObjectInfo {
   readonly key: string;
   readonly size: number;
@@ -32,7 +37,7 @@ export interface ObjectInfo {
 export interface ObjectStore {
   put(bucket: Bucket, key: string, body: Body, options?: PutOptions): Promise<{ size: number }>;
   /** Streams an object; NotFoundError when it is missing. */
-  get(bucket: Bucket, key: string): Promise<Readable>;
+  get(bucket: Bucket, key: string, options?: GetOptions): Promise<Readable>;
   exists(bucket: Bucket, key: string): Promise<boolean>;
   /** Keys under `prefix`, sorted. */
   list(bucket: Bucket, prefix: string): Promise<ObjectInfo[]>;

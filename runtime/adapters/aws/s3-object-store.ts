@@ -13,6 +13,7 @@ import { NotFoundError } from '../../errors.ts';
 import {
   type Body,
   type Bucket,
+  type GetOptions,
   ObjectExistsError,
   type ObjectInfo,
   type ObjectStore,
@@ -23,7 +24,12 @@ export type BucketNames = Readonly<Record<Bucket, string>>;
 
 function isMissing(e: unknown): boolean {
   const err = e as { name?: string; $metadata?: { httpStatusCode?: number } };
-  return err.name === 'NoSuchKey' || err.name === 'NotFound' || err.$metadata?.httpStatusCode === 404;
+  return (
+    err.name === 'NoSuchKey' ||
+    err.name === 'NoSuchVersion' ||
+    err.name === 'NotFound' ||
+    err.$metadata?.httpStatusCode === 404
+  );
 }
 
 function isPreconditionFailed(e: unknown): boolean {
@@ -80,9 +86,15 @@ export class S3ObjectStore implements ObjectStore {
     return { size };
   }
 
-  async get(bucket: Bucket, key: string): Promise<Readable> {
+  async get(bucket: Bucket, key: string, options: GetOptions = {}): Promise<Readable> {
     try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.buckets[bucket], Key: key }));
+      const out = await this.client.send(
+        new GetObjectCommand({
+          Bucket: this.buckets[bucket],
+          Key: key,
+          ...(options.versionId ? { VersionId: options.versionId } : {}),
+        }),
+      );
       return out.Body as Readable;
     } catch (e) {
       if (isMissing(e)) throw new NotFoundError(`${bucket}/${key} not found`);

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { link, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { link, lstat, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
@@ -13,7 +12,7 @@ import {
   type ObjectStore,
   type PutOptions,
 } from '../../ports/object-store.ts';
-import { writeBody } from '../../util/files.ts';
+import { openPlainFile, writeBody } from '../../util/files.ts';
 
 /** Guards against keys that would escape the bucket directory. */
 function checkKey(key: string): void {
@@ -65,14 +64,17 @@ export class FsObjectStore implements ObjectStore {
     }
   }
 
+  /** A folder keeps one version of each object: `versionId` has nothing to choose from. Links are not followed. */
   async get(bucket: Bucket, key: string): Promise<Readable> {
     const path = this.path(bucket, key);
     try {
-      await stat(path);
-    } catch {
-      throw new NotFoundError(`${bucket}/${key} not found`);
+      const { fh } = await openPlainFile(path);
+      return fh.createReadStream({ highWaterMark: 1 << 20 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT')
+        throw new NotFoundError(`${bucket}/${key} not found`);
+      throw e;
     }
-    return createReadStream(path, { highWaterMark: 1 << 20 });
   }
 
   async exists(bucket: Bucket, key: string): Promise<boolean> {
@@ -99,8 +101,9 @@ export class FsObjectStore implements ObjectStore {
         if (key === '.tmp') continue;
         if (e.isDirectory()) {
           if (prefix.startsWith(`${key}/`) || `${key}/`.startsWith(prefix)) await walk(p);
-        } else if (key.startsWith(prefix)) {
-          out.push({ key, size: (await stat(p)).size });
+        } else if (e.isFile() && key.startsWith(prefix)) {
+          // Regular files only: a link or a pipe is no object (and a link is never followed out of the bucket).
+          out.push({ key, size: (await lstat(p)).size });
         }
       }
     };
