@@ -12,6 +12,7 @@ import { parseWebhookSecrets } from '../runtime/triggers/webhook.ts';
 import { registerBuildCommands } from './cli/build-commands.ts';
 import { type GlobalOptions, withPlatform } from './cli/context.ts';
 import { EXIT, humanBytes, loadProgressBar, printJson, printTable, reportError, say } from './cli/output.ts';
+import { registerRunsCommands } from './cli/runs-commands.ts';
 
 const program = new Command('strata')
   .description('Strata: versioned geospatial datasets, PostGIS builds and published data products')
@@ -225,6 +226,7 @@ program
   );
 
 registerBuildCommands(program, globals, action);
+registerRunsCommands(program, globals, action);
 
 program
   .command('serve')

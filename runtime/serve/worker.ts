@@ -167,6 +167,16 @@ export async function recoverOrphans(
 ): Promise<string[]> {
   const stale = await p.runs.staleRunning(staleSeconds === 'all' ? 0 : staleSeconds);
   const recovered: string[] = [];
+  // A job taken by a worker that died before it deleted the job would stay hidden for its whole
+  // visibility: let it come back now (to be done, or deleted and the rebuilds it owes queued). With the
+  // embedded database every job taken is a dead process's; with a server, those whose run ended a while ago.
+  await p.db.query(
+    `UPDATE strata.jobs j SET visible_at = now() FROM strata.runs r
+     WHERE r.id = j.run_id AND j.receives > 0 AND j.dead_at IS NULL AND j.visible_at > now()
+       AND ($1::int IS NULL OR (r.status IN ('succeeded', 'failed')
+                                AND r.finished_at < now() - make_interval(secs => $1::int)))`,
+    [staleSeconds === 'all' ? null : staleSeconds],
+  );
   for (const { run } of stale) {
     const ended = await p.runs.interrupt(
       run.id,

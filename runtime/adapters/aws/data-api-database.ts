@@ -34,12 +34,24 @@ function toParameter(value: unknown, index: number): SqlParameter {
   return { name, value: v };
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
- * The database for Lambdas, through the RDS Data API: no connection to hold, one statement per call. An
- * Aurora cluster paused at 0 ACU answers DatabaseResumingException while it wakes (up to ~15 s), so calls
- * are retried with backoff for up to `resumeTimeoutMs`.
+ * What the Data API answers while Aurora wakes from 0 ACU (up to ~15 s), fails over, or sheds load: worth
+ * asking again. (The SDK retries throttling a few times by itself; a burst can outlast that.)
+ */
+const RETRYABLE = new Set([
+  'DatabaseResumingException',
+  'DatabaseUnavailableException',
+  'ServiceUnavailableError',
+  'ThrottlingException',
+  'TooManyRequestsException',
+]);
+
+/**
+ * The database for Lambdas, through the RDS Data API: no connection to hold, one statement per call. Calls
+ * the database cannot take yet (resuming, unavailable, throttled) are retried with backoff for up to
+ * `resumeTimeoutMs`; then the last error is thrown, and callers answer "try again" (503) rather than fail.
  */
 export class DataApiDatabase implements Queryable {
   private readonly als = new AsyncLocalStorage<{ transactionId: string }>();
@@ -48,17 +60,21 @@ export class DataApiDatabase implements Queryable {
     private readonly target: DataApiTarget,
     private readonly client: RDSDataClient = new RDSDataClient({}),
     private readonly resumeTimeoutMs = 45_000,
+    /** How a backoff waits (tests count the waits instead of sleeping). */
+    private readonly sleep: (ms: number) => Promise<void> = realSleep,
   ) {}
 
   private async send<T>(command: () => Promise<T>): Promise<T> {
-    const deadline = Date.now() + this.resumeTimeoutMs;
+    let waited = 0;
     for (let attempt = 0; ; attempt++) {
       try {
         return await command();
       } catch (e) {
-        const name = (e as { name?: string }).name;
-        if (name !== 'DatabaseResumingException' || Date.now() > deadline) throw e;
-        await sleep(Math.min(5000, 500 * 2 ** attempt));
+        const name = (e as { name?: string }).name ?? '';
+        const wait = Math.min(5000, 500 * 2 ** attempt);
+        if (!RETRYABLE.has(name) || waited + wait > this.resumeTimeoutMs) throw e;
+        await this.sleep(wait);
+        waited += wait;
       }
     }
   }
