@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { lstat, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Transform } from 'node:stream';
@@ -50,6 +50,15 @@ async function ingressBytes(
     const root = dirname(p.store.locate('ingress', 'x'));
     const refused = await notPlainFileUnder(root, located);
     if (refused) throw new LoadError({ file, reason: refused });
+    const { size } = await lstat(located);
+    if (size > limit)
+      throw new LoadError({ file, reason: `is ${size} bytes, over the upload limit of ${limit}` });
+    // Changed since the watcher announced it: its new state is announced (and taken) on its own.
+    if (expected !== undefined && size !== expected)
+      throw new LoadError({
+        file,
+        reason: `is ${size} bytes, not the ${expected} it had when it was announced`,
+      });
     return { path: located };
   }
   const dir = await mkdtemp(join(tmpdir(), 'strata-ingress-'));
