@@ -2,10 +2,10 @@
 // from STRATA_JOB (the dispatcher's container override), runs it with the same code as the command line,
 // heartbeats the run, logs structured JSON lines carrying the run id (steps, the outcome), emits the run's
 // end as a metric (EMF on stdout, on AWS), and exits with a code that says how it went: 0 succeeded, 1 the
-// run failed, 2 the job was unreadable, 75 the database went away (the reconciler retries the run when ECS
-// reports the stop), 143 stopped by SIGTERM (the run is marked interrupted and keeps its task, so the
-// reconciler retries it; nothing half-published stays visible, because a version is published only by its
-// manifest and latest pointer).
+// run failed, 2 the job was unreadable, 75 how the run ended could not be recorded (the database gone: the
+// reconciler retries the run when ECS reports the stop), 143 stopped by SIGTERM (the run is marked
+// interrupted and keeps its task, so the reconciler retries it; nothing half-published stays visible,
+// because a version is published only by its manifest and latest pointer).
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
@@ -15,7 +15,7 @@ import { ENV, METRICS_NAMESPACE } from '../runtime/aws/names.ts';
 import { openAwsPlatform } from '../runtime/aws/platform.ts';
 import { loadCatalogOrThrow } from '../runtime/catalog/loader.ts';
 import { isDatabaseUnavailable } from '../runtime/db/transient.ts';
-import { executeJob } from '../runtime/jobs/execute.ts';
+import { executeJob, RunInterruptedError } from '../runtime/jobs/execute.ts';
 import { openLocalPlatform } from '../runtime/platform.ts';
 import { JobMessage } from '../runtime/runs/schema.ts';
 
@@ -101,8 +101,11 @@ async function main(): Promise<number> {
     logger.info('run finished', { run: run.id, status: run.status, error: run.error });
     return run.status === 'succeeded' ? 0 : 1;
   } catch (e) {
-    if (!isDatabaseUnavailable(e)) throw e;
-    logger.error('the database went away; the reconciler retries the run', { error: (e as Error).message });
+    if (!(e instanceof RunInterruptedError)) throw e;
+    logger.error('how the run ended could not be recorded; the reconciler retries it', {
+      error: e.message,
+      databaseUnavailable: isDatabaseUnavailable(e),
+    });
     return 75;
   } finally {
     clearInterval(heartbeat);

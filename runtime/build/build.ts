@@ -283,13 +283,25 @@ export async function buildProduct(
         timings: { stepsMs, checksMs, exportMs, totalMs: Date.now() - started },
       };
       const manifestKey = `${prefix}manifest.json`;
-      await p.store.put('egress', manifestKey, `${JSON.stringify(manifest, null, 2)}\n`, {
-        contentType: 'application/json',
-      });
+      // Registered before its manifest makes it a version: if the database is gone now, nothing is visible;
+      // if the manifest cannot be written, the registration is taken back.
       await db.query(
         'INSERT INTO strata.product_versions (product, version, run_id, manifest_key) VALUES ($1, $2, $3, $4)',
         [product.name, version, runId, manifestKey],
       );
+      try {
+        await p.store.put('egress', manifestKey, `${JSON.stringify(manifest, null, 2)}\n`, {
+          contentType: 'application/json',
+        });
+      } catch (e) {
+        await db
+          .query('DELETE FROM strata.product_versions WHERE product = $1 AND version = $2', [
+            product.name,
+            version,
+          ])
+          .catch(() => {});
+        throw e;
+      }
       const outcome = {
         result: {
           product: product.name,

@@ -7,8 +7,8 @@ import { pipeline } from 'node:stream/promises';
 import { buildProduct } from '../build/build.ts';
 import { lockFingerprint, staleDependents } from '../build/freshness.ts';
 import type { Catalog } from '../catalog/loader.ts';
-import { DatabaseUnavailableError, isDatabaseUnavailable } from '../db/transient.ts';
-import { errorToJSON, LoadError } from '../errors.ts';
+import { isDatabaseUnavailable } from '../db/transient.ts';
+import { errorToJSON, LoadError, StrataError } from '../errors.ts';
 import type { Platform } from '../platform.ts';
 import type { JobMessage, Run } from '../runs/schema.ts';
 import { notPlainFileUnder } from '../util/files.ts';
@@ -151,18 +151,17 @@ const handlers: ReadonlyMap<JobMessage['kind'], JobHandler> = new Map<JobMessage
 ]);
 
 /**
- * The job's run could not be finished because the database went away. The run stays running until the
- * worker can record that it was interrupted (and have it retried): its job must not be deleted meanwhile.
+ * The job's run was started here but how it ended could not be recorded (the database went away, or the
+ * recording itself failed). The run stays running until the worker can record that it was interrupted, and
+ * have it retried: its job must not be deleted meanwhile. `cause` says what went wrong.
  */
-export class RunInterruptedError extends DatabaseUnavailableError {
+export class RunInterruptedError extends StrataError {
+  readonly code = 'INTERRUPTED';
   constructor(
     readonly runId: string,
-    cause: unknown,
+    override readonly cause: unknown,
   ) {
-    super(
-      `run ${runId} was interrupted: the database is unavailable (${(cause as Error)?.message ?? String(cause)})`,
-      cause,
-    );
+    super(`run ${runId} was interrupted: ${(cause as Error)?.message ?? String(cause)}`);
     this.name = 'RunInterruptedError';
   }
 }
@@ -195,20 +194,19 @@ export async function executeJob(
     if (!handler) throw new Error(`no handler for ${job.kind} jobs`);
     outcome = await handler(p, catalog, job, run, hooks, options);
   } catch (e) {
+    // The database going away is no fault of the job's: the run is retried, not failed.
     if (isDatabaseUnavailable(e)) throw new RunInterruptedError(run.id, e);
     try {
       return await p.runs.fail(run.id, errorToJSON(e));
     } catch (recording) {
-      if (isDatabaseUnavailable(recording)) throw new RunInterruptedError(run.id, recording);
-      throw recording;
+      throw new RunInterruptedError(run.id, recording);
     }
   }
   let done: Run;
   try {
     done = await p.runs.succeed(run.id, outcome.result, outcome.lineage);
   } catch (e) {
-    if (isDatabaseUnavailable(e)) throw new RunInterruptedError(run.id, e);
-    throw e;
+    throw new RunInterruptedError(run.id, e);
   }
   // The platform running by itself (serve, tasks) follows new inputs; the command line does what it is told.
   // The run has succeeded: a failure to queue the rebuilds is logged by the caller, never turned into a

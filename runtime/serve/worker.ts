@@ -139,10 +139,12 @@ async function interruptAndRelease(
   try {
     const run = await p.runs.interrupt(
       e.runId,
-      {
-        code: 'DATABASE_UNAVAILABLE',
-        message: `the database went away while the run was working: ${message(e.cause)}`,
-      },
+      isDatabaseUnavailable(e.cause)
+        ? {
+            code: 'DATABASE_UNAVAILABLE',
+            message: `the database went away while the run was working: ${message(e.cause)}`,
+          }
+        : { code: 'WORKER_ERROR', message: `its worker could not record how it ended: ${message(e.cause)}` },
       { maxAttempts: options.maxAttempts ?? MAX_ATTEMPTS },
     );
     if (run) options.log(`${options.name}: run ${run.id} ${run.status}: ${String(run.error?.message)}`);
