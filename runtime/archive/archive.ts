@@ -129,6 +129,11 @@ export async function archiveFile(
     opened = await openPlainFile(input.path);
   } catch (e) {
     if (e instanceof NotPlainFileError) throw new LoadError({ file: input.path, reason: e.reason });
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new LoadError({
+        file: input.path,
+        reason: 'the file is not there (moved or deleted before it was read)',
+      });
     throw e;
   }
   const { fh } = opened;

@@ -207,6 +207,9 @@ export async function buildProduct(
         detail: inputs.map((i) => `${i.dataset}@${i.version}`).join(', '),
       });
 
+      // A retried run's earlier attempt may have left its schema (kept for inspection when it failed): this
+      // attempt starts afresh.
+      await db.exec(`DROP SCHEMA IF EXISTS ${ident(schema)} CASCADE`);
       await db.exec(`CREATE SCHEMA ${ident(schema)}`);
       await db.exec(
         `COMMENT ON SCHEMA ${ident(schema)} IS ${literal(JSON.stringify({ product: product.name, runId, createdAt: new Date().toISOString() }))}`,
