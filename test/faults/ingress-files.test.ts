@@ -85,7 +85,7 @@ describe.each(engines())('faults: what the ingress folder takes, on $name', (eng
     expect(jobs[0]).toMatchObject({ source: { key: 'datasets/notes/slow.csv' } });
     const run = await p.runs.get(jobs[0]!.runId);
     expect(run.trigger.detail).toMatchObject({
-      size: (notesCsv(500) + '501,more\n1001,more\n1501,more\n').length,
+      size: `${notesCsv(500)}501,more\n1001,more\n1501,more\n`.length,
     });
   });
 

@@ -201,9 +201,7 @@ describe.runIf(process.env.DATABASE_URL)('faults: a task stopped by SIGTERM (pro
   it('point 5: the task marks its run interrupted, keeps its task id and exits 143; the stop event retries it', async () => {
     // Prepare: a database, a catalog whose product's step waits on a lock the test holds, a loaded input.
     const url = (await freshDatabaseUrl())!;
-    const home = await import('node:fs/promises').then((f) =>
-      f.mkdtemp(join(import.meta.dirname, '..', '..', '.strata-sigterm-')),
-    );
+    const home = await mkdtemp(join(tmpdir(), 'strata-sigterm-'));
     const catalogDir = join(home, 'catalog');
     const catalog = await notesCatalog(catalogDir, {
       products: {

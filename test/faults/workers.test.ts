@@ -10,7 +10,7 @@ import { FsObjectStore } from '../../runtime/adapters/local/fs-object-store.ts';
 import { PgDatabase } from '../../runtime/adapters/postgres/pg-database.ts';
 import type { Catalog } from '../../runtime/catalog/loader.ts';
 import { migrate } from '../../runtime/db/migrate.ts';
-import { executeJob, submit } from '../../runtime/jobs/execute.ts';
+import { submit } from '../../runtime/jobs/execute.ts';
 import { runIngest } from '../../runtime/jobs/ingest.ts';
 import { localQueueAndRuns, type Platform } from '../../runtime/platform.ts';
 import type { CopyChunk, Database, RowCount } from '../../runtime/ports/database.ts';
