@@ -27,8 +27,9 @@ const HookSecret = z.union([
     .max(2, 'give one secret, or two while rotating'),
 ]);
 /** `{ "<hook>": secret | [new, old], "default": ... }`: hook names are product names. */
+const HOOK_NAME = /^[a-z][a-z0-9_]*$/;
 export const WebhookSecretsDocument = z.record(
-  z.string().regex(/^[a-z][a-z0-9_]*$/, 'is not a hook name (a product name, or "default")'),
+  z.string().regex(HOOK_NAME, 'is not a hook name (a product name, or "default")'),
   HookSecret,
 );
 export type WebhookSecretsDocument = z.infer<typeof WebhookSecretsDocument>;
@@ -58,6 +59,15 @@ export function parseWebhookSecrets(text: string | undefined, source: string): W
       `${source} is not valid JSON: it must be an object of hook name to secret, e.g. {"county_places": "..."}`,
     );
   }
+  // Keys a plain object cannot hold as data (`__proto__`) would vanish on the way through: name them first.
+  const odd =
+    doc && typeof doc === 'object' && !Array.isArray(doc)
+      ? Object.keys(doc).filter((k) => !HOOK_NAME.test(k))
+      : [];
+  if (odd.length > 0)
+    throw new WebhookSecretsError(
+      `${source} is invalid: ${odd.map((k) => `"${k}": is not a hook name (a product name, or "default")`).join('; ')}`,
+    );
   const parsed = WebhookSecretsDocument.safeParse(doc);
   if (!parsed.success)
     throw new WebhookSecretsError(
