@@ -165,7 +165,7 @@ describe.each(engines())('faults: metrics for every run that ends, on $name', (e
 });
 
 describe('faults: the alarms watch what the code emits', () => {
-  it('point 11: RunsFailed and TasksFailed as emitted (namespace, name, dimensions) are what the alarms watch', () => {
+  it('point 11: RunsFailed as emitted (namespace, name, dimensions) are what the alarms watch', () => {
     // Prepare: one failed run's metric, as the code emits it.
     const lines = emitted((metrics) =>
       recordRunEnd(metrics, { kind: 'build', status: 'failed', result: null } as unknown as Run),
