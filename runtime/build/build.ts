@@ -338,9 +338,9 @@ export async function buildProduct(
       throw e;
     } finally {
       await db.exec('RESET search_path').catch(() => {});
-      await db
-        .query('SELECT pg_advisory_unlock(hashtext($1))', [`strata.build.${product.name}`])
-        .catch(() => {});
+      // Every session lock, the build's own and any the product's SQL took, so none outlives the build on
+      // the pooled connection.
+      await db.query('SELECT pg_advisory_unlock_all()').catch(() => {});
     }
   });
 }

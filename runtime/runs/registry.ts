@@ -47,9 +47,6 @@ function toRun(r: RunRow): Run {
   };
 }
 
-/** The states a run ends in; only an operator's retry (or the reconciler's, for interrupted) leaves them. */
-const ENDED: readonly RunStatus[] = ['succeeded', 'failed'];
-
 export interface RunRegistryOptions {
   /**
    * Told of every run that reaches succeeded, failed or interrupted, wherever that happens (a task, a
@@ -469,8 +466,6 @@ export class RunRegistry {
 /** How long a dispatcher may hold a claim before it is taken as dead: well past one dispatcher batch. */
 export const STALE_CLAIM_SECONDS = 300;
 
-/** Whether a run has ended for good (an interrupted run has not: it is retried). */
-export const hasEnded = (run: Pick<Run, 'status'>): boolean => ENDED.includes(run.status);
 
 /**
  * Attempts a run gets before an interruption (a killed worker, a task that died, the database gone) fails
