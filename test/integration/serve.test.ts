@@ -104,12 +104,16 @@ describe.each(modes)('strata serve on $name', (mode) => {
       child.stderr!.on('data', (d) => {
         log += d;
       });
-      await until('serve to start', () =>
-        log.includes(`http://127.0.0.1:${port}`)
-          ? true
-          : child.exitCode !== null
-            ? Promise.reject(new Error(log))
-            : undefined,
+      // Opening the embedded database (and recovering it after a kill) takes minutes on a loaded machine.
+      await until(
+        'serve to start',
+        () =>
+          log.includes(`http://127.0.0.1:${port}`)
+            ? true
+            : child.exitCode !== null
+              ? Promise.reject(new Error(log))
+              : undefined,
+        300_000,
       );
       return child;
     };
@@ -203,5 +207,5 @@ describe.each(modes)('strata serve on $name', (mode) => {
     serveProcess.kill('SIGINT');
     const code = await until('serve to exit', () => serveProcess.exitCode ?? undefined);
     expect(code).toBe(0);
-  }, 300_000);
+  }, 900_000);
 });
