@@ -116,7 +116,7 @@ describe.each(modes)('faults: strata runs retry | replay | show on $name', (mode
         cwd: ROOT,
         env,
         encoding: 'utf8',
-        timeout: 180_000,
+        timeout: 300_000,
       },
     );
     return { code: r.status, json: r.stdout.trim() ? JSON.parse(r.stdout) : undefined, stderr: r.stderr };
@@ -155,5 +155,5 @@ describe.each(modes)('faults: strata runs retry | replay | show on $name', (mode
     expect(again.json.error.message).toBe(
       `run ${runId} cannot be retried: it is succeeded; only failed or interrupted runs are sent again`,
     );
-  }, 400_000);
+  }, 900_000);
 });

@@ -67,7 +67,7 @@ describe.each(modes)('faults: a worker killed mid-load on $name', (mode) => {
       'the load to begin',
       () =>
         existsSync(marker) ? true : child.exitCode !== null ? Promise.reject(new Error(stderr)) : undefined,
-      120_000,
+      300_000,
     );
     const progress = JSON.parse(await readFile(marker, 'utf8')) as { rows: number };
     child.kill('SIGKILL');
@@ -107,5 +107,5 @@ describe.each(modes)('faults: a worker killed mid-load on $name', (mode) => {
     } finally {
       await p.close();
     }
-  }, 300_000);
+  }, 900_000);
 });
