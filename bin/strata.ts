@@ -9,12 +9,14 @@ import { requireDataset } from '../runtime/jobs/ingest.ts';
 import { strataHome } from '../runtime/platform.ts';
 import { listProductVersions } from '../runtime/publish/versions.ts';
 import { RunStatus } from '../runtime/runs/schema.ts';
+import { parseWebhookSecrets } from '../runtime/triggers/webhook.ts';
 import { registerBuildCommands } from './cli/build-commands.ts';
 import { type GlobalOptions, withPlatform } from './cli/context.ts';
 import { registerCoreCommands, runCoreServer } from './cli/core-commands.ts';
 import { registerCostCommands } from './cli/cost-commands.ts';
 import { EXIT, humanBytes, loadProgressBar, printJson, printTable, reportError, say } from './cli/output.ts';
 import { registerPartnersCommands } from './cli/partners-commands.ts';
+import { registerRunsCommands } from './cli/runs-commands.ts';
 
 const program = new Command('strata')
   .description('Strata: versioned geospatial datasets, PostGIS builds and published data products')
@@ -231,6 +233,7 @@ registerBuildCommands(program, globals, action);
 registerCoreCommands(program, globals, action);
 registerCostCommands(program, globals, action);
 registerPartnersCommands(program, globals, action);
+registerRunsCommands(program, globals, action);
 
 program
   .command('serve')
@@ -241,6 +244,11 @@ program
   .option('--workers <n>', 'jobs worked at once', '2')
   .option('--poll-ms <n>', 'how often the ingress folder is looked at', '1000')
   .option('--max-upload-bytes <n>', 'largest file taken from the ingress folder', String(5 * 1024 ** 3))
+  .option(
+    '--quiet-ms <n>',
+    'a file in the ingress folder is taken once unchanged this long (write to x.part or .x, then rename)',
+    '2000',
+  )
   .option(
     '--stale-seconds <n>',
     'with DATABASE_URL: a running run with no heartbeat for this long is retried',
@@ -261,6 +269,7 @@ program
         workers: string;
         pollMs: string;
         maxUploadBytes: string;
+        quietMs: string;
         staleSeconds: string;
         core?: boolean;
         children?: string;
@@ -270,12 +279,13 @@ program
         const { serve } = await import('../runtime/serve/serve.ts');
         const { localPartnerDirectory } = await import('../runtime/adapters/local/partner-file.ts');
         return withPlatform(g, async (p, catalog) => {
-          const secrets = JSON.parse(process.env.STRATA_WEBHOOK_SECRETS ?? '{}') as Record<string, string>;
+          const secrets = parseWebhookSecrets(process.env.STRATA_WEBHOOK_SECRETS, 'STRATA_WEBHOOK_SECRETS');
           const serving = await serve(p, catalog, {
             port: Number(o.port),
             workers: Number(o.workers),
             pollMs: Number(o.pollMs),
             maxUploadBytes: Number(o.maxUploadBytes),
+            quietMs: Number(o.quietMs),
             webhookSecrets: secrets,
             partners: localPartnerDirectory(strataHome(g.home)),
             staleSeconds: p.db.engine === 'pglite' ? 'all' : Number(o.staleSeconds),

@@ -150,3 +150,12 @@ export function errorToJSON(error: unknown): Record<string, unknown> {
   if (error instanceof Error) return { code: 'INTERNAL', message: error.message };
   return { code: 'INTERNAL', message: String(error) };
 }
+
+/** An argument or option a user gave that cannot be used (a bad duration, a run that cannot be retried). */
+export class UsageError extends StrataError {
+  readonly code = 'USAGE';
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}

@@ -50,18 +50,35 @@ export async function openDatabase(options: LocalOptions = {}): Promise<Database
   return db;
 }
 
+/**
+ * The local queue and the run registry over one database: a job the queue dead-letters fails its run with
+ * the reason, as the dead-letter consumer does on AWS.
+ */
+export function localQueueAndRuns(db: Database): { queue: JobQueue; runs: RunRegistry } {
+  const runs = new RunRegistry(db);
+  const queue = new TableJobQueue(db, {
+    onDeadLetter: async ({ runId, reason }) => {
+      await failDeadLettered(runs, runId, reason);
+    },
+  });
+  return { queue, runs };
+}
+
+/** A run whose job went to the dead-letter: failed with the reason, unless it has already ended. */
+export async function failDeadLettered(runs: RunRegistry, runId: string, reason: string): Promise<void> {
+  const run = await runs.get(runId).catch(() => undefined);
+  if (!run || run.status === 'succeeded' || run.status === 'failed' || run.status === 'running') return;
+  await runs.fail(runId, {
+    code: 'DEAD_LETTER',
+    message: `its job went to the dead-letter queue: ${reason}`,
+  });
+}
+
 /** The embedded default: folders for buckets, PGlite (or DATABASE_URL), the queue as a table. */
 export async function openLocalPlatform(options: LocalOptions = {}): Promise<Platform> {
   const home = strataHome(options.home);
   const federation = HttpFederation.fromEnv(home);
   const db = await openDatabase(options);
   const store = new FsObjectStore(join(home, 'buckets'));
-  return {
-    db,
-    store,
-    queue: new TableJobQueue(db),
-    runs: new RunRegistry(db),
-    federation,
-    close: () => db.close(),
-  };
+  return { db, store, ...localQueueAndRuns(db), federation, close: () => db.close() };
 }

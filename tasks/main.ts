@@ -1,18 +1,38 @@
 // The job runner: what a Fargate task runs, one job each, and what `strata` runs in process. It reads the job
 // from STRATA_JOB (the dispatcher's container override), runs it with the same code as the command line,
-// heartbeats the run, and exits with a code that says how it went: 0 succeeded, 1 the run failed, 2 the job
-// was unreadable, 143 stopped by SIGTERM (the run is marked interrupted, so it is retried; nothing half-
-// published stays visible, because a version is published only by its manifest and latest pointer).
+// heartbeats the run, logs structured JSON lines carrying the run id (steps, the outcome), emits the run's
+// end as a metric (EMF on stdout, on AWS), and exits with a code that says how it went: 0 succeeded, 1 the
+// run failed, 2 the job was unreadable, 75 how the run ended could not be recorded (the database gone: the
+// reconciler retries the run when ECS reports the stop), 143 stopped by SIGTERM (the run is marked
+// interrupted and keeps its task, so the reconciler retries it; nothing half-published stays visible,
+// because a version is published only by its manifest and latest pointer).
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
 import { deployedCatalogLocation, readDeployedCatalog } from '../runtime/aws/deployed-catalog.ts';
-import { ENV } from '../runtime/aws/names.ts';
+import { METRICS_SERVICE, recordRunEnd } from '../runtime/aws/metrics.ts';
+import { ENV, METRICS_NAMESPACE } from '../runtime/aws/names.ts';
 import { openAwsPlatform } from '../runtime/aws/platform.ts';
 import { openCatalog } from '../runtime/catalog/bundle.ts';
-import { executeJob } from '../runtime/jobs/execute.ts';
+import { isDatabaseUnavailable } from '../runtime/db/transient.ts';
+import { executeJob, RunInterruptedError } from '../runtime/jobs/execute.ts';
 import { openLocalPlatform } from '../runtime/platform.ts';
 import { JobMessage } from '../runtime/runs/schema.ts';
 
 const HEARTBEAT_MS = 30_000;
+/** How long a SIGTERM waits to record the interruption before it exits anyway (ECS allows 60 s). */
+const SIGTERM_GRACE_MS = 20_000;
+
+const logger = new Logger({ serviceName: METRICS_SERVICE });
+const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: METRICS_SERVICE });
+let metricsToPublish = false;
+
+function publishMetrics(): void {
+  if (!metricsToPublish) return;
+  metrics.publishStoredMetrics();
+  metricsToPublish = false;
+}
 
 async function main(): Promise<number> {
   let raw: unknown;
@@ -23,39 +43,79 @@ async function main(): Promise<number> {
   }
   const parsed = JobMessage.safeParse(raw);
   if (!parsed.success) {
-    process.stderr.write(`STRATA_JOB is not a job: ${parsed.error.message}\n`);
+    logger.error('STRATA_JOB is not a job', { error: parsed.error.message });
     return 2;
   }
   const job = parsed.data;
+  logger.appendKeys({
+    runId: job.runId,
+    kind: job.kind,
+    target: job.kind === 'build' ? job.product : job.dataset,
+  });
   // On AWS the image holds code only: the catalog is the one the child stack deployed, checked against the
   // sha256 it recorded. Anywhere else, a catalog directory.
   const catalog = process.env[ENV.catalogKey]
     ? await readDeployedCatalog(deployedCatalogLocation())
     : await openCatalog(resolve(process.env.STRATA_CATALOG ?? 'catalog'));
   // On AWS the bucket names are in the environment; anywhere else, the local adapters.
-  const platform = process.env[ENV.archiveBucket] ? await openAwsPlatform() : await openLocalPlatform();
+  const onAws = Boolean(process.env[ENV.archiveBucket]);
+  const platform = onAws
+    ? await openAwsPlatform(undefined, {
+        onFinish: (run) => {
+          recordRunEnd(metrics, run);
+          metricsToPublish = true;
+        },
+      })
+    : await openLocalPlatform();
   const heartbeat = setInterval(() => {
     platform.runs.heartbeat(job.runId).catch(() => {});
   }, HEARTBEAT_MS);
   process.once('SIGTERM', () => {
     clearInterval(heartbeat);
-    platform.runs
-      .fail(
+    logger.warn('SIGTERM: the run is marked interrupted, to be retried');
+    const grace = new Promise((r) => setTimeout(r, SIGTERM_GRACE_MS).unref());
+    Promise.race([
+      platform.runs.fail(
         job.runId,
         { code: 'INTERRUPTED', message: 'the task was stopped (SIGTERM) before the run finished' },
         undefined,
         'interrupted',
-      )
-      .catch(() => {})
-      .finally(() => process.exit(143));
+      ),
+      grace,
+    ])
+      .catch((e) => logger.error('could not mark the run interrupted', { error: (e as Error).message }))
+      .finally(() => {
+        publishMetrics();
+        process.exit(143);
+      });
   });
   try {
-    const run = await executeJob(platform, catalog, job, {}, { rebuildDependents: true });
-    process.stdout.write(`${JSON.stringify({ run: run.id, status: run.status, error: run.error })}\n`);
+    const run = await executeJob(
+      platform,
+      catalog,
+      job,
+      {
+        onStep: (s) => logger.info(`${s.name} ${s.status}`, { step: s.name, ms: s.ms, detail: s.detail }),
+      },
+      {
+        rebuildDependents: true,
+        worker: `task ${hostname()}`,
+        maxUploadBytes: process.env[ENV.maxUploadBytes] ? Number(process.env[ENV.maxUploadBytes]) : undefined,
+      },
+    );
+    logger.info('run finished', { run: run.id, status: run.status, error: run.error });
     return run.status === 'succeeded' ? 0 : 1;
+  } catch (e) {
+    if (!(e instanceof RunInterruptedError)) throw e;
+    logger.error('how the run ended could not be recorded; the reconciler retries it', {
+      error: e.message,
+      databaseUnavailable: isDatabaseUnavailable(e),
+    });
+    return 75;
   } finally {
     clearInterval(heartbeat);
-    await platform.close();
+    publishMetrics();
+    await platform.close().catch(() => {});
   }
 }
 

@@ -7,7 +7,7 @@ import middy from '@middy/core';
 import type { z } from 'zod';
 import { ENV } from '../../runtime/aws/names.ts';
 import { dispatch } from '../../runtime/triggers/dispatch.ts';
-import { runRegistry, taskLauncher } from '../shared/aws.ts';
+import { jobQueue, runRegistry, taskLauncher } from '../shared/aws.ts';
 import { requireEnv } from '../shared/env.ts';
 import { logger, metrics } from '../shared/observability.ts';
 
@@ -15,6 +15,7 @@ const launcher = taskLauncher();
 const deps = {
   runs: runRegistry(),
   launcher,
+  queue: jobQueue(),
   maxConcurrent: Number(requireEnv(ENV.maxConcurrentTasks)),
   log: {
     info: (message: string, detail?: Record<string, unknown>) => logger.info(message, detail ?? {}),

@@ -2,15 +2,18 @@ import { DataApiDatabase } from '../../runtime/adapters/aws/data-api-database.ts
 import { EcsTaskLauncher } from '../../runtime/adapters/aws/ecs-task-launcher.ts';
 import { SqsJobQueue } from '../../runtime/adapters/aws/sqs-job-queue.ts';
 import { deployedCatalogLocation, readDeployedCatalog } from '../../runtime/aws/deployed-catalog.ts';
+import { recordRunEnd } from '../../runtime/aws/metrics.ts';
 import { ENV } from '../../runtime/aws/names.ts';
 import { openCatalog } from '../../runtime/catalog/bundle.ts';
 import type { Catalog } from '../../runtime/catalog/loader.ts';
 import { RunRegistry } from '../../runtime/runs/registry.ts';
 import { requireEnv } from './env.ts';
+import { metrics } from './observability.ts';
 
 /**
  * The run registry over the Data API: no connection to hold, and it waits for a paused cluster to resume,
- * for up to `resumeTimeoutMs` (a function behind API Gateway must answer within its 29 s).
+ * for up to `resumeTimeoutMs` (a function behind API Gateway must answer within its 29 s). Every run it ends
+ * is counted in the function's metrics.
  */
 export function runRegistry(resumeTimeoutMs?: number): RunRegistry {
   return new RunRegistry(
@@ -23,6 +26,7 @@ export function runRegistry(resumeTimeoutMs?: number): RunRegistry {
       undefined,
       resumeTimeoutMs,
     ),
+    { onFinish: (run) => recordRunEnd(metrics, run) },
   );
 }
 

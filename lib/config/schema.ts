@@ -123,6 +123,11 @@ export const ChildEnvironment = z
       .strictObject({ small: TaskSize, medium: TaskSize, large: TaskSize })
       .default(DEFAULT_TASK_SIZES as { small: TaskSize; medium: TaskSize; large: TaskSize }),
     maxConcurrentTasks: z.number().int().min(1).max(100).default(10),
+    /** The one IAM role (by name) allowed to delete from the archive bucket; none by default. */
+    archiveBreakGlassRole: z
+      .string()
+      .regex(/^[\w+=,.@-]{1,64}$/, 'must be an IAM role name')
+      .optional(),
     ingress: z
       .strictObject({
         expireAfterDays: z.number().int().min(1).default(7),

@@ -1,4 +1,5 @@
-import { Annotations, Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Annotations, Aws, Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 
@@ -7,12 +8,20 @@ export interface DataBucketsProps {
   readonly ingressExpireAfterDays?: number;
   /** Destroy the buckets with the stack instead of retaining them. @default false */
   readonly allowDestroy?: boolean;
+  /**
+   * The one IAM role (its name, in this account) that may delete from the archive, for a legal or
+   * break-glass need. Every other principal is denied object and version deletes by the bucket policy.
+   * @default none: no principal may delete from the archive
+   */
+  readonly archiveBreakGlassRole?: string;
 }
 
 /**
  * The three buckets data moves through, and the log bucket their access logs go to. Ingress holds what
- * lands until it is archived; archive keeps every dataset version for good (versioned, and no role of
- * the platform is granted delete); egress holds published product versions.
+ * lands until it is archived (versioned, so a task reads exactly the object version its event named, not
+ * whatever the key holds by then); archive keeps every dataset version for good (versioned, and its bucket
+ * policy denies object and version deletes to every principal but a named break-glass role, whatever IAM
+ * grants); egress holds published product versions.
  */
 export class DataBuckets extends Construct {
   readonly ingress: s3.Bucket;
@@ -48,11 +57,17 @@ export class DataBuckets extends Construct {
     });
     this.ingress = new s3.Bucket(this, 'IngressBucket', {
       ...common,
+      versioned: true,
       serverAccessLogsBucket: this.logs,
       serverAccessLogsPrefix: 'ingress/',
       eventBridgeEnabled: true,
       lifecycleRules: [
-        { expiration: Duration.days(expireAfterDays) },
+        // A version replaced by a later upload is still read by the task its own event started.
+        {
+          expiration: Duration.days(expireAfterDays),
+          noncurrentVersionExpiration: Duration.days(expireAfterDays),
+        },
+        { expiredObjectDeleteMarker: true },
         { abortIncompleteMultipartUploadAfter: Duration.days(1) },
       ],
     });
@@ -63,6 +78,27 @@ export class DataBuckets extends Construct {
       serverAccessLogsPrefix: 'archive/',
       lifecycleRules: [{ abortIncompleteMultipartUploadAfter: Duration.days(1) }],
     });
+    const breakGlass = props.archiveBreakGlassRole;
+    if (breakGlass !== undefined && !/^[\w+=,.@-]{1,64}$/.test(breakGlass))
+      throw new Error(`\`archiveBreakGlassRole\` must be an IAM role name, got: ${breakGlass}.`);
+    this.archive.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'DenyArchiveDeletes',
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ['s3:DeleteObject', 's3:DeleteObjectVersion'],
+        resources: [this.archive.arnForObjects('*')],
+        ...(breakGlass
+          ? {
+              conditions: {
+                ArnNotEquals: {
+                  'aws:PrincipalArn': `arn:${Aws.PARTITION}:iam::${Aws.ACCOUNT_ID}:role/${breakGlass}`,
+                },
+              },
+            }
+          : {}),
+      }),
+    );
     this.egress = new s3.Bucket(this, 'EgressBucket', {
       ...common,
       versioned: true,

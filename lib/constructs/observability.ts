@@ -91,6 +91,13 @@ export class Observability extends Construct {
         metric('TasksFailed'),
       ),
     );
+    this.alarms.push(
+      alarm(
+        'UnreadableJobs',
+        'Messages that are not Strata jobs reached the dead-letter queue (and were dropped)',
+        metric('JobsUnreadable'),
+      ),
+    );
     for (const [name, fn] of Object.entries(props.functions))
       this.alarms.push(
         alarm(

@@ -48,6 +48,8 @@ export interface TaskRunnerProps {
   readonly databaseCapacity: DatabaseCapacity;
   /** Extra environment for the job container (federation). */
   readonly environment?: Record<string, string>;
+  /** The environment's upload limit, checked by the task against the bytes it reads. */
+  readonly maxUploadBytes: number;
 }
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -164,6 +166,7 @@ export class TaskRunner extends Construct {
       [ENV.databaseCapacity]: JSON.stringify(props.databaseCapacity),
       ...props.catalog.environment(),
       ...props.environment,
+      [ENV.maxUploadBytes]: String(props.maxUploadBytes),
     };
     props.catalog.grantRead(this.taskRole);
     const make = (size: 'small' | 'medium' | 'large', t: TaskSize) => {

@@ -59,6 +59,7 @@ export class Triggers extends Construct {
   readonly webhook: StrataFunction;
   readonly dispatcher: StrataFunction;
   readonly reconciler: StrataFunction;
+  readonly deadLetter: StrataFunction;
   readonly webhookSecrets: secretsmanager.Secret;
   readonly scheduleRules: events.Rule[] = [];
 
@@ -165,6 +166,8 @@ export class Triggers extends Construct {
       { env: taskEnv, timeout: Duration.seconds(60) },
     );
     props.tasks.grantRun(this.dispatcher.fn);
+    // Jobs held back (the cap, no capacity) are sent again with a delay, so waiting uses up no deliveries.
+    props.queue.queue.grantSendMessages(this.dispatcher.fn);
     this.dispatcher.fn.addEventSource(
       new lambdaEvents.SqsEventSource(props.queue.queue, {
         batchSize: 10,
@@ -181,6 +184,20 @@ export class Triggers extends Construct {
     );
     props.tasks.grantRun(this.reconciler.fn);
     props.queue.queue.grantSendMessages(this.reconciler.fn);
+    // Its scheduled check asks the queue whether anything is going on before it wakes the database.
+    props.queue.queue.grant(this.reconciler.fn, 'sqs:GetQueueAttributes');
+
+    this.deadLetter = make(
+      'DeadLetter',
+      'Jobs in the dead-letter queue: fails each run with the reason, so none stays queued for ever',
+    );
+    this.deadLetter.fn.addEventSource(
+      new lambdaEvents.SqsEventSource(props.queue.deadLetterQueue, {
+        batchSize: 10,
+        reportBatchItemFailures: false,
+        maxConcurrency: 2,
+      }),
+    );
     // Event-driven, so an idle account never wakes the database: a stopped task (out of memory, failed to
     // start, exited) is reported by ECS; the schedule only looks at the database while tasks are running.
     new events.Rule(this, 'TaskStoppedRule', {

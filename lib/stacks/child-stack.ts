@@ -51,6 +51,7 @@ export class ChildStack extends Stack {
     this.buckets = new DataBuckets(this, 'Buckets', {
       ingressExpireAfterDays: c.ingress.expireAfterDays,
       allowDestroy: c.allowDestroy,
+      archiveBreakGlassRole: c.archiveBreakGlassRole,
     });
     this.database = new PostgisCluster(this, 'Database', {
       vpc: this.network.vpc,
@@ -84,6 +85,7 @@ export class ChildStack extends Stack {
       catalog: this.catalog,
       databaseCapacity: c.database,
       environment: this.federation?.environment(c.name),
+      maxUploadBytes: c.ingress.maxUploadBytes,
     });
     this.federation?.grantSend(this.tasks.taskRole);
     this.database.allowFrom(this.tasks.securityGroup);
@@ -119,6 +121,7 @@ export class ChildStack extends Stack {
         Webhook: this.triggers.webhook.fn,
         Dispatcher: this.triggers.dispatcher.fn,
         Reconciler: this.triggers.reconciler.fn,
+        DeadLetter: this.triggers.deadLetter.fn,
         PartnerApi: this.api.handler.fn,
       },
       alarmEmail: c.alarmEmail,

@@ -4,6 +4,7 @@ import { basename } from 'node:path';
 import { LoadError } from '../errors.ts';
 import type { Database } from '../ports/database.ts';
 import { type ObjectStore, readJson } from '../ports/object-store.ts';
+import { NotPlainFileError, openPlainFile } from '../util/files.ts';
 import { measured, newMeasure, sha256Of } from '../util/hash.ts';
 import { datasetVersionId } from '../util/ids.ts';
 
@@ -121,30 +122,63 @@ export async function archiveFile(
   store: ObjectStore,
   input: { dataset: string; path: string; filename?: string; origin: Origin; maxBytes?: number },
 ): Promise<ArchiveResult> {
-  const { sha256, size } = await sha256File(input.path);
-  const filename = safeFilename(input.filename ?? input.path);
-  if (size === 0) throw new LoadError({ file: input.path, reason: 'the file is empty' });
-  if (input.maxBytes !== undefined && size > input.maxBytes)
-    throw new LoadError({
-      file: input.path,
-      reason: `the file is ${size} bytes, over the dataset's limit of ${input.maxBytes}`,
-    });
+  // One handle, opened without following a link: only a regular file is read, and what is hashed and
+  // copied is that file, even if its name is pointed elsewhere meanwhile.
+  let opened: Awaited<ReturnType<typeof openPlainFile>>;
+  try {
+    opened = await openPlainFile(input.path);
+  } catch (e) {
+    if (e instanceof NotPlainFileError) throw new LoadError({ file: input.path, reason: e.reason });
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new LoadError({
+        file: input.path,
+        reason: 'the file is not there (moved or deleted before it was read)',
+      });
+    throw e;
+  }
+  const { fh } = opened;
+  try {
+    const read = () => fh.createReadStream({ start: 0, autoClose: false, highWaterMark: 1 << 20 });
+    const { sha256, size } = await sha256Of(read());
+    const filename = safeFilename(input.filename ?? input.path);
+    if (size === 0) throw new LoadError({ file: input.path, reason: 'the file is empty' });
+    if (input.maxBytes !== undefined && size > input.maxBytes)
+      throw new LoadError({
+        file: input.path,
+        reason: `the file is ${size} bytes, over the dataset's limit of ${input.maxBytes}`,
+      });
 
-  const existing = await findVersionBySha(db, store, input.dataset, sha256);
-  if (existing) return { version: existing, created: false };
+    const existing = await findVersionBySha(db, store, input.dataset, sha256);
+    if (existing) return { version: existing, created: false };
 
-  const receivedAt = new Date();
-  const version = datasetVersionId(receivedAt, sha256);
-  const key = `${versionPrefix(input.dataset, version)}${filename}`;
-  // Hashed again as it is copied: the bytes archived are the bytes hashed, even if the file changes meanwhile.
-  const copied = newMeasure();
-  const bytes = measured(createReadStream(input.path, { highWaterMark: 1 << 20 }), copied);
-  await store.put('archive', key, bytes, { contentType: contentTypeOf(filename) });
-  if (copied.hash.digest('hex') !== sha256)
-    throw new LoadError({
-      file: input.path,
-      reason: 'the file changed while it was being archived; send it again',
-    });
+    const receivedAt = new Date();
+    const version = datasetVersionId(receivedAt, sha256);
+    const key = `${versionPrefix(input.dataset, version)}${filename}`;
+    // Hashed again as it is copied: the bytes archived are the bytes hashed, even if the file changes meanwhile.
+    const copied = newMeasure();
+    await store.put('archive', key, measured(read(), copied), { contentType: contentTypeOf(filename) });
+    if (copied.hash.digest('hex') !== sha256 || copied.size !== size)
+      throw new LoadError({
+        file: input.path,
+        reason: 'the file changed while it was being archived; send it again',
+      });
+    return {
+      version: await completeVersion(db, store, input, { version, sha256, size, filename, key, receivedAt }),
+      created: true,
+    };
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Writes the version's metadata.json (what makes it complete) and registers it. */
+async function completeVersion(
+  db: Database,
+  store: ObjectStore,
+  input: { dataset: string; origin: Origin },
+  v: { version: string; sha256: string; size: number; filename: string; key: string; receivedAt: Date },
+): Promise<DatasetVersion> {
+  const { version, sha256, size, filename, key, receivedAt } = v;
 
   const meta: DatasetVersion = {
     dataset: input.dataset,
@@ -165,7 +199,7 @@ export async function archiveFile(
     },
   );
   await register(db, meta);
-  return { version: meta, created: true };
+  return meta;
 }
 
 export function contentTypeOf(filename: string): string {

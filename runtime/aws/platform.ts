@@ -8,7 +8,7 @@ import { awsCostProfile, DatabaseCapacityEnv, TaskSizeEnv } from '../cost/profil
 import { migrate } from '../db/migrate.ts';
 import type { Platform } from '../platform.ts';
 import type { JobQueue } from '../ports/job-queue.ts';
-import { RunRegistry } from '../runs/registry.ts';
+import { RunRegistry, type RunRegistryOptions } from '../runs/registry.ts';
 import { ENV } from './names.ts';
 
 /** Amazon's RDS certificate bundle, put in the task image by tasks/Dockerfile. */
@@ -27,6 +27,8 @@ const noQueue: JobQueue = {
   },
   receive: async () => [],
   delete: async () => {},
+  extend: async () => {},
+  depth: async () => 0,
 };
 
 /** The child's link to its core, when its stack configured one. */
@@ -44,7 +46,10 @@ function awsFederation(): EventBridgeFederation | undefined {
  * The platform a Fargate task works on: the buckets on S3, Aurora through `pg` over verified TLS with the
  * RDS-managed secret (COPY streams need a real connection; the Data API has none).
  */
-export async function openAwsPlatform(secrets = new SecretsManagerClient({})): Promise<Platform> {
+export async function openAwsPlatform(
+  secrets = new SecretsManagerClient({}),
+  options: RunRegistryOptions = {},
+): Promise<Platform> {
   // Read before connecting, so a task missing its environment fails at once.
   const cost = awsCostProfile(
     TaskSizeEnv.parse(JSON.parse(env(ENV.taskSize))),
@@ -75,7 +80,7 @@ export async function openAwsPlatform(secrets = new SecretsManagerClient({})): P
     db,
     store,
     queue: queueUrl ? new SqsJobQueue(queueUrl) : noQueue,
-    runs: new RunRegistry(db),
+    runs: new RunRegistry(db, options),
     cost,
     federation,
     close: () => db.close(),

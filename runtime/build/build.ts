@@ -1,6 +1,7 @@
 import type { Catalog } from '../catalog/loader.ts';
 import type { ProductEntry } from '../catalog/schema.ts';
-import { BuildError, CheckFailedError, type CheckResult, ConflictError, StrataError } from '../errors.ts';
+import { isDatabaseUnavailable } from '../db/transient.ts';
+import { BuildError, CheckFailedError, type CheckResult, StrataError } from '../errors.ts';
 import { announcePublished } from '../federation/announce.ts';
 import type { JobHooks } from '../jobs/hooks.ts';
 import { DATASETS_SCHEMA } from '../load/table.ts';
@@ -11,7 +12,8 @@ import { type LatestPointer, latestKey, type Manifest, productVersionPrefix } fr
 import { timestamp } from '../util/ids.ts';
 import { ident, literal, qualified } from '../util/sql.ts';
 import { PLATFORM_VERSION } from '../version.ts';
-import { runCheck } from './checks.ts';
+import { productQueryable, runCheck } from './checks.ts';
+import { publishedLock, sameInputs } from './freshness.ts';
 import { type LockedInput, planBuild, requireProduct } from './plan.ts';
 
 /** `build_<product>_<run>`: at most 63 bytes, and says whose it is. */
@@ -26,6 +28,10 @@ function lineAt(sql: string, position: unknown): number | undefined {
   return sql.slice(0, pos - 1).split('\n').length;
 }
 
+/**
+ * Runs each SQL file of the product as the product role (see sql/004_runs.sql): it reads `datasets` and
+ * writes only in the build schema, whatever the file says, and cannot change role.
+ */
 async function runSteps(
   db: Database,
   entry: ProductEntry,
@@ -36,17 +42,25 @@ async function runSteps(
     hooks.onStep?.({ name: step.file, status: 'start' });
     const t = Date.now();
     try {
-      await db.exec(step.sql);
+      await db.query('SELECT strata.run_product_sql($1)', [step.sql]);
     } catch (e) {
-      const err = e as { message?: string; position?: unknown };
-      const line = lineAt(step.sql, err.position);
+      if (isDatabaseUnavailable(e)) throw e;
+      // The script runs inside a function: PostgreSQL points into it with the internal position.
+      const err = e as { message?: string; position?: unknown; internalPosition?: unknown };
+      const position = Number(err.internalPosition) || undefined;
+      const line = lineAt(step.sql, position);
+      const denied = /permission denied|must be owner|cannot set parameter/.test(err.message ?? '');
       throw new BuildError(
-        `step ${step.file}${line ? ` (line ${line})` : ''} failed: ${err.message ?? String(e)}`,
+        `step ${step.file}${line ? ` (line ${line})` : ''} failed: ${err.message ?? String(e)}${
+          denied
+            ? `; product SQL runs as role ${PRODUCT_ROLE}, which reads datasets and writes only its own build schema`
+            : ''
+        }`,
         {
           step: step.file,
           file: `products/${entry.product.name}/${step.file}`,
           line,
-          position: Number(err.position) || undefined,
+          position,
           dbMessage: err.message,
         },
       );
@@ -74,10 +88,70 @@ export interface BuildOutcome {
   readonly lineage: Record<string, unknown>;
 }
 
+export interface BuildOptions {
+  /**
+   * Publish nothing when the newest published version read exactly the inputs this build would: for builds
+   * queued automatically because an input moved, where the build ahead of them may have read it already.
+   */
+  readonly skipIfPublished?: boolean;
+}
+
+/** The role product SQL runs as (sql/004_runs.sql). */
+export const PRODUCT_ROLE = 'strata_product';
+
+/** Hands the build schema to the product role: it may create there and read its inputs' views. */
+async function grantBuildSchema(db: Database, schema: string, inputs: readonly LockedInput[]): Promise<void> {
+  await db.exec(`GRANT USAGE, CREATE ON SCHEMA ${ident(schema)} TO ${PRODUCT_ROLE}`);
+  await db.exec(`GRANT SELECT ON ALL TABLES IN SCHEMA ${ident(schema)} TO ${PRODUCT_ROLE}`);
+  // A table moved into `datasets` from the loading schema missed the schema's default privileges.
+  for (const input of inputs)
+    await db.exec(`GRANT SELECT ON ${qualified(DATASETS_SCHEMA, input.table)} TO ${PRODUCT_ROLE}`);
+}
+
+/**
+ * What the export reads must be plain data the product made: a table (not a view, whose functions would run
+ * as the platform), with no row security policy, and no column of a type the product defined (whose casts
+ * it could have written). Checked before anything is read as the platform's own user.
+ */
+async function checkOutputsArePlainTables(
+  db: Database,
+  schema: string,
+  tables: readonly string[],
+): Promise<void> {
+  for (const table of new Set(tables)) {
+    const [rel] = await db.query<{ relkind: string; rls: boolean; own_types: number }>(
+      `SELECT c.relkind::text AS relkind, c.relrowsecurity AS rls,
+         (SELECT count(*)::int FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+          WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND t.typnamespace = n.oid) AS own_types
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2`,
+      [schema, table],
+    );
+    if (!rel) continue; // the export says which output no step created
+    if (!['r', 'p', 'm'].includes(rel.relkind))
+      throw new BuildError(
+        `output "${table}" must be a table the product's SQL created, not a view or other relation`,
+        {
+          step: 'export',
+        },
+      );
+    if (rel.rls)
+      throw new BuildError(`output "${table}" has row level security; outputs are published whole`, {
+        step: 'export',
+      });
+    if (Number(rel.own_types) > 0)
+      throw new BuildError(
+        `output "${table}" has a column of a type defined by the product's SQL; use built-in types`,
+        {
+          step: 'export',
+        },
+      );
+  }
+}
+
 /**
  * Builds a product in its own schema from locked input versions, checks it, and publishes it. Nothing is
  * published unless every step and every error-severity check passed; `latest.json` is written last.
- * Builds of one product are serialised by an advisory lock; a second one running at once fails clearly.
+ * Builds of one product are serialised by an advisory lock: a second one waits for the first to end.
  */
 export async function buildProduct(
   p: Platform,
@@ -85,19 +159,29 @@ export async function buildProduct(
   productName: string,
   runId: string,
   hooks: JobHooks = {},
+  options: BuildOptions = {},
 ): Promise<BuildOutcome> {
   const entry = requireProduct(catalog, productName);
   const product = entry.product;
   const db = p.db;
   const started = Date.now();
   return db.session(async () => {
+    // Builds of one product queue behind each other: the second waits for the first to end, then plans
+    // against what the first published.
+    const lockKey = `strata.build.${product.name}`;
     const [lock] = await db.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [
-      `strata.build.${product.name}`,
+      lockKey,
     ]);
-    if (!lock?.ok)
-      throw new ConflictError(
-        `product "${product.name}" is being built by another run; try again when it ends`,
-      );
+    if (!lock?.ok) {
+      hooks.onStep?.({
+        name: 'wait',
+        status: 'start',
+        detail: `another build of ${product.name} is running`,
+      });
+      const t = Date.now();
+      await db.query('SELECT pg_advisory_lock(hashtext($1))', [lockKey]);
+      hooks.onStep?.({ name: 'wait', status: 'done', ms: Date.now() - t, detail: 'the build ahead ended' });
+    }
     const schema = buildSchemaName(product.name, runId);
     let inputs: LockedInput[] = [];
     let checks: CheckResult[] = [];
@@ -105,6 +189,17 @@ export async function buildProduct(
       hooks.onStep?.({ name: 'plan', status: 'start' });
       inputs = await planBuild(db, entry);
       await p.runs.setLineage(runId, { inputs });
+      if (options.skipIfPublished) {
+        const published = await publishedLock(db, product.name);
+        if (published && sameInputs(inputs, published.inputs)) {
+          const message = `version ${published.version} (run ${published.runId}) was built from these same inputs: nothing new to publish`;
+          hooks.onStep?.({ name: 'plan', status: 'done', ms: Date.now() - started, detail: message });
+          return {
+            result: { product: product.name, upToDate: true, version: published.version, message },
+            lineage: { inputs },
+          };
+        }
+      }
       await analyzeInputs(db, inputs);
       hooks.onStep?.({
         name: 'plan',
@@ -113,6 +208,9 @@ export async function buildProduct(
         detail: inputs.map((i) => `${i.dataset}@${i.version}`).join(', '),
       });
 
+      // A retried run's earlier attempt may have left its schema (kept for inspection when it failed): this
+      // attempt starts afresh.
+      await db.exec(`DROP SCHEMA IF EXISTS ${ident(schema)} CASCADE`);
       await db.exec(`CREATE SCHEMA ${ident(schema)}`);
       await db.exec(
         `COMMENT ON SCHEMA ${ident(schema)} IS ${literal(JSON.stringify({ product: product.name, runId, createdAt: new Date().toISOString() }))}`,
@@ -122,6 +220,7 @@ export async function buildProduct(
         await db.exec(
           `CREATE VIEW ${qualified(schema, input.alias)} AS SELECT * FROM ${qualified(DATASETS_SCHEMA, input.table)}`,
         );
+      await grantBuildSchema(db, schema, inputs);
       await db.exec(`SET search_path TO ${ident(schema)}, public`);
 
       const tSteps = Date.now();
@@ -131,7 +230,9 @@ export async function buildProduct(
       const tChecks = Date.now();
       hooks.onStep?.({ name: 'checks', status: 'start' });
       checks = [];
-      for (const c of product.checks) checks.push(await runCheck(db, c));
+      // Checks read what the product made, as the product role too: a check's SQL is the catalog's.
+      const asProduct = productQueryable(db);
+      for (const c of product.checks) checks.push(await runCheck(asProduct, c));
       const failed = checks.filter((c) => !c.passed && c.severity === 'error');
       const warned = checks.filter((c) => !c.passed && c.severity === 'warn').length;
       hooks.onStep?.({
@@ -143,6 +244,14 @@ export async function buildProduct(
       if (failed.length > 0) throw new CheckFailedError(checks);
       const checksMs = Date.now() - tChecks;
 
+      // From here the platform's own user reads the product's tables: nothing the product defined may be
+      // on its search path, and the outputs must be plain tables.
+      await db.exec('SET search_path TO public');
+      await checkOutputsArePlainTables(
+        db,
+        schema,
+        product.outputs.map((o) => o.table),
+      );
       const builtAt = new Date();
       const version = `${timestamp(builtAt)}-${runId.slice(-8)}`;
       const prefix = productVersionPrefix(product.name, version);
@@ -177,13 +286,25 @@ export async function buildProduct(
         timings: { stepsMs, checksMs, exportMs, totalMs: Date.now() - started },
       };
       const manifestKey = `${prefix}manifest.json`;
-      await p.store.put('egress', manifestKey, `${JSON.stringify(manifest, null, 2)}\n`, {
-        contentType: 'application/json',
-      });
+      // Registered before its manifest makes it a version: if the database is gone now, nothing is visible;
+      // if the manifest cannot be written, the registration is taken back.
       await db.query(
         'INSERT INTO strata.product_versions (product, version, run_id, manifest_key) VALUES ($1, $2, $3, $4)',
         [product.name, version, runId, manifestKey],
       );
+      try {
+        await p.store.put('egress', manifestKey, `${JSON.stringify(manifest, null, 2)}\n`, {
+          contentType: 'application/json',
+        });
+      } catch (e) {
+        await db
+          .query('DELETE FROM strata.product_versions WHERE product = $1 AND version = $2', [
+            product.name,
+            version,
+          ])
+          .catch(() => {});
+        throw e;
+      }
       const outcome = {
         result: {
           product: product.name,
@@ -220,9 +341,9 @@ export async function buildProduct(
       throw e;
     } finally {
       await db.exec('RESET search_path').catch(() => {});
-      await db
-        .query('SELECT pg_advisory_unlock(hashtext($1))', [`strata.build.${product.name}`])
-        .catch(() => {});
+      // Every session lock, the build's own and any the product's SQL took, so none outlives the build on
+      // the pooled connection.
+      await db.query('SELECT pg_advisory_unlock_all()').catch(() => {});
     }
   });
 }

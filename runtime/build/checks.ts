@@ -54,6 +54,23 @@ function trimSample(row: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
+/**
+ * Queries run as the product role through `strata.query_as_product` (sql/004_runs.sql), each row as jsonb:
+ * a check's SQL comes from the catalog and may do no more than the product's own steps.
+ */
+export function productQueryable(db: Queryable): Queryable {
+  return {
+    async query<R>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
+      if (params.length > 0) throw new Error('product queries take no parameters');
+      const rows = await db.query<{ r: R | string }>('SELECT r FROM strata.query_as_product($1) r', [sql]);
+      return rows.map((x) => (typeof x.r === 'string' ? (JSON.parse(x.r) as R) : x.r));
+    },
+    exec: async (sql: string) => {
+      await db.query('SELECT strata.run_product_sql($1)', [sql]);
+    },
+  };
+}
+
 export async function runCheck(db: Queryable, c: Check): Promise<CheckResult> {
   const base = { name: checkName(c), type: c.type, table: c.table, severity: c.severity };
   if (c.type === 'row_count') {

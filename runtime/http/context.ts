@@ -5,13 +5,15 @@ import type { ObjectStore } from '../ports/object-store.ts';
 import type { PartnerDirectory } from '../ports/partner-directory.ts';
 import type { NonceStore, RateLimiter } from '../ports/request-guards.ts';
 import type { RunRegistry } from '../runs/registry.ts';
+import type { WebhookLimits, WebhookSecrets } from '../triggers/webhook.ts';
 import type { Door } from './door.ts';
 import type { UrlSigner } from './urls.ts';
 
 /** Routes only `strata serve` has: the same webhooks as the webhook function, and operators' reads on localhost. */
 export interface LocalRoutes {
-  /** Hook name → HMAC secret (`default` for any hook), as STRATA_WEBHOOK_SECRETS holds them. */
-  readonly webhookSecrets: Readonly<Record<string, string>>;
+  /** Hook name → its HMAC secrets (`default` for any hook), as STRATA_WEBHOOK_SECRETS holds them. */
+  readonly webhookSecrets: WebhookSecrets;
+  readonly webhookLimits?: Partial<WebhookLimits>;
   /**
    * The operators' routes answer without credentials: `strata serve` listens on 127.0.0.1 only, and whoever
    * can reach it there can read the database anyway.

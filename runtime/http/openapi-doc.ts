@@ -31,7 +31,7 @@ export function describedApp(local = true) {
     rateLimiter: new MemoryRateLimiter(),
     urls: new LocalUrlSigner({ download: 1, upload: 1 }),
     maxUploadBytes: 1,
-    ...(local ? { local: { webhookSecrets: {}, operatorsOnLoopback: true } } : {}),
+    ...(local ? { local: { webhookSecrets: new Map(), operatorsOnLoopback: true } } : {}),
   });
 }
 

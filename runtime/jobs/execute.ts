@@ -1,30 +1,97 @@
 import { createWriteStream } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
+import { lstat, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { buildProduct } from '../build/build.ts';
+import { lockFingerprint, staleDependents } from '../build/freshness.ts';
 import type { Catalog } from '../catalog/loader.ts';
 import { recordCost } from '../cost/record.ts';
 import { Usage } from '../cost/usage.ts';
-import { errorToJSON } from '../errors.ts';
+import { isDatabaseUnavailable } from '../db/transient.ts';
+import { errorToJSON, LoadError, StrataError } from '../errors.ts';
 import type { Platform } from '../platform.ts';
 import type { JobMessage, Run } from '../runs/schema.ts';
+import { notPlainFileUnder } from '../util/files.ts';
 import { runFetch } from './fetch.ts';
 import type { JobHooks } from './hooks.ts';
 import { runIngest } from './ingest.ts';
-import { submit } from './submit.ts';
+import { submit, submitOnce } from './submit.ts';
 
 export { submit };
 
-/** A local path for an ingress object: the file itself in a folder bucket, a download (to the task's disk) from S3. */
-async function localCopy(p: Platform, key: string): Promise<string> {
+type IngestJob = Extract<JobMessage, { kind: 'ingest' }>;
+
+export interface ExecuteOptions {
+  /** Queue builds of the products a new input makes stale (serve, tasks); the command line does what it is told. */
+  readonly rebuildDependents?: boolean;
+  /** The environment's upload limit, checked against the bytes read (not only against what the event said). */
+  readonly maxUploadBytes?: number;
+  /** Who runs the job, recorded with its attempt (a serve worker, an ECS task). */
+  readonly worker?: string;
+}
+
+/**
+ * Where the bytes of an uploaded object are, ready to archive: the file itself in a folder bucket (only a
+ * regular file, reached through no link), or a download of exactly the object version the event named.
+ * Either way the bytes must be as many as the event said and within the upload limit. Returns the path and
+ * what to remove afterwards.
+ */
+async function ingressBytes(
+  p: Platform,
+  job: IngestJob,
+  key: string,
+  maxUploadBytes: number | undefined,
+): Promise<{ path: string; cleanup?: string }> {
+  const file = `ingress/${key}`;
+  const expected = job.source.size;
+  const limit = maxUploadBytes ?? Number.POSITIVE_INFINITY;
   const located = p.store.locate('ingress', key);
-  if (!located.includes('://')) return located;
+  if (!located.includes('://')) {
+    const root = dirname(p.store.locate('ingress', 'x'));
+    const refused = await notPlainFileUnder(root, located);
+    if (refused) throw new LoadError({ file, reason: refused });
+    const { size } = await lstat(located);
+    if (size > limit)
+      throw new LoadError({ file, reason: `is ${size} bytes, over the upload limit of ${limit}` });
+    // Changed since the watcher announced it: its new state is announced (and taken) on its own.
+    if (expected !== undefined && size !== expected)
+      throw new LoadError({
+        file,
+        reason: `is ${size} bytes, not the ${expected} it had when it was announced`,
+      });
+    return { path: located };
+  }
   const dir = await mkdtemp(join(tmpdir(), 'strata-ingress-'));
   const path = join(dir, key.split('/').pop() || 'data');
-  await pipeline(await p.store.get('ingress', key), createWriteStream(path));
-  return path;
+  let read = 0;
+  const counted = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      read += chunk.length;
+      if (read > limit)
+        done(new LoadError({ file, reason: `passed the upload limit of ${limit} bytes while it was read` }));
+      else if (expected !== undefined && read > expected)
+        done(new LoadError({ file, reason: `holds more than the ${expected} bytes its upload event named` }));
+      else done(null, chunk);
+    },
+  });
+  try {
+    await pipeline(
+      await p.store.get('ingress', key, { versionId: job.source.versionId }),
+      counted,
+      createWriteStream(path),
+    );
+    if (expected !== undefined && read !== expected)
+      throw new LoadError({
+        file,
+        reason: `is ${read} bytes, not the ${expected} its upload event named; send it again`,
+      });
+    return { path, cleanup: dir };
+  } catch (e) {
+    await rm(dir, { recursive: true, force: true });
+    throw e;
+  }
 }
 
 /** A job's own work, by kind. */
@@ -32,91 +99,156 @@ export type JobHandler = (
   p: Platform,
   catalog: Catalog,
   job: JobMessage,
-  runId: string,
+  run: Run,
   hooks: JobHooks,
+  options: ExecuteOptions,
 ) => Promise<{ result: Record<string, unknown>; lineage: Record<string, unknown> }>;
 
 const handlers: ReadonlyMap<JobMessage['kind'], JobHandler> = new Map<JobMessage['kind'], JobHandler>([
   [
     'ingest',
-    async (p, catalog, job, _runId, hooks) => {
+    async (p, catalog, job, _run, hooks, options) => {
       if (job.kind !== 'ingest') throw new Error('not an ingest job');
       const key = job.source.key;
       if (!job.source.path && !key) throw new Error('ingest job has neither a path nor an ingress key');
-      const path = job.source.path ?? (await localCopy(p, key!));
-      const origin = key
-        ? { kind: 'upload' as const, from: `ingress/${key}` }
-        : { kind: 'file' as const, from: path };
-      return runIngest(p, catalog, { dataset: job.dataset, path, filename: job.filename, origin }, hooks);
+      const { path, cleanup } = job.source.path
+        ? { path: job.source.path, cleanup: undefined }
+        : await ingressBytes(p, job, key!, options.maxUploadBytes);
+      try {
+        const origin = key
+          ? {
+              kind: 'upload' as const,
+              from: `ingress/${key}`,
+              ...(job.source.versionId ? { versionId: job.source.versionId } : {}),
+            }
+          : { kind: 'file' as const, from: path };
+        return await runIngest(
+          p,
+          catalog,
+          { dataset: job.dataset, path, filename: job.filename, origin },
+          hooks,
+        );
+      } finally {
+        if (cleanup) await rm(cleanup, { recursive: true, force: true });
+      }
     },
   ],
   [
     'fetch',
-    (p, catalog, job, _runId, hooks) => {
+    (p, catalog, job, _run, hooks) => {
       if (job.kind !== 'fetch') throw new Error('not a fetch job');
       return runFetch(p, catalog, job.dataset, hooks);
     },
   ],
   [
     'build',
-    (p, catalog, job, runId, hooks) => {
+    (p, catalog, job, run, hooks) => {
       if (job.kind !== 'build') throw new Error('not a build job');
-      return buildProduct(p, catalog, job.product, runId, hooks);
+      // A build queued because an input moved has nothing to add if the build ahead of it already read it.
+      return buildProduct(p, catalog, job.product, run.id, hooks, {
+        skipIfPublished: run.trigger.kind === 'input',
+      });
     },
   ],
 ]);
 
 /**
+ * The job's run was started here but how it ended could not be recorded (the database went away, or the
+ * recording itself failed). The run stays running until the worker can record that it was interrupted, and
+ * have it retried: its job must not be deleted meanwhile. `cause` says what went wrong.
+ */
+export class RunInterruptedError extends StrataError {
+  readonly code = 'INTERRUPTED';
+  constructor(
+    readonly runId: string,
+    override readonly cause: unknown,
+  ) {
+    super(`run ${runId} was interrupted: ${(cause as Error)?.message ?? String(cause)}`);
+    this.name = 'RunInterruptedError';
+  }
+}
+
+/**
  * Runs one job and leaves its run with a truthful status. Idempotent by run id: a job whose run is already
- * running or finished (a second delivery) does nothing and returns that run.
+ * running or finished (a second delivery) does nothing and returns that run. When the database goes away
+ * mid-job, the job is not failed: RunInterruptedError tells the worker to record the interruption once the
+ * database is back, and the run is retried.
  */
 export async function executeJob(
   p: Platform,
   catalog: Catalog,
   job: JobMessage,
   hooks: JobHooks = {},
-  options: { rebuildDependents?: boolean } = {},
+  options: ExecuteOptions = {},
 ): Promise<Run> {
-  const run = await p.runs.start(job.runId);
-  if (!run) return p.runs.get(job.runId);
+  const run = await p.runs.start(job.runId, options.worker);
+  if (!run) {
+    const current = await p.runs.get(job.runId);
+    // A job delivered again after its run succeeded: the rebuilds it should have queued may have been lost
+    // with the worker that ran it. Queueing them is idempotent, so look again.
+    if (current.status === 'succeeded' && options.rebuildDependents && job.kind !== 'build')
+      await rebuildDependents(p, catalog, job, current);
+    return current;
+  }
   if (catalog.sha256) await p.runs.setCatalog(run.id, catalog.sha256);
   const handler = handlers.get(job.kind);
   // What the run asks of paid services, counted by the adapters, for its cost ledger.
   const usage = new Usage();
+  let outcome: { result: Record<string, unknown>; lineage: Record<string, unknown> };
   try {
     if (!handler) throw new Error(`no handler for ${job.kind} jobs`);
-    const { result, lineage } = await usage.run(() => handler(p, catalog, job, run.id, hooks));
-    const done = await recordCost(p, await p.runs.succeed(run.id, result, lineage), job, usage);
-    // The platform running by itself (serve, tasks) follows new inputs; the command line does what it is told.
-    if (options.rebuildDependents) await rebuildDependents(p, catalog, job, result);
-    return done;
+    outcome = await usage.run(() => handler(p, catalog, job, run, hooks, options));
   } catch (e) {
-    return recordCost(p, await p.runs.fail(run.id, errorToJSON(e)), job, usage);
+    // The database going away is no fault of the job's: the run is retried, not failed.
+    if (isDatabaseUnavailable(e)) throw new RunInterruptedError(run.id, e);
+    let failed: Run;
+    try {
+      failed = await p.runs.fail(run.id, errorToJSON(e));
+    } catch (recording) {
+      throw new RunInterruptedError(run.id, recording);
+    }
+    return recordCost(p, failed, job, usage);
   }
+  let done: Run;
+  try {
+    done = await p.runs.succeed(run.id, outcome.result, outcome.lineage);
+  } catch (e) {
+    throw new RunInterruptedError(run.id, e);
+  }
+  done = await recordCost(p, done, job, usage);
+  // The platform running by itself (serve, tasks) follows new inputs; the command line does what it is told.
+  // The run has succeeded: a failure to queue the rebuilds is logged by the caller, never turned into a
+  // failed ingest.
+  if (options.rebuildDependents && job.kind !== 'build') await rebuildDependents(p, catalog, job, done);
+  return done;
 }
 
 /**
- * A new dataset version makes every product that reads that dataset at `latest` worth building again: queue
- * one build each. (A pinned input does not move, so its product is left alone.)
+ * Queues a build of each product that reads this dataset at `latest` and has not yet been built from what
+ * it would read now. Once per product, published version and lock: a retried ingest finds the build its
+ * first attempt queued instead of queueing another.
  */
-async function rebuildDependents(
+export async function rebuildDependents(
   p: Platform,
   catalog: Catalog,
-  job: JobMessage,
-  result: Record<string, unknown>,
-): Promise<void> {
-  if (job.kind === 'build' || result.created !== true) return;
-  for (const { product } of catalog.products.values()) {
-    const reads = Object.values(product.inputs).some(
-      (i) => i.dataset === job.dataset && i.version === 'latest',
+  job: Exclude<JobMessage, { kind: 'build' }>,
+  run: Run,
+): Promise<Run[]> {
+  const queued: Run[] = [];
+  for (const stale of await staleDependents(p.db, catalog, job.dataset)) {
+    const product = stale.entry.product.name;
+    const { run: build } = await submitOnce(
+      p,
+      { kind: 'build', product },
+      {
+        kind: 'input',
+        detail: { dataset: job.dataset, version: run.result?.version, run: run.id },
+      },
+      `rebuild:${product}:${stale.published?.version ?? 'none'}:${lockFingerprint(stale.lock)}`,
     );
-    if (reads)
-      await submit(
-        p,
-        { kind: 'build', product: product.name },
-        { kind: 'input', detail: { dataset: job.dataset, version: result.version } },
-      );
+    queued.push(build);
   }
+  return queued;
 }
 
 const VISIBILITY_SECONDS = 15 * 60;
@@ -140,7 +272,9 @@ export async function workUntil(
       await new Promise((r) => setTimeout(r, pollMs));
       continue;
     }
-    await executeJob(p, catalog, received.job, received.job.runId === until ? hooks : {});
+    await executeJob(p, catalog, received.job, received.job.runId === until ? hooks : {}, {
+      worker: 'cli',
+    });
     await p.queue.delete(received.receipt);
   }
 }

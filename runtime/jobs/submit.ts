@@ -1,14 +1,9 @@
 import type { Platform } from '../platform.ts';
 import type { JobQueue } from '../ports/job-queue.ts';
 import type { RunRegistry } from '../runs/registry.ts';
-import type { JobMessage, Run, RunKind, Trigger } from '../runs/schema.ts';
+import type { JobMessage, NewJob, Run, RunKind, Trigger } from '../runs/schema.ts';
 
-/** A job before its run exists. */
-export type NewJob = JobMessage extends infer J
-  ? J extends { runId: string }
-    ? Omit<J, 'runId'>
-    : never
-  : never;
+export type { NewJob };
 
 const runOf = (job: NewJob): { kind: RunKind; target: string } => ({
   kind: job.kind,
@@ -22,7 +17,7 @@ export async function submit(
   trigger: Trigger,
 ): Promise<Run> {
   const { kind, target } = runOf(job);
-  const run = await p.runs.create(kind, target, trigger);
+  const run = await p.runs.create(kind, target, trigger, job);
   await p.queue.send({ ...job, runId: run.id } as JobMessage);
   return run;
 }
@@ -39,7 +34,7 @@ export async function submitOnce(
   dedupeKey: string,
 ): Promise<{ run: Run; created: boolean }> {
   const { kind, target } = runOf(job);
-  const { run, created } = await deps.runs.createOnce(kind, target, trigger, dedupeKey);
+  const { run, created } = await deps.runs.createOnce(kind, target, trigger, dedupeKey, job);
   if (created || run.status === 'queued') await deps.queue.send({ ...job, runId: run.id } as JobMessage);
   return { run, created };
 }

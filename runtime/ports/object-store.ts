@@ -24,6 +24,11 @@ export class ObjectExistsError extends Error {
   }
 }
 
+export interface GetOptions {
+  /** One version of the object (S3, in a versioned bucket), never whatever the key holds now. */
+  readonly versionId?: string;
+}
+
 export interface ObjectInfo {
   readonly key: string;
   readonly size: number;
@@ -41,7 +46,7 @@ export interface PresignOptions {
 export interface ObjectStore {
   put(bucket: Bucket, key: string, body: Body, options?: PutOptions): Promise<{ size: number }>;
   /** Streams an object; NotFoundError when it is missing. */
-  get(bucket: Bucket, key: string): Promise<Readable>;
+  get(bucket: Bucket, key: string, options?: GetOptions): Promise<Readable>;
   /**
    * Bytes `start` to `end` (exclusive) of an object, read without fetching the rest (an S3 Range request, a
    * positioned read of a file): how FlatGeobuf pages are served. Fewer bytes come back when the object ends

@@ -25,12 +25,18 @@ export const JobMessage = z.discriminatedUnion('kind', [
     size: TaskSize.optional(),
     /** How many times the reconciler has sent this job again after its task died. */
     retry: z.number().int().nonnegative().optional(),
+    /** How many times the dispatcher has held it back (concurrency cap, no capacity): sets its backoff. */
+    held: z.number().int().nonnegative().optional(),
     dataset: z.string(),
     /** Where the file is now: a local path, or an ingress key. */
     source: z.object({
       bucket: z.literal('ingress').optional(),
       key: z.string().optional(),
       path: z.string().optional(),
+      /** The object version the event named: the task reads exactly it, never "the key now". */
+      versionId: z.string().optional(),
+      /** The size the event named: the bytes read must be exactly as many. */
+      size: z.number().int().nonnegative().optional(),
     }),
     filename: z.string(),
   }),
@@ -39,6 +45,7 @@ export const JobMessage = z.discriminatedUnion('kind', [
     runId: z.string(),
     size: TaskSize.optional(),
     retry: z.number().int().nonnegative().optional(),
+    held: z.number().int().nonnegative().optional(),
     dataset: z.string(),
   }),
   z.object({
@@ -46,10 +53,28 @@ export const JobMessage = z.discriminatedUnion('kind', [
     runId: z.string(),
     size: TaskSize.optional(),
     retry: z.number().int().nonnegative().optional(),
+    held: z.number().int().nonnegative().optional(),
     product: z.string(),
   }),
 ]);
 export type JobMessage = z.infer<typeof JobMessage>;
+
+/** A job before its run exists. */
+export type NewJob = JobMessage extends infer J
+  ? J extends { runId: string }
+    ? Omit<J, 'runId'>
+    : never
+  : never;
+
+/** One attempt of a run: when it started (never, for a task that could not start), how it ended and why. */
+export interface RunAttempt {
+  readonly attempt: number;
+  readonly startedAt: string | null;
+  readonly endedAt: string | null;
+  readonly status: 'succeeded' | 'failed' | 'interrupted' | 'redriven' | null;
+  readonly cause: Record<string, unknown> | null;
+  readonly worker: string | null;
+}
 
 export interface Run {
   readonly id: string;

@@ -7,6 +7,7 @@ import { LocalUrlSigner } from '../http/urls.ts';
 import { emptyDirectory } from '../partners/credentials.ts';
 import type { Platform } from '../platform.ts';
 import type { PartnerDirectory } from '../ports/partner-directory.ts';
+import type { WebhookLimits, WebhookSecrets } from '../triggers/webhook.ts';
 
 export interface LocalApiOptions {
   /** Partners and their keys; none when absent. */
@@ -14,6 +15,8 @@ export interface LocalApiOptions {
   readonly maxUploadBytes?: number;
   /** How clients reach this server, when not at the address it listens on (a proxy in front). */
   readonly publicBaseUrl?: string;
+  /** Body size, rate and replay window of the webhooks (DEFAULT_WEBHOOK_LIMITS). */
+  readonly webhookLimits?: Partial<WebhookLimits>;
 }
 
 const noPartners = (): PartnerDirectory => {
@@ -34,7 +37,7 @@ const noPartners = (): PartnerDirectory => {
 export function httpServer(
   p: Platform,
   catalog: Catalog,
-  secrets: Record<string, string>,
+  secrets: WebhookSecrets,
   log: (m: string) => void,
   api: LocalApiOptions = {},
 ): Server {
@@ -50,7 +53,7 @@ export function httpServer(
     urls: new LocalUrlSigner({ download: 300, upload: 900 }),
     maxUploadBytes: api.maxUploadBytes ?? 5 * 1024 ** 3,
     publicBaseUrl: api.publicBaseUrl,
-    local: { webhookSecrets: secrets, operatorsOnLoopback: true },
+    local: { webhookSecrets: secrets, webhookLimits: api.webhookLimits, operatorsOnLoopback: true },
     log: (m, detail) => log(detail ? `${m} ${JSON.stringify(detail)}` : m),
   });
   return nodeServer(app);

@@ -4,6 +4,7 @@ import type { Catalog } from '../catalog/loader.ts';
 import type { Platform } from '../platform.ts';
 import type { PartnerDirectory } from '../ports/partner-directory.ts';
 import { onSchedule } from '../triggers/schedule.ts';
+import type { WebhookSecrets } from '../triggers/webhook.ts';
 import { httpServer } from './http.ts';
 import { IngressWatcher } from './ingress-watcher.ts';
 import { recoverOrphans, workLoop } from './worker.ts';
@@ -13,7 +14,9 @@ export interface ServeOptions {
   readonly workers: number;
   readonly pollMs: number;
   readonly maxUploadBytes: number;
-  readonly webhookSecrets: Record<string, string>;
+  /** How long a file in the ingress folder must go unchanged before it is taken. */
+  readonly quietMs: number;
+  readonly webhookSecrets: WebhookSecrets;
   /** The partner API's partners, keys and scopes (`<home>/partners.json`); none when absent. */
   readonly partners?: PartnerDirectory;
   /** Seconds without a heartbeat after which a running run is taken as orphaned; 'all' with the embedded database. */
@@ -59,10 +62,14 @@ export async function serve(p: Platform, catalog: Catalog, options: ServeOptions
         );
 
   let stopping = false;
-  const watcher = new IngressWatcher(p, catalog, options.maxUploadBytes, (key, outcome) =>
-    options.log(
-      `ingress ${key}: ${outcome.status}${outcome.status === 'rejected' ? ` (${outcome.reason})` : ` (run ${outcome.runId})`}`,
-    ),
+  const watcher = new IngressWatcher(
+    p,
+    catalog,
+    { maxBytes: options.maxUploadBytes, quietMs: options.quietMs },
+    (key, outcome) =>
+      options.log(
+        `ingress ${key}: ${outcome.status}${outcome.status === 'rejected' ? ` (${outcome.reason})` : ` (run ${outcome.runId})`}`,
+      ),
   );
   let polling = Promise.resolve();
   const poller = setInterval(() => {
@@ -111,6 +118,7 @@ export async function serve(p: Platform, catalog: Catalog, options: ServeOptions
         options.staleSeconds === 'all' ? 30_000 : Math.min(30_000, (options.staleSeconds * 1000) / 3),
       log: (m) => options.log(m),
       name: `worker ${i + 1}`,
+      execute: { maxUploadBytes: options.maxUploadBytes },
     }).catch((e) => options.log(`worker ${i + 1} stopped: ${(e as Error).message}`)),
   );
 

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { NotFoundError } from '../errors.ts';
+import type { JobQueue } from '../ports/job-queue.ts';
 import { CapacityError, sizeFor, type TaskLauncher } from '../ports/task-launcher.ts';
 import type { RunRegistry } from '../runs/registry.ts';
 import { JobMessage } from '../runs/schema.ts';
@@ -14,19 +15,52 @@ export interface QueuedMessage {
   readonly body: string;
 }
 
+/** How long a held-back job waits before it is looked at again: 30 s, doubling, at most SQS's 15 minutes. */
+export function holdBackSeconds(held: number): number {
+  return Math.min(900, 30 * 2 ** Math.min(5, held));
+}
+
 /**
  * Starts one task per job in a batch and returns the ids of the messages to retry (SQS partial batch
- * failure): a RunTask error or a full concurrency cap retries only that message. A job whose run is already
- * claimed, running or finished is dropped, so a second delivery never starts a second task; a message that is
- * not a job is retried until the dead-letter queue takes it (and its alarm says so).
+ * failure) and how many tasks started. A job whose run is already claimed, running or finished is dropped,
+ * so a second delivery never starts a second task; a claim left by a dispatcher that died is taken over.
+ *
+ * A job that cannot start for want of room (the concurrency cap, no Fargate capacity) is not a failure: it
+ * is sent again with a growing delay as a new message, and this one is let go, so waiting never uses up
+ * the deliveries after which SQS moves a job to the dead-letter queue. A RunTask error of any other kind
+ * is retried by SQS (and noted on the run, so the dead-letter consumer can say why it failed); a message
+ * that is not a job is retried until the dead-letter queue takes it.
  */
 export async function dispatch(
   messages: readonly QueuedMessage[],
-  deps: { runs: RunRegistry; launcher: TaskLauncher; maxConcurrent: number; log: DispatchLog },
-): Promise<{ retry: string[]; started: number }> {
+  deps: {
+    runs: RunRegistry;
+    launcher: TaskLauncher;
+    queue: JobQueue;
+    maxConcurrent: number;
+    log: DispatchLog;
+  },
+): Promise<{ retry: string[]; started: number; held: number }> {
   const retry: string[] = [];
   let started = 0;
+  let held = 0;
   let running = await deps.launcher.running();
+  /** Sends the job again later as a new message; the current one is retried only if that send fails. */
+  const holdBack = async (m: QueuedMessage, job: JobMessage, why: string) => {
+    const next = (job.held ?? 0) + 1;
+    const delaySeconds = holdBackSeconds(job.held ?? 0);
+    try {
+      await deps.queue.send({ ...job, held: next }, { delaySeconds });
+      held++;
+      deps.log.info(`${why}; job held back`, { runId: job.runId, delaySeconds, held: next });
+    } catch (e) {
+      deps.log.warn(`${why}; could not hold the job back, so it is retried`, {
+        runId: job.runId,
+        error: (e as Error).message,
+      });
+      retry.push(m.id);
+    }
+  };
   for (const m of messages) {
     let job: JobMessage;
     try {
@@ -40,12 +74,7 @@ export async function dispatch(
       continue;
     }
     if (running >= deps.maxConcurrent) {
-      deps.log.info('concurrency cap reached; job retried later', {
-        runId: job.runId,
-        running,
-        cap: deps.maxConcurrent,
-      });
-      retry.push(m.id);
+      await holdBack(m, job, `concurrency cap reached (${running} of ${deps.maxConcurrent} tasks)`);
       continue;
     }
     const claim = `claim:${randomUUID()}`;
@@ -68,12 +97,18 @@ export async function dispatch(
       deps.log.info('task started', { runId: job.runId, task, size: sizeFor(job) });
     } catch (e) {
       await deps.runs.settleDispatch(job.runId, claim, null);
-      deps.log.warn(e instanceof CapacityError ? 'no capacity; job retried' : 'RunTask failed; job retried', {
-        runId: job.runId,
-        error: (e as Error).message,
+      if (e instanceof CapacityError) {
+        await holdBack(m, job, `no capacity (${e.message})`);
+        continue;
+      }
+      const error = (e as Error).message;
+      await deps.runs.noteDispatchFailure(job.runId, {
+        code: 'DISPATCH_FAILED',
+        message: `the task could not be started: ${error}`,
       });
+      deps.log.warn('RunTask failed; job retried', { runId: job.runId, error });
       retry.push(m.id);
     }
   }
-  return { retry, started };
+  return { retry, started, held };
 }

@@ -80,13 +80,25 @@ export async function onObjectCreated(
     {
       kind: 'ingest',
       dataset: dataset.name,
-      source: { bucket: 'ingress', key: object.key },
+      // The task reads exactly this version of the object, and exactly this many bytes of it.
+      source: {
+        bucket: 'ingress',
+        key: object.key,
+        size: object.size,
+        ...(object.versionId ? { versionId: object.versionId } : {}),
+      },
       filename: target.filename,
     },
     {
       kind: 'upload',
       ...(target.partner ? { by: target.partner } : {}),
-      detail: { bucket: object.bucket, key: object.key, size: object.size, etag: object.etag },
+      detail: {
+        bucket: object.bucket,
+        key: object.key,
+        size: object.size,
+        etag: object.etag,
+        ...(object.versionId ? { versionId: object.versionId } : {}),
+      },
     },
     dedupe,
   );

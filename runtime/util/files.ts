@@ -1,4 +1,6 @@
-import type { FileHandle } from 'node:fs/promises';
+import { constants, type Stats } from 'node:fs';
+import { type FileHandle, lstat, open, realpath } from 'node:fs/promises';
+import { dirname, relative, resolve } from 'node:path';
 import type { Body } from '../ports/object-store.ts';
 
 const WRITE_BATCH = 1 << 20;
@@ -61,4 +63,66 @@ export async function writeBody(fh: FileHandle, body: Body): Promise<number> {
   await writing;
   await writeAll(fh, batch, size);
   return size + batchBytes;
+}
+
+/** What an entry that is not a regular file is, in words for a log line. */
+export function kindOf(s: Stats): string {
+  if (s.isSymbolicLink()) return 'a symbolic link';
+  if (s.isDirectory()) return 'a directory';
+  if (s.isFIFO()) return 'a named pipe';
+  if (s.isSocket()) return 'a socket';
+  if (s.isCharacterDevice() || s.isBlockDevice()) return 'a device';
+  return 'not a regular file';
+}
+
+/**
+ * Why `path` may not be taken as a file that landed under `root`, or undefined when it may: it must be a
+ * regular file (a link is not followed), and no folder between `root` and it may be a link either, so
+ * nothing outside the folder (`/etc/passwd` through a link) is ever read. Says nothing of the content.
+ */
+export async function notPlainFileUnder(root: string, path: string): Promise<string | undefined> {
+  let s: Stats;
+  try {
+    s = await lstat(path);
+  } catch {
+    return 'it is gone';
+  }
+  if (!s.isFile()) return `it is ${kindOf(s)}; only regular files are taken`;
+  const [realRoot, realDir] = await Promise.all([realpath(root), realpath(dirname(path))]);
+  const expected = resolve(realRoot, relative(resolve(root), dirname(resolve(path))));
+  if (realDir !== expected) return 'a folder on its path is a symbolic link; only regular files are taken';
+  return undefined;
+}
+
+/**
+ * Opens a regular file for reading without following a link (O_NOFOLLOW) and without waiting on a pipe
+ * (O_NONBLOCK); anything else is refused. Read it through the handle, so what was checked is what is read.
+ */
+export async function openPlainFile(path: string): Promise<{ fh: FileHandle; size: number }> {
+  let fh: FileHandle;
+  try {
+    fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP')
+      throw new NotPlainFileError(path, 'it is a symbolic link; only regular files are taken');
+    throw e;
+  }
+  const s = await fh.stat();
+  if (!s.isFile()) {
+    await fh.close();
+    throw new NotPlainFileError(path, `it is ${kindOf(s)}; only regular files are taken`);
+  }
+  return { fh, size: s.size };
+}
+
+/** A path that is not a regular file where one is required. The message never quotes its content. */
+export class NotPlainFileError extends Error {
+  constructor(
+    readonly path: string,
+    readonly reason: string,
+  ) {
+    super(`${path}: ${reason}`);
+    this.name = 'NotPlainFileError';
+  }
 }

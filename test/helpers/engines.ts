@@ -5,12 +5,10 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { FsObjectStore } from '../../runtime/adapters/local/fs-object-store.ts';
 import { PgliteDatabase } from '../../runtime/adapters/local/pglite-database.ts';
-import { TableJobQueue } from '../../runtime/adapters/local/table-job-queue.ts';
 import { PgDatabase } from '../../runtime/adapters/postgres/pg-database.ts';
 import { migrate } from '../../runtime/db/migrate.ts';
-import type { Platform } from '../../runtime/platform.ts';
+import { localQueueAndRuns, type Platform } from '../../runtime/platform.ts';
 import type { Database } from '../../runtime/ports/database.ts';
-import { RunRegistry } from '../../runtime/runs/registry.ts';
 
 export interface Engine {
   readonly name: 'pglite' | 'postgres';
@@ -79,8 +77,7 @@ export async function testPlatform(engine: Engine): Promise<TestPlatform> {
     dir,
     db,
     store: new FsObjectStore(join(dir, 'buckets')),
-    queue: new TableJobQueue(db),
-    runs: new RunRegistry(db),
+    ...localQueueAndRuns(db),
     close: async () => {
       await db.close();
       await rm(dir, { recursive: true, force: true });

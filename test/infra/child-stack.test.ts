@@ -70,6 +70,7 @@ describe('child stack, defaults (child-a)', () => {
     const ingress = Object.entries(buckets).find(([id]) => id.includes('IngressBucket'))!;
     expect(ingress[1].Properties.LifecycleConfiguration.Rules).toContainEqual({
       ExpirationInDays: 7,
+      NoncurrentVersionExpiration: { NoncurrentDays: 7 },
       Status: 'Enabled',
     });
     for (const p of Object.values(t.findResources('AWS::S3::BucketPolicy'))) {
@@ -176,6 +177,7 @@ describe('child stack, defaults (child-a)', () => {
         }),
         Match.objectLike({ name: '002_dispatch.sql', sql: Match.stringLikeRegexp('dedupe_key') }),
         Match.objectLike({ name: '003_loading.sql', sql: Match.stringLikeRegexp('strata_loading') }),
+        Match.objectLike({ name: '004_runs.sql', sql: Match.stringLikeRegexp('strata.run_attempts') }),
         Match.objectLike({ name: '006_catalog_and_cost.sql', sql: Match.stringLikeRegexp('catalog_sha256') }),
         Match.objectLike({ name: '008_partner_api.sql', sql: Match.stringLikeRegexp('runs_upload_key') }),
       ]),

@@ -112,7 +112,7 @@ describe.each(engines())('partner API on $name', (engine) => {
       partners,
       runs: new RunRegistry(counted),
       queue: new TableJobQueue(counted),
-      local: { webhookSecrets: {}, operatorsOnLoopback: false },
+      local: { webhookSecrets: new Map(), operatorsOnLoopback: false },
     });
   });
   afterAll(async () => p?.close());
@@ -296,7 +296,9 @@ describe.each(engines())('partner API on $name', (engine) => {
 
     // Act 2: the ingress folder is watched as `strata serve` does; the ingest runs.
     const outcomes: string[] = [];
-    const watcher = new IngressWatcher(p, catalog, 1 << 30, (key, o) => outcomes.push(`${key}: ${o.status}`));
+    const watcher = new IngressWatcher(p, catalog, { maxBytes: 1 << 30, quietMs: 0 }, (key, o) =>
+      outcomes.push(`${key}: ${o.status}`),
+    );
     await watcher.poll();
     await watcher.poll();
     const queued = await json(await call(acme, 'GET', `/datasets/roads/uploads/${upload.uploadId}`));
@@ -326,7 +328,7 @@ describe.each(engines())('partner API on $name', (engine) => {
       partners,
       runs: p.runs,
       queue: p.queue,
-      local: { webhookSecrets: {}, operatorsOnLoopback: false },
+      local: { webhookSecrets: new Map(), operatorsOnLoopback: false },
       urls: new LocalUrlSigner({ download: 1, upload: 1 }, () => Date.now() - 10_000),
     });
     const ask = async (a: typeof app, body: unknown) =>

@@ -104,12 +104,16 @@ describe.each(modes)('strata serve on $name', (mode) => {
       child.stderr!.on('data', (d) => {
         log += d;
       });
-      await until('serve to start', () =>
-        log.includes(`http://127.0.0.1:${port}`)
-          ? true
-          : child.exitCode !== null
-            ? Promise.reject(new Error(log))
-            : undefined,
+      // Opening the embedded database (and recovering it after a kill) takes minutes on a loaded machine.
+      await until(
+        'serve to start',
+        () =>
+          log.includes(`http://127.0.0.1:${port}`)
+            ? true
+            : child.exitCode !== null
+              ? Promise.reject(new Error(log))
+              : undefined,
+        300_000,
       );
       return child;
     };
@@ -164,7 +168,10 @@ describe.each(modes)('strata serve on $name', (mode) => {
     const v2 = await until('the webhook build', async () => ((await latest()) !== v1 ? latest() : undefined));
     expect(v2).not.toBe(v1);
 
-    // 3: killed in the middle of a load: nothing partial stays, and after a restart the run is retried to success.
+    // 3: killed while it loads a file: nothing partial stays, and after a restart the load ends in success
+    // and the product is rebuilt from it, wherever the kill landed: mid-load (the run is retried, and
+    // archives nothing twice) or after the load succeeded (its job comes back and queues the rebuild). The
+    // fault suite kills a worker at a point it chooses (test/faults/worker-killed.test.ts).
     await drop('big.csv', 400_000);
     const loading = await until('the big load to start', async () =>
       (await runs()).find((r) => r.kind === 'ingest' && r.status === 'running'),
@@ -174,25 +181,31 @@ describe.each(modes)('strata serve on $name', (mode) => {
       serveProcess.exitCode !== null || serveProcess.signalCode !== null ? true : undefined,
     );
     serveProcess = await start();
-    const retried = await until(
-      'the killed run to be retried to success',
+    const loaded = await until(
+      'the killed run to end in success',
       async () => (await runs()).find((r) => r.id === loading.id && r.status === 'succeeded'),
       180_000,
     );
-    expect(retried.attempts).toBe(2);
-    expect(retried.result).toMatchObject({ rows: 400_000 });
+    expect([1, 2]).toContain(loaded.attempts);
+    expect(loaded.result).toMatchObject({ rows: 400_000 });
     // Two complete versions (metadata written last). A kill between the bytes and the metadata leaves an
     // incomplete folder that no listing counts and nothing deletes: the archive is never deleted from.
     const archive = join(home, 'buckets', 'archive', 'datasets', 'notes');
     const complete = (await readdir(archive)).filter((d) => existsSync(join(archive, d, 'metadata.json')));
     expect(complete).toHaveLength(2);
-    await until('the rebuild after the retried load', async () =>
-      (await latest()) !== v2 ? true : undefined,
-    );
+    const rebuilt = await until('the rebuild from the big load', async () => {
+      const v = await latest();
+      if (!v || v === v2) return undefined;
+      const manifest = JSON.parse(
+        await readFile(join(home, 'buckets', 'egress', 'products', 'copy', v, 'manifest.json'), 'utf8'),
+      ) as { inputs: { version: string }[] };
+      return manifest.inputs[0]?.version === loaded.result?.version ? manifest : undefined;
+    });
+    expect(rebuilt.inputs).toHaveLength(1);
 
     // Ctrl-C stops cleanly.
     serveProcess.kill('SIGINT');
     const code = await until('serve to exit', () => serveProcess.exitCode ?? undefined);
     expect(code).toBe(0);
-  }, 300_000);
+  }, 900_000);
 });

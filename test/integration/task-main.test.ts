@@ -64,10 +64,16 @@ describe('the task entry point (tasks/main.ts, bundled)', () => {
     const r = runTask({ STRATA_JOB: JSON.stringify(job), STRATA_HOME: home });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
-    expect(JSON.parse(r.stdout.trim().split('\n').pop()!)).toMatchObject({
-      run: run.id,
-      status: 'succeeded',
-      error: null,
-    });
+    // Every line is structured JSON carrying the run id: the steps, then how the run ended.
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    for (const line of lines) expect(line).toMatchObject({ runId: run.id, service: 'strata' });
+    expect(lines.map((l) => l.message)).toEqual(
+      expect.arrayContaining(['archive start', 'archive done', 'load start', 'load done']),
+    );
+    expect(lines.at(-1)).toMatchObject({ message: 'run finished', run: run.id, status: 'succeeded' });
+    expect(lines.at(-1)?.error).toBeUndefined();
   }, 300_000);
 });

@@ -10,7 +10,7 @@ import { dispatch } from '../../runtime/triggers/dispatch.ts';
 import { onObjectCreated, parseIngressKey } from '../../runtime/triggers/ingress.ts';
 import { checkHeartbeats, onTaskStopped } from '../../runtime/triggers/reconcile.ts';
 import { onSchedule } from '../../runtime/triggers/schedule.ts';
-import { onWebhook, verifySignature } from '../../runtime/triggers/webhook.ts';
+import { onWebhook, parseWebhookSecrets, verifySignature } from '../../runtime/triggers/webhook.ts';
 import { writeCatalog } from '../helpers/catalog.ts';
 import { engines, type TestPlatform, testPlatform } from '../helpers/engines.ts';
 
@@ -192,6 +192,7 @@ describe.each(engines())('triggers on $name', (engine) => {
       {
         runs: p.runs,
         launcher,
+        queue: p.queue,
         maxConcurrent: 10,
         log: silent,
       },
@@ -201,12 +202,18 @@ describe.each(engines())('triggers on $name', (engine) => {
       [ids[0], 'medium'],
       [ids[1], 'medium'],
     ]);
-    expect(result).toEqual({ retry: [`m-${ids[2]}-0`, 'junk'], started: 2 });
+    expect(result).toEqual({ retry: [`m-${ids[2]}-0`, 'junk'], started: 2, held: 0 });
     // The throttled run's claim was given back, so the retry can start it.
     launcher.failFor.clear();
     expect(
-      await dispatch([message(ids[2]!)], { runs: p.runs, launcher, maxConcurrent: 10, log: silent }),
-    ).toEqual({ retry: [], started: 1 });
+      await dispatch([message(ids[2]!)], {
+        runs: p.runs,
+        launcher,
+        queue: p.queue,
+        maxConcurrent: 10,
+        log: silent,
+      }),
+    ).toEqual({ retry: [], started: 1, held: 0 });
     const tasks = await p.db.query<{ id: string; task: string }>(
       'SELECT id, task FROM strata.runs WHERE id = ANY($1) ORDER BY id',
       [ids],
@@ -216,28 +223,41 @@ describe.each(engines())('triggers on $name', (engine) => {
     expect(ids.map((id) => taskOf.get(id))).toEqual(['arn:task/1', 'arn:task/2', 'arn:task/3']);
   });
 
-  it('holds jobs back at the concurrency cap and on capacity errors', async () => {
+  it('holds jobs back at the concurrency cap and on capacity errors, as new delayed messages that use up no deliveries', async () => {
     const run = await p.runs.create('ingest', 'world_places', { kind: 'cli' });
-    const msg = {
-      id: 'm1',
-      body: JSON.stringify({ kind: 'build', runId: run.id, product: 'summary', size: 'large' }),
-    };
+    const job = { kind: 'build', runId: run.id, product: 'summary', size: 'large' };
     const launcher = new FakeLauncher();
+    const deps = { runs: p.runs, launcher, queue: p.queue, maxConcurrent: 4, log: silent };
+    const delays = async () =>
+      p.db.query<{ held: number; delay: number }>(
+        `SELECT (body->>'held')::int AS held, round(extract(epoch FROM visible_at - enqueued_at))::int AS delay
+         FROM strata.jobs WHERE run_id = $1 ORDER BY id`,
+        [run.id],
+      );
     launcher.busy = 4;
-    expect(await dispatch([msg], { runs: p.runs, launcher, maxConcurrent: 4, log: silent })).toEqual({
-      retry: ['m1'],
+    expect(await dispatch([{ id: 'm1', body: JSON.stringify(job) }], deps)).toEqual({
+      retry: [],
       started: 0,
+      held: 1,
     });
     launcher.busy = 0;
     launcher.failFor.set(run.id, new CapacityError('no Fargate capacity'));
-    expect(await dispatch([msg], { runs: p.runs, launcher, maxConcurrent: 4, log: silent })).toEqual({
-      retry: ['m1'],
+    expect(await dispatch([{ id: 'm2', body: JSON.stringify({ ...job, held: 1 }) }], deps)).toEqual({
+      retry: [],
       started: 0,
+      held: 1,
     });
+    // Each hold is a new message with a longer delay; nothing was reported back to SQS as a failure.
+    expect(await delays()).toEqual([
+      { held: 1, delay: 30 },
+      { held: 2, delay: 60 },
+    ]);
+    await p.db.query('DELETE FROM strata.jobs WHERE run_id = $1', [run.id]);
     launcher.failFor.clear();
-    expect(await dispatch([msg], { runs: p.runs, launcher, maxConcurrent: 4, log: silent })).toEqual({
+    expect(await dispatch([{ id: 'm3', body: JSON.stringify({ ...job, held: 2 }) }], deps)).toEqual({
       retry: [],
       started: 1,
+      held: 0,
     });
     expect(launcher.launched[0]!.size).toBe('large');
   });
@@ -246,7 +266,10 @@ describe.each(engines())('triggers on $name', (engine) => {
     const body = Buffer.from(JSON.stringify({ ref: 'refs/heads/main', note: 'ünïcödé' }));
     const sign = (b: Buffer, secret: string) =>
       `sha256=${createHmac('sha256', secret).update(b).digest('hex')}`;
-    const wd = () => ({ ...deps(), secrets: { summary: 's3cret', default: 'shared' } });
+    const wd = () => ({
+      ...deps(),
+      secrets: parseWebhookSecrets(JSON.stringify({ summary: 's3cret', default: 'shared' }), 'test'),
+    });
     const before = (await p.runs.list({ target: 'summary' })).length;
 
     const forged = await onWebhook(
@@ -277,7 +300,9 @@ describe.each(engines())('triggers on $name', (engine) => {
       wd(),
     );
     expect(replay).toMatchObject({ statusCode: 200, body: { runId: ok.body.runId, duplicate: true } });
-    expect((await drain()).map((j) => j.runId)).toEqual([ok.body.runId]);
+    // The replay found the run still queued, so its job was sent again (a send lost the first time is not
+    // stuck); a job is idempotent by run id, so one run is all it makes.
+    expect((await drain()).map((j) => j.runId)).toEqual([ok.body.runId, ok.body.runId]);
 
     expect(
       (await onWebhook({ hook: 'nope', body, signature: sign(body, 'shared'), deliveryId: 'd2' }, wd()))
@@ -319,7 +344,7 @@ describe.each(engines())('triggers on $name', (engine) => {
         { id: 'a', body: JSON.stringify(jobA) },
         { id: 'b', body: JSON.stringify(jobB) },
       ],
-      { runs: p.runs, launcher, maxConcurrent: 10, log: silent },
+      { runs: p.runs, launcher, queue: p.queue, maxConcurrent: 10, log: silent },
     );
     await p.runs.start(a.id);
     await drain();
@@ -347,6 +372,7 @@ describe.each(engines())('triggers on $name', (engine) => {
         await dispatch([{ id: 'a2', body: JSON.stringify(again) }], {
           runs: p.runs,
           launcher,
+          queue: p.queue,
           maxConcurrent: 10,
           log: silent,
         })
@@ -380,6 +406,7 @@ describe.each(engines())('triggers on $name', (engine) => {
     await dispatch([{ id: 'h', body: JSON.stringify(job) }], {
       runs: p.runs,
       launcher,
+      queue: p.queue,
       maxConcurrent: 10,
       log: silent,
     });
@@ -387,6 +414,8 @@ describe.each(engines())('triggers on $name', (engine) => {
     await p.db.query("UPDATE strata.runs SET heartbeat_at = now() - interval '1 hour' WHERE id = $1", [
       run.id,
     ]);
+    // Nothing running and no job waiting: the check leaves the database alone.
+    await p.db.query('DELETE FROM strata.jobs');
     launcher.busy = 0;
     expect(await checkHeartbeats({ runs: p.runs, queue: p.queue, launcher })).toEqual([]);
     launcher.busy = 1;

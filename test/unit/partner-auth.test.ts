@@ -160,7 +160,7 @@ describe('partner authentication: Hawk and API keys', () => {
     const header = await app.request(`${BASE}/products`, { headers: { 'X-API-Key': key } });
     const none = await app.request(`${BASE}/products`);
     const mistyped = await app.request(`${BASE}/products`, {
-      headers: { 'X-API-Key': `${key.slice(0, -1)}0` },
+      headers: { 'X-API-Key': `${key.slice(0, -1)}${key.endsWith('0') ? '1' : '0'}` },
     });
     await partners.update((doc) => revokeKey(doc, 'acme', acme.apiKey!.id));
     const revoked = await app.request(`${BASE}/products`, { headers: { 'X-API-Key': key } });

@@ -35,12 +35,24 @@ function toParameter(value: unknown, index: number): SqlParameter {
   return { name, value: v };
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
- * The database for Lambdas, through the RDS Data API: no connection to hold, one statement per call. An
- * Aurora cluster paused at 0 ACU answers DatabaseResumingException while it wakes (up to ~15 s), so calls
- * are retried with backoff for up to `resumeTimeoutMs`.
+ * What the Data API answers while Aurora wakes from 0 ACU (up to ~15 s), fails over, or sheds load: worth
+ * asking again. (The SDK retries throttling a few times by itself; a burst can outlast that.)
+ */
+const RETRYABLE = new Set([
+  'DatabaseResumingException',
+  'DatabaseUnavailableException',
+  'ServiceUnavailableError',
+  'ThrottlingException',
+  'TooManyRequestsException',
+]);
+
+/**
+ * The database for Lambdas, through the RDS Data API: no connection to hold, one statement per call. Calls
+ * the database cannot take yet (resuming, unavailable, throttled) are retried with backoff for up to
+ * `resumeTimeoutMs`; then the last error is thrown, and callers answer "try again" (503) rather than fail.
  */
 export class DataApiDatabase implements Queryable {
   private readonly als = new AsyncLocalStorage<{ transactionId: string }>();
@@ -49,20 +61,26 @@ export class DataApiDatabase implements Queryable {
     private readonly target: DataApiTarget,
     private readonly client: RDSDataClient = new RDSDataClient({}),
     private readonly resumeTimeoutMs = 45_000,
+    /** How a backoff waits (tests count the waits instead of sleeping). */
+    private readonly sleep: (ms: number) => Promise<void> = realSleep,
   ) {}
 
   private async send<T>(command: () => Promise<T>): Promise<T> {
+    let waited = 0;
     const deadline = Date.now() + this.resumeTimeoutMs;
     for (let attempt = 0; ; attempt++) {
       Usage.dataApiCall();
       try {
         return await command();
       } catch (e) {
-        const name = (e as { name?: string }).name;
-        const left = deadline - Date.now();
-        if (name !== 'DatabaseResumingException' || left <= 0) throw e;
-        // Never sleeps past the deadline: a caller with a budget (API Gateway's 29 s) gets its answer in it.
-        await sleep(Math.min(5000, 500 * 2 ** attempt, left));
+        const name = (e as { name?: string }).name ?? '';
+        // Never waits past the budget, by the clock or by the waits themselves: a caller with one (API
+        // Gateway's 29 s) gets its answer in it.
+        const left = Math.min(deadline - Date.now(), this.resumeTimeoutMs - waited);
+        if (!RETRYABLE.has(name) || left <= 0) throw e;
+        const wait = Math.min(5000, 500 * 2 ** attempt, left);
+        await this.sleep(wait);
+        waited += wait;
       }
     }
   }

@@ -3,6 +3,7 @@ import {
   ListTasksCommand,
   type ListTasksCommandOutput,
   RunTaskCommand,
+  type RunTaskCommandOutput,
   StopTaskCommand,
 } from '@aws-sdk/client-ecs';
 import { CapacityError, type TaskLauncher } from '../../ports/task-launcher.ts';
@@ -26,7 +27,36 @@ export class EcsTaskLauncher implements TaskLauncher {
   ) {}
 
   async launch(job: JobMessage, size: TaskSize): Promise<string> {
-    const out = await this.client.send(
+    let out: RunTaskCommandOutput;
+    try {
+      out = await this.sendRunTask(job, size);
+    } catch (e) {
+      // Throttling, a timeout or a 5xx from ECS passes with time; a bad request will not.
+      const err = e as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+      if (
+        /Throttl|TooManyRequests|Timeout|TimedOut|ServerException|ServiceUnavailable/i.test(err.name ?? '') ||
+        (err.$metadata?.httpStatusCode ?? 0) >= 500
+      )
+        throw new CapacityError(
+          `ECS is not taking tasks for run ${job.runId} now: ${err.name}: ${err.message}`,
+        );
+      throw e;
+    }
+    const failure = out.failures?.[0];
+    if (failure) {
+      const reason = `${failure.reason ?? 'unknown'}${failure.detail ? `: ${failure.detail}` : ''}`;
+      // RESOURCE:* and capacity reasons pass with time; others (a bad task definition) will not.
+      if (/RESOURCE|capacity|limit/i.test(reason))
+        throw new CapacityError(`no Fargate capacity for run ${job.runId}: ${reason}`);
+      throw new Error(`RunTask failed for run ${job.runId}: ${reason}`);
+    }
+    const arn = out.tasks?.[0]?.taskArn;
+    if (!arn) throw new Error(`RunTask returned no task for run ${job.runId}`);
+    return arn;
+  }
+
+  private sendRunTask(job: JobMessage, size: TaskSize): Promise<RunTaskCommandOutput> {
+    return this.client.send(
       new RunTaskCommand({
         cluster: this.config.cluster,
         taskDefinition: this.config.taskDefinitions[size],
@@ -55,17 +85,6 @@ export class EcsTaskLauncher implements TaskLauncher {
         enableECSManagedTags: true,
       }),
     );
-    const failure = out.failures?.[0];
-    if (failure) {
-      const reason = `${failure.reason ?? 'unknown'}${failure.detail ? `: ${failure.detail}` : ''}`;
-      // RESOURCE:* and capacity reasons pass with time; others (a bad task definition) will not.
-      if (/RESOURCE|capacity|limit/i.test(reason))
-        throw new CapacityError(`no Fargate capacity for run ${job.runId}: ${reason}`);
-      throw new Error(`RunTask failed for run ${job.runId}: ${reason}`);
-    }
-    const arn = out.tasks?.[0]?.taskArn;
-    if (!arn) throw new Error(`RunTask returned no task for run ${job.runId}`);
-    return arn;
   }
 
   async stop(task: string, reason: string): Promise<void> {

@@ -14,6 +14,7 @@ import { NotFoundError } from '../../errors.ts';
 import {
   type Body,
   type Bucket,
+  type GetOptions,
   ObjectExistsError,
   type ObjectInfo,
   type ObjectStore,
@@ -25,7 +26,12 @@ export type BucketNames = Readonly<Record<Bucket, string>>;
 
 function isMissing(e: unknown): boolean {
   const err = e as { name?: string; $metadata?: { httpStatusCode?: number } };
-  return err.name === 'NoSuchKey' || err.name === 'NotFound' || err.$metadata?.httpStatusCode === 404;
+  return (
+    err.name === 'NoSuchKey' ||
+    err.name === 'NoSuchVersion' ||
+    err.name === 'NotFound' ||
+    err.$metadata?.httpStatusCode === 404
+  );
 }
 
 function isPreconditionFailed(e: unknown): boolean {
@@ -95,9 +101,15 @@ export class S3ObjectStore implements ObjectStore {
     return { size };
   }
 
-  async get(bucket: Bucket, key: string): Promise<Readable> {
+  async get(bucket: Bucket, key: string, options: GetOptions = {}): Promise<Readable> {
     try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.buckets[bucket], Key: key }));
+      const out = await this.client.send(
+        new GetObjectCommand({
+          Bucket: this.buckets[bucket],
+          Key: key,
+          ...(options.versionId ? { VersionId: options.versionId } : {}),
+        }),
+      );
       Usage.s3Get(out.ContentLength ?? 0);
       return out.Body as Readable;
     } catch (e) {

@@ -1,5 +1,7 @@
 import {
+  ChangeMessageVisibilityCommand,
   DeleteMessageCommand,
+  GetQueueAttributesCommand,
   ReceiveMessageCommand,
   SendMessageCommand,
   SQSClient,
@@ -25,6 +27,7 @@ export class SqsJobQueue implements JobQueue {
     );
   }
 
+  /** Messages that are not jobs are left alone: after maxReceiveCount the dead-letter queue takes them. */
   async receive(max: number, visibilitySeconds: number): Promise<ReceivedJob[]> {
     const out = await this.client.send(
       new ReceiveMessageCommand({
@@ -35,14 +38,56 @@ export class SqsJobQueue implements JobQueue {
         MessageSystemAttributeNames: ['ApproximateReceiveCount'],
       }),
     );
-    return (out.Messages ?? []).map((m) => ({
-      job: JobMessage.parse(JSON.parse(m.Body ?? 'null')),
-      receipt: m.ReceiptHandle ?? '',
-      receives: Number(m.Attributes?.ApproximateReceiveCount ?? 1),
-    }));
+    const jobs: ReceivedJob[] = [];
+    for (const m of out.Messages ?? []) {
+      let body: unknown;
+      try {
+        body = JSON.parse(m.Body ?? 'null');
+      } catch {
+        continue;
+      }
+      const parsed = JobMessage.safeParse(body);
+      if (!parsed.success) continue;
+      jobs.push({
+        job: parsed.data,
+        receipt: m.ReceiptHandle ?? '',
+        receives: Number(m.Attributes?.ApproximateReceiveCount ?? 1),
+      });
+    }
+    return jobs;
   }
 
   async delete(receipt: string): Promise<void> {
     await this.client.send(new DeleteMessageCommand({ QueueUrl: this.queueUrl, ReceiptHandle: receipt }));
+  }
+
+  async extend(receipt: string, visibilitySeconds: number): Promise<void> {
+    await this.client.send(
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: this.queueUrl,
+        ReceiptHandle: receipt,
+        // SQS's limit: 12 hours.
+        VisibilityTimeout: Math.min(43_200, Math.max(0, Math.round(visibilitySeconds))),
+      }),
+    );
+  }
+
+  async depth(): Promise<number> {
+    const out = await this.client.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: this.queueUrl,
+        AttributeNames: [
+          'ApproximateNumberOfMessages',
+          'ApproximateNumberOfMessagesNotVisible',
+          'ApproximateNumberOfMessagesDelayed',
+        ],
+      }),
+    );
+    const a = out.Attributes ?? {};
+    return (
+      Number(a.ApproximateNumberOfMessages ?? 0) +
+      Number(a.ApproximateNumberOfMessagesNotVisible ?? 0) +
+      Number(a.ApproximateNumberOfMessagesDelayed ?? 0)
+    );
   }
 }

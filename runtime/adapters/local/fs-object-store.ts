@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { link, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { link, lstat, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
@@ -14,7 +13,7 @@ import {
   type ObjectStore,
   type PutOptions,
 } from '../../ports/object-store.ts';
-import { writeBody } from '../../util/files.ts';
+import { openPlainFile, writeBody } from '../../util/files.ts';
 
 /** Guards against keys that would escape the bucket directory. */
 function checkKey(key: string): void {
@@ -68,16 +67,18 @@ export class FsObjectStore implements ObjectStore {
     }
   }
 
+  /** A folder keeps one version of each object: `versionId` has nothing to choose from. Links are not followed. */
   async get(bucket: Bucket, key: string): Promise<Readable> {
     const path = this.path(bucket, key);
-    let size: number;
     try {
-      size = (await stat(path)).size;
-    } catch {
-      throw new NotFoundError(`${bucket}/${key} not found`);
+      const { fh, size } = await openPlainFile(path);
+      Usage.s3Get(size);
+      return fh.createReadStream({ highWaterMark: 1 << 20 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT')
+        throw new NotFoundError(`${bucket}/${key} not found`);
+      throw e;
     }
-    Usage.s3Get(size);
-    return createReadStream(path, { highWaterMark: 1 << 20 });
   }
 
   async getRange(bucket: Bucket, key: string, start: number, end: number): Promise<Buffer> {
@@ -128,8 +129,9 @@ export class FsObjectStore implements ObjectStore {
         if (key === '.tmp') continue;
         if (e.isDirectory()) {
           if (prefix.startsWith(`${key}/`) || `${key}/`.startsWith(prefix)) await walk(p);
-        } else if (key.startsWith(prefix)) {
-          out.push({ key, size: (await stat(p)).size });
+        } else if (e.isFile() && key.startsWith(prefix)) {
+          // Regular files only: a link or a pipe is no object (and a link is never followed out of the bucket).
+          out.push({ key, size: (await lstat(p)).size });
         }
       }
     };

@@ -2,12 +2,30 @@ import type { Database } from '../../ports/database.ts';
 import type { JobQueue, ReceivedJob } from '../../ports/job-queue.ts';
 import { JobMessage } from '../../runs/schema.ts';
 
+/** A job the queue gave up on: unreadable, or received too many times without being done. */
+export interface DeadLetter {
+  readonly runId: string;
+  readonly reason: string;
+}
+
+export interface TableJobQueueOptions {
+  /** Receives after which a job is dead-lettered, as SQS's maxReceiveCount. @default 10 */
+  readonly maxReceives?: number;
+  /** Told of each job dead-lettered, so its run can be failed with the reason. */
+  readonly onDeadLetter?: (dead: DeadLetter) => Promise<void>;
+}
+
 /**
  * The job queue as a table. Receiving hides a job for a visibility timeout instead of deleting it, so a
  * worker that dies leaves its job to come back, as SQS does; SKIP LOCKED lets many workers take in parallel.
+ * A job that cannot be read, or that keeps coming back, is dead-lettered (kept with its reason, never
+ * received again) instead of stopping every worker that takes it.
  */
 export class TableJobQueue implements JobQueue {
-  constructor(private readonly db: Database) {}
+  constructor(
+    private readonly db: Database,
+    private readonly options: TableJobQueueOptions = {},
+  ) {}
 
   async send(job: JobMessage, options: { delaySeconds?: number } = {}): Promise<void> {
     await this.db.query(
@@ -17,19 +35,66 @@ export class TableJobQueue implements JobQueue {
   }
 
   async receive(max: number, visibilitySeconds: number): Promise<ReceivedJob[]> {
-    const rows = await this.db.query<{ id: string | number; body: unknown; receives: number }>(
+    const rows = await this.db.query<{
+      id: string | number;
+      run_id: string;
+      body: unknown;
+      receives: number;
+    }>(
       `UPDATE strata.jobs j SET visible_at = now() + make_interval(secs => $2), receives = j.receives + 1
-       FROM (SELECT id FROM strata.jobs WHERE visible_at <= now() ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) next
+       FROM (SELECT id FROM strata.jobs WHERE visible_at <= now() AND dead_at IS NULL
+             ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) next
        WHERE j.id = next.id
-       RETURNING j.id, j.body, j.receives`,
+       RETURNING j.id, j.run_id, j.body, j.receives`,
       [max, visibilitySeconds],
     );
-    return rows
-      .sort((a, b) => Number(a.id) - Number(b.id))
-      .map((r) => ({ job: JobMessage.parse(r.body), receipt: String(r.id), receives: r.receives }));
+    const out: ReceivedJob[] = [];
+    for (const r of rows.sort((a, b) => Number(a.id) - Number(b.id))) {
+      const body = typeof r.body === 'string' ? safeJson(r.body) : r.body;
+      const parsed = JobMessage.safeParse(body);
+      const receives = Number(r.receives);
+      const reason = !parsed.success
+        ? `the job cannot be read: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`
+        : receives > (this.options.maxReceives ?? 10)
+          ? `the job was received ${receives - 1} times without being done`
+          : undefined;
+      if (reason) await this.deadLetter(String(r.id), r.run_id, reason);
+      else if (parsed.success) out.push({ job: parsed.data, receipt: String(r.id), receives });
+    }
+    return out;
+  }
+
+  private async deadLetter(receipt: string, runId: string, reason: string): Promise<void> {
+    await this.db.query('UPDATE strata.jobs SET dead_at = now(), dead_reason = $2 WHERE id = $1', [
+      Number(receipt),
+      reason,
+    ]);
+    await this.options.onDeadLetter?.({ runId, reason });
   }
 
   async delete(receipt: string): Promise<void> {
     await this.db.query('DELETE FROM strata.jobs WHERE id = $1', [Number(receipt)]);
+  }
+
+  async extend(receipt: string, visibilitySeconds: number): Promise<void> {
+    await this.db.query(
+      'UPDATE strata.jobs SET visible_at = now() + make_interval(secs => $2) WHERE id = $1 AND dead_at IS NULL',
+      [Number(receipt), visibilitySeconds],
+    );
+  }
+
+  async depth(): Promise<number> {
+    const [row] = await this.db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM strata.jobs WHERE dead_at IS NULL',
+    );
+    return Number(row?.n ?? 0);
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
   }
 }

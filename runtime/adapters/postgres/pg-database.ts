@@ -3,9 +3,13 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFromStream, to as copyToStream } from 'pg-copy-streams';
+import { isDatabaseUnavailable } from '../../db/transient.ts';
 import { type CopyChunk, CopyRejectedError, type Database, type RowCount } from '../../ports/database.ts';
 import { countNewlines } from '../../util/bytes.ts';
 import { copyRejected } from '../copy-errors.ts';
+
+/** Clients that already have a listener for their connection's errors. */
+const guarded = new WeakSet<pg.PoolClient>();
 
 interface SessionState {
   client: pg.PoolClient;
@@ -36,6 +40,20 @@ export class PgDatabase implements Database {
     return new PgDatabase(pool);
   }
 
+  /**
+   * A client from the pool that survives its server going away: pg emits 'error' on a checked-out client
+   * whose connection ends, which with no listener would end the process. The query in flight fails with the
+   * cause anyway, and the client is not given back to the pool.
+   */
+  private async checkout(): Promise<pg.PoolClient> {
+    const client = await this.pool.connect();
+    if (!guarded.has(client)) {
+      guarded.add(client);
+      client.on('error', () => {});
+    }
+    return client;
+  }
+
   async query<R = Record<string, unknown>>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
     const s = this.als.getStore();
     const r = s
@@ -51,13 +69,14 @@ export class PgDatabase implements Database {
 
   async session<T>(fn: () => Promise<T>): Promise<T> {
     if (this.als.getStore()) return fn();
-    const client = await this.pool.connect();
+    const client = await this.checkout();
     let broken = false;
     try {
       return await this.als.run({ client, txDepth: 0 }, fn);
     } catch (e) {
-      // A session that fails mid-COPY may leave the connection unusable; do not return it to the pool.
-      broken = (e as { code?: string }).code === undefined;
+      // A session that fails mid-COPY, or whose server went away, may leave the connection unusable: do not
+      // return it to the pool.
+      broken = (e as { code?: string }).code === undefined || isDatabaseUnavailable(e);
       throw e;
     } finally {
       client.release(broken);
@@ -150,14 +169,14 @@ export class PgDatabase implements Database {
     const clients: pg.PoolClient[] = [];
     let failed = false;
     try {
-      clients.push(await this.pool.connect());
+      clients.push(await this.checkout());
       // Another connection only if one is free now: loads that each held one and waited for a second
       // could otherwise take the whole pool and wait on each other for ever.
       while (
         clients.length < this.parallelCopies &&
         this.pool.idleCount + this.pool.options.max - this.pool.totalCount > 0
       )
-        clients.push(await this.pool.connect());
+        clients.push(await this.checkout());
       copy.statements = clients.length;
       const counts = await Promise.all(
         clients.map(async (client) => {
@@ -202,7 +221,7 @@ export class PgDatabase implements Database {
 
   private async *copyOut(sql: string, count?: RowCount): AsyncIterable<Buffer> {
     const own = this.als.getStore()?.client;
-    const client = own ?? (await this.pool.connect());
+    const client = own ?? (await this.checkout());
     let failed = false;
     try {
       const stream = client.query(copyToStream(sql));

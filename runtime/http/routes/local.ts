@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { contentTypeOf } from '../../archive/archive.ts';
 import { ObjectExistsError } from '../../ports/object-store.ts';
-import { onWebhook } from '../../triggers/webhook.ts';
+import { DEFAULT_WEBHOOK_LIMITS, decodeHookName, onWebhook } from '../../triggers/webhook.ts';
 import type { AppDeps, AppEnv, LocalRoutes } from '../context.ts';
 import { HttpProblem } from '../problem.ts';
 import * as S from '../schemas.ts';
@@ -18,6 +18,26 @@ const token = z
   .string()
   .max(4000)
   .openapi({ param: { name: 'token', in: 'path' } });
+
+/**
+ * The body, or undefined when it is larger than `limit` bytes. What passes the limit is read and dropped,
+ * not kept: the sender gets its 413 instead of a connection reset in the middle of its upload.
+ */
+async function bodyWithin(req: Request, limit: number): Promise<Buffer | undefined> {
+  const declared = Number(req.headers.get('content-length'));
+  if (Number.isFinite(declared) && declared > limit) {
+    await req.body?.cancel();
+    return undefined;
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  if (req.body)
+    for await (const c of req.body as unknown as AsyncIterable<Uint8Array>) {
+      size += c.length;
+      if (size <= limit) chunks.push(Buffer.from(c));
+    }
+  return size > limit ? undefined : Buffer.concat(chunks);
+}
 
 /** A body read to its end, failing once it is longer than `size`; a shorter one fails when it ends. */
 async function* exactly(body: AsyncIterable<Uint8Array>, size: number): AsyncGenerator<Uint8Array> {
@@ -47,7 +67,9 @@ export function localRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, local: Loca
       ...LOCAL,
       summary: 'A GitHub-style signed webhook (X-Hub-Signature-256) builds the product it names',
       request: {
-        params: z.object({ hook: S.NameParam.openapi({ param: { name: 'hook', in: 'path' } }) }),
+        // Any text: what is not a hook is told by its signature (401), never by a pattern that would say
+        // which names exist.
+        params: z.object({ hook: z.string().openapi({ param: { name: 'hook', in: 'path' } }) }),
         headers: z.object({
           'x-hub-signature-256': z.string().optional(),
           'x-github-delivery': z.string().optional(),
@@ -60,7 +82,7 @@ export function localRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, local: Loca
           content: { 'application/json': { schema: S.WebhookAccepted } },
         },
         400: {
-          description: 'no delivery id',
+          description: 'no delivery id, or a hook name that is not valid percent-encoding',
           content: { 'application/json': { schema: S.WebhookAccepted } },
         },
         401: {
@@ -68,22 +90,55 @@ export function localRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, local: Loca
           content: { 'application/json': { schema: S.WebhookAccepted } },
         },
         404: { description: 'no such hook', content: { 'application/json': { schema: S.WebhookAccepted } } },
+        409: {
+          description: 'the same body was delivered within the replay window',
+          content: { 'application/json': { schema: S.WebhookAccepted } },
+        },
+        413: {
+          description: 'the body is too large',
+          content: { 'application/json': { schema: S.WebhookAccepted } },
+        },
+        429: {
+          description: 'the hook started its most runs for now (Retry-After)',
+          content: { 'application/json': { schema: S.WebhookAccepted } },
+        },
+        503: {
+          description: 'the platform cannot take it now (Retry-After)',
+          content: { 'application/json': { schema: S.WebhookAccepted } },
+        },
       },
     }),
     async (c) => {
-      const { hook } = c.req.valid('param');
+      // The raw segment: a malformed percent-escape is the sender's mistake (400), never a guess.
+      const raw = /\/webhooks\/([^/]*)$/.exec(new URL(c.req.url).pathname)?.[1] ?? '';
+      const hook = decodeHookName(raw);
+      if (hook === undefined)
+        return c.json({ error: 'the hook name in the path is not valid percent-encoding' }, 400) as never;
+      const limit = local.webhookLimits?.maxBodyBytes ?? DEFAULT_WEBHOOK_LIMITS.maxBodyBytes;
+      const body = await bodyWithin(c.req.raw, limit);
+      if (!body) {
+        deps.log?.(`webhook ${raw}: 413`);
+        return c.json({ error: `the body is larger than ${limit} bytes` }, 413) as never;
+      }
       const headers = c.req.valid('header');
       const out = await onWebhook(
         {
           hook,
-          body: Buffer.from(await c.req.arrayBuffer()),
+          body,
           signature: headers['x-hub-signature-256'],
           deliveryId: headers['x-github-delivery'],
         },
-        { catalog: deps.catalog, runs: deps.runs, queue: deps.queue, secrets: local.webhookSecrets },
+        {
+          catalog: deps.catalog,
+          runs: deps.runs,
+          queue: deps.queue,
+          secrets: local.webhookSecrets,
+          limits: local.webhookLimits,
+          log: (m, d) => deps.log?.(`webhook ${raw}: ${m}`, d),
+        },
       );
-      deps.log?.(`webhook ${hook}: ${out.statusCode}`);
-      return c.json(out.body, out.statusCode as 200) as never;
+      deps.log?.(`webhook ${raw}: ${out.statusCode}`);
+      return c.json(out.body, out.statusCode as 200, { ...out.headers }) as never;
     },
   );
 
