@@ -11,6 +11,7 @@ import { RunStatus } from '../runtime/runs/schema.ts';
 import { registerBuildCommands } from './cli/build-commands.ts';
 import { type GlobalOptions, withPlatform } from './cli/context.ts';
 import { EXIT, humanBytes, loadProgressBar, printJson, printTable, reportError, say } from './cli/output.ts';
+import { registerQaCommands } from './cli/qa-commands.ts';
 
 const program = new Command('strata')
   .description('Strata: versioned geospatial datasets, PostGIS builds and published data products')
@@ -224,6 +225,7 @@ program
   );
 
 registerBuildCommands(program, globals, action);
+registerQaCommands(program, globals, action);
 
 program
   .command('serve')

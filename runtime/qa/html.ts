@@ -134,12 +134,12 @@ function samples(o: OutputQa, r: QaReport): string {
     c.samples.changed.length > 0 && c.changed !== null
       ? rowsTable(
           c.samples.changed,
-          `Changed rows: the first ${c.samples.changed.length} of ${count(c.changed)}, by key, with their values now (the values before are in ${prev}'s files)`,
+          `Changed rows: ${c.samples.changed.length} of ${count(c.changed)}, with their values now (the values before are in ${prev}'s files)`,
         )
       : '',
-    rowsTable(c.samples.added, `Added rows: the first ${c.samples.added.length} of ${count(c.added)}`),
+    rowsTable(c.samples.added, `Added rows: ${c.samples.added.length} of ${count(c.added)}`),
     c.samples.removed.length > 0
-      ? `<div class="table-wrap"><table class="rows"><caption>Removed rows: the first ${c.samples.removed.length} of ${count(c.removed)} (their values are in ${prev}'s files)</caption>
+      ? `<div class="table-wrap"><table class="rows"><caption>Removed rows: ${c.samples.removed.length} of ${count(c.removed)}, by key (their values are in ${prev}'s files)</caption>
 <thead><tr><th scope="col">${keyName}</th></tr></thead><tbody>${c.samples.removed.map((k) => `<tr><td>${value(k)}</td></tr>`).join('')}</tbody></table></div>`
       : '',
   ].filter(Boolean);
@@ -243,7 +243,7 @@ function mapFigure(o: OutputQa, layer: MapLayer | undefined): string {
       : []),
   ].join('');
   const drawn = m.sampled
-    ? `A sample: ${count(m.drawn)} of ${count(m.features)} features are drawn (the page stays light): ${m.highlighted < (c ? c.added + (c.changed ?? 0) : 0) ? `the first ${count(m.highlighted)} changed and added ones` : 'every changed and added one'}, and a repeatable random sample of the rest.`
+    ? `A sample: ${count(m.drawn)} of ${count(m.features)} features are drawn (the page stays light): ${m.highlighted < (c ? c.added + (c.changed ?? 0) : 0) ? `${count(m.highlighted)} of the changed and added ones` : 'every changed and added one'}, and a repeatable random sample of the rest.`
     : `All ${count(m.drawn)} features are drawn${m.highlighted ? `, ${count(m.highlighted)} of them highlighted` : ''}.`;
   const notes = [
     drawn,

@@ -34,6 +34,20 @@ export interface DrawInput {
   };
 }
 
+function byKey(
+  a: Record<string, unknown>,
+  b: Record<string, unknown>,
+  key: readonly string[] | null,
+): number {
+  for (const k of key ?? []) {
+    const [x, y] = [a[k], b[k]];
+    if (x === y) continue;
+    if (typeof x === 'number' && typeof y === 'number') return x - y;
+    return String(x) < String(y) ? -1 : 1;
+  }
+  return 0;
+}
+
 /** A map layer as the page's script reads it: `[status, geometry, properties]` per feature. */
 export interface MapLayer {
   readonly json: string;
@@ -106,6 +120,8 @@ export async function drawRows(db: Queryable, input: DrawInput, limits: MapLimit
       if (row.g) features.push(`[${STATUS_CODE[row.status]},${row.g},${row.p}]`);
     }
   }
+  // Rows came in the order of their keys' hashes: shown in the order of their keys.
+  for (const list of [samples.added, samples.changed]) list.sort((a, b) => byKey(a, b, input.key));
   if (!geom) return { samples, map: null };
 
   const highlighted = features.length;

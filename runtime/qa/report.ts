@@ -200,7 +200,13 @@ async function describeOutput(
             unchanged: valuesTold ? d.matched - d.changed : key ? null : d.matched,
             matched: d.matched,
             duplicateKeys: d.duplicateKeys,
-            samples: { added: drawn.samples.added, changed: drawn.samples.changed, removed: d.removedKeys },
+            samples: {
+              added: drawn.samples.added,
+              changed: drawn.samples.changed,
+              removed: [...d.removedKeys].sort((a, b) =>
+                typeof a === 'number' && typeof b === 'number' ? a - b : String(a) < String(b) ? -1 : 1,
+              ),
+            },
           }
         : null,
       notes,

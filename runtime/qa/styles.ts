@@ -88,6 +88,7 @@ tr.sample td { border-bottom: 1px solid var(--line); padding-top: 0; }
 details summary { cursor: pointer; color: #1f5b99; font-size: .84rem; }
 details[open] summary { margin-bottom: .5rem; }
 table.rows td { white-space: nowrap; max-width: 22rem; overflow: hidden; text-overflow: ellipsis; }
+table.rows thead th { text-transform: none; letter-spacing: 0; font-family: ui-monospace, Menlo, Consolas, monospace; }
 .null { color: #8a95a3; font-style: italic; }
 .qa-popup-status { margin: 0 0 .3rem; font-weight: 650; text-transform: uppercase; font-size: .7rem; letter-spacing: .05em; }
 .leaflet-popup-content table { font-size: .8rem; }

@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runReport } from '../../bin/cli/qa-commands.ts';
 import type { Catalog } from '../../runtime/catalog/loader.ts';
 import { submit, workUntil } from '../../runtime/jobs/execute.ts';
 import { runIngest } from '../../runtime/jobs/ingest.ts';
@@ -9,7 +10,7 @@ import { readJson, readText } from '../../runtime/ports/object-store.ts';
 import { readLatest, readManifest } from '../../runtime/publish/versions.ts';
 import { drawRows } from '../../runtime/qa/map.ts';
 import { fingerprint } from '../../runtime/qa/rows.ts';
-import { QaLocation, QaReport } from '../../runtime/qa/schema.ts';
+import { publishedQaLocation, QaLocation, QaReport } from '../../runtime/qa/schema.ts';
 import { tableColumns, tableStats } from '../../runtime/qa/stats.ts';
 import type { Run } from '../../runtime/runs/schema.ts';
 import { writeCatalog } from '../helpers/catalog.ts';
@@ -284,6 +285,13 @@ FROM sites GROUP BY 1;`,
     expect(r.outputs[0]!.rowList).toBeNull();
     expect(r.history.at(-1)).toMatchObject({ label: run.id, published: false });
     expect(await readText(p.store, 'archive', where.html)).toMatch(/Not published/);
+    // `strata qa site_list --run <id>` finds it from the run; a published build's from its version.
+    expect(await runReport(p, 'site_list', run.id)).toEqual(where);
+    const published = (await p.runs.list({ target: 'site_list', status: 'succeeded', limit: 1 }))[0]!;
+    expect(await runReport(p, 'site_list', published.id)).toEqual(
+      publishedQaLocation('site_list', String(published.result?.version)),
+    );
+    await expect(runReport(p, 'wrong_key', run.id)).rejects.toThrow(/is not a build of "wrong_key"/);
     // Nothing of it is published.
     expect(await readLatest(p.store, 'site_list')).toEqual(latest);
     expect(

@@ -32,8 +32,8 @@ function pathStyle(status: Status): L.PathOptions {
 
 function pointStyle(status: Status): L.CircleMarkerOptions {
   return status === 0
-    ? { radius: 2.5, stroke: false, fillColor: COLOR[0], fillOpacity: 0.65 }
-    : { radius: 5, color: '#ffffff', weight: 1, fillColor: COLOR[status], fillOpacity: 1 };
+    ? { radius: 3, stroke: false, fillColor: COLOR[0], fillOpacity: 0.8 }
+    : { radius: 6, color: '#ffffff', weight: 1.5, fillColor: COLOR[status], fillOpacity: 1 };
 }
 
 /** A feature's values as a small table, built from text nodes: values are data, never markup. */
@@ -127,7 +127,8 @@ function draw(el: HTMLElement, world: Topology): void {
     if (features.length === 0) continue;
     const collection: FeatureCollection = { type: 'FeatureCollection', features };
     L.geoJSON(collection, {
-      style: () => pathStyle(status),
+      // Leaflet styles every layer of a GeoJSON layer, points too: each gets its own kind of style.
+      style: (f) => (f?.geometry.type.endsWith('Point') ? pointStyle(status) : pathStyle(status)),
       pointToLayer: (_f, at) => L.circleMarker(at, pointStyle(status)),
       onEachFeature: (f, l) =>
         l.bindPopup(() => popup(layer.columns, (f.properties as { values: unknown[] }).values, status)),
