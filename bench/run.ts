@@ -8,6 +8,7 @@ import pg from 'pg';
 import { ENTRIES, ensureBundle } from '../bin/bundle.mjs';
 import { writePointsCsv, writePolygonsGeoJson } from './data.ts';
 import { serverForBench } from './postgres.ts';
+import { benchQa } from './qa.ts';
 
 const OUT = fileURLToPath(new URL('./out/', import.meta.url));
 const POINTS = Number(process.env.BENCH_POINTS ?? 1_000_000);
@@ -19,6 +20,8 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 1);
  * kind drifts by up to 40% within minutes, so tools timed far apart do not compare.
  */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+/** Rows of the output whose QA report is timed (0 leaves it out). */
+const QA_ROWS = Number(process.env.BENCH_QA_ROWS ?? POINTS);
 
 interface Result {
   name: string;
@@ -364,11 +367,12 @@ async function main() {
   process.stderr.write(
     `  ${'peak RSS of any Strata process'.padEnd(48)} ${String(peak).padStart(6)} MB (target <= 256 MB) ${peak <= 256 ? 'ok' : 'MISSED'}\n`,
   );
+  await client.end();
+  const qa = QA_ROWS > 0 ? await benchQa(server.url, QA_ROWS, ROUNDS) : undefined;
   writeFileSync(
     join(OUT, 'results.json'),
-    `${JSON.stringify({ points: POINTS, polygons: POLYGONS, results, ratios, peakRssMb: peak }, null, 2)}\n`,
+    `${JSON.stringify({ points: POINTS, polygons: POLYGONS, results, ratios, peakRssMb: peak, qa }, null, 2)}\n`,
   );
-  await client.end();
   server.stop();
 }
 

@@ -10,7 +10,7 @@ import { qualified } from '../util/sql.ts';
 import { reportAssets } from './assets.ts';
 import { renderReport } from './html.ts';
 import { drawRows, type MapLayer } from './map.ts';
-import { diffing, fingerprint, RowListDiff, rowListSelect } from './rows.ts';
+import { diffing, type Fingerprint, fingerprint, RowListDiff, rowListSelect } from './rows.ts';
 import {
   failedQaLocation,
   type HistoryEntry,
@@ -76,7 +76,12 @@ const sameList = (a: readonly string[] | null, b: readonly string[] | null) =>
   JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 
 /** Which previous row list can be compared with, and what to tell the reader when none can. */
-function comparable(previous: Previous | undefined, before: OutputQa | undefined, key: string[] | null) {
+function comparable(
+  previous: Previous | undefined,
+  before: OutputQa | undefined,
+  key: string[] | null,
+  f: Fingerprint,
+) {
   const notes: string[] = [];
   let list: RowList | undefined;
   if (!previous) notes.push('This is the first version: there is nothing to compare it with.');
@@ -93,6 +98,8 @@ function comparable(previous: Previous | undefined, before: OutputQa | undefined
     notes.push(
       `The key changed (${before.rowList.keyColumns?.join(', ') ?? 'none'} before, ${key?.join(', ') ?? 'none'} now), so rows are not compared.`,
     );
+  else if (before.rowList.keyEncoding !== f.keyEncoding)
+    notes.push('The key changed type, or came to hold nulls, so rows are not compared.');
   else list = before.rowList;
   return { list, notes };
 }
@@ -122,15 +129,18 @@ async function describeOutput(
   const validity = product.checks.findIndex(
     (c) => c.type === 'geometry_valid' && c.table === output.table && c.column === output.geometry,
   );
+  const t0 = Date.now();
   const current = await tableStats(db, build.schema, output.table, columns, {
     geometry: output.geometry,
     invalid: validity >= 0 ? build.checks[validity]?.count : undefined,
     exactDistinctMaxRows: QA_LIMITS.exactDistinctMaxRows,
   });
 
+  const t1 = Date.now();
   const before = previous?.report?.outputs.find((o) => o.name === name);
-  const { list, notes } = comparable(previous, before, key);
-  const f = fingerprint(columns, key);
+  const keyNulls = key?.length === 1 ? (current.columns.find((c) => c.name === key[0])?.nulls ?? 0) : 0;
+  const f = fingerprint(columns, key, keyNulls);
+  const { list, notes } = comparable(previous, before, key, f);
   const compareValues = !list || sameList(list.columns, f.columns);
   if (list && key && !compareValues)
     notes.push(
@@ -151,6 +161,7 @@ async function describeOutput(
   if (listKey) await p.store.put('egress', listKey, rows, { contentType: 'text/tab-separated-values' });
   else for await (const _ of rows);
   const d = await diff.finish();
+  const t2 = Date.now();
   if (d.duplicateKeys > 0)
     notes.push(
       `${d.duplicateKeys} row(s) share their key with another row: the key is not unique, so those rows are paired in no meaningful order.`,
@@ -183,6 +194,7 @@ async function describeOutput(
     },
     QA_LIMITS.map,
   );
+  const t3 = Date.now();
   const valuesTold = key !== null && compareValues;
   return {
     qa: {
@@ -211,21 +223,33 @@ async function describeOutput(
         : null,
       notes,
       rowList: listKey
-        ? { key: listKey, method: ROW_HASH_METHOD, keyColumns: key, columns: f.columns }
+        ? {
+            key: listKey,
+            method: ROW_HASH_METHOD,
+            keyColumns: key,
+            keyEncoding: f.keyEncoding,
+            columns: f.columns,
+          }
         : null,
       map: drawn.map?.info ?? null,
+      ms: { stats: t1 - t0, rows: t2 - t1, map: t3 - t2 },
     },
     layer: drawn.map ?? undefined,
   };
 }
 
-/** Sorting a million fingerprints wants more than PostgreSQL's default 4 MB; set for the report only. */
-async function withWorkMem<T>(db: Database, fn: () => Promise<T>): Promise<T> {
-  await db.exec(`SET work_mem = '128MB'`);
+/**
+ * Settings for the report's queries, on its connection only: sorting a million fingerprints wants more than
+ * PostgreSQL's default 4 MB, and JIT compilation, which the planner asks for as soon as a geography function
+ * is in a query (their declared cost is high), costs a fixed 0.2 s or more that these one-pass queries never
+ * win back.
+ */
+async function withReportSettings<T>(db: Database, fn: () => Promise<T>): Promise<T> {
+  await db.exec(`SET work_mem = '128MB'; SET jit = off`);
   try {
     return await fn();
   } finally {
-    await db.exec('RESET work_mem').catch(() => {});
+    await db.exec('RESET work_mem; RESET jit').catch(() => {});
   }
 }
 
@@ -239,7 +263,7 @@ async function compose(
   const previous = await readPrevious(p, product.name);
   const outputs: OutputQa[] = [];
   const layers = new Map<string, MapLayer>();
-  await withWorkMem(p.db, async () => {
+  await withReportSettings(p.db, async () => {
     for (const [i, output] of product.outputs.entries()) {
       const { qa, layer } = await describeOutput(p, build, output, i, previous, writeRowLists);
       outputs.push(qa);

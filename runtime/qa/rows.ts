@@ -4,16 +4,18 @@ import type { TableColumn } from './stats.ts';
 
 /**
  * How a table's rows are fingerprinted, as SQL over its columns. A version keeps the sorted list of its rows'
- * fingerprints (`qa-rows/<output>.tsv`: key hash, row hash, key as JSON), and the next version streams its
- * own list past it: a merge of two sorted lists, in constant memory, with no previous row loaded anywhere.
+ * fingerprints (`qa-rows/<output>.tsv`: key, row hash, and the key as JSON when the key is hashed), and the
+ * next version streams its own list past it: a merge of two sorted lists, in constant memory, with no previous
+ * row loaded anywhere.
  */
 export interface Fingerprint {
   /** bigint: the hash of every column, sorted by name. */
   readonly row: string;
-  /** bigint: the hash of the key columns; null when the output has no key. */
+  /** bigint: the key itself when it is one integer column with no nulls, else the hash of its columns. */
   readonly key: string | null;
-  /** text: the key as JSON, for people. */
+  /** text: the key as JSON, for people; null when the key is an integer (it says itself) or absent. */
   readonly keyText: string | null;
+  readonly keyEncoding: 'integer' | 'hash' | null;
   /** `name type` of every column hashed, sorted by name. */
   readonly columns: string[];
 }
@@ -26,12 +28,30 @@ function hashable(c: TableColumn): string {
   return c.hashable ? col : `${col}::text`;
 }
 
-export function fingerprint(columns: readonly TableColumn[], key: readonly string[] | null): Fingerprint {
+const INTEGERS = new Set(['int2', 'int4', 'int8']);
+
+/**
+ * `keyNulls`: rows whose key is null. A key of one integer column with none is written as it is (the common
+ * `id`): half the bytes of a hash and its JSON, and nothing to hash. Any other key is hashed.
+ */
+export function fingerprint(
+  columns: readonly TableColumn[],
+  key: readonly string[] | null,
+  keyNulls = 0,
+): Fingerprint {
   const sorted = [...columns].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const row = `hash_record_extended(ROW(${sorted.map(hashable).join(', ')}), 0)`;
   const signature = sorted.map((c) => `${c.name} ${c.type}`);
-  if (!key) return { row, key: null, keyText: null, columns: signature };
+  if (!key) return { row, key: null, keyText: null, keyEncoding: null, columns: signature };
   const keyColumns = key.map((k) => columns.find((c) => c.name === k)!);
+  if (keyColumns.length === 1 && INTEGERS.has(keyColumns[0]!.base) && keyNulls === 0)
+    return {
+      row,
+      key: `t.${ident(key[0]!)}::bigint`,
+      keyText: null,
+      keyEncoding: 'integer',
+      columns: signature,
+    };
   return {
     row,
     key: `hash_record_extended(ROW(${keyColumns.map(hashable).join(', ')}), 0)`,
@@ -39,17 +59,19 @@ export function fingerprint(columns: readonly TableColumn[], key: readonly strin
       key.length === 1
         ? `coalesce(to_json(t.${ident(key[0]!)})::text, 'null')`
         : `json_build_array(${key.map((k) => `t.${ident(k)}`).join(', ')})::text`,
+    keyEncoding: 'hash',
     columns: signature,
   };
 }
 
-/** The row list of `table`, one line a row, sorted by key hash then row hash (as bigints). The
- * fingerprint's SQL names the table `t`. */
+/**
+ * The row list of `table`, one line a row, sorted by key then row hash (as bigints). The fingerprint's SQL
+ * names the table `t`; the sort names the subquery's columns (a bare `h` would be the output text).
+ */
 export function rowListSelect(table: string, f: Fingerprint): string {
-  return f.key
-    ? `SELECT kh::text || E'\\t' || h::text || E'\\t' || kt FROM (SELECT ${f.key} AS kh, ${f.row} AS h, ${f.keyText} AS kt FROM ${table} t) s ORDER BY s.kh, s.h`
-    : // Qualified: a bare `h` would name the output column, the text, and sort as text.
-      `SELECT h::text FROM (SELECT ${f.row} AS h FROM ${table} t) s ORDER BY s.h`;
+  if (!f.key) return `SELECT h::text FROM (SELECT ${f.row} AS h FROM ${table} t) s ORDER BY s.h`;
+  const text = f.keyText ? ` || E'\\t' || kt` : '';
+  return `SELECT kh::text || E'\\t' || h::text${text} FROM (SELECT ${f.key} AS kh, ${f.row} AS h${f.keyText ? `, ${f.keyText} AS kt` : ''} FROM ${table} t) s ORDER BY s.kh, s.h`;
 }
 
 /** Splits a byte stream into lines, never cutting a UTF-8 character. */
@@ -182,8 +204,13 @@ export class RowListDiff {
     this.removed++;
     if (this.options.keyed && key === this.lastPreviousKey) this.duplicateKeys++;
     this.lastPreviousKey = key;
-    if (text !== undefined && this.removedKeys.length < this.options.maxRemovedKeys)
-      this.removedKeys.push(JSON.parse(text));
+    if (!this.options.keyed || this.removedKeys.length >= this.options.maxRemovedKeys) return;
+    if (text !== undefined) this.removedKeys.push(JSON.parse(text));
+    else {
+      // An integer key, written as itself.
+      const n = Number(key);
+      this.removedKeys.push(Number.isSafeInteger(n) ? n : key);
+    }
   }
 
   async push(lines: readonly string[]): Promise<void> {

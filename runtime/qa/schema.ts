@@ -72,6 +72,8 @@ export const RowList = z.object({
   key: z.string(),
   method: z.string(),
   keyColumns: z.array(z.string()).nullable(),
+  /** `integer`: the key written as itself; `hash`: its hash, and the key as JSON. */
+  keyEncoding: z.enum(['integer', 'hash']).nullable(),
   /** `name type` of every column hashed, sorted by name. */
   columns: z.array(z.string()),
 });
@@ -99,6 +101,8 @@ export const OutputQa = z.object({
   notes: z.array(z.string()),
   rowList: RowList.nullable(),
   map: MapInfo.nullable(),
+  /** Where the report's time went for this output: figures, row list and comparison, map and samples. */
+  ms: z.object({ stats: z.number(), rows: z.number(), map: z.number() }),
 });
 export type OutputQa = z.infer<typeof OutputQa>;
 

@@ -1,3 +1,4 @@
+import { GEOMETRY_TYPES } from '../catalog/schema.ts';
 import type { Queryable } from '../ports/database.ts';
 import { ident, qualified } from '../util/sql.ts';
 import type { ColumnStats, GeometryStats, TableStats } from './schema.ts';
@@ -36,15 +37,7 @@ export async function tableColumns(db: Queryable, schema: string, table: string)
 export const isSpatial = (c: TableColumn) => c.base === 'geometry' || c.base === 'geography';
 
 /** Geometry types by the name `GeometryType()` gives them, with the name the report shows. */
-const GEOMETRY_TYPES: readonly [string, string][] = [
-  ['POINT', 'Point'],
-  ['LINESTRING', 'LineString'],
-  ['POLYGON', 'Polygon'],
-  ['MULTIPOINT', 'MultiPoint'],
-  ['MULTILINESTRING', 'MultiLineString'],
-  ['MULTIPOLYGON', 'MultiPolygon'],
-  ['GEOMETRYCOLLECTION', 'GeometryCollection'],
-];
+const TYPE_LABELS = new Map(GEOMETRY_TYPES.map((t) => [t.toUpperCase(), t]));
 
 export interface StatsOptions {
   /** The column drawn and measured as the output's geometry. */
@@ -73,10 +66,19 @@ async function spatialRef(db: Queryable, table: string, g: string): Promise<Spat
   return { srid: row.srid || null, kind: 'other' };
 }
 
+/** `count(DISTINCT ...)` of a column: strings by their bytes, types with no ordering as text. */
+function distinctOf(c: TableColumn): string {
+  const col = ident(c.name);
+  // Equality under a deterministic collation is byte equality, and sorting bytes is several times faster
+  // than sorting by a locale.
+  return `count(DISTINCT ${c.category === 'S' || !c.sortable ? `${col}::text COLLATE "C"` : col})::float8`;
+}
+
 /**
- * The figures of one table, computed in the database in one pass (plus ANALYZE, which also gives the
- * estimates of distinct values for large tables): rows, per column nulls, distinct values, min and max, and
- * for the geometry column its types, empty and invalid ones, vertices, bbox and total area and length.
+ * The figures of one table, computed in the database: one pass for rows, nulls, min and max and the
+ * geometry's types, emptiness, validity, vertices and extent; then the distinct values (counted for a table of
+ * up to `exactDistinctMaxRows` rows, PostgreSQL's estimates from ANALYZE's sample above that), and total
+ * area and length where there are polygons or lines to measure.
  */
 export async function tableStats(
   db: Queryable,
@@ -86,65 +88,54 @@ export async function tableStats(
   options: StatsOptions,
 ): Promise<TableStats> {
   const table = qualified(schema, tableName);
-  await db.exec(`ANALYZE ${table}`);
-  const [est] = await db.query<{ n: number }>(
-    `SELECT c.reltuples::float8 AS n FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
-     WHERE s.nspname = $1 AND c.relname = $2`,
-    [schema, tableName],
-  );
-  const exact = Number(est?.n ?? 0) <= options.exactDistinctMaxRows;
-
   const fields = ['count(*)::float8 AS rows'];
   columns.forEach((c, i) => {
     const col = ident(c.name);
     fields.push(`count(${col})::float8 AS n${i}`);
-    if (['N', 'S', 'D'].includes(c.category))
+    // Strings by their bytes, as for distinct values: the same on every engine whatever its locale.
+    if (c.category === 'S')
+      fields.push(`min(${col} COLLATE "C")::text AS lo${i}`, `max(${col} COLLATE "C")::text AS hi${i}`);
+    else if (['N', 'D'].includes(c.category))
       fields.push(`min(${col})::text AS lo${i}`, `max(${col})::text AS hi${i}`);
     else if (c.category === 'B')
       fields.push(`bool_and(${col})::text AS lo${i}`, `bool_or(${col})::text AS hi${i}`);
-    if (exact && !isSpatial(c)) {
-      // Strings are counted by their bytes: equality under a deterministic collation is byte equality, and
-      // sorting bytes is several times faster than sorting by a locale.
-      const value =
-        c.category === 'S' ? `${col}::text COLLATE "C"` : c.sortable ? col : `${col}::text COLLATE "C"`;
-      fields.push(`count(DISTINCT ${value})::float8 AS d${i}`);
-    }
   });
-
   const geomColumn = columns.find((c) => c.name === options.geometry && c.base === 'geometry');
   const g = geomColumn ? ident(geomColumn.name) : '';
   const ref = geomColumn ? await spatialRef(db, table, g) : undefined;
-  if (geomColumn && ref) {
-    const measured =
-      ref.kind === 'geographic'
-        ? ref.srid === 4326
-          ? `${g}::geography`
-          : `ST_Transform(${g}, 4326)::geography`
-        : g;
-    for (const [name] of GEOMETRY_TYPES)
-      fields.push(`count(*) FILTER (WHERE GeometryType(${g}) = '${name}')::float8 AS "gt_${name}"`);
+  if (geomColumn) {
     fields.push(
       `count(*) FILTER (WHERE ST_IsEmpty(${g}))::float8 AS g_empty`,
       `coalesce(sum(ST_NPoints(${g})), 0)::float8 AS g_vertices`,
       `ST_XMin(ST_Extent(${g})) AS g_x1, ST_YMin(ST_Extent(${g})) AS g_y1`,
       `ST_XMax(ST_Extent(${g})) AS g_x2, ST_YMax(ST_Extent(${g})) AS g_y2`,
-      `coalesce(sum(ST_Area(${measured})) FILTER (WHERE ST_Dimension(${g}) = 2), 0)::float8 AS g_area`,
-      `coalesce(sum(ST_Length(${measured})) FILTER (WHERE ST_Dimension(${g}) = 1), 0)::float8 AS g_length`,
     );
     if (options.invalid === undefined)
       fields.push(`count(*) FILTER (WHERE NOT ST_IsValid(${g}))::float8 AS g_invalid`);
   }
-
   const [r] = await db.query<Record<string, unknown>>(`SELECT ${fields.join(', ')} FROM ${table}`);
   const row = r ?? {};
   const rows = Number(row.rows ?? 0);
-  const estimates = exact ? new Map<string, number>() : await distinctEstimates(db, schema, tableName, rows);
+
+  const counted = columns.filter((c) => !isSpatial(c));
+  const exact = rows <= options.exactDistinctMaxRows;
+  let distinct = new Map<string, number>();
+  if (counted.length > 0 && exact) {
+    const [d] = await db.query<Record<string, number>>(
+      `SELECT ${counted.map((c, i) => `${distinctOf(c)} AS d${i}`).join(', ')} FROM ${table}`,
+    );
+    distinct = new Map(counted.map((c, i) => [c.name, Number(d?.[`d${i}`] ?? 0)]));
+  } else if (counted.length > 0) {
+    // The geometry is left out: PostGIS's own statistics of it take longer than the rest together.
+    await db.exec(`ANALYZE ${table} (${counted.map((c) => ident(c.name)).join(', ')})`);
+    distinct = await distinctEstimates(db, schema, tableName, rows);
+  }
   const text = (v: unknown) => (v === null || v === undefined ? null : String(v));
   const stats: ColumnStats[] = columns.map((c, i) => ({
     name: c.name,
     type: c.type,
     nulls: rows - Number(row[`n${i}`] ?? 0),
-    distinct: isSpatial(c) ? null : exact ? Number(row[`d${i}`] ?? 0) : (estimates.get(c.name) ?? null),
+    distinct: isSpatial(c) ? null : (distinct.get(c.name) ?? null),
     distinctEstimated: !exact && !isSpatial(c),
     min: text(row[`lo${i}`]),
     max: text(row[`hi${i}`]),
@@ -153,13 +144,10 @@ export async function tableStats(
   let geometry: GeometryStats | null = null;
   if (geomColumn && ref) {
     const types: Record<string, number> = {};
-    for (const [name, label] of GEOMETRY_TYPES) {
-      const n = Number(row[`gt_${name}`] ?? 0);
-      if (n > 0) types[label] = n;
-    }
-    const nonNull = rows - Number(row[`n${columns.indexOf(geomColumn)}`] ?? 0);
-    const other = rows - nonNull - Object.values(types).reduce((a, b) => a + b, 0);
-    if (other > 0) types.Other = other;
+    const byType = await db.query<{ type: string; n: number }>(
+      `SELECT GeometryType(${g}) AS type, count(*)::float8 AS n FROM ${table} WHERE ${g} IS NOT NULL GROUP BY 1 ORDER BY 1`,
+    );
+    for (const t of byType) types[TYPE_LABELS.get(t.type) ?? t.type] = Number(t.n);
     const box = [row.g_x1, row.g_y1, row.g_x2, row.g_y2].map((v) => (v === null ? null : Number(v)));
     geometry = {
       column: geomColumn.name,
@@ -169,12 +157,43 @@ export async function tableStats(
       invalid: options.invalid ?? Number(row.g_invalid ?? 0),
       vertices: Number(row.g_vertices ?? 0),
       bbox: box.some((v) => v === null) ? null : await toWgs84(db, box as number[], ref),
-      area: Number(row.g_area ?? 0),
-      length: Number(row.g_length ?? 0),
+      ...(await measure(db, table, g, ref, types)),
       units: ref.kind === 'other' ? 'srid' : 'metre',
     };
   }
   return { rows, columns: stats, geometry };
+}
+
+/**
+ * Total area of the polygons and length of the lines, on the ellipsoid for a geographic SRID: a pass of its
+ * own, made only when there is something to measure (geodesic measures are the costliest figures of all).
+ */
+async function measure(
+  db: Queryable,
+  table: string,
+  g: string,
+  ref: SpatialRef,
+  types: Record<string, number>,
+): Promise<{ area: number; length: number }> {
+  // Types beyond the seven (curves, TINs, measured ones like POINTM) may have area or length too.
+  const other = Object.keys(types).some((t) => !TYPE_LABELS.has(t.toUpperCase()));
+  const has = (...names: string[]) => other || names.some((n) => (types[n] ?? 0) > 0);
+  const areas = has('Polygon', 'MultiPolygon', 'GeometryCollection');
+  const lines = has('LineString', 'MultiLineString', 'GeometryCollection');
+  if (!areas && !lines) return { area: 0, length: 0 };
+  const m =
+    ref.kind === 'geographic'
+      ? ref.srid === 4326
+        ? `${g}::geography`
+        : `ST_Transform(${g}, 4326)::geography`
+      : g;
+  // CASE, not FILTER: an aggregate's arguments are computed for every row, whatever its FILTER says.
+  const [r] = await db.query<{ area: number | null; length: number | null }>(
+    `SELECT sum(CASE WHEN ST_Dimension(${g}) = 2 THEN ST_Area(${m}) END)::float8 AS area,
+       sum(CASE WHEN ST_Dimension(${g}) = 1 THEN ST_Length(${m}) END)::float8 AS length
+     FROM ${table} WHERE ST_Dimension(${g}) > 0`,
+  );
+  return { area: Number(r?.area ?? 0), length: Number(r?.length ?? 0) };
 }
 
 /** The bbox in EPSG:4326, transformed as a whole, so no row is transformed for it. */

@@ -57,6 +57,7 @@ function report(): QaReport {
         notes: [],
         rowList: null,
         map: { features: 3, drawn: 3, highlighted: 2, sampled: false, simplified: null },
+        ms: { stats: 1, rows: 1, map: 1 },
       },
     ],
     history: [
