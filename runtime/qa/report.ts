@@ -99,7 +99,7 @@ function comparable(
       `The key changed (${before.rowList.keyColumns?.join(', ') ?? 'none'} before, ${key?.join(', ') ?? 'none'} now), so rows are not compared.`,
     );
   else if (before.rowList.keyEncoding !== f.keyEncoding)
-    notes.push('The key changed type, or came to hold nulls, so rows are not compared.');
+    notes.push('The key changed type, so rows are not compared.');
   else list = before.rowList;
   return { list, notes };
 }
@@ -129,17 +129,8 @@ async function describeOutput(
   const validity = product.checks.findIndex(
     (c) => c.type === 'geometry_valid' && c.table === output.table && c.column === output.geometry,
   );
-  const t0 = Date.now();
-  const current = await tableStats(db, build.schema, output.table, columns, {
-    geometry: output.geometry,
-    invalid: validity >= 0 ? build.checks[validity]?.count : undefined,
-    exactDistinctMaxRows: QA_LIMITS.exactDistinctMaxRows,
-  });
-
-  const t1 = Date.now();
   const before = previous?.report?.outputs.find((o) => o.name === name);
-  const keyNulls = key?.length === 1 ? (current.columns.find((c) => c.name === key[0])?.nulls ?? 0) : 0;
-  const f = fingerprint(columns, key, keyNulls);
+  const f = fingerprint(columns, key);
   const { list, notes } = comparable(previous, before, key, f);
   const compareValues = !list || sameList(list.columns, f.columns);
   if (list && key && !compareValues)
@@ -150,18 +141,39 @@ async function describeOutput(
     notes.push(
       'No key is declared for this output, so rows are compared whole: a changed row counts as one removed and one added. Declare `key: [columns]` on the output to see changed rows.',
     );
-  const diff = new RowListDiff(list ? await p.store.get('egress', list.key) : undefined, {
-    compareValues,
-    keyed: key !== null,
-    maxMarks: QA_LIMITS.marks,
-    maxRemovedKeys: QA_LIMITS.samples,
-  });
   const listKey = writeRowList && build.version ? rowListKey(product.name, build.version, name) : undefined;
-  const rows = diffing(db.copyToLines(rowListSelect(table, f)), diff);
-  if (listKey) await p.store.put('egress', listKey, rows, { contentType: 'text/tab-separated-values' });
-  else for await (const _ of rows);
-  const d = await diff.finish();
-  const t2 = Date.now();
+  const ms = { stats: 0, rows: 0, map: 0 };
+  const timed = async <T>(part: keyof typeof ms, fn: () => Promise<T>): Promise<T> => {
+    const t = Date.now();
+    const result = await fn();
+    ms[part] = Date.now() - t;
+    return result;
+  };
+  // The figures and the row list each read the whole table: at once, where the database has two connections.
+  const [current, d] = await both(
+    db,
+    () =>
+      timed('stats', () =>
+        tableStats(db, build.schema, output.table, columns, {
+          geometry: output.geometry,
+          invalid: validity >= 0 ? build.checks[validity]?.count : undefined,
+          exactDistinctMaxRows: QA_LIMITS.exactDistinctMaxRows,
+        }),
+      ),
+    () =>
+      timed('rows', async () => {
+        const diff = new RowListDiff(list ? await p.store.get('egress', list.key) : undefined, {
+          compareValues,
+          keyed: key !== null,
+          maxMarks: QA_LIMITS.marks,
+          maxRemovedKeys: QA_LIMITS.samples,
+        });
+        const rows = diffing(db.copyToLines(rowListSelect(table, f)), diff);
+        if (listKey) await p.store.put('egress', listKey, rows, { contentType: 'text/tab-separated-values' });
+        else for await (const _ of rows);
+        return diff.finish();
+      }),
+  );
   if (d.duplicateKeys > 0)
     notes.push(
       `${d.duplicateKeys} row(s) share their key with another row: the key is not unique, so those rows are paired in no meaningful order.`,
@@ -171,30 +183,31 @@ async function describeOutput(
   const geometryColumn = geometryStats ? columns.find((c) => c.name === geometryStats.column) : undefined;
   if (geometryStats && !geometryStats.srid)
     notes.push('The geometry has no SRID, so it is not drawn on the map.');
-  const drawn = await drawRows(
-    db,
-    {
-      table,
-      columns,
-      key,
-      fingerprint: f,
-      marks: d.marks,
-      rows: current.rows,
-      samples: QA_LIMITS.samples,
-      geometry:
-        geometryStats && geometryColumn
-          ? {
-              column: geometryStats.column,
-              srid: geometryStats.srid,
-              vertices: geometryStats.vertices,
-              features:
-                current.rows - (current.columns.find((c) => c.name === geometryStats.column)?.nulls ?? 0),
-            }
-          : undefined,
-    },
-    QA_LIMITS.map,
+  const drawn = await timed('map', () =>
+    drawRows(
+      db,
+      {
+        table,
+        columns,
+        key,
+        fingerprint: f,
+        marks: d.marks,
+        rows: current.rows,
+        samples: QA_LIMITS.samples,
+        geometry:
+          geometryStats && geometryColumn
+            ? {
+                column: geometryStats.column,
+                srid: geometryStats.srid,
+                vertices: geometryStats.vertices,
+                features:
+                  current.rows - (current.columns.find((c) => c.name === geometryStats.column)?.nulls ?? 0),
+              }
+            : undefined,
+      },
+      QA_LIMITS.map,
+    ),
   );
-  const t3 = Date.now();
   const valuesTold = key !== null && compareValues;
   return {
     qa: {
@@ -232,10 +245,19 @@ async function describeOutput(
           }
         : null,
       map: drawn.map?.info ?? null,
-      ms: { stats: t1 - t0, rows: t2 - t1, map: t3 - t2 },
+      ms,
     },
     layer: drawn.map ?? undefined,
   };
+}
+
+/** Both at once where the database has a connection to spare (a server); one after the other on PGlite. */
+async function both<A, B>(db: Database, side: () => Promise<A>, main: () => Promise<B>): Promise<[A, B]> {
+  if (db.parallelCopies < 2) return [await side(), await main()];
+  const [a, b] = await Promise.allSettled([db.beside(() => withReportSettings(db, side)), main()]);
+  if (a.status === 'rejected') throw a.reason;
+  if (b.status === 'rejected') throw b.reason;
+  return [a.value, b.value];
 }
 
 /**

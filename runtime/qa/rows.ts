@@ -11,7 +11,7 @@ import type { TableColumn } from './stats.ts';
 export interface Fingerprint {
   /** bigint: the hash of every column, sorted by name. */
   readonly row: string;
-  /** bigint: the key itself when it is one integer column with no nulls, else the hash of its columns. */
+  /** bigint: the key itself when it is one integer column, else the hash of its columns. */
   readonly key: string | null;
   /** text: the key as JSON, for people; null when the key is an integer (it says itself) or absent. */
   readonly keyText: string | null;
@@ -31,20 +31,17 @@ function hashable(c: TableColumn): string {
 const INTEGERS = new Set(['int2', 'int4', 'int8']);
 
 /**
- * `keyNulls`: rows whose key is null. A key of one integer column with none is written as it is (the common
- * `id`): half the bytes of a hash and its JSON, and nothing to hash. Any other key is hashed.
+ * A key of one integer column is written as it is (the common `id`; a null one as `null`, after every
+ * number, where PostgreSQL sorts it): half the bytes of a hash and its JSON, and nothing to hash. Any other
+ * key is hashed.
  */
-export function fingerprint(
-  columns: readonly TableColumn[],
-  key: readonly string[] | null,
-  keyNulls = 0,
-): Fingerprint {
+export function fingerprint(columns: readonly TableColumn[], key: readonly string[] | null): Fingerprint {
   const sorted = [...columns].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const row = `hash_record_extended(ROW(${sorted.map(hashable).join(', ')}), 0)`;
   const signature = sorted.map((c) => `${c.name} ${c.type}`);
   if (!key) return { row, key: null, keyText: null, keyEncoding: null, columns: signature };
   const keyColumns = key.map((k) => columns.find((c) => c.name === k)!);
-  if (keyColumns.length === 1 && INTEGERS.has(keyColumns[0]!.base) && keyNulls === 0)
+  if (keyColumns.length === 1 && INTEGERS.has(keyColumns[0]!.base))
     return {
       row,
       key: `t.${ident(key[0]!)}::bigint`,
@@ -71,7 +68,7 @@ export function fingerprint(
 export function rowListSelect(table: string, f: Fingerprint): string {
   if (!f.key) return `SELECT h::text FROM (SELECT ${f.row} AS h FROM ${table} t) s ORDER BY s.h`;
   const text = f.keyText ? ` || E'\\t' || kt` : '';
-  return `SELECT kh::text || E'\\t' || h::text${text} FROM (SELECT ${f.key} AS kh, ${f.row} AS h${f.keyText ? `, ${f.keyText} AS kt` : ''} FROM ${table} t) s ORDER BY s.kh, s.h`;
+  return `SELECT coalesce(kh::text, 'null') || E'\\t' || h::text${text} FROM (SELECT ${f.key} AS kh, ${f.row} AS h${f.keyText ? `, ${f.keyText} AS kt` : ''} FROM ${table} t) s ORDER BY s.kh, s.h`;
 }
 
 /** Splits a byte stream into lines, never cutting a UTF-8 character. */
@@ -123,9 +120,13 @@ class LineCursor {
   }
 }
 
-/** Orders two bigints written in decimal, as PostgreSQL orders them, without parsing either. */
+/**
+ * Orders two bigints written in decimal, as PostgreSQL orders them, without parsing either; `null` (a null
+ * integer key) comes after every number.
+ */
 export function compareDecimal(a: string, b: string): number {
   if (a === b) return 0;
+  if (a === 'null' || b === 'null') return a === 'null' ? 1 : -1;
   const negA = a.charCodeAt(0) === 45;
   const negB = b.charCodeAt(0) === 45;
   if (negA !== negB) return negA ? -1 : 1;
@@ -209,7 +210,7 @@ export class RowListDiff {
     else {
       // An integer key, written as itself.
       const n = Number(key);
-      this.removedKeys.push(Number.isSafeInteger(n) ? n : key);
+      this.removedKeys.push(key === 'null' ? null : Number.isSafeInteger(n) ? n : key);
     }
   }
 

@@ -309,6 +309,13 @@ FROM sites GROUP BY 1;`,
     expect(await readLatest(p.store, 'wrong_key')).toBeUndefined();
   });
 
+  it('reads a table beside the build session on a connection of its own, where the database has one', async () => {
+    const pid = async () => (await p.db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid'))[0]!.pid;
+    const [inside, beside] = await p.db.session(async () => [await pid(), await p.db.beside(pid)]);
+    if (p.db.parallelCopies > 1) expect(beside).not.toBe(inside);
+    else expect(beside).toBe(inside);
+  });
+
   describe('on a table larger than the limits', () => {
     const schema = 'qa_large';
     beforeAll(async () => {

@@ -50,6 +50,8 @@ describe('compareDecimal', () => {
     // Assess
     const byValues = [...values].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map(String);
     expect(byStrings).toEqual(byValues);
+    // A null integer key comes last, as PostgreSQL sorts nulls.
+    expect(['null', '5', '-7', 'null'].sort(compareDecimal)).toEqual(['-7', '5', 'null', 'null']);
   });
 });
 
