@@ -28,23 +28,26 @@ await migrate(db);
 const store = new FsObjectStore(await mkdtemp(join(tmpdir(), 'strata-bench-')));
 const rssMb = () => Math.round(process.resourceUsage().maxRSS / 1024);
 
+/** The points CSV of bench/data.ts as a dataset. */
+const pointsDataset = (name: string) => ({
+  name,
+  format: 'csv',
+  columns: [
+    { name: 'id', type: 'integer', required: true },
+    { name: 'name', type: 'text' },
+    { name: 'category', type: 'text' },
+    { name: 'value', type: 'double' },
+    { name: 'lon', type: 'double' },
+    { name: 'lat', type: 'double' },
+  ],
+  geometry: { kind: 'lonlat', lon: 'lon', lat: 'lat' },
+});
+
 if (mode === 'load') {
   const [format, path, name, index] = args as [string, string, string, string];
   const dataset = Dataset.parse(
     format === 'csv'
-      ? {
-          name,
-          format: 'csv',
-          columns: [
-            { name: 'id', type: 'integer', required: true },
-            { name: 'name', type: 'text' },
-            { name: 'category', type: 'text' },
-            { name: 'value', type: 'double' },
-            { name: 'lon', type: 'double' },
-            { name: 'lat', type: 'double' },
-          ],
-          geometry: { kind: 'lonlat', lon: 'lon', lat: 'lat' },
-        }
+      ? pointsDataset(name)
       : {
           name,
           format: 'geojson',
@@ -91,19 +94,7 @@ if (mode === 'load') {
   // Two builds of a product whose output is the points as loaded, the second after some rows changed: the
   // QA report's share of each build, as its manifest's timings say.
   const [v1, v2, name] = args as [string, string, string];
-  const dataset = Dataset.parse({
-    name,
-    format: 'csv',
-    columns: [
-      { name: 'id', type: 'integer', required: true },
-      { name: 'name', type: 'text' },
-      { name: 'category', type: 'text' },
-      { name: 'value', type: 'double' },
-      { name: 'lon', type: 'double' },
-      { name: 'lat', type: 'double' },
-    ],
-    geometry: { kind: 'lonlat', lon: 'lon', lat: 'lat' },
-  });
+  const dataset = Dataset.parse(pointsDataset(name));
   const product = Product.parse({
     name: `${name}_qa`,
     inputs: { points: name },

@@ -24,6 +24,7 @@ import {
 } from '../helpers/browser.ts';
 import { writeCatalog } from '../helpers/catalog.ts';
 import { engines, type TestPlatform, testPlatform } from '../helpers/engines.ts';
+import { SITES_DATASET, type Site, sitesCsv } from '../helpers/sites.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const DOCS_IMAGE = join(ROOT, 'docs', 'images', 'qa-report.png');
@@ -48,13 +49,6 @@ const mapsDrawn = (page: Page) =>
     "[...document.querySelectorAll('[data-qa-map]')].every((m) => m.dataset.ready === 'true')",
   );
 
-interface Site {
-  id: number;
-  name: string;
-  visits: number;
-  lon: number;
-  lat: number;
-}
 const grid = (): Site[] =>
   Array.from({ length: 60 }, (_, i) => ({
     id: i + 1,
@@ -63,8 +57,7 @@ const grid = (): Site[] =>
     lon: -4 + (i % 10) * 0.6,
     lat: 50.5 + Math.floor(i / 10) * 0.6,
   }));
-const csv = (rows: Site[]) =>
-  `id,name,visits,lon,lat\n${rows.map((s) => `${s.id},${s.name},${s.visits},${s.lon},${s.lat}`).join('\n')}\n`;
+const csv = sitesCsv;
 
 describe.skipIf(skip !== undefined)('the QA report in a browser', () => {
   let browser: BrowserSession;
@@ -95,17 +88,7 @@ describe.skipIf(skip !== undefined)('the QA report in a browser', () => {
       args = ['--home', p.dir, '--catalog', join(p.dir, 'catalog')];
       catalog = await writeCatalog(join(p.dir, 'catalog'), {
         datasets: {
-          sites: {
-            format: 'csv',
-            columns: [
-              { name: 'id', type: 'integer', required: true },
-              { name: 'name', type: 'text' },
-              { name: 'visits', type: 'integer' },
-              { name: 'lon', type: 'double' },
-              { name: 'lat', type: 'double' },
-            ],
-            geometry: { kind: 'lonlat', lon: 'lon', lat: 'lat' },
-          },
+          sites: SITES_DATASET,
         },
         products: {
           site_list: {

@@ -15,16 +15,9 @@ import { tableColumns, tableStats } from '../../runtime/qa/stats.ts';
 import type { Run } from '../../runtime/runs/schema.ts';
 import { writeCatalog } from '../helpers/catalog.ts';
 import { engines, type TestPlatform, testPlatform } from '../helpers/engines.ts';
+import { SITES_DATASET, type Site, sitesCsv } from '../helpers/sites.ts';
 
-interface Site {
-  id: number;
-  name: string | null;
-  visits: number;
-  lon: number;
-  lat: number;
-}
-
-/** Forty sites on a grid over England, as the CSV a user would drop in. */
+/** Forty sites on a grid over England. */
 const sites = (): Site[] =>
   Array.from({ length: 40 }, (_, i) => ({
     id: i + 1,
@@ -33,8 +26,7 @@ const sites = (): Site[] =>
     lon: -3 + (i % 8) * 0.5,
     lat: 51 + Math.floor(i / 8) * 0.5,
   }));
-const csv = (rows: Site[]) =>
-  `id,name,visits,lon,lat\n${rows.map((r) => `${r.id},${r.name === null ? '' : `"${r.name.replace(/"/g, '""')}"`},${r.visits},${r.lon},${r.lat}`).join('\n')}\n`;
+const csv = sitesCsv;
 
 describe.each(engines())('QA reports on $name', (engine) => {
   let p: TestPlatform;
@@ -63,17 +55,7 @@ describe.each(engines())('QA reports on $name', (engine) => {
     p = await testPlatform(engine);
     catalog = await writeCatalog(join(p.dir, 'catalog'), {
       datasets: {
-        sites: {
-          format: 'csv',
-          columns: [
-            { name: 'id', type: 'integer', required: true },
-            { name: 'name', type: 'text' },
-            { name: 'visits', type: 'integer' },
-            { name: 'lon', type: 'double' },
-            { name: 'lat', type: 'double' },
-          ],
-          geometry: { kind: 'lonlat', lon: 'lon', lat: 'lat' },
-        },
+        sites: SITES_DATASET,
       },
       products: {
         site_list: {
