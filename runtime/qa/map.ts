@@ -2,7 +2,7 @@ import { trimSample } from '../build/checks.ts';
 import type { Queryable } from '../ports/database.ts';
 import { ident } from '../util/sql.ts';
 import { STATUS_CODE } from './palette.ts';
-import type { Fingerprint, Mark } from './rows.ts';
+import { compareDecimal, type Fingerprint, type Mark } from './rows.ts';
 import type { MapInfo } from './schema.ts';
 import { isSpatial, type TableColumn } from './stats.ts';
 
@@ -103,21 +103,25 @@ export async function drawRows(db: Queryable, input: DrawInput, limits: MapLimit
         ...marks.filter((m) => m.status === 'changed').slice(0, input.samples),
       ];
   if (wanted.length > 0) {
-    const rows = await db.query<{ status: Mark['status']; r: string; p: string; g: string | null }>(
-      `SELECT m._status AS status, to_json(t)::text AS r, ${properties} AS p, ${geometry} AS g
-       FROM ${table} t JOIN (SELECT unnest($1::text[])::bigint AS _kh, unnest($2::text[]) AS _status) m
-         ON m._kh = ${keyHash}${lateral}
-       ORDER BY m._kh`,
-      [wanted.map((m) => m.key), wanted.map((m) => m.status)],
+    const statusOf = new Map(wanted.map((m) => [m.key, m.status]));
+    // A semi-join on the hashed list of keys: one pass over the table. (Joined and sorted by key instead,
+    // PostgreSQL sorted the whole table first: 2 s for a million rows.)
+    const rows = await db.query<{ k: string; r: string; p: string; g: string | null }>(
+      `SELECT (${keyHash})::text AS k, to_json(t)::text AS r, ${properties} AS p, ${geometry} AS g
+       FROM ${table} t${lateral} WHERE ${keyHash} IN (SELECT unnest($1::text[])::bigint)`,
+      [wanted.map((m) => m.key)],
     );
+    // In the row list's order, so the samples do not depend on the order the scan found the rows in.
+    rows.sort((a, b) => compareDecimal(a.k, b.k));
     for (const row of rows) {
-      const list = samples[row.status];
+      const status = statusOf.get(row.k) ?? 'changed';
+      const list = samples[status];
       if (list.length < input.samples) {
         const values = JSON.parse(row.r) as Record<string, unknown>;
         for (const s of spatial) delete values[s];
         list.push(trimSample(values));
       }
-      if (row.g) features.push(`[${STATUS_CODE[row.status]},${row.g},${row.p}]`);
+      if (row.g) features.push(`[${STATUS_CODE[status]},${row.g},${row.p}]`);
     }
   }
   // Rows came in the order of their keys' hashes: shown in the order of their keys.

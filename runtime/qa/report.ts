@@ -180,8 +180,10 @@ async function describeOutput(
     );
 
   const geometryStats = current.geometry;
-  const geometryColumn = geometryStats ? columns.find((c) => c.name === geometryStats.column) : undefined;
-  if (geometryStats && !geometryStats.srid)
+  const features = geometryStats
+    ? current.rows - (current.columns.find((c) => c.name === geometryStats.column)?.nulls ?? 0)
+    : 0;
+  if (geometryStats && !geometryStats.srid && features > 0)
     notes.push('The geometry has no SRID, so it is not drawn on the map.');
   const drawn = await timed('map', () =>
     drawRows(
@@ -194,16 +196,14 @@ async function describeOutput(
         marks: d.marks,
         rows: current.rows,
         samples: QA_LIMITS.samples,
-        geometry:
-          geometryStats && geometryColumn
-            ? {
-                column: geometryStats.column,
-                srid: geometryStats.srid,
-                vertices: geometryStats.vertices,
-                features:
-                  current.rows - (current.columns.find((c) => c.name === geometryStats.column)?.nulls ?? 0),
-              }
-            : undefined,
+        geometry: geometryStats
+          ? {
+              column: geometryStats.column,
+              srid: geometryStats.srid,
+              vertices: geometryStats.vertices,
+              features,
+            }
+          : undefined,
       },
       QA_LIMITS.map,
     ),

@@ -79,6 +79,10 @@ CREATE TABLE areas AS SELECT floor(lat)::int AS cell, count(*)::int AS sites,
 FROM sites GROUP BY 1;`,
           },
         },
+        empty: {
+          product: { inputs: { sites: 'sites' }, outputs: [{ table: 'out', key: ['id'] }] },
+          sql: { '010_out.sql': 'CREATE TABLE out AS SELECT id, name, geom FROM sites WHERE false;' },
+        },
         wrong_key: {
           product: {
             inputs: { sites: 'sites' },
@@ -279,6 +283,20 @@ FROM sites GROUP BY 1;`,
     expect(
       (await p.store.list('egress', 'products/site_list/')).some((o) => o.key.includes(run.id.slice(-8))),
     ).toBe(false);
+  });
+
+  it('reports an empty output as empty, with nothing to draw and no note about it', async () => {
+    const run = await build('empty');
+    expect(run.error).toBeNull();
+    const out = (await report('empty')).outputs[0]!;
+    expect(out.current).toMatchObject({ rows: 0, geometry: { types: {}, bbox: null, vertices: 0 } });
+    expect(out.current.columns.map((c) => [c.name, c.nulls, c.distinct, c.min])).toEqual([
+      ['id', 0, 0, null],
+      ['name', 0, 0, null],
+      ['geom', 0, null, null],
+    ]);
+    expect(out.map).toBeNull();
+    expect(out.notes).toEqual(['This is the first version: there is nothing to compare it with.']);
   });
 
   it('fails a build whose output key names a column the table does not have, naming the file and field', async () => {
