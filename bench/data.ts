@@ -1,5 +1,6 @@
 import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { createInterface } from 'node:readline';
 
 /** mulberry32: a small seeded generator, so every run writes the same bytes. */
 export function prng(seed: number): () => number {
@@ -29,10 +30,10 @@ const WORDS = [
 ];
 const CATEGORIES = ['school', 'clinic', 'library', 'depot', 'station'];
 
-async function write(path: string, rows: Iterable<string>): Promise<void> {
+async function write(path: string, rows: Iterable<string> | AsyncIterable<string>): Promise<void> {
   const out = createWriteStream(path);
   let buf = '';
-  for (const row of rows) {
+  for await (const row of rows) {
     buf += row;
     if (buf.length > 1 << 20) {
       if (!out.write(buf)) await once(out, 'drain');
@@ -128,4 +129,47 @@ export async function writePolygonsGeoJson(
     yield '\n]}\n';
   }
   await write(path, parts());
+}
+
+/**
+ * The next version of a points CSV, as a source would send it: every 1,000th row's value changed, every
+ * 5,000th row gone, and one new row per 2,000 at the end. Returns what changed, to check the QA report by.
+ */
+export async function writeChangedPointsCsv(
+  from: string,
+  to: string,
+): Promise<{ changed: number; removed: number; added: number }> {
+  const counts = { changed: 0, removed: 0, added: 0 };
+  let last = 0;
+  async function* lines() {
+    let n = 0;
+    for await (const line of createInterface({ input: createReadStream(from), crlfDelay: Infinity })) {
+      if (n++ === 0) {
+        yield `${line}\n`;
+        continue;
+      }
+      const id = Number(line.slice(0, line.indexOf(',')));
+      last = Math.max(last, id);
+      if (id % 5000 === 0) {
+        counts.removed++;
+        continue;
+      }
+      if (id % 1000 === 0) {
+        // The value is the third field from the end (a name may hold commas): ...,value,lon,lat
+        const f = line.split(',');
+        f[f.length - 3] = (Number(f[f.length - 3]) + 1).toFixed(2);
+        counts.changed++;
+        yield `${f.join(',')}\n`;
+        continue;
+      }
+      yield `${line}\n`;
+    }
+    const extra = Math.floor(last / 2000);
+    for (let i = 1; i <= extra; i++) {
+      counts.added++;
+      yield `${last + i},new ${i},station,1.00,${(-6 + (i % 78) * 0.1).toFixed(6)},${(50 + (i % 86) * 0.1).toFixed(6)}\n`;
+    }
+  }
+  await write(to, lines());
+  return counts;
 }

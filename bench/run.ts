@@ -11,6 +11,7 @@ import { writePointsCsv, writePolygonsGeoJson } from './data.ts';
 import { type BenchContext, gdalFiles, gdalRound, largeFile } from './gdal.ts';
 import { serverForBench } from './postgres.ts';
 import { checkPrerequisites } from './prerequisites.ts';
+import { benchQa } from './qa.ts';
 
 const OUT = fileURLToPath(new URL('./out/', import.meta.url));
 const POINTS = Number(process.env.BENCH_POINTS ?? 1_000_000);
@@ -32,6 +33,8 @@ const API_PAGES = Number(process.env.BENCH_API_PAGES ?? 200);
 const PARTS = (process.env.BENCH_PARTS ?? 'csv,gdal,api').split(',');
 /** Size of the GeoPackage ingested once to show memory stays flat whatever the file's size; 0 skips it. */
 const LARGE_MB = Number(process.env.BENCH_LARGE_MB ?? 2048);
+/** Rows of the output whose QA report is timed (0 leaves it out). */
+const QA_ROWS = Number(process.env.BENCH_QA_ROWS ?? POINTS);
 
 interface Result {
   name: string;
@@ -429,12 +432,13 @@ async function main() {
       `  ${'on the large file: Strata, ogr2ogr'.padEnd(56)} ${String(large.rssMb).padStart(6)} MB, ${large.childRssMb} MB\n`,
     );
   await client.end();
+  const qa = QA_ROWS > 0 ? await benchQa(server.url, QA_ROWS, ROUNDS) : undefined;
   server.stop();
   // With the database stopped: the partner API reads published files only.
   const api = PARTS.includes('api') ? await apiPart() : undefined;
   writeFileSync(
     join(OUT, 'results.json'),
-    `${JSON.stringify({ points: POINTS, polygons: POLYGONS, results, ratios, peakRssMb: peak, childPeakRssMb: childPeak, large, api }, null, 2)}\n`,
+    `${JSON.stringify({ points: POINTS, polygons: POLYGONS, results, ratios, peakRssMb: peak, childPeakRssMb: childPeak, large, qa, api }, null, 2)}\n`,
   );
 }
 

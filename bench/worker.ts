@@ -4,12 +4,21 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FsObjectStore } from '../runtime/adapters/local/fs-object-store.ts';
+import { TableJobQueue } from '../runtime/adapters/local/table-job-queue.ts';
 import { PgDatabase } from '../runtime/adapters/postgres/pg-database.ts';
 import { archiveFile } from '../runtime/archive/archive.ts';
-import { Dataset, Output, type OutputFormat } from '../runtime/catalog/schema.ts';
+import type { Catalog } from '../runtime/catalog/loader.ts';
+import { Dataset, Output, type OutputFormat, Product } from '../runtime/catalog/schema.ts';
 import { migrate } from '../runtime/db/migrate.ts';
+import { submit, workUntil } from '../runtime/jobs/execute.ts';
+import { runIngest } from '../runtime/jobs/ingest.ts';
 import { type LoadOptions, loadVersion } from '../runtime/load/load.ts';
+import type { Platform } from '../runtime/platform.ts';
+import { readJson } from '../runtime/ports/object-store.ts';
 import { exportOutput } from '../runtime/publish/export.ts';
+import { readManifest } from '../runtime/publish/versions.ts';
+import type { QaReport } from '../runtime/qa/schema.ts';
+import { RunRegistry } from '../runtime/runs/registry.ts';
 
 const [mode, ...args] = process.argv.slice(2);
 
@@ -72,23 +81,26 @@ function childRss(): { stop: () => number } {
   };
 }
 
+/** The points CSV of bench/data.ts as a dataset. */
+const pointsDataset = (name: string) => ({
+  name,
+  format: 'csv',
+  columns: [
+    { name: 'id', type: 'integer', required: true },
+    { name: 'name', type: 'text' },
+    { name: 'category', type: 'text' },
+    { name: 'value', type: 'double' },
+    { name: 'lon', type: 'double' },
+    { name: 'lat', type: 'double' },
+  ],
+  geometry: { kind: 'lonlat', lon: 'lon', lat: 'lat' },
+});
+
 if (mode === 'load') {
   const [format, path, name, index] = args as [string, string, string, string];
   const dataset = Dataset.parse(
     format === 'csv'
-      ? {
-          name,
-          format: 'csv',
-          columns: [
-            { name: 'id', type: 'integer', required: true },
-            { name: 'name', type: 'text' },
-            { name: 'category', type: 'text' },
-            { name: 'value', type: 'double' },
-            { name: 'lon', type: 'double' },
-            { name: 'lat', type: 'double' },
-          ],
-          geometry: { kind: 'lonlat', lon: 'lon', lat: 'lat' },
-        }
+      ? pointsDataset(name)
       : {
           name,
           format: 'geojson',
@@ -145,6 +157,65 @@ if (mode === 'load') {
   process.stdout.write(
     `${JSON.stringify({ ms, rows: f.rows, size: f.size, rssMb: rssMb(), childRssMb: children.stop() })}\n`,
   );
+} else if (mode === 'qa') {
+  // Two builds of a product whose output is the points as loaded, the second after some rows changed: the
+  // QA report's share of each build, as its manifest's timings say.
+  const [v1, v2, name] = args as [string, string, string];
+  const dataset = Dataset.parse(pointsDataset(name));
+  const product = Product.parse({
+    name: `${name}_qa`,
+    inputs: { points: name },
+    checks: [
+      { type: 'unique', table: 'points_out', columns: ['id'] },
+      { type: 'geometry_valid', table: 'points_out' },
+    ],
+    outputs: [{ table: 'points_out', key: ['id'], orderBy: ['id'] }],
+  });
+  const catalog: Catalog = {
+    dir: tmpdir(),
+    datasets: new Map([[name, dataset]]),
+    products: new Map([
+      [
+        product.name,
+        {
+          product,
+          dir: tmpdir(),
+          steps: [
+            {
+              file: '010_out.sql',
+              sql: 'CREATE TABLE points_out AS SELECT id, name, category, value, geom FROM points;',
+            },
+          ],
+        },
+      ],
+    ]),
+  };
+  const p: Platform = {
+    db,
+    store,
+    queue: new TableJobQueue(db),
+    runs: new RunRegistry(db),
+    close: () => db.close(),
+  };
+  const builds = [];
+  for (const path of [v1, v2]) {
+    await runIngest(p, catalog, {
+      dataset: name,
+      path,
+      filename: 'points.csv',
+      origin: { kind: 'file', from: path },
+    });
+    const run = await workUntil(
+      p,
+      catalog,
+      (await submit(p, { kind: 'build', product: product.name }, { kind: 'cli' })).id,
+    );
+    if (run.status !== 'succeeded') throw new Error(`build failed: ${JSON.stringify(run.error)}`);
+    const m = await readManifest(store, product.name);
+    const report = await readJson<QaReport>(store, 'egress', m.qa!.json);
+    builds.push({ ...m.timings, qa: m.qa?.outputs[0], parts: report.outputs[0]?.ms });
+  }
+  process.stdout.write(`${JSON.stringify({ builds, rssMb: rssMb() })}\n`);
 } else {
   throw new Error(`unknown mode ${mode}`);
 }

@@ -16,6 +16,7 @@ import { registerCoreCommands, runCoreServer } from './cli/core-commands.ts';
 import { registerCostCommands } from './cli/cost-commands.ts';
 import { EXIT, humanBytes, loadProgressBar, printJson, printTable, reportError, say } from './cli/output.ts';
 import { registerPartnersCommands } from './cli/partners-commands.ts';
+import { registerQaCommands } from './cli/qa-commands.ts';
 import { registerRunsCommands } from './cli/runs-commands.ts';
 
 const program = new Command('strata')
@@ -234,6 +235,7 @@ registerCoreCommands(program, globals, action);
 registerCostCommands(program, globals, action);
 registerPartnersCommands(program, globals, action);
 registerRunsCommands(program, globals, action);
+registerQaCommands(program, globals, action);
 
 program
   .command('serve')

@@ -9,6 +9,7 @@ import type { JobHooks } from '../../runtime/jobs/hooks.ts';
 import type { Platform } from '../../runtime/platform.ts';
 import { strataHome } from '../../runtime/platform.ts';
 import { readManifest } from '../../runtime/publish/versions.ts';
+import { QaLocation } from '../../runtime/qa/schema.ts';
 import type { Run, Trigger } from '../../runtime/runs/schema.ts';
 import { requireGdal } from '../../runtime/util/gdal.ts';
 import { packagePath } from '../../runtime/util/package-root.ts';
@@ -62,6 +63,7 @@ async function buildAndReport(
       const r = run.result as {
         version: string;
         published: string;
+        qaReport: string;
         outputs: { key: string; rows: number; size: number }[];
         checks: { name: string; passed: boolean }[];
       };
@@ -74,6 +76,7 @@ async function buildAndReport(
         say(
           `    ${o.key.split('/').pop()!.padEnd(28)} ${String(o.rows).padStart(8)} rows  ${humanBytes(o.size)}`,
         );
+      say(`  QA report: ${p.store.locate('egress', r.qaReport)}`);
     }
     return { code: EXIT.ok, run };
   }
@@ -81,6 +84,8 @@ async function buildAndReport(
   if (!json) {
     say(`error: build of ${product} failed (run ${run.id}): ${String(error.message ?? 'unknown error')}`);
     if (Array.isArray(error.checks)) printChecks(error.checks as CheckResult[]);
+    const qa = QaLocation.safeParse(error.qaReport);
+    if (qa.success) say(`  QA report of this build: ${p.store.locate(qa.data.bucket, qa.data.html)}`);
     if (error.buildSchema)
       say(
         `  the build schema "${String(error.buildSchema)}" is kept for inspection; strata gc removes it later`,
@@ -228,7 +233,7 @@ export function registerBuildCommands(program: Command, globals: () => GlobalOpt
               return EXIT.failed;
             }
           }
-          const { code } = await buildAndReport(
+          const { code, run } = await buildAndReport(
             p,
             catalog,
             'county_places',
@@ -240,6 +245,8 @@ export function registerBuildCommands(program: Command, globals: () => GlobalOpt
             say('  npx strata show county_places');
             say('  npx strata versions world_places');
             say('  npx strata runs');
+            say('  npx strata qa county_places');
+            say(`QA report of what it published: ${p.store.locate('egress', String(run.result?.qaReport))}`);
           }
           return code;
         });

@@ -9,6 +9,7 @@ import type { Platform } from '../platform.ts';
 import type { Database } from '../ports/database.ts';
 import { exportOutput, type PublishedFile, planExports } from '../publish/export.ts';
 import { type LatestPointer, latestKey, type Manifest, productVersionPrefix } from '../publish/manifest.ts';
+import { publishQaReport, reportFailedChecks } from '../qa/report.ts';
 import { timestamp } from '../util/ids.ts';
 import { ident, literal, qualified } from '../util/sql.ts';
 import { PLATFORM_VERSION } from '../version.ts';
@@ -241,11 +242,8 @@ export async function buildProduct(
         ms: Date.now() - tChecks,
         detail: `${checks.filter((c) => c.passed).length} passed, ${failed.length} failed, ${warned} warned`,
       });
-      if (failed.length > 0) throw new CheckFailedError(checks);
-      const checksMs = Date.now() - tChecks;
-
-      // From here the platform's own user reads the product's tables: nothing the product defined may be
-      // on its search path, and the outputs must be plain tables.
+      // From here the platform's own user reads the product's tables (the QA report, the exports): nothing
+      // the product defined may be on its search path, and the outputs must be plain tables.
       await db.exec('SET search_path TO public');
       await checkOutputsArePlainTables(
         db,
@@ -253,6 +251,16 @@ export async function buildProduct(
         product.outputs.map((o) => o.table),
       );
       const builtAt = new Date();
+      if (failed.length > 0)
+        throw await reportFailedChecks(p, new CheckFailedError(checks), {
+          schema,
+          entry,
+          runId,
+          checks,
+          builtAt,
+        });
+      const checksMs = Date.now() - tChecks;
+
       const version = `${timestamp(builtAt)}-${runId.slice(-8)}`;
       const prefix = productVersionPrefix(product.name, version);
       const tExport = Date.now();
@@ -271,6 +279,9 @@ export async function buildProduct(
         });
       }
       const exportMs = Date.now() - tExport;
+      const tQa = Date.now();
+      const qa = await publishQaReport(p, { schema, entry, runId, checks, builtAt, version }, hooks);
+      const qaMs = Date.now() - tQa;
 
       const manifest: Manifest = {
         product: product.name,
@@ -283,7 +294,8 @@ export async function buildProduct(
         steps,
         checks,
         outputs,
-        timings: { stepsMs, checksMs, exportMs, totalMs: Date.now() - started },
+        qa,
+        timings: { stepsMs, checksMs, exportMs, qaMs, totalMs: Date.now() - started },
       };
       const manifestKey = `${prefix}manifest.json`;
       // Registered before its manifest makes it a version: if the database is gone now, nothing is visible;
@@ -311,6 +323,7 @@ export async function buildProduct(
           version,
           published: p.store.locate('egress', prefix),
           manifest: manifestKey,
+          qaReport: qa.html,
           outputs: outputs.map((o) => ({ key: o.key, rows: o.rows, size: o.size, sha256: o.sha256 })),
           checks: checks.map((c) => ({ name: c.name, passed: c.passed, count: c.count })),
           steps,

@@ -44,7 +44,7 @@ function violations(c: Check): string {
 }
 
 /** Long values (geometries, big text) are cut in samples: a sample is for a person to look at. */
-function trimSample(row: Record<string, unknown>): Record<string, unknown> {
+export function trimSample(row: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(row)) {
     if (v && typeof v === 'object' && 'coordinates' in v)

@@ -274,6 +274,8 @@ export const Output = z.strictObject({
   /** How geometry appears in CSV: WKT in a `geometry` column, or `lon`/`lat` for points. */
   csvGeometry: z.enum(['wkt', 'lonlat', 'none']).default('wkt'),
   orderBy: z.array(z.string().min(1)).optional(),
+  /** Columns that identify a row across versions: the QA report counts changed rows by them. */
+  key: z.array(z.string().min(1)).min(1).optional(),
 });
 export type Output = z.infer<typeof Output>;
 

@@ -40,6 +40,12 @@ export interface Database extends Queryable {
    * holds for the whole of `fn`.
    */
   session<T>(fn: () => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` on a connection of its own, outside the session it is called from, so that both can work at
+   * once; only where `parallelCopies > 1` (a server's pool). A database with one connection (PGlite) runs it in
+   * the session, so a caller there must not run anything beside it.
+   */
+  beside<T>(fn: () => Promise<T>): Promise<T>;
   /** `session` wrapped in BEGIN/COMMIT, rolled back when `fn` throws. */
   transaction<T>(fn: () => Promise<T>): Promise<T>;
   /**

@@ -1,5 +1,6 @@
 import type { LockedInput } from '../build/plan.ts';
 import type { CheckResult } from '../errors.ts';
+import type { QaSummary } from '../qa/schema.ts';
 import type { PublishedFile } from './export.ts';
 
 export const productPrefix = (product: string) => `products/${product}/`;
@@ -18,6 +19,8 @@ export interface Manifest {
   readonly steps: readonly { readonly file: string; readonly ms: number }[];
   readonly checks: readonly CheckResult[];
   readonly outputs: readonly PublishedFile[];
+  /** The QA report beside the manifest (`qa.html`, `qa.json`) and its figures in short. */
+  readonly qa?: QaSummary;
   readonly timings: Readonly<Record<string, number>>;
 }
 

@@ -54,6 +54,10 @@ class FlakyDatabase implements Database {
     this.check();
     return this.inner.transaction(fn);
   }
+  async beside<T>(fn: () => Promise<T>): Promise<T> {
+    this.check();
+    return this.inner.beside(fn);
+  }
   async copyFrom(
     t: string,
     o: string,

@@ -71,6 +71,11 @@ export class PgliteDatabase implements Database {
     return this.exclusive(fn);
   }
 
+  /** One connection: `fn` runs in the session it is called from. */
+  beside<T>(fn: () => Promise<T>): Promise<T> {
+    return this.session(fn);
+  }
+
   transaction<T>(fn: () => Promise<T>): Promise<T> {
     return this.exclusive(async () => {
       const state = this.als.getStore()!;

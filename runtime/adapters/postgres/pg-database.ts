@@ -83,6 +83,10 @@ export class PgDatabase implements Database {
     }
   }
 
+  beside<T>(fn: () => Promise<T>): Promise<T> {
+    return this.als.exit(() => this.session(fn));
+  }
+
   transaction<T>(fn: () => Promise<T>): Promise<T> {
     return this.session(async () => {
       const state = this.als.getStore()!;

@@ -1,0 +1,399 @@
+import type { Output, ProductEntry } from '../catalog/schema.ts';
+import { BuildError, type CheckFailedError, type CheckResult } from '../errors.ts';
+import type { JobHooks } from '../jobs/hooks.ts';
+import type { Platform } from '../platform.ts';
+import type { Database } from '../ports/database.ts';
+import { readJson } from '../ports/object-store.ts';
+import type { Manifest } from '../publish/manifest.ts';
+import { readLatest } from '../publish/versions.ts';
+import { qualified } from '../util/sql.ts';
+import { reportAssets } from './assets.ts';
+import { renderReport } from './html.ts';
+import { drawRows, type MapLayer } from './map.ts';
+import { diffing, type Fingerprint, fingerprint, RowListDiff, rowListSelect } from './rows.ts';
+import {
+  failedQaLocation,
+  type HistoryEntry,
+  type OutputQa,
+  publishedQaLocation,
+  type QaLocation,
+  QaReport,
+  type QaSummary,
+  ROW_HASH_METHOD,
+  type RowList,
+  rowListKey,
+} from './schema.ts';
+import { tableColumns, tableStats } from './stats.ts';
+
+/** How far the report goes, in one place. The map's limits keep a page of a million rows light. */
+export const QA_LIMITS = {
+  /** Above this many rows, distinct counts are PostgreSQL's estimates (exact counts sort every column). */
+  exactDistinctMaxRows: 200_000,
+  /** Rows shown per kind of change, and removed keys listed. */
+  samples: 10,
+  /** Changed and added rows highlighted at most. */
+  marks: 5_000,
+  map: { features: 20_000, simplifyAboveVertices: 500_000, simplifyFraction: 0.01, properties: 8 },
+  /** Versions in the row-count chart, this build included. */
+  history: 12,
+} as const;
+
+/** What the report is made from: a build schema that still holds the output tables, and the build's checks. */
+export interface QaBuild {
+  readonly schema: string;
+  readonly entry: ProductEntry;
+  readonly runId: string;
+  readonly checks: readonly CheckResult[];
+  readonly builtAt: Date;
+  /** The version being published; undefined for a build that failed its checks. */
+  readonly version?: string;
+}
+
+interface Previous {
+  readonly version: string;
+  readonly builtAt: string;
+  readonly report: QaReport | undefined;
+  readonly rows: Record<string, number>;
+}
+
+/** The latest published version, with its own report's figures when it has one. */
+async function readPrevious(p: Platform, product: string): Promise<Previous | undefined> {
+  const latest = await readLatest(p.store, product);
+  if (!latest) return undefined;
+  const manifest = await readJson<Manifest>(p.store, 'egress', latest.manifest);
+  const location = publishedQaLocation(product, latest.version);
+  let report: QaReport | undefined;
+  if (await p.store.exists('egress', location.json)) {
+    const parsed = QaReport.safeParse(await readJson(p.store, 'egress', location.json));
+    if (parsed.success) report = parsed.data;
+  }
+  const rows: Record<string, number> = {};
+  for (const o of manifest.outputs) rows[o.name] ??= o.rows;
+  return { version: latest.version, builtAt: manifest.builtAt, report, rows };
+}
+
+const sameList = (a: readonly string[] | null, b: readonly string[] | null) =>
+  JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+
+/** Which previous row list can be compared with, and what to tell the reader when none can. */
+function comparable(
+  previous: Previous | undefined,
+  before: OutputQa | undefined,
+  key: string[] | null,
+  f: Fingerprint,
+) {
+  const notes: string[] = [];
+  let list: RowList | undefined;
+  if (!previous) notes.push('This is the first version: there is nothing to compare it with.');
+  else if (!previous.report)
+    notes.push(
+      `Version ${previous.version} has no QA figures (it was published before QA reports), so rows are not compared.`,
+    );
+  else if (!before) notes.push(`Version ${previous.version} had no output of this name.`);
+  else if (!before.rowList || before.rowList.method !== ROW_HASH_METHOD)
+    notes.push(
+      `Version ${previous.version} kept no row list this version can read, so rows are not compared.`,
+    );
+  else if (!sameList(before.rowList.keyColumns, key))
+    notes.push(
+      `The key changed (${before.rowList.keyColumns?.join(', ') ?? 'none'} before, ${key?.join(', ') ?? 'none'} now), so rows are not compared.`,
+    );
+  else if (before.rowList.keyEncoding !== f.keyEncoding)
+    notes.push('The key changed type, so rows are not compared.');
+  else list = before.rowList;
+  return { list, notes };
+}
+
+async function describeOutput(
+  p: Platform,
+  build: QaBuild,
+  output: Output,
+  index: number,
+  previous: Previous | undefined,
+  writeRowList: boolean,
+): Promise<{ qa: OutputQa; layer: MapLayer | undefined }> {
+  const db = p.db;
+  const product = build.entry.product;
+  const name = output.name ?? output.table;
+  const table = qualified(build.schema, output.table);
+  const columns = await tableColumns(db, build.schema, output.table);
+  if (columns.length === 0)
+    throw new BuildError(`output table "${output.table}" was not created by any step`, { step: 'qa' });
+  const key = output.key ?? null;
+  for (const k of key ?? [])
+    if (!columns.some((c) => c.name === k))
+      throw new BuildError(
+        `products/${product.name}/product.yaml: outputs[${index}].key: column "${k}" is not in table "${output.table}" (its columns: ${columns.map((c) => c.name).join(', ')})`,
+        { step: 'qa', file: `products/${product.name}/product.yaml` },
+      );
+  const validity = product.checks.findIndex(
+    (c) => c.type === 'geometry_valid' && c.table === output.table && c.column === output.geometry,
+  );
+  const before = previous?.report?.outputs.find((o) => o.name === name);
+  const f = fingerprint(columns, key);
+  const { list, notes } = comparable(previous, before, key, f);
+  const compareValues = !list || sameList(list.columns, f.columns);
+  if (list && key && !compareValues)
+    notes.push(
+      'Columns were added, removed or retyped, so a changed row cannot be told from an unchanged one: rows are matched by key only.',
+    );
+  if (!key)
+    notes.push(
+      'No key is declared for this output, so rows are compared whole: a changed row counts as one removed and one added. Declare `key: [columns]` on the output to see changed rows.',
+    );
+  const listKey = writeRowList && build.version ? rowListKey(product.name, build.version, name) : undefined;
+  const ms = { stats: 0, rows: 0, map: 0 };
+  const timed = async <T>(part: keyof typeof ms, fn: () => Promise<T>): Promise<T> => {
+    const t = Date.now();
+    const result = await fn();
+    ms[part] = Date.now() - t;
+    return result;
+  };
+  // The figures and the row list each read the whole table: at once, where the database has two connections.
+  const [current, d] = await both(
+    db,
+    () =>
+      timed('stats', () =>
+        tableStats(db, build.schema, output.table, columns, {
+          geometry: output.geometry,
+          invalid: validity >= 0 ? build.checks[validity]?.count : undefined,
+          exactDistinctMaxRows: QA_LIMITS.exactDistinctMaxRows,
+        }),
+      ),
+    () =>
+      timed('rows', async () => {
+        const diff = new RowListDiff(list ? await p.store.get('egress', list.key) : undefined, {
+          compareValues,
+          keyed: key !== null,
+          maxMarks: QA_LIMITS.marks,
+          maxRemovedKeys: QA_LIMITS.samples,
+        });
+        const rows = diffing(db.copyToLines(rowListSelect(table, f)), diff);
+        if (listKey) await p.store.put('egress', listKey, rows, { contentType: 'text/tab-separated-values' });
+        else for await (const _ of rows);
+        return diff.finish();
+      }),
+  );
+  if (d.duplicateKeys > 0)
+    notes.push(
+      `${d.duplicateKeys} row(s) share their key with another row: the key is not unique, so those rows are paired in no meaningful order.`,
+    );
+
+  const geometryStats = current.geometry;
+  const features = geometryStats
+    ? current.rows - (current.columns.find((c) => c.name === geometryStats.column)?.nulls ?? 0)
+    : 0;
+  if (geometryStats && !geometryStats.srid && features > 0)
+    notes.push('The geometry has no SRID, so it is not drawn on the map.');
+  const drawn = await timed('map', () =>
+    drawRows(
+      db,
+      {
+        table,
+        columns,
+        key,
+        fingerprint: f,
+        marks: d.marks,
+        rows: current.rows,
+        samples: QA_LIMITS.samples,
+        geometry: geometryStats
+          ? {
+              column: geometryStats.column,
+              srid: geometryStats.srid,
+              vertices: geometryStats.vertices,
+              features,
+            }
+          : undefined,
+      },
+      QA_LIMITS.map,
+    ),
+  );
+  const valuesTold = key !== null && compareValues;
+  return {
+    qa: {
+      name,
+      table: output.table,
+      key,
+      current,
+      previous: before?.current ?? null,
+      changes: list
+        ? {
+            basis: key ? 'key' : 'row',
+            added: d.added,
+            removed: d.removed,
+            changed: valuesTold ? d.changed : null,
+            unchanged: valuesTold ? d.matched - d.changed : key ? null : d.matched,
+            matched: d.matched,
+            duplicateKeys: d.duplicateKeys,
+            samples: {
+              added: drawn.samples.added,
+              changed: drawn.samples.changed,
+              removed: [...d.removedKeys].sort((a, b) =>
+                typeof a === 'number' && typeof b === 'number' ? a - b : String(a) < String(b) ? -1 : 1,
+              ),
+            },
+          }
+        : null,
+      notes,
+      rowList: listKey
+        ? {
+            key: listKey,
+            method: ROW_HASH_METHOD,
+            keyColumns: key,
+            keyEncoding: f.keyEncoding,
+            columns: f.columns,
+          }
+        : null,
+      map: drawn.map?.info ?? null,
+      ms,
+    },
+    layer: drawn.map ?? undefined,
+  };
+}
+
+/** Both at once where the database has a connection to spare (a server); one after the other on PGlite. */
+async function both<A, B>(db: Database, side: () => Promise<A>, main: () => Promise<B>): Promise<[A, B]> {
+  if (db.parallelCopies < 2) return [await side(), await main()];
+  const [a, b] = await Promise.allSettled([db.beside(() => withReportSettings(db, side)), main()]);
+  if (a.status === 'rejected') throw a.reason;
+  if (b.status === 'rejected') throw b.reason;
+  return [a.value, b.value];
+}
+
+/**
+ * Settings for the report's queries, on its connection only: sorting a million fingerprints wants more than
+ * PostgreSQL's default 4 MB, and JIT compilation, which the planner asks for as soon as a geography function
+ * is in a query (their declared cost is high), costs a fixed 0.2 s or more that these one-pass queries never
+ * win back.
+ */
+async function withReportSettings<T>(db: Database, fn: () => Promise<T>): Promise<T> {
+  await db.exec(`SET work_mem = '128MB'; SET jit = off`);
+  try {
+    return await fn();
+  } finally {
+    await db.exec('RESET work_mem; RESET jit').catch(() => {});
+  }
+}
+
+async function compose(
+  p: Platform,
+  build: QaBuild,
+  writeRowLists: boolean,
+): Promise<{ report: QaReport; layers: Map<string, MapLayer> }> {
+  const started = Date.now();
+  const product = build.entry.product;
+  const previous = await readPrevious(p, product.name);
+  const outputs: OutputQa[] = [];
+  const layers = new Map<string, MapLayer>();
+  await withReportSettings(p.db, async () => {
+    for (const [i, output] of product.outputs.entries()) {
+      const { qa, layer } = await describeOutput(p, build, output, i, previous, writeRowLists);
+      outputs.push(qa);
+      if (layer) layers.set(qa.name, layer);
+    }
+  });
+  const earlier: HistoryEntry[] = previous
+    ? (previous.report?.history ?? [
+        { label: previous.version, builtAt: previous.builtAt, published: true, rows: previous.rows },
+      ])
+    : [];
+  const history = [
+    ...earlier,
+    {
+      label: build.version ?? build.runId,
+      builtAt: build.builtAt.toISOString(),
+      published: build.version !== undefined,
+      rows: Object.fromEntries(outputs.map((o) => [o.name, o.current.rows])),
+    },
+  ].slice(-QA_LIMITS.history);
+  const report: QaReport = {
+    format: 'strata.qa/1',
+    product: product.name,
+    ...(product.title ? { title: product.title } : {}),
+    status: build.version ? 'published' : 'checks-failed',
+    version: build.version ?? null,
+    runId: build.runId,
+    builtAt: build.builtAt.toISOString(),
+    engine: p.db.engine,
+    previous: previous ? { version: previous.version, builtAt: previous.builtAt } : null,
+    checks: build.checks.map((c) => ({ ...c, sample: [...c.sample] })),
+    outputs,
+    history,
+    ms: Date.now() - started,
+  };
+  return { report, layers };
+}
+
+async function write(
+  p: Platform,
+  location: QaLocation,
+  report: QaReport,
+  layers: Map<string, MapLayer>,
+): Promise<void> {
+  const html = renderReport(report, layers, await reportAssets());
+  await p.store.put(location.bucket, location.json, `${JSON.stringify(report, null, 2)}\n`, {
+    contentType: 'application/json',
+  });
+  await p.store.put(location.bucket, location.html, html, { contentType: 'text/html; charset=utf-8' });
+}
+
+function summarize(location: QaLocation, report: QaReport): QaSummary {
+  const failed = report.checks.filter((c) => !c.passed && c.severity === 'error').length;
+  const warned = report.checks.filter((c) => !c.passed && c.severity === 'warn').length;
+  return {
+    ...location,
+    previous: report.previous?.version ?? null,
+    checks: { passed: report.checks.length - failed - warned, warned, failed },
+    outputs: report.outputs.map((o) => ({
+      name: o.name,
+      rows: o.current.rows,
+      previousRows: o.previous?.rows ?? null,
+      added: o.changes?.added ?? null,
+      removed: o.changes?.removed ?? null,
+      changed: o.changes?.changed ?? null,
+    })),
+  };
+}
+
+/**
+ * Writes the QA report of a version about to be published, beside where its manifest will be: `qa.html`,
+ * `qa.json` and the row lists the next version compares with. Returns the summary for the manifest.
+ */
+export async function publishQaReport(
+  p: Platform,
+  build: QaBuild & { readonly version: string },
+  hooks: JobHooks = {},
+): Promise<QaSummary> {
+  hooks.onStep?.({ name: 'qa report', status: 'start' });
+  const t = Date.now();
+  const { report, layers } = await compose(p, build, true);
+  const location = publishedQaLocation(build.entry.product.name, build.version);
+  await write(p, location, report, layers);
+  hooks.onStep?.({
+    name: 'qa report',
+    status: 'done',
+    ms: Date.now() - t,
+    detail: report.previous ? `against ${report.previous.version}` : 'first version',
+  });
+  return summarize(location, report);
+}
+
+/**
+ * Keeps the QA report of a build that failed its checks in the archive under `runs/<runId>/`, and records
+ * where on the error (so on the run). A report that cannot be written is recorded too, and never hides the
+ * checks' failure.
+ */
+export async function reportFailedChecks(
+  p: Platform,
+  error: CheckFailedError,
+  build: QaBuild,
+): Promise<CheckFailedError> {
+  try {
+    const { report, layers } = await compose(p, { ...build, version: undefined }, false);
+    const location = failedQaLocation(build.runId);
+    await write(p, location, report, layers);
+    return error.withContext({ qaReport: location });
+  } catch (e) {
+    return error.withContext({ qaReportError: (e as Error).message ?? String(e) });
+  }
+}
