@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { contractFields, contractIssues } from './contract.ts';
 
 /** Names become SQL identifiers and object keys, so they stay plain. */
 const NAME = /^[a-z][a-z0-9_]*$/;
@@ -139,8 +140,11 @@ export const Dataset = z
     geometry: Geometry,
     schedule: Schedule.optional(),
     maxBytes: z.number().int().positive().optional(),
+    // minRows, maxRows, allowEmpty, invalidGeometry, bbox, change: see contract.ts
+    ...contractFields,
   })
   .superRefine((d, ctx) => {
+    contractIssues(d, ctx);
     const seen = new Set<string>();
     d.columns.forEach((c, i) => {
       if (seen.has(c.name))

@@ -37,7 +37,7 @@ export type JobHandler = (
 const handlers: ReadonlyMap<JobMessage['kind'], JobHandler> = new Map<JobMessage['kind'], JobHandler>([
   [
     'ingest',
-    async (p, catalog, job, _runId, hooks) => {
+    async (p, catalog, job, runId, hooks) => {
       if (job.kind !== 'ingest') throw new Error('not an ingest job');
       const key = job.source.key;
       if (!job.source.path && !key) throw new Error('ingest job has neither a path nor an ingress key');
@@ -45,14 +45,19 @@ const handlers: ReadonlyMap<JobMessage['kind'], JobHandler> = new Map<JobMessage
       const origin = key
         ? { kind: 'upload' as const, from: `ingress/${key}` }
         : { kind: 'file' as const, from: path };
-      return runIngest(p, catalog, { dataset: job.dataset, path, filename: job.filename, origin }, hooks);
+      return runIngest(
+        p,
+        catalog,
+        { dataset: job.dataset, path, filename: job.filename, origin, runId },
+        hooks,
+      );
     },
   ],
   [
     'fetch',
-    (p, catalog, job, _runId, hooks) => {
+    (p, catalog, job, runId, hooks) => {
       if (job.kind !== 'fetch') throw new Error('not a fetch job');
-      return runFetch(p, catalog, job.dataset, hooks);
+      return runFetch(p, catalog, job.dataset, hooks, fetch, runId);
     },
   ],
   [
@@ -91,8 +96,9 @@ export async function executeJob(
 }
 
 /**
- * A new dataset version makes every product that reads that dataset at `latest` worth building again: queue
- * one build each. (A pinned input does not move, so its product is left alone.)
+ * A dataset whose current version moved (a new version, or an older one sent again) makes every product that
+ * reads it at `latest` worth building again: queue one build each. (A pinned input does not move, so its
+ * product is left alone.)
  */
 async function rebuildDependents(
   p: Platform,
@@ -100,7 +106,7 @@ async function rebuildDependents(
   job: JobMessage,
   result: Record<string, unknown>,
 ): Promise<void> {
-  if (job.kind === 'build' || result.created !== true) return;
+  if (job.kind === 'build' || (result.current as { changed?: boolean } | undefined)?.changed !== true) return;
   for (const { product } of catalog.products.values()) {
     const reads = Object.values(product.inputs).some(
       (i) => i.dataset === job.dataset && i.version === 'latest',
