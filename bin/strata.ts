@@ -10,7 +10,7 @@ import { listProductVersions } from '../runtime/publish/versions.ts';
 import { RunStatus } from '../runtime/runs/schema.ts';
 import { registerBuildCommands } from './cli/build-commands.ts';
 import { type GlobalOptions, withPlatform } from './cli/context.ts';
-import { registerDatasetsCommands } from './cli/datasets-commands.ts';
+import { currentUser, registerDatasetsCommands } from './cli/datasets-commands.ts';
 import { EXIT, humanBytes, loadProgressBar, printJson, printTable, reportError, say } from './cli/output.ts';
 import { registerReceiptsCommands, reportIngest } from './cli/receipts-commands.ts';
 
@@ -80,7 +80,7 @@ program
         const queued = await submit(
           p,
           { kind: 'ingest', dataset, source: { path }, filename: basename(path) },
-          { kind: 'cli', by: process.env.USER },
+          { kind: 'cli', by: currentUser() },
         );
         const bar = loadProgressBar(!g.json);
         const run = await workUntil(p, catalog, queued.id, {

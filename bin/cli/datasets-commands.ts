@@ -1,3 +1,4 @@
+import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import type { Actor, DatasetEvent } from '../../runtime/datasets/current.ts';
 import { currentVersion, history, syncEvents } from '../../runtime/datasets/current.ts';
@@ -10,11 +11,21 @@ export type Action = <A extends unknown[]>(
   fn: (...args: A) => Promise<number | undefined>,
 ) => (...args: A) => Promise<void>;
 
+/** The user running the command line: $USER, or the account's name where the environment has none. */
+export function currentUser(): string | undefined {
+  if (process.env.USER) return process.env.USER;
+  try {
+    return userInfo().username;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Who runs this command, as an event records it. */
-export const cliActor = (): Actor => ({
-  trigger: 'cli',
-  ...(process.env.USER ? { user: process.env.USER } : {}),
-});
+export function cliActor(): Actor {
+  const user = currentUser();
+  return { trigger: 'cli', ...(user ? { user } : {}) };
+}
 
 /** "partner acme (upload)", "user ann (cli)", "schedule". */
 export function describeActor(a: Actor): string {

@@ -21,6 +21,8 @@ export interface Admission {
   /** An operator's release or promotion: only the rules the table itself enforces hold. */
   readonly waive?: boolean;
   readonly onProgress?: (p: LoadProgress) => void;
+  /** Build the spatial index (default true; the benchmark times a load without one too). */
+  readonly index?: boolean;
   /** More to record in the same transaction, once the file is a version and current (a release's record). */
   readonly alsoInTransaction?: () => Promise<void>;
 }
@@ -66,6 +68,7 @@ export async function loadUnderContract(db: Database, store: ObjectStore, a: Adm
   try {
     const loaded = await loadVersion(db, store, dataset, version, {
       onProgress: a.onProgress,
+      index: a.index,
       accept: async (l) => {
         await lockDataset(db, dataset.name);
         facts = await checkLoaded(db, store, dataset, version, l, { waive: a.waive });

@@ -178,7 +178,7 @@ export function receiptLines(r: Receipt): string[] {
     );
   if (r.change)
     out.push(
-      `  change: ${r.change.rowsBefore} → ${r.change.rowsAfter} rows${r.change.rowsPercent === null ? '' : ` (${r.change.rowsPercent > 0 ? '+' : ''}${round(r.change.rowsPercent)}%)`} against ${r.change.against}`,
+      `  change: ${r.change.rowsBefore} → ${r.change.rowsAfter} rows${r.change.rowsPercent === null ? '' : ` (${r.change.rowsPercent > 0 ? '+' : ''}${Math.round(r.change.rowsPercent * 10) / 10}%)`} against ${r.change.against}`,
     );
   if (r.geometry && r.geometry.invalid > 0)
     out.push(

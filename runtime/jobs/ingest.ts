@@ -28,7 +28,8 @@ export function requireDataset(catalog: Catalog, name: string) {
   return d;
 }
 
-const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+const plural = (n: number, word: string) =>
+  n === 1 ? `1 ${word}` : `${n} ${word.endsWith('y') ? `${word.slice(0, -1)}ies` : `${word}s`}`;
 
 /**
  * Receives a file for a dataset and makes it the dataset's current version, if its contract allows: new
@@ -133,9 +134,11 @@ export async function runIngest(
     name: 'load',
     status: 'done',
     ms: Date.now() - t,
-    detail: outcome.loaded
-      ? `${outcome.rows} rows into datasets."${outcome.table}"${(outcome.copies ?? 1) > 1 ? ` (${outcome.copies} COPY statements at once)` : ''}`
-      : 'already loaded',
+    detail: `${
+      outcome.loaded
+        ? `${outcome.rows} rows into datasets."${outcome.table}"${(outcome.copies ?? 1) > 1 ? ` (${outcome.copies} COPY statements at once)` : ''}`
+        : 'already loaded'
+    }${outcome.geometry?.repaired ? `; ${plural(outcome.geometry.repaired, 'invalid geometry')} repaired` : ''}${outcome.geometry?.kept ? `; ${plural(outcome.geometry.kept, 'invalid geometry')} kept` : ''}`,
   });
   const receipt = makeReceipt(dataset, v, {
     status: 'accepted',

@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listVersions } from '../../runtime/archive/archive.ts';
+import { checkArchive, isDamage } from '../../runtime/archive/check.ts';
 import { planBuild } from '../../runtime/build/plan.ts';
 import type { Catalog } from '../../runtime/catalog/loader.ts';
 import { listQuarantine } from '../../runtime/contracts/quarantine.ts';
@@ -515,6 +516,17 @@ describe.each(engines())('data contracts and the current version on $name', (eng
     });
     expect(String(back.error!.message)).toMatch(/does not become current/);
     expect(await current('guarded')).toBe(ten.result!.version);
+  });
+
+  it('tells quarantined files from unfinished ingests when the archive is checked', async () => {
+    const report = await checkArchive(p.db, p.store, ['sites'], { verify: true });
+
+    expect(report.findings.filter(isDamage)).toEqual([]);
+    const kinds = report.findings.map((f) => f.kind);
+    expect(kinds.filter((k) => k === 'quarantined').length).toBe(
+      (await listQuarantine(p.db, { dataset: 'sites', released: false })).length,
+    );
+    expect(kinds).not.toContain('incomplete');
   });
 
   it('builds nothing from a quarantined file, and rebuilds when the current version moves', async () => {
