@@ -6,7 +6,7 @@ import type { ObjectStore } from '../ports/object-store.ts';
 import { ident, literal, qualified } from '../util/sql.ts';
 import { diagnose } from './diagnose.ts';
 import { firstAt, type Problem, type ReceiptChange, type ReceiptGeometry } from './receipt.ts';
-import { type CurrentFacts, needsNonNull, percentChange, tableProblems } from './rules.ts';
+import { type CurrentFacts, needsNonNull, nounOf, percentChange, problem, tableProblems } from './rules.ts';
 
 /**
  * The contract on the fast path: a loaded table, still inside its load's transaction, is held to the rules
@@ -122,13 +122,44 @@ export async function checkLoaded(
     : undefined;
   const invalid = Number(facts.invalid ?? 0);
   const problems = options.waive ? [] : tableProblems(dataset, { rows: loaded.rows, nonNull }, current);
-  if (
-    problems.length > 0 ||
-    Number(facts.outside ?? 0) > 0 ||
-    Number(facts.unrepairable ?? 0) > 0 ||
-    (invalid > 0 && policy === 'refuse')
-  )
-    throw new ContractBrokenSignal(problems);
+  // Counted here, placed by `diagnose`; these stand in where a file cannot be read row by row again.
+  const noun = nounOf(dataset);
+  const outside = Number(facts.outside ?? 0);
+  const unrepairable = Number(facts.unrepairable ?? 0);
+  if (outside > 0)
+    problems.push(
+      problem(
+        'bbox',
+        outside,
+        `outside the dataset's bbox [${dataset.bbox!.join(', ')}]`,
+        [],
+        noun,
+        'geometry',
+      ),
+    );
+  if (invalid > 0 && policy === 'refuse')
+    problems.push(
+      problem(
+        'invalid_geometry',
+        invalid,
+        'with invalid geometry (invalidGeometry: refuse)',
+        [],
+        noun,
+        'geometry',
+      ),
+    );
+  if (unrepairable > 0)
+    problems.push(
+      problem(
+        'invalid_geometry',
+        unrepairable,
+        'with invalid geometry that no repair can store',
+        [],
+        noun,
+        'geometry',
+      ),
+    );
+  if (problems.length > 0) throw new ContractBrokenSignal(problems);
 
   const warnings: string[] = [];
   let geometry: ReceiptGeometry | undefined;

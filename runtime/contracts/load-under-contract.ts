@@ -2,8 +2,9 @@ import { completeVersion, type DatasetVersion } from '../archive/archive.ts';
 import type { Dataset } from '../catalog/schema.ts';
 import { type Actor, type DatasetEvent, lockDataset, makeCurrent } from '../datasets/current.ts';
 import { LoadError, type LoadProblem } from '../errors.ts';
+import { RecordTooLargeError } from '../load/csv-records.ts';
 import { type LoadProgress, type LoadResult, loadVersion } from '../load/load.ts';
-import type { Database } from '../ports/database.ts';
+import { CopyRejectedError, type Database } from '../ports/database.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
 import { ContractBrokenSignal, checkLoaded, currentFacts, type LoadedFacts } from './accept.ts';
 import { type Diagnosis, diagnose, NotDiagnosableError } from './diagnose.ts';
@@ -105,7 +106,16 @@ async function explainRefusal(
   try {
     diagnosis = await diagnose(db, store, dataset, version, { current, waive });
   } catch (e) {
-    if (!(e instanceof NotDiagnosableError)) throw e;
+    // What stopped the load stops this reading too (a record too long, bytes PostgreSQL cannot hold):
+    // the load's own refusal is then the receipt's.
+    if (
+      !(
+        e instanceof NotDiagnosableError ||
+        e instanceof RecordTooLargeError ||
+        e instanceof CopyRejectedError
+      )
+    )
+      throw e;
   }
   let problems = diagnosis?.problems ?? [];
   if (problems.length === 0)

@@ -43,8 +43,8 @@ export interface LoadOptions {
   readonly parallelThresholdBytes?: number;
   readonly maxRecordBytes?: number;
   /**
-   * Called inside the load's transaction once the table is filled and finished, before it is registered:
-   * the dataset's contract (runtime/contracts). Throwing refuses the load and leaves nothing behind.
+   * Called inside the load's transaction once the table is filled and finished, before the load is
+   * recorded: the dataset's contract (runtime/contracts). Throwing refuses the load and leaves nothing behind.
    */
   readonly accept?: (loaded: { table: string; rows: number; copies: number }) => Promise<void>;
 }

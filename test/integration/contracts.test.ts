@@ -399,6 +399,23 @@ describe.each(engines())('data contracts and the current version on $name', (eng
     expect((await listVersions(p.db, 'sites')).some((v) => v.version === receipt.version)).toBe(false);
   });
 
+  it('quarantines a file it cannot read row by row with the one problem that stopped it', async () => {
+    const run = await send('sites', 'renamed.csv', 'id,name,pop,kind,lon,lat\n1,One,1,town,-1,52\n');
+
+    expect(run.status).toBe('failed');
+    expect(receiptOf(run)).toMatchObject({
+      status: 'quarantined',
+      problems: [
+        {
+          rule: 'header',
+          count: 1,
+          at: [{ line: 1 }],
+          message: expect.stringMatching(/column "pop" is not declared/),
+        },
+      ],
+    });
+  });
+
   it('lists every bad feature of a GeoJSON file, those JavaScript finds and those PostgreSQL finds', async () => {
     const run = await send(
       'areas_refuse',
