@@ -6,7 +6,15 @@ import type { ObjectStore } from '../ports/object-store.ts';
 import { ident, literal, qualified } from '../util/sql.ts';
 import { diagnose } from './diagnose.ts';
 import { firstAt, type Problem, type ReceiptChange, type ReceiptGeometry } from './receipt.ts';
-import { type CurrentFacts, needsNonNull, nounOf, percentChange, problem, tableProblems } from './rules.ts';
+import {
+  type CurrentFacts,
+  invalidGeometrySql,
+  needsNonNull,
+  nounOf,
+  percentChange,
+  problem,
+  tableProblems,
+} from './rules.ts';
 
 /**
  * The contract on the fast path: a loaded table, still inside its load's transaction, is held to the rules
@@ -90,33 +98,33 @@ export async function checkLoaded(
   const policy = options.waive && dataset.invalidGeometry === 'refuse' ? 'keep' : dataset.invalidGeometry;
   const checkBbox = dataset.bbox && !options.waive;
   const targetSrid = g.kind === 'none' ? undefined : g.targetSrid;
-  const aggregates = [
-    'count(*)::int AS rows',
-    ...(needsNonNull(dataset) ? dataset.columns.map((c, k) => `count(${ident(c.name)})::int AS n${k}`) : []),
-  ];
-  if (g.kind !== 'none') {
-    aggregates.push(
-      'count(*) FILTER (WHERE geom IS NOT NULL AND NOT ST_IsValid(geom))::int AS invalid',
-      `ST_XMin(ST_Extent(geom)) AS x0, ST_YMin(ST_Extent(geom)) AS y0, ST_XMax(ST_Extent(geom)) AS x1, ST_YMax(ST_Extent(geom)) AS y1`,
-    );
-    // A repair that would turn a declared Polygon into a MultiPolygon (a bow-tie's two halves) cannot be stored.
+  const invalidSql = invalidGeometrySql(dataset, 'geom');
+  const aggregates = needsNonNull(dataset)
+    ? dataset.columns.map((c, k) => `count(${ident(c.name)})::int AS n${k}`)
+    : [];
+  if (invalidSql) {
+    aggregates.push(`count(*) FILTER (WHERE geom IS NOT NULL AND ${invalidSql})::int AS invalid`);
+    // A repair that would turn a declared Polygon into a MultiPolygon (a bow-tie's two halves) cannot be
+    // stored, nor can a point be mended.
     if (policy === 'repair' && (declared || g.kind === 'lonlat'))
       aggregates.push(
-        `count(*) FILTER (WHERE CASE WHEN geom IS NOT NULL AND NOT ST_IsValid(geom) THEN ${g.kind === 'lonlat' ? 'true' : `ST_GeometryType(ST_MakeValid(geom, 'method=structure')) <> ${literal(`ST_${declared}`)}`} ELSE false END)::int AS unrepairable`,
+        `count(*) FILTER (WHERE CASE WHEN geom IS NOT NULL AND ${invalidSql} THEN ${g.kind === 'lonlat' ? 'true' : `ST_GeometryType(ST_MakeValid(geom, 'method=structure')) <> ${literal(`ST_${declared}`)}`} ELSE false END)::int AS unrepairable`,
       );
-    if (checkBbox) {
-      const [x0, y0, x1, y1] = dataset.bbox!;
-      const gx = targetSrid === 4326 ? 'geom' : 'ST_Transform(geom, 4326)';
-      aggregates.push(
-        `count(*) FILTER (WHERE geom IS NOT NULL AND NOT (ST_XMin(${gx}) >= ${x0} AND ST_YMin(${gx}) >= ${y0} AND ST_XMax(${gx}) <= ${x1} AND ST_YMax(${gx}) <= ${y1}))::int AS outside`,
-      );
-    }
+  }
+  if (checkBbox) {
+    const [x0, y0, x1, y1] = dataset.bbox!;
+    const gx = targetSrid === 4326 ? 'geom' : 'ST_Transform(geom, 4326)';
+    aggregates.push(
+      `count(*) FILTER (WHERE geom IS NOT NULL AND NOT (ST_XMin(${gx}) >= ${x0} AND ST_YMin(${gx}) >= ${y0} AND ST_XMax(${gx}) <= ${x1} AND ST_YMax(${gx}) <= ${y1}))::int AS outside`,
+    );
   }
   // Invalid geometries report themselves in NOTICEs, one a row: not wanted here. LOCAL: until the load commits.
   await db.exec('SET LOCAL client_min_messages = warning');
-  const [facts = {}] = await db.query<Record<string, number | null>>(
-    `SELECT ${aggregates.join(', ')} FROM ${t}`,
-  );
+  // One pass, and only when a rule needs one: a CSV of WGS84 points with no change limits needs none.
+  const [facts = {}] =
+    aggregates.length > 0
+      ? await db.query<Record<string, number | null>>(`SELECT ${aggregates.join(', ')} FROM ${t}`)
+      : [];
   const nonNull = needsNonNull(dataset)
     ? Object.fromEntries(dataset.columns.map((c, k) => [c.name, Number(facts[`n${k}`] ?? 0)]))
     : undefined;
@@ -184,10 +192,7 @@ export async function checkLoaded(
       }
     }
   }
-  const bbox =
-    facts.x0 === null || facts.x0 === undefined
-      ? null
-      : outward([Number(facts.x0), Number(facts.y0), Number(facts.x1), Number(facts.y1)]);
+  const bbox = g.kind === 'none' ? null : await extentOf(db, loaded.table);
   return {
     rows: loaded.rows,
     bbox,
@@ -204,6 +209,32 @@ export async function checkLoaded(
       : {}),
     warnings,
   };
+}
+
+/**
+ * The extent of a loaded table's geometry: read from its spatial index where it has one (the union at the
+ * index's root, at no cost, to float precision and rounded outward), else by a pass over the table.
+ */
+export async function extentOf(
+  db: Queryable,
+  table: string,
+): Promise<[number, number, number, number] | null> {
+  const [indexed] = await db.query<{ x0: number | null; y0: number; x1: number; y1: number }>(
+    `SELECT ST_XMin(e) AS x0, ST_YMin(e) AS y0, ST_XMax(e) AS x1, ST_YMax(e) AS y1
+     FROM (SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_indexes WHERE schemaname = $1 AND tablename = $2)
+       THEN ST_EstimatedExtent($1, $2, 'geom')::box2d END AS e) x`,
+    [DATASETS_SCHEMA, table],
+  );
+  const e =
+    indexed && indexed.x0 !== null
+      ? indexed
+      : (
+          await db.query<{ x0: number | null; y0: number; x1: number; y1: number }>(
+            `SELECT ST_XMin(e) AS x0, ST_YMin(e) AS y0, ST_XMax(e) AS x1, ST_YMax(e) AS y1
+             FROM (SELECT ST_Extent(geom) AS e FROM ${qualified(DATASETS_SCHEMA, table)}) x`,
+          )
+        )[0];
+  return e && e.x0 !== null ? outward([e.x0, e.y0, e.x1, e.y1].map(Number)) : null;
 }
 
 /**

@@ -138,3 +138,25 @@ export function tableProblems(dataset: Dataset, file: FileFacts, current?: Curre
 
 /** Whether the contract needs each column's count of values (to tell a removed column). */
 export const needsNonNull = (dataset: Dataset) => dataset.change?.columnRemoved === 'refuse';
+
+/**
+ * SQL true where the geometry `g` is invalid, or undefined where nothing can be: a point made from lon/lat in
+ * WGS84 is valid whenever its range checks pass, which the table enforces. A point's only way to be invalid
+ * is a coordinate that is not a finite number, which is cheaper to ask than ST_IsValid (a GEOS call a row).
+ */
+export function invalidGeometrySql(dataset: Dataset, g: string): string | undefined {
+  const geometry = dataset.geometry;
+  if (geometry.kind === 'none') return undefined;
+  if (geometry.kind === 'lonlat')
+    return geometry.sourceSrid === 4326
+      ? undefined
+      : `NOT (abs(ST_X(${g})) < 'Infinity' AND abs(ST_Y(${g})) < 'Infinity')`;
+  return `NOT ST_IsValid(${g})`;
+}
+
+/** Why PostGIS finds `g` invalid, as SQL. */
+export function invalidReasonSql(dataset: Dataset, g: string): string {
+  return dataset.geometry.kind === 'lonlat'
+    ? `'a coordinate is not a finite number'`
+    : `ST_IsValidReason(${g})`;
+}

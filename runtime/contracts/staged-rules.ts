@@ -4,7 +4,7 @@ import type { Database } from '../ports/database.ts';
 import { literal } from '../util/sql.ts';
 import type { DiagnoseOptions, Diagnosis } from './diagnose.ts';
 import { MAX_POSITIONS, type Position, type Problem, type Rule } from './receipt.ts';
-import { isRequired, nounOf, problem, typeProblem } from './rules.ts';
+import { invalidGeometrySql, invalidReasonSql, isRequired, nounOf, problem, typeProblem } from './rules.ts';
 
 /**
  * The contract's rules as SQL over a file's rows staged as text (`diagnose`): each rule one condition,
@@ -69,6 +69,8 @@ export async function checkStaged(
     ${geometry ? `CROSS JOIN LATERAL (SELECT ${geometry} AS g OFFSET 0) gg` : ''}
     WHERE ${where}`;
 
+  const invalid = geometry ? invalidGeometrySql(dataset, 'g') : undefined;
+  const reason = invalidReasonSql(dataset, 'g');
   const rules: SqlRule[] = [];
   const facts: { invalid?: number } = {};
   if (!options.geometryOnly)
@@ -197,35 +199,40 @@ export async function checkStaged(
         detail: `format('extent [%s, %s, %s, %s]', ST_XMin(${gx}), ST_YMin(${gx}), ST_XMax(${gx}), ST_YMax(${gx}))`,
       });
     }
-    if (!options.waive && dataset.invalidGeometry === 'refuse')
+    if (invalid && !options.waive && dataset.invalidGeometry === 'refuse')
       rules.push({
         rule: 'invalid_geometry',
         column: 'geometry',
-        when: 'g IS NOT NULL AND NOT ST_IsValid(g)',
+        when: `g IS NOT NULL AND ${invalid}`,
         what: 'with invalid geometry (invalidGeometry: refuse; repair or keep accept it)',
-        detail: 'ST_IsValidReason(g)',
+        detail: reason,
       });
-    if (!options.waive && dataset.invalidGeometry === 'repair' && (declared || g.kind === 'lonlat'))
+    if (
+      invalid &&
+      !options.waive &&
+      dataset.invalidGeometry === 'repair' &&
+      (declared || g.kind === 'lonlat')
+    )
       rules.push({
         rule: 'invalid_geometry',
         column: 'geometry',
-        when: `CASE WHEN g IS NOT NULL AND NOT ST_IsValid(g) THEN ${g.kind === 'lonlat' ? 'true' : `ST_GeometryType(ST_MakeValid(g, 'method=structure')) <> ${literal(`ST_${declared}`)}`} ELSE false END`,
+        when: `CASE WHEN g IS NOT NULL AND ${invalid} THEN ${g.kind === 'lonlat' ? 'true' : `ST_GeometryType(ST_MakeValid(g, 'method=structure')) <> ${literal(`ST_${declared}`)}`} ELSE false END`,
         what:
           g.kind === 'lonlat'
             ? 'with an invalid point, which no repair can mend'
             : `with invalid geometry that a repair would not keep a ${declared} (geometry.type)`,
-        detail: 'ST_IsValidReason(g)',
+        detail: reason,
       });
   }
   // Invalid geometries are counted whatever the policy: the receipt says how many, and where.
-  const invalidAt = geometry ? rules.length : -1;
-  if (geometry)
+  const invalidAt = invalid ? rules.length : -1;
+  if (invalid)
     rules.push({
       rule: 'invalid_geometry',
       column: 'geometry',
-      when: 'g IS NOT NULL AND NOT ST_IsValid(g)',
+      when: `g IS NOT NULL AND ${invalid}`,
       what: '',
-      detail: 'ST_IsValidReason(g)',
+      detail: reason,
     });
 
   const unique = options.geometryOnly ? [] : cols.flatMap((c, k) => (c.unique ? [k] : []));

@@ -1,7 +1,7 @@
 import { type DatasetVersion, type Origin, receiveFile } from '../archive/archive.ts';
 import type { Catalog } from '../catalog/loader.ts';
 import type { Dataset } from '../catalog/schema.ts';
-import { resendProblems } from '../contracts/accept.ts';
+import { extentOf, resendProblems } from '../contracts/accept.ts';
 import {
   ContractRefusal,
   firstProblem,
@@ -14,9 +14,7 @@ import type { Receipt, ReceiptChange, ReceiptCurrent } from '../contracts/receip
 import { percentChange } from '../contracts/rules.ts';
 import { type Actor, actorOf, lockDataset, makeCurrent, syncEvents } from '../datasets/current.ts';
 import { ContractError, NotFoundError } from '../errors.ts';
-import { DATASETS_SCHEMA } from '../load/table.ts';
 import type { Platform } from '../platform.ts';
-import { qualified } from '../util/sql.ts';
 import type { JobHooks } from './hooks.ts';
 
 export function requireDataset(catalog: Catalog, name: string) {
@@ -199,17 +197,7 @@ async function makeCurrentAgain(
     });
     return { moved, current };
   });
-  let bbox: [number, number, number, number] | null | undefined;
-  if (dataset.geometry.kind !== 'none') {
-    const [e] = await p.db.query<{ x0: number | null; y0: number; x1: number; y1: number }>(
-      `SELECT ST_XMin(b) AS x0, ST_YMin(b) AS y0, ST_XMax(b) AS x1, ST_YMax(b) AS y1
-       FROM (SELECT ST_Extent(geom) AS b FROM ${qualified(DATASETS_SCHEMA, x.table)}) e`,
-    );
-    bbox =
-      e?.x0 === null || e?.x0 === undefined
-        ? null
-        : ([e.x0, e.y0, e.x1, e.y1].map(Number) as [number, number, number, number]);
-  }
+  const bbox = dataset.geometry.kind === 'none' ? undefined : await extentOf(p.db, x.table);
   const c = moved.current;
   return {
     table: x.table,
