@@ -131,8 +131,8 @@ export interface ArchiveResult {
 }
 
 /**
- * What became of a file received: `new` bytes are in the archive but not yet a version (`received.json`
- * beside them, no `metadata.json`) until its load passes the dataset's contract; `version` bytes are an
+ * What became of a file received: `new` bytes are in the archive but not yet a version (no `metadata.json`
+ * beside them) until its load passes the dataset's contract; `version` bytes are an
  * existing version's; `quarantined` bytes were refused before and are kept in quarantine.
  */
 export interface Received {
@@ -142,8 +142,12 @@ export interface Received {
   readonly copied: boolean;
 }
 
-export const receivedKey = (dataset: string, version: string) =>
-  `${versionPrefix(dataset, version)}received.json`;
+/**
+ * `datasets/<name>/received/<sha256>.json`: the bytes received, addressed by their hash, so a retry finds
+ * them with one read instead of a listing of every version.
+ */
+export const receivedKey = (dataset: string, sha256: string) =>
+  `${datasetPrefix(dataset)}received/${sha256}.json`;
 export const metadataKey = (dataset: string, version: string) =>
   `${versionPrefix(dataset, version)}metadata.json`;
 
@@ -156,14 +160,8 @@ async function findReceivedBySha(
   dataset: string,
   sha256: string,
 ): Promise<DatasetVersion | undefined> {
-  const objects = await store.list('archive', datasetPrefix(dataset));
-  const keys = new Set(objects.map((o) => o.key));
-  for (const o of objects) {
-    if (!o.key.endsWith(`-${sha256.slice(0, 8)}/received.json`)) continue;
-    const v = await readJson<DatasetVersion>(store, 'archive', o.key);
-    if (v.sha256 === sha256 && !keys.has(metadataKey(dataset, v.version))) return v;
-  }
-  return undefined;
+  if (!(await store.exists('archive', receivedKey(dataset, sha256)))) return undefined;
+  return readJson<DatasetVersion>(store, 'archive', receivedKey(dataset, sha256));
 }
 
 /**
@@ -217,7 +215,7 @@ export async function receiveFile(
     receivedAt: receivedAt.toISOString(),
     key,
   };
-  await store.put('archive', receivedKey(input.dataset, version), JSON.stringify(meta, null, 2), {
+  await store.put('archive', receivedKey(input.dataset, sha256), JSON.stringify(meta, null, 2), {
     contentType: 'application/json',
   });
   return { version: meta, state: 'new', copied: true };

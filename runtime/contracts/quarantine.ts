@@ -7,7 +7,7 @@ import type { Receipt } from './receipt.ts';
 
 /**
  * Files a dataset's contract refused. Nothing received is ever lost: the bytes stay where they were
- * received (`datasets/<name>/<id>/<file>`, with `received.json` and no `metadata.json`, so no listing takes
+ * received (`datasets/<name>/<id>/<file>`, with no `metadata.json` beside them, so no listing takes
  * them for a version), and `quarantine/<name>/<id>/` holds `metadata.json` (where the bytes are, who sent
  * them, when) and `receipt.json` (every problem). An operator's release adds `release.json` and makes the
  * file the version `<id>`. The database indexes these and is filled again from them when rebuilt.

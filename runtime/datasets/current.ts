@@ -54,8 +54,8 @@ export interface CurrentPointer {
 
 export const currentKey = (dataset: string) => `datasets/${dataset}/current.json`;
 export const eventsPrefix = (dataset: string) => `datasets/${dataset}/events/`;
-/** Folders under `datasets/<name>/` that are not versions. */
-export const NOT_VERSIONS = new Set(['events']);
+/** Folders under `datasets/<name>/` that are not versions: the events, and received bytes by hash. */
+export const NOT_VERSIONS = new Set(['events', 'received']);
 
 const ISO = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
@@ -196,9 +196,18 @@ const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
 
 /**
  * Brings the database's index of a dataset's events up to the archive's: after a rebuild (or a restore from
- * an older snapshot) it knows again which version is current. One listing; only unknown events are read.
+ * an older snapshot) it knows again which version is current. When the database knows the event the
+ * pointer names, that one read is all; otherwise one listing, and only unknown events are read.
  */
 export async function syncEvents(db: Queryable, store: ObjectStore, dataset: string): Promise<number> {
+  if (await store.exists('archive', currentKey(dataset))) {
+    const pointer = await readJson<CurrentPointer>(store, 'archive', currentKey(dataset));
+    const [known] = await db.query('SELECT 1 FROM strata.dataset_events WHERE dataset = $1 AND id = $2', [
+      dataset,
+      pointer.event,
+    ]);
+    if (known) return 0;
+  }
   const objects = await store.list('archive', eventsPrefix(dataset));
   if (objects.length === 0) return 0;
   const known = new Set(

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Run } from '../../runtime/runs/schema.ts';
 import { writeCatalog } from '../helpers/catalog.ts';
 import { freshDatabaseUrl } from '../helpers/engines.ts';
+import { BOW_TIE } from '../helpers/geometries.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -19,18 +20,6 @@ const header = 'id,name,population,lon,lat';
 const site = (i: number) => `${i},Site ${i},${i * 10},${-1 + i / 1000},${52 + i / 1000}`;
 const sites = (n: number, from = 1) =>
   `${[header, ...Array.from({ length: n }, (_, k) => site(from + k))].join('\n')}\n`;
-const BOW_TIE = {
-  type: 'Polygon',
-  coordinates: [
-    [
-      [0, 0],
-      [10, 10],
-      [10, 0],
-      [0, 10],
-      [0, 0],
-    ],
-  ],
-};
 const collection = (geometries: unknown[]) =>
   JSON.stringify({
     type: 'FeatureCollection',

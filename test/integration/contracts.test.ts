@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listVersions } from '../../runtime/archive/archive.ts';
+import { listVersions, receiveFile } from '../../runtime/archive/archive.ts';
 import { checkArchive, isDamage } from '../../runtime/archive/check.ts';
 import { planBuild } from '../../runtime/build/plan.ts';
 import type { Catalog } from '../../runtime/catalog/loader.ts';
@@ -15,6 +15,7 @@ import { readJson } from '../../runtime/ports/object-store.ts';
 import type { Run, Trigger } from '../../runtime/runs/schema.ts';
 import { writeCatalog } from '../helpers/catalog.ts';
 import { engines, type TestPlatform, testPlatform } from '../helpers/engines.ts';
+import { BOW_TIE } from '../helpers/geometries.ts';
 
 const sitesColumns = [
   { name: 'id', type: 'integer', required: true, unique: true },
@@ -28,18 +29,6 @@ const csv = (rows: string[]) => `id,name,population,kind,lon,lat\n${rows.join('\
 const site = (i: number) => `${i},Site ${i},${i * 10},town,${-1 + i / 10000},${52 + i / 10000}`;
 const sites = (n: number, from = 1) => csv(Array.from({ length: n }, (_, k) => site(from + k)));
 
-const BOW_TIE = {
-  type: 'Polygon',
-  coordinates: [
-    [
-      [0, 0],
-      [10, 10],
-      [10, 0],
-      [0, 10],
-      [0, 0],
-    ],
-  ],
-};
 const SQUARE = {
   type: 'Polygon',
   coordinates: [
@@ -557,6 +546,23 @@ describe.each(engines())('data contracts and the current version on $name', (eng
     });
     expect(String(back.error!.message)).toMatch(/does not become current/);
     expect(await current('guarded')).toBe(ten.result!.version);
+  });
+
+  it('takes up the bytes of an ingest that stopped before its load finished, rather than copying them again', async () => {
+    const path = await file('pending.csv', sites(4, 900));
+    const origin = { kind: 'file' as const, from: path };
+
+    const first = await receiveFile(p.db, p.store, { dataset: 'sites', path, origin });
+    const again = await receiveFile(p.db, p.store, { dataset: 'sites', path, origin });
+    const sent = await send('sites', 'pending-again.csv', sites(4, 900));
+
+    expect(first).toMatchObject({ state: 'new', copied: true });
+    expect(again).toMatchObject({ state: 'new', copied: false, version: { version: first.version.version } });
+    expect(sent.result).toMatchObject({ version: first.version.version, created: true, rows: 4 });
+    const folders = (await p.store.list('archive', 'datasets/sites/'))
+      .map((o) => o.key.split('/')[2])
+      .filter((v) => v?.endsWith(first.version.sha256.slice(0, 8)));
+    expect(new Set(folders)).toEqual(new Set([first.version.version]));
   });
 
   it('tells quarantined files from unfinished ingests when the archive is checked', async () => {
