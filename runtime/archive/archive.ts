@@ -215,9 +215,20 @@ export async function receiveFile(
     receivedAt: receivedAt.toISOString(),
     key,
   };
-  await store.put('archive', receivedKey(input.dataset, sha256), JSON.stringify(meta, null, 2), {
-    contentType: 'application/json',
-  });
+  try {
+    await store.put('archive', receivedKey(input.dataset, sha256), JSON.stringify(meta, null, 2), {
+      contentType: 'application/json',
+    });
+  } catch (e) {
+    if (!(e instanceof ObjectExistsError)) throw e;
+    // The same bytes, received at the same moment by another run: one copy becomes the version, and this
+    // one stays behind unused (nothing is deleted from the archive).
+    return {
+      version: await readJson<DatasetVersion>(store, 'archive', receivedKey(input.dataset, sha256)),
+      state: 'new',
+      copied: false,
+    };
+  }
   return { version: meta, state: 'new', copied: true };
 }
 
