@@ -2,6 +2,7 @@ import { completeVersion, type DatasetVersion } from '../archive/archive.ts';
 import type { Dataset } from '../catalog/schema.ts';
 import { type Actor, type DatasetEvent, lockDataset, makeCurrent } from '../datasets/current.ts';
 import { LoadError, type LoadProblem } from '../errors.ts';
+import type { JobHooks } from '../jobs/hooks.ts';
 import { RecordTooLargeError } from '../load/csv-records.ts';
 import { type LoadProgress, type LoadResult, loadVersion } from '../load/load.ts';
 import { CopyRejectedError, type Database } from '../ports/database.ts';
@@ -22,6 +23,8 @@ export interface Admission {
   /** An operator's release or promotion: only the rules the table itself enforces hold. */
   readonly waive?: boolean;
   readonly onProgress?: (p: LoadProgress) => void;
+  /** Told when a refused file has been read again to list every problem (it takes a while on a large one). */
+  readonly onStep?: JobHooks['onStep'];
   /** Build the spatial index (default true; the benchmark times a load without one too). */
   readonly index?: boolean;
   /** More to record in the same transaction, once the file is a version and current (a release's record). */
@@ -88,7 +91,16 @@ export async function loadUnderContract(db: Database, store: ObjectStore, a: Adm
     return { loaded, facts, current: current! };
   } catch (e) {
     if (!(e instanceof ContractBrokenSignal) && !(e instanceof LoadError)) throw e;
-    throw await explainRefusal(db, store, dataset, version, e, a.waive);
+    a.onStep?.({ name: 'contract', status: 'start' });
+    const t = Date.now();
+    const refusal = await explainRefusal(db, store, dataset, version, e, a.waive);
+    a.onStep?.({
+      name: 'contract',
+      status: 'done',
+      ms: Date.now() - t,
+      detail: `refused: ${refusal.problems.length} kind(s) of problem, every row read to count them`,
+    });
+    throw refusal;
   }
 }
 

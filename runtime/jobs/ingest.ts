@@ -110,6 +110,7 @@ export async function runIngest(
         actor,
         run,
         onProgress: hooks.onLoadProgress,
+        onStep: hooks.onStep,
       });
       const f = admitted.facts;
       outcome = {

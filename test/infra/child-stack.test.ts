@@ -175,6 +175,10 @@ describe('child stack, defaults (child-a)', () => {
         }),
         Match.objectLike({ name: '002_dispatch.sql', sql: Match.stringLikeRegexp('dedupe_key') }),
         Match.objectLike({ name: '003_loading.sql', sql: Match.stringLikeRegexp('strata_loading') }),
+        Match.objectLike({
+          name: '005_current_and_quarantine.sql',
+          sql: Match.stringLikeRegexp('strata.dataset_events'),
+        }),
       ],
     });
   });
