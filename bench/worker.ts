@@ -6,13 +6,14 @@ import { join } from 'node:path';
 import { FsObjectStore } from '../runtime/adapters/local/fs-object-store.ts';
 import { TableJobQueue } from '../runtime/adapters/local/table-job-queue.ts';
 import { PgDatabase } from '../runtime/adapters/postgres/pg-database.ts';
-import { archiveFile } from '../runtime/archive/archive.ts';
+import { archiveFile, receiveFile } from '../runtime/archive/archive.ts';
 import type { Catalog } from '../runtime/catalog/loader.ts';
 import { Dataset, Output, type OutputFormat, Product } from '../runtime/catalog/schema.ts';
+import { loadUnderContract } from '../runtime/contracts/load-under-contract.ts';
 import { migrate } from '../runtime/db/migrate.ts';
 import { submit, workUntil } from '../runtime/jobs/execute.ts';
 import { runIngest } from '../runtime/jobs/ingest.ts';
-import { type LoadOptions, loadVersion } from '../runtime/load/load.ts';
+import { loadVersion } from '../runtime/load/load.ts';
 import type { Platform } from '../runtime/platform.ts';
 import { readJson } from '../runtime/ports/object-store.ts';
 import { exportOutput } from '../runtime/publish/export.ts';
@@ -22,18 +23,32 @@ import { RunRegistry } from '../runtime/runs/registry.ts';
 
 const [mode, ...args] = process.argv.slice(2);
 
-/** Archives and loads a file as an ingest does, timing each; prints one JSON line. */
-async function timedLoad(dataset: Dataset, path: string, options: LoadOptions): Promise<void> {
+/**
+ * Archives and loads a file as an ingest does, timing each; prints one JSON line. The load is under the
+ * dataset's contract, as an ingest's is (BENCH_CONTRACT=off: the bare load of an archived version, to measure
+ * what the contract costs).
+ */
+async function timedLoad(dataset: Dataset, path: string, options: { index?: boolean }): Promise<void> {
+  const contract = process.env.BENCH_CONTRACT !== 'off';
+  const origin = { kind: 'file' as const, from: path };
   const children = childRss();
   let t = performance.now();
-  const { version } = await archiveFile(db, store, {
-    dataset: dataset.name,
-    path,
-    origin: { kind: 'file', from: path },
-  });
+  const { version } = contract
+    ? await receiveFile(db, store, { dataset: dataset.name, path, origin })
+    : await archiveFile(db, store, { dataset: dataset.name, path, origin });
   const archiveMs = performance.now() - t;
   t = performance.now();
-  const r = await loadVersion(db, store, dataset, version, options);
+  const r = contract
+    ? (
+        await loadUnderContract(db, store, {
+          dataset,
+          version,
+          kind: 'sent',
+          actor: { trigger: 'bench' },
+          index: options.index,
+        })
+      ).loaded
+    : await loadVersion(db, store, dataset, version, options);
   const loadMs = performance.now() - t;
   process.stdout.write(
     `${JSON.stringify({ archiveMs, loadMs, rows: r.rows, table: r.table, rssMb: rssMb(), childRssMb: children.stop() })}\n`,

@@ -14,9 +14,11 @@ import { registerBuildCommands } from './cli/build-commands.ts';
 import { type GlobalOptions, withPlatform } from './cli/context.ts';
 import { registerCoreCommands, runCoreServer } from './cli/core-commands.ts';
 import { registerCostCommands } from './cli/cost-commands.ts';
+import { currentUser, registerDatasetsCommands } from './cli/datasets-commands.ts';
 import { EXIT, humanBytes, loadProgressBar, printJson, printTable, reportError, say } from './cli/output.ts';
 import { registerPartnersCommands } from './cli/partners-commands.ts';
 import { registerQaCommands } from './cli/qa-commands.ts';
+import { registerReceiptsCommands, reportIngest } from './cli/receipts-commands.ts';
 import { registerRunsCommands } from './cli/runs-commands.ts';
 
 const program = new Command('strata')
@@ -71,7 +73,7 @@ program
 program
   .command('ingest')
   .description(
-    'archive a file as a new immutable version of a dataset (unless its bytes are already archived) and load it into PostGIS',
+    "archive a file as a new immutable version of a dataset and load it into PostGIS, if it meets the dataset's contract (else it is quarantined, with a receipt); it becomes the current version (the bytes of an older version make that one current again)",
   )
   .argument('<dataset>', 'dataset name, as in catalog/datasets/<name>.yaml')
   .argument('<file>', 'the file to ingest')
@@ -85,7 +87,7 @@ program
         const queued = await submit(
           p,
           { kind: 'ingest', dataset, source: { path }, filename: basename(path) },
-          { kind: 'cli', by: process.env.USER },
+          { kind: 'cli', by: currentUser() },
         );
         const bar = loadProgressBar(!g.json);
         const run = await workUntil(p, catalog, queued.id, {
@@ -99,20 +101,8 @@ program
         });
         bar.stop();
         if (g.json) printJson({ ok: run.status === 'succeeded', run });
-        if (run.status !== 'succeeded') {
-          if (!g.json)
-            say(`error: ingest failed (run ${run.id}): ${String(run.error?.message ?? 'unknown error')}`);
-          return EXIT.failed;
-        }
-        if (!g.json) {
-          const r = run.result!;
-          say(
-            r.created
-              ? `dataset ${dataset}: new version ${r.version} (${r.rows} rows, ${humanBytes(Number(r.size))}, sha256 ${String(r.sha256).slice(0, 12)})`
-              : `dataset ${dataset}: same bytes as version ${r.version}; no new version made (run ${run.id})`,
-          );
-        }
-        return EXIT.ok;
+        else reportIngest(run, dataset);
+        return run.status === 'succeeded' ? EXIT.ok : EXIT.failed;
       });
     }),
   );
@@ -180,6 +170,7 @@ program
           printTable(
             versions.map((v) => ({
               version: v.version,
+              current: v.current ? '*' : '',
               received: v.receivedAt.replace('T', ' ').slice(0, 19),
               size: humanBytes(v.size),
               sha256: v.sha256.slice(0, 12),
@@ -188,7 +179,7 @@ program
               file: v.filename,
               origin: v.origin.kind,
             })),
-            ['version', 'received', 'size', 'sha256', 'rows', 'loaded', 'file', 'origin'],
+            ['version', 'current', 'received', 'size', 'sha256', 'rows', 'loaded', 'file', 'origin'],
           );
         return EXIT.ok;
       });
@@ -236,6 +227,8 @@ registerCostCommands(program, globals, action);
 registerPartnersCommands(program, globals, action);
 registerRunsCommands(program, globals, action);
 registerQaCommands(program, globals, action);
+registerDatasetsCommands(program, globals, action);
+registerReceiptsCommands(program, globals, action);
 
 program
   .command('serve')

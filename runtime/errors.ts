@@ -57,7 +57,7 @@ export interface LoadProblem {
 }
 
 export class LoadError extends StrataError {
-  readonly code = 'LOAD_FAILED';
+  readonly code: string = 'LOAD_FAILED';
   constructor(readonly problem: LoadProblem) {
     const where = [
       problem.file,
@@ -82,6 +82,26 @@ export class MissingToolError extends StrataError {
   constructor(message: string) {
     super(message);
     this.name = 'MissingToolError';
+  }
+}
+
+/**
+ * A file that broke its dataset's contract: quarantined (kept, not a version) or refused. `problem` is the
+ * first problem, where the load would have stopped; the receipt lists every one (runtime/contracts/receipt.ts).
+ */
+export class ContractError extends LoadError {
+  override readonly code: string = 'CONTRACT_BROKEN';
+  constructor(
+    problem: LoadProblem,
+    readonly receipt: Record<string, unknown>,
+    note = '',
+  ) {
+    super(problem);
+    this.message = `${this.message}${note}`;
+    this.name = 'ContractError';
+  }
+  override toJSON() {
+    return { ...super.toJSON(), receipt: this.receipt };
   }
 }
 

@@ -50,37 +50,6 @@ export function registerRunsCommands(program: Command, globals: () => GlobalOpti
   if (!runs) throw new Error('the runs command must be registered first');
 
   runs
-    .command('show')
-    .description('one run: its status, result or error, and every attempt with how it ended and why')
-    .argument('<run>', 'run id')
-    .action(
-      action(async (id: string) => {
-        const g = globals();
-        return withPlatform(g, async (p) => {
-          const run = await p.runs.get(id);
-          const attempts = await p.runs.attempts(id);
-          if (g.json) printJson({ ...run, attemptLog: attempts });
-          else {
-            say(`run ${run.id}: ${run.kind} ${run.target}, ${run.status} (trigger ${run.trigger.kind})`);
-            if (run.error) say(`  error: ${String(run.error.message)}`);
-            printTable(
-              attempts.map((a) => ({
-                attempt: a.attempt,
-                started: a.startedAt?.replace('T', ' ').slice(0, 19) ?? 'never',
-                ended: a.endedAt?.replace('T', ' ').slice(0, 19) ?? '',
-                status: a.status ?? 'running',
-                worker: a.worker ?? '',
-                cause: String(a.cause?.message ?? '').slice(0, 120),
-              })),
-              ['attempt', 'started', 'ended', 'status', 'worker', 'cause'],
-            );
-          }
-          return EXIT.ok;
-        });
-      }),
-    );
-
-  runs
     .command('retry')
     .description('send a failed or interrupted run again (the same run, a new attempt), and work it')
     .argument('<run>', 'run id')

@@ -1,12 +1,11 @@
-import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { LoadError } from '../errors.ts';
-import type { Database } from '../ports/database.ts';
-import { type ObjectStore, readJson } from '../ports/object-store.ts';
+import type { Database, Queryable } from '../ports/database.ts';
+import { ObjectExistsError, type ObjectStore, readJson } from '../ports/object-store.ts';
 import { NotPlainFileError, openPlainFile } from '../util/files.ts';
 import { measured, newMeasure, sha256Of } from '../util/hash.ts';
-import { datasetVersionId } from '../util/ids.ts';
+import { datasetVersionId, VERSION_ID } from '../util/ids.ts';
 
 export interface Origin {
   readonly kind: 'file' | 'upload' | 'http' | 'partner' | 'demo';
@@ -30,8 +29,6 @@ export interface DatasetVersion {
 
 export const datasetPrefix = (dataset: string) => `datasets/${dataset}/`;
 export const versionPrefix = (dataset: string, version: string) => `datasets/${dataset}/${version}/`;
-
-export const sha256File = (path: string) => sha256Of(createReadStream(path, { highWaterMark: 1 << 20 }));
 
 /** Keeps letters, digits, dot, dash and underscore, so a file name is a safe object key segment. */
 export function safeFilename(name: string): string {
@@ -66,7 +63,7 @@ function rowToVersion(r: {
 const VERSION_COLUMNS = `dataset, version, sha256, size, filename, origin,
   to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS received_at, archive_key`;
 
-async function register(db: Database, v: DatasetVersion): Promise<void> {
+async function register(db: Queryable, v: DatasetVersion): Promise<void> {
   await db.query(
     `INSERT INTO strata.dataset_versions (dataset, version, sha256, size, filename, origin, received_at, archive_key)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
@@ -106,6 +103,25 @@ export async function findVersionBySha(
   return archived;
 }
 
+/** A version by its id: registered, or found in the archive (and registered again) after a database rebuild. */
+export async function findVersion(
+  db: Database,
+  store: ObjectStore,
+  dataset: string,
+  version: string,
+): Promise<DatasetVersion | undefined> {
+  const rows = await db.query<Parameters<typeof rowToVersion>[0]>(
+    `SELECT ${VERSION_COLUMNS} FROM strata.dataset_versions WHERE dataset = $1 AND version = $2`,
+    [dataset, version],
+  );
+  if (rows[0]) return rowToVersion(rows[0]);
+  if (!VERSION_ID.test(version) || !(await store.exists('archive', metadataKey(dataset, version))))
+    return undefined;
+  const archived = await readJson<DatasetVersion>(store, 'archive', metadataKey(dataset, version));
+  await register(db, archived);
+  return archived;
+}
+
 export interface ArchiveResult {
   readonly version: DatasetVersion;
   /** False when the same bytes were already archived: no new version was made. */
@@ -113,15 +129,51 @@ export interface ArchiveResult {
 }
 
 /**
- * Copies a file into the archive bucket as a new immutable dataset version, unless the same bytes are
- * already there. The bytes are hashed again on the way in, so a file that changes while it is being read
- * fails rather than archiving something other than what its metadata says.
+ * What became of a file received: `new` bytes are in the archive but not yet a version (no `metadata.json`
+ * beside them) until its load passes the dataset's contract; `version` bytes are an
+ * existing version's; `quarantined` bytes were refused before and are kept in quarantine.
  */
-export async function archiveFile(
+export interface Received {
+  readonly version: DatasetVersion;
+  readonly state: 'new' | 'version' | 'quarantined';
+  /** False when the bytes were already in the archive (a version, a quarantined file, or a receipt that was never finished). */
+  readonly copied: boolean;
+}
+
+/**
+ * `datasets/<name>/received/<sha256>.json`: the bytes received, addressed by their hash, so a retry finds
+ * them with one read instead of a listing of every version.
+ */
+export const receivedKey = (dataset: string, sha256: string) =>
+  `${datasetPrefix(dataset)}received/${sha256}.json`;
+export const metadataKey = (dataset: string, version: string) =>
+  `${versionPrefix(dataset, version)}metadata.json`;
+
+/**
+ * Bytes received before whose load never finished (the task was killed, the database went away): taken up
+ * again rather than copied a second time.
+ */
+async function findReceivedBySha(
+  store: ObjectStore,
+  dataset: string,
+  sha256: string,
+): Promise<DatasetVersion | undefined> {
+  if (!(await store.exists('archive', receivedKey(dataset, sha256)))) return undefined;
+  return readJson<DatasetVersion>(store, 'archive', receivedKey(dataset, sha256));
+}
+
+/**
+ * Copies a file into the archive bucket, unless the same bytes are already there, without making it a
+ * version: that is `completeVersion`, once its load has passed the dataset's contract. The bytes are hashed
+ * again on the way in, so a file that changes while it is being read fails rather than archiving something
+ * other than what its metadata says. `quarantined` finds the bytes among files refused before.
+ */
+export async function receiveFile(
   db: Database,
   store: ObjectStore,
   input: { dataset: string; path: string; filename?: string; origin: Origin; maxBytes?: number },
-): Promise<ArchiveResult> {
+  quarantined?: (sha256: string) => Promise<DatasetVersion | undefined>,
+): Promise<Received> {
   // One handle, opened without following a link: only a regular file is read, and what is hashed and
   // copied is that file, even if its name is pointed elsewhere meanwhile.
   let opened: Awaited<ReturnType<typeof openPlainFile>>;
@@ -137,6 +189,14 @@ export async function archiveFile(
     throw e;
   }
   const { fh } = opened;
+  let received: {
+    version: string;
+    sha256: string;
+    size: number;
+    filename: string;
+    key: string;
+    receivedAt: Date;
+  };
   try {
     const read = () => fh.createReadStream({ start: 0, autoClose: false, highWaterMark: 1 << 20 });
     const { sha256, size } = await sha256Of(read());
@@ -149,7 +209,11 @@ export async function archiveFile(
       });
 
     const existing = await findVersionBySha(db, store, input.dataset, sha256);
-    if (existing) return { version: existing, created: false };
+    if (existing) return { version: existing, state: 'version', copied: false };
+    const refused = await quarantined?.(sha256);
+    if (refused) return { version: refused, state: 'quarantined', copied: false };
+    const pending = await findReceivedBySha(store, input.dataset, sha256);
+    if (pending) return { version: pending, state: 'new', copied: false };
 
     const receivedAt = new Date();
     const version = datasetVersionId(receivedAt, sha256);
@@ -162,23 +226,11 @@ export async function archiveFile(
         file: input.path,
         reason: 'the file changed while it was being archived; send it again',
       });
-    return {
-      version: await completeVersion(db, store, input, { version, sha256, size, filename, key, receivedAt }),
-      created: true,
-    };
+    received = { version, sha256, size, filename, key, receivedAt };
   } finally {
     await fh.close();
   }
-}
-
-/** Writes the version's metadata.json (what makes it complete) and registers it. */
-async function completeVersion(
-  db: Database,
-  store: ObjectStore,
-  input: { dataset: string; origin: Origin },
-  v: { version: string; sha256: string; size: number; filename: string; key: string; receivedAt: Date },
-): Promise<DatasetVersion> {
-  const { version, sha256, size, filename, key, receivedAt } = v;
+  const { version, sha256, size, filename, key, receivedAt } = received;
 
   const meta: DatasetVersion = {
     dataset: input.dataset,
@@ -190,16 +242,52 @@ async function completeVersion(
     receivedAt: receivedAt.toISOString(),
     key,
   };
-  await store.put(
-    'archive',
-    `${versionPrefix(input.dataset, version)}metadata.json`,
-    JSON.stringify(meta, null, 2),
-    {
+  try {
+    await store.put('archive', receivedKey(input.dataset, sha256), JSON.stringify(meta, null, 2), {
       contentType: 'application/json',
-    },
-  );
-  await register(db, meta);
-  return meta;
+    });
+  } catch (e) {
+    if (!(e instanceof ObjectExistsError)) throw e;
+    // The same bytes, received at the same moment by another run: one copy becomes the version, and this
+    // one stays behind unused (nothing is deleted from the archive).
+    return {
+      version: await readJson<DatasetVersion>(store, 'archive', receivedKey(input.dataset, sha256)),
+      state: 'new',
+      copied: false,
+    };
+  }
+  return { version: meta, state: 'new', copied: true };
+}
+
+/**
+ * Makes received bytes a dataset version: `metadata.json` (what every listing of versions looks for) and
+ * the database's row. Idempotent: a version completed before is left as it is.
+ */
+export async function completeVersion(db: Queryable, store: ObjectStore, v: DatasetVersion): Promise<void> {
+  try {
+    await store.put('archive', metadataKey(v.dataset, v.version), JSON.stringify(v, null, 2), {
+      contentType: 'application/json',
+    });
+  } catch (e) {
+    if (!(e instanceof ObjectExistsError)) throw e;
+  }
+  await register(db, v);
+}
+
+/**
+ * Copies a file into the archive bucket as a new immutable dataset version, unless the same bytes are
+ * already there, with no contract between: what loading an archived version on its own needs (the
+ * benchmark, tests). Ingest goes through `receiveFile`, the load and the contract, then `completeVersion`.
+ */
+export async function archiveFile(
+  db: Database,
+  store: ObjectStore,
+  input: { dataset: string; path: string; filename?: string; origin: Origin; maxBytes?: number },
+): Promise<ArchiveResult> {
+  const received = await receiveFile(db, store, input);
+  if (received.state === 'version') return { version: received.version, created: false };
+  await completeVersion(db, store, received.version);
+  return { version: received.version, created: true };
 }
 
 export function contentTypeOf(filename: string): string {
@@ -212,6 +300,8 @@ export interface VersionRow extends DatasetVersion {
   readonly loadedAt: string | null;
   readonly rowCount: number | null;
   readonly table: string | null;
+  /** The version `latest` reads (runtime/datasets/current.ts). */
+  readonly current: boolean;
 }
 
 export async function listVersions(db: Database, dataset: string): Promise<VersionRow[]> {
@@ -220,11 +310,13 @@ export async function listVersions(db: Database, dataset: string): Promise<Versi
       loaded_at: string | null;
       row_count: string | null;
       loaded_table: string | null;
+      current: boolean;
     }
   >(
     `SELECT ${VERSION_COLUMNS}, loaded_table, row_count,
-       to_char(loaded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS loaded_at
-     FROM strata.dataset_versions WHERE dataset = $1 ORDER BY version DESC`,
+       to_char(loaded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS loaded_at,
+       EXISTS (SELECT 1 FROM strata.dataset_current c WHERE c.dataset = v.dataset AND c.version = v.version) AS current
+     FROM strata.dataset_versions v WHERE dataset = $1 ORDER BY version DESC`,
     [dataset],
   );
   return rows.map((r) => ({
@@ -232,6 +324,7 @@ export async function listVersions(db: Database, dataset: string): Promise<Versi
     loadedAt: r.loaded_at,
     rowCount: r.row_count === null ? null : Number(r.row_count),
     table: r.loaded_table,
+    current: r.current,
   }));
 }
 

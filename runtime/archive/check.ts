@@ -1,3 +1,5 @@
+import { QUARANTINE } from '../contracts/quarantine.ts';
+import { NOT_VERSIONS } from '../datasets/current.ts';
 import type { Database } from '../ports/database.ts';
 import { type ObjectStore, readJson } from '../ports/object-store.ts';
 import { sha256Of } from '../util/hash.ts';
@@ -11,8 +13,9 @@ import { type DatasetVersion, datasetPrefix, listVersions } from './archive.ts';
  *   bytes are kept (nothing is deleted from the archive) and nothing counts them as a version;
  * - `unregistered`: a complete version the database does not know, as after the database was rebuilt. The
  *   next ingest of the same bytes registers it; nothing is wrong with the archive.
+ * - `quarantined`: bytes received and refused by the dataset's contract, kept in quarantine (not a version).
  */
-export type ArchiveFindingKind = 'missing' | 'mismatch' | 'incomplete' | 'unregistered';
+export type ArchiveFindingKind = 'missing' | 'mismatch' | 'incomplete' | 'unregistered' | 'quarantined';
 
 export interface ArchiveFinding {
   readonly dataset: string;
@@ -58,13 +61,27 @@ export async function checkArchive(
     const folders = new Map<string, string[]>();
     for (const o of await store.list('archive', prefix)) {
       const [version, ...rest] = o.key.slice(prefix.length).split('/');
-      if (!version || rest.length === 0) continue;
+      if (!version || rest.length === 0 || NOT_VERSIONS.has(version)) continue;
       folders.set(version, [...(folders.get(version) ?? []), rest.join('/')]);
     }
     const registered = new Map((await listVersions(db, dataset)).map((v) => [v.version, v]));
+    const quarantined = new Set(
+      (await store.list('archive', `${QUARANTINE}${dataset}/`))
+        .filter((o) => o.key.endsWith('/metadata.json'))
+        .map((o) => o.key.split('/')[2]),
+    );
     for (const [version, files] of [...folders].sort(([a], [b]) => a.localeCompare(b))) {
       // A registered version without its metadata is reported below, as missing.
       if (!files.includes('metadata.json') && registered.has(version)) continue;
+      if (!files.includes('metadata.json') && quarantined.has(version)) {
+        findings.push({
+          dataset,
+          version,
+          kind: 'quarantined',
+          detail: `refused by the contract and kept in quarantine (strata quarantine show ${dataset}/${version})`,
+        });
+        continue;
+      }
       if (!files.includes('metadata.json')) {
         findings.push({
           dataset,

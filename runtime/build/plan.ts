@@ -26,7 +26,8 @@ export function requireProduct(catalog: Catalog, name: string): ProductEntry {
 
 /**
  * Resolves every input of a product to an exact, loaded dataset version (the recipe lock): `latest` is the
- * newest loaded version; a pinned version must exist and be loaded.
+ * dataset's current version (what was last sent, or promoted; see runtime/datasets/current.ts); a pinned
+ * version must exist and be loaded.
  */
 export async function planBuild(db: Queryable, entry: ProductEntry): Promise<LockedInput[]> {
   const lock: LockedInput[] = [];
@@ -37,23 +38,23 @@ export async function planBuild(db: Queryable, entry: ProductEntry): Promise<Loc
       loaded_table: string | null;
       row_count: string | null;
     }>(
-      `SELECT version, sha256, loaded_table, row_count::text AS row_count FROM strata.dataset_versions
-       WHERE dataset = $1 AND ($2::text = 'latest' OR version = $2) AND ($2::text <> 'latest' OR loaded_table IS NOT NULL)
-       ORDER BY version DESC LIMIT 1`,
+      `SELECT v.version, v.sha256, v.loaded_table, v.row_count::text AS row_count FROM strata.dataset_versions v
+       WHERE v.dataset = $1 AND v.version = CASE WHEN $2::text = 'latest'
+         THEN (SELECT c.version FROM strata.dataset_current c WHERE c.dataset = $1) ELSE $2 END`,
       [input.dataset, input.version],
     );
     const found = rows[0];
     if (!found) {
       throw new BuildError(
         input.version === 'latest'
-          ? `input "${alias}": dataset "${input.dataset}" has no loaded version yet; ingest one first`
+          ? `input "${alias}": dataset "${input.dataset}" has no current version loaded yet; ingest one first`
           : `input "${alias}": dataset "${input.dataset}" has no version "${input.version}" (see: strata versions ${input.dataset})`,
         { step: 'plan' },
       );
     }
     if (!found.loaded_table)
       throw new BuildError(
-        `input "${alias}": version ${found.version} of "${input.dataset}" is archived but not loaded`,
+        `input "${alias}": version ${found.version} of "${input.dataset}" is archived but not loaded (send its file again, or: strata datasets promote ${input.dataset} ${found.version} --reason "...")`,
         {
           step: 'plan',
         },

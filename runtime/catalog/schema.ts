@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { contractFields, contractIssues } from './contract.ts';
 import { checkDatasetFormat, GdalOptions, outputFormatIssues } from './formats.ts';
 
 /** Names become SQL identifiers and object keys, so they stay plain. */
@@ -155,9 +156,12 @@ export const Dataset = z
     maxBytes: z.number().int().positive().optional(),
     /** How a format read through GDAL is read (layer, encoding, CRS override); see formats.ts. */
     gdal: GdalOptions.optional(),
+    // minRows, maxRows, allowEmpty, invalidGeometry, bbox, change: see contract.ts
+    ...contractFields,
   })
   .superRefine((d, ctx) => {
     checkDatasetFormat(d, ctx);
+    contractIssues(d, ctx);
     const seen = new Set<string>();
     d.columns.forEach((c, i) => {
       if (seen.has(c.name))

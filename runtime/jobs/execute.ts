@@ -107,7 +107,7 @@ export type JobHandler = (
 const handlers: ReadonlyMap<JobMessage['kind'], JobHandler> = new Map<JobMessage['kind'], JobHandler>([
   [
     'ingest',
-    async (p, catalog, job, _run, hooks, options) => {
+    async (p, catalog, job, run, hooks, options) => {
       if (job.kind !== 'ingest') throw new Error('not an ingest job');
       const key = job.source.key;
       if (!job.source.path && !key) throw new Error('ingest job has neither a path nor an ingress key');
@@ -125,7 +125,7 @@ const handlers: ReadonlyMap<JobMessage['kind'], JobHandler> = new Map<JobMessage
         return await runIngest(
           p,
           catalog,
-          { dataset: job.dataset, path, filename: job.filename, origin },
+          { dataset: job.dataset, path, filename: job.filename, origin, runId: run.id },
           hooks,
         );
       } finally {
@@ -135,9 +135,9 @@ const handlers: ReadonlyMap<JobMessage['kind'], JobHandler> = new Map<JobMessage
   ],
   [
     'fetch',
-    (p, catalog, job, _run, hooks) => {
+    (p, catalog, job, run, hooks) => {
       if (job.kind !== 'fetch') throw new Error('not a fetch job');
-      return runFetch(p, catalog, job.dataset, hooks);
+      return runFetch(p, catalog, job.dataset, hooks, fetch, run.id);
     },
   ],
   [

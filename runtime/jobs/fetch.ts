@@ -35,6 +35,7 @@ export async function runFetch(
   datasetName: string,
   hooks: JobHooks = {},
   fetchImpl: typeof fetch = fetch,
+  runId?: string,
 ): Promise<{ result: Record<string, unknown>; lineage: Record<string, unknown> }> {
   const dataset = requireDataset(catalog, datasetName);
   const source = dataset.source;
@@ -115,7 +116,7 @@ export async function runFetch(
       ...(res.headers.get('etag') ? { etag: res.headers.get('etag') } : {}),
       ...(res.headers.get('last-modified') ? { lastModified: res.headers.get('last-modified') } : {}),
     };
-    return await runIngest(p, catalog, { dataset: dataset.name, path, filename, origin }, hooks);
+    return await runIngest(p, catalog, { dataset: dataset.name, path, filename, origin, runId }, hooks);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

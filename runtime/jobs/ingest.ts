@@ -1,7 +1,19 @@
-import { archiveFile, type Origin } from '../archive/archive.ts';
+import { type DatasetVersion, type Origin, receiveFile } from '../archive/archive.ts';
 import type { Catalog } from '../catalog/loader.ts';
-import { NotFoundError } from '../errors.ts';
-import { loadVersion } from '../load/load.ts';
+import type { Dataset } from '../catalog/schema.ts';
+import { extentOf, resendProblems } from '../contracts/accept.ts';
+import {
+  ContractRefusal,
+  firstProblem,
+  loadUnderContract,
+  makeReceipt,
+  refusedReceipt,
+} from '../contracts/load-under-contract.ts';
+import { findQuarantinedBySha, quarantineFile, quarantinePrefix } from '../contracts/quarantine.ts';
+import type { Receipt, ReceiptChange, ReceiptCurrent } from '../contracts/receipt.ts';
+import { percentChange } from '../contracts/rules.ts';
+import { type Actor, actorOf, lockDataset, makeCurrent, syncEvents } from '../datasets/current.ts';
+import { ContractError, NotFoundError } from '../errors.ts';
 import type { Platform } from '../platform.ts';
 import type { JobHooks } from './hooks.ts';
 
@@ -14,57 +26,255 @@ export function requireDataset(catalog: Catalog, name: string) {
   return d;
 }
 
-/** Archive a file as a dataset version (unless its bytes are already archived), then load it. */
+const plural = (n: number, word: string) =>
+  n === 1 ? `1 ${word}` : `${n} ${word.endsWith('y') ? `${word.slice(0, -1)}ies` : `${word}s`}`;
+
+/**
+ * Receives a file for a dataset and makes it the dataset's current version, if its contract allows: new
+ * bytes are archived, loaded and checked, and become a version only if they pass (otherwise they are
+ * quarantined, with a receipt listing every problem); the bytes of an existing version make that version
+ * current again. The run's result carries the receipt; a refusal carries it in its error.
+ */
 export async function runIngest(
   p: Platform,
   catalog: Catalog,
-  input: { dataset: string; path: string; filename: string; origin: Origin },
+  input: { dataset: string; path: string; filename: string; origin: Origin; runId?: string },
   hooks: JobHooks = {},
 ): Promise<{ result: Record<string, unknown>; lineage: Record<string, unknown> }> {
   const dataset = requireDataset(catalog, input.dataset);
+  const run = input.runId;
+  const actor: Actor = run ? actorOf((await p.runs.get(run)).trigger) : { trigger: 'direct' };
+  // After a database rebuild, the archive says again which version is current.
+  await syncEvents(p.db, p.store, dataset.name);
+
   hooks.onStep?.({ name: 'archive', status: 'start' });
   let t = Date.now();
-  const archived = await archiveFile(p.db, p.store, {
-    dataset: dataset.name,
-    path: input.path,
-    filename: input.filename,
-    origin: input.origin,
-    maxBytes: dataset.maxBytes,
-  });
-  const v = archived.version;
+  const received = await receiveFile(
+    p.db,
+    p.store,
+    {
+      dataset: dataset.name,
+      path: input.path,
+      filename: input.filename,
+      origin: input.origin,
+      maxBytes: dataset.maxBytes,
+    },
+    async (sha) => (await findQuarantinedBySha(p.db, p.store, dataset.name, sha))?.file,
+  );
+  const v = received.version;
   hooks.onStep?.({
     name: 'archive',
     status: 'done',
     ms: Date.now() - t,
-    detail: archived.created
-      ? `new version ${v.version}`
-      : `same bytes as version ${v.version}: no new version`,
+    detail:
+      received.state === 'version'
+        ? `same bytes as version ${v.version}`
+        : received.state === 'quarantined'
+          ? `same bytes as the file quarantined as ${dataset.name}/${v.version}`
+          : received.copied
+            ? `received as ${v.version}`
+            : `received before as ${v.version}, not yet loaded`,
   });
+  if (received.state === 'quarantined') throw await stillQuarantined(p, dataset, v);
+
   hooks.onStep?.({ name: 'load', status: 'start' });
   t = Date.now();
-  const loaded = await loadVersion(p.db, p.store, dataset, v, { onProgress: hooks.onLoadProgress });
+  const [loadedRow] = await p.db.query<{ loaded_table: string | null; row_count: string | null }>(
+    'SELECT loaded_table, row_count::text AS row_count FROM strata.dataset_versions WHERE dataset = $1 AND version = $2',
+    [dataset.name, v.version],
+  );
+  let outcome: {
+    table: string;
+    rows: number;
+    loaded: boolean;
+    copies?: number;
+    current: ReceiptCurrent;
+    bbox?: [number, number, number, number] | null;
+    geometry?: Receipt['geometry'];
+    change?: ReceiptChange;
+    warnings: string[];
+  };
+  try {
+    if (received.state === 'version' && loadedRow?.loaded_table)
+      outcome = await makeCurrentAgain(p, dataset, v, {
+        table: loadedRow.loaded_table,
+        rows: Number(loadedRow.row_count),
+        actor,
+        run,
+      });
+    else {
+      const admitted = await loadUnderContract(p.db, p.store, {
+        dataset,
+        version: v,
+        kind: received.state === 'new' ? 'sent' : 'resent',
+        actor,
+        run,
+        onProgress: hooks.onLoadProgress,
+        onStep: hooks.onStep,
+      });
+      const f = admitted.facts;
+      outcome = {
+        table: admitted.loaded.table,
+        rows: admitted.loaded.rows,
+        loaded: admitted.loaded.loaded,
+        copies: admitted.loaded.copies,
+        current: admitted.current,
+        ...(f ? { bbox: f.bbox, geometry: f.geometry, change: f.change } : {}),
+        warnings: f?.warnings ?? [],
+      };
+    }
+  } catch (e) {
+    if (!(e instanceof ContractRefusal)) throw e;
+    throw received.state === 'new'
+      ? await quarantine(p, dataset, v, e, actor, run)
+      : refuse(dataset, v, e, run, loadedRow?.row_count);
+  }
   hooks.onStep?.({
     name: 'load',
     status: 'done',
     ms: Date.now() - t,
-    detail: loaded.loaded
-      ? `${loaded.rows} rows into datasets."${loaded.table}"${(loaded.copies ?? 1) > 1 ? ` (${loaded.copies} COPY statements at once)` : ''}`
-      : 'already loaded',
+    detail: `${
+      outcome.loaded
+        ? `${outcome.rows} rows into datasets."${outcome.table}"${(outcome.copies ?? 1) > 1 ? ` (${outcome.copies} COPY statements at once)` : ''}`
+        : 'already loaded'
+    }${outcome.geometry?.repaired ? `; ${plural(outcome.geometry.repaired, 'invalid geometry')} repaired` : ''}${outcome.geometry?.kept ? `; ${plural(outcome.geometry.kept, 'invalid geometry')} kept` : ''}`,
+  });
+  const receipt = makeReceipt(dataset, v, {
+    status: 'accepted',
+    ...(run ? { run } : {}),
+    version: v.version,
+    current: outcome.current,
+    rows: outcome.rows,
+    ...(outcome.bbox !== undefined ? { bbox: outcome.bbox } : {}),
+    ...(outcome.geometry ? { geometry: outcome.geometry } : {}),
+    ...(outcome.change ? { change: outcome.change } : {}),
+    warnings: outcome.warnings,
   });
   return {
     result: {
       dataset: dataset.name,
       version: v.version,
-      created: archived.created,
-      ...(archived.created ? {} : { duplicateOf: v.version }),
+      created: received.state === 'new',
+      ...(received.state === 'version' ? { duplicateOf: v.version } : {}),
       sha256: v.sha256,
       size: v.size,
       archiveKey: v.key,
-      table: loaded.table,
-      rows: loaded.rows,
-      loaded: loaded.loaded,
-      ...(loaded.copies ? { copies: loaded.copies } : {}),
+      table: outcome.table,
+      rows: outcome.rows,
+      loaded: outcome.loaded,
+      ...(outcome.copies ? { copies: outcome.copies } : {}),
+      current: outcome.current,
+      receipt,
     },
     lineage: { dataset: dataset.name, version: v.version, sha256: v.sha256, origin: v.origin },
   };
+}
+
+/**
+ * The bytes of a loaded version, sent again: "this is the data now". The version becomes current again
+ * (an event of its own), if the change limits allow it against what is current now.
+ */
+async function makeCurrentAgain(
+  p: Platform,
+  dataset: Dataset,
+  v: DatasetVersion,
+  x: { table: string; rows: number; actor: Actor; run?: string },
+) {
+  const moved = await p.db.transaction(async () => {
+    await lockDataset(p.db, dataset.name);
+    const { problems, current } = await resendProblems(p.db, dataset, {
+      version: v.version,
+      rows: x.rows,
+      table: x.table,
+    });
+    if (problems.length > 0)
+      throw new ContractRefusal(firstProblem(v.key, problems[0]), problems, false, undefined, current);
+    const moved = await makeCurrent(p.db, p.store, {
+      dataset: dataset.name,
+      version: v.version,
+      kind: 'resent',
+      actor: x.actor,
+      run: x.run,
+    });
+    return { moved, current };
+  });
+  const bbox = dataset.geometry.kind === 'none' ? undefined : await extentOf(p.db, x.table);
+  const c = moved.current;
+  return {
+    table: x.table,
+    rows: x.rows,
+    loaded: false,
+    current: moved.moved,
+    bbox,
+    ...(c && moved.moved.changed
+      ? {
+          change: {
+            against: c.version,
+            rowsBefore: c.rows,
+            rowsAfter: x.rows,
+            rowsPercent: percentChange(c.rows, x.rows),
+          },
+        }
+      : {}),
+    warnings: [],
+  };
+}
+
+/** Keeps a refused new file in quarantine and says so, with its receipt. */
+async function quarantine(
+  p: Platform,
+  dataset: Dataset,
+  v: DatasetVersion,
+  refusal: ContractRefusal,
+  actor: Actor,
+  run: string | undefined,
+): Promise<ContractError> {
+  const id = `${dataset.name}/${v.version}`;
+  const receipt = refusedReceipt(dataset, v, refusal, {
+    status: 'quarantined',
+    ...(run ? { run } : {}),
+    version: v.version,
+    quarantine: { id, key: quarantinePrefix(dataset.name, v.version) },
+  });
+  await quarantineFile(p.db, p.store, { file: v, receipt, actor, run });
+  const more = refusal.problems.length - 1;
+  return new ContractError(
+    { ...refusal.first, file: v.key },
+    receipt,
+    `${more > 0 ? ` (and ${plural(more, 'more kind')} of problem)` : ''}; the file is quarantined as ${id}, not a version, and the current version is unchanged`,
+  );
+}
+
+/** A version sent again that its contract refuses now: it stays a version, and does not become current. */
+function refuse(
+  dataset: Dataset,
+  v: DatasetVersion,
+  refusal: ContractRefusal,
+  run: string | undefined,
+  rows: string | null | undefined,
+): ContractError {
+  const receipt = refusedReceipt(dataset, v, refusal, {
+    status: 'refused',
+    ...(run ? { run } : {}),
+    version: v.version,
+    ...(rows ? { rows: Number(rows) } : {}),
+  });
+  return new ContractError(
+    { ...refusal.first, file: v.key },
+    receipt,
+    `; version ${v.version} stays a version but does not become current (strata datasets promote makes it current deliberately)`,
+  );
+}
+
+/** The bytes of a file already in quarantine: still refused, with the receipt it got then. */
+async function stillQuarantined(p: Platform, dataset: Dataset, v: DatasetVersion): Promise<ContractError> {
+  const entry = await findQuarantinedBySha(p.db, p.store, dataset.name, v.sha256);
+  const id = `${dataset.name}/${v.version}`;
+  return new ContractError(
+    {
+      file: v.key,
+      reason: `same bytes as the file quarantined as ${id} on ${entry?.quarantinedAt.slice(0, 10) ?? '?'}: still quarantined (strata quarantine release ${id} --reason "..." accepts it)`,
+    },
+    entry?.receipt ?? makeReceipt(dataset, v, { status: 'quarantined' }),
+  );
 }

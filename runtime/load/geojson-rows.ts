@@ -71,8 +71,11 @@ export class RowWriter {
     this.out = next;
   }
 
+  /** Writes one feature's row; a feature that fails writes nothing, so a caller may go on to the next. */
   add(ft: FeatureText, index: number): void {
+    const start = this.at;
     const fail = (reason: string, column?: string): never => {
+      this.at = start;
       throw new FeatureProblemError({ feature: index, column, reason });
     };
     if (ft.type !== 'Feature') fail(`expected "type": "Feature", got ${JSON.stringify(ft.type ?? null)}`);

@@ -4,6 +4,7 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import type { DatasetVersion } from '../archive/archive.ts';
 import { isGdalFormat } from '../catalog/formats.ts';
 import type { Column, Dataset } from '../catalog/schema.ts';
+import { refreshCurrentView } from '../datasets/current.ts';
 import { LoadError } from '../errors.ts';
 import { type CopyChunk, CopyRejectedError, type Database } from '../ports/database.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
@@ -51,6 +52,11 @@ export interface LoadOptions {
   readonly tmpDir?: string;
   /** Limits on what a zip may unpack to (zip bombs). */
   readonly unzip?: UnzipLimits;
+  /**
+   * Called inside the load's transaction once the table is filled and finished, before the load is
+   * recorded: the dataset's contract (runtime/contracts). Throwing refuses the load and leaves nothing behind.
+   */
+  readonly accept?: (loaded: { table: string; rows: number; copies: number }) => Promise<void>;
 }
 
 export interface LoadResult {
@@ -98,11 +104,12 @@ export async function loadVersion(
   /** Indexes, registers and shows the filled table; inside the load's transaction. */
   const finish = async (rows: number, copies: number, loaded: Dataset = dataset): Promise<LoadResult> => {
     for (const sql of finishTableSQL(loaded, table, { index: options.index ?? true })) await db.exec(sql);
+    await options.accept?.({ table, rows, copies });
     await db.query(
       'UPDATE strata.dataset_versions SET loaded_table = $3, loaded_at = now(), row_count = $4 WHERE dataset = $1 AND version = $2',
       [dataset.name, version.version, table, rows],
     );
-    await refreshLatestView(db, dataset.name);
+    await refreshCurrentView(db, dataset.name);
     return { table, rows, loaded: true, copies };
   };
 
@@ -171,20 +178,6 @@ export async function loadVersion(
     await db.exec(`DROP TABLE IF EXISTS ${stagingTable}`).catch(() => {});
     throw e;
   }
-}
-
-/** `datasets."<name>"` always shows the newest loaded version, for people exploring with psql. */
-async function refreshLatestView(db: Database, dataset: string): Promise<void> {
-  const latest = await db.query<{ loaded_table: string }>(
-    `SELECT loaded_table FROM strata.dataset_versions WHERE dataset = $1 AND loaded_table IS NOT NULL
-     ORDER BY version DESC LIMIT 1`,
-    [dataset],
-  );
-  if (!latest[0]) return;
-  const view = qualified(DATASETS_SCHEMA, dataset);
-  await db.exec(
-    `DROP VIEW IF EXISTS ${view}; CREATE VIEW ${view} AS SELECT * FROM ${qualified(DATASETS_SCHEMA, latest[0].loaded_table)}`,
-  );
 }
 
 function headerProblem(version: DatasetVersion, reason: string, column?: string): LoadError {

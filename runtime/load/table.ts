@@ -5,7 +5,7 @@ export const DATASETS_SCHEMA = 'datasets';
 /** Where a parallel load fills its table before it is moved into `datasets` (sql/003_loading.sql). */
 export const LOADING_SCHEMA = 'strata_loading';
 
-const PG_TYPES: Record<ColumnType, string> = {
+export const PG_TYPES: Record<ColumnType, string> = {
   text: 'text',
   integer: 'integer',
   bigint: 'bigint',

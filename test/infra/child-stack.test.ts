@@ -178,6 +178,10 @@ describe('child stack, defaults (child-a)', () => {
         Match.objectLike({ name: '002_dispatch.sql', sql: Match.stringLikeRegexp('dedupe_key') }),
         Match.objectLike({ name: '003_loading.sql', sql: Match.stringLikeRegexp('strata_loading') }),
         Match.objectLike({ name: '004_runs.sql', sql: Match.stringLikeRegexp('strata.run_attempts') }),
+        Match.objectLike({
+          name: '005_current_and_quarantine.sql',
+          sql: Match.stringLikeRegexp('strata.dataset_events'),
+        }),
         Match.objectLike({ name: '006_catalog_and_cost.sql', sql: Match.stringLikeRegexp('catalog_sha256') }),
         Match.objectLike({ name: '008_partner_api.sql', sql: Match.stringLikeRegexp('runs_upload_key') }),
       ]),

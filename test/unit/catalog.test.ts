@@ -185,6 +185,39 @@ outputs:
     ]);
   });
 
+  it("reads a dataset's contract, with its defaults, and names what contradicts itself", async () => {
+    const { catalog } = await loadCatalog(await catalogWith({ 'datasets/places.yaml': places }));
+    expect(catalog.datasets.get('places')).toMatchObject({ allowEmpty: false, invalidGeometry: 'refuse' });
+    const { catalog: guarded } = await loadCatalog(
+      await catalogWith({
+        'datasets/places.yaml': `${places}minRows: 10\nmaxRows: 500\ninvalidGeometry: repair\nbbox: [-10, 49, 2, 61]\nchange: { maxFewerRows: "20%", columnRemoved: refuse }\n`,
+      }),
+    );
+    expect(guarded.datasets.get('places')).toMatchObject({
+      minRows: 10,
+      maxRows: 500,
+      invalidGeometry: 'repair',
+      bbox: [-10, 49, 2, 61],
+      change: { maxFewerRows: 20, columnRemoved: 'refuse' },
+    });
+
+    const out = await problems({
+      'datasets/places.yaml': `${places}allowEmpty: true\nminRows: 3\nmaxRows: 2\ninvalidGeometry: mend\nbbox: [2, 49, -10, 61]\nchange: { maxFewerRows: 20 }\n`,
+    });
+    expect(out).toEqual([
+      'datasets/places.yaml: invalidGeometry: Invalid option: expected one of "refuse"|"repair"|"keep"',
+      'datasets/places.yaml: change.maxFewerRows: Invalid input: expected string, received number',
+    ]);
+    const out2 = await problems({
+      'datasets/places.yaml': `${places}allowEmpty: true\nminRows: 3\nmaxRows: 2\nbbox: [2, 49, -10, 61]\n`,
+    });
+    expect(out2).toEqual([
+      'datasets/places.yaml: allowEmpty: `allowEmpty: true` contradicts `minRows: 3`',
+      'datasets/places.yaml: maxRows: `maxRows` must not be less than `minRows` (3)',
+      'datasets/places.yaml: bbox: bbox must be [minx, miny, maxx, maxy]',
+    ]);
+  });
+
   it('reads the tables a step creates', () => {
     const sql = `CREATE TABLE a AS SELECT 1; create unlogged table if not exists "B_2" (x int);
       CREATE OR REPLACE VIEW myschema.v AS SELECT 1; CREATE MATERIALIZED VIEW mv AS SELECT 1;`;

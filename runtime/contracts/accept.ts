@@ -1,0 +1,265 @@
+import type { DatasetVersion } from '../archive/archive.ts';
+import type { Dataset } from '../catalog/schema.ts';
+import { DATASETS_SCHEMA } from '../load/table.ts';
+import type { Database, Queryable } from '../ports/database.ts';
+import type { ObjectStore } from '../ports/object-store.ts';
+import { ident, literal, qualified } from '../util/sql.ts';
+import { diagnose } from './diagnose.ts';
+import { firstAt, type Problem, type ReceiptChange, type ReceiptGeometry } from './receipt.ts';
+import {
+  type CurrentFacts,
+  invalidGeometrySql,
+  needsNonNull,
+  nounOf,
+  percentChange,
+  problem,
+  tableProblems,
+} from './rules.ts';
+
+/**
+ * The contract on the fast path: a loaded table, still inside its load's transaction, is held to the rules
+ * that COPY into a typed, constrained table cannot check (row counts, change against the current version,
+ * geometry validity and bbox) with one pass of aggregates. A file that passes pays only for that pass; one
+ * that does not is refused here, and `diagnose` then reads it again to say everything that is wrong.
+ */
+
+/** The file breaks its contract: the load is refused, and the caller lists every problem. */
+export class ContractBrokenSignal extends Error {
+  constructor(readonly problems: Problem[]) {
+    super(problems.map((p) => p.message).join('; ') || 'the file breaks its contract');
+    this.name = 'ContractBrokenSignal';
+  }
+}
+
+/** What a loaded file's receipt says of it. */
+export interface LoadedFacts {
+  readonly rows: number;
+  readonly bbox: [number, number, number, number] | null;
+  readonly geometry?: ReceiptGeometry;
+  readonly change?: ReceiptChange;
+  readonly warnings: string[];
+}
+
+/** The current version as the change limits compare a file with it; none when it is `except` (the file itself). */
+export async function currentFacts(
+  db: Queryable,
+  dataset: Dataset,
+  except?: string,
+): Promise<CurrentFacts | undefined> {
+  const [row] = await db.query<{ version: string; row_count: string | null; loaded_table: string | null }>(
+    `SELECT c.version, v.row_count::text AS row_count, v.loaded_table FROM strata.dataset_current c
+     JOIN strata.dataset_versions v ON v.dataset = c.dataset AND v.version = c.version
+     WHERE c.dataset = $1`,
+    [dataset.name],
+  );
+  if (!row || row.version === except || row.row_count === null || !row.loaded_table) return undefined;
+  const facts = { version: row.version, rows: Number(row.row_count) };
+  if (!needsNonNull(dataset)) return facts;
+  return { ...facts, nonNull: await nonNullCounts(db, dataset, row.loaded_table) };
+}
+
+async function nonNullCounts(
+  db: Queryable,
+  dataset: Dataset,
+  table: string,
+): Promise<Record<string, number>> {
+  const [row] = await db.query<Record<string, number>>(
+    `SELECT ${dataset.columns.map((c, k) => `count(${ident(c.name)})::int AS n${k}`).join(', ')} FROM ${qualified(DATASETS_SCHEMA, table)}`,
+  );
+  return Object.fromEntries(dataset.columns.map((c, k) => [c.name, Number(row?.[`n${k}`] ?? 0)]));
+}
+
+/** Rounds a bbox outward to a millionth of its unit. */
+const outward = (b: number[]): [number, number, number, number] => [
+  Math.floor(b[0]! * 1e6) / 1e6,
+  Math.floor(b[1]! * 1e6) / 1e6,
+  Math.ceil(b[2]! * 1e6) / 1e6,
+  Math.ceil(b[3]! * 1e6) / 1e6,
+];
+
+/**
+ * Holds a loaded table to its dataset's contract, inside the load's transaction. Throws
+ * ContractBrokenSignal when the file breaks it; repairs or keeps invalid geometries as the dataset says.
+ * `waive` (an operator's release or promotion) applies only what the table itself enforces, and keeps
+ * invalid geometries the policy would refuse.
+ */
+export async function checkLoaded(
+  db: Database,
+  store: ObjectStore,
+  dataset: Dataset,
+  version: DatasetVersion,
+  loaded: { table: string; rows: number },
+  options: { waive?: boolean } = {},
+): Promise<LoadedFacts> {
+  const t = qualified(DATASETS_SCHEMA, loaded.table);
+  const g = dataset.geometry;
+  const current = await currentFacts(db, dataset, version.version);
+  const declared = g.kind === 'wkt' || g.kind === 'geojson' ? g.type : undefined;
+  const policy = options.waive && dataset.invalidGeometry === 'refuse' ? 'keep' : dataset.invalidGeometry;
+  const checkBbox = dataset.bbox && !options.waive;
+  const targetSrid = g.kind === 'none' ? undefined : g.targetSrid;
+  const invalidSql = invalidGeometrySql(dataset, 'geom');
+  const aggregates = needsNonNull(dataset)
+    ? dataset.columns.map((c, k) => `count(${ident(c.name)})::int AS n${k}`)
+    : [];
+  if (invalidSql) {
+    aggregates.push(`count(*) FILTER (WHERE geom IS NOT NULL AND ${invalidSql})::int AS invalid`);
+    // A repair that would turn a declared Polygon into a MultiPolygon (a bow-tie's two halves) cannot be
+    // stored, nor can a point be mended.
+    if (policy === 'repair' && (declared || g.kind === 'lonlat'))
+      aggregates.push(
+        `count(*) FILTER (WHERE CASE WHEN geom IS NOT NULL AND ${invalidSql} THEN ${g.kind === 'lonlat' ? 'true' : `ST_GeometryType(ST_MakeValid(geom, 'method=structure')) <> ${literal(`ST_${declared}`)}`} ELSE false END)::int AS unrepairable`,
+      );
+  }
+  if (checkBbox) {
+    const [x0, y0, x1, y1] = dataset.bbox!;
+    const gx = targetSrid === 4326 ? 'geom' : 'ST_Transform(geom, 4326)';
+    aggregates.push(
+      `count(*) FILTER (WHERE geom IS NOT NULL AND NOT (ST_XMin(${gx}) >= ${x0} AND ST_YMin(${gx}) >= ${y0} AND ST_XMax(${gx}) <= ${x1} AND ST_YMax(${gx}) <= ${y1}))::int AS outside`,
+    );
+  }
+  // Invalid geometries report themselves in NOTICEs, one a row: not wanted here. LOCAL: until the load commits.
+  await db.exec('SET LOCAL client_min_messages = warning');
+  // One pass, and only when a rule needs one: a CSV of WGS84 points with no change limits needs none.
+  const [facts = {}] =
+    aggregates.length > 0
+      ? await db.query<Record<string, number | null>>(`SELECT ${aggregates.join(', ')} FROM ${t}`)
+      : [];
+  const nonNull = needsNonNull(dataset)
+    ? Object.fromEntries(dataset.columns.map((c, k) => [c.name, Number(facts[`n${k}`] ?? 0)]))
+    : undefined;
+  const invalid = Number(facts.invalid ?? 0);
+  const problems = options.waive ? [] : tableProblems(dataset, { rows: loaded.rows, nonNull }, current);
+  // Counted here, placed by `diagnose`; these stand in where a file cannot be read row by row again.
+  const noun = nounOf(dataset);
+  const outside = Number(facts.outside ?? 0);
+  const unrepairable = Number(facts.unrepairable ?? 0);
+  if (outside > 0)
+    problems.push(
+      problem(
+        'bbox',
+        outside,
+        `outside the dataset's bbox [${dataset.bbox!.join(', ')}]`,
+        [],
+        noun,
+        'geometry',
+      ),
+    );
+  if (invalid > 0 && policy === 'refuse')
+    problems.push(
+      problem(
+        'invalid_geometry',
+        invalid,
+        'with invalid geometry (invalidGeometry: refuse)',
+        [],
+        noun,
+        'geometry',
+      ),
+    );
+  if (unrepairable > 0)
+    problems.push(
+      problem(
+        'invalid_geometry',
+        unrepairable,
+        'with invalid geometry that no repair can store',
+        [],
+        noun,
+        'geometry',
+      ),
+    );
+  if (problems.length > 0) throw new ContractBrokenSignal(problems);
+
+  const warnings: string[] = [];
+  let geometry: ReceiptGeometry | undefined;
+  if (g.kind !== 'none') {
+    geometry = { policy: dataset.invalidGeometry, invalid, repaired: 0, kept: 0, at: [] };
+    if (invalid > 0) {
+      // Where they are, with PostGIS's reasons: the file is read again, only because it has some.
+      const found = await diagnose(db, store, dataset, version, { geometryOnly: true });
+      const at = found.geometry?.at ?? [];
+      const first = firstAt(at, invalid);
+      if (policy === 'repair') {
+        const repaired = await repair(db, dataset, t);
+        geometry = { ...geometry, repaired, at };
+        warnings.push(
+          `${repaired} invalid geometr${repaired === 1 ? 'y' : 'ies'} repaired with ST_MakeValid (structure method), ${first}`,
+        );
+      } else {
+        geometry = { ...geometry, kept: invalid, at };
+        warnings.push(
+          `${invalid} invalid geometr${invalid === 1 ? 'y' : 'ies'} kept as sent (invalidGeometry: ${options.waive ? 'keep, on release' : 'keep'}), ${first}`,
+        );
+      }
+    }
+  }
+  const bbox = g.kind === 'none' ? null : await extentOf(db, loaded.table);
+  return {
+    rows: loaded.rows,
+    bbox,
+    ...(geometry ? { geometry } : {}),
+    ...(current
+      ? {
+          change: {
+            against: current.version,
+            rowsBefore: current.rows,
+            rowsAfter: loaded.rows,
+            rowsPercent: percentChange(current.rows, loaded.rows),
+          },
+        }
+      : {}),
+    warnings,
+  };
+}
+
+/**
+ * The extent of a loaded table's geometry: read from its spatial index where it has one (the union at the
+ * index's root, at no cost, to float precision and rounded outward), else by a pass over the table.
+ */
+export async function extentOf(
+  db: Queryable,
+  table: string,
+): Promise<[number, number, number, number] | null> {
+  const [indexed] = await db.query<{ x0: number | null; y0: number; x1: number; y1: number }>(
+    `SELECT ST_XMin(e) AS x0, ST_YMin(e) AS y0, ST_XMax(e) AS x1, ST_YMax(e) AS y1
+     FROM (SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_indexes WHERE schemaname = $1 AND tablename = $2)
+       THEN ST_EstimatedExtent($1, $2, 'geom')::box2d END AS e) x`,
+    [DATASETS_SCHEMA, table],
+  );
+  const e =
+    indexed && indexed.x0 !== null
+      ? indexed
+      : (
+          await db.query<{ x0: number | null; y0: number; x1: number; y1: number }>(
+            `SELECT ST_XMin(e) AS x0, ST_YMin(e) AS y0, ST_XMax(e) AS x1, ST_YMax(e) AS y1
+             FROM (SELECT ST_Extent(geom) AS e FROM ${qualified(DATASETS_SCHEMA, table)}) x`,
+          )
+        )[0];
+  return e && e.x0 !== null ? outward([e.x0, e.y0, e.x1, e.y1].map(Number)) : null;
+}
+
+/**
+ * Mends invalid geometries in place with ST_MakeValid's structure method (the default method loses rows in
+ * PGlite's PostGIS; see the README). A CSV's geometry is generated from its WKT column, so the WKT is
+ * rewritten (in the source CRS, at full precision) and the geometry follows. Returns how many.
+ */
+async function repair(db: Queryable, dataset: Dataset, table: string): Promise<number> {
+  const g = dataset.geometry;
+  const invalid = 'geom IS NOT NULL AND NOT ST_IsValid(geom)';
+  const update =
+    g.kind === 'wkt'
+      ? `UPDATE ${table} SET ${ident(g.column)} = ST_AsText(ST_MakeValid(ST_GeomFromText(${ident(g.column)}, ${g.sourceSrid}), 'method=structure'), 17) WHERE ${invalid} RETURNING 1`
+      : `UPDATE ${table} SET geom = ST_MakeValid(geom, 'method=structure') WHERE ${invalid} RETURNING 1`;
+  const [row] = await db.query<{ n: number }>(`WITH u AS (${update}) SELECT count(*)::int AS n FROM u`);
+  return Number(row?.n ?? 0);
+}
+
+/** The table-level problems of a version sent again, against the current version (no load: it is loaded). */
+export async function resendProblems(
+  db: Queryable,
+  dataset: Dataset,
+  version: { version: string; rows: number; table: string },
+): Promise<{ problems: Problem[]; current?: CurrentFacts }> {
+  const current = await currentFacts(db, dataset, version.version);
+  const nonNull = needsNonNull(dataset) ? await nonNullCounts(db, dataset, version.table) : undefined;
+  return { problems: tableProblems(dataset, { rows: version.rows, nonNull }, current), current };
+}
