@@ -2,8 +2,7 @@ import { basename, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { isFile, listVersions } from '../runtime/archive/archive.ts';
 import { checkArchive, isDamage, knownDatasets } from '../runtime/archive/check.ts';
-import { loadCatalog } from '../runtime/catalog/loader.ts';
-import { formatIssue, NotFoundError } from '../runtime/errors.ts';
+import { NotFoundError } from '../runtime/errors.ts';
 import { submit, workUntil } from '../runtime/jobs/execute.ts';
 import { requireDataset } from '../runtime/jobs/ingest.ts';
 import { listProductVersions } from '../runtime/publish/versions.ts';
@@ -11,6 +10,7 @@ import { RunStatus } from '../runtime/runs/schema.ts';
 import { registerBuildCommands } from './cli/build-commands.ts';
 import { type GlobalOptions, withPlatform } from './cli/context.ts';
 import { EXIT, humanBytes, loadProgressBar, printJson, printTable, reportError, say } from './cli/output.ts';
+import { registerValidateCommand } from './cli/validate-commands.ts';
 
 const program = new Command('strata')
   .description('Strata: versioned geospatial datasets, PostGIS builds and published data products')
@@ -35,31 +35,7 @@ function action<A extends unknown[]>(fn: (...args: A) => Promise<number | undefi
   };
 }
 
-program
-  .command('validate')
-  .description('check every dataset and product in the catalog; lists every problem with file and path')
-  .action(
-    action(async () => {
-      const g = globals();
-      const { catalog, issues } = await loadCatalog(resolve(g.catalog));
-      if (g.json)
-        printJson({
-          ok: issues.length === 0,
-          datasets: [...catalog.datasets.keys()],
-          products: [...catalog.products.keys()],
-          issues,
-        });
-      else if (issues.length === 0)
-        say(
-          `catalog ${g.catalog} is valid: ${catalog.datasets.size} dataset(s), ${catalog.products.size} product(s)`,
-        );
-      else {
-        for (const i of issues) process.stdout.write(`${formatIssue(i)}\n`);
-        say(`${issues.length} problem(s) in ${g.catalog}`);
-      }
-      return issues.length === 0 ? EXIT.ok : EXIT.invalid;
-    }),
-  );
+registerValidateCommand(program, globals, action);
 
 program
   .command('ingest')
@@ -73,8 +49,7 @@ program
       const g = globals();
       const path = resolve(file);
       if (!(await isFile(path))) throw new NotFoundError(`file not found: ${file}`);
-      return withPlatform(g, async (p, catalog) => {
-        requireDataset(catalog, dataset);
+      return withPlatform({ ...g, needs: { dataset } }, async (p, catalog) => {
         const queued = await submit(
           p,
           { kind: 'ingest', dataset, source: { path }, filename: basename(path) },

@@ -11,13 +11,9 @@ import { strataHome } from '../../runtime/platform.ts';
 import { readManifest } from '../../runtime/publish/versions.ts';
 import type { Run, Trigger } from '../../runtime/runs/schema.ts';
 import { packagePath } from '../../runtime/util/package-root.ts';
-import { type GlobalOptions, withPlatform } from './context.ts';
+import { type Action, type GlobalOptions, withPlatform } from './context.ts';
 import { writeDemoFiles } from './demo-data.ts';
 import { EXIT, exitCodeFor, humanBytes, loadProgressBar, printJson, printTable, say } from './output.ts';
-
-type Action = <A extends unknown[]>(
-  fn: (...args: A) => Promise<number | undefined>,
-) => (...args: A) => Promise<void>;
 
 const BUNDLED_CATALOG = packagePath('catalog');
 
@@ -98,7 +94,7 @@ export function registerBuildCommands(program: Command, globals: () => GlobalOpt
     .action(
       action(async (product: string, o: { plan?: boolean }) => {
         const g = globals();
-        return withPlatform(g, async (p, catalog) => {
+        return withPlatform({ ...g, needs: { product } }, async (p, catalog) => {
           const entry = requireProduct(catalog, product);
           if (o.plan) {
             const lock = await planBuild(p.db, entry);

@@ -1,6 +1,14 @@
 import { resolve } from 'node:path';
-import { type Catalog, loadCatalogOrThrow } from '../../runtime/catalog/loader.ts';
+import { requireProduct } from '../../runtime/build/plan.ts';
+import { type Catalog, loadUsableCatalog } from '../../runtime/catalog/loader.ts';
+import { requireDataset } from '../../runtime/jobs/ingest.ts';
 import { openLocalPlatform, type Platform } from '../../runtime/platform.ts';
+import { say } from './output.ts';
+
+/** Wraps a command body so its result becomes the exit code and its error a message (see bin/strata.ts). */
+export type Action = <A extends unknown[]>(
+  fn: (...args: A) => Promise<number | undefined>,
+) => (...args: A) => Promise<void>;
 
 export interface GlobalOptions {
   readonly catalog: string;
@@ -8,12 +16,35 @@ export interface GlobalOptions {
   readonly json?: boolean;
 }
 
+/**
+ * The usable part of the catalog: a dataset or product with problems is left out (a command that needs it
+ * says why), and the rest works. People are told once that something was left out.
+ */
+export async function openCatalog(opts: GlobalOptions): Promise<Catalog> {
+  const { catalog, issues } = await loadUsableCatalog(resolve(opts.catalog));
+  if (issues.length > 0 && !opts.json) {
+    const files = [...new Set(issues.map((i) => i.file))];
+    say(
+      `warning: ${issues.length} catalog problem(s) in ${files.join(', ')}; what they touch is left out (strata validate lists them)`,
+    );
+  }
+  return catalog;
+}
+
+/** What a command works on: checked before the database is opened, so a refusal costs no database start. */
+export interface Needs {
+  readonly dataset?: string;
+  readonly product?: string;
+}
+
 /** Opens the catalog and the local platform for one command, and closes the platform after it. */
 export async function withPlatform<T>(
-  opts: GlobalOptions,
+  opts: GlobalOptions & { needs?: Needs },
   fn: (p: Platform, catalog: Catalog) => Promise<T>,
 ): Promise<T> {
-  const catalog = await loadCatalogOrThrow(resolve(opts.catalog));
+  const catalog = await openCatalog(opts);
+  if (opts.needs?.dataset !== undefined) requireDataset(catalog, opts.needs.dataset);
+  if (opts.needs?.product !== undefined) requireProduct(catalog, opts.needs.product);
   const p = await openLocalPlatform({ home: opts.home });
   try {
     return await fn(p, catalog);

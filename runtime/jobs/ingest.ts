@@ -1,16 +1,12 @@
 import { archiveFile, type Origin } from '../archive/archive.ts';
-import type { Catalog } from '../catalog/loader.ts';
-import { NotFoundError } from '../errors.ts';
+import { type Catalog, unavailable } from '../catalog/loader.ts';
 import { loadVersion } from '../load/load.ts';
 import type { Platform } from '../platform.ts';
 import type { JobHooks } from './hooks.ts';
 
 export function requireDataset(catalog: Catalog, name: string) {
   const d = catalog.datasets.get(name);
-  if (!d) {
-    const known = [...catalog.datasets.keys()].join(', ') || 'none';
-    throw new NotFoundError(`dataset "${name}" is not in the catalog (${catalog.dir}); known: ${known}`);
-  }
+  if (!d) throw unavailable(catalog, 'dataset', name);
   return d;
 }
 

@@ -1,4 +1,4 @@
-import type { Catalog } from '../catalog/loader.ts';
+import { type Catalog, problemsOf } from '../catalog/loader.ts';
 import { submitOnce } from '../jobs/submit.ts';
 import type { JobQueue } from '../ports/job-queue.ts';
 import type { RunRegistry } from '../runs/registry.ts';
@@ -53,7 +53,10 @@ export async function onObjectCreated(
   if ('rejected' in target) return { status: 'rejected', reason: `${object.key}: ${target.rejected}` };
   const dataset = deps.catalog.datasets.get(target.dataset);
   if (!dataset)
-    return { status: 'rejected', reason: `${object.key}: dataset "${target.dataset}" is not in the catalog` };
+    return {
+      status: 'rejected',
+      reason: `${object.key}: ${problemsOf(deps.catalog, 'dataset', target.dataset) ?? `dataset "${target.dataset}" is not in the catalog`}`,
+    };
   const source = dataset.source;
   if (target.partner && !(source.kind === 'partner' && source.partner === target.partner))
     return {

@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { Catalog } from '../catalog/loader.ts';
+import { type Catalog, problemsOf } from '../catalog/loader.ts';
 import type { JobQueue } from '../ports/job-queue.ts';
 import type { RunRegistry } from '../runs/registry.ts';
 
@@ -39,8 +39,12 @@ export async function onWebhook(
     return { statusCode: 401, body: { error: 'missing or invalid X-Hub-Signature-256' } };
   if (!req.deliveryId)
     return { statusCode: 400, body: { error: 'missing X-GitHub-Delivery (the replay guard needs it)' } };
-  if (!deps.catalog.products.has(req.hook))
+  if (!deps.catalog.products.has(req.hook)) {
+    // A product with catalog problems is there but cannot be built until they are mended.
+    const problems = problemsOf(deps.catalog, 'product', req.hook);
+    if (problems) return { statusCode: 422, body: { error: problems } };
     return { statusCode: 404, body: { error: `no hook "${req.hook}"` } };
+  }
   const { run, created } = await deps.runs.createOnce(
     'build',
     req.hook,
