@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { FsObjectStore } from './adapters/local/fs-object-store.ts';
 import { PgliteDatabase, pgliteDataDir } from './adapters/local/pglite-database.ts';
@@ -27,6 +28,15 @@ export interface LocalOptions {
 
 export function strataHome(home?: string): string {
   return resolve(home ?? process.env.STRATA_HOME ?? '.strata');
+}
+
+/**
+ * True when opening would create the embedded database (no DATABASE_URL, nothing in the home yet): the
+ * first run, which spends 10–25 s on initdb and PostGIS.
+ */
+export function createsEmbeddedDatabase(options: LocalOptions = {}): boolean {
+  if (options.databaseUrl ?? process.env.DATABASE_URL) return false;
+  return !existsSync(join(pgliteDataDir(strataHome(options.home)), 'PG_VERSION'));
 }
 
 export async function openDatabase(options: LocalOptions = {}): Promise<Database> {

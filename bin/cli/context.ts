@@ -2,7 +2,13 @@ import { resolve } from 'node:path';
 import { requireProduct } from '../../runtime/build/plan.ts';
 import { type Catalog, loadUsableCatalog } from '../../runtime/catalog/loader.ts';
 import { requireDataset } from '../../runtime/jobs/ingest.ts';
-import { openLocalPlatform, type Platform } from '../../runtime/platform.ts';
+import {
+  createsEmbeddedDatabase,
+  openLocalPlatform,
+  type Platform,
+  strataHome,
+} from '../../runtime/platform.ts';
+import { firstRunNotice } from './first-run.ts';
 import { say } from './output.ts';
 
 /** Wraps a command body so its result becomes the exit code and its error a message (see bin/strata.ts). */
@@ -45,10 +51,24 @@ export async function withPlatform<T>(
   const catalog = await openCatalog(opts);
   if (opts.needs?.dataset !== undefined) requireDataset(catalog, opts.needs.dataset);
   if (opts.needs?.product !== undefined) requireProduct(catalog, opts.needs.product);
-  const p = await openLocalPlatform({ home: opts.home });
+  const p = await withFirstRunNotice(opts, () => openLocalPlatform({ home: opts.home }));
   try {
     return await fn(p, catalog);
   } finally {
     await p.close();
+  }
+}
+
+/** Opens something that opens the database, saying so while the first run creates the embedded one. */
+export async function withFirstRunNotice<T>(opts: GlobalOptions, open: () => Promise<T>): Promise<T> {
+  if (!createsEmbeddedDatabase({ home: opts.home })) return open();
+  const notice = firstRunNotice(strataHome(opts.home));
+  let opened = false;
+  try {
+    const value = await open();
+    opened = true;
+    return value;
+  } finally {
+    await notice.stop(opened);
   }
 }
