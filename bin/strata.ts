@@ -1,15 +1,25 @@
 import { basename, resolve } from 'node:path';
 import { Command, Option } from 'commander';
-import { isFile, listVersions } from '../runtime/archive/archive.ts';
+import { isFile } from '../runtime/archive/archive.ts';
 import { checkArchive, isDamage, knownDatasets } from '../runtime/archive/check.ts';
 import { NotFoundError } from '../runtime/errors.ts';
 import { submit, workUntil } from '../runtime/jobs/execute.ts';
-import { requireDataset } from '../runtime/jobs/ingest.ts';
+import { strataHome } from '../runtime/platform.ts';
 import { listProductVersions } from '../runtime/publish/versions.ts';
 import { RunStatus } from '../runtime/runs/schema.ts';
+import { announceServe } from '../runtime/serve/discovery.ts';
 import { registerBuildCommands } from './cli/build-commands.ts';
-import { type GlobalOptions, withPlatform } from './cli/context.ts';
+import { type GlobalOptions, openCatalog, withPlatform } from './cli/context.ts';
 import { EXIT, humanBytes, loadProgressBar, printJson, printTable, reportError, say } from './cli/output.ts';
+import {
+  isProduct,
+  printDatasetVersions,
+  printProductVersions,
+  readDatasetVersions,
+  readStore,
+  requireKnown,
+  withRuns,
+} from './cli/reads.ts';
 import { registerValidateCommand } from './cli/validate-commands.ts';
 
 const program = new Command('strata')
@@ -94,8 +104,8 @@ program
   .action(
     action(async (o: { status?: RunStatus; target?: string; limit: string }) => {
       const g = globals();
-      return withPlatform(g, async (p) => {
-        const runs = await p.runs.list({ status: o.status, target: o.target, limit: Number(o.limit) });
+      return withRuns(g, async (list) => {
+        const runs = await list({ status: o.status, target: o.target, limit: Number(o.limit) });
         if (g.json) printJson(runs);
         else
           printTable(
@@ -130,36 +140,14 @@ program
   .action(
     action(async (name: string) => {
       const g = globals();
-      return withPlatform(g, async (p, catalog) => {
-        if (catalog.products.has(name) && !catalog.datasets.has(name)) {
-          const versions = await listProductVersions(p.store, name);
-          if (g.json) printJson(versions);
-          else
-            printTable(
-              versions.map((v) => ({ ...v, latest: v.latest ? '*' : '' })),
-              ['version', 'latest', 'builtAt', 'outputs', 'runId'],
-            );
-          return EXIT.ok;
-        }
-        requireDataset(catalog, name);
-        const versions = await listVersions(p.db, name);
-        if (g.json) printJson(versions);
-        else
-          printTable(
-            versions.map((v) => ({
-              version: v.version,
-              received: v.receivedAt.replace('T', ' ').slice(0, 19),
-              size: humanBytes(v.size),
-              sha256: v.sha256.slice(0, 12),
-              rows: v.rowCount ?? '',
-              loaded: v.loadedAt ? 'yes' : 'no',
-              file: v.filename,
-              origin: v.origin.kind,
-            })),
-            ['version', 'received', 'size', 'sha256', 'rows', 'loaded', 'file', 'origin'],
-          );
+      const catalog = await openCatalog(g);
+      if (isProduct(catalog, name) && !catalog.datasets.has(name)) {
+        printProductVersions(await listProductVersions(readStore(g), name), Boolean(g.json));
         return EXIT.ok;
-      });
+      }
+      requireKnown(catalog, 'dataset', name);
+      printDatasetVersions(await readDatasetVersions(g, name), Boolean(g.json));
+      return EXIT.ok;
     }),
   );
 
@@ -236,6 +224,8 @@ program
             staleSeconds: p.db.engine === 'pglite' ? 'all' : Number(o.staleSeconds),
             log: (m) => say(`${new Date().toISOString()} ${m}`),
           });
+          // Read commands ask this process rather than wait for the database it holds.
+          const announced = await announceServe(strataHome(g.home), serving.port, process.env.DATABASE_URL);
           say(
             `strata serve: http://127.0.0.1:${serving.port} (POST /webhooks/<product>, GET /runs); watching ${p.store.locate('ingress', 'x').replace(/\/x$/, '')}; Ctrl-C stops`,
           );
@@ -250,6 +240,7 @@ program
             process.on('SIGINT', stop);
             process.on('SIGTERM', stop);
           });
+          await announced.withdraw();
           return EXIT.ok;
         });
       },

@@ -53,11 +53,14 @@ export async function openDatabase(options: LocalOptions = {}): Promise<Database
   return db;
 }
 
+/** The buckets of a home: a folder each. */
+export const localStore = (home?: string): FsObjectStore =>
+  new FsObjectStore(join(strataHome(home), 'buckets'));
+
 /** The embedded default: folders for buckets, PGlite (or DATABASE_URL), the queue as a table. */
 export async function openLocalPlatform(options: LocalOptions = {}): Promise<Platform> {
-  const home = strataHome(options.home);
   const db = await openDatabase(options);
-  const store = new FsObjectStore(join(home, 'buckets'));
+  const store = localStore(options.home);
   return {
     db,
     store,

@@ -14,6 +14,7 @@ import { packagePath } from '../../runtime/util/package-root.ts';
 import { type Action, type GlobalOptions, withPlatform } from './context.ts';
 import { writeDemoFiles } from './demo-data.ts';
 import { EXIT, exitCodeFor, humanBytes, loadProgressBar, printJson, printTable, say } from './output.ts';
+import { requireKnown, withStore } from './reads.ts';
 
 const BUNDLED_CATALOG = packagePath('catalog');
 
@@ -123,9 +124,9 @@ export function registerBuildCommands(program: Command, globals: () => GlobalOpt
     .action(
       action(async (product: string, version: string) => {
         const g = globals();
-        return withPlatform(g, async (p, catalog) => {
-          requireProduct(catalog, product);
-          const m = await readManifest(p.store, product, version);
+        return withStore(g, async (store, catalog) => {
+          requireKnown(catalog, 'product', product);
+          const m = await readManifest(store, product, version);
           if (g.json) {
             printJson(m);
             return EXIT.ok;
@@ -150,7 +151,7 @@ export function registerBuildCommands(program: Command, globals: () => GlobalOpt
             out(
               `  ${o.key.split('/').pop()!.padEnd(28)} ${String(o.rows).padStart(8)} rows  ${humanBytes(o.size).padStart(9)}  sha256 ${o.sha256.slice(0, 12)}`,
             );
-          out(`\n${p.store.locate('egress', m.outputs[0]?.key.replace(/[^/]+$/, '') ?? '')}`);
+          out(`\n${store.locate('egress', m.outputs[0]?.key.replace(/[^/]+$/, '') ?? '')}`);
           return EXIT.ok;
         });
       }),

@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { LoadError } from '../errors.ts';
-import type { Database } from '../ports/database.ts';
+import type { Database, Queryable } from '../ports/database.ts';
 import { type ObjectStore, readJson } from '../ports/object-store.ts';
 import { measured, newMeasure, sha256Of } from '../util/hash.ts';
 import { datasetVersionId } from '../util/ids.ts';
@@ -180,7 +180,8 @@ export interface VersionRow extends DatasetVersion {
   readonly table: string | null;
 }
 
-export async function listVersions(db: Database, dataset: string): Promise<VersionRow[]> {
+/** A dataset's registered versions, newest first; with `version`, that one alone. */
+export async function listVersions(db: Queryable, dataset: string, version?: string): Promise<VersionRow[]> {
   const rows = await db.query<
     Parameters<typeof rowToVersion>[0] & {
       loaded_at: string | null;
@@ -190,8 +191,8 @@ export async function listVersions(db: Database, dataset: string): Promise<Versi
   >(
     `SELECT ${VERSION_COLUMNS}, loaded_table, row_count,
        to_char(loaded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS loaded_at
-     FROM strata.dataset_versions WHERE dataset = $1 ORDER BY version DESC`,
-    [dataset],
+     FROM strata.dataset_versions WHERE dataset = $1 AND ($2::text IS NULL OR version = $2) ORDER BY version DESC`,
+    [dataset, version ?? null],
   );
   return rows.map((r) => ({
     ...rowToVersion(r),

@@ -1,4 +1,5 @@
 import { archiveFile, type Origin } from '../archive/archive.ts';
+import { recordLoad } from '../archive/loads.ts';
 import { type Catalog, unavailable } from '../catalog/loader.ts';
 import { loadVersion } from '../load/load.ts';
 import type { Platform } from '../platform.ts';
@@ -39,6 +40,9 @@ export async function runIngest(
   hooks.onStep?.({ name: 'load', status: 'start' });
   t = Date.now();
   const loaded = await loadVersion(p.db, p.store, dataset, v, { onProgress: hooks.onLoadProgress });
+  // Lets `strata versions` answer from the archive; without the record it asks the database, so a failure
+  // here costs speed, never truth, and does not fail a load that has committed.
+  await recordLoad(p.db, p.store, dataset.name, v.version).catch(() => undefined);
   hooks.onStep?.({
     name: 'load',
     status: 'done',

@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { listVersions } from '../archive/archive.ts';
 import type { Catalog } from '../catalog/loader.ts';
 import type { Platform } from '../platform.ts';
 import { RunStatus } from '../runs/schema.ts';
@@ -17,7 +18,10 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-/** Webhooks (the same signed POST as on AWS) and a read of recent runs, on localhost. */
+/**
+ * Webhooks (the same signed POST as on AWS), and on localhost the reads the command line asks a running serve
+ * for: recent runs (`?status=&target=&limit=`) and a dataset's versions.
+ */
 export function httpServer(
   p: Platform,
   catalog: Catalog,
@@ -51,8 +55,20 @@ export function httpServer(
       }
       if (req.method === 'GET' && url.pathname === '/runs') {
         const status = RunStatus.safeParse(url.searchParams.get('status'));
-        return send(200, await p.runs.list({ status: status.success ? status.data : undefined, limit: 100 }));
+        const limit = Number(url.searchParams.get('limit') ?? 100);
+        return send(
+          200,
+          await p.runs.list({
+            status: status.success ? status.data : undefined,
+            target: url.searchParams.get('target') ?? undefined,
+            limit: Number.isInteger(limit) && limit > 0 ? Math.min(limit, 1000) : 100,
+          }),
+        );
       }
+      // What `strata versions <dataset>` reads, for the command line while this process holds the database.
+      const versions = /^\/datasets\/([^/]+)\/versions$/.exec(url.pathname);
+      if (req.method === 'GET' && versions)
+        return send(200, await listVersions(p.db, decodeURIComponent(versions[1]!)));
       if (req.method === 'GET' && url.pathname === '/health') return send(200, { ok: true });
       return send(404, { error: 'not found' });
     } catch (e) {

@@ -1,5 +1,6 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -29,6 +30,49 @@ export interface CliHome {
   /** Runs `strata <args>` as a user would (`node bin/strata.mjs`), with `--home` set, and waits for it. */
   run(args: readonly string[], options?: { env?: NodeJS.ProcessEnv }): Promise<CliResult>;
   close(): Promise<void>;
+}
+
+/** Starts `strata <args>` and leaves it running (serve), with its stderr gathered in `log()`. */
+export function startCli(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+): { child: ChildProcess; log(): string } {
+  const child = spawn('node', ['bin/strata.mjs', ...args], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let log = '';
+  child.stderr!.on('data', (d) => {
+    log += d;
+  });
+  return { child, log: () => log };
+}
+
+/** A port nothing listens on now. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Waits until `check` gives something (not undefined or false), looking again every 100 ms. */
+export async function until<T>(
+  what: string,
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 180_000,
+): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 export function runCli(args: readonly string[], env: NodeJS.ProcessEnv): Promise<CliResult> {

@@ -6,6 +6,7 @@ import { postgis } from '@electric-sql/pglite-postgis';
 import { ConflictError } from '../../errors.ts';
 import type { CopyChunk, Database, RowCount } from '../../ports/database.ts';
 import { countNewlines } from '../../util/bytes.ts';
+import { isAlive } from '../../util/process.ts';
 import { copyRejected, csvField } from '../copy-errors.ts';
 
 interface SessionState {
@@ -213,15 +214,6 @@ async function takeLock(lockFile: string): Promise<void> {
     }
   }
   throw new ConflictError(`could not lock ${lockFile}`);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 export const pgliteDataDir = (home: string) => join(home, 'pglite');
