@@ -1,3 +1,4 @@
+import { get } from 'node:http';
 import { pgliteDataDir } from '../../runtime/adapters/local/pglite-database.ts';
 import { listVersions, type VersionRow } from '../../runtime/archive/archive.ts';
 import { archivedVersionRows } from '../../runtime/archive/loads.ts';
@@ -68,8 +69,7 @@ function fromServe<T>(opts: GlobalOptions, path: string): FastPath<T> {
       const serving = await findServe(home, databaseKey(home, process.env.DATABASE_URL));
       if (!serving) return undefined;
       // Generous: the embedded database takes one query at a time, and a load in hand comes first.
-      const res = await fetch(`${serving.url}${path}`, { signal: AbortSignal.timeout(30_000) });
-      return res.ok ? ((await res.json()) as T) : undefined;
+      return getJson<T>(`${serving.url}${path}`, 30_000);
     },
   };
 }
@@ -82,6 +82,34 @@ export function withRuns<T>(
   ) => Promise<T>,
 ): Promise<T> {
   return fn((filter) => readRuns(opts, filter));
+}
+
+/**
+ * GET as JSON with node:http, which starts in a fraction of the time `fetch` (undici) takes to load: this
+ * is on the path of a command meant to answer in well under half a second. Undefined unless 200.
+ */
+function getJson<T>(url: string, timeoutMs: number): Promise<T | undefined> {
+  return new Promise((resolve, reject) => {
+    const req = get(url, { timeout: timeoutMs }, (res) => {
+      if (res.statusCode !== 200) {
+        res.resume();
+        resolve(undefined);
+        return;
+      }
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () => {
+        try {
+          resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as T);
+        } catch (e) {
+          reject(e);
+        }
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error(`${url}: no answer in ${timeoutMs} ms`)));
+    req.on('error', reject);
+  });
 }
 
 export function readRuns(

@@ -1,8 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
-import { postgis } from '@electric-sql/pglite-postgis';
+import type { PGlite } from '@electric-sql/pglite';
 import { ConflictError } from '../../errors.ts';
 import type { CopyChunk, Database, RowCount } from '../../ports/database.ts';
 import { countNewlines } from '../../util/bytes.ts';
@@ -44,6 +43,12 @@ export class PgliteDatabase implements Database {
       await takeLock(lockFile);
     }
     try {
+      // Loaded when a database is opened, not when the command line starts: read commands that answer
+      // from files never need it.
+      const [{ PGlite }, { postgis }] = await Promise.all([
+        import('@electric-sql/pglite'),
+        import('@electric-sql/pglite-postgis'),
+      ]);
       const pg = await PGlite.create(dataDir, { extensions: { postgis } });
       return new PgliteDatabase(pg, lockFile);
     } catch (e) {

@@ -1,14 +1,14 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import pg from 'pg';
+import type { Pool, PoolClient, PoolConfig } from 'pg';
 import { from as copyFromStream, to as copyToStream } from 'pg-copy-streams';
 import { type CopyChunk, CopyRejectedError, type Database, type RowCount } from '../../ports/database.ts';
 import { countNewlines } from '../../util/bytes.ts';
 import { copyRejected } from '../copy-errors.ts';
 
 interface SessionState {
-  client: pg.PoolClient;
+  client: PoolClient;
   txDepth: number;
 }
 
@@ -17,12 +17,15 @@ export class PgDatabase implements Database {
   readonly engine = 'postgres' as const;
   private readonly als = new AsyncLocalStorage<SessionState>();
 
-  private constructor(private readonly pool: pg.Pool) {}
+  private constructor(private readonly pool: Pool) {}
 
   static async open(
     connectionString: string,
-    options: { max?: number; ssl?: pg.PoolConfig['ssl'] } = {},
+    options: { max?: number; ssl?: PoolConfig['ssl'] } = {},
   ): Promise<PgDatabase> {
+    // Loaded when a database is opened, not when the command line starts: read commands that answer from
+    // files never need the driver.
+    const { default: pg } = await import('pg');
     const pool = new pg.Pool({
       connectionString,
       max: options.max ?? 8,
@@ -147,7 +150,7 @@ export class PgDatabase implements Database {
         yield r.value.data;
       }
     };
-    const clients: pg.PoolClient[] = [];
+    const clients: PoolClient[] = [];
     let failed = false;
     try {
       clients.push(await this.pool.connect());
