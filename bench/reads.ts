@@ -108,9 +108,7 @@ geometry: { kind: lonlat, lon: lon, lat: lat }
       await time("node -e '' (floor)", ['-e', '']);
       if (withServe) {
         await time('strata runs (serve)', strata(['runs']), fast);
-        await time('strata versions places (serve)', strata(['versions', 'places']), {
-          STRATA_READS: 'auto',
-        });
+        await time('strata versions notes (serve)', strata(['versions', 'notes']), fast);
         return;
       }
       await time('strata show summary', strata(['show', 'summary']), fast);
