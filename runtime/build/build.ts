@@ -9,6 +9,7 @@ import { exportOutput, type PublishedFile } from '../publish/export.ts';
 import { type LatestPointer, latestKey, type Manifest, productVersionPrefix } from '../publish/manifest.ts';
 import { timestamp } from '../util/ids.ts';
 import { ident, literal, qualified } from '../util/sql.ts';
+import { sqlPosition } from '../util/sql-position.ts';
 import { PLATFORM_VERSION } from '../version.ts';
 import { runCheck } from './checks.ts';
 import { type LockedInput, planBuild, requireProduct } from './plan.ts';
@@ -19,11 +20,7 @@ export function buildSchemaName(product: string, runId: string): string {
 }
 
 /** Where in a step's file a database error points. */
-function lineAt(sql: string, position: unknown): number | undefined {
-  const pos = Number(position);
-  if (!Number.isFinite(pos) || pos < 1) return undefined;
-  return sql.slice(0, pos - 1).split('\n').length;
-}
+const lineAt = (sql: string, position: unknown): number | undefined => sqlPosition(sql, position)?.line;
 
 async function runSteps(
   db: Database,
