@@ -8,6 +8,12 @@ import { freshDatabaseUrl } from './engines.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
+/**
+ * For a test that runs the command line several times on the embedded database: each process starts
+ * PGlite (3–4 s, 15 s the first time, several times that on a machine shared with other work).
+ */
+export const LONG = { timeout: 900_000 };
+
 export interface CliResult {
   readonly code: number | null;
   readonly stdout: string;

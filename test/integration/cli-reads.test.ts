@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { writeCatalog } from '../helpers/catalog.ts';
-import { type CliHome, cliEngines, freePort, startCli, until } from '../helpers/cli.ts';
+import { type CliHome, cliEngines, freePort, LONG, startCli, until } from '../helpers/cli.ts';
 
 const READS = [
   ['show', 'summary'],
@@ -32,9 +32,7 @@ describe.each(cliEngines())('read commands through the command line, on $name', 
     return out;
   };
 
-  it('answer from the archive, egress or a running serve exactly as the database does', {
-    timeout: 900_000,
-  }, async () => {
+  it('answer from the archive, egress or a running serve exactly as the database does', LONG, async () => {
     // Prepare: two versions of a dataset and a product built from them, through the command line.
     const h = await engine.setup();
     homes.push(h);
