@@ -49,7 +49,7 @@ describe.each(cliEngines())('catalog problems through the command line, on $name
   });
 
   it(
-    'lists every problem at its line and column with a suggestion, and refuses only what they touch',
+    'lists every problem at its line and column with a suggestion, refuses only what they touch, and names a renamed header',
     LONG,
     async () => {
       // Prepare: the catalog above, and a good file for the dataset no broken part needs.
@@ -92,6 +92,8 @@ describe.each(cliEngines())('catalog problems through the command line, on $name
       const buildSummary = await strata('build', 'summary');
       const buildNoted = await strata('build', 'noted');
       const typo = await strata('ingest', 'place', join(h.home, 'places.csv'));
+      await writeFile(join(h.home, 'renamed.csv'), 'id,title\n3,Rome\n');
+      const renamed = await strata('ingest', 'places', join(h.home, 'renamed.csv'));
 
       // Assess: the good dataset loads, with a word about the problems elsewhere.
       expect(ingestPlaces.stderr).toMatch(/dataset places: new version \S+ \(2 rows/);
@@ -115,6 +117,11 @@ describe.each(cliEngines())('catalog problems through the command line, on $name
         /error: dataset "place" is not in the catalog \(.*\); did you mean "places"\?/,
       );
       expect(typo.code).toBe(4);
+      // A renamed header names the column the file has and the one the catalog expects.
+      expect(renamed.stderr).toMatch(
+        /error: ingest failed \(run \S+\): datasets\/places\/\S+\/renamed\.csv, line 1, column "title": column "title" is not declared in the catalog \(datasets\/places\.yaml\); missing column "name" \("name" renamed to "title"\?\)\n/,
+      );
+      expect(renamed.code).toBe(1);
     },
   );
 });
