@@ -15,7 +15,16 @@ import { requireGdal } from '../../runtime/util/gdal.ts';
 import { packagePath } from '../../runtime/util/package-root.ts';
 import { type Action, type GlobalOptions, withPlatform } from './context.ts';
 import { writeDemoFiles } from './demo-data.ts';
-import { EXIT, exitCodeFor, humanBytes, loadProgressBar, printJson, printTable, say } from './output.ts';
+import {
+  EXIT,
+  exitCodeFor,
+  humanBytes,
+  loadProgressBar,
+  printJson,
+  printTable,
+  say,
+  stepLine,
+} from './output.ts';
 import { requireKnown, withStore } from './reads.ts';
 
 const BUNDLED_CATALOG = packagePath('catalog');
@@ -27,7 +36,7 @@ function stepHooks(quiet: boolean): JobHooks & { stop(): void } {
     onStep: (s) => {
       if (quiet || s.status !== 'done') return;
       bar.stop();
-      say(`  ${s.name.padEnd(28)} ${String(s.ms ?? '').padStart(6)} ms  ${s.detail ?? ''}`);
+      say(stepLine(s));
     },
     stop: () => bar.stop(),
   };

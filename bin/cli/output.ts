@@ -57,6 +57,12 @@ export function say(message: string): void {
 }
 
 /** Rows and bytes while a file loads; silent when stderr is not a terminal. */
+/** One finished step of a run, as the command line prints it: name, milliseconds, what it did. */
+export function stepLine(step: { name: string; ms?: number; detail?: string }): string {
+  const line = `  ${step.name.padEnd(32)} ${String(step.ms ?? '').padStart(6)} ms  ${step.detail ?? ''}`;
+  return line.trimEnd();
+}
+
 export function loadProgressBar(enabled: boolean) {
   if (!enabled || !process.stderr.isTTY) return { update: () => {}, stop: () => {} };
   const bar = new cliProgress.SingleBar(
