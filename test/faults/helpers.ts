@@ -3,20 +3,7 @@ import { join } from 'node:path';
 import type { Catalog } from '../../runtime/catalog/loader.ts';
 import { writeCatalog } from '../helpers/catalog.ts';
 
-/** Waits until `check` gives something (not undefined or false), looking again every 50 ms; never a fixed sleep. */
-export async function until<T>(
-  what: string,
-  check: () => Promise<T | undefined | false> | T | undefined | false,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+export { until } from '../helpers/wait.ts';
 
 /** A small catalog: `notes` (CSV, no geometry) and `copy`, a product that counts it at `latest`. */
 export function notesCatalog(dir: string, extra: Parameters<typeof writeCatalog>[1] = {}): Promise<Catalog> {

@@ -1,7 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -11,54 +10,15 @@ import { signingKey, signSummary } from '../../runtime/federation/keys.ts';
 import type { PublishSummary } from '../../runtime/federation/summary.ts';
 import type { Run } from '../../runtime/runs/schema.ts';
 import { writeCatalog } from '../helpers/catalog.ts';
+import { runCli } from '../helpers/cli.ts';
 import { freshDatabaseUrl } from '../helpers/engines.ts';
+import { freePort, until } from '../helpers/wait.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const CHILD_B_CATALOG = join(ROOT, 'examples', 'child-b', 'catalog');
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 /** Runs the command line to its end: exit code, stdout, stderr. */
-function strata(
-  args: string[],
-  env: NodeJS.ProcessEnv,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('node', ['bin/strata.mjs', ...args], {
-      cwd: ROOT,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
-
-async function until<T>(what: string, check: () => T | undefined, timeoutMs = 60_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = check();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const strata = runCli;
 
 const modes = [{ name: 'pglite', url: async () => undefined as string | undefined }];
 if (process.env.DATABASE_URL) modes.push({ name: 'postgres', url: freshDatabaseUrl });

@@ -1,6 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -9,29 +8,10 @@ import type { IssuedCredentials } from '../../runtime/partners/admin.ts';
 import { writeCatalog } from '../helpers/catalog.ts';
 import { freshDatabaseUrl } from '../helpers/engines.ts';
 import { hawkFetch, hawkOf } from '../helpers/partner-api.ts';
+import { freePort, until } from '../helpers/wait.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const run = promisify(execFile);
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 240_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 const modes = [{ name: 'pglite', url: async () => undefined as string | undefined }];
 if (process.env.DATABASE_URL) modes.push({ name: 'postgres', url: freshDatabaseUrl });

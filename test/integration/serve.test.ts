@@ -2,40 +2,16 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Run } from '../../runtime/runs/schema.ts';
 import { writeCatalog } from '../helpers/catalog.ts';
 import { freshDatabaseUrl } from '../helpers/engines.ts';
+import { freePort, until } from '../helpers/wait.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const SECRET = 'local-s3cret';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function until<T>(
-  what: string,
-  check: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 120_000,
-): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const modes = [{ name: 'pglite', url: async () => undefined as string | undefined }];
 if (process.env.DATABASE_URL) modes.push({ name: 'postgres', url: freshDatabaseUrl });
