@@ -46,7 +46,10 @@ export interface AppDeps {
 export interface Principal {
   readonly partner: string;
   readonly scopes: Scopes;
-  readonly via: 'hawk' | 'api-key' | 'loopback';
+  /** `session`: the console's, minted for an operator's API key (runtime/console/session.ts). */
+  readonly via: 'hawk' | 'api-key' | 'loopback' | 'session';
+  /** The console session's id, when `via` is `session`. */
+  readonly session?: string;
 }
 
 /** What the adapter in front (Node, Lambda) passes with each request. */
