@@ -50,7 +50,7 @@ tbody th{font-weight:600}
 tr.current td,tr.current th{background:#f0f7ff}
 code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.85em}
 td code,th code{white-space:nowrap}
-td.cause{min-width:16rem;max-width:30rem}
+td.cause{min-width:12rem;max-width:28rem}
 .nowrap{white-space:nowrap}
 .badge{display:inline-block;padding:0 .5rem;border-radius:999px;font-size:.78rem;font-weight:600;border:1px solid;line-height:1.5;white-space:nowrap;vertical-align:1px}
 .badge.ok{color:var(--ok);background:#e3f6e8;border-color:#9fd8ae}

@@ -12,6 +12,8 @@ const none = html`<span class="muted">—</span>`;
 /** Runs an operator may send again (runs/redrive.ts says the same). */
 export const retriable = (run: Run) => run.status === 'failed' || run.status === 'interrupted';
 
+const busy = (run: Run) => run.status === 'queued' || run.status === 'running';
+
 const message = (e: Record<string, unknown> | null | undefined) =>
   e ? String(e.message ?? e.code ?? '') : '';
 
@@ -64,7 +66,7 @@ ${
           r,
         ) => html`<tr data-run="${r.id}"><th scope="row"><a href="${to(v, `/runs/${r.id}`)}"><code>${r.id}</code></a></th>
 <td><span class="nowrap">${r.kind} <a href="${targetHref(v, r)}">${r.target}</a></span><div class="muted nowrap">${trigger(r)}</div></td>
-<td>${statusBadge(r.status)}</td><td>${when(r.createdAt, true)}</td>
+<td>${statusBadge(r.status)}</td><td>${when(r.createdAt)}</td>
 <td class="num">${took(r.startedAt, r.finishedAt, now)}</td><td class="num">${r.attempts}</td>
 <td class="cause">${cut(message(r.error), 160)}</td>
 <td>${retriable(r) ? retryForm(v, r, html`Retry<span class="vh"> run ${r.id} (${r.kind} ${r.target})</span>`) : ''}</td></tr>`,
@@ -155,7 +157,7 @@ export function runPage(
   const receipt = (run.result?.receipt ?? run.error?.receipt) as Receipt | undefined;
   const detail = run.trigger.detail ?? {};
   return html`<h1>Run <code>${run.id}</code><span class="sub">${run.kind} of <a href="${targetHref(v, run)}">${run.target}</a></span></h1>
-${note ? html`<div class="notice ${note.status === 'queued' ? 'ok' : 'bad'}" role="status">${note.status === 'queued' ? 'Sent again: a worker will take it up; this page follows it.' : `Not sent again: ${note.reason ?? ''}`}</div>` : ''}
+${note ? html`<div class="notice ${note.status === 'queued' ? 'ok' : 'bad'}" role="status">${note.status === 'queued' ? `Sent again${busy(run) ? ': a worker will take it up; this page follows it.' : '.'}` : `Not sent again: ${note.reason ?? ''}`}</div>` : ''}
 <p id="run-status" data-watch-status="${run.status}">Status: ${statusBadge(run.status)}</p>
 ${causeView(v, run)}
 ${retriable(run) ? retryForm(v, run, html`Retry this run`) : ''}
