@@ -287,7 +287,7 @@ program
             log: (m) => say(`${new Date().toISOString()} ${m}`),
           });
           say(
-            `strata serve: http://127.0.0.1:${serving.port} (the partner API, POST /webhooks/<product>, GET /runs); watching ${p.store.locate('ingress', 'x').replace(/\/x$/, '')}; Ctrl-C stops`,
+            `strata serve: http://127.0.0.1:${serving.port} (the partner API, POST /webhooks/<product>, GET /runs; the console at /console); watching ${p.store.locate('ingress', 'x').replace(/\/x$/, '')}; Ctrl-C stops`,
           );
           await new Promise<void>((resolve) => {
             let signals = 0;
