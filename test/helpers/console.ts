@@ -8,16 +8,9 @@ import { submit, workUntil } from '../../runtime/jobs/execute.ts';
 import type { Run } from '../../runtime/runs/schema.ts';
 import { writeCatalog } from './catalog.ts';
 import type { TestPlatform } from './engines.ts';
-import { SITES_DATASET, type Site, sitesCsv } from './sites.ts';
+import { SITES_DATASET, type Site, siteGrid, sitesCsv } from './sites.ts';
 
-export const grid = (): Site[] =>
-  Array.from({ length: 60 }, (_, i) => ({
-    id: i + 1,
-    name: `site ${i + 1}`,
-    visits: 10 + i,
-    lon: -4 + (i % 10) * 0.6,
-    lat: 50.5 + Math.floor(i / 10) * 0.6,
-  }));
+const grid = siteGrid;
 
 /** Six sites busier, two gone, three new: what the second build's QA report compares. */
 export function changedGrid(): Site[] {
