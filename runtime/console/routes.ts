@@ -99,6 +99,31 @@ const REPORT_HEADERS = {
   'referrer-policy': 'no-referrer',
 };
 
+/**
+ * A QA report as a response: the page itself, or, when it is bigger than a response here may carry (Lambda's
+ * 6 MB), a short-lived URL to its file (a presigned S3 URL: another origin, where the report keeps the policy
+ * its own page declares).
+ */
+async function reportResponse(
+  c: Context<AppEnv>,
+  deps: AppDeps,
+  bucket: 'egress' | 'archive',
+  key: string,
+): Promise<Response> {
+  if (deps.maxResponseBytes !== undefined) {
+    const size = (await deps.store.list(bucket, key)).find((o) => o.key === key)?.size ?? 0;
+    if (size > deps.maxResponseBytes) {
+      const url =
+        bucket === 'egress'
+          ? (await deps.urls.download(key, { door: c.get('door'), signingKey: c.get('signingKey') })).url
+          : await deps.store.presign(bucket, key, { method: 'GET', expiresSeconds: 300 });
+      return c.redirect(url, 302);
+    }
+  }
+  const stream = await deps.store.get(bucket, key);
+  return c.body(Readable.toWeb(stream) as ReadableStream, 200, REPORT_HEADERS);
+}
+
 const safeNext = (door: View['door'], next: string | undefined) => {
   const root = consolePath(door);
   return next &&
@@ -289,6 +314,9 @@ export function consoleRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, published
       request: { params: z.object({ name, version }) },
       responses: {
         200: htmlPage('the QA report'),
+        302: {
+          description: 'a report bigger than a response here may carry: to a short-lived URL of its file',
+        },
         303: { description: 'to sign in' },
         ...htmlProblems(401, 403, 404),
       },
@@ -298,8 +326,7 @@ export function consoleRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, published
       requireProduct(p.name);
       const manifest = await published.manifest(p.name, p.version);
       if (!manifest.qa) throw notFound(`version ${p.version} of ${p.name} was published without a QA report`);
-      const stream = await deps.store.get('egress', manifest.qa.html);
-      return c.body(Readable.toWeb(stream) as ReadableStream, 200, REPORT_HEADERS) as never;
+      return (await reportResponse(c, deps, 'egress', manifest.qa.html)) as never;
     },
   );
 
@@ -405,6 +432,9 @@ export function consoleRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, published
       request: { params: z.object({ id: RunId }) },
       responses: {
         200: htmlPage('the QA report'),
+        302: {
+          description: 'a report bigger than a response here may carry: to a short-lived URL of its file',
+        },
         303: { description: 'to sign in' },
         ...htmlProblems(401, 403, 404),
       },
@@ -412,8 +442,7 @@ export function consoleRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, published
     async (c) => {
       const { id } = c.req.valid('param');
       try {
-        const stream = await deps.store.get('archive', failedQaLocation(id).html);
-        return c.body(Readable.toWeb(stream) as ReadableStream, 200, REPORT_HEADERS) as never;
+        return (await reportResponse(c, deps, 'archive', failedQaLocation(id).html)) as never;
       } catch (e) {
         if (e instanceof NotFoundError)
           throw notFound(`run ${id} left no QA report (only a build that failed its checks does)`);

@@ -39,6 +39,11 @@ export interface AppDeps {
   /** Only where a proxy in front sets them (API Gateway does): X-Forwarded-Proto and X-Forwarded-Port. */
   readonly trustForwardedHeaders?: boolean;
   readonly local?: LocalRoutes;
+  /**
+   * The most a response can carry, where the adapter in front has a limit (Lambda behind API Gateway): a QA
+   * report bigger than this is sent as a short-lived URL to its file instead. @default no limit
+   */
+  readonly maxResponseBytes?: number;
   readonly log?: (message: string, detail?: Record<string, unknown>) => void;
 }
 

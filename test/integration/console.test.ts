@@ -209,6 +209,33 @@ describe.each(engines())('the console on $name', (engine) => {
     expect(await report.text()).toContain('Sites and their visits');
   });
 
+  it('sends a QA report bigger than a response may carry (Lambda) as a short-lived URL to its file', async () => {
+    // Prepare: an app with a limit smaller than the report, as the partner API function has one of 5.5 MB.
+    const limited = testApp({
+      catalog: home.catalog,
+      store: p.store,
+      partners,
+      runs: p.runs,
+      queue: p.queue,
+      local: { webhookSecrets: new Map(), operatorsOnLoopback: true },
+      maxResponseBytes: 10_000,
+    });
+    const latest = (await readLatest(p.store, 'site_list'))!;
+    const path = `/console/products/site_list/versions/${latest.version}/qa`;
+    const whole = await (await get(path)).text();
+    // Act
+    const res = await limited.request(`${LOCAL}${path}`, {
+      headers: { host: '127.0.0.1:8787' },
+      redirect: 'manual',
+    });
+    const file = await limited.request(res.headers.get('location')!);
+    // Assess
+    expect(whole.length).toBeGreaterThan(10_000);
+    expect(res.status).toBe(302);
+    expect(file.status).toBe(200);
+    expect(await file.text()).toBe(whole);
+  });
+
   it('gives the operator pass only to loopback names: a name rebound to 127.0.0.1 is sent to sign in', async () => {
     // Act
     const rebound = await get('/console/runs', { host: 'attacker.example:8787' });
