@@ -1,25 +1,34 @@
 import { basename, resolve } from 'node:path';
 import { Command, Option } from 'commander';
-import { isFile, listVersions } from '../runtime/archive/archive.ts';
+import { isFile } from '../runtime/archive/archive.ts';
 import { checkArchive, isDamage, knownDatasets } from '../runtime/archive/check.ts';
-import { loadCatalog } from '../runtime/catalog/loader.ts';
-import { formatIssue, NotFoundError } from '../runtime/errors.ts';
+import { NotFoundError } from '../runtime/errors.ts';
 import { submit, workUntil } from '../runtime/jobs/execute.ts';
-import { requireDataset } from '../runtime/jobs/ingest.ts';
 import { strataHome } from '../runtime/platform.ts';
 import { listProductVersions } from '../runtime/publish/versions.ts';
 import { RunStatus } from '../runtime/runs/schema.ts';
+import { announceServe } from '../runtime/serve/discovery.ts';
 import { parseWebhookSecrets } from '../runtime/triggers/webhook.ts';
 import { registerBuildCommands } from './cli/build-commands.ts';
-import { type GlobalOptions, withPlatform } from './cli/context.ts';
+import { type GlobalOptions, openCatalog, withPlatform } from './cli/context.ts';
 import { registerCoreCommands, runCoreServer } from './cli/core-commands.ts';
 import { registerCostCommands } from './cli/cost-commands.ts';
 import { currentUser, registerDatasetsCommands } from './cli/datasets-commands.ts';
-import { EXIT, humanBytes, loadProgressBar, printJson, printTable, reportError, say } from './cli/output.ts';
+import { EXIT, loadProgressBar, printJson, printTable, reportError, say } from './cli/output.ts';
 import { registerPartnersCommands } from './cli/partners-commands.ts';
 import { registerQaCommands } from './cli/qa-commands.ts';
+import {
+  isProduct,
+  printDatasetVersions,
+  printProductVersions,
+  readDatasetVersions,
+  readStore,
+  requireKnown,
+  withRuns,
+} from './cli/reads.ts';
 import { registerReceiptsCommands, reportIngest } from './cli/receipts-commands.ts';
 import { registerRunsCommands } from './cli/runs-commands.ts';
+import { registerValidateCommand } from './cli/validate-commands.ts';
 
 const program = new Command('strata')
   .description('Strata: versioned geospatial datasets, PostGIS builds and published data products')
@@ -44,31 +53,7 @@ function action<A extends unknown[]>(fn: (...args: A) => Promise<number | undefi
   };
 }
 
-program
-  .command('validate')
-  .description('check every dataset and product in the catalog; lists every problem with file and path')
-  .action(
-    action(async () => {
-      const g = globals();
-      const { catalog, issues } = await loadCatalog(resolve(g.catalog));
-      if (g.json)
-        printJson({
-          ok: issues.length === 0,
-          datasets: [...catalog.datasets.keys()],
-          products: [...catalog.products.keys()],
-          issues,
-        });
-      else if (issues.length === 0)
-        say(
-          `catalog ${g.catalog} is valid: ${catalog.datasets.size} dataset(s), ${catalog.products.size} product(s)`,
-        );
-      else {
-        for (const i of issues) process.stdout.write(`${formatIssue(i)}\n`);
-        say(`${issues.length} problem(s) in ${g.catalog}`);
-      }
-      return issues.length === 0 ? EXIT.ok : EXIT.invalid;
-    }),
-  );
+registerValidateCommand(program, globals, action);
 
 program
   .command('ingest')
@@ -82,8 +67,7 @@ program
       const g = globals();
       const path = resolve(file);
       if (!(await isFile(path))) throw new NotFoundError(`file not found: ${file}`);
-      return withPlatform(g, async (p, catalog) => {
-        requireDataset(catalog, dataset);
+      return withPlatform({ ...g, needs: { dataset } }, async (p, catalog) => {
         const queued = await submit(
           p,
           { kind: 'ingest', dataset, source: { path }, filename: basename(path) },
@@ -116,8 +100,8 @@ program
   .action(
     action(async (o: { status?: RunStatus; target?: string; limit: string }) => {
       const g = globals();
-      return withPlatform(g, async (p) => {
-        const runs = await p.runs.list({ status: o.status, target: o.target, limit: Number(o.limit) });
+      return withRuns(g, async (list) => {
+        const runs = await list({ status: o.status, target: o.target, limit: Number(o.limit) });
         if (g.json) printJson(runs);
         else
           printTable(
@@ -152,37 +136,14 @@ program
   .action(
     action(async (name: string) => {
       const g = globals();
-      return withPlatform(g, async (p, catalog) => {
-        if (catalog.products.has(name) && !catalog.datasets.has(name)) {
-          const versions = await listProductVersions(p.store, name);
-          if (g.json) printJson(versions);
-          else
-            printTable(
-              versions.map((v) => ({ ...v, latest: v.latest ? '*' : '' })),
-              ['version', 'latest', 'builtAt', 'outputs', 'runId'],
-            );
-          return EXIT.ok;
-        }
-        requireDataset(catalog, name);
-        const versions = await listVersions(p.db, name);
-        if (g.json) printJson(versions);
-        else
-          printTable(
-            versions.map((v) => ({
-              version: v.version,
-              current: v.current ? '*' : '',
-              received: v.receivedAt.replace('T', ' ').slice(0, 19),
-              size: humanBytes(v.size),
-              sha256: v.sha256.slice(0, 12),
-              rows: v.rowCount ?? '',
-              loaded: v.loadedAt ? 'yes' : 'no',
-              file: v.filename,
-              origin: v.origin.kind,
-            })),
-            ['version', 'current', 'received', 'size', 'sha256', 'rows', 'loaded', 'file', 'origin'],
-          );
+      const catalog = await openCatalog(g);
+      if (isProduct(catalog, name) && !catalog.datasets.has(name)) {
+        printProductVersions(await listProductVersions(readStore(g), name), Boolean(g.json));
         return EXIT.ok;
-      });
+      }
+      requireKnown(catalog, 'dataset', name);
+      printDatasetVersions(await readDatasetVersions(g, name), Boolean(g.json));
+      return EXIT.ok;
     }),
   );
 
@@ -286,6 +247,8 @@ program
             staleSeconds: p.db.engine === 'pglite' ? 'all' : Number(o.staleSeconds),
             log: (m) => say(`${new Date().toISOString()} ${m}`),
           });
+          // Read commands ask this process rather than wait for the database it holds.
+          const announced = await announceServe(strataHome(g.home), serving.port, process.env.DATABASE_URL);
           say(
             `strata serve: http://127.0.0.1:${serving.port} (the partner API, POST /webhooks/<product>, GET /runs; the console at /console); watching ${p.store.locate('ingress', 'x').replace(/\/x$/, '')}; Ctrl-C stops`,
           );
@@ -300,6 +263,7 @@ program
             process.on('SIGINT', stop);
             process.on('SIGTERM', stop);
           });
+          await announced.withdraw();
           return EXIT.ok;
         });
       },

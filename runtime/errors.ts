@@ -16,25 +16,46 @@ export abstract class StrataError extends Error {
   }
 }
 
+/** What a catalog problem belongs to: commands refuse that dataset or product (and what reads it) alone. */
+export interface CatalogSubject {
+  readonly kind: 'dataset' | 'product';
+  readonly name: string;
+}
+
 export interface CatalogIssue {
   /** Path of the catalog file, relative to the catalog directory. */
   readonly file: string;
+  /** 1-based line and column in the file, when the problem has a place in it. */
+  readonly line?: number;
+  readonly column?: number;
   /** Path inside the document, e.g. `columns[2].type`; empty for the whole document. */
   readonly path: string;
   readonly message: string;
+  /** Absent when the problem is the whole catalog's (no catalog directory at all). */
+  readonly subject?: CatalogSubject;
 }
 
+/** `datasets/roads.yaml:4:3: columns[0].type: ...`: the place first, as compilers and editors read it. */
 export function formatIssue(issue: CatalogIssue): string {
-  return issue.path ? `${issue.file}: ${issue.path}: ${issue.message}` : `${issue.file}: ${issue.message}`;
+  const place =
+    issue.line === undefined
+      ? issue.file
+      : `${issue.file}:${issue.line}${issue.column === undefined ? '' : `:${issue.column}`}`;
+  return issue.path ? `${place}: ${issue.path}: ${issue.message}` : `${place}: ${issue.message}`;
 }
 
 export class CatalogError extends StrataError {
   readonly code = 'CATALOG_INVALID';
-  constructor(readonly issues: readonly CatalogIssue[]) {
+  /** `about`, when the error refuses one dataset or product: `dataset "roads" has problems in the catalog`. */
+  constructor(
+    readonly issues: readonly CatalogIssue[],
+    about?: string,
+  ) {
+    const head = about ?? 'catalog is invalid';
     super(
       issues.length === 1
-        ? `catalog is invalid: ${formatIssue(issues[0]!)}`
-        : `catalog is invalid (${issues.length} problems): ${issues.map(formatIssue).join('; ')}`,
+        ? `${head}: ${formatIssue(issues[0]!)}`
+        : `${head} (${issues.length} problems): ${issues.map(formatIssue).join('; ')}`,
     );
     this.name = 'CatalogError';
   }

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { FsObjectStore } from './adapters/local/fs-object-store.ts';
 import { HttpFederation } from './adapters/local/http-federation.ts';
@@ -34,6 +35,15 @@ export interface LocalOptions {
 
 export function strataHome(home?: string): string {
   return resolve(home ?? process.env.STRATA_HOME ?? '.strata');
+}
+
+/**
+ * True when opening would create the embedded database (no DATABASE_URL, nothing in the home yet): the
+ * first run, which spends 10–25 s on initdb and PostGIS.
+ */
+export function createsEmbeddedDatabase(options: LocalOptions = {}): boolean {
+  if (options.databaseUrl ?? process.env.DATABASE_URL) return false;
+  return !existsSync(join(pgliteDataDir(strataHome(options.home)), 'PG_VERSION'));
 }
 
 export async function openDatabase(options: LocalOptions = {}): Promise<Database> {
@@ -74,11 +84,19 @@ export async function failDeadLettered(runs: RunRegistry, runId: string, reason:
   });
 }
 
+/** The buckets of a home: a folder each. */
+export const localStore = (home?: string): FsObjectStore =>
+  new FsObjectStore(join(strataHome(home), 'buckets'));
+
 /** The embedded default: folders for buckets, PGlite (or DATABASE_URL), the queue as a table. */
 export async function openLocalPlatform(options: LocalOptions = {}): Promise<Platform> {
-  const home = strataHome(options.home);
-  const federation = HttpFederation.fromEnv(home);
+  const federation = HttpFederation.fromEnv(strataHome(options.home));
   const db = await openDatabase(options);
-  const store = new FsObjectStore(join(home, 'buckets'));
-  return { db, store, ...localQueueAndRuns(db), federation, close: () => db.close() };
+  return {
+    db,
+    store: localStore(options.home),
+    ...localQueueAndRuns(db),
+    federation,
+    close: () => db.close(),
+  };
 }

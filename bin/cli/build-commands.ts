@@ -13,13 +13,10 @@ import { QaLocation } from '../../runtime/qa/schema.ts';
 import type { Run, Trigger } from '../../runtime/runs/schema.ts';
 import { requireGdal } from '../../runtime/util/gdal.ts';
 import { packagePath } from '../../runtime/util/package-root.ts';
-import { type GlobalOptions, withPlatform } from './context.ts';
+import { type Action, type GlobalOptions, withPlatform } from './context.ts';
 import { writeDemoFiles } from './demo-data.ts';
 import { EXIT, exitCodeFor, humanBytes, loadProgressBar, printJson, printTable, say } from './output.ts';
-
-type Action = <A extends unknown[]>(
-  fn: (...args: A) => Promise<number | undefined>,
-) => (...args: A) => Promise<void>;
+import { requireKnown, withStore } from './reads.ts';
 
 const BUNDLED_CATALOG = packagePath('catalog');
 
@@ -104,7 +101,7 @@ export function registerBuildCommands(program: Command, globals: () => GlobalOpt
     .action(
       action(async (product: string, o: { plan?: boolean }) => {
         const g = globals();
-        return withPlatform(g, async (p, catalog) => {
+        return withPlatform({ ...g, needs: { product } }, async (p, catalog) => {
           const entry = requireProduct(catalog, product);
           if (o.plan) {
             const lock = await planBuild(p.db, entry);
@@ -133,9 +130,9 @@ export function registerBuildCommands(program: Command, globals: () => GlobalOpt
     .action(
       action(async (product: string, version: string) => {
         const g = globals();
-        return withPlatform(g, async (p, catalog) => {
-          requireProduct(catalog, product);
-          const m = await readManifest(p.store, product, version);
+        return withStore(g, async (store, catalog) => {
+          requireKnown(catalog, 'product', product);
+          const m = await readManifest(store, product, version);
           if (g.json) {
             printJson(m);
             return EXIT.ok;
@@ -160,7 +157,7 @@ export function registerBuildCommands(program: Command, globals: () => GlobalOpt
             out(
               `  ${o.key.split('/').pop()!.padEnd(28)} ${String(o.rows).padStart(8)} rows  ${humanBytes(o.size).padStart(9)}  sha256 ${o.sha256.slice(0, 12)}`,
             );
-          out(`\n${p.store.locate('egress', m.outputs[0]?.key.replace(/[^/]+$/, '') ?? '')}`);
+          out(`\n${store.locate('egress', m.outputs[0]?.key.replace(/[^/]+$/, '') ?? '')}`);
           return EXIT.ok;
         });
       }),

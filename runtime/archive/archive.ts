@@ -304,7 +304,8 @@ export interface VersionRow extends DatasetVersion {
   readonly current: boolean;
 }
 
-export async function listVersions(db: Database, dataset: string): Promise<VersionRow[]> {
+/** A dataset's registered versions, newest first; with `version`, that one alone. */
+export async function listVersions(db: Queryable, dataset: string, version?: string): Promise<VersionRow[]> {
   const rows = await db.query<
     Parameters<typeof rowToVersion>[0] & {
       loaded_at: string | null;
@@ -316,8 +317,8 @@ export async function listVersions(db: Database, dataset: string): Promise<Versi
     `SELECT ${VERSION_COLUMNS}, loaded_table, row_count,
        to_char(loaded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS loaded_at,
        EXISTS (SELECT 1 FROM strata.dataset_current c WHERE c.dataset = v.dataset AND c.version = v.version) AS current
-     FROM strata.dataset_versions v WHERE dataset = $1 ORDER BY version DESC`,
-    [dataset],
+     FROM strata.dataset_versions v WHERE dataset = $1 AND ($2::text IS NULL OR version = $2) ORDER BY version DESC`,
+    [dataset, version ?? null],
   );
   return rows.map((r) => ({
     ...rowToVersion(r),

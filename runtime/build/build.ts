@@ -12,6 +12,7 @@ import { type LatestPointer, latestKey, type Manifest, productVersionPrefix } fr
 import { publishQaReport, reportFailedChecks } from '../qa/report.ts';
 import { timestamp } from '../util/ids.ts';
 import { ident, literal, qualified } from '../util/sql.ts';
+import { sqlPosition } from '../util/sql-position.ts';
 import { PLATFORM_VERSION } from '../version.ts';
 import { productQueryable, runCheck } from './checks.ts';
 import { publishedLock, sameInputs } from './freshness.ts';
@@ -23,11 +24,7 @@ export function buildSchemaName(product: string, runId: string): string {
 }
 
 /** Where in a step's file a database error points. */
-function lineAt(sql: string, position: unknown): number | undefined {
-  const pos = Number(position);
-  if (!Number.isFinite(pos) || pos < 1) return undefined;
-  return sql.slice(0, pos - 1).split('\n').length;
-}
+const lineAt = (sql: string, position: unknown): number | undefined => sqlPosition(sql, position)?.line;
 
 /**
  * Runs each SQL file of the product as the product role (see sql/004_runs.sql): it reads `datasets` and

@@ -1,6 +1,6 @@
-import type { Catalog } from '../catalog/loader.ts';
+import { type Catalog, unavailable } from '../catalog/loader.ts';
 import type { ProductEntry } from '../catalog/schema.ts';
-import { BuildError, NotFoundError } from '../errors.ts';
+import { BuildError } from '../errors.ts';
 import type { Queryable } from '../ports/database.ts';
 
 /** One input of a build, resolved to an exact dataset version: a line of the build's lock. */
@@ -17,10 +17,7 @@ export interface LockedInput {
 
 export function requireProduct(catalog: Catalog, name: string): ProductEntry {
   const entry = catalog.products.get(name);
-  if (!entry) {
-    const known = [...catalog.products.keys()].join(', ') || 'none';
-    throw new NotFoundError(`product "${name}" is not in the catalog (${catalog.dir}); known: ${known}`);
-  }
+  if (!entry) throw unavailable(catalog, 'product', name);
   return entry;
 }
 

@@ -1,42 +1,57 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
-import { parseDocument } from 'yaml';
-import type { z } from 'zod';
-import { CatalogError, type CatalogIssue } from '../errors.ts';
+import {
+  CatalogError,
+  type CatalogIssue,
+  type CatalogSubject,
+  NotFoundError,
+  type StrataError,
+} from '../errors.ts';
+import { didYouMean } from '../util/suggest.ts';
 import { type CrsReference, unknownCrs } from './crs.ts';
+import { formatPath, type Position, parseYaml, positionOf, schemaIssues, type YamlSource } from './issues.ts';
 import { Dataset, Product, type ProductEntry } from './schema.ts';
+
+export { formatPath };
 
 export interface Catalog {
   readonly dir: string;
+  /** The datasets and products that can be used: those with no problem of their own or of what they read. */
   readonly datasets: ReadonlyMap<string, Dataset>;
   readonly products: ReadonlyMap<string, ProductEntry>;
+  /**
+   * Datasets and products left out of the maps above, with the problems that keep them out (for a product
+   * whose own files are fine, those of the datasets it reads). Commands refuse these alone.
+   */
+  readonly unusable?: {
+    readonly datasets: ReadonlyMap<string, readonly CatalogIssue[]>;
+    readonly products: ReadonlyMap<string, readonly CatalogIssue[]>;
+  };
   /** The sha256 of the catalog's pack (runtime/catalog/bundle.ts), when it was opened through one. */
   readonly sha256?: string;
 }
 
-/** `columns[2].type` from zod's `['columns', 2, 'type']`. */
-export function formatPath(path: readonly PropertyKey[]): string {
-  return path
-    .map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`))
-    .join('');
-}
-
-function zodIssues(file: string, error: z.ZodError): CatalogIssue[] {
-  return error.issues.map((i) => ({ file, path: formatPath(i.path), message: i.message }));
-}
-
-async function readYaml(dir: string, path: string, issues: CatalogIssue[]): Promise<unknown> {
+async function readYaml(
+  dir: string,
+  path: string,
+  subject: CatalogSubject,
+  issues: CatalogIssue[],
+): Promise<{ raw: unknown; source: YamlSource } | undefined> {
   const file = relative(dir, path);
-  const text = await readFile(path, 'utf8');
-  const doc = parseDocument(text, { prettyErrors: true });
-  if (doc.errors.length > 0) {
-    for (const e of doc.errors) {
-      const line = e.linePos?.[0]?.line;
-      issues.push({ file, path: line ? `line ${line}` : '', message: e.message.split('\n')[0] ?? e.message });
-    }
-    return undefined;
-  }
-  return doc.toJS();
+  const { source, errors } = parseYaml(await readFile(path, 'utf8'));
+  for (const e of errors)
+    issues.push({ file, line: e.line, column: e.column, path: '', message: e.message, subject });
+  return errors.length > 0 ? undefined : { raw: source.doc.toJS(), source };
+}
+
+/** The line and column of `path` in a catalog file, for problems found after loading (as by `validate`). */
+export async function locateInFile(
+  dir: string,
+  file: string,
+  path: readonly PropertyKey[],
+): Promise<Position | undefined> {
+  const { source, errors } = parseYaml(await readFile(join(dir, file), 'utf8'));
+  return errors.length > 0 ? undefined : positionOf(source, path);
 }
 
 async function listDir(path: string): Promise<string[]> {
@@ -59,121 +74,224 @@ export function tablesCreatedBy(sql: string): Set<string> {
 
 /**
  * Reads `datasets/*.yaml` and `products/<name>/product.yaml` under `dir`, validates each and the references
- * between them, and returns every problem found rather than the first.
+ * between them, and returns every problem found rather than the first, each with its line and column. What
+ * has no problem (of its own, or for a product, of a dataset it reads) is in the catalog for use.
  */
 export async function loadCatalog(dir: string): Promise<{ catalog: Catalog; issues: CatalogIssue[] }> {
   const issues: CatalogIssue[] = [];
-  /** CRS codes the catalog names, checked against PROJ together at the end. */
-  const crsRefs: CrsReference[] = [];
   const datasets = new Map<string, Dataset>();
   const products = new Map<string, ProductEntry>();
+  const unusable = {
+    datasets: new Map<string, CatalogIssue[]>(),
+    products: new Map<string, CatalogIssue[]>(),
+  };
+  const catalog: Catalog = { dir, datasets, products, unusable };
 
   try {
     if (!(await stat(dir)).isDirectory()) throw new Error('not a directory');
   } catch {
     issues.push({ file: dir, path: '', message: 'catalog directory not found' });
-    return { catalog: { dir, datasets, products }, issues };
+    return { catalog, issues };
   }
 
   for (const name of await listDir(join(dir, 'datasets'))) {
     if (!/\.ya?ml$/.test(name)) continue;
-    const path = join(dir, 'datasets', name);
-    const file = relative(dir, path);
-    const raw = await readYaml(dir, path, issues);
-    if (raw === undefined) continue;
-    const parsed = Dataset.safeParse(raw);
-    if (!parsed.success) {
-      issues.push(...zodIssues(file, parsed.error));
-      continue;
-    }
     const stem = basename(name).replace(/\.ya?ml$/, '');
-    if (parsed.data.name !== stem) {
-      issues.push({
-        file,
-        path: 'name',
-        message: `must match the file name ("${stem}"), got "${parsed.data.name}"`,
-      });
-      continue;
-    }
-    datasets.set(parsed.data.name, parsed.data);
-    const g = parsed.data.geometry;
-    if (g.kind !== 'none') {
-      if (g.sourceSrid !== undefined) crsRefs.push({ file, path: 'geometry.sourceSrid', code: g.sourceSrid });
-      crsRefs.push({ file, path: 'geometry.targetSrid', code: g.targetSrid });
-    }
+    const subject: CatalogSubject = { kind: 'dataset', name: stem };
+    const own = await datasetIssues(dir, join(dir, 'datasets', name), subject, datasets);
+    issues.push(...own);
+    if (own.length > 0) unusable.datasets.set(stem, own);
   }
 
+  const knownDatasets = [...datasets.keys(), ...unusable.datasets.keys()];
   for (const name of await listDir(join(dir, 'products'))) {
     const productDir = join(dir, 'products', name);
     if (!(await stat(productDir)).isDirectory()) continue;
-    const path = join(productDir, 'product.yaml');
-    const file = relative(dir, path);
-    const entries = await listDir(productDir);
-    if (!entries.includes('product.yaml')) {
-      issues.push({ file, path: '', message: 'missing product.yaml' });
+    const subject: CatalogSubject = { kind: 'product', name };
+    const loaded = await productIssues(dir, productDir, subject, knownDatasets);
+    issues.push(...loaded.issues);
+    if (loaded.issues.length > 0) {
+      unusable.products.set(name, loaded.issues);
       continue;
     }
-    const raw = await readYaml(dir, path, issues);
-    if (raw === undefined) continue;
-    const parsed = Product.safeParse(raw);
-    if (!parsed.success) {
-      issues.push(...zodIssues(file, parsed.error));
-      continue;
-    }
-    const product = parsed.data;
-    const before = issues.length;
-    if (product.name !== name)
-      issues.push({
-        file,
-        path: 'name',
-        message: `must match the folder name ("${name}"), got "${product.name}"`,
-      });
-    for (const [alias, input] of Object.entries(product.inputs)) {
-      if (!datasets.has(input.dataset))
-        issues.push({ file, path: `inputs.${alias}.dataset`, message: `unknown dataset "${input.dataset}"` });
-    }
-    const stepFiles = product.steps ?? entries.filter((e) => /^\d+_.*\.sql$/.test(e));
-    if (stepFiles.length === 0)
-      issues.push({ file, path: 'steps', message: 'no SQL steps: add NNN_name.sql files or list `steps`' });
-    const steps: { file: string; sql: string }[] = [];
-    stepFiles.forEach((f, i) => {
-      if (!entries.includes(f))
-        issues.push({
-          file,
-          path: product.steps ? `steps[${i}]` : 'steps',
-          message: `SQL file "${f}" not found`,
-        });
-    });
-    for (const f of stepFiles.filter((f) => entries.includes(f))) {
-      steps.push({ file: f, sql: await readFile(join(productDir, f), 'utf8') });
-    }
-    const created = new Set<string>(Object.keys(product.inputs));
-    for (const s of steps) for (const t of tablesCreatedBy(s.sql)) created.add(t);
-    product.outputs.forEach((o, i) => {
-      if (!created.has(o.table))
-        issues.push({ file, path: `outputs[${i}].table`, message: `no step creates table "${o.table}"` });
-    });
-    product.checks.forEach((c, i) => {
-      if (!created.has(c.table))
-        issues.push({ file, path: `checks[${i}].table`, message: `no step creates table "${c.table}"` });
-    });
-    product.checks.forEach((c, i) => {
-      if (c.type === 'within_bbox') crsRefs.push({ file, path: `checks[${i}].srid`, code: c.srid });
-    });
-    if (issues.length === before) products.set(product.name, { product, dir: productDir, steps });
+    const entry = loaded.entry!;
+    // A product whose own files are fine waits for the datasets it reads to be mended.
+    const blocked = Object.values(entry.product.inputs).flatMap(
+      (i) => unusable.datasets.get(i.dataset) ?? [],
+    );
+    if (blocked.length > 0) unusable.products.set(name, [...new Set(blocked)]);
+    else products.set(name, entry);
   }
-  for (const r of await unknownCrs(crsRefs))
-    issues.push({
-      file: r.file,
-      path: r.path,
-      message: `EPSG:${r.code} is not a coordinate reference system PROJ knows`,
-    });
-  return { catalog: { dir, datasets, products }, issues };
+  return { catalog, issues };
 }
 
-/** Loads the catalog and throws a CatalogError listing every problem. */
+async function datasetIssues(
+  dir: string,
+  path: string,
+  subject: CatalogSubject,
+  datasets: Map<string, Dataset>,
+): Promise<CatalogIssue[]> {
+  const issues: CatalogIssue[] = [];
+  const file = relative(dir, path);
+  const read = await readYaml(dir, path, subject, issues);
+  if (!read) return issues;
+  const parsed = Dataset.safeParse(read.raw);
+  if (!parsed.success) return schemaIssues(file, parsed.error, Dataset, read.raw, read.source, subject);
+  if (parsed.data.name !== subject.name)
+    return [
+      {
+        file,
+        ...positionOf(read.source, ['name']),
+        path: 'name',
+        message: `must match the file name ("${subject.name}"), got "${parsed.data.name}"`,
+        subject,
+      },
+    ];
+  const g = parsed.data.geometry;
+  const refs: CrsReference[] = [];
+  if (g.kind !== 'none') {
+    if (g.sourceSrid !== undefined) refs.push({ file, path: 'geometry.sourceSrid', code: g.sourceSrid });
+    refs.push({ file, path: 'geometry.targetSrid', code: g.targetSrid });
+  }
+  const crs = await crsIssues(refs, read.source, subject);
+  if (crs.length > 0) return crs;
+  datasets.set(parsed.data.name, parsed.data);
+  return [];
+}
+
+/** CRS codes PROJ does not know (asked of GDAL once a process per code; unchecked where GDAL is absent). */
+async function crsIssues(
+  refs: readonly CrsReference[],
+  source: YamlSource,
+  subject: CatalogSubject,
+): Promise<CatalogIssue[]> {
+  return (await unknownCrs(refs)).map((r) => {
+    const at = r.path.split('.').flatMap((part) => {
+      const m = /^(\w+)\[(\d+)\]$/.exec(part);
+      return m ? [m[1]!, Number(m[2])] : [part];
+    });
+    return {
+      file: r.file,
+      ...positionOf(source, at),
+      path: r.path,
+      message: `EPSG:${r.code} is not a coordinate reference system PROJ knows`,
+      subject,
+    };
+  });
+}
+
+async function productIssues(
+  dir: string,
+  productDir: string,
+  subject: CatalogSubject,
+  knownDatasets: readonly string[],
+): Promise<{ issues: CatalogIssue[]; entry?: ProductEntry }> {
+  const issues: CatalogIssue[] = [];
+  const path = join(productDir, 'product.yaml');
+  const file = relative(dir, path);
+  const entries = await listDir(productDir);
+  if (!entries.includes('product.yaml'))
+    return { issues: [{ file, path: '', message: 'missing product.yaml', subject }] };
+  const read = await readYaml(dir, path, subject, issues);
+  if (!read) return { issues };
+  const parsed = Product.safeParse(read.raw);
+  if (!parsed.success)
+    return { issues: schemaIssues(file, parsed.error, Product, read.raw, read.source, subject) };
+  const product = parsed.data;
+  const add = (at: PropertyKey[], message: string) =>
+    issues.push({ file, ...positionOf(read.source, at), path: formatPath(at), message, subject });
+
+  if (product.name !== subject.name)
+    add(['name'], `must match the folder name ("${subject.name}"), got "${product.name}"`);
+  for (const [alias, input] of Object.entries(product.inputs)) {
+    if (!knownDatasets.includes(input.dataset))
+      add(
+        ['inputs', alias, 'dataset'],
+        `unknown dataset "${input.dataset}"${didYouMean(input.dataset, knownDatasets)}`,
+      );
+  }
+  const stepFiles = product.steps ?? entries.filter((e) => /^\d+_.*\.sql$/.test(e));
+  if (stepFiles.length === 0) add(['steps'], 'no SQL steps: add NNN_name.sql files or list `steps`');
+  stepFiles.forEach((f, i) => {
+    if (!entries.includes(f))
+      add(
+        product.steps ? ['steps', i] : ['steps'],
+        `SQL file "${f}" not found${didYouMean(
+          f,
+          entries.filter((e) => e.endsWith('.sql')),
+        )}`,
+      );
+  });
+  const steps: { file: string; sql: string }[] = [];
+  for (const f of stepFiles.filter((f) => entries.includes(f)))
+    steps.push({ file: f, sql: await readFile(join(productDir, f), 'utf8') });
+  const created = new Set<string>(Object.keys(product.inputs));
+  for (const s of steps) for (const t of tablesCreatedBy(s.sql)) created.add(t);
+  product.outputs.forEach((o, i) => {
+    if (!created.has(o.table))
+      add(['outputs', i, 'table'], `no step creates table "${o.table}"${didYouMean(o.table, created)}`);
+  });
+  product.checks.forEach((c, i) => {
+    if (!created.has(c.table))
+      add(['checks', i, 'table'], `no step creates table "${c.table}"${didYouMean(c.table, created)}`);
+  });
+  issues.push(
+    ...(await crsIssues(
+      product.checks.flatMap((c, i) =>
+        c.type === 'within_bbox' ? [{ file, path: `checks[${i}].srid`, code: c.srid }] : [],
+      ),
+      read.source,
+      subject,
+    )),
+  );
+  return { issues, entry: { product, dir: productDir, steps } };
+}
+
+/** Loads the catalog and throws a CatalogError listing every problem (deploys and tasks take no broken part). */
 export async function loadCatalogOrThrow(dir: string): Promise<Catalog> {
   const { catalog, issues } = await loadCatalog(dir);
   if (issues.length > 0) throw new CatalogError(issues);
   return catalog;
+}
+
+/**
+ * Loads what of the catalog can be used: a problem in one dataset or product leaves the rest usable, and
+ * only a catalog that cannot be read at all throws. Returns the problems too, for a command to mention.
+ */
+export async function loadUsableCatalog(dir: string): Promise<{ catalog: Catalog; issues: CatalogIssue[] }> {
+  const loaded = await loadCatalog(dir);
+  const everything = loaded.issues.filter((i) => !i.subject);
+  if (everything.length > 0) throw new CatalogError(everything);
+  return loaded;
+}
+
+/**
+ * Why a dataset or product cannot be used: its catalog problems (or those of a dataset it reads), or that
+ * the catalog has no such thing, with the name most likely meant.
+ */
+export function unavailable(catalog: Catalog, kind: 'dataset' | 'product', name: string): StrataError {
+  const problems = (kind === 'dataset' ? catalog.unusable?.datasets : catalog.unusable?.products)?.get(name);
+  if (problems) {
+    const others = [
+      ...new Set(problems.filter((p) => p.subject?.name !== name).map((p) => `"${p.subject?.name}"`)),
+    ];
+    return new CatalogError(
+      problems,
+      others.length > 0
+        ? `${kind} "${name}" reads dataset ${others.join(', ')}, which has problems in the catalog`
+        : `${kind} "${name}" has problems in the catalog`,
+    );
+  }
+  const usable = [...(kind === 'dataset' ? catalog.datasets.keys() : catalog.products.keys())];
+  const broken = (kind === 'dataset' ? catalog.unusable?.datasets : catalog.unusable?.products)?.keys() ?? [];
+  const hint = didYouMean(name, [...usable, ...broken]);
+  return new NotFoundError(
+    `${kind} "${name}" is not in the catalog (${catalog.dir})${hint || `; known: ${usable.join(', ') || 'none'}`}`,
+  );
+}
+
+/** The catalog problems that keep a dataset or product out of use, as one message; undefined when it has none. */
+export function problemsOf(catalog: Catalog, kind: 'dataset' | 'product', name: string): string | undefined {
+  const unusable = kind === 'dataset' ? catalog.unusable?.datasets : catalog.unusable?.products;
+  return unusable?.has(name) ? unavailable(catalog, kind, name).message : undefined;
 }

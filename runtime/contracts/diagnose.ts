@@ -5,7 +5,7 @@ import type { Dataset } from '../catalog/schema.ts';
 import { recordChunks } from '../load/csv-records.ts';
 import { type FeatureText, featureTexts, GeoJsonStructureError } from '../load/geojson-features.ts';
 import { FeatureProblemError, RowWriter } from '../load/geojson-rows.ts';
-import { sourceName } from '../load/table.ts';
+import { GEOJSON_SRID, sourceName } from '../load/table.ts';
 import type { CopyChunk, Database } from '../ports/database.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
 import { countNewlines } from '../util/bytes.ts';
@@ -234,7 +234,7 @@ async function fillFromGeoJson(
   const writer = new RowWriter({
     types: dataset.columns.map((c) => c.type),
     keys: dataset.columns.map(sourceName),
-    srid: g.kind === 'geojson' ? (g.sourceSrid ?? 4326) : 4326,
+    srid: g.kind === 'geojson' ? (g.sourceSrid ?? GEOJSON_SRID) : GEOJSON_SRID,
     withGeometry,
   });
   const placeholder: FeatureText = {

@@ -1,3 +1,4 @@
+import type { VersionRow } from '../archive/archive.ts';
 import type { Catalog } from '../catalog/loader.ts';
 import type { Scopes } from '../partners/scopes.ts';
 import type { JobQueue } from '../ports/job-queue.ts';
@@ -19,6 +20,8 @@ export interface LocalRoutes {
    * can reach it there can read the database anyway.
    */
   readonly operatorsOnLoopback: boolean;
+  /** A dataset's registered versions from the database this process holds (for the command line's reads). */
+  readonly datasetVersions?: (dataset: string) => Promise<readonly VersionRow[]>;
 }
 
 export interface AppDeps {

@@ -1,5 +1,6 @@
 import { type DatasetVersion, type Origin, receiveFile } from '../archive/archive.ts';
-import type { Catalog } from '../catalog/loader.ts';
+import { recordLoad } from '../archive/loads.ts';
+import { type Catalog, unavailable } from '../catalog/loader.ts';
 import type { Dataset } from '../catalog/schema.ts';
 import { extentOf, resendProblems } from '../contracts/accept.ts';
 import {
@@ -13,16 +14,13 @@ import { findQuarantinedBySha, quarantineFile, quarantinePrefix } from '../contr
 import type { Receipt, ReceiptChange, ReceiptCurrent } from '../contracts/receipt.ts';
 import { percentChange } from '../contracts/rules.ts';
 import { type Actor, actorOf, lockDataset, makeCurrent, syncEvents } from '../datasets/current.ts';
-import { ContractError, NotFoundError } from '../errors.ts';
+import { ContractError } from '../errors.ts';
 import type { Platform } from '../platform.ts';
 import type { JobHooks } from './hooks.ts';
 
 export function requireDataset(catalog: Catalog, name: string) {
   const d = catalog.datasets.get(name);
-  if (!d) {
-    const known = [...catalog.datasets.keys()].join(', ') || 'none';
-    throw new NotFoundError(`dataset "${name}" is not in the catalog (${catalog.dir}); known: ${known}`);
-  }
+  if (!d) throw unavailable(catalog, 'dataset', name);
   return d;
 }
 
@@ -129,6 +127,9 @@ export async function runIngest(
       ? await quarantine(p, dataset, v, e, actor, run)
       : refuse(dataset, v, e, run, loadedRow?.row_count);
   }
+  // Lets `strata versions` answer from the archive; without the record it asks the database, so a failure
+  // here costs speed, never truth, and does not fail a load that has committed.
+  if (outcome.loaded) await recordLoad(p.db, p.store, dataset.name, v.version).catch(() => undefined);
   hooks.onStep?.({
     name: 'load',
     status: 'done',

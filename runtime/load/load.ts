@@ -10,6 +10,7 @@ import { type CopyChunk, CopyRejectedError, type Database } from '../ports/datab
 import type { ObjectStore } from '../ports/object-store.ts';
 import { GdalFailedError } from '../util/gdal.ts';
 import { ident, literal, qualified } from '../util/sql.ts';
+import { closest } from '../util/suggest.ts';
 import { lineOfRecord, RecordTooLargeError, recordChunks } from './csv-records.ts';
 import { gdalColumns, gdalRows } from './gdal-rows.ts';
 import { type GdalLayer, withGdalLayer } from './gdal-source.ts';
@@ -184,6 +185,29 @@ function headerProblem(version: DatasetVersion, reason: string, column?: string)
   return new LoadError({ file: version.key, line: 1, column, reason });
 }
 
+/**
+ * Every column the header has that the catalog does not, and every one it lacks, in one message: a renamed
+ * header shows as both, and the rename it most likely is is named.
+ */
+function headerMismatch(dataset: Dataset, undeclared: readonly string[], missing: readonly string[]): string {
+  const quoted = (names: readonly string[]) => names.map((n) => `"${n}"`).join(', ');
+  const parts: string[] = [];
+  if (undeclared.length > 0)
+    parts.push(
+      `column${undeclared.length > 1 ? 's' : ''} ${quoted(undeclared)} ${undeclared.length > 1 ? 'are' : 'is'} not declared in the catalog (datasets/${dataset.name}.yaml)`,
+    );
+  if (missing.length > 0) {
+    const renames = missing.flatMap((m) => {
+      const to = undeclared.length === 1 && missing.length === 1 ? undeclared[0] : closest(m, undeclared);
+      return to === undefined ? [] : [`"${m}" renamed to "${to}"?`];
+    });
+    parts.push(
+      `missing column${missing.length > 1 ? 's' : ''} ${quoted(missing)}${renames.length > 0 ? ` (${renames.join(', ')})` : ''}`,
+    );
+  }
+  return parts.join('; ');
+}
+
 async function copyCsv(
   db: Database,
   store: ObjectStore,
@@ -226,26 +250,21 @@ async function copyCsv(
   const bySource = new Map<string, Column>(dataset.columns.map((c) => [sourceName(c), c]));
   const seen = new Set<string>();
   const columns: Column[] = [];
+  const undeclared: string[] = [];
   for (const name of names) {
     const column = bySource.get(name.trim());
-    if (!column)
-      throw headerProblem(
-        version,
-        `column "${name}" is not declared in the catalog (datasets/${dataset.name}.yaml)`,
-        name,
-      );
+    if (!column) {
+      undeclared.push(name);
+      continue;
+    }
     if (seen.has(column.name))
       throw headerProblem(version, `column "${name}" appears twice in the header`, name);
     seen.add(column.name);
     columns.push(column);
   }
-  const missing = dataset.columns.filter((c) => !seen.has(c.name));
-  if (missing.length > 0)
-    throw headerProblem(
-      version,
-      `missing column${missing.length > 1 ? 's' : ''} ${missing.map((c) => `"${sourceName(c)}"`).join(', ')}`,
-      sourceName(missing[0]!),
-    );
+  const missing = dataset.columns.filter((c) => !seen.has(c.name)).map(sourceName);
+  if (undeclared.length > 0 || missing.length > 0)
+    throw headerProblem(version, headerMismatch(dataset, undeclared, missing), undeclared[0] ?? missing[0]);
 
   async function* body(): AsyncGenerator<CopyChunk> {
     for await (const chunk of chunks) {

@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import { MemoryNonceStore, MemoryRateLimiter } from '../adapters/local/memory-guards.ts';
+import { listVersions } from '../archive/archive.ts';
 import type { Catalog } from '../catalog/loader.ts';
 import { createApp } from '../http/app.ts';
 import { nodeServer } from '../http/node.ts';
@@ -53,7 +54,13 @@ export function httpServer(
     urls: new LocalUrlSigner({ download: 300, upload: 900 }),
     maxUploadBytes: api.maxUploadBytes ?? 5 * 1024 ** 3,
     publicBaseUrl: api.publicBaseUrl,
-    local: { webhookSecrets: secrets, webhookLimits: api.webhookLimits, operatorsOnLoopback: true },
+    local: {
+      webhookSecrets: secrets,
+      webhookLimits: api.webhookLimits,
+      operatorsOnLoopback: true,
+      // What `strata versions <dataset>` reads while this process holds the embedded database.
+      datasetVersions: (dataset) => listVersions(p.db, dataset),
+    },
     log: (m, detail) => log(detail ? `${m} ${JSON.stringify(detail)}` : m),
   });
   return nodeServer(app);

@@ -1,4 +1,4 @@
-import type { Catalog } from '../catalog/loader.ts';
+import { type Catalog, problemsOf } from '../catalog/loader.ts';
 import { submitOnce } from '../jobs/submit.ts';
 import { takesUploadsFrom } from '../partners/uploads.ts';
 import type { JobQueue } from '../ports/job-queue.ts';
@@ -54,7 +54,10 @@ export async function onObjectCreated(
   if ('rejected' in target) return { status: 'rejected', reason: `${object.key}: ${target.rejected}` };
   const dataset = deps.catalog.datasets.get(target.dataset);
   if (!dataset)
-    return { status: 'rejected', reason: `${object.key}: dataset "${target.dataset}" is not in the catalog` };
+    return {
+      status: 'rejected',
+      reason: `${object.key}: ${problemsOf(deps.catalog, 'dataset', target.dataset) ?? `dataset "${target.dataset}" is not in the catalog`}`,
+    };
   const source = dataset.source;
   if (target.partner && !takesUploadsFrom(dataset, target.partner))
     return {

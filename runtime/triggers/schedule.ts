@@ -1,4 +1,4 @@
-import type { Catalog } from '../catalog/loader.ts';
+import { type Catalog, problemsOf } from '../catalog/loader.ts';
 import { submitOnce } from '../jobs/submit.ts';
 import type { JobQueue } from '../ports/job-queue.ts';
 import type { RunRegistry } from '../runs/registry.ts';
@@ -21,7 +21,12 @@ export async function onSchedule(
 ): Promise<ScheduleOutcome> {
   if (fired.kind === 'dataset') {
     const dataset = deps.catalog.datasets.get(fired.name);
-    if (!dataset) return { status: 'rejected', reason: `dataset "${fired.name}" is not in the catalog` };
+    if (!dataset)
+      return {
+        status: 'rejected',
+        reason:
+          problemsOf(deps.catalog, 'dataset', fired.name) ?? `dataset "${fired.name}" is not in the catalog`,
+      };
     if (dataset.source.kind !== 'http')
       return {
         status: 'rejected',
@@ -36,7 +41,11 @@ export async function onSchedule(
     return { status: created ? 'queued' : 'duplicate', runId: run.id };
   }
   if (!deps.catalog.products.has(fired.name))
-    return { status: 'rejected', reason: `product "${fired.name}" is not in the catalog` };
+    return {
+      status: 'rejected',
+      reason:
+        problemsOf(deps.catalog, 'product', fired.name) ?? `product "${fired.name}" is not in the catalog`,
+    };
   const { run, created } = await submitOnce(
     deps,
     { kind: 'build', product: fired.name },

@@ -1,6 +1,6 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import type { Catalog } from '../catalog/loader.ts';
+import { type Catalog, problemsOf } from '../catalog/loader.ts';
 import { isDatabaseUnavailable } from '../db/transient.ts';
 import { StrataError } from '../errors.ts';
 import type { JobQueue } from '../ports/job-queue.ts';
@@ -156,7 +156,12 @@ export async function onWebhook(req: WebhookRequest, deps: WebhookDeps): Promise
       statusCode: 400,
       body: { error: 'missing or malformed X-GitHub-Delivery (the replay guard needs it)' },
     };
-  if (!deps.catalog.products.has(req.hook)) return { statusCode: 404, body: { error: 'no such hook' } };
+  if (!deps.catalog.products.has(req.hook)) {
+    // A product with catalog problems is there but cannot be built until they are mended.
+    const problems = problemsOf(deps.catalog, 'product', req.hook);
+    if (problems) return { statusCode: 422, body: { error: problems } };
+    return { statusCode: 404, body: { error: 'no such hook' } };
+  }
   try {
     return await accept(req, deps, limits);
   } catch (e) {

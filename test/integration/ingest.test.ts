@@ -570,6 +570,17 @@ describe.each(engines())('ingest and load on $name', (engine) => {
     );
     expect(extra.problem).toMatchObject({ line: 1, column: 'colour' });
     expect(extra.problem.reason).toMatch(/not declared in the catalog/);
+    // A renamed header is both: the name it has now, and the one the catalog still expects.
+    const renamed = await failure(
+      'places',
+      await file('renamed.csv', 'id,name,populaton,lon,lat\n1,a,1,0,0\n'),
+    );
+    expect(renamed.problem).toMatchObject({
+      line: 1,
+      column: 'populaton',
+      reason:
+        'column "populaton" is not declared in the catalog (datasets/places.yaml); missing column "population" ("population" renamed to "populaton"?)',
+    });
   });
 
   it('loads a huge line', async () => {

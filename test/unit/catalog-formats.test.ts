@@ -42,14 +42,14 @@ describe('catalog: formats, layers, CRS codes and options that cannot work, befo
     });
     expect(out).toEqual([
       expect.stringMatching(
-        /^datasets\/a\.yaml: format: Invalid option: expected one of "csv"\|"geojson"\|"shapefile"\|"gpkg"\|"flatgeobuf"\|"kml"\|"geojsonseq"/,
+        /^datasets\/a\.yaml:2:9: format: Invalid option: expected one of "csv"\|"geojson"\|"shapefile"\|"gpkg"\|"flatgeobuf"\|"kml"\|"geojsonseq"/,
       ),
-      'datasets/b.yaml: geometry.kind: a shapefile dataset takes geometry kind "geojson" (the features\' own geometry) or "none"',
-      'datasets/c.yaml: gdal.layer: a flatgeobuf file holds one layer only: remove `gdal.layer`',
-      'datasets/d.yaml: gdal.encoding: `gdal.encoding` applies to shapefiles only (gpkg files say their own encoding)',
-      'datasets/e.yaml: gdal: `gdal` options apply only to formats read through GDAL (shapefile, gpkg, flatgeobuf, kml, geojsonseq), not csv',
-      "datasets/f.yaml: gdal.overrideSrid: `gdal.overrideSrid` needs `geometry.sourceSrid`: the CRS to take instead of the file's",
-      'datasets/g.yaml: gdal.encoding: must be an encoding name such as CP1252 or ISO-8859-1',
+      'datasets/b.yaml:6:19: geometry.kind: a shapefile dataset takes geometry kind "geojson" (the features\' own geometry) or "none"',
+      'datasets/c.yaml:3:16: gdal.layer: a flatgeobuf file holds one layer only: remove `gdal.layer`',
+      'datasets/d.yaml:3:19: gdal.encoding: `gdal.encoding` applies to shapefiles only (gpkg files say their own encoding)',
+      'datasets/e.yaml:3:7: gdal: `gdal` options apply only to formats read through GDAL (shapefile, gpkg, flatgeobuf, kml, geojsonseq), not csv',
+      "datasets/f.yaml:3:23: gdal.overrideSrid: `gdal.overrideSrid` needs `geometry.sourceSrid`: the CRS to take instead of the file's",
+      'datasets/g.yaml:3:19: gdal.encoding: must be an encoding name such as CP1252 or ISO-8859-1',
     ]);
   });
 
@@ -61,9 +61,9 @@ describe('catalog: formats, layers, CRS codes and options that cannot work, befo
       'products/p/010_t.sql': 'CREATE TABLE t AS SELECT * FROM a;',
     });
     expect(out).toEqual([
-      'datasets/a.yaml: geometry.targetSrid: EPSG:999999 is not a coordinate reference system PROJ knows',
-      'datasets/b.yaml: geometry.sourceSrid: EPSG:9807 is not a coordinate reference system PROJ knows',
-      'products/p/product.yaml: checks[0].srid: EPSG:123456 is not a coordinate reference system PROJ knows',
+      'datasets/a.yaml:5:59: geometry.targetSrid: EPSG:999999 is not a coordinate reference system PROJ knows',
+      'datasets/b.yaml:5:47: geometry.sourceSrid: EPSG:9807 is not a coordinate reference system PROJ knows',
+      'products/p/product.yaml:4:62: checks[0].srid: EPSG:123456 is not a coordinate reference system PROJ knows',
     ]);
   });
 
@@ -77,7 +77,7 @@ describe('catalog: formats, layers, CRS codes and options that cannot work, befo
     });
     expect(unknown).toEqual([
       expect.stringMatching(
-        /^products\/p\/product\.yaml: outputs\[0\]\.formats\[1\]: Invalid option: expected one of "csv"\|"geojson"\|"gpkg"\|"flatgeobuf"\|"shapefile"\|"geoparquet"/,
+        /^products\/p\/product\.yaml:4:33: outputs\[0\]\.formats\[1\]: Invalid option: expected one of "csv"\|"geojson"\|"gpkg"\|"flatgeobuf"\|"shapefile"\|"geoparquet"/,
       ),
     ]);
     const twice = await problems({
@@ -85,6 +85,8 @@ describe('catalog: formats, layers, CRS codes and options that cannot work, befo
       'products/p/product.yaml': `name: p\ninputs: { a: a }\noutputs:\n  - { table: t, name: u, formats: [csv, flatgeobuf, csv] }\n`,
       'products/p/010_t.sql': sql,
     });
-    expect(twice).toEqual(['products/p/product.yaml: outputs[0].formats[2]: format "csv" is listed twice']);
+    expect(twice).toEqual([
+      'products/p/product.yaml:4:53: outputs[0].formats[2]: format "csv" is listed twice',
+    ]);
   });
 });

@@ -1,11 +1,11 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
-import { postgis } from '@electric-sql/pglite-postgis';
+import type { PGlite } from '@electric-sql/pglite';
 import { ConflictError } from '../../errors.ts';
 import type { CopyChunk, Database, RowCount } from '../../ports/database.ts';
 import { countNewlines } from '../../util/bytes.ts';
+import { isAlive } from '../../util/process.ts';
 import { copyRejected, csvField } from '../copy-errors.ts';
 
 interface SessionState {
@@ -43,6 +43,12 @@ export class PgliteDatabase implements Database {
       await takeLock(lockFile);
     }
     try {
+      // Loaded when a database is opened, not when the command line starts: read commands that answer
+      // from files never need it.
+      const [{ PGlite }, { postgis }] = await Promise.all([
+        import('@electric-sql/pglite'),
+        import('@electric-sql/pglite-postgis'),
+      ]);
       const pg = await PGlite.create(dataDir, { extensions: { postgis } });
       return new PgliteDatabase(pg, lockFile);
     } catch (e) {
@@ -218,15 +224,6 @@ async function takeLock(lockFile: string): Promise<void> {
     }
   }
   throw new ConflictError(`could not lock ${lockFile}`);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 export const pgliteDataDir = (home: string) => join(home, 'pglite');

@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import pg from 'pg';
+import type { Pool, PoolClient, PoolConfig } from 'pg';
 import { from as copyFromStream, to as copyToStream } from 'pg-copy-streams';
 import { isDatabaseUnavailable } from '../../db/transient.ts';
 import { type CopyChunk, CopyRejectedError, type Database, type RowCount } from '../../ports/database.ts';
@@ -9,10 +9,10 @@ import { countNewlines } from '../../util/bytes.ts';
 import { copyRejected } from '../copy-errors.ts';
 
 /** Clients that already have a listener for their connection's errors. */
-const guarded = new WeakSet<pg.PoolClient>();
+const guarded = new WeakSet<PoolClient>();
 
 interface SessionState {
-  client: pg.PoolClient;
+  client: PoolClient;
   txDepth: number;
 }
 
@@ -21,12 +21,15 @@ export class PgDatabase implements Database {
   readonly engine = 'postgres' as const;
   private readonly als = new AsyncLocalStorage<SessionState>();
 
-  private constructor(private readonly pool: pg.Pool) {}
+  private constructor(private readonly pool: Pool) {}
 
   static async open(
     connectionString: string,
-    options: { max?: number; ssl?: pg.PoolConfig['ssl'] } = {},
+    options: { max?: number; ssl?: PoolConfig['ssl'] } = {},
   ): Promise<PgDatabase> {
+    // Loaded when a database is opened, not when the command line starts: read commands that answer from
+    // files never need the driver.
+    const { default: pg } = await import('pg');
     const pool = new pg.Pool({
       connectionString,
       max: options.max ?? 8,
@@ -45,7 +48,7 @@ export class PgDatabase implements Database {
    * whose connection ends, which with no listener would end the process. The query in flight fails with the
    * cause anyway, and the client is not given back to the pool.
    */
-  private async checkout(): Promise<pg.PoolClient> {
+  private async checkout(): Promise<PoolClient> {
     const client = await this.pool.connect();
     if (!guarded.has(client)) {
       guarded.add(client);
@@ -170,7 +173,7 @@ export class PgDatabase implements Database {
         yield r.value.data;
       }
     };
-    const clients: pg.PoolClient[] = [];
+    const clients: PoolClient[] = [];
     let failed = false;
     try {
       clients.push(await this.checkout());

@@ -3,10 +3,12 @@ import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { contentTypeOf } from '../../archive/archive.ts';
 import { ObjectExistsError } from '../../ports/object-store.ts';
 import { DEFAULT_WEBHOOK_LIMITS, decodeHookName, onWebhook } from '../../triggers/webhook.ts';
+import { authenticateOperator } from '../auth.ts';
 import type { AppDeps, AppEnv, LocalRoutes } from '../context.ts';
 import { HttpProblem } from '../problem.ts';
 import * as S from '../schemas.ts';
 import { readLocalGrant } from '../urls.ts';
+import { guardedBy } from './route.ts';
 
 /** Marks the routes only `strata serve` answers (on AWS: presigned S3 URLs and the webhook function). */
 const LOCAL = { 'x-strata-local': true } as const;
@@ -139,6 +141,33 @@ export function localRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, local: Loca
       );
       deps.log?.(`webhook ${raw}: ${out.statusCode}`);
       return c.json(out.body, out.statusCode as 200, { ...out.headers }) as never;
+    },
+  );
+
+  app.openapi(
+    guardedBy(authenticateOperator(deps))({
+      method: 'get',
+      path: '/_local/datasets/{name}/versions',
+      tags,
+      ...LOCAL,
+      summary:
+        "A dataset's registered versions as the database this process holds has them: what `strata versions` reads while `strata serve` holds the embedded database",
+      request: { params: z.object({ name: S.NameParam.openapi({ param: { name: 'name', in: 'path' } }) }) },
+      responses: {
+        200: {
+          description: 'versions, newest first',
+          content: { 'application/json': { schema: z.array(z.record(z.string(), z.unknown())) } },
+        },
+        ...S.problems(401, 403),
+      },
+    }),
+    async (c) => {
+      if (!local.datasetVersions) throw refused('this server holds no database to ask');
+      const { name } = c.req.valid('param');
+      return c.json(
+        (await local.datasetVersions(name)) as unknown as Record<string, unknown>[],
+        200,
+      ) as never;
     },
   );
 

@@ -104,7 +104,8 @@ export function operatorRoutes(
       request: {
         query: z.object({
           status: RunStatus.optional(),
-          limit: z.coerce.number().int().min(1).max(500).default(100),
+          target: z.string().max(200).optional(),
+          limit: z.coerce.number().int().min(1).max(1000).default(100),
         }),
       },
       responses: {
@@ -117,7 +118,10 @@ export function operatorRoutes(
     }),
     async (c) => {
       const q = c.req.valid('query');
-      return c.json(await deps.runs.list({ status: q.status, limit: q.limit }), 200) as never;
+      return c.json(
+        await deps.runs.list({ status: q.status, target: q.target, limit: q.limit }),
+        200,
+      ) as never;
     },
   );
 }

@@ -1,0 +1,114 @@
+import { randomBytes } from 'node:crypto';
+import { type Catalog, formatPath, locateInFile } from '../catalog/loader.ts';
+import type { Dataset, ProductEntry } from '../catalog/schema.ts';
+import { splitStatements } from '../db/split-statements.ts';
+import type { CatalogIssue, CatalogSubject } from '../errors.ts';
+import { createTableSQL } from '../load/table.ts';
+import type { Database } from '../ports/database.ts';
+import { ident } from '../util/sql.ts';
+import { sqlPosition } from '../util/sql-position.ts';
+import { runCheck } from './checks.ts';
+
+/** Thrown to roll a check's transaction back: nothing it made is ever kept. */
+class RollBack extends Error {}
+
+/**
+ * A dataset's stand-in: the table a load makes (declared columns, constraints, `geom` of the declared type
+ * and SRID), as it is once loaded: a GeoJSON dataset's geometry is in its target SRID by then.
+ */
+function standIn(dataset: Dataset): Dataset {
+  const g = dataset.geometry;
+  return g.kind === 'geojson' ? { ...dataset, geometry: { ...g, sourceSrid: g.targetSrid } } : dataset;
+}
+
+/** Each statement of a step with where it starts in the file, so an error is placed in the file, not the statement. */
+function statementsOf(sql: string): { text: string; offset: number }[] {
+  let cursor = 0;
+  return splitStatements(sql).map((text) => {
+    const offset = sql.indexOf(text, cursor);
+    cursor = offset + text.length;
+    return { text, offset };
+  });
+}
+
+/** The database's message, with its hint when it has one ("Perhaps you meant to reference the column ..."). */
+function dbMessage(e: unknown): string {
+  const { message, hint } = (e ?? {}) as { message?: unknown; hint?: unknown };
+  return `${String(message ?? e)}${hint ? ` (${String(hint)})` : ''}`;
+}
+
+/**
+ * Checks a product's SQL with PostgreSQL's own parser and planner, on nothing: its steps run in order against
+ * empty stand-ins of its inputs in a throwaway schema, so a step that reads an earlier step's table finds
+ * it; then its checks' queries and its outputs' tables and columns. All of it in one transaction that is
+ * always rolled back. Returns the problems with file, line and column: the first failing statement (what
+ * follows it would only fail for want of it), and every check and output that does not run.
+ */
+export async function checkProductSql(
+  db: Database,
+  catalog: Catalog,
+  entry: ProductEntry,
+): Promise<CatalogIssue[]> {
+  const product = entry.product;
+  const subject: CatalogSubject = { kind: 'product', name: product.name };
+  const yamlFile = `products/${product.name}/product.yaml`;
+  const inYaml = async (path: PropertyKey[], message: string): Promise<CatalogIssue> => ({
+    file: yamlFile,
+    ...(await locateInFile(catalog.dir, yamlFile, path)),
+    path: formatPath(path),
+    message,
+    subject,
+  });
+  const found: CatalogIssue[] = [];
+  const schema = `strata_validate_${randomBytes(6).toString('hex')}`;
+  try {
+    await db.transaction(async () => {
+      await db.exec(`CREATE SCHEMA ${ident(schema)}`);
+      for (const [alias, input] of Object.entries(product.inputs)) {
+        const dataset = catalog.datasets.get(input.dataset);
+        if (dataset) await db.exec(createTableSQL(standIn(dataset), alias, schema));
+      }
+      // Local to the transaction, as everything here: a runaway query on empty tables is a problem too.
+      await db.exec(`SET LOCAL search_path TO ${ident(schema)}, public; SET LOCAL statement_timeout = '60s'`);
+      for (const step of entry.steps) {
+        for (const statement of statementsOf(step.sql)) {
+          try {
+            await db.exec(statement.text);
+          } catch (e) {
+            const at =
+              sqlPosition(step.sql, statement.offset + Number((e as { position?: unknown }).position)) ??
+              sqlPosition(step.sql, statement.offset + 1);
+            found.push({
+              file: `products/${product.name}/${step.file}`,
+              ...at,
+              path: '',
+              message: dbMessage(e),
+              subject,
+            });
+            throw new RollBack();
+          }
+        }
+      }
+      for (const [i, check] of product.checks.entries()) {
+        // Each in a savepoint: one that fails leaves the others to be tried.
+        await db
+          .transaction(() => runCheck(db, check))
+          .catch(async (e: unknown) => {
+            found.push(await inYaml(['checks', i], `the check does not run: ${dbMessage(e)}`));
+          });
+      }
+      for (const [i, output] of product.outputs.entries()) {
+        const columns = (output.orderBy ?? []).map((c) => `t.${ident(c)}`).join(', ');
+        await db
+          .transaction(() => db.query(`SELECT ${columns} FROM ${ident(output.table)} t LIMIT 0`))
+          .catch(async (e: unknown) => {
+            found.push(await inYaml(['outputs', i], `the output cannot be read: ${dbMessage(e)}`));
+          });
+      }
+      throw new RollBack();
+    });
+  } catch (e) {
+    if (!(e instanceof RollBack)) throw e;
+  }
+  return found;
+}

@@ -1,0 +1,135 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { freshDatabaseUrl } from './engines.ts';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+
+/**
+ * For a test that runs the command line several times on the embedded database: each process starts
+ * PGlite (3–4 s, 15 s the first time, several times that on a machine shared with other work).
+ */
+export const LONG = { timeout: 900_000 };
+
+export interface CliResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/**
+ * How a spawned command line finds its database: the embedded one in its home (PGlite), or, when
+ * DATABASE_URL is set for the tests, a fresh database of its own on that server.
+ */
+export interface CliEngine {
+  readonly name: 'pglite' | 'postgres';
+  /** A new home (and database) for one test; `close` removes them. */
+  setup(): Promise<CliHome>;
+}
+
+export interface CliHome {
+  readonly home: string;
+  readonly env: NodeJS.ProcessEnv;
+  /** Runs `strata <args>` as a user would (`node bin/strata.mjs`), with `--home` set, and waits for it. */
+  run(args: readonly string[], options?: { env?: NodeJS.ProcessEnv }): Promise<CliResult>;
+  close(): Promise<void>;
+}
+
+/** Starts `strata <args>` and leaves it running (serve), with its stderr gathered in `log()`. */
+export function startCli(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+): { child: ChildProcess; log(): string } {
+  const child = spawn('node', ['bin/strata.mjs', ...args], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let log = '';
+  child.stderr!.on('data', (d) => {
+    log += d;
+  });
+  return { child, log: () => log };
+}
+
+/** A port nothing listens on now. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Waits until `check` gives something (not undefined or false), looking again every 100 ms. */
+export async function until<T>(
+  what: string,
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 180_000,
+): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export function runCli(args: readonly string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('node', ['bin/strata.mjs', ...args], {
+      cwd: ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+export function cliEngines(): CliEngine[] {
+  const make =
+    (name: CliEngine['name'], url: () => Promise<string | undefined>) => async (): Promise<CliHome> => {
+      const home = await mkdtemp(join(tmpdir(), `strata-cli-${name}-`));
+      const env: NodeJS.ProcessEnv = { ...process.env };
+      delete env.DATABASE_URL;
+      const databaseUrl = await url();
+      if (databaseUrl) env.DATABASE_URL = databaseUrl;
+      return {
+        home,
+        env,
+        run: (args, options) => runCli(['--home', home, ...args], { ...env, ...options?.env }),
+        close: async () => {
+          await rm(home, { recursive: true, force: true });
+          if (databaseUrl) await dropDatabase(databaseUrl);
+        },
+      };
+    };
+  const list: CliEngine[] = [{ name: 'pglite', setup: make('pglite', async () => undefined) }];
+  if (process.env.DATABASE_URL) list.push({ name: 'postgres', setup: make('postgres', freshDatabaseUrl) });
+  return list;
+}
+
+async function dropDatabase(url: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: process.env.DATABASE_URL });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${new URL(url).pathname.slice(1)} WITH (FORCE)`);
+  } finally {
+    await admin.end();
+  }
+}
