@@ -250,7 +250,7 @@ program
           // Read commands ask this process rather than wait for the database it holds.
           const announced = await announceServe(strataHome(g.home), serving.port, process.env.DATABASE_URL);
           say(
-            `strata serve: http://127.0.0.1:${serving.port} (the partner API, POST /webhooks/<product>, GET /runs); watching ${p.store.locate('ingress', 'x').replace(/\/x$/, '')}; Ctrl-C stops`,
+            `strata serve: http://127.0.0.1:${serving.port} (the partner API, POST /webhooks/<product>, GET /runs; the console at /console); watching ${p.store.locate('ingress', 'x').replace(/\/x$/, '')}; Ctrl-C stops`,
           );
           await new Promise<void>((resolve) => {
             let signals = 0;

@@ -65,11 +65,23 @@ export function suppressChildFindings(stack: Stack): void {
       id: 'AwsSolutions-IAM5',
       reason:
         "The partner API function reads published products (egress products/*) and datasets' metadata (archive " +
-        "datasets/*/metadata.json), and presigns uploads into partners' prefixes (ingress partners/*): object " +
-        'wildcards under one prefix of one bucket each, read or put only.',
+        "datasets/*/metadata.json); for the operators' console, datasets' current pointers and their history " +
+        "(datasets/*/current.json, datasets/*/events/*), quarantine's records but not the quarantined bytes " +
+        "(quarantine/*/{metadata,receipt,release}.json) and failed builds' QA reports (runs/*/qa.html); and it " +
+        "presigns uploads into partners' prefixes (ingress partners/*): object wildcards under one prefix of one " +
+        'bucket each, read or put only.',
       appliesTo: [
         { regex: '/^Resource::<BucketsEgressBucket[0-9A-F]+\\.Arn>\\/products\\/\\*$/g' },
         { regex: '/^Resource::<BucketsArchiveBucket[0-9A-F]+\\.Arn>\\/datasets\\/\\*\\/metadata\\.json$/g' },
+        {
+          regex:
+            '/^Resource::<BucketsArchiveBucket[0-9A-F]+\\.Arn>\\/datasets\\/\\*\\/(current\\.json|events\\/\\*)$/g',
+        },
+        {
+          regex:
+            '/^Resource::<BucketsArchiveBucket[0-9A-F]+\\.Arn>\\/quarantine\\/\\*\\/(metadata|receipt|release)\\.json$/g',
+        },
+        { regex: '/^Resource::<BucketsArchiveBucket[0-9A-F]+\\.Arn>\\/runs\\/\\*\\/qa\\.html$/g' },
         { regex: '/^Resource::<BucketsIngressBucket[0-9A-F]+\\.Arn>\\/partners\\/\\*$/g' },
       ],
     },

@@ -8,7 +8,7 @@ import { S3ObjectStore } from '../../runtime/adapters/aws/s3-object-store.ts';
 import { SecretsPartnerDirectory } from '../../runtime/adapters/aws/secrets-partner-directory.ts';
 import { ENV } from '../../runtime/aws/names.ts';
 import { createApp } from '../../runtime/http/app.ts';
-import { handleEvent } from '../../runtime/http/lambda.ts';
+import { handleEvent, MAX_RESPONSE_BYTES } from '../../runtime/http/lambda.ts';
 import { S3UrlSigner } from '../../runtime/http/urls.ts';
 import { deployedCatalog, jobQueue, runRegistry } from '../shared/aws.ts';
 import { requireEnv } from '../shared/env.ts';
@@ -36,6 +36,7 @@ const app = createApp({
   rateLimiter: guards,
   urls: new S3UrlSigner(store, { download: 300, upload: 900 }),
   maxUploadBytes: Number(requireEnv(ENV.maxUploadBytes)),
+  maxResponseBytes: MAX_RESPONSE_BYTES,
   publicBaseUrl: process.env[ENV.publicBaseUrl] || undefined,
   log: (message, detail) => logger.warn(message, { ...detail }),
 });

@@ -46,9 +46,9 @@ export interface PartnerApiProps {
  * Partners, their keys and scopes live in one Secrets Manager secret (`strata partners --secret-id`); Hawk
  * nonces and per-partner request counts in an on-demand DynamoDB table with a TTL, so replay protection
  * and throttling hold across instances and never wake Aurora. The function is granted exactly: reading
- * published objects in egress and datasets' metadata in the archive, putting objects under `partners/` in
- * ingress (what its presigned PUTs do), sending build jobs, the Data API (uploads' receipts, builds, runs),
- * the table, and the secret.
+ * published objects in egress and datasets' and quarantine's records in the archive (the console reads them
+ * too), putting objects under `partners/` in ingress (what its presigned PUTs do), sending jobs (builds, and
+ * the console's retries and releases), the Data API (uploads' receipts, builds, runs), the table, and the secret.
  */
 export class PartnerApi extends Construct {
   readonly api: apigateway.RestApi;
@@ -130,14 +130,22 @@ export class PartnerApi extends Construct {
     fn.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['s3:GetObject'],
-        resources: [archive.arnForObjects('datasets/*/metadata.json')],
+        // The console's reads too: datasets' current pointer and its history, quarantine's records (not the
+        // quarantined bytes), and the QA report of a build that failed its checks.
+        resources: [
+          archive.arnForObjects('datasets/*/metadata.json'),
+          archive.arnForObjects('datasets/*/current.json'),
+          archive.arnForObjects('datasets/*/events/*'),
+          ...['metadata', 'receipt', 'release'].map((f) => archive.arnForObjects(`quarantine/*/${f}.json`)),
+          archive.arnForObjects('runs/*/qa.html'),
+        ],
       }),
     );
     fn.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['s3:ListBucket'],
         resources: [archive.bucketArn],
-        conditions: { StringLike: { 's3:prefix': ['datasets/*'] } },
+        conditions: { StringLike: { 's3:prefix': ['datasets/*', 'quarantine/*'] } },
       }),
     );
     // What a presigned PUT does is done with these rights: only into partners' prefixes of ingress.

@@ -102,7 +102,8 @@ export interface CoreStatus {
 /** How long after its schedule's longest gap a product counts as late. @default one hour */
 export const DEFAULT_GRACE_SECONDS = 3600;
 
-function overdue(schedule: string | undefined, ageSeconds: number, graceSeconds: number): boolean {
+/** Whether a product on `schedule` whose latest version is `ageSeconds` old is late (the console says so too). */
+export function overdue(schedule: string | undefined, ageSeconds: number, graceSeconds: number): boolean {
   if (!schedule) return false;
   try {
     return ageSeconds > schedulePeriodSeconds(schedule) + graceSeconds;

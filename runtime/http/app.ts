@@ -1,5 +1,7 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
+import { consoleProblem, consoleRoutes, isConsolePath } from '../console/routes.ts';
+import { SESSION_COOKIE } from '../console/session.ts';
 import { PublishedReader } from '../publish/reader.ts';
 import { PLATFORM_VERSION } from '../version.ts';
 import { authenticate, authenticateOperator } from './auth.ts';
@@ -70,11 +72,12 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     const p = toProblem(error);
     if (p.internal)
       deps.log?.('request failed', { path: c.req.path, error: String((error as Error)?.stack ?? error) });
-    return problemResponse(c, p);
+    return isConsolePath(c.req.path) ? consoleProblem(c, p) : problemResponse(c, p);
   });
-  app.notFound((c) =>
-    problemResponse(c, new HttpProblem(404, 'Not Found', `no route ${c.req.method} ${c.req.path}`)),
-  );
+  app.notFound((c) => {
+    const p = new HttpProblem(404, 'Not Found', `no route ${c.req.method} ${c.req.path}`);
+    return isConsolePath(c.req.path) ? consoleProblem(c, p) : problemResponse(c, p);
+  });
 
   // The signing key (cursors, local URLs) travels with the partner directory, so it rotates with it.
   const withKey: MiddlewareHandler<AppEnv> = async (c, next) => {
@@ -93,6 +96,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   workRoutes(app, deps, partner);
   runRoutes(app, deps, partner);
   operatorRoutes(app, deps, authenticateOperator(deps));
+  consoleRoutes(app, deps, published);
   if (deps.local) localRoutes(app, deps, deps.local);
   openApiRoutes(app);
   return app;
@@ -127,6 +131,12 @@ function registerSecuritySchemes(app: OpenAPIHono<AppEnv>): void {
     type: 'apiKey',
     in: 'header',
     name: 'X-API-Key',
+  });
+  registry.registerComponent('securitySchemes', 'consoleSession', {
+    type: 'apiKey',
+    in: 'cookie',
+    name: SESSION_COOKIE,
+    description: "the console's session, made by POST /console/login for an operator's API key",
   });
 }
 

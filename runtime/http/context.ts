@@ -42,6 +42,11 @@ export interface AppDeps {
   /** Only where a proxy in front sets them (API Gateway does): X-Forwarded-Proto and X-Forwarded-Port. */
   readonly trustForwardedHeaders?: boolean;
   readonly local?: LocalRoutes;
+  /**
+   * The most a response can carry, where the adapter in front has a limit (Lambda behind API Gateway): a QA
+   * report bigger than this is sent as a short-lived URL to its file instead. @default no limit
+   */
+  readonly maxResponseBytes?: number;
   readonly log?: (message: string, detail?: Record<string, unknown>) => void;
 }
 
@@ -49,7 +54,10 @@ export interface AppDeps {
 export interface Principal {
   readonly partner: string;
   readonly scopes: Scopes;
-  readonly via: 'hawk' | 'api-key' | 'loopback';
+  /** `session`: the console's, minted for an operator's API key (runtime/console/session.ts). */
+  readonly via: 'hawk' | 'api-key' | 'loopback' | 'session';
+  /** The console session's id, when `via` is `session`. */
+  readonly session?: string;
 }
 
 /** What the adapter in front (Node, Lambda) passes with each request. */

@@ -22,7 +22,7 @@ export interface RestProxyEvent {
 }
 
 /** Lambda's limit on a synchronous response, less room for the envelope. */
-const MAX_RESPONSE_BYTES = 5.5 * 1024 * 1024;
+export const MAX_RESPONSE_BYTES = 5.5 * 1024 * 1024;
 
 /**
  * The path the app routes on: the resource template filled with the path parameters. Not `event.path`,

@@ -1,4 +1,4 @@
-import { ConflictError, NotFoundError, StrataError } from '../errors.ts';
+import { ConflictError, NotFoundError, StrataError, UsageError } from '../errors.ts';
 import { FlatGeobufError } from '../features/flatgeobuf.ts';
 import { PartnerDirectoryError } from '../partners/credentials.ts';
 
@@ -33,6 +33,7 @@ export function toProblem(error: unknown): HttpProblem & { internal?: boolean } 
   if (error instanceof HttpProblem) return error;
   if (error instanceof NotFoundError) return notFound(error.message);
   if (error instanceof ConflictError) return new HttpProblem(409, 'Conflict', error.message);
+  if (error instanceof UsageError) return badRequest(error.message);
   const name = (error as { name?: string })?.name;
   // The Data API gave up waiting for a paused cluster within the request's budget.
   if (name === 'DatabaseResumingException')

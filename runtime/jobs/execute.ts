@@ -7,6 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { buildProduct } from '../build/build.ts';
 import { lockFingerprint, staleDependents } from '../build/freshness.ts';
 import type { Catalog } from '../catalog/loader.ts';
+import { runReleaseJob } from '../contracts/release.ts';
 import { recordCost } from '../cost/record.ts';
 import { Usage } from '../cost/usage.ts';
 import { isDatabaseUnavailable } from '../db/transient.ts';
@@ -148,6 +149,13 @@ const handlers: ReadonlyMap<JobMessage['kind'], JobHandler> = new Map<JobMessage
       return buildProduct(p, catalog, job.product, run.id, hooks, {
         skipIfPublished: run.trigger.kind === 'input',
       });
+    },
+  ],
+  [
+    'release',
+    (p, catalog, job, run, hooks) => {
+      if (job.kind !== 'release') throw new Error('not a release job');
+      return runReleaseJob(p, catalog, job, run, hooks);
     },
   ],
 ]);

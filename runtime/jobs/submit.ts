@@ -5,8 +5,9 @@ import type { JobMessage, NewJob, Run, RunKind, Trigger } from '../runs/schema.t
 
 export type { NewJob };
 
+// A release loads a file into its dataset: it is recorded as an ingest, as `strata quarantine release` records it.
 const runOf = (job: NewJob): { kind: RunKind; target: string } => ({
-  kind: job.kind,
+  kind: job.kind === 'release' ? 'ingest' : job.kind,
   target: job.kind === 'build' ? job.product : job.dataset,
 });
 

@@ -118,14 +118,21 @@ export function findHawkKey(
   return partner && key ? { id: partnerId, partner, key } : undefined;
 }
 
-/** The partner an API key belongs to, compared by hash in constant time; undefined for any other string. */
-export function findApiKey(doc: PartnerDirectoryDoc, presented: string): KnownPartner | undefined {
+/**
+ * The partner an API key belongs to (and the key's id), compared by hash in constant time; undefined for any
+ * other string.
+ */
+export function findApiKey(
+  doc: PartnerDirectoryDoc,
+  presented: string,
+): (KnownPartner & { keyId: string }) | undefined {
   const m = API_KEY.exec(presented);
   if (!m) return undefined;
   const hash = Buffer.from(sha256Hex(presented), 'hex');
   for (const [id, partner] of Object.entries(doc.partners)) {
     const record = partner.apiKeys.find((k) => k.id === m[1]);
-    if (record && timingSafeEqual(Buffer.from(record.sha256, 'hex'), hash)) return { id, partner };
+    if (record && timingSafeEqual(Buffer.from(record.sha256, 'hex'), hash))
+      return { id, partner, keyId: record.id };
   }
   return undefined;
 }

@@ -8,7 +8,7 @@ export const RunStatus = z.enum(['queued', 'running', 'succeeded', 'failed', 'in
 export type RunStatus = z.infer<typeof RunStatus>;
 
 export const Trigger = z.object({
-  kind: z.enum(['cli', 'upload', 'schedule', 'webhook', 'api', 'retry', 'demo', 'input']),
+  kind: z.enum(['cli', 'upload', 'schedule', 'webhook', 'api', 'retry', 'demo', 'input', 'console']),
   by: z.string().optional(),
   detail: z.record(z.string(), z.unknown()).optional(),
 });
@@ -55,6 +55,20 @@ export const JobMessage = z.discriminatedUnion('kind', [
     retry: z.number().int().nonnegative().optional(),
     held: z.number().int().nonnegative().optional(),
     product: z.string(),
+  }),
+  /** An operator's release of a quarantined file (from the console): its run is an ingest of the dataset. */
+  z.object({
+    kind: z.literal('release'),
+    runId: z.string(),
+    size: TaskSize.optional(),
+    retry: z.number().int().nonnegative().optional(),
+    held: z.number().int().nonnegative().optional(),
+    dataset: z.string(),
+    /** The file's id in quarantine (the version it becomes). */
+    id: z.string(),
+    reason: z.string(),
+    /** Who released it, as the dataset's history records it. */
+    actor: z.object({ trigger: z.string(), user: z.string().optional(), partner: z.string().optional() }),
   }),
 ]);
 export type JobMessage = z.infer<typeof JobMessage>;

@@ -24,7 +24,7 @@ import {
 } from '../helpers/browser.ts';
 import { writeCatalog } from '../helpers/catalog.ts';
 import { engines, type TestPlatform, testPlatform } from '../helpers/engines.ts';
-import { SITES_DATASET, type Site, sitesCsv } from '../helpers/sites.ts';
+import { SITES_DATASET, type Site, siteGrid, sitesCsv } from '../helpers/sites.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const DOCS_IMAGE = join(ROOT, 'docs', 'images', 'qa-report.png');
@@ -52,14 +52,7 @@ async function mapsDrawn(page: Page): Promise<void> {
   for (let i = 0; i < maps; i++) await page.locator('[data-qa-map][data-ready="true"]').nth(i).waitFor();
 }
 
-const grid = (): Site[] =>
-  Array.from({ length: 60 }, (_, i) => ({
-    id: i + 1,
-    name: `site ${i + 1}`,
-    visits: 10 + i,
-    lon: -4 + (i % 10) * 0.6,
-    lat: 50.5 + Math.floor(i / 10) * 0.6,
-  }));
+const grid = siteGrid;
 const csv = sitesCsv;
 
 describe.skipIf(skip !== undefined)('the QA report in a browser', () => {

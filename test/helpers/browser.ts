@@ -37,7 +37,10 @@ export interface OpenedPage {
   readonly page: Page;
   /** Console errors and uncaught exceptions, as they happened. */
   readonly errors: string[];
-  /** Requests for anything but the page itself and data: or blob: URLs; each was refused. */
+  /**
+   * Requests for anything but the page itself (or, for a site, its own origin) and data: or blob: URLs; each
+   * was refused.
+   */
   readonly outside: string[];
   /** Saves a screenshot (of the whole page, or of one element) as `<name>.png` and returns its pixels. */
   screenshot(name: string, target?: Locator): Promise<Screenshot>;
@@ -49,8 +52,11 @@ export interface Screenshot {
 }
 
 export interface BrowserSession {
-  /** Opens a URL (a file:// report, a local server's page) and waits for its load event. */
-  open(url: string): Promise<OpenedPage>;
+  /**
+   * Opens a URL (a file:// report, a local server's page) and waits for its load event. `site`: the page may
+   * follow links and send forms within its own origin (a local server's pages), and nowhere else.
+   */
+  open(url: string, options?: { site?: boolean }): Promise<OpenedPage>;
   close(): Promise<void>;
 }
 
@@ -85,12 +91,16 @@ export async function openBrowser(
   }
   await mkdir(SCREENSHOTS, { recursive: true });
   return {
-    async open(url) {
+    async open(url, options = {}) {
       const page = await context.newPage();
       const errors: string[] = [];
       const outside: string[] = [];
+      const site = new URL(url).origin;
       const own = (u: string) =>
-        u === url || u.split('#')[0] === url.split('#')[0] || /^(data|blob|about):/.test(u);
+        u === url ||
+        u.split('#')[0] === url.split('#')[0] ||
+        /^(data|blob|about):/.test(u) ||
+        (options.site === true && u.startsWith(`${site}/`));
       page.on('console', (m) => {
         if (m.type() === 'error') errors.push(m.text());
       });

@@ -89,11 +89,17 @@ describe('partner API on AWS', () => {
         expect.stringMatching(/EgressBucket/),
         text({ StringLike: { 's3:prefix': ['products/*'] } }),
       ],
-      ['s3:GetObject', expect.stringMatching(/ArchiveBucket.*\/datasets\/\*\/metadata\.json/), 'null'],
+      [
+        's3:GetObject',
+        expect.stringMatching(
+          /ArchiveBucket.*\/datasets\/\*\/metadata\.json.*\/datasets\/\*\/current\.json.*\/datasets\/\*\/events\/\*.*\/quarantine\/\*\/metadata\.json.*\/quarantine\/\*\/receipt\.json.*\/quarantine\/\*\/release\.json.*\/runs\/\*\/qa\.html/,
+        ),
+        'null',
+      ],
       [
         's3:ListBucket',
         expect.stringMatching(/ArchiveBucket/),
-        text({ StringLike: { 's3:prefix': ['datasets/*'] } }),
+        text({ StringLike: { 's3:prefix': ['datasets/*', 'quarantine/*'] } }),
       ],
       ['s3:PutObject', expect.stringMatching(/IngressBucket.*\/partners\/\*/), 'null'],
     ]);

@@ -50,7 +50,7 @@ export function runView(run: Run, door: Door) {
   };
 }
 
-const RunId = z
+export const RunId = z
   .string()
   .regex(/^[0-9A-Za-z][0-9A-Za-z_-]{0,80}$/, 'must be a run id')
   .openapi({ param: { name: 'id', in: 'path' } });
