@@ -3,7 +3,6 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { feature } from 'topojson-client';
 import type { GeometryCollection, Topology } from 'topojson-specification';
 
 const require = createRequire(import.meta.url);
@@ -37,6 +36,7 @@ export async function writeDemoFiles(
   const states = new Map<string, string>();
   for (const g of (topology.objects.states as GeometryCollection<{ name: string }>).geometries)
     states.set(String(g.id), (g.properties as { name?: string } | undefined)?.name ?? '');
+  const { feature } = await import('topojson-client');
   const counties = feature(topology, topology.objects.counties as GeometryCollection<{ name: string }>);
   const countiesPath = join(dir, 'us_counties.geojson');
   const out = createWriteStream(countiesPath);

@@ -1,6 +1,5 @@
 import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
-import { defaultProvider } from '@aws-sdk/credential-provider-node';
-import { SignatureV4 } from '@smithy/signature-v4';
+import type { defaultProvider } from '@aws-sdk/credential-provider-node';
 
 type SourceData = string | ArrayBuffer | ArrayBufferView;
 
@@ -40,12 +39,23 @@ export function lambdaUrlRegion(url: URL): string | undefined {
  */
 export async function getJson(
   url: URL,
-  credentials: ReturnType<typeof defaultProvider> = defaultProvider(),
+  credentials?: ReturnType<typeof defaultProvider>,
 ): Promise<{ status: number; body: unknown }> {
   const region = lambdaUrlRegion(url);
   let headers: Record<string, string> = { accept: 'application/json' };
   if (region) {
-    const signer = new SignatureV4({ service: 'lambda', region, credentials, sha256: Sha256 });
+    // Loaded only when a URL needs signing: the SDK's credential chain adds a tenth of a second to the start
+    // of every command that imports it.
+    const [{ defaultProvider: chain }, { SignatureV4 }] = await Promise.all([
+      import('@aws-sdk/credential-provider-node'),
+      import('@smithy/signature-v4'),
+    ]);
+    const signer = new SignatureV4({
+      service: 'lambda',
+      region,
+      credentials: credentials ?? chain(),
+      sha256: Sha256,
+    });
     const signed = await signer.sign({
       method: 'GET',
       protocol: url.protocol,

@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import yauzl from 'yauzl';
+import type yauzl from 'yauzl';
 
 /** How much a zip may unpack to. Checked on the central directory first, then on the bytes as they come. */
 export interface UnzipLimits {
@@ -71,7 +71,9 @@ export async function unzipSafely(
 ): Promise<string[]> {
   let zip: yauzl.ZipFile;
   try {
-    zip = await yauzl.openPromise(zipPath, { lazyEntries: true, autoClose: true, strictFileNames: true });
+    // Loaded when a zip is opened, not at the start of every command.
+    const { default: lib } = await import('yauzl');
+    zip = await lib.openPromise(zipPath, { lazyEntries: true, autoClose: true, strictFileNames: true });
   } catch (e) {
     throw new UnsafeZipError(`not a readable zip archive: ${(e as Error).message}`);
   }

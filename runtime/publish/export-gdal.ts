@@ -3,7 +3,6 @@ import { mkdir, mkdtemp, open, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import yazl from 'yazl';
 import { BuildError } from '../errors.ts';
 import type { Database, RowCount } from '../ports/database.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
@@ -119,7 +118,8 @@ const DRIVERS: Record<GdalOutput, string> = {
 };
 
 /** Zips a shapefile's parts and its field-name mapping, as a stream. */
-function zipShapefile(dir: string, files: readonly string[], fieldsCsv: string): Readable {
+async function zipShapefile(dir: string, files: readonly string[], fieldsCsv: string): Promise<Readable> {
+  const { default: yazl } = await import('yazl');
   const zip = new yazl.ZipFile();
   for (const f of files) zip.addFile(join(dir, f), f);
   zip.addBuffer(Buffer.from(fieldsCsv), 'fields.csv');
@@ -213,7 +213,7 @@ export async function exportWithGdal(
     if (format === 'shapefile') {
       mapping = fields.map((f) => ({ column: f.name, field: f.field }));
       const fieldsCsv = `column,field\n${mapping.map((m) => `${csvCell(m.column)},${csvCell(m.field)}\n`).join('')}`;
-      body = zipShapefile(outDir, (await readdir(outDir)).sort(), fieldsCsv);
+      body = await zipShapefile(outDir, (await readdir(outDir)).sort(), fieldsCsv);
     } else body = createReadStream(file, { highWaterMark: 1 << 20 });
     const { size, sha256 } = await publishBytes(store, key, body, FORMAT_FILES[format].contentType);
     return {

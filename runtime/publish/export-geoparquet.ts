@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import type { SchemaElement } from 'hyparquet';
-import { fileWriter, ParquetWriter } from 'hyparquet-writer';
 import type { Database, RowCount } from '../ports/database.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
 import { ident } from '../util/sql.ts';
@@ -137,6 +136,8 @@ export async function exportGeoParquet(
   const work = await mkdtemp(join(input.tmpDir ?? tmpdir(), 'strata-export-'));
   try {
     const file = join(work, `${name}.parquet`);
+    // Loaded when a GeoParquet is written, not at the start of every command.
+    const { fileWriter, ParquetWriter } = await import('hyparquet-writer');
     const writer = new ParquetWriter({
       writer: fileWriter(file),
       schema,
