@@ -2,7 +2,7 @@
 // sources is newer than the bundle. The command line, the task image and the benchmark run these bundles:
 // measured here, the GeoJSON load runs about 1.5× faster bundled than through tsx's loader, and the
 // command line starts in half the time.
-import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -71,8 +71,19 @@ export async function ensureBundle(entries = ENTRIES, outdir = DIST) {
       sourcemap: 'linked',
       metafile: true,
       logLevel: 'silent',
+      // Code behind a dynamic import (strata serve, the HTTP application) goes into a chunk of its own, with
+      // the packages it imports: a read command then starts without loading Hono and Hawk (a tenth of a second).
+      splitting: true,
+      // Chunks sit beside the entries: modules that find files relative to themselves (the GeoJSON row
+      // worker) find them there whichever file they end up in.
+      chunkNames: '[name]-[hash]',
     });
     const inputs = Object.keys(result.metafile.inputs).filter((f) => !f.includes('node_modules'));
+    // Chunks first, then the entries that import them. A chunk's name is its content's hash, so one already
+    // there is the same file; chunks of earlier builds stay, for processes still running those builds.
+    const entryFiles = new Set(Object.keys(entries).flatMap((n) => [`${n}.mjs`, `${n}.mjs.map`]));
+    for (const f of readdirSync(staging))
+      if (!entryFiles.has(f)) renameSync(join(staging, f), join(outdir, f));
     for (const n of Object.keys(entries)) {
       renameSync(join(staging, `${n}.mjs.map`), join(outdir, `${n}.mjs.map`));
       renameSync(join(staging, `${n}.mjs`), paths[n]);
