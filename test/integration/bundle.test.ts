@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -32,6 +32,38 @@ describe('bundles', () => {
     // COPY text: the backslash doubled; the point as hex EWKB; no geometry as \N.
     expect(result.rows).toBe('a\\\\b\t0101000020e6100000000000000000f03f0000000000000040\nc\t\\N\n');
     expect(result.migrations).toEqual((await readMigrations()).map((m) => m.name));
+  });
+
+  it('keep strata serve and the HTTP application out of what a read command loads, and the row worker beside every chunk', async () => {
+    // Prepare + act: the real entries, built apart from dist/.
+    const out = join(ROOT, 'node_modules', '.cache', `strata-bundle-test-${process.pid}-c`);
+    dirs.push(out);
+    const paths = await ensureBundle(ENTRIES, out);
+
+    // Assess 1: the packages the command line loads at start, following its static imports through chunks.
+    const loaded = new Set<string>();
+    const seen = new Set<string>();
+    const visit = async (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const text = await readFile(file, 'utf8');
+      for (const m of text.matchAll(/^import\s[^;]*?from\s*"([^"]+)";/gms)) {
+        const spec = m[1]!;
+        if (spec.startsWith('./')) await visit(join(out, spec));
+        else loaded.add(spec);
+      }
+    };
+    await visit(paths.strata!);
+    expect([...loaded].filter((p) => /hono|hawk|aws-sdk|hyparquet|yauzl|yazl/.test(p))).toEqual([]);
+    expect(loaded.has('commander')).toBe(true);
+
+    // Assess 2: whichever file the GeoJSON pool ends up in finds its worker beside it.
+    const files = (await readdir(out)).filter((f) => f.endsWith('.mjs'));
+    const starters = [];
+    for (const f of files)
+      if ((await readFile(join(out, f), 'utf8')).includes('"./geojson-worker.mjs"')) starters.push(f);
+    expect(starters.length).toBeGreaterThan(0);
+    expect(files).toContain('geojson-worker.mjs');
   });
 
   it('are rebuilt when a source they were built from changes, and only then', async () => {
