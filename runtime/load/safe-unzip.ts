@@ -69,10 +69,10 @@ export async function unzipSafely(
   wanted: (name: string) => boolean,
   limits: UnzipLimits = DEFAULT_UNZIP_LIMITS,
 ): Promise<string[]> {
+  // Loaded when a zip is opened, not at the start of every command.
+  const { default: lib } = await import('yauzl');
   let zip: yauzl.ZipFile;
   try {
-    // Loaded when a zip is opened, not at the start of every command.
-    const { default: lib } = await import('yauzl');
     zip = await lib.openPromise(zipPath, { lazyEntries: true, autoClose: true, strictFileNames: true });
   } catch (e) {
     throw new UnsafeZipError(`not a readable zip archive: ${(e as Error).message}`);
