@@ -12,6 +12,7 @@ import { FsObjectStore } from '../runtime/adapters/local/fs-object-store.ts';
 import { type Bbox, FlatGeobufFile } from '../runtime/features/flatgeobuf.ts';
 import { addPartner } from '../runtime/partners/admin.ts';
 import { emptyDirectory } from '../runtime/partners/credentials.ts';
+import { timed } from './spawn.ts';
 
 const PRODUCT = 'bench_points';
 const OUTPUT = 'points';
@@ -47,23 +48,12 @@ const quantile = (xs: number[], q: number) => {
   return s[Math.max(0, Math.ceil(q * s.length) - 1)]!;
 };
 
-function run(cmd: string, args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (d) => {
-      err += d;
-    });
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd}: ${err}`))));
-  });
-}
-
 /** Publishes the points as a product version, with its FlatGeobuf made by ogr2ogr (kept between runs). */
 async function publish(out: string, csv: string, points: number): Promise<{ buckets: string; fgb: string }> {
   const fgb = join(out, `points-${points}.fgb`);
   if (!existsSync(fgb)) {
     process.stderr.write(`  writing ${fgb} with ogr2ogr (once)\n`);
-    await run('ogr2ogr', [
+    await timed('ogr2ogr', [
       '-f',
       'FlatGeobuf',
       '-lco',

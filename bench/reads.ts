@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureBundle, ROOT } from '../bin/bundle.mjs';
+import { timed } from './spawn.ts';
 
 const OUT = fileURLToPath(new URL('./out/', import.meta.url));
 /** Cold runs of each command; the median is reported. */
@@ -18,31 +19,8 @@ const TARGET_SECONDS = 0.5;
 
 const env: NodeJS.ProcessEnv = { ...process.env };
 delete env.DATABASE_URL;
-
-function run(args: string[], extra: NodeJS.ProcessEnv = {}): Promise<{ ms: number; stdout: string }> {
-  const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn('node', args, {
-      cwd: ROOT,
-      env: { ...env, ...extra },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    child.on('error', reject);
-    child.on('close', (code) =>
-      code === 0
-        ? resolve({ ms: performance.now() - started, stdout })
-        : reject(new Error(`node ${args.join(' ')}: exit ${code}: ${stderr}`)),
-    );
-  });
-}
+const run = (args: string[], extra: NodeJS.ProcessEnv = {}) =>
+  timed('node', args, { cwd: ROOT, env: { ...env, ...extra } });
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);

@@ -1,6 +1,5 @@
 // `npm run bench`: Strata's load and export side by side with psql \copy and ogr2ogr, in one run, on one
 // PostgreSQL server. Prints rows/s, peak RSS and the ratios; writes bench/out/results.json.
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +11,7 @@ import { type BenchContext, gdalFiles, gdalRound, largeFile } from './gdal.ts';
 import { serverForBench } from './postgres.ts';
 import { checkPrerequisites } from './prerequisites.ts';
 import { benchQa } from './qa.ts';
+import { timed } from './spawn.ts';
 
 const OUT = fileURLToPath(new URL('./out/', import.meta.url));
 const POINTS = Number(process.env.BENCH_POINTS ?? 1_000_000);
@@ -36,6 +36,10 @@ const LARGE_MB = Number(process.env.BENCH_LARGE_MB ?? 2048);
 /** Rows of the output whose QA report is timed (0 leaves it out). */
 const QA_ROWS = Number(process.env.BENCH_QA_ROWS ?? POINTS);
 
+/** A tool run to its end, timed, with the bench's environment and `env` on top. */
+const sh = (cmd: string, args: string[], env: NodeJS.ProcessEnv = {}) =>
+  timed(cmd, args, { env: { ...process.env, ...env } });
+
 interface Result {
   name: string;
   rows: number;
@@ -43,31 +47,6 @@ interface Result {
   rssMb?: number;
   /** Peak RSS of the processes Strata started (ogr2ogr). */
   childRssMb?: number;
-}
-
-function sh(
-  cmd: string,
-  args: string[],
-  env: NodeJS.ProcessEnv = {},
-): Promise<{ stdout: string; ms: number }> {
-  const t = performance.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    child.on('error', reject);
-    child.on('close', (code) =>
-      code === 0
-        ? resolve({ stdout, ms: performance.now() - t })
-        : reject(new Error(`${cmd} ${args.join(' ')}: ${stderr}`)),
-    );
-  });
 }
 
 /** The partner API's part: pages through HTTP with Hawk beside the file read in-process, and RSS under load. */
