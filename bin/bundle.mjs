@@ -41,6 +41,8 @@ function fresh(entries, outdir) {
   const names = Object.keys(entries);
   if (names.some((n) => record.entries[n] !== entries[n])) return false;
   if (names.some((n) => !Number.isFinite(mtime(join(outdir, `${n}.mjs`))))) return false;
+  // The chunks the entries import, too: a bundle missing one fails at its first import.
+  if ((record.outputs ?? []).some((f) => !Number.isFinite(mtime(join(outdir, f))))) return false;
   // Against the moment the build started: a source saved while esbuild was reading counts as newer.
   return record.inputs.every((f) => mtime(join(ROOT, f)) < record.startedAt);
 }
@@ -55,7 +57,10 @@ export async function ensureBundle(entries = ENTRIES, outdir = DIST) {
   if (fresh(entries, outdir)) return paths;
   const { build } = await import('esbuild');
   const startedAt = Date.now();
-  const staging = join(outdir, `.staging-${process.pid}-${Date.now()}`);
+  // Beside outdir, not inside it: at the same depth, the source maps' relative paths stay true once the files
+  // are moved in.
+  const staging = `${outdir}.staging-${process.pid}-${Date.now()}`;
+  mkdirSync(outdir, { recursive: true });
   mkdirSync(staging, { recursive: true });
   try {
     const result = await build({
@@ -82,14 +87,17 @@ export async function ensureBundle(entries = ENTRIES, outdir = DIST) {
     // Chunks first, then the entries that import them. A chunk's name is its content's hash, so one already
     // there is the same file; chunks of earlier builds stay, for processes still running those builds.
     const entryFiles = new Set(Object.keys(entries).flatMap((n) => [`${n}.mjs`, `${n}.mjs.map`]));
-    for (const f of readdirSync(staging))
-      if (!entryFiles.has(f)) renameSync(join(staging, f), join(outdir, f));
+    const outputs = readdirSync(staging);
+    for (const f of outputs) if (!entryFiles.has(f)) renameSync(join(staging, f), join(outdir, f));
     for (const n of Object.keys(entries)) {
       renameSync(join(staging, `${n}.mjs.map`), join(outdir, `${n}.mjs.map`));
       renameSync(join(staging, `${n}.mjs`), paths[n]);
     }
     const record = join(staging, 'inputs.json');
-    writeFileSync(record, `${JSON.stringify({ entries, startedAt, inputs: inputs.sort() }, null, 2)}\n`);
+    writeFileSync(
+      record,
+      `${JSON.stringify({ entries, startedAt, inputs: inputs.sort(), outputs: outputs.sort() }, null, 2)}\n`,
+    );
     renameSync(record, recordFile(entries, outdir));
   } finally {
     rmSync(staging, { recursive: true, force: true });

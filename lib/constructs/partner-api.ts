@@ -145,7 +145,8 @@ export class PartnerApi extends Construct {
       new iam.PolicyStatement({
         actions: ['s3:ListBucket'],
         resources: [archive.bucketArn],
-        conditions: { StringLike: { 's3:prefix': ['datasets/*', 'quarantine/*'] } },
+        // runs/*: the size of a failed build's QA report, which decides between the page and a short-lived URL.
+        conditions: { StringLike: { 's3:prefix': ['datasets/*', 'quarantine/*', 'runs/*'] } },
       }),
     );
     // What a presigned PUT does is done with these rights: only into partners' prefixes of ingress.

@@ -246,6 +246,21 @@ export async function recordRelease(
   entry: QuarantineEntry,
   release: ReleaseRecord,
 ): Promise<void> {
-  await putOnce(store, `${quarantinePrefix(entry.dataset, entry.id)}release.json`, release);
+  const key = `${quarantinePrefix(entry.dataset, entry.id)}release.json`;
+  try {
+    await store.put('archive', key, json(release), { contentType: 'application/json' });
+  } catch (e) {
+    if (!(e instanceof ObjectExistsError)) throw e;
+    // Written once. By this run before (a retry), it stands; by another run (two releases of one file at
+    // once, from two tabs or two operators), that one won: this one fails inside its load's transaction,
+    // so it moves nothing.
+    const first = await readJson<ReleaseRecord>(store, 'archive', key);
+    if (first.run !== release.run)
+      throw new ConflictError(
+        `${entry.dataset}/${entry.id} was released by run ${first.run} already: it is version ${first.version}`,
+      );
+    await index(db, { ...entry, release: first });
+    return;
+  }
   await index(db, { ...entry, release });
 }

@@ -99,7 +99,7 @@ describe('partner API on AWS', () => {
       [
         's3:ListBucket',
         expect.stringMatching(/ArchiveBucket/),
-        text({ StringLike: { 's3:prefix': ['datasets/*', 'quarantine/*'] } }),
+        text({ StringLike: { 's3:prefix': ['datasets/*', 'quarantine/*', 'runs/*'] } }),
       ],
       ['s3:PutObject', expect.stringMatching(/IngressBucket.*\/partners\/\*/), 'null'],
     ]);

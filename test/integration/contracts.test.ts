@@ -5,7 +5,7 @@ import { listVersions, receiveFile } from '../../runtime/archive/archive.ts';
 import { checkArchive, isDamage } from '../../runtime/archive/check.ts';
 import { planBuild } from '../../runtime/build/plan.ts';
 import type { Catalog } from '../../runtime/catalog/loader.ts';
-import { listQuarantine } from '../../runtime/contracts/quarantine.ts';
+import { listQuarantine, recordRelease } from '../../runtime/contracts/quarantine.ts';
 import { Receipt } from '../../runtime/contracts/receipt.ts';
 import { releaseFromQuarantine } from '../../runtime/contracts/release.ts';
 import { currentVersion, history, syncEvents } from '../../runtime/datasets/current.ts';
@@ -533,6 +533,20 @@ describe.each(engines())('data contracts and the current version on $name', (eng
     expect(await listQuarantine(p.db, { dataset: 'guarded', released: false })).not.toContainEqual(
       expect.objectContaining({ id: fewer.id }),
     );
+    // A second release of the same file, by a run that read it before this one was recorded (two operators
+    // at once): refused, and the first release stands.
+    await expect(
+      recordRelease(p.db, p.store, fewer, {
+        releasedAt: new Date().toISOString(),
+        actor: { trigger: 'console', user: 'someone else' },
+        reason: 'at the same moment',
+        run: 'another-run',
+        version: fewer.id,
+      }),
+    ).rejects.toThrow(new RegExp(`released by run ${run.id} already`));
+    expect(await readJson(p.store, 'archive', `quarantine/guarded/${fewer.id}/release.json`)).toMatchObject({
+      run: run.id,
+    });
 
     // A version sent again is held to the change limits too: 7 rows against the current 10 is refused,
     // stays a version, and does not become current.
