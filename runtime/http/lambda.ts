@@ -21,8 +21,14 @@ export interface RestProxyEvent {
   readonly isBase64Encoded: boolean;
 }
 
-/** Lambda's limit on a synchronous response, less room for the envelope. */
-export const MAX_RESPONSE_BYTES = 5.5 * 1024 * 1024;
+/** Lambda's limit on a synchronous response (6 MB of JSON), less room for the status and headers. */
+const MAX_PAYLOAD_BYTES = 6 * 1024 * 1024 - 256 * 1024;
+
+/**
+ * A body sure to fit once it is written into that JSON: a text body's quotes and newlines are escaped (two
+ * bytes for one) and a binary one is sent as base64 (four for three). Bigger files go as a short-lived URL.
+ */
+export const MAX_RESPONSE_BYTES = Math.floor(MAX_PAYLOAD_BYTES / 2);
 
 /**
  * The path the app routes on: the resource template filled with the path parameters. Not `event.path`,
@@ -101,7 +107,12 @@ export async function toResult(res: Response): Promise<APIGatewayProxyResult> {
     multiValueHeaders[k] = [...(multiValueHeaders[k] ?? []), v];
   });
   const bytes = Buffer.from(await res.arrayBuffer());
-  if (bytes.length > MAX_RESPONSE_BYTES)
+  const textual = TEXTUAL.test(res.headers.get('content-type') ?? 'text/plain');
+  const body = textual ? bytes.toString('utf8') : bytes.toString('base64');
+  // Measured as Lambda measures it: the body as a JSON string, escapes and all. Over it, Lambda itself
+  // would fail the call and API Gateway answer 502 with no reason.
+  const payload = Buffer.byteLength(JSON.stringify(body));
+  if (payload > MAX_PAYLOAD_BYTES)
     return {
       statusCode: 400,
       multiValueHeaders: { 'content-type': ['application/problem+json'] },
@@ -109,14 +120,13 @@ export async function toResult(res: Response): Promise<APIGatewayProxyResult> {
         type: 'about:blank',
         title: 'Bad Request',
         status: 400,
-        detail: `the response would be ${(bytes.length / 1024 / 1024).toFixed(1)} MB, over the 5.5 MB a response can carry here: ask for a smaller limit`,
+        detail: `the response would be ${(payload / 1024 / 1024).toFixed(1)} MB, over the ${(MAX_PAYLOAD_BYTES / 1024 / 1024).toFixed(1)} MB a response can carry here: ask for a smaller limit`,
       }),
     };
-  const textual = TEXTUAL.test(res.headers.get('content-type') ?? 'text/plain');
   return {
     statusCode: res.status,
     multiValueHeaders,
-    body: textual ? bytes.toString('utf8') : bytes.toString('base64'),
+    body,
     isBase64Encoded: !textual,
   };
 }

@@ -210,7 +210,7 @@ describe.each(engines())('the console on $name', (engine) => {
   });
 
   it('sends a QA report bigger than a response may carry (Lambda) as a short-lived URL to its file', async () => {
-    // Prepare: an app with a limit smaller than the report, as the partner API function has one of 5.5 MB.
+    // Prepare: an app with a limit smaller than the report, as the partner API function has one (about 2.9 MB, so that any text fits once escaped into Lambda's 6 MB of JSON).
     const limited = testApp({
       catalog: home.catalog,
       store: p.store,
