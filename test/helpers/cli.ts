@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { freshDatabaseUrl } from './engines.ts';
 
+import { until } from './wait.ts';
+
 export { freePort, until } from './wait.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -54,6 +56,34 @@ export function startCli(
     log += d;
   });
   return { child, log: () => log };
+}
+/**
+ * Starts `strata serve` (its args name `--port port`) and waits until it says where it listens; when it ends
+ * first, or never says so, it is killed and its stderr is the error.
+ */
+export async function startServe(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  port: number,
+  timeoutMs = 300_000,
+): Promise<{ child: ChildProcess; log(): string }> {
+  const started = startCli(args, env);
+  try {
+    await until(
+      'serve to start',
+      () =>
+        started.log().includes(`http://127.0.0.1:${port}`)
+          ? true
+          : started.child.exitCode !== null
+            ? Promise.reject(new Error(started.log()))
+            : undefined,
+      timeoutMs,
+    );
+  } catch (e) {
+    started.child.kill('SIGKILL');
+    throw e;
+  }
+  return started;
 }
 
 export function runCli(args: readonly string[], env: NodeJS.ProcessEnv): Promise<CliResult> {

@@ -1,4 +1,4 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { IssuedCredentials } from '../../runtime/partners/admin.ts';
 import { writeCatalog } from '../helpers/catalog.ts';
+import { startServe } from '../helpers/cli.ts';
 import { freshDatabaseUrl } from '../helpers/engines.ts';
 import { hawkFetch, hawkOf } from '../helpers/partner-api.ts';
 import { freePort, until } from '../helpers/wait.ts';
@@ -75,11 +76,8 @@ describe.each(modes)('the partner API on strata serve ($name), end to end', (mod
     const url = await mode.url();
     if (url) env.DATABASE_URL = url;
     else delete env.DATABASE_URL;
-    let log = '';
-    const child = spawn(
-      'node',
+    const { child } = await startServe(
       [
-        'bin/strata.mjs',
         '--catalog',
         catalogDir,
         '--home',
@@ -92,19 +90,10 @@ describe.each(modes)('the partner API on strata serve ($name), end to end', (mod
         '--workers',
         '1',
       ],
-      { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] },
+      env,
+      port,
     );
     children.push(child);
-    child.stderr!.on('data', (d) => {
-      log += d;
-    });
-    await until('serve to start', async () =>
-      log.includes(`http://127.0.0.1:${port}`)
-        ? true
-        : child.exitCode !== null
-          ? Promise.reject(new Error(log))
-          : undefined,
-    );
     const base = `http://127.0.0.1:${port}`;
     const creds = hawkOf(issued);
     const api = async (path: string, init: { method?: string; body?: string } = {}) => {

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rename, writeFile } from 'node:fs/promises';
@@ -7,10 +7,10 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Run } from '../../runtime/runs/schema.ts';
 import { writeCatalog } from '../helpers/catalog.ts';
+import { startServe } from '../helpers/cli.ts';
 import { freshDatabaseUrl } from '../helpers/engines.ts';
 import { freePort, until } from '../helpers/wait.ts';
 
-const ROOT = join(import.meta.dirname, '..', '..');
 const SECRET = 'local-s3cret';
 
 const modes = [{ name: 'pglite', url: async () => undefined as string | undefined }];
@@ -52,14 +52,11 @@ describe.each(modes)('strata serve on $name', (mode) => {
     };
     if (databaseUrl) env.DATABASE_URL = databaseUrl;
     else delete env.DATABASE_URL;
-    let log = '';
     const start = async () => {
-      log = '';
-      const child = spawn(
-        'node',
-        // With a server, a killed worker's run is taken as orphaned once its heartbeat is older than this.
+      // With a server, a killed worker's run is taken as orphaned once its heartbeat is older than this.
+      // Opening the embedded database (and recovering it after a kill) takes minutes on a loaded machine.
+      const { child } = await startServe(
         [
-          'bin/strata.mjs',
           '--catalog',
           catalogDir,
           '--home',
@@ -74,23 +71,10 @@ describe.each(modes)('strata serve on $name', (mode) => {
           '--stale-seconds',
           '3',
         ],
-        { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] },
+        env,
+        port,
       );
       children.push(child);
-      child.stderr!.on('data', (d) => {
-        log += d;
-      });
-      // Opening the embedded database (and recovering it after a kill) takes minutes on a loaded machine.
-      await until(
-        'serve to start',
-        () =>
-          log.includes(`http://127.0.0.1:${port}`)
-            ? true
-            : child.exitCode !== null
-              ? Promise.reject(new Error(log))
-              : undefined,
-        300_000,
-      );
       return child;
     };
     const api = async (path: string, init?: RequestInit) => fetch(`http://127.0.0.1:${port}${path}`, init);
