@@ -179,7 +179,7 @@ export function featureRoutes(
       request: { query: ogcQuery },
       responses: {
         200: { description: 'collections', content: { 'application/json': { schema: S.Collections } } },
-        ...S.problems(401, 429),
+        ...S.problems(400, 401, 429),
       },
     }),
     async (c) => {
@@ -227,7 +227,7 @@ export function featureRoutes(
       request: { params: collectionParams, query: ogcQuery },
       responses: {
         200: { description: 'the collection', content: { 'application/json': { schema: S.Collection } } },
-        ...S.problems(401, 403, 404, 429),
+        ...S.problems(400, 401, 403, 404, 429),
       },
     }),
     async (c) => {
@@ -360,7 +360,7 @@ export function featureRoutes(
       },
       responses: {
         200: { description: 'the feature', content: { [GEOJSON]: { schema: S.Feature } } },
-        ...S.problems(401, 403, 404, 429),
+        ...S.problems(400, 401, 403, 404, 429),
       },
     }),
     async (c) => {
@@ -400,6 +400,7 @@ export function landingRoutes(app: OpenAPIHono<AppEnv>): void {
       request: { query: ogcQuery },
       responses: {
         200: { description: 'landing page', content: { 'application/json': { schema: S.LandingPage } } },
+        ...S.problems(400),
       },
     }),
     (c) => {
@@ -446,6 +447,7 @@ export function landingRoutes(app: OpenAPIHono<AppEnv>): void {
       request: { query: ogcQuery },
       responses: {
         200: { description: 'conformance', content: { 'application/json': { schema: S.Conformance } } },
+        ...S.problems(400),
       },
     }),
     (c) => c.json({ conformsTo: CONFORMANCE }, 200),
