@@ -73,8 +73,8 @@ export function bboxArea(b: Bbox): Area {
 
 /**
  * RFC 3339 date-times as Core's `datetime` takes them: one instant, or an interval whose open end is `..`
- * or empty. The published outputs have no temporal property, so every feature matches any valid value
- * (Core: "if the collection has no temporal extent, the parameter is ignored"); an invalid one is refused.
+ * or empty. The published outputs have no temporal property, so every feature matches any valid value (Core
+ * filters only on a temporal property the collection has); a value that is not one is refused (400).
  */
 const INSTANT = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2}))?$/i;
 export function checkDatetime(text: string): void {
