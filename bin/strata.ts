@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { isFile } from '../runtime/archive/archive.ts';
 import { checkArchive, isDamage, knownDatasets } from '../runtime/archive/check.ts';
 import { NotFoundError } from '../runtime/errors.ts';
+import { CORS_ORIGINS_ENV, parseCorsOrigins } from '../runtime/http/cors.ts';
 import { submit, workUntil } from '../runtime/jobs/execute.ts';
 import { strataHome } from '../runtime/platform.ts';
 import { listProductVersions } from '../runtime/publish/versions.ts';
@@ -211,6 +212,11 @@ program
     '120',
   )
   .option(
+    '--cors-origin <origin>',
+    'an origin (scheme://host[:port], or *) whose web pages may read the partner API; repeat for more (default: $STRATA_CORS_ORIGINS, comma-separated, else none)',
+    (value: string, previous: string[] = []) => [...previous, value],
+  )
+  .option(
     '--core',
     'play the federation core for children in other homes instead (POST /summaries, GET /status)',
   )
@@ -229,6 +235,7 @@ program
         staleSeconds: string;
         core?: boolean;
         children?: string;
+        corsOrigin?: string[];
       }) => {
         const g = globals();
         if (o.core) return runCoreServer(g, o);
@@ -236,6 +243,9 @@ program
         const { localPartnerDirectory } = await import('../runtime/adapters/local/partner-file.ts');
         return withPlatform(g, async (p, catalog) => {
           const secrets = parseWebhookSecrets(process.env.STRATA_WEBHOOK_SECRETS, 'STRATA_WEBHOOK_SECRETS');
+          const corsOrigins = o.corsOrigin
+            ? parseCorsOrigins(o.corsOrigin, '--cors-origin')
+            : parseCorsOrigins(process.env[CORS_ORIGINS_ENV], CORS_ORIGINS_ENV);
           const serving = await serve(p, catalog, {
             port: Number(o.port),
             workers: Number(o.workers),
@@ -244,6 +254,7 @@ program
             quietMs: Number(o.quietMs),
             webhookSecrets: secrets,
             partners: localPartnerDirectory(strataHome(g.home)),
+            corsOrigins,
             staleSeconds: p.db.engine === 'pglite' ? 'all' : Number(o.staleSeconds),
             log: (m) => say(`${new Date().toISOString()} ${m}`),
           });

@@ -1,4 +1,5 @@
 import cliProgress from 'cli-progress';
+import { z } from 'zod';
 import { StrataError } from '../../runtime/errors.ts';
 
 /** Exit codes, documented in the README. */
@@ -88,19 +89,46 @@ export function loadProgressBar(enabled: boolean) {
   };
 }
 
+const pathText = (path: readonly PropertyKey[]) =>
+  path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i > 0 ? '.' : ''}${String(p)}`)).join('');
+
+/**
+ * A schema's refusal as one sentence for people: where, and what is wrong there. zod's own message is its
+ * issue array as JSON, which no one at a terminal should have to read.
+ */
+export function zodSentence(error: z.ZodError): string {
+  const parts = error.issues.map((issue) => {
+    const i = issue as z.core.$ZodIssue & { issues?: z.core.$ZodIssue[] };
+    if (i.code === 'invalid_key') {
+      // A record's key: name the key itself, and what a key must be.
+      const key = String(i.path.at(-1));
+      const where = pathText(i.path.slice(0, -1));
+      const why = (i.issues ?? []).map((n) => n.message).join(', ') || i.message;
+      return `"${key}" is not a valid name${where ? ` in ${where}` : ''}: it ${why}`;
+    }
+    if (i.code === 'unrecognized_keys')
+      return `${pathText(i.path) || 'input'}: unknown key(s) ${i.keys.join(', ')}`;
+    return i.path.length > 0 ? `${pathText(i.path)}: ${i.message}` : i.message;
+  });
+  return parts.join('; ');
+}
+
+/** An error's message for people: a zod refusal as a sentence, anything else as its message. */
+export function errorMessage(error: unknown): string {
+  if (error instanceof z.ZodError) return zodSentence(error);
+  return String((error as Error)?.message ?? error);
+}
+
 /** Prints an error for people (one line, then detail) or as JSON, and returns the exit code. */
 export function reportError(error: unknown, json: boolean): number {
   const code = error instanceof StrataError ? error.code : undefined;
   if (json) {
     printJson({
       ok: false,
-      error:
-        error instanceof StrataError
-          ? error.toJSON()
-          : { message: String((error as Error)?.message ?? error) },
+      error: error instanceof StrataError ? error.toJSON() : { message: errorMessage(error) },
     });
   } else {
-    say(`error: ${(error as Error)?.message ?? String(error)}`);
+    say(`error: ${errorMessage(error)}`);
   }
   return exitCodeFor(code);
 }

@@ -98,13 +98,15 @@ export function registerPartnersCommands(
       collect,
     )
     .option('--title <title>', 'the organisation, for people')
-    .option('--rate <n>', 'requests a second it may make', '25')
+    .option('--rate <n>', 'requests a second it may make, sustained', '25')
+    .option('--burst <n>', 'requests it may make at once above the rate (default: two minutes of the rate)')
     .action(
-      action(async (id: string, o: { scope: string[]; title?: string; rate: string }) => {
+      action(async (id: string, o: { scope: string[]; title?: string; rate: string; burst?: string }) => {
         const scopes = parseScopes(o.scope);
+        const burst = o.burst === undefined ? undefined : Number(o.burst);
         return issue(
           await directory(),
-          (doc) => addPartner(doc, id, { scopes, title: o.title, requestsPerSecond: Number(o.rate) }),
+          (doc) => addPartner(doc, id, { scopes, title: o.title, requestsPerSecond: Number(o.rate), burst }),
           Boolean(globals().json),
         );
       }),
@@ -124,9 +126,10 @@ export function registerPartnersCommands(
               title: p.title,
               scopes: p.scopes.join(' '),
               rate: p.requestsPerSecond,
+              burst: p.burst,
               keys: p.keys.map((k) => `${k.kind}:${k.id}`).join(' '),
             })),
-            ['id', 'title', 'scopes', 'rate', 'keys'],
+            ['id', 'title', 'scopes', 'rate', 'burst', 'keys'],
           );
         return EXIT.ok;
       }),

@@ -8,6 +8,7 @@ import { S3ObjectStore } from '../../runtime/adapters/aws/s3-object-store.ts';
 import { SecretsPartnerDirectory } from '../../runtime/adapters/aws/secrets-partner-directory.ts';
 import { ENV } from '../../runtime/aws/names.ts';
 import { createApp } from '../../runtime/http/app.ts';
+import { parseCorsOrigins } from '../../runtime/http/cors.ts';
 import { handleEvent, MAX_RESPONSE_BYTES } from '../../runtime/http/lambda.ts';
 import { S3UrlSigner } from '../../runtime/http/urls.ts';
 import { deployedCatalog, jobQueue, runRegistry } from '../shared/aws.ts';
@@ -38,6 +39,7 @@ const app = createApp({
   maxUploadBytes: Number(requireEnv(ENV.maxUploadBytes)),
   maxResponseBytes: MAX_RESPONSE_BYTES,
   publicBaseUrl: process.env[ENV.publicBaseUrl] || undefined,
+  corsOrigins: parseCorsOrigins(process.env[ENV.corsOrigins], ENV.corsOrigins),
   log: (message, detail) => logger.warn(message, { ...detail }),
 });
 

@@ -144,8 +144,16 @@ export const ChildEnvironment = z
         burstLimit: z.number().int().positive().default(100),
         /** The URL partners use, when a proxy or CDN in front rewrites the Host (Hawk verifies against it). */
         publicBaseUrl: z.url({ protocol: /^https$/, message: 'must be an https:// URL' }).optional(),
+        /** Origins whose web pages may read the partner API (CORS): `https://maps.example.org`, or `*`. */
+        corsOrigins: z
+          .array(
+            z
+              .string()
+              .regex(/^(\*|https?:\/\/[^/?#\s]+)$/, 'must be scheme://host[:port] (no path), or * for any'),
+          )
+          .default([]),
       })
-      .default({ rateLimit: 50, burstLimit: 100 }),
+      .default({ rateLimit: 50, burstLimit: 100, corsOrigins: [] }),
   })
   .superRefine((e, ctx) => {
     if (e.database.maxAcu < e.database.minAcu)

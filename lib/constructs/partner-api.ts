@@ -35,6 +35,8 @@ export interface PartnerApiProps {
    * are made with it). @default what API Gateway's Host and stage say
    */
   readonly publicBaseUrl?: string;
+  /** Origins whose web pages may read the API (CORS), `scheme://host[:port]` or `*`. @default none */
+  readonly corsOrigins?: readonly string[];
   readonly logRetention: logs.RetentionDays;
 }
 
@@ -64,6 +66,9 @@ export class PartnerApi extends Construct {
       throw new Error(`\`rateLimit\` and \`burstLimit\` must be positive, got: ${rateLimit}, ${burstLimit}.`);
     if (props.publicBaseUrl !== undefined && !/^https:\/\/[^/]+(\/.*)?$/.test(props.publicBaseUrl))
       throw new Error(`\`publicBaseUrl\` must be an https:// URL, got: ${props.publicBaseUrl}.`);
+    for (const origin of props.corsOrigins ?? [])
+      if (!/^(\*|https?:\/\/[^/?#\s]+)$/.test(origin))
+        throw new Error(`\`corsOrigins\` must be scheme://host[:port] or *, got: ${origin}.`);
 
     this.partners = new secretsmanager.Secret(this, 'PartnerDirectory', {
       description:
@@ -103,6 +108,7 @@ export class PartnerApi extends Construct {
         [ENV.requestGuardsTable]: this.guards.tableName,
         [ENV.maxUploadBytes]: String(props.maxUploadBytes),
         ...(props.publicBaseUrl ? { [ENV.publicBaseUrl]: props.publicBaseUrl } : {}),
+        ...(props.corsOrigins?.length ? { [ENV.corsOrigins]: props.corsOrigins.join(',') } : {}),
       },
     });
     const fn = this.handler.fn;
@@ -112,7 +118,8 @@ export class PartnerApi extends Construct {
     this.partners.grantRead(fn);
     fn.addToRolePolicy(
       new iam.PolicyStatement({
-        actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
+        // GetItem: whether a console session was signed out (runtime/console/session.ts).
+        actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
         resources: [this.guards.tableArn],
       }),
     );

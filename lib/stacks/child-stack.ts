@@ -111,6 +111,7 @@ export class ChildStack extends Stack {
       rateLimit: c.api.rateLimit,
       burstLimit: c.api.burstLimit,
       publicBaseUrl: c.api.publicBaseUrl,
+      corsOrigins: c.api.corsOrigins,
       logRetention: retention,
     });
     this.observability = new Observability(this, 'Observability', {

@@ -36,6 +36,7 @@ export const ENV = {
   partnersSecretArn: 'STRATA_PARTNERS_SECRET_ARN',
   requestGuardsTable: 'STRATA_REQUEST_GUARDS_TABLE',
   publicBaseUrl: 'STRATA_PUBLIC_BASE_URL',
+  corsOrigins: 'STRATA_CORS_ORIGINS',
 } as const;
 
 export const DATABASE_NAME = 'strata';

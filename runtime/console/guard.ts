@@ -2,8 +2,9 @@ import type { MiddlewareHandler } from 'hono';
 import { authenticate } from '../http/auth.ts';
 import type { AppDeps, AppEnv } from '../http/context.ts';
 import { HttpProblem } from '../http/problem.ts';
+import { burstOf } from '../partners/credentials.ts';
 import { Scopes } from '../partners/scopes.ts';
-import { consolePath, isLoopbackHost, sessionPrincipal } from './session.ts';
+import { activeSession, consolePath, isLoopbackHost } from './session.ts';
 
 const forOperators = () =>
   new HttpProblem(403, 'Forbidden', 'the console is for operators: your key has no operator scope');
@@ -30,10 +31,14 @@ export function consoleGuard(deps: AppDeps): MiddlewareHandler<AppEnv> {
       c.set('principal', { partner: 'operator', scopes: new Scopes(['operator']), via: 'loopback' });
       return next();
     }
-    const session = sessionPrincipal(c, doc);
+    const session = await activeSession(c, doc, deps.nonces);
     if (session) {
       const known = doc.partners[session.partner]!;
-      if (!(await deps.rateLimiter.take(session.partner, known.requestsPerSecond).catch(() => true)))
+      if (
+        !(await deps.rateLimiter
+          .take(session.partner, known.requestsPerSecond, burstOf(known))
+          .catch(() => true))
+      )
         throw new HttpProblem(429, 'Too Many Requests', 'too many requests a second; slow down', {
           'Retry-After': '1',
         });

@@ -4,7 +4,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { queueRelease } from '../contracts/release.ts';
 import { NotFoundError } from '../errors.ts';
 import type { AppDeps, AppEnv } from '../http/context.ts';
-import { HttpProblem, notFound } from '../http/problem.ts';
+import { badRequest, HttpProblem, notFound } from '../http/problem.ts';
 import { PARTNER_SECURITY } from '../http/routes/route.ts';
 import { RunId } from '../http/routes/runs.ts';
 import * as S from '../http/schemas.ts';
@@ -22,11 +22,11 @@ import { type ProductRow, productPage, productsPage } from './pages/products.ts'
 import { type RetryNote, runPage, runsPage } from './pages/runs.ts';
 import { ArchiveReader, freshness } from './reads.ts';
 import {
+  activeSession,
   checkForm,
   consolePath,
   endSession,
   isLoopbackHost,
-  sessionPrincipal,
   startSession,
 } from './session.ts';
 
@@ -125,6 +125,9 @@ async function reportResponse(
 }
 
 const safeNext = (door: View['door'], next: string | undefined) => {
+  // A control character in `next` is no console path; in a Location header it would split the answer.
+  if (next !== undefined && /[\u0000-\u001f\u007f]/.test(next))
+    throw badRequest('next must be a path of the console, without control characters (CR, LF, ...)');
   const root = consolePath(door);
   return next &&
     /^\/[^/\\]/.test(next) &&
@@ -484,7 +487,7 @@ export function consoleRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, published
     createRoute({ ...r, tags, middleware: [withKey] as [MiddlewareHandler<AppEnv>], security: [] });
   const signedIn = async (c: Context<AppEnv>) =>
     (deps.local?.operatorsOnLoopback && isLoopbackHost(c.req.header('host') ?? new URL(c.req.url).host)) ||
-    sessionPrincipal(c, await deps.partners.read()) !== undefined;
+    (await activeSession(c, await deps.partners.read(), deps.nonces)) !== undefined;
 
   app.openapi(
     open({
@@ -554,13 +557,13 @@ export function consoleRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, published
     route({
       method: 'post',
       path: '/console/logout',
-      summary: "Console: sign out (ends the browser's session)",
+      summary: 'Console: sign out (ends the session on the server: a copy of its cookie stops working too)',
       request: { ...form({}) },
       responses: { ...seeOther('to the sign-in page'), ...htmlProblems(400, 401, 403) },
     }),
     async (c) => {
       checkForm(c, c.req.valid('form').form);
-      endSession(c);
+      await endSession(c, deps.nonces);
       return c.redirect(to(view(c), '/login'), 303) as never;
     },
   );

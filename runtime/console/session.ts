@@ -3,11 +3,12 @@ import type { Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { z } from 'zod';
 import type { AppEnv, Principal } from '../http/context.ts';
-import { type Door, origin, parseHost } from '../http/door.ts';
+import { type Door, origin } from '../http/door.ts';
 import { HttpProblem } from '../http/problem.ts';
 import { signToken, verifyToken } from '../http/tokens.ts';
 import type { PartnerDirectoryDoc } from '../partners/credentials.ts';
 import { Scopes } from '../partners/scopes.ts';
+import type { NonceStore } from '../ports/request-guards.ts';
 
 /**
  * How a browser stays signed in to the console on AWS. Browsers cannot sign Hawk requests nor add an API key
@@ -17,6 +18,8 @@ import { Scopes } from '../partners/scopes.ts';
  * directory on every request, so revoking the key (or the operator scope) ends the session at once. The cookie
  * is HttpOnly (no script reads it), SameSite=Strict (no other site's page sends it) and Secure over https,
  * and lives under the console's path only. Forms carry a second token (FORM_SECONDS), bound to the session.
+ * Signing out records the session's id in the nonce store (DynamoDB on AWS, shared by every instance) for
+ * the rest of its life, so a copy of the cookie stops working too.
  */
 
 export const SESSION_COOKIE = 'strata_console';
@@ -53,9 +56,42 @@ export function startSession(
   });
 }
 
-export function endSession(c: Context<AppEnv>): void {
+const signedOutKey = (sid: string) => `console-signed-out:${sid}`;
+
+/** Ends the session on the server (every copy of its cookie), then in the browser. */
+export async function endSession(c: Context<AppEnv>, nonces: NonceStore): Promise<void> {
+  const p = c.get('principal') as Principal | undefined;
+  if (p?.via === 'session' && p.session) await nonces.remember(signedOutKey(p.session), SESSION_SECONDS);
   const door = c.get('door');
   deleteCookie(c, SESSION_COOKIE, { path: consolePath(door), secure: door.proto === 'https' });
+}
+
+/**
+ * The session's operator (see sessionPrincipal), unless it was signed out. A store that cannot answer is a
+ * 503: a signed-out cookie must not pass for want of a check.
+ */
+export async function activeSession(
+  c: Context<AppEnv>,
+  doc: PartnerDirectoryDoc,
+  nonces: NonceStore,
+  now = Date.now(),
+): Promise<Principal | undefined> {
+  const p = sessionPrincipal(c, doc, now);
+  if (!p?.session) return p;
+  let ended: boolean;
+  try {
+    ended = await nonces.remembers(signedOutKey(p.session));
+  } catch {
+    throw new HttpProblem(
+      503,
+      'Service Unavailable',
+      'sessions cannot be checked just now; try again shortly',
+      {
+        'Retry-After': '1',
+      },
+    );
+  }
+  return ended ? undefined : p;
 }
 
 /**
@@ -116,9 +152,4 @@ export function checkForm(c: Context<AppEnv>, token: string | undefined, now = D
     throw refused('the form has expired or was not made for you: load the page again and resend it');
 }
 
-/** Loopback names: only these get the local operator's pass (a DNS name rebound to 127.0.0.1 does not). */
-export function isLoopbackHost(hostHeader: string | undefined): boolean {
-  if (!hostHeader) return false;
-  const { host } = parseHost(hostHeader, 'http');
-  return host === 'localhost' || host === '[::1]' || /^127(\.\d{1,3}){3}$/.test(host);
-}
+export { isLoopbackHost } from '../http/door.ts';

@@ -9,6 +9,14 @@ export type ReadRange = (start: number, end: number) => Promise<Uint8Array>;
 
 /** `[minX, minY, maxX, maxY]` in the file's CRS (EPSG:4326 for published files). */
 export type Bbox = readonly [number, number, number, number];
+/**
+ * Where to look: one box, or several whose union is the area (a bbox across the antimeridian is two boxes,
+ * one each side); a feature meeting two of them is found once.
+ */
+export type Area = Bbox | readonly Bbox[];
+
+const boxesOf = (area: Area): readonly Bbox[] =>
+  typeof area[0] === 'number' ? [area as Bbox] : (area as readonly Bbox[]);
 
 export class FlatGeobufError extends Error {
   constructor(message: string) {
@@ -32,7 +40,12 @@ export interface FeaturePage {
   readonly next: number | undefined;
 }
 
-function intersects(view: DataView, at: number, b: Bbox): boolean {
+function intersects(view: DataView, at: number, boxes: readonly Bbox[]): boolean {
+  for (const b of boxes) if (meetsBox(view, at, b)) return true;
+  return false;
+}
+
+function meetsBox(view: DataView, at: number, b: Bbox): boolean {
   return !(
     b[2] < view.getFloat64(at, true) ||
     b[3] < view.getFloat64(at + 8, true) ||
@@ -41,7 +54,12 @@ function intersects(view: DataView, at: number, b: Bbox): boolean {
   );
 }
 
-function within(view: DataView, at: number, b: Bbox): boolean {
+function within(view: DataView, at: number, boxes: readonly Bbox[]): boolean {
+  for (const b of boxes) if (withinBox(view, at, b)) return true;
+  return false;
+}
+
+function withinBox(view: DataView, at: number, b: Bbox): boolean {
   return (
     view.getFloat64(at, true) >= b[0] &&
     view.getFloat64(at + 8, true) >= b[1] &&
@@ -122,8 +140,9 @@ export class FlatGeobufFile {
     return (await this.page(index, 1)).features[0];
   }
 
-  /** Up to `limit` features whose bounding box meets `bbox`, from position `from` on, in file order. */
-  async search(bbox: Bbox, from: number, limit: number): Promise<FeaturePage> {
+  /** Up to `limit` features whose bounding box meets `area`, from position `from` on, in file order. */
+  async search(area: Area, from: number, limit: number): Promise<FeaturePage> {
+    const bbox = boxesOf(area);
     if (this.count === 0 || limit <= 0) return { features: [], next: undefined };
     const upper = await this.upperLevels();
     const found: number[] = [];
@@ -159,10 +178,11 @@ export class FlatGeobufFile {
   }
 
   /**
-   * How many features' bounding boxes meet `bbox`. A node wholly inside counts all its leaves without
+   * How many features' bounding boxes meet `area`. A node wholly inside counts all its leaves without
    * reading them; only the parents the bbox's edge crosses have their leaves read.
    */
-  async countMeeting(bbox: Bbox): Promise<number> {
+  async countMeeting(area: Area): Promise<number> {
+    const bbox = boxesOf(area);
     if (this.count === 0) return 0;
     const upper = await this.upperLevels();
     let total = 0;
@@ -194,7 +214,7 @@ export class FlatGeobufFile {
   }
 
   /** Parents of leaves (level 1, relative index) that meet `bbox` and hold leaves at `from` or later, in order. */
-  private *parentsMeeting(upper: DataView, bbox: Bbox, from: number): Generator<number> {
+  private *parentsMeeting(upper: DataView, bbox: readonly Bbox[], from: number): Generator<number> {
     const walk = function* (self: FlatGeobufFile, level: number, node: number): Generator<number> {
       const relative = node - self.levels[level]![0];
       if (self.leafRange(level, relative)[1] <= from) return;
@@ -242,7 +262,7 @@ export class FlatGeobufFile {
       i >= start && i < stop ? Number(view.getBigUint64(at(i) + 32, true)) : undefined;
     return {
       offsetOf,
-      meets: (i: number, b: Bbox) => intersects(view, at(i), b),
+      meets: (i: number, b: readonly Bbox[]) => intersects(view, at(i), b),
       *offsets(): Generator<[number, number]> {
         for (let i = start; i < stop; i++) yield [i, offsetOf(i)!];
       },

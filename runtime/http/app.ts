@@ -4,9 +4,11 @@ import { consoleProblem, consoleRoutes, isConsolePath } from '../console/routes.
 import { SESSION_COOKIE } from '../console/session.ts';
 import { PublishedReader } from '../publish/reader.ts';
 import { PLATFORM_VERSION } from '../version.ts';
+import { apiPage } from './api-page.ts';
 import { authenticate, authenticateOperator } from './auth.ts';
 import type { AppDeps, AppEnv } from './context.ts';
-import { type Door, withPublicBase } from './door.ts';
+import { cors } from './cors.ts';
+import { type Door, link, withPublicBase } from './door.ts';
 import { badRequest, HttpProblem, problemBody, toProblem } from './problem.ts';
 import { catalogRoutes } from './routes/catalog.ts';
 import { featureRoutes, landingRoutes } from './routes/features.ts';
@@ -68,8 +70,9 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     c.set('door', withPublicBase(door, deps.publicBaseUrl));
     await next();
   });
+  app.use('*', cors(deps.corsOrigins ?? []));
   app.onError((error, c) => {
-    const p = toProblem(error);
+    const p = toProblem(error, { contentType: c.req.header('content-type') });
     if (p.internal)
       deps.log?.('request failed', { path: c.req.path, error: String((error as Error)?.stack ?? error) });
     return isConsolePath(c.req.path) ? consoleProblem(c, p) : problemResponse(c, p);
@@ -170,5 +173,20 @@ function openApiRoutes(app: OpenAPIHono<AppEnv>): void {
       responses: { 200: { description: 'OpenAPI 3.0', content: { [OAS30]: { schema: doc } } } },
     }),
     (c) => c.body(serve('3.0'), 200, { 'content-type': OAS30 }) as never,
+  );
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api.html',
+      tags: ['meta'],
+      summary: "This document as a page for people (OGC API's service-doc)",
+      responses: {
+        200: { description: 'the API, as a page', content: { 'text/html': { schema: z.string() } } },
+      },
+    }),
+    (c) =>
+      c.html(apiPage(JSON.parse(serve('3.0')), link(c.get('door'), '/api')), 200, {
+        'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'",
+      }) as never,
   );
 }

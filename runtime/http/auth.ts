@@ -1,10 +1,10 @@
 import type { Hash } from 'node:crypto';
 import * as Hawk from 'hawk';
 import type { Context, MiddlewareHandler } from 'hono';
-import { findApiKey, findHawkKey, type KnownPartner } from '../partners/credentials.ts';
+import { burstOf, findApiKey, findHawkKey, type KnownPartner } from '../partners/credentials.ts';
 import { Scopes } from '../partners/scopes.ts';
 import type { AppDeps, AppEnv, Principal } from './context.ts';
-import type { Door } from './door.ts';
+import { type Door, isLoopbackHost } from './door.ts';
 import { HttpProblem } from './problem.ts';
 
 /** Hawk's permitted clock difference either way, in seconds. */
@@ -12,7 +12,8 @@ export const HAWK_SKEW_SECONDS = 60;
 /** A nonce is remembered for as long as a request carrying it could still pass the timestamp check, and a margin. */
 const NONCE_SECONDS = 2 * HAWK_SKEW_SECONDS + 60;
 
-const unauthorized = (detail: string, challenge = 'Hawk, Bearer') =>
+/** Basic is offered so clients that wait for a challenge (curl --anyauth, GDAL_HTTP_AUTH=ANY) send the key. */
+const unauthorized = (detail: string, challenge = 'Hawk, Bearer, Basic realm="strata"') =>
   new HttpProblem(401, 'Unauthorized', detail, { 'WWW-Authenticate': challenge });
 
 interface HawkResult {
@@ -99,7 +100,9 @@ async function verifyHawk(
 
 /** Signs the response for the client to verify: Server-Authorization with the MAC and the body's hash. */
 async function signResponse(c: Context<AppEnv>, hawk: HawkResult): Promise<void> {
-  const body = new Uint8Array(await c.res.arrayBuffer());
+  // A HEAD is answered by the GET route and its body dropped after this middleware: the hash is of the
+  // body sent, which is none.
+  const body = c.req.method === 'HEAD' ? new Uint8Array(0) : new Uint8Array(await c.res.arrayBuffer());
   // An empty body stays empty (a string body would gain a text/plain type the hash did not cover).
   const res = new Response(body.length === 0 ? null : body, c.res);
   const contentType = res.headers.get('content-type') ?? '';
@@ -114,10 +117,19 @@ async function signResponse(c: Context<AppEnv>, hawk: HawkResult): Promise<void>
   c.res = res;
 }
 
+/**
+ * The API key, from `Authorization: Bearer`, `X-API-Key`, or as the password of HTTP Basic with any user
+ * name: QGIS 3.22 can send no header of its own choosing, but its Basic authentication config sends that.
+ */
 function presentedApiKey(c: Context<AppEnv>): string | undefined {
   const authorization = c.req.header('authorization');
   if (authorization && /^bearer\s/i.test(authorization))
     return authorization.replace(/^bearer\s+/i, '').trim();
+  if (authorization && /^basic\s/i.test(authorization)) {
+    const decoded = Buffer.from(authorization.replace(/^basic\s+/i, '').trim(), 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    return colon < 0 ? undefined : decoded.slice(colon + 1).trim() || undefined;
+  }
   return c.req.header('x-api-key')?.trim();
 }
 
@@ -139,16 +151,22 @@ export function authenticate(deps: AppDeps): MiddlewareHandler<AppEnv> {
       via = 'hawk';
     } else {
       const key = presentedApiKey(c);
-      if (!key) throw unauthorized('credentials are required: a Hawk Authorization header, or an API key');
+      if (!key)
+        throw unauthorized(
+          'credentials are required: a Hawk Authorization header, or an API key (Bearer, X-API-Key, or the password of Basic)',
+        );
       const found = findApiKey(await deps.partners.read(), key);
       if (!found)
-        throw unauthorized('the API key is not valid (revoked, mistyped, or never issued)', 'Bearer');
+        throw unauthorized(
+          'the API key is not valid (revoked, mistyped, or never issued)',
+          'Bearer, Basic realm="strata"',
+        );
       who = found;
       via = 'api-key';
     }
     let allowed = true;
     try {
-      allowed = await deps.rateLimiter.take(who.id, who.partner.requestsPerSecond);
+      allowed = await deps.rateLimiter.take(who.id, who.partner.requestsPerSecond, burstOf(who.partner));
     } catch (e) {
       // Availability before strictness: a limiter that cannot count lets the request through (and says so).
       deps.log?.('rate limiter unavailable', { partner: who.id, error: String(e) });
@@ -157,7 +175,7 @@ export function authenticate(deps: AppDeps): MiddlewareHandler<AppEnv> {
       throw new HttpProblem(
         429,
         'Too Many Requests',
-        `more than ${who.partner.requestsPerSecond} requests a second; slow down`,
+        `over ${burstOf(who.partner)} requests at once and ${who.partner.requestsPerSecond} a second after that; slow down (or ask for bigger pages: limit=1000)`,
         { 'Retry-After': '1' },
       );
     c.set('principal', { partner: who.id, scopes: new Scopes(who.partner.scopes), via });
@@ -166,11 +184,21 @@ export function authenticate(deps: AppDeps): MiddlewareHandler<AppEnv> {
   };
 }
 
-/** Operators' routes: the `operator` scope, or no credentials at all on `strata serve`'s loopback. */
+/**
+ * Operators' routes: the `operator` scope, or no credentials at all on `strata serve`'s loopback, for a
+ * request addressed to a loopback name (a DNS-rebinding page's requests carry its own name in Host).
+ */
 export function authenticateOperator(deps: AppDeps): MiddlewareHandler<AppEnv> {
   const partner = authenticate(deps);
   return async (c, next) => {
     if (deps.local?.operatorsOnLoopback && !c.req.header('authorization') && !c.req.header('x-api-key')) {
+      const host = c.req.header('host') ?? new URL(c.req.url).host;
+      if (!isLoopbackHost(host))
+        throw new HttpProblem(
+          403,
+          'Forbidden',
+          `the operator's pass without credentials holds only for requests addressed to 127.0.0.1 or localhost, not to "${host}"`,
+        );
       c.set('principal', { partner: 'operator', scopes: new Scopes(['operator']), via: 'loopback' });
       return next();
     }

@@ -43,6 +43,11 @@ export interface AppDeps {
   readonly trustForwardedHeaders?: boolean;
   readonly local?: LocalRoutes;
   /**
+   * Origins whose pages may read the partner API from a browser (CORS): `scheme://host[:port]` or `*`.
+   * @default none
+   */
+  readonly corsOrigins?: readonly string[];
+  /**
    * The most a response can carry, where the adapter in front has a limit (Lambda behind API Gateway): a QA
    * report bigger than this is sent as a short-lived URL to its file instead. @default no limit
    */

@@ -43,6 +43,16 @@ export function withPublicBase(door: Door, base: string | undefined): Door {
   };
 }
 
+/**
+ * Loopback names: only these get the local operator's pass. A page on another site whose DNS name was
+ * rebound to 127.0.0.1 reaches the server with its own name in Host, and is refused.
+ */
+export function isLoopbackHost(hostHeader: string | undefined): boolean {
+  if (!hostHeader) return false;
+  const { host } = parseHost(hostHeader, 'http');
+  return host === 'localhost' || host === '[::1]' || /^127(\.\d{1,3}){3}$/.test(host);
+}
+
 export function origin(door: Door): string {
   const port = door.port === defaultPort(door.proto) ? '' : `:${door.port}`;
   return `${door.proto}://${door.host}${port}`;

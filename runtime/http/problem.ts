@@ -1,3 +1,4 @@
+import { HTTPException } from 'hono/http-exception';
 import { ConflictError, NotFoundError, StrataError, UsageError } from '../errors.ts';
 import { FlatGeobufError } from '../features/flatgeobuf.ts';
 import { PartnerDirectoryError } from '../partners/credentials.ts';
@@ -29,8 +30,26 @@ export const RESUME_RETRY_SECONDS = 15;
  * Any error, as a problem. Domain errors keep their message (they are written for users); anything
  * unexpected becomes a 500 that says nothing of the inside, and `internal` is true so the edge logs it.
  */
-export function toProblem(error: unknown): HttpProblem & { internal?: boolean } {
+export function toProblem(
+  error: unknown,
+  request?: { contentType?: string },
+): HttpProblem & { internal?: boolean } {
   if (error instanceof HttpProblem) return error;
+  // What Hono's validators refuse before a route runs: a body of a type the route does not take, or
+  // JSON or a form that cannot be parsed. The client's mistake, so its status, never a 500.
+  if (error instanceof HTTPException && error.status < 500) {
+    if (error.status === 415)
+      return new HttpProblem(
+        415,
+        'Unsupported Media Type',
+        `this route does not take a body of type "${request?.contentType ?? 'none'}" (see its request body in /openapi.json: JSON routes take application/json, the console's forms application/x-www-form-urlencoded)`,
+      );
+    return new HttpProblem(
+      error.status,
+      error.status === 400 ? 'Bad Request' : 'Client Error',
+      error.message,
+    );
+  }
   if (error instanceof NotFoundError) return notFound(error.message);
   if (error instanceof ConflictError) return new HttpProblem(409, 'Conflict', error.message);
   if (error instanceof UsageError) return badRequest(error.message);

@@ -1,5 +1,7 @@
-import { ConflictError, NotFoundError } from '../errors.ts';
+import { Name } from '../catalog/schema.ts';
+import { ConflictError, NotFoundError, UsageError } from '../errors.ts';
 import {
+  burstOf,
   type HawkKey,
   newApiKey,
   newHawkKey,
@@ -31,8 +33,17 @@ const hawkOut = (k: HawkKey) => ({ id: k.id, key: k.key, algorithm: 'sha256' as 
 export function addPartner(
   doc: PartnerDirectoryDoc,
   id: string,
-  options: { scopes: string[]; title?: string; requestsPerSecond?: number },
+  options: { scopes: string[]; title?: string; requestsPerSecond?: number; burst?: number },
 ): { doc: PartnerDirectoryDoc; issued: IssuedCredentials } {
+  const name = Name.safeParse(id);
+  if (!name.success)
+    throw new UsageError(`partner id "${id}" ${name.error.issues[0]!.message} (it is also a bucket prefix)`);
+  for (const [option, n] of [
+    ['rate', options.requestsPerSecond],
+    ['burst', options.burst],
+  ] as const)
+    if (n !== undefined && !(Number.isInteger(n) && n > 0))
+      throw new UsageError(`--${option} must be a whole number above 0, got: ${n}`);
   if (Object.hasOwn(doc.partners, id)) throw new ConflictError(`partner "${id}" already exists`);
   const hawk = newHawkKey(id);
   const api = newApiKey('first key');
@@ -42,6 +53,7 @@ export function addPartner(
     hawk: [hawk],
     apiKeys: [api.record],
     requestsPerSecond: options.requestsPerSecond ?? 25,
+    burst: options.burst,
   };
   return {
     doc: withPartner(doc, id, partner),
@@ -98,6 +110,7 @@ export function describePartners(doc: PartnerDirectoryDoc) {
     title: p.title,
     scopes: p.scopes,
     requestsPerSecond: p.requestsPerSecond,
+    burst: burstOf(p),
     keys: [
       ...p.hawk.map((k) => ({ id: k.id, kind: 'hawk' as const, createdAt: k.createdAt })),
       ...p.apiKeys.map((k) => ({ id: k.id, kind: 'api' as const, createdAt: k.createdAt, label: k.label })),

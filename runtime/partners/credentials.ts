@@ -32,10 +32,25 @@ export const Partner = z.object({
   scopes: z.array(Scope).default([]),
   hawk: z.array(HawkKey).default([]),
   apiKeys: z.array(ApiKeyRecord).default([]),
-  /** Requests a second this partner may make; more are answered 429. */
+  /** Requests a second this partner may make, sustained; beyond the burst, more are answered 429. */
   requestsPerSecond: z.number().int().positive().default(25),
+  /** Requests it may make at once above that rate. @default requestsPerSecond × BURST_SECONDS */
+  burst: z.number().int().positive().optional(),
 });
 export type Partner = z.infer<typeof Partner>;
+
+/**
+ * Seconds of the sustained rate a partner may spend at once. Paging clients on their defaults send many
+ * small requests as fast as answers come: GDAL 3.6 pages 10 features a request, so its `ogr2ogr` of a
+ * 16,627-feature collection makes about 1,700 requests in a few seconds, and QGIS gives up on the first
+ * 429 (it keeps the partial layer). Two minutes of 25 a second (3,000 requests, 30,000 features at GDAL's
+ * page size) reads such a collection whole; a client that keeps going past it is held to the rate.
+ */
+export const BURST_SECONDS = 120;
+
+/** How many requests a partner may make at once (its bucket's size). */
+export const burstOf = (p: Pick<Partner, 'requestsPerSecond' | 'burst'>): number =>
+  p.burst ?? p.requestsPerSecond * BURST_SECONDS;
 
 /**
  * Everything the API knows about partners, as one document: a Secrets Manager secret on AWS, a file (or

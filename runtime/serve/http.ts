@@ -16,6 +16,8 @@ export interface LocalApiOptions {
   readonly maxUploadBytes?: number;
   /** How clients reach this server, when not at the address it listens on (a proxy in front). */
   readonly publicBaseUrl?: string;
+  /** Origins whose pages may read the partner API from a browser (CORS). @default none */
+  readonly corsOrigins?: readonly string[];
   /** Body size, rate and replay window of the webhooks (DEFAULT_WEBHOOK_LIMITS). */
   readonly webhookLimits?: Partial<WebhookLimits>;
 }
@@ -54,6 +56,7 @@ export function httpServer(
     urls: new LocalUrlSigner({ download: 300, upload: 900 }),
     maxUploadBytes: api.maxUploadBytes ?? 5 * 1024 ** 3,
     publicBaseUrl: api.publicBaseUrl,
+    corsOrigins: api.corsOrigins,
     local: {
       webhookSecrets: secrets,
       webhookLimits: api.webhookLimits,

@@ -3,7 +3,7 @@ import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Catalog } from '../catalog/loader.ts';
 import type { Platform } from '../platform.ts';
-import { type IngressOutcome, onObjectCreated } from '../triggers/ingress.ts';
+import { type IngressOutcome, isInProgressName, onObjectCreated } from '../triggers/ingress.ts';
 import { kindOf } from '../util/files.ts';
 
 export interface IngressWatcherOptions {
@@ -15,14 +15,6 @@ export interface IngressWatcherOptions {
   readonly maxTracked?: number;
   /** The clock, in milliseconds (tests set it). */
   readonly now?: () => number;
-}
-
-/**
- * Names that say "still being written": the temporary name of the write-then-rename protocol (`.part`,
- * `.tmp`) and dot files (what rsync, curl -o and most editors write to first).
- */
-export function isInProgressName(name: string): boolean {
-  return name.startsWith('.') || /\.(part|tmp)$/i.test(name);
 }
 
 interface Tracked {

@@ -19,6 +19,8 @@ export interface ServeOptions {
   readonly webhookSecrets: WebhookSecrets;
   /** The partner API's partners, keys and scopes (`<home>/partners.json`); none when absent. */
   readonly partners?: PartnerDirectory;
+  /** Origins whose pages may read the partner API from a browser (CORS). @default none */
+  readonly corsOrigins?: readonly string[];
   /** Seconds without a heartbeat after which a running run is taken as orphaned; 'all' with the embedded database. */
   readonly staleSeconds: number | 'all';
   readonly log: (message: string) => void;
@@ -107,6 +109,7 @@ export async function serve(p: Platform, catalog: Catalog, options: ServeOptions
   const server = httpServer(p, catalog, options.webhookSecrets, options.log, {
     partners: options.partners,
     maxUploadBytes: options.maxUploadBytes,
+    corsOrigins: options.corsOrigins,
   });
   await new Promise<void>((resolve) => server.listen(options.port, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;

@@ -9,6 +9,15 @@ export type IngressTarget = { dataset: string; filename: string; partner?: strin
 
 const SEGMENT = /^[a-z][a-z0-9_]*$/;
 
+/**
+ * Names that say "still being written": the temporary name of the write-then-rename protocol (`.part`,
+ * `.tmp`) and dot files (what rsync, curl -o and most editors write to first). The local ingress watcher
+ * never takes them, so the partner API refuses to sign an upload under one.
+ */
+export function isInProgressName(name: string): boolean {
+  return name.startsWith('.') || /\.(part|tmp)$/i.test(name);
+}
+
 export function parseIngressKey(key: string): IngressTarget {
   const parts = key.split('/');
   if (parts[0] === 'datasets' && parts.length === 3) {

@@ -38,8 +38,8 @@ export class MemoryDirectory implements PartnerDirectory {
     this.doc = change(this.doc);
     return this.doc;
   }
-  add(id: string, scopes: string[], requestsPerSecond?: number): IssuedCredentials {
-    const { doc, issued } = addPartner(this.doc, id, { scopes, requestsPerSecond });
+  add(id: string, scopes: string[], requestsPerSecond?: number, burst?: number): IssuedCredentials {
+    const { doc, issued } = addPartner(this.doc, id, { scopes, requestsPerSecond, burst });
     this.doc = doc;
     return issued;
   }

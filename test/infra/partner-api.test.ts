@@ -105,6 +105,7 @@ describe('partner API on AWS', () => {
     ]);
     const actions = actionsOf(statements);
     expect(actions.filter((a) => a.startsWith('dynamodb:'))).toEqual([
+      'dynamodb:GetItem',
       'dynamodb:PutItem',
       'dynamodb:UpdateItem',
     ]);
@@ -133,5 +134,33 @@ describe('partner API on AWS', () => {
     await expect(
       synthEnvironment('child-a', { api: { publicBaseUrl: 'http://data.example.org' } }),
     ).rejects.toThrow(/api\.publicBaseUrl: must be an https:\/\/ URL/);
+  });
+
+  it('hands configured CORS origins to the function, none by default, and refuses one with a path', async () => {
+    // Act
+    const configured = Template.fromStack(
+      await synthEnvironment('child-a', {
+        api: { corsOrigins: ['https://maps.example.org', 'http://localhost:5173'] },
+      }),
+    );
+    // Assess
+    configured.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('^Partner API'),
+      Environment: {
+        Variables: Match.objectLike({
+          STRATA_CORS_ORIGINS: 'https://maps.example.org,http://localhost:5173',
+        }),
+      },
+    });
+    type Fn = {
+      Properties?: { Description?: string; Environment?: { Variables?: Record<string, unknown> } };
+    };
+    const resources = Template.fromStack(stack).toJSON().Resources as Record<string, Fn>;
+    const fn = Object.values(resources).find((r) => r.Properties?.Description?.startsWith('Partner API'));
+    expect(fn?.Properties?.Environment?.Variables).toBeDefined();
+    expect(fn?.Properties?.Environment?.Variables?.STRATA_CORS_ORIGINS).toBeUndefined();
+    await expect(
+      synthEnvironment('child-a', { api: { corsOrigins: ['https://maps.example.org/app'] } }),
+    ).rejects.toThrow(/api\.corsOrigins\[0\]: must be scheme:\/\/host\[:port\]/);
   });
 });

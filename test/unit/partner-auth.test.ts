@@ -142,7 +142,10 @@ describe('partner authentication: Hawk and API keys', () => {
       partners,
       runs: noDatabase,
       queue: noDatabase,
-      nonces: { remember: () => Promise.reject(new Error('DynamoDB unreachable')) },
+      nonces: {
+        remember: () => Promise.reject(new Error('DynamoDB unreachable')),
+        remembers: () => Promise.reject(new Error('DynamoDB unreachable')),
+      },
     });
     // Act
     const r = await hawkFetch((u, i) => down.request(u, i), creds, `${BASE}/products`);
@@ -169,15 +172,15 @@ describe('partner authentication: Hawk and API keys', () => {
     expect(header.status).toBe(200);
     expect(bearer.headers.get('server-authorization')).toBeNull();
     expect(none.status).toBe(401);
-    expect(none.headers.get('www-authenticate')).toBe('Hawk, Bearer');
+    expect(none.headers.get('www-authenticate')).toBe('Hawk, Bearer, Basic realm="strata"');
     expect(mistyped.status).toBe(401);
     expect(revoked.status).toBe(401);
     expect(JSON.parse(await revoked.text()).detail).toMatch(/not valid/);
   });
 
   it("limits each partner's requests a second, and says when to come back", async () => {
-    // Prepare: a partner allowed two requests a second, on a clock that does not move.
-    const slow = partners.add('slow', ['read:products/*'], 2);
+    // Prepare: a partner allowed two requests a second and two at once, on a clock that does not move.
+    const slow = partners.add('slow', ['read:products/*'], 2, 2);
     const now = 1_800_000_000_000;
     const limited = testApp({
       catalog,

@@ -172,19 +172,41 @@ describe('request guards', () => {
     });
   });
 
-  it('counts requests per partner per second with a conditional update', async () => {
-    // Prepare
-    ddb.on(UpdateItemCommand).resolvesOnce({}).rejects(failed());
+  it("keeps each partner's bucket as one time moved by conditional updates, never read then written", async () => {
+    // Prepare: the first request finds the bucket full; the next two find it not, and the third finds it empty.
+    ddb
+      .on(UpdateItemCommand)
+      .resolvesOnce({})
+      .rejectsOnce(failed())
+      .resolvesOnce({})
+      .rejectsOnce(failed())
+      .rejectsOnce(failed());
     const guards = new DynamoRequestGuards('guards', new DynamoDBClient({}), () => 1_800_000_000_500);
     // Act
-    const results = [await guards.take('acme', 5), await guards.take('acme', 5)];
+    const results = [
+      await guards.take('acme', 5, 10),
+      await guards.take('acme', 5, 10),
+      await guards.take('acme', 5, 10),
+    ];
     // Assess
-    expect(results).toEqual([true, false]);
-    expect(ddb.commandCalls(UpdateItemCommand)[0]!.args[0].input).toMatchObject({
-      Key: { pk: { S: 'rate#acme#1800000000' } },
-      ConditionExpression: 'attribute_not_exists(n) OR n < :limit',
-      ExpressionAttributeValues: expect.objectContaining({ ':limit': { N: '5' } }),
+    expect(results).toEqual([true, true, false]);
+    const inputs = ddb.commandCalls(UpdateItemCommand).map((c) => c.args[0].input);
+    expect(inputs[0]).toMatchObject({
+      Key: { pk: { S: 'rate#acme' } },
+      UpdateExpression: 'SET tat = :next, expiresAt = :expires',
+      ConditionExpression: 'attribute_not_exists(tat) OR tat <= :now',
+      ExpressionAttributeValues: expect.objectContaining({ ':next': { N: '1800000000700' } }),
     });
+    // 200 ms a request at 5 a second; ten at once: the bucket's time may be nine intervals ahead of now.
+    expect(inputs[2]).toMatchObject({
+      UpdateExpression: 'SET tat = tat + :interval, expiresAt = :expires',
+      ConditionExpression: 'tat <= :limit',
+      ExpressionAttributeValues: expect.objectContaining({
+        ':interval': { N: '200' },
+        ':limit': { N: '1800000002300' },
+      }),
+    });
+    expect(inputs).toHaveLength(5);
   });
 
   it('forgets a nonce in memory once its time is up', async () => {

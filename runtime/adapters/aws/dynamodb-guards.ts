@@ -1,5 +1,8 @@
-import { DynamoDBClient, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import type { NonceStore, RateLimiter } from '../../ports/request-guards.ts';
+
+/** Seconds a partner's bucket record is kept after the bucket would be full again (DynamoDB's TTL). */
+const RATE_TTL_SECONDS = 120;
 
 const conditionFailed = (e: unknown) => (e as { name?: string }).name === 'ConditionalCheckFailedException';
 
@@ -34,19 +37,60 @@ export class DynamoRequestGuards implements NonceStore, RateLimiter {
     }
   }
 
-  async take(partner: string, perSecond: number): Promise<boolean> {
-    const second = Math.floor(this.now() / 1000);
+  async remembers(nonce: string): Promise<boolean> {
+    const out = await this.client.send(
+      new GetItemCommand({
+        TableName: this.table,
+        Key: { pk: { S: `nonce#${nonce}` } },
+        ConsistentRead: true,
+      }),
+    );
+    // DynamoDB deletes expired items late: an item past its time is as good as gone.
+    const expiresAt = Number(out.Item?.expiresAt?.N ?? 0);
+    return expiresAt >= Math.floor(this.now() / 1000);
+  }
+
+  /**
+   * The bucket's one number (`tat`, see RateLimiter) moved by conditional updates, so instances never read
+   * then write: a full bucket (tat in the past) restarts at now; otherwise tat moves one interval on while
+   * it stays within the burst. Two writes at most; whichever instance loses a race just sees the newer tat.
+   */
+  async take(partner: string, perSecond: number, burst = perSecond): Promise<boolean> {
+    const now = Math.floor(this.now());
+    const interval = Math.max(1, Math.round(1000 / perSecond));
+    const key = { pk: { S: `rate#${partner}` } };
+    const expires = {
+      N: String(Math.floor(now / 1000) + Math.ceil((burst * interval) / 1000) + RATE_TTL_SECONDS),
+    };
     try {
       await this.client.send(
         new UpdateItemCommand({
           TableName: this.table,
-          Key: { pk: { S: `rate#${partner}#${second}` } },
-          UpdateExpression: 'SET expiresAt = :expires ADD n :one',
-          ConditionExpression: 'attribute_not_exists(n) OR n < :limit',
+          Key: key,
+          UpdateExpression: 'SET tat = :next, expiresAt = :expires',
+          ConditionExpression: 'attribute_not_exists(tat) OR tat <= :now',
           ExpressionAttributeValues: {
-            ':expires': { N: String(second + 120) },
-            ':one': { N: '1' },
-            ':limit': { N: String(perSecond) },
+            ':next': { N: String(now + interval) },
+            ':now': { N: String(now) },
+            ':expires': expires,
+          },
+        }),
+      );
+      return true;
+    } catch (e) {
+      if (!conditionFailed(e)) throw e;
+    }
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: key,
+          UpdateExpression: 'SET tat = tat + :interval, expiresAt = :expires',
+          ConditionExpression: 'tat <= :limit',
+          ExpressionAttributeValues: {
+            ':interval': { N: String(interval) },
+            ':limit': { N: String(now + (burst - 1) * interval) },
+            ':expires': expires,
           },
         }),
       );

@@ -1,4 +1,4 @@
-import type { NonceStore, RateLimiter } from '../../ports/request-guards.ts';
+import { type NonceStore, nextArrival, type RateLimiter } from '../../ports/request-guards.ts';
 
 /** Nonces in this process's memory: right for `strata serve`, which is one process. */
 export class MemoryNonceStore implements NonceStore {
@@ -16,23 +16,26 @@ export class MemoryNonceStore implements NonceStore {
     this.expiries.set(nonce, now + seconds * 1000);
     return true;
   }
+
+  async remembers(nonce: string): Promise<boolean> {
+    return (this.expiries.get(nonce) ?? 0) > this.now();
+  }
 }
 
-/** Fixed one-second windows per partner, in this process's memory. */
+/** A bucket per partner (see RateLimiter), in this process's memory. */
 export class MemoryRateLimiter implements RateLimiter {
-  private readonly windows = new Map<string, { second: number; count: number }>();
+  private readonly arrivals = new Map<string, number>();
 
   constructor(private readonly now: () => number = Date.now) {}
 
-  async take(partner: string, perSecond: number): Promise<boolean> {
-    const second = Math.floor(this.now() / 1000);
-    const w = this.windows.get(partner);
-    if (!w || w.second !== second) {
-      this.windows.set(partner, { second, count: 1 });
-      return true;
-    }
-    if (w.count >= perSecond) return false;
-    w.count++;
+  async take(partner: string, perSecond: number, burst = perSecond): Promise<boolean> {
+    const now = this.now();
+    // Sweeping on the way keeps the map to the partners whose buckets are not yet full again.
+    if (this.arrivals.size > 10_000)
+      for (const [p, tat] of this.arrivals) if (tat <= now) this.arrivals.delete(p);
+    const next = nextArrival(this.arrivals.get(partner), now, perSecond, burst);
+    if (next === undefined) return false;
+    this.arrivals.set(partner, next);
     return true;
   }
 }

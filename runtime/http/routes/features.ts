@@ -1,6 +1,6 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
-import type { Bbox, FlatGeobufFile } from '../../features/flatgeobuf.ts';
+import type { Area, Bbox, FlatGeobufFile } from '../../features/flatgeobuf.ts';
 import type { PublishedFile } from '../../publish/export.ts';
 import type { Manifest } from '../../publish/manifest.ts';
 import type { PublishedReader } from '../../publish/reader.ts';
@@ -57,10 +57,49 @@ function parseBbox(text: string): Bbox {
   // A 3D bbox (minx,miny,minz,maxx,maxy,maxz) filters on its 2D footprint.
   const [a, b, c, d] =
     parts.length === 6 ? [parts[0]!, parts[1]!, parts[3]!, parts[4]!] : (parts as number[]);
-  if (a! > c! || b! > d!)
-    throw badRequest(`bbox must be minLon,minLat,maxLon,maxLat with min <= max (got "${text}")`);
+  if (b! > d!) throw badRequest(`bbox must have minLat <= maxLat (got "${text}")`);
+  // minLon > maxLon is a box across the antimeridian (Core: "170,50,-170,55"), not a mistake.
   return [a!, b!, c!, d!];
 }
+
+/** The area a bbox covers: itself, or across the antimeridian its part east of minLon and west of maxLon. */
+export function bboxArea(b: Bbox): Area {
+  if (b[0] <= b[2]) return b;
+  return [
+    [b[0], b[1], 180, b[3]],
+    [-180, b[1], b[2], b[3]],
+  ];
+}
+
+/**
+ * RFC 3339 date-times as Core's `datetime` takes them: one instant, or an interval whose open end is `..`
+ * or empty. The published outputs have no temporal property, so every feature matches any valid value (Core
+ * filters only on a temporal property the collection has); a value that is not one is refused (400).
+ */
+const INSTANT = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2}))?$/i;
+export function checkDatetime(text: string): void {
+  const parts = text.split('/');
+  const valid = (p: string) => INSTANT.test(p) && !Number.isNaN(Date.parse(p));
+  const ok =
+    parts.length === 1
+      ? valid(parts[0]!)
+      : parts.length === 2 &&
+        parts.some((p) => p !== '..' && p !== '') &&
+        parts.every((p) => p === '..' || p === '' || valid(p)) &&
+        !(valid(parts[0]!) && valid(parts[1]!) && Date.parse(parts[0]!) > Date.parse(parts[1]!));
+  if (!ok)
+    throw badRequest(
+      `datetime must be an RFC 3339 date-time or an interval start/end, with .. for an open end (got "${text}")`,
+    );
+}
+
+/** Query parameters every OGC resource takes: the format, of which JSON is the only one. */
+const formatParam = z
+  .enum(['json', 'geojson', 'application/json', 'application/geo+json'])
+  .optional()
+  .openapi({ description: 'the response format; JSON (GeoJSON for features) is the only one' });
+/** OGC resources refuse parameters they do not define (Core, /req/core/query-param-unknown), all alike. */
+export const ogcQuery = z.object({ f: formatParam }).strict();
 
 const collectionParams = z.object({
   collectionId: z
@@ -135,10 +174,12 @@ export function featureRoutes(
       method: 'get',
       path: '/collections',
       tags,
-      summary: 'A collection per FlatGeobuf output of each readable product, at its latest version',
+      summary:
+        'A collection per FlatGeobuf output of each readable product: at its latest version, and pinned to each published version',
+      request: { query: ogcQuery },
       responses: {
         200: { description: 'collections', content: { 'application/json': { schema: S.Collections } } },
-        ...S.problems(401, 429),
+        ...S.problems(400, 401, 429),
       },
     }),
     async (c) => {
@@ -151,11 +192,20 @@ export function featureRoutes(
         products.map(async (name) => {
           if (!(await published.latest(name))) return [];
           const manifest = await published.manifest(name, 'latest');
-          return Promise.all(
-            manifest.outputs
-              .filter((o) => (o.format as string) === 'flatgeobuf')
-              .map((o) => describe(door, collectionId(name, o.name), manifest, o, false)),
+          const fgb = (m: Manifest) => m.outputs.filter((o) => (o.format as string) === 'flatgeobuf');
+          const latest = fgb(manifest).map((o) =>
+            describe(door, collectionId(name, o.name), manifest, o, false),
           );
+          // Every collection the API serves is listed (Core): the pinned ones too, newest first.
+          const summaries = [...(await published.versions(name))].sort((a, b) =>
+            a.version < b.version ? 1 : -1,
+          );
+          // Manifests are cached once read (listing versions read them already).
+          const versions = await Promise.all(summaries.map((v) => published.manifest(name, v.version)));
+          const pinned = versions.flatMap((m) =>
+            fgb(m).map((o) => describe(door, collectionId(name, o.name, m.version), m, o, true)),
+          );
+          return Promise.all([...latest, ...pinned]);
         }),
       );
       return c.json(
@@ -174,10 +224,10 @@ export function featureRoutes(
       path: '/collections/{collectionId}',
       tags,
       summary: 'One collection: latest (`<product>.<output>`) or pinned (`<product>.<output>.<version>`)',
-      request: { params: collectionParams },
+      request: { params: collectionParams, query: ogcQuery },
       responses: {
         200: { description: 'the collection', content: { 'application/json': { schema: S.Collection } } },
-        ...S.problems(401, 403, 404, 429),
+        ...S.problems(400, 401, 403, 404, 429),
       },
     }),
     async (c) => {
@@ -197,20 +247,25 @@ export function featureRoutes(
         params: collectionParams,
         query: z
           .object({
+            // Above the maximum the page is the maximum (Core lets a server return fewer than asked).
             limit: z.coerce
               .number()
               .int()
               .min(1)
-              .max(MAX_LIMIT)
               .default(DEFAULT_LIMIT)
+              .transform((n) => Math.min(n, MAX_LIMIT))
               .openapi({
-                description: `features per page (default ${DEFAULT_LIMIT}, at most ${MAX_LIMIT})`,
+                description: `features per page (default ${DEFAULT_LIMIT}; above ${MAX_LIMIT}, ${MAX_LIMIT})`,
               }),
-            bbox: z.string().optional().openapi({ description: 'minLon,minLat,maxLon,maxLat (CRS84)' }),
-            f: z
-              .enum(['json', 'geojson', 'application/geo+json'])
-              .optional()
-              .openapi({ description: 'the response format; GeoJSON is the only one' }),
+            bbox: z.string().optional().openapi({
+              description:
+                'minLon,minLat,maxLon,maxLat (CRS84); minLon > maxLon is a box across the antimeridian',
+            }),
+            datetime: z.string().max(100).optional().openapi({
+              description:
+                'an RFC 3339 instant or interval (`start/end`, `..` open); the outputs have no time property, so every feature matches',
+            }),
+            f: formatParam,
             cursor: z
               .string()
               .max(2000)
@@ -227,6 +282,7 @@ export function featureRoutes(
     async (c) => {
       const { collectionId: id } = c.req.valid('param');
       const q = c.req.valid('query');
+      if (q.datetime !== undefined) checkDatetime(q.datetime);
       const door = c.get('door');
       const key = c.get('signingKey');
       let cursor: Cursor | undefined;
@@ -247,8 +303,9 @@ export function featureRoutes(
       const { manifest, output } = await resolve(c.get('principal'), id, cursor?.v);
       const file = await published.flatgeobuf(output.key, output.size);
       const from = cursor?.p ?? 0;
-      const page = bbox ? await file.search(bbox, from, q.limit) : await file.page(from, q.limit);
-      const matched = cursor?.m ?? (bbox ? await file.countMeeting(bbox) : file.count);
+      const area = bbox ? bboxArea(bbox) : undefined;
+      const page = area ? await file.search(area, from, q.limit) : await file.page(from, q.limit);
+      const matched = cursor?.m ?? (area ? await file.countMeeting(area) : file.count);
       const links = [
         { rel: 'self', href: link(door, `/collections/${id}/items`, itemsQuery(q)), type: GEOJSON },
         { rel: 'collection', href: link(door, `/collections/${id}`), type: 'application/json' },
@@ -293,24 +350,30 @@ export function featureRoutes(
       summary: 'One feature by its id (its position in the published file)',
       request: {
         params: collectionParams.extend({
-          featureId: z.coerce
-            .number()
-            .int()
-            .nonnegative()
-            .openapi({ param: { name: 'featureId', in: 'path' } }),
+          // Any text: an id that is not a position names no feature (404), as any unknown id would.
+          featureId: z
+            .string()
+            .max(40)
+            .openapi({ param: { name: 'featureId', in: 'path' }, description: 'a position: 0, 1, ...' }),
         }),
+        query: ogcQuery,
       },
       responses: {
         200: { description: 'the feature', content: { [GEOJSON]: { schema: S.Feature } } },
-        ...S.problems(401, 403, 404, 429),
+        ...S.problems(400, 401, 403, 404, 429),
       },
     }),
     async (c) => {
-      const { collectionId: id, featureId } = c.req.valid('param');
+      const { collectionId: id, featureId: fid } = c.req.valid('param');
       const door = c.get('door');
       const { output } = await resolve(c.get('principal'), id);
       const file: FlatGeobufFile = await published.flatgeobuf(output.key, output.size);
+      const featureId = /^(0|[1-9]\d{0,15})$/.test(fid) ? Number(fid) : -1;
       const feature = await file.feature(featureId);
+      if (!feature && featureId < 0)
+        throw notFound(
+          `collection "${id}" has no feature "${fid}": feature ids are positions, 0 to ${file.count - 1}`,
+        );
       if (!feature) throw notFound(`collection "${id}" has no feature ${featureId} (it has ${file.count})`);
       const links = [
         { rel: 'self', href: link(door, `/collections/${id}/items/${featureId}`), type: GEOJSON },
@@ -321,8 +384,8 @@ export function featureRoutes(
   );
 }
 
-function itemsQuery(q: { limit: number; bbox?: string; cursor?: string }) {
-  return { limit: q.limit, bbox: q.bbox, cursor: q.cursor };
+function itemsQuery(q: { limit: number; bbox?: string; datetime?: string; cursor?: string }) {
+  return { limit: q.limit, bbox: q.bbox, datetime: q.datetime, cursor: q.cursor };
 }
 
 /** The landing page and conformance: public, they name nothing a partner could not see. */
@@ -334,8 +397,10 @@ export function landingRoutes(app: OpenAPIHono<AppEnv>): void {
       path: '/',
       tags,
       summary: 'Landing page (OGC API)',
+      request: { query: ogcQuery },
       responses: {
         200: { description: 'landing page', content: { 'application/json': { schema: S.LandingPage } } },
+        ...S.problems(400),
       },
     }),
     (c) => {
@@ -361,6 +426,12 @@ export function landingRoutes(app: OpenAPIHono<AppEnv>): void {
             },
             { rel: 'conformance', href: link(door, '/conformance'), type: 'application/json' },
             { rel: 'data', href: link(door, '/collections'), type: 'application/json' },
+            {
+              rel: 'service-doc',
+              href: link(door, '/api.html'),
+              type: 'text/html',
+              title: 'The API documentation, as a page',
+            },
           ],
         },
         200,
@@ -373,8 +444,10 @@ export function landingRoutes(app: OpenAPIHono<AppEnv>): void {
       path: '/conformance',
       tags,
       summary: 'The OGC API – Features conformance classes this API implements',
+      request: { query: ogcQuery },
       responses: {
         200: { description: 'conformance', content: { 'application/json': { schema: S.Conformance } } },
+        ...S.problems(400),
       },
     }),
     (c) => c.json({ conformsTo: CONFORMANCE }, 200),

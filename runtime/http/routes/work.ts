@@ -4,9 +4,10 @@ import type { MiddlewareHandler } from 'hono';
 import { safeFilename } from '../../archive/archive.ts';
 import { submit, submitOnce } from '../../jobs/submit.ts';
 import { takesUploadsFrom, UPLOAD_CONTENT_TYPES } from '../../partners/uploads.ts';
+import { isInProgressName } from '../../triggers/ingress.ts';
 import type { AppDeps, AppEnv } from '../context.ts';
 import { link } from '../door.ts';
-import { forbidden, HttpProblem, notFound } from '../problem.ts';
+import { badRequest, forbidden, HttpProblem, notFound } from '../problem.ts';
 import * as S from '../schemas.ts';
 import { forbiddenFor } from './catalog.ts';
 import { guardedBy } from './route.ts';
@@ -59,6 +60,11 @@ export function workRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, guard: Middl
       if (!takesUploadsFrom(dataset, p.partner))
         throw forbidden(
           `dataset "${name}" is fed by ${dataset.source.kind === 'http' ? 'an HTTP source' : 'another sender'}, not by your uploads`,
+        );
+      const base = body.filename.split(/[\\/]/).pop() ?? '';
+      if (isInProgressName(base))
+        throw badRequest(
+          `filename "${body.filename}" is a name for a file still being written (a dot file, or one ending .part or .tmp), which is never ingested: send it under its final name, such as "${base.replace(/^\.+/, '').replace(/\.(part|tmp)$/i, '') || 'data.csv'}"`,
         );
       const limit = Math.min(deps.maxUploadBytes, dataset.maxBytes ?? deps.maxUploadBytes);
       if (body.size > limit)
