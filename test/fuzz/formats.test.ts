@@ -8,8 +8,9 @@ import { INPUT_FORMATS, type InputFormat } from './write.ts';
 
 /**
  * Property: any table written in any input format comes out of every output format as it went in, under
- * the format's documented allowances (rules.ts). `npm test` runs a few small cases per format; `npm run
- * fuzz` many more (FUZZ_RUNS), from FUZZ_SEED when given to replay a failure.
+ * the format's documented allowances (rules.ts). `npm test` runs one small case per format; `npm run
+ * fuzz` many more (FUZZ_RUNS), from FUZZ_SEED when given to replay a failure; FUZZ_SHRINK=0 reports the
+ * first failing table as drawn, without shrinking it (faster while exploring); FUZZ_ROWS caps the rows.
  */
 const QUICK = process.env.FUZZ_RUNS === undefined;
 const RUNS = Number(process.env.FUZZ_RUNS ?? 1);
