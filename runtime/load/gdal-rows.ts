@@ -43,6 +43,9 @@ export function pgDumpArgs(layer: GdalLayer): string[] {
   args.push('-nln', 'strata_load', '-unsetFid', '-select', layer.fields.map((f) => f.field).join(','));
   if (g.kind === 'geojson') {
     args.push('-lco', `SRID=${g.sourceSrid}`);
+    // PGDump sets each geometry to its layer's dimension: a layer of no declared type (KML) is 2D, and
+    // its Z values would be dropped before PostGIS could keep them.
+    if (g.dimensions === 3) args.push('-lco', 'DIM=3');
     if (g.type?.startsWith('Multi')) args.push('-nlt', 'PROMOTE_TO_MULTI');
   } else args.push('-nlt', 'NONE');
   return args;

@@ -48,7 +48,9 @@ const FORMATS: Record<GdalFormat, FormatFacts> = {
   geojsonseq: {
     ext: '.geojsonl',
     unpack: ['.geojsonl', '.geojsons', '.geojsonseq', '.ndjson', '.jsonl'],
-    drivers: ['GeoJSONSeq'],
+    // A sequence of one feature is a GeoJSON document too: GDAL opens it with its GeoJSON driver, which
+    // reads the same feature.
+    drivers: ['GeoJSONSeq', 'GeoJSON'],
     label: 'GeoJSON sequence',
   },
 };

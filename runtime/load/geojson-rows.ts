@@ -34,23 +34,62 @@ function escapeText(s: string): string {
   );
 }
 
+/**
+ * Marks an integer kept as its digits: JSON.parse would round one past 2^53 to the nearest double, so such
+ * numbers are read as strings holding this mark and their digits. PostgreSQL text cannot hold NUL, so no
+ * real value begins with it.
+ */
+const DIGITS = '\u0000digits:';
+/** An integer token of 16 digits or more (a fraction's or exponent's digits are preceded by . e + -). */
+const LONG_INTEGER = /(?<![\d.eE+-])-?\d{16,}(?![\d.eE])/;
+
+/**
+ * JSON.parse, but integers beyond a double's exact range keep every digit (marked with DIGITS). Only text
+ * holding a long integer is scanned; strings are skipped whole, so digits inside them stay text.
+ */
+export function parseKeepingIntegers(text: string): unknown {
+  if (!LONG_INTEGER.test(text)) return JSON.parse(text);
+  let out = '';
+  let last = 0;
+  for (let i = 0; i < text.length; ) {
+    const c = text[i]!;
+    if (c === '"') {
+      for (i++; i < text.length && text[i] !== '"'; ) i += text[i] === '\\' ? 2 : 1;
+      i++;
+    } else if (c === '-' || (c >= '0' && c <= '9')) {
+      let j = i + 1;
+      while (j < text.length && /[\d.eE+-]/.test(text[j]!)) j++;
+      const token = text.slice(i, j);
+      if (/^-?\d{16,}$/.test(token) && !Number.isSafeInteger(Number(token))) {
+        out += `${text.slice(last, i)}"\\u0000digits:${token}"`;
+        last = j;
+      }
+      i = j;
+    } else i++;
+  }
+  return JSON.parse(out + text.slice(last));
+}
+
+/** JSON text of a value, a marked integer written back as its digits. */
+const jsonText = (value: unknown) => JSON.stringify(value).replace(/"\\u0000digits:(-?\d+)"/g, '$1');
+
 /** One value in COPY text format. */
 function copyValue(value: unknown, type: ColumnType): string {
   if (value === null || value === undefined) return '\\N';
-  if (type === 'json') return escapeText(JSON.stringify(value));
+  if (type === 'json') return escapeText(jsonText(value));
   switch (typeof value) {
     case 'string':
-      return escapeText(value);
+      return value.startsWith(DIGITS) ? value.slice(DIGITS.length) : escapeText(value);
     case 'number':
     case 'boolean':
       return String(value);
     default:
-      return escapeText(JSON.stringify(value));
+      return escapeText(jsonText(value));
   }
 }
 
 /**
- * Writes features as COPY text rows into one growing buffer: properties parsed with JSON.parse, geometry
+ * Writes features as COPY text rows into one growing buffer: properties parsed with JSON.parse (long integers kept whole), geometry
  * read straight to EWKB and written as hex with no string in between.
  */
 export class RowWriter {
@@ -82,7 +121,10 @@ export class RowWriter {
     let props: Record<string, unknown> = {};
     if (ft.properties) {
       try {
-        props = JSON.parse(ft.text.toString('utf8', ft.properties[0], ft.properties[1]));
+        props = parseKeepingIntegers(ft.text.toString('utf8', ft.properties[0], ft.properties[1])) as Record<
+          string,
+          unknown
+        >;
       } catch (e) {
         fail(`invalid JSON in properties: ${(e as Error).message}`, 'properties');
       }

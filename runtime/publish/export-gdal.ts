@@ -68,6 +68,28 @@ export function shapefileFieldNames(names: readonly string[]): string[] {
   });
 }
 
+/**
+ * The magnitude from which a number no longer fits a .dbf numeric field as GDAL writes doubles (24
+ * characters, 15 of them decimals): GDAL drops decimals to fit, but cuts an integer part of more than 23
+ * digits and a sign short, with a warning only (1.2e251 would be published as 1.2e22).
+ */
+export const DBF_NUMBER_LIMIT = 1e23;
+
+/** Refuses a shapefile export of a number its .dbf would corrupt, naming the column and the value. */
+async function checkDbfNumbers(db: Database, shape: TableShape, plans: readonly FieldPlan[], name: string) {
+  for (const p of plans) {
+    if (p.type !== 'Real') continue;
+    const [row] = await db.query<{ v: string }>(
+      `SELECT t.${ident(p.name)}::text AS v FROM ${shape.source} t WHERE abs(t.${ident(p.name)}) >= ${DBF_NUMBER_LIMIT} LIMIT 1`,
+    );
+    if (row)
+      throw new BuildError(
+        `output "${name}" cannot be written as shapefile: column "${p.name}" holds ${row.v}, and a .dbf number holds at most 23 digits before the point (cast it to text in the product's SQL, or leave shapefile out of the output's formats)`,
+        { step: 'export' },
+      );
+  }
+}
+
 const xml = (s: string) =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
@@ -151,6 +173,7 @@ export async function exportWithGdal(
   const fieldNames =
     format === 'shapefile' ? shapefileFieldNames(plans.map((p) => p.name)) : plans.map((p) => p.name);
   const fields = plans.map((p, i) => ({ ...p, field: fieldNames[i]!, src: `c${i}` }));
+  if (format === 'shapefile') await checkDbfNumbers(db, shape, plans, name);
 
   const selects = fields.map((f) => `${f.select} AS ${f.src}`);
   if (shape.geom) {

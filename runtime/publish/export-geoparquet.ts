@@ -51,7 +51,8 @@ function columnPlan(c: ColumnInfo): ColumnPlan {
       name: c.name,
       select: `${col}::float8`,
       element: { ...optional, type: 'DOUBLE' },
-      convert: asIs,
+      // JSON has no Infinity or NaN: PostgreSQL writes them as the strings "Infinity", "-Infinity", "NaN".
+      convert: orNull(Number),
     };
   if (t === 'boolean')
     return { name: c.name, select: col, element: { ...optional, type: 'BOOLEAN' }, convert: asIs };

@@ -1,0 +1,68 @@
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { engines, type TestPlatform, testPlatform } from '../helpers/engines.ts';
+import { roundTrip } from './round-trip.ts';
+import { DBF_DOUBLE_LIMIT, inputHolds } from './rules.ts';
+import { float64, GEOMETRY_TYPES, int64, table } from './table.ts';
+import { INPUT_FORMATS, type InputFormat } from './write.ts';
+
+/**
+ * Property: any table written in any input format comes out of every output format as it went in, under
+ * the format's documented allowances (rules.ts). `npm test` runs one small case per format; `npm run
+ * fuzz` many more (FUZZ_RUNS), from FUZZ_SEED when given to replay a failure; FUZZ_SHRINK=0 reports the
+ * first failing table as drawn, without shrinking it (faster while exploring); FUZZ_ROWS caps the rows.
+ */
+const QUICK = process.env.FUZZ_RUNS === undefined;
+const RUNS = Number(process.env.FUZZ_RUNS ?? 1);
+const ROWS = Number(process.env.FUZZ_ROWS ?? 3);
+const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
+
+/** Doubles a format's file can hold, as its writer makes it. */
+function doublesFor(format: InputFormat): fc.Arbitrary<number> {
+  // GDAL cannot write a shapefile of doubles past what a .dbf holds (see DBF_DOUBLE_LIMIT).
+  if (format === 'shapefile') return float64.filter((x) => Math.abs(x) < DBF_DOUBLE_LIMIT);
+  // GDAL's KML writer keeps 15 significant digits, so the largest doubles become infinite. For GPKG,
+  // FlatGeobuf and GeoJSON sequences the same rounding is Strata's (KNOWN_BUG_PGDUMP_DOUBLES in rules.ts):
+  // kept out only until the skipped regression passes.
+  if (format === 'kml' || format === 'gpkg' || format === 'flatgeobuf' || format === 'geojsonseq')
+    return float64.filter((x) => Math.abs(x) <= 1.7976931348623e308);
+  return float64;
+}
+
+/** 64-bit integers a format's file can hold (as digits). */
+function bigintsFor(format: InputFormat): fc.Arbitrary<string> {
+  // GDAL's KML writer writes 64-bit integers as floats of 15 digits, which a bigint column rightly refuses.
+  if (format === 'kml') return fc.bigInt({ min: -(10n ** 15n) + 1n, max: 10n ** 15n - 1n }).map(String);
+  // GDAL reads a .dbf number of 19 digits or more as a double (its shapefile driver's documented mapping).
+  if (format === 'shapefile') return fc.bigInt({ min: -(10n ** 18n) + 1n, max: 10n ** 18n - 1n }).map(String);
+  return int64;
+}
+
+describe.each(engines())('every format round trip on $name', (engine) => {
+  let p: TestPlatform;
+  beforeAll(async () => {
+    p = await testPlatform(engine);
+    console.log(`fuzz on ${engine.name}: FUZZ_SEED=${SEED} FUZZ_RUNS=${RUNS}`);
+  });
+  afterAll(async () => p?.close());
+
+  // Within npm test's time the server runs one input format per load path (CSV's COPY, GeoJSON's rows,
+  // GDAL's PGDump); npm run fuzz runs every format on every engine.
+  const formats = QUICK && engine.name === 'postgres' ? (['csv', 'geojson', 'gpkg'] as const) : INPUT_FORMATS;
+  it.each(formats)(
+    'keeps a generated table written as %s through every output',
+    async (format) => {
+      const types = GEOMETRY_TYPES.filter((t) => inputHolds(format, t));
+      const doubles = doublesFor(format);
+      const bigints = bigintsFor(format);
+      await fc.assert(
+        fc.asyncProperty(table({ types, maxRows: ROWS, doubles, bigints }), async (t) => {
+          expect(await roundTrip(p, t, format)).toEqual([]);
+        }),
+        { numRuns: RUNS, seed: SEED, endOnFailure: process.env.FUZZ_SHRINK === '0' },
+      );
+      // A case takes seconds (a load, a build, six exports, GDAL reading each); shrinking takes more.
+    },
+    120_000 + RUNS * 60_000,
+  );
+});
