@@ -56,8 +56,8 @@ export const CoreEnvironment = z
      * summary must verify with its child's public key (`strata core pubkey`), refused until it is set.
      */
     children: z.array(CoreChild.extend({ account: AccountId })).default([]),
-    /** Untagged and old images beyond this many are expired. */
-    keepImages: z.number().int().min(1).default(20),
+    /** Days an untagged image is kept; tagged images (what children pin) never expire. */
+    untaggedImageDays: z.number().int().min(1).default(14),
   })
   .superRefine((e, ctx) => {
     for (const key of ['name', 'account'] as const) {

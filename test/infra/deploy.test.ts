@@ -397,7 +397,7 @@ describe('core and two children, as the README deploys them', () => {
 
     it('builds the image for the platform the tasks run on, and pushes it where child-a pulls from', () => {
       const build =
-        /docker buildx build --platform (\S+) -f (\S+) \\\n\s+-t (\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com\/([a-z-]+):(\S+) --push \./.exec(
+        /docker buildx build --platform (\S+) --provenance=false -f (\S+) \\\n\s+-t (\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com\/([a-z-]+):(\S+) --push \./.exec(
           section,
         );
       expect(build).not.toBeNull();
