@@ -144,8 +144,14 @@ export const ChildEnvironment = z
         burstLimit: z.number().int().positive().default(100),
         /** The URL partners use, when a proxy or CDN in front rewrites the Host (Hawk verifies against it). */
         publicBaseUrl: z.url({ protocol: /^https$/, message: 'must be an https:// URL' }).optional(),
+        /**
+         * Set API Gateway's account-wide CloudWatch role (AWS::ApiGateway::Account) from this stack. One per
+         * account and region, which API Gateway needs before any stage may log: turn it on in exactly one stack
+         * of an account that has none, never in two (the last deploy would own it, and its deletion remove it).
+         */
+        manageAccountCloudWatchRole: z.boolean().default(false),
       })
-      .default({ rateLimit: 50, burstLimit: 100 }),
+      .default({ rateLimit: 50, burstLimit: 100, manageAccountCloudWatchRole: false }),
   })
   .superRefine((e, ctx) => {
     if (e.database.maxAcu < e.database.minAcu)

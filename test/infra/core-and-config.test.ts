@@ -44,10 +44,12 @@ describe('core stack', () => {
   it('keeps untagged images the configured number of days, and refuses less than one', async () => {
     const t = Template.fromStack(await synthEnvironment('core-region', { untaggedImageDays: 30 }));
     const repo = Object.values(t.findResources('AWS::ECR::Repository'))[0]!;
-    expect(JSON.parse(repo.Properties.LifecyclePolicy.LifecyclePolicyText).rules[0].selection.countNumber).toBe(
-      30,
+    expect(
+      JSON.parse(repo.Properties.LifecyclePolicy.LifecyclePolicyText).rules[0].selection.countNumber,
+    ).toBe(30);
+    await expect(synthEnvironment('core-region', { untaggedImageDays: 0 })).rejects.toThrow(
+      /untaggedImageDays/,
     );
-    await expect(synthEnvironment('core-region', { untaggedImageDays: 0 })).rejects.toThrow(/untaggedImageDays/);
   });
 });
 
