@@ -28,6 +28,10 @@ export function suppressCoreFindings(stack: Stack): void {
       appliesTo: ['Resource::*'],
     },
     {
+      id: 'AwsSolutions-SQS3',
+      reason: "This queue is the federation intake's dead-letter queue itself.",
+    },
+    {
       id: 'AwsSolutions-DDB3',
       reason:
         "The freshness table holds each child's latest summary of each product, rebuilt by its next publish: " +
@@ -115,7 +119,8 @@ export function suppressChildFindings(stack: Stack): void {
     NODE_RUNTIME,
     {
       id: 'AwsSolutions-SQS3',
-      reason: 'This queue is the dead-letter queue itself.',
+      reason:
+        "These queues are dead-letter queues themselves: the jobs queue's, and EventBridge targets' (triggers, and the forward to the core).",
     },
     {
       id: 'AwsSolutions-APIG3',
@@ -151,6 +156,12 @@ export function suppressChildFindings(stack: Stack): void {
         'in the partner directory are rotated one by one with strata partners add-key and revoke-key (a key per ' +
         "partner, handed over by hand); the federation key's public key is in the core's config, so it is rotated " +
         "with the core's config, by hand; the database password is managed and rotated by RDS.",
+    },
+    {
+      id: 'AwsSolutions-EC23',
+      reason:
+        "The only CIDR ingress rules are the interface endpoints' (network mode `endpoints`): HTTPS from the VPC's " +
+        'own CIDR block, an intrinsic cdk-nag cannot resolve; no rule admits 0.0.0.0/0.',
     },
     {
       id: 'AwsSolutions-VPC7',

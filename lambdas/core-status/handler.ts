@@ -7,7 +7,7 @@ import { coreStatus } from '../../runtime/federation/intake.ts';
 import { coreChildren, freshnessStore } from '../shared/core.ts';
 import { logger } from '../shared/observability.ts';
 
-const children = coreChildren();
+const children = await coreChildren();
 const store = freshnessStore();
 
 /** The core's small API, on a function URL with IAM auth: `GET /status`, as `strata serve --core` answers it. */

@@ -6,8 +6,10 @@ import { SqsSchema } from '@aws-lambda-powertools/parser/schemas';
 import middy from '@middy/core';
 import type { z } from 'zod';
 import { METRIC } from '../../runtime/aws/metrics.ts';
+import { WAIT_MARGIN_MS } from '../../runtime/aws/wait-budget.ts';
 import { onDeadLetters } from '../../runtime/triggers/dead-letter.ts';
 import { runRegistry } from '../shared/aws.ts';
+import { waitBudget } from '../shared/budget.ts';
 import { logger, metrics } from '../shared/observability.ts';
 
 const deps = {
@@ -28,6 +30,7 @@ export const handler = middy(async (event: z.infer<typeof SqsSchema>) => {
     metrics.addMetric(METRIC.jobsUnreadable, MetricUnit.Count, out.unreadable.length);
   return out;
 })
+  .use(waitBudget(WAIT_MARGIN_MS.event))
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics))
   .use(parser({ schema: SqsSchema }));

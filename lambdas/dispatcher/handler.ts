@@ -6,8 +6,10 @@ import { SqsSchema } from '@aws-lambda-powertools/parser/schemas';
 import middy from '@middy/core';
 import type { z } from 'zod';
 import { ENV } from '../../runtime/aws/names.ts';
+import { WAIT_MARGIN_MS } from '../../runtime/aws/wait-budget.ts';
 import { dispatch } from '../../runtime/triggers/dispatch.ts';
 import { jobQueue, runRegistry, taskLauncher } from '../shared/aws.ts';
+import { waitBudget } from '../shared/budget.ts';
 import { requireEnv } from '../shared/env.ts';
 import { logger, metrics } from '../shared/observability.ts';
 
@@ -31,6 +33,7 @@ export const handler = middy(async (event: z.infer<typeof SqsSchema>) => {
   metrics.addMetric('TasksStarted', MetricUnit.Count, started);
   return { batchItemFailures: retry.map((id) => ({ itemIdentifier: id })) };
 })
+  .use(waitBudget(WAIT_MARGIN_MS.event))
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics))
   .use(parser({ schema: SqsSchema }));

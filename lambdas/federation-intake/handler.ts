@@ -9,7 +9,7 @@ import { receiveSummary } from '../../runtime/federation/intake.ts';
 import { coreChildren, freshnessStore } from '../shared/core.ts';
 import { logger, metrics } from '../shared/observability.ts';
 
-const deps = { children: coreChildren(), store: freshnessStore() };
+const deps = { children: await coreChildren(), store: freshnessStore() };
 
 /**
  * A child's `ProductPublished` event, forwarded to the core's bus. EventBridge sets `account` to the account

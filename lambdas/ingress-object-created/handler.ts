@@ -6,8 +6,10 @@ import { S3EventNotificationEventBridgeSchema } from '@aws-lambda-powertools/par
 import middy from '@middy/core';
 import type { z } from 'zod';
 import { ENV } from '../../runtime/aws/names.ts';
+import { WAIT_MARGIN_MS } from '../../runtime/aws/wait-budget.ts';
 import { onObjectCreated } from '../../runtime/triggers/ingress.ts';
 import { deployedCatalog, jobQueue, runRegistry } from '../shared/aws.ts';
+import { waitBudget } from '../shared/budget.ts';
 import { requireEnv } from '../shared/env.ts';
 import { logger, metrics } from '../shared/observability.ts';
 
@@ -42,6 +44,7 @@ export const handler = middy(async (event: z.infer<typeof S3EventNotificationEve
   }
   return outcome;
 })
+  .use(waitBudget(WAIT_MARGIN_MS.event))
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics))
   .use(parser({ schema: S3EventNotificationEventBridgeSchema }));

@@ -7,11 +7,13 @@ import { DynamoRequestGuards } from '../../runtime/adapters/aws/dynamodb-guards.
 import { S3ObjectStore } from '../../runtime/adapters/aws/s3-object-store.ts';
 import { SecretsPartnerDirectory } from '../../runtime/adapters/aws/secrets-partner-directory.ts';
 import { ENV } from '../../runtime/aws/names.ts';
+import { WAIT_MARGIN_MS } from '../../runtime/aws/wait-budget.ts';
 import { createApp } from '../../runtime/http/app.ts';
 import { parseCorsOrigins } from '../../runtime/http/cors.ts';
 import { handleEvent, MAX_RESPONSE_BYTES } from '../../runtime/http/lambda.ts';
 import { S3UrlSigner } from '../../runtime/http/urls.ts';
 import { deployedCatalog, jobQueue, runRegistry } from '../shared/aws.ts';
+import { waitBudget } from '../shared/budget.ts';
 import { requireEnv } from '../shared/env.ts';
 import { logger } from '../shared/observability.ts';
 
@@ -53,5 +55,6 @@ export const handler = middy(async (event: z.infer<typeof APIGatewayProxyEventSc
   });
   return result;
 })
+  .use(waitBudget(WAIT_MARGIN_MS.http))
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(parser({ schema: APIGatewayProxyEventSchema }));

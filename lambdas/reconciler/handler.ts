@@ -4,10 +4,12 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import { z } from 'zod';
 import { METRIC } from '../../runtime/aws/metrics.ts';
+import { WAIT_MARGIN_MS } from '../../runtime/aws/wait-budget.ts';
 import { parseSince, redriveRun, replayFailed } from '../../runtime/runs/redrive.ts';
 import { RunKind } from '../../runtime/runs/schema.ts';
 import { checkHeartbeats, onTaskStopped, type StoppedTask } from '../../runtime/triggers/reconcile.ts';
 import { jobQueue, runRegistry, taskLauncher } from '../shared/aws.ts';
+import { waitBudget } from '../shared/budget.ts';
 import { logger, metrics } from '../shared/observability.ts';
 
 const launcher = taskLauncher();
@@ -75,5 +77,6 @@ export const handler = middy(async (event: ReconcileEvent) => {
   } else logger.info('task stopped', { reason: outcome.reason });
   return outcome;
 })
+  .use(waitBudget(WAIT_MARGIN_MS.event))
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics));

@@ -4,8 +4,10 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { parser } from '@aws-lambda-powertools/parser/middleware';
 import middy from '@middy/core';
 import { z } from 'zod';
+import { WAIT_MARGIN_MS } from '../../runtime/aws/wait-budget.ts';
 import { onSchedule } from '../../runtime/triggers/schedule.ts';
 import { deployedCatalog, jobQueue, runRegistry } from '../shared/aws.ts';
+import { waitBudget } from '../shared/budget.ts';
 import { logger, metrics } from '../shared/observability.ts';
 
 /** The input each catalog schedule's EventBridge rule sends. */
@@ -29,6 +31,7 @@ export const handler = middy(async (event: ScheduleEvent) => {
   }
   return outcome;
 })
+  .use(waitBudget(WAIT_MARGIN_MS.event))
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics))
   .use(parser({ schema: ScheduleEvent }));

@@ -7,13 +7,15 @@ import { ENV } from '../../runtime/aws/names.ts';
 import { openCatalog } from '../../runtime/catalog/bundle.ts';
 import type { Catalog } from '../../runtime/catalog/loader.ts';
 import { RunRegistry } from '../../runtime/runs/registry.ts';
+import { invocationBudget } from './budget.ts';
 import { requireEnv } from './env.ts';
 import { metrics } from './observability.ts';
 
 /**
  * The run registry over the Data API: no connection to hold, and it waits for a paused cluster to resume,
- * for up to `resumeTimeoutMs` (a function behind API Gateway must answer within its 29 s). Every run it ends
- * is counted in the function's metrics.
+ * for up to `resumeTimeoutMs` and never past the invocation's budget (the handler's `waitBudget`
+ * middleware sets it from the Lambda context), so no wait outlives the function. Every run it ends is
+ * counted in the function's metrics.
  */
 export function runRegistry(resumeTimeoutMs?: number): RunRegistry {
   return new RunRegistry(
@@ -25,6 +27,8 @@ export function runRegistry(resumeTimeoutMs?: number): RunRegistry {
       },
       undefined,
       resumeTimeoutMs,
+      undefined,
+      { budget: () => invocationBudget.left() },
     ),
     { onFinish: (run) => recordRunEnd(metrics, run) },
   );

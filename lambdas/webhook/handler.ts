@@ -7,8 +7,10 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import middy from '@middy/core';
 import type { z } from 'zod';
 import { ENV } from '../../runtime/aws/names.ts';
+import { WAIT_MARGIN_MS } from '../../runtime/aws/wait-budget.ts';
 import { onWebhook, parseWebhookSecrets, type WebhookSecrets } from '../../runtime/triggers/webhook.ts';
 import { deployedCatalog, jobQueue, runRegistry } from '../shared/aws.ts';
+import { waitBudget } from '../shared/budget.ts';
 import { requireEnv } from '../shared/env.ts';
 import { logger, metrics } from '../shared/observability.ts';
 
@@ -62,6 +64,7 @@ export const handler = middy(async (event: z.infer<typeof APIGatewayProxyEventSc
   if (res.statusCode === 202) metrics.addMetric('RunsQueued', MetricUnit.Count, 1);
   return reply(res.statusCode, res.body, { ...res.headers });
 })
+  .use(waitBudget(WAIT_MARGIN_MS.http))
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics))
   .use(parser({ schema: APIGatewayProxyEventSchema }));

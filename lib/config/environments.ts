@@ -39,6 +39,8 @@ export const ENVIRONMENTS: Record<string, unknown> = {
       repository: 'strata-task',
       tag: 'v0.1.0',
     },
+    // A fresh account: this stack sets API Gateway's account-wide logging role (child-b's account has one).
+    api: { manageAccountCloudWatchRole: true },
   },
   'child-b': {
     kind: 'child',

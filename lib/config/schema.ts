@@ -56,8 +56,8 @@ export const CoreEnvironment = z
      * summary must verify with its child's public key (`strata core pubkey`), refused until it is set.
      */
     children: z.array(CoreChild.extend({ account: AccountId })).default([]),
-    /** Untagged and old images beyond this many are expired. */
-    keepImages: z.number().int().min(1).default(20),
+    /** Days an untagged image is kept; tagged images (what children pin) never expire. */
+    untaggedImageDays: z.number().int().min(1).default(14),
   })
   .superRefine((e, ctx) => {
     for (const key of ['name', 'account'] as const) {
@@ -152,8 +152,14 @@ export const ChildEnvironment = z
               .regex(/^(\*|https?:\/\/[^/?#\s]+)$/, 'must be scheme://host[:port] (no path), or * for any'),
           )
           .default([]),
+        /**
+         * Set API Gateway's account-wide CloudWatch role (AWS::ApiGateway::Account) from this stack. One per
+         * account and region, which API Gateway needs before any stage may log: turn it on in exactly one stack
+         * of an account that has none, never in two (the last deploy would own it, and its deletion remove it).
+         */
+        manageAccountCloudWatchRole: z.boolean().default(false),
       })
-      .default({ rateLimit: 50, burstLimit: 100, corsOrigins: [] }),
+      .default({ rateLimit: 50, burstLimit: 100, manageAccountCloudWatchRole: false, corsOrigins: [] }),
   })
   .superRefine((e, ctx) => {
     if (e.database.maxAcu < e.database.minAcu)

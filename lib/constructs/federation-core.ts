@@ -1,12 +1,17 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AssetHashType, RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
-import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import { Construct } from 'constructs';
 import { ENV, FEDERATION_BUS_NAME, FEDERATION_EVENT } from '../../runtime/aws/names.ts';
+import { EventDeadLetters } from './event-dead-letters.ts';
 import { StrataFunction } from './strata-function.ts';
 
 export interface FederatedChild {
@@ -35,6 +40,8 @@ export class FederationCore extends Construct {
   readonly intake: StrataFunction;
   readonly status: StrataFunction;
   readonly statusUrl: lambda.FunctionUrl;
+  /** Summaries the intake could not take (it threw, or was throttled), kept to redrive, with an alarm. */
+  readonly intakeDeadLetters: EventDeadLetters;
 
   constructor(scope: Construct, id: string, props: FederationCoreProps) {
     super(scope, id);
@@ -71,22 +78,43 @@ export class FederationCore extends Construct {
       removalPolicy: props.allowDestroy ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
     });
 
+    // The children as an S3 asset, not a variable: Lambda's 4 KB of variables hold about 30 children.
+    const childrenJson = JSON.stringify(props.children);
+    const childrenSha256 = createHash('sha256').update(childrenJson).digest('hex');
+    const childrenFile = join(mkdtempSync(join(tmpdir(), 'strata-core-children-')), 'children.json');
+    writeFileSync(childrenFile, childrenJson);
+    const childrenAsset = new s3assets.Asset(this, 'Children', {
+      path: childrenFile,
+      assetHash: childrenSha256,
+      assetHashType: AssetHashType.CUSTOM,
+    });
     const environment = {
-      [ENV.coreChildren]: JSON.stringify(props.children),
+      [ENV.coreChildrenBucket]: childrenAsset.s3BucketName,
+      [ENV.coreChildrenKey]: childrenAsset.s3ObjectKey,
+      [ENV.coreChildrenSha256]: childrenSha256,
       [ENV.freshnessTable]: this.table.tableName,
     };
+    const readChildren = new iam.PolicyStatement({
+      actions: ['s3:GetObject'],
+      resources: [childrenAsset.bucket.arnForObjects(childrenAsset.s3ObjectKey)],
+    });
+    this.intakeDeadLetters = new EventDeadLetters(this, 'IntakeDeadLetters', {
+      description: 'Strata federation intake',
+    });
     this.intake = new StrataFunction(this, 'Intake', {
+      deadLetterQueue: this.intakeDeadLetters.queue,
       entry: 'lambdas/federation-intake/handler.ts',
       description: "Federation intake: verifies a child's signed summary and records its freshness",
       environment,
       logRetention: props.logRetention,
     });
     this.table.grantWriteData(this.intake.fn);
+    this.intake.fn.addToRolePolicy(readChildren);
     new events.Rule(this, 'IntakeRule', {
       description: "Strata children's ProductPublished summaries",
       eventBus: this.bus,
       eventPattern: { source: [FEDERATION_EVENT.source], detailType: [FEDERATION_EVENT.detailType] },
-      targets: [new targets.LambdaFunction(this.intake.fn, { retryAttempts: 4 })],
+      targets: [this.intakeDeadLetters.lambdaTarget(this.intake.fn, { retryAttempts: 4 })],
     });
 
     this.status = new StrataFunction(this, 'Status', {
@@ -96,6 +124,7 @@ export class FederationCore extends Construct {
       logRetention: props.logRetention,
     });
     this.table.grantReadData(this.status.fn);
+    this.status.fn.addToRolePolicy(readChildren);
     this.statusUrl = this.status.fn.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.AWS_IAM });
   }
 }

@@ -1,10 +1,10 @@
 import { Stack } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
-import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { ENV, FEDERATION_BUS_NAME, FEDERATION_EVENT } from '../../runtime/aws/names.ts';
+import { EventDeadLetters } from './event-dead-letters.ts';
 
 export interface FederationLinkProps {
   /** The child's name, as the core's config knows it. */
@@ -23,6 +23,8 @@ export class FederationLink extends Construct {
   readonly keySecret: secretsmanager.Secret;
   readonly coreBusArn: string;
   readonly forward: events.Rule;
+  /** Summaries the core's bus did not take (its policy refused, the bus is gone), with an alarm. */
+  readonly forwardDeadLetters: EventDeadLetters;
   private readonly defaultBusArn: string;
 
   constructor(scope: Construct, id: string, props: FederationLinkProps) {
@@ -44,6 +46,9 @@ export class FederationLink extends Construct {
       resource: 'event-bus',
       resourceName: 'default',
     });
+    this.forwardDeadLetters = new EventDeadLetters(this, 'ForwardDeadLetters', {
+      description: `Strata summaries forwarded to the core (${props.coreAccount})`,
+    });
     this.forward = new events.Rule(this, 'ForwardToCore', {
       description: `Strata: forward this child's publish summaries to the core (${props.coreAccount})`,
       eventPattern: {
@@ -51,7 +56,9 @@ export class FederationLink extends Construct {
         detailType: [FEDERATION_EVENT.detailType],
         account: [stack.account],
       },
-      targets: [new targets.EventBus(events.EventBus.fromEventBusArn(this, 'CoreBus', this.coreBusArn))],
+      targets: [
+        this.forwardDeadLetters.busTarget(events.EventBus.fromEventBusArn(this, 'CoreBus', this.coreBusArn)),
+      ],
     });
   }
 

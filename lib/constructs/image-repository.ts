@@ -6,8 +6,8 @@ import { Construct } from 'constructs';
 export interface ImageRepositoryProps {
   /** Child accounts allowed to pull the task image. */
   readonly childAccounts: readonly string[];
-  /** Images kept; older ones expire. @default 20 */
-  readonly keepImages?: number;
+  /** Days an untagged image is kept before it expires. Tagged images never expire. @default 14 */
+  readonly untaggedExpireAfterDays?: number;
   readonly allowDestroy?: boolean;
   /** Children name it in their config to pull across accounts, so it is fixed. @default 'strata-task' */
   readonly repositoryName?: string;
@@ -15,15 +15,23 @@ export interface ImageRepositoryProps {
 
 /**
  * The core account's task image repository: scanned on push, tags immutable (a release tag always means
- * the same image), old images expired, and pulls allowed to the configured child accounts only.
+ * the same image), and pulls allowed to the configured child accounts only.
+ *
+ * Only untagged images expire: a child pins a tag in its config, so a rule that counted tagged images (keep
+ * the newest N) would one day delete the image a child still runs. An image index's platform manifests are
+ * untagged too, and ECR may expire them under a tagged index; the README therefore pushes one plain manifest
+ * (`--provenance=false`, one platform), so nothing a tag names is ever untagged.
  */
 export class ImageRepository extends Construct {
   readonly repository: ecr.Repository;
 
   constructor(scope: Construct, id: string, props: ImageRepositoryProps) {
     super(scope, id);
-    const keep = props.keepImages ?? 20;
-    if (keep < 1) throw new Error(`\`keepImages\` must be at least 1, got: ${keep}.`);
+    const untaggedDays = props.untaggedExpireAfterDays ?? 14;
+    if (!Number.isInteger(untaggedDays) || untaggedDays < 1)
+      throw new Error(
+        `\`untaggedExpireAfterDays\` must be a whole number of days of at least 1, got: ${untaggedDays}.`,
+      );
     for (const a of props.childAccounts)
       if (!/^\d{12}$/.test(a))
         throw new Error(`\`childAccounts\` must hold 12-digit account ids, got: ${a}.`);
@@ -35,11 +43,10 @@ export class ImageRepository extends Construct {
       removalPolicy: props.allowDestroy ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
       lifecycleRules: [
         {
-          description: 'untagged images after a day',
+          description: `untagged images after ${untaggedDays} days (tagged images are kept)`,
           tagStatus: ecr.TagStatus.UNTAGGED,
-          maxImageAge: Duration.days(1),
+          maxImageAge: Duration.days(untaggedDays),
         },
-        { description: `keep the newest ${keep} images`, tagStatus: ecr.TagStatus.ANY, maxImageCount: keep },
       ],
     });
     if (props.childAccounts.length > 0)

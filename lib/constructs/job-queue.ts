@@ -8,6 +8,8 @@ export interface JobQueueProps {
   readonly consumerTimeout?: Duration;
   /** Deliveries before a job goes to the dead-letter queue. @default 5 */
   readonly maxReceiveCount?: number;
+  /** How long the dead-letter consumer may take over one batch; its queue hides a message six times that. @default 30 s */
+  readonly deadLetterConsumerTimeout?: Duration;
 }
 
 /**
@@ -17,18 +19,21 @@ export interface JobQueueProps {
 export class JobQueue extends Construct {
   readonly queue: sqs.Queue;
   readonly deadLetterQueue: sqs.Queue;
-  readonly dlqDepthAlarm: cloudwatch.Alarm;
+  readonly deadLetterAlarm: cloudwatch.Alarm;
 
   constructor(scope: Construct, id: string, props: JobQueueProps = {}) {
     super(scope, id);
     const consumerTimeout = props.consumerTimeout ?? Duration.seconds(60);
     const maxReceiveCount = props.maxReceiveCount ?? 5;
+    const deadLetterConsumerTimeout = props.deadLetterConsumerTimeout ?? Duration.seconds(30);
     if (maxReceiveCount < 1 || maxReceiveCount > 1000)
       throw new Error(`\`maxReceiveCount\` must be between 1 and 1000, got: ${maxReceiveCount}.`);
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
+      // The DeadLetter function consumes it: a batch it is still failing must not be delivered twice at once.
+      visibilityTimeout: Duration.seconds(deadLetterConsumerTimeout.toSeconds() * 6),
     });
     this.queue = new sqs.Queue(this, 'Queue', {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
@@ -37,11 +42,16 @@ export class JobQueue extends Construct {
       retentionPeriod: Duration.days(4),
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount },
     });
-    this.dlqDepthAlarm = new cloudwatch.Alarm(this, 'DeadLetterDepth', {
-      alarmDescription: 'Strata jobs failed to dispatch and are in the dead-letter queue',
-      metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+    // The DeadLetter function takes each dead letter within seconds, so the queue's visible messages are
+    // almost always 0 and an alarm on them would never fire. Every message moved here is received by that
+    // function, so receives count dead letters. (NumberOfMessagesSent would not: SQS does not count a message
+    // a redrive policy moves to the dead-letter queue as sent.) A consumer that fails leaves them visible,
+    // and its Errors alarm fires.
+    this.deadLetterAlarm = new cloudwatch.Alarm(this, 'DeadLetters', {
+      alarmDescription: 'Strata jobs failed to dispatch and reached the dead-letter queue',
+      metric: this.deadLetterQueue.metricNumberOfMessagesReceived({
         period: Duration.minutes(5),
-        statistic: 'Maximum',
+        statistic: 'Sum',
       }),
       threshold: 0,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,

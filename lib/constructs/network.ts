@@ -11,6 +11,8 @@ export interface NetworkProps {
   /** @default 2 */
   readonly maxAzs?: number;
   readonly logRetention: logs.RetentionDays;
+  /** In `endpoints` mode, an EventBridge endpoint too (tasks put federation summaries). @default false */
+  readonly eventBridgeEndpoint?: boolean;
 }
 
 /**
@@ -64,13 +66,18 @@ export class Network extends Construct {
         'Zones are named in the stack (`availabilityZones`) so that `cdk synth` works offline, with no AWS lookup.',
     });
     if (this.mode === 'endpoints') {
-      for (const [name, service] of [
+      // Every service a task calls: image pulls, logs, the database secret, the jobs queue, and EventBridge
+      // for a federated child's summaries (S3 has its gateway endpoint; Aurora is inside the VPC).
+      const services: [string, ec2.InterfaceVpcEndpointAwsService][] = [
         ['EcrApi', ec2.InterfaceVpcEndpointAwsService.ECR],
         ['EcrDocker', ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER],
         ['Logs', ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS],
         ['SecretsManager', ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER],
         ['Sqs', ec2.InterfaceVpcEndpointAwsService.SQS],
-      ] as const)
+      ];
+      if (props.eventBridgeEndpoint)
+        services.push(['EventBridge', ec2.InterfaceVpcEndpointAwsService.EVENTBRIDGE]);
+      for (const [name, service] of services)
         this.vpc.addInterfaceEndpoint(`${name}Endpoint`, { service, privateDnsEnabled: true });
     }
     this.taskSubnets =

@@ -3,16 +3,20 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { METRIC } from '../../runtime/aws/metrics.ts';
 import { METRIC_DIMENSIONS, METRICS_NAMESPACE, productMetricDimensions } from '../../runtime/aws/names.ts';
 import { schedulePeriodSeconds } from '../../runtime/catalog/schedule-period.ts';
 
 export interface ObservabilityProps {
-  /** Alarms already made by other constructs (the DLQ depth alarm). */
+  /** Alarms already made by other constructs (dead letters of jobs and of trigger events). */
   readonly alarms: readonly cloudwatch.Alarm[];
+  /** The tasks' log group: their metrics are taken from it (see `taskMetricFilters`). */
+  readonly taskLogGroup: logs.ILogGroup;
   /** Functions whose errors raise an alarm. */
   readonly functions: Readonly<Record<string, lambda.IFunction>>;
   readonly alarmEmail?: string;
@@ -44,6 +48,38 @@ export function alarmWindow(windowSeconds: number): { periodSeconds: number; per
 }
 
 /**
+ * The tasks' metrics, taken from their logs. CloudWatch extracts embedded-metric-format records by itself only
+ * from Lambda's logs; a Fargate task's stdout reaches its log group through the awslogs driver, which does not
+ * mark them as EMF, so without a CloudWatch agent beside each task its RunsSucceeded, RunsFailed and
+ * ProductPublished (the stale alarms' metric) would never exist. Metric filters cost nothing and need no
+ * sidecar: each reads the record Powertools writes with the extra dimension (`kind`, or `product`) — one per
+ * run end or publish, so nothing is counted twice — and publishes the metric with exactly the dimensions the
+ * alarms and the dashboard watch.
+ */
+export function taskMetricFilters(scope: Construct, logGroup: logs.ILogGroup): void {
+  const filter = (id: string, name: string, by: 'kind' | 'product', dimensions: Record<string, string>) =>
+    new logs.MetricFilter(scope, id, {
+      logGroup,
+      metricNamespace: METRICS_NAMESPACE,
+      metricName: name,
+      // The count is a number (a numeric test); the dimension a string that exists.
+      filterPattern: logs.FilterPattern.all(
+        logs.FilterPattern.numberValue(`$.${name}`, '>=', 0),
+        logs.FilterPattern.exists(`$.${by}`),
+      ),
+      metricValue: `$.${name}`,
+      dimensions,
+      unit: cloudwatch.Unit.COUNT,
+    });
+  const service = Object.fromEntries(Object.keys(METRIC_DIMENSIONS).map((k) => [k, `$.${k}`]));
+  for (const name of [METRIC.runsSucceeded, METRIC.runsFailed, METRIC.runsInterrupted])
+    filter(`TaskMetric${name}`, name, 'kind', service);
+  filter(`TaskMetric${METRIC.productPublished}`, METRIC.productPublished, 'product', {
+    ...Object.fromEntries(Object.keys(productMetricDimensions('')).map((k) => [k, `$.${k}`])),
+  });
+}
+
+/**
  * Where operators look, one per child: an alarm topic (email when configured); alarms on failed runs, failed
  * tasks, function errors and stale scheduled products; a dashboard with runs by status, task seconds, queue
  * and dead-letter depth, Aurora capacity and wake-ups. Strata's own metrics carry exactly the dimensions
@@ -65,6 +101,7 @@ export class Observability extends Construct {
       enforceSSL: true,
     });
     if (props.alarmEmail) this.topic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
+    taskMetricFilters(this, props.taskLogGroup);
     const metric = (name: string, label?: string) =>
       new cloudwatch.Metric({
         namespace: METRICS_NAMESPACE,

@@ -37,6 +37,11 @@ export interface PartnerApiProps {
   readonly publicBaseUrl?: string;
   /** Origins whose web pages may read the API (CORS), `scheme://host[:port]` or `*`. @default none */
   readonly corsOrigins?: readonly string[];
+  /**
+   * Make API Gateway's account-wide CloudWatch role here (AWS::ApiGateway::Account, one per account and
+   * region): only in the one stack of an account that has none. @default false: the account has one already
+   */
+  readonly manageAccountCloudWatchRole?: boolean;
   readonly logRetention: logs.RetentionDays;
 }
 
@@ -167,7 +172,7 @@ export class PartnerApi extends Construct {
     const accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: props.logRetention });
     this.api = new apigateway.RestApi(this, 'Api', {
       description: 'Strata partner API',
-      cloudWatchRole: true,
+      cloudWatchRole: props.manageAccountCloudWatchRole ?? false,
       deployOptions: {
         stageName: 'v1',
         accessLogDestination: new apigateway.LogGroupLogDestination(accessLogs),
@@ -189,15 +194,37 @@ export class PartnerApi extends Construct {
     this.api.root.addResource('{proxy+}').addMethod('ANY', app, {
       requestParameters: { 'method.request.path.proxy': true },
     });
-    this.api.root
-      .addResource('webhooks')
-      .addResource('{hook}')
-      .addMethod('POST', new apigateway.LambdaIntegration(props.webhook), {
-        requestValidator: validator,
-        requestParameters: {
-          'method.request.path.hook': true,
-          'method.request.header.X-Hub-Signature-256': true,
-        },
-      });
+    const hook = this.api.root.addResource('webhooks').addResource('{hook}');
+    hook.addMethod('POST', new apigateway.LambdaIntegration(props.webhook), {
+      requestValidator: validator,
+      requestParameters: {
+        'method.request.path.hook': true,
+        'method.request.header.X-Hub-Signature-256': true,
+      },
+    });
+    // Any other method on a hook is answered 405 with Allow: POST by API Gateway itself (without it, API
+    // Gateway's 403 "Missing Authentication Token" would say the wrong thing); POST outranks ANY.
+    hook.addMethod(
+      'ANY',
+      new apigateway.MockIntegration({
+        requestTemplates: { 'application/json': '{"statusCode": 405}' },
+        // The one integration response has no selection pattern, so it answers whatever the mock returns.
+        passthroughBehavior: apigateway.PassthroughBehavior.WHEN_NO_MATCH,
+        integrationResponses: [
+          {
+            statusCode: '405',
+            responseParameters: { 'method.response.header.Allow': "'POST'" },
+            responseTemplates: {
+              'application/json': JSON.stringify({ error: 'a webhook takes POST only' }),
+            },
+          },
+        ],
+      }),
+      {
+        methodResponses: [
+          { statusCode: '405', responseParameters: { 'method.response.header.Allow': true } },
+        ],
+      },
+    );
   }
 }

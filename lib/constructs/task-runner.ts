@@ -37,7 +37,6 @@ export interface TaskRunnerProps {
     readonly host: string;
     readonly port: number;
     readonly secretArn: string;
-    readonly clusterResourceId: string;
   };
   readonly logRetention: logs.RetentionDays;
   /** Tasks queue builds of the products a new dataset version feeds. */
@@ -110,25 +109,21 @@ export class TaskRunner extends Construct {
         'Strata task: read ingress, write archive without delete, write egress, connect to the database',
     });
     props.buckets.ingress.grantRead(this.taskRole);
-    // Put, never delete: an archived version is kept for good.
+    // Put, never delete: an archived version is kept for good. Exactly what the object store does: PutObject
+    // (single and multipart uploads) and aborting a failed multipart upload, with no tags, legal holds or
+    // retention, so none of those rights (which grantPut adds) is granted.
     props.buckets.archive.grantRead(this.taskRole);
-    props.buckets.archive.grantPut(this.taskRole);
     props.buckets.egress.grantRead(this.taskRole);
-    props.buckets.egress.grantPut(this.taskRole);
-    props.jobsQueue.grantSendMessages(this.taskRole);
-    const stack = this.cluster.stack;
     this.taskRole.addToPolicy(
       new iam.PolicyStatement({
-        actions: ['rds-db:connect'],
-        resources: [
-          stack.formatArn({
-            service: 'rds-db',
-            resource: 'dbuser',
-            resourceName: `${props.database.clusterResourceId}/strata_task`,
-          }),
-        ],
+        actions: ['s3:PutObject', 's3:AbortMultipartUpload'],
+        resources: [props.buckets.archive.arnForObjects('*'), props.buckets.egress.arnForObjects('*')],
       }),
     );
+    props.jobsQueue.grantSendMessages(this.taskRole);
+    const stack = this.cluster.stack;
+    // Tasks log in with the cluster's managed secret (README, "Deploy-day fixes": why not a narrower role yet),
+    // so no rds-db:connect is granted for a database user no migration creates.
     this.taskRole.addToPolicy(
       new iam.PolicyStatement({
         actions: ['secretsmanager:GetSecretValue'],
@@ -198,12 +193,21 @@ export class TaskRunner extends Construct {
     };
   }
 
-  /** Lets a Lambda start tasks of these definitions and pass them their roles. */
+  /** Lets a Lambda start tasks of these definitions, pass them their roles, and count the running ones. */
   grantRun(grantee: iam.IGrantable): void {
     for (const def of Object.values(this.definitions)) def.grantRun(grantee);
+    this.grantOnClusterTasks(grantee, ['ecs:ListTasks']);
+  }
+
+  /** Lets a Lambda count and stop the cluster's tasks, and nothing more: the reconciler starts none itself. */
+  grantWatch(grantee: iam.IGrantable): void {
+    this.grantOnClusterTasks(grantee, ['ecs:ListTasks', 'ecs:StopTask']);
+  }
+
+  private grantOnClusterTasks(grantee: iam.IGrantable, actions: string[]): void {
     grantee.grantPrincipal.addToPrincipalPolicy(
       new iam.PolicyStatement({
-        actions: ['ecs:DescribeTasks', 'ecs:ListTasks', 'ecs:StopTask'],
+        actions,
         resources: ['*'],
         conditions: { ArnEquals: { 'ecs:cluster': this.cluster.clusterArn } },
       }),

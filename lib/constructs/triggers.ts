@@ -1,13 +1,13 @@
 import { Duration } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
-import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as lambdaEvents from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { ENV } from '../../runtime/aws/names.ts';
+import { ENV, WEBHOOK_HOOK_KEY } from '../../runtime/aws/names.ts';
 import type { CatalogDeployment } from './catalog-deployment.ts';
+import { EventDeadLetters } from './event-dead-letters.ts';
 import type { JobQueue } from './job-queue.ts';
 import type { Network } from './network.ts';
 import type { PostgisCluster } from './postgis-cluster.ts';
@@ -62,9 +62,23 @@ export class Triggers extends Construct {
   readonly deadLetter: StrataFunction;
   readonly webhookSecrets: secretsmanager.Secret;
   readonly scheduleRules: events.Rule[] = [];
+  /** Per function its rules invoke: where an event that could not be delivered or handled goes, with its alarm. */
+  readonly eventDeadLetters: Record<'objectCreated' | 'schedule' | 'reconciler', EventDeadLetters>;
 
   constructor(scope: Construct, id: string, props: TriggersProps) {
     super(scope, id);
+    this.eventDeadLetters = {
+      objectCreated: new EventDeadLetters(this, 'ObjectCreatedDeadLetters', {
+        description: 'Strata ingress object-created events',
+      }),
+      schedule: new EventDeadLetters(this, 'ScheduleDeadLetters', {
+        description: 'Strata catalog schedules',
+      }),
+      reconciler: new EventDeadLetters(this, 'ReconcilerDeadLetters', {
+        description: 'Strata task-stopped events and heartbeat checks',
+      }),
+    };
+    const dlq = this.eventDeadLetters;
     const base = {
       [ENV.jobsQueueUrl]: props.queue.queue.queueUrl,
       ...props.database.dataApiEnvironment(),
@@ -72,15 +86,21 @@ export class Triggers extends Construct {
     const make = (
       name: string,
       description: string,
-      options: { env?: Record<string, string>; timeout?: Duration; readsCatalog?: boolean } = {},
+      options: {
+        env?: Record<string, string>;
+        timeout?: Duration;
+        readsCatalog?: boolean;
+        deadLetters?: EventDeadLetters;
+      } = {},
     ) => {
-      const { env: extra = {}, timeout, readsCatalog = false } = options;
+      const { env: extra = {}, timeout, readsCatalog = false, deadLetters } = options;
       const f = new StrataFunction(this, name, {
         entry: `lambdas/${name.replace(/([a-z])([A-Z])/g, '$1-$2').toLowerCase()}/handler.ts`,
         description,
         environment: { ...base, ...(readsCatalog ? props.catalog.environment() : {}), ...extra },
         logRetention: props.logRetention,
         timeout,
+        deadLetterQueue: deadLetters?.queue,
       });
       props.database.grantDataApi(f.fn);
       if (readsCatalog) props.catalog.grantRead(f.fn);
@@ -96,6 +116,7 @@ export class Triggers extends Construct {
           [ENV.maxUploadBytes]: String(props.maxUploadBytes),
         },
         readsCatalog: true,
+        deadLetters: dlq.objectCreated,
       },
     );
     props.queue.queue.grantSendMessages(this.objectCreated.fn);
@@ -106,13 +127,13 @@ export class Triggers extends Construct {
         detailType: ['Object Created'],
         detail: { bucket: { name: [props.ingress.bucketName] } },
       },
-      targets: [new targets.LambdaFunction(this.objectCreated.fn, { retryAttempts: 4 })],
+      targets: [dlq.objectCreated.lambdaTarget(this.objectCreated.fn, { retryAttempts: 4 })],
     });
 
     this.schedule = make(
       'Schedule',
       'A catalog schedule fired: records a queued fetch or build run and sends its job',
-      { readsCatalog: true },
+      { readsCatalog: true, deadLetters: dlq.schedule },
     );
     props.queue.queue.grantSendMessages(this.schedule.fn);
     for (const s of props.schedules) {
@@ -120,13 +141,15 @@ export class Triggers extends Construct {
         description: `Strata schedule for ${s.kind} ${s.name}: ${s.expression}`,
         schedule: events.Schedule.expression(eventBridgeExpression(s.expression)),
         targets: [
-          new targets.LambdaFunction(this.schedule.fn, {
+          dlq.schedule.lambdaTarget(this.schedule.fn, {
             event: events.RuleTargetInput.fromObject({
               kind: s.kind,
               name: s.name,
               time: events.EventField.time,
             }),
             retryAttempts: 2,
+            // A firing older than an hour is better redriven by hand than run late unseen.
+            maxEventAge: Duration.hours(1),
           }),
         ],
       });
@@ -134,10 +157,12 @@ export class Triggers extends Construct {
     }
 
     this.webhookSecrets = new secretsmanager.Secret(this, 'WebhookSecrets', {
-      description: 'Strata webhook secrets: a JSON object of hook name to HMAC secret',
+      description:
+        'Strata webhook secrets: a hook-key each hook derives its own secret from (HMAC-SHA256 of its name), or hook name to secret',
       generateSecretString: {
         secretStringTemplate: '{}',
-        generateStringKey: 'default',
+        // Not one `default` for every hook: each hook's secret derives from this key, so none leaks another's.
+        generateStringKey: WEBHOOK_HOOK_KEY,
         passwordLength: 48,
         excludePunctuation: true,
       },
@@ -180,9 +205,10 @@ export class Triggers extends Construct {
     this.reconciler = make(
       'Reconciler',
       'Marks runs whose task died (OOM, never started, stale heartbeat) failed and retries them',
-      { env: taskEnv, timeout: Duration.seconds(60) },
+      { env: taskEnv, timeout: Duration.seconds(60), deadLetters: dlq.reconciler },
     );
-    props.tasks.grantRun(this.reconciler.fn);
+    // It retries through the queue (the dispatcher starts the task), so it may count and stop tasks only.
+    props.tasks.grantWatch(this.reconciler.fn);
     props.queue.queue.grantSendMessages(this.reconciler.fn);
     // Its scheduled check asks the queue whether anything is going on before it wakes the database.
     props.queue.queue.grant(this.reconciler.fn, 'sqs:GetQueueAttributes');
@@ -207,12 +233,18 @@ export class Triggers extends Construct {
         detailType: ['ECS Task State Change'],
         detail: { clusterArn: [props.tasks.cluster.clusterArn], lastStatus: ['STOPPED'] },
       },
-      targets: [new targets.LambdaFunction(this.reconciler.fn, { retryAttempts: 4 })],
+      targets: [dlq.reconciler.lambdaTarget(this.reconciler.fn, { retryAttempts: 4 })],
     });
     new events.Rule(this, 'HeartbeatRule', {
       description: 'Strata reconciler: stale heartbeats of running tasks, every 15 minutes',
       schedule: events.Schedule.rate(Duration.minutes(15)),
-      targets: [new targets.LambdaFunction(this.reconciler.fn)],
+      // The next check comes in 15 minutes: a missed one is not worth a long retry.
+      targets: [
+        dlq.reconciler.lambdaTarget(this.reconciler.fn, {
+          retryAttempts: 1,
+          maxEventAge: Duration.minutes(15),
+        }),
+      ],
     });
   }
 }

@@ -46,6 +46,8 @@ export class ChildStack extends Stack {
     this.network = new Network(this, 'Network', {
       mode: c.network.mode,
       maxAzs: c.network.maxAzs,
+      // Tasks put their publish summaries on EventBridge only when the child reports to a core.
+      eventBridgeEndpoint: c.federation !== undefined,
       logRetention: retention,
     });
     this.buckets = new DataBuckets(this, 'Buckets', {
@@ -78,7 +80,6 @@ export class ChildStack extends Stack {
         host: this.database.cluster.clusterEndpoint.hostname,
         port: this.database.cluster.clusterEndpoint.port,
         secretArn: this.database.secretArn,
-        clusterResourceId: this.database.cluster.clusterResourceIdentifier,
       },
       logRetention: retention,
       jobsQueue: this.jobs.queue,
@@ -112,10 +113,16 @@ export class ChildStack extends Stack {
       burstLimit: c.api.burstLimit,
       publicBaseUrl: c.api.publicBaseUrl,
       corsOrigins: c.api.corsOrigins,
+      manageAccountCloudWatchRole: c.api.manageAccountCloudWatchRole,
       logRetention: retention,
     });
     this.observability = new Observability(this, 'Observability', {
-      alarms: [this.jobs.dlqDepthAlarm],
+      alarms: [
+        this.jobs.deadLetterAlarm,
+        ...Object.values(this.triggers.eventDeadLetters).map((d) => d.alarm),
+        ...(this.federation ? [this.federation.forwardDeadLetters.alarm] : []),
+      ],
+      taskLogGroup: this.tasks.logGroup,
       functions: {
         IngressObjectCreated: this.triggers.objectCreated.fn,
         Schedule: this.triggers.schedule.fn,

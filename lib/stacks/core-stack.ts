@@ -22,7 +22,7 @@ export class CoreStack extends Stack {
     const c = props.config;
     this.images = new ImageRepository(this, 'Images', {
       childAccounts: c.children.map((child) => child.account),
-      keepImages: c.keepImages,
+      untaggedExpireAfterDays: c.untaggedImageDays,
       allowDestroy: c.allowDestroy,
     });
     this.federation = new FederationCore(this, 'Federation', {

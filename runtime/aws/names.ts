@@ -32,6 +32,10 @@ export const ENV = {
   federationBus: 'STRATA_FEDERATION_BUS',
   /** Federation, in the core: its children (name, account, public key) and the freshness table. */
   coreChildren: 'STRATA_CORE_CHILDREN',
+  /** Where the core stack put its children's list (an S3 asset: a variable holds 4 KB, about 30 children). */
+  coreChildrenBucket: 'STRATA_CORE_CHILDREN_BUCKET',
+  coreChildrenKey: 'STRATA_CORE_CHILDREN_KEY',
+  coreChildrenSha256: 'STRATA_CORE_CHILDREN_SHA256',
   freshnessTable: 'STRATA_FRESHNESS_TABLE',
   partnersSecretArn: 'STRATA_PARTNERS_SECRET_ARN',
   requestGuardsTable: 'STRATA_REQUEST_GUARDS_TABLE',
@@ -55,3 +59,5 @@ export const productMetricDimensions = (product: string) => ({ ...METRIC_DIMENSI
 export const FEDERATION_EVENT = { source: 'strata', detailType: 'ProductPublished' } as const;
 /** The core's bus children forward to: named, because children name it in their config (by account and region). */
 export const FEDERATION_BUS_NAME = 'strata-federation';
+/** The key, in the webhook secrets document the stack generates, that each hook's own secret derives from. */
+export const WEBHOOK_HOOK_KEY = 'hook-key';

@@ -1,4 +1,5 @@
 import { HTTPException } from 'hono/http-exception';
+import { isDatabaseUnavailable } from '../db/transient.ts';
 import { ConflictError, NotFoundError, StrataError, UsageError } from '../errors.ts';
 import { FlatGeobufError } from '../features/flatgeobuf.ts';
 import { PartnerDirectoryError } from '../partners/credentials.ts';
@@ -53,9 +54,8 @@ export function toProblem(
   if (error instanceof NotFoundError) return notFound(error.message);
   if (error instanceof ConflictError) return new HttpProblem(409, 'Conflict', error.message);
   if (error instanceof UsageError) return badRequest(error.message);
-  const name = (error as { name?: string })?.name;
-  // The Data API gave up waiting for a paused cluster within the request's budget.
-  if (name === 'DatabaseResumingException')
+  // The Data API gave up waiting for a paused cluster within the request's budget, or the database is away.
+  if (isDatabaseUnavailable(error))
     return new HttpProblem(
       503,
       'Service Unavailable',

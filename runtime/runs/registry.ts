@@ -4,6 +4,9 @@ import type { Queryable } from '../ports/database.ts';
 import { newRunId } from '../util/ids.ts';
 import type { JobMessage, NewJob, Run, RunAttempt, RunKind, RunStatus, Trigger } from './schema.ts';
 
+/** The advisory lock dispatchers take to check the concurrency cap and claim as one step (any fixed number). */
+const DISPATCH_LOCK = 0x5354_5241;
+
 interface RunRow {
   id: string;
   kind: RunKind;
@@ -144,6 +147,36 @@ export class RunRegistry {
       [filter.target, filter.trigger, filter.seconds, filter.detail[0], filter.detail[1]],
     );
     return rows[0] ? toRun(rows[0]) : undefined;
+  }
+
+  /**
+   * Claims a run for dispatch (as `claimForDispatch`) only while fewer than `cap` runs hold a task or a
+   * claim, as one step across every dispatcher: the check and the claim run in one transaction under one
+   * advisory lock, so two dispatchers at once cannot both see room for one more task and both start one.
+   * Each statement in the transaction sees what the dispatcher before it committed. 'capped' when there is
+   * no room, 'taken' when the run is not waiting for a task.
+   */
+  async claimWithinCap(
+    id: string,
+    claim: string,
+    job: JobMessage,
+    cap: number,
+    staleClaimSeconds = STALE_CLAIM_SECONDS,
+  ): Promise<'claimed' | 'capped' | 'taken'> {
+    const db = this.db as Queryable & { transaction?: <T>(fn: () => Promise<T>) => Promise<T> };
+    if (!db.transaction) throw new Error('claimWithinCap needs a database with transactions');
+    return db.transaction(async () => {
+      await this.db.query('SELECT pg_advisory_xact_lock($1::bigint)', [DISPATCH_LOCK]);
+      // A claim older than staleClaimSeconds is a dead dispatcher's, about to be taken over: no task.
+      const [active] = await this.db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM strata.runs
+         WHERE task IS NOT NULL AND status IN ('queued', 'interrupted', 'running')
+           AND NOT (task LIKE 'claim:%' AND claimed_at < now() - make_interval(secs => $1::int))`,
+        [staleClaimSeconds],
+      );
+      if ((active?.n ?? 0) >= cap) return 'capped';
+      return (await this.claimForDispatch(id, claim, job, staleClaimSeconds)) ? 'claimed' : 'taken';
+    });
   }
 
   /**

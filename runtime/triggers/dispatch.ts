@@ -78,14 +78,20 @@ export async function dispatch(
       continue;
     }
     const claim = `claim:${randomUUID()}`;
-    let claimed: boolean;
+    // The ECS count above is a cheap first look; this is the check that holds when two dispatchers run at
+    // once: the cap checked and the run claimed as one step in the database.
+    let claimed: 'claimed' | 'capped' | 'taken';
     try {
-      claimed = await deps.runs.claimForDispatch(job.runId, claim, job);
+      claimed = await deps.runs.claimWithinCap(job.runId, claim, job, deps.maxConcurrent);
     } catch (e) {
-      if (e instanceof NotFoundError) claimed = false;
+      if (e instanceof NotFoundError) claimed = 'taken';
       else throw e;
     }
-    if (!claimed) {
+    if (claimed === 'capped') {
+      await holdBack(m, job, `concurrency cap reached (${deps.maxConcurrent} tasks running or starting)`);
+      continue;
+    }
+    if (claimed === 'taken') {
       deps.log.info('run is not waiting for a task; job dropped', { runId: job.runId });
       continue;
     }

@@ -1,5 +1,6 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
+import { WEBHOOK_HOOK_KEY } from '../aws/names.ts';
 import { type Catalog, problemsOf } from '../catalog/loader.ts';
 import { isDatabaseUnavailable } from '../db/transient.ts';
 import { StrataError } from '../errors.ts';
@@ -26,10 +27,16 @@ const HookSecret = z.union([
     .min(1, 'give one secret, or two while rotating')
     .max(2, 'give one secret, or two while rotating'),
 ]);
-/** `{ "<hook>": secret | [new, old], "default": ... }`: hook names are product names. */
+/**
+ * `{ "<hook>": secret | [new, old], "hook-key": key | [new, old], "default": ... }`: hook names are product
+ * names. A hook's own entry wins; else its secret derives from `hook-key` (what the stack generates), so
+ * every hook has a secret of its own that leaks no other's; `default`, one secret for every hook, is the old
+ * form, still read.
+ */
 const HOOK_NAME = /^[a-z][a-z0-9_]*$/;
+export const HOOK_KEY = WEBHOOK_HOOK_KEY;
 export const WebhookSecretsDocument = z.record(
-  z.string().regex(HOOK_NAME, 'is not a hook name (a product name, or "default")'),
+  z.string().regex(HOOK_NAME, 'is not a hook name (a product name, or "default")').or(z.literal(HOOK_KEY)),
   HookSecret,
 );
 export type WebhookSecretsDocument = z.infer<typeof WebhookSecretsDocument>;
@@ -62,7 +69,7 @@ export function parseWebhookSecrets(text: string | undefined, source: string): W
   // Keys a plain object cannot hold as data (`__proto__`) would vanish on the way through: name them first.
   const odd =
     doc && typeof doc === 'object' && !Array.isArray(doc)
-      ? Object.keys(doc).filter((k) => !HOOK_NAME.test(k))
+      ? Object.keys(doc).filter((k) => !HOOK_NAME.test(k) && k !== HOOK_KEY)
       : [];
   if (odd.length > 0)
     throw new WebhookSecretsError(
@@ -80,6 +87,20 @@ export function parseWebhookSecrets(text: string | undefined, source: string): W
   return new Map(
     Object.entries(parsed.data).map(([hook, s]) => [hook, typeof s === 'string' ? [s] : s] as const),
   );
+}
+
+/** The secret of `hook` derived from the stack's hook key: hex HMAC-SHA256 of the hook's name. */
+export function derivedHookSecret(hookKey: string, hook: string): string {
+  return createHmac('sha256', hookKey).update(hook).digest('hex');
+}
+
+/** The secrets a hook's signature may verify with: its own, else derived from the hook key, else the default. */
+export function secretsForHook(secrets: WebhookSecrets, hook: string): readonly string[] {
+  const own = secrets.get(hook);
+  if (own) return own;
+  const keys = secrets.get(HOOK_KEY);
+  if (keys && HOOK_NAME.test(hook)) return keys.map((k) => derivedHookSecret(k, hook));
+  return secrets.get('default') ?? [];
 }
 
 /** A hook name from a URL path segment; undefined when its percent-escapes are malformed. */
@@ -138,8 +159,8 @@ const DELIVERY = /^[\w.:-]{1,128}$/;
 
 /**
  * A signed webhook asks for a product build. The body's size is checked first (413), then the signature
- * with the hook's own secrets (or the shared default; two during a rotation): a bad or missing one gets 401
- * and changes nothing. The delivery id is the replay guard: a delivery seen before makes no second run. A
+ * with the hook's own secrets (its own entry, or derived from the hook key, or the old shared default; two
+ * during a rotation): a bad or missing one gets 401 and changes nothing. The delivery id is the replay guard: a delivery seen before makes no second run. A
  * captured request replayed under a new delivery id is refused too (409: the same body within
  * `bodySeenSeconds`), and each hook may start at most `maxPerWindow` runs per `rateWindowSeconds` (429).
  * Nothing inside is ever told to the sender: a failure here is a 503 with a plain message, logged in full.
@@ -148,7 +169,7 @@ export async function onWebhook(req: WebhookRequest, deps: WebhookDeps): Promise
   const limits = { ...DEFAULT_WEBHOOK_LIMITS, ...deps.limits };
   if (req.body.length > limits.maxBodyBytes)
     return { statusCode: 413, body: { error: `the body is larger than ${limits.maxBodyBytes} bytes` } };
-  const secrets = deps.secrets.get(req.hook) ?? deps.secrets.get('default') ?? [];
+  const secrets = secretsForHook(deps.secrets, req.hook);
   if (!secrets.some((s) => verifySignature(req.body, req.signature, s)))
     return { statusCode: 401, body: { error: 'missing or invalid X-Hub-Signature-256' } };
   if (!req.deliveryId || !DELIVERY.test(req.deliveryId))

@@ -36,16 +36,19 @@ describe('child stack, defaults (child-a)', () => {
     t.hasResourceProperties('AWS::EC2::VPCEndpoint', { VpcEndpointType: 'Gateway' });
   });
 
-  it('sends undeliverable jobs to a dead-letter queue, with an alarm on its depth', () => {
+  it('sends undeliverable jobs to a dead-letter queue, with an alarm on the dead letters it receives', () => {
     const queues = t.findResources('AWS::SQS::Queue');
-    const dlq = Object.entries(queues).find(([id]) => id.includes('DeadLetter'))![0];
+    const dlq = Object.entries(queues).find(([id]) => id.startsWith('JobsDeadLetter'))![0];
     t.hasResourceProperties('AWS::SQS::Queue', {
       RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [dlq, 'Arn'] }, maxReceiveCount: 5 },
       VisibilityTimeout: 360,
       SqsManagedSseEnabled: true,
     });
+    // Its consumer empties it in seconds: visible messages would never be seen; receives are.
+    t.hasResourceProperties('AWS::SQS::Queue', { VisibilityTimeout: 180, MessageRetentionPeriod: 1209600 });
     t.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      MetricName: 'ApproximateNumberOfMessagesVisible',
+      MetricName: 'NumberOfMessagesReceived',
+      Statistic: 'Sum',
       Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [dlq, 'QueueName'] } }],
       Threshold: 0,
       ComparisonOperator: 'GreaterThanThreshold',

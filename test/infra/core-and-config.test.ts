@@ -18,8 +18,38 @@ describe('core stack', () => {
     for (const account of ['222222222222', '333333333333']) expect(policy).toContain(`:iam::${account}:root`);
     expect(policy).toContain('ecr:BatchGetImage');
     expect(policy).not.toContain('ecr:PutImage');
-    expect(repo.Properties.LifecyclePolicy.LifecyclePolicyText).toContain('"countNumber":20');
     expect(nagFindings(stack, 'error')).toEqual([]);
+  });
+
+  it('expires only untagged images, so a tag a child pins is never deleted', async () => {
+    // Prepare
+    const t = Template.fromStack(await synthEnvironment('core-region'));
+    const repo = Object.values(t.findResources('AWS::ECR::Repository'))[0]!;
+
+    // Act
+    const rules = JSON.parse(repo.Properties.LifecyclePolicy.LifecyclePolicyText).rules as {
+      selection: { tagStatus: string; countType: string; countNumber: number };
+      action: { type: string };
+    }[];
+
+    // Assess: every expiring rule selects untagged images only, by age (never "keep the newest N").
+    expect(rules.length).toBeGreaterThan(0);
+    for (const r of rules) {
+      expect(r.action.type).toBe('expire');
+      expect(r.selection).toMatchObject({ tagStatus: 'untagged', countType: 'sinceImagePushed' });
+    }
+    expect(rules[0]!.selection.countNumber).toBe(14);
+  });
+
+  it('keeps untagged images the configured number of days, and refuses less than one', async () => {
+    const t = Template.fromStack(await synthEnvironment('core-region', { untaggedImageDays: 30 }));
+    const repo = Object.values(t.findResources('AWS::ECR::Repository'))[0]!;
+    expect(
+      JSON.parse(repo.Properties.LifecyclePolicy.LifecyclePolicyText).rules[0].selection.countNumber,
+    ).toBe(30);
+    await expect(synthEnvironment('core-region', { untaggedImageDays: 0 })).rejects.toThrow(
+      /untaggedImageDays/,
+    );
   });
 });
 

@@ -23,14 +23,15 @@ type Resources = Record<string, { Type: string; Properties: { Handler?: string }
 /** Embedded metric format, as Powertools serialises it: dimension names under `_aws`, values beside them. */
 type Emf = Record<string, unknown> & { _aws: { CloudWatchMetrics: { Dimensions: string[][] }[] } };
 
-/** Every principal named in any policy of the template, as JSON text. */
+/** Every principal an Allow statement of any policy in the template names, as JSON text. */
 function principals(t: Template): string[] {
   const out: string[] = [];
   const walk = (v: unknown) => {
     if (Array.isArray(v)) v.forEach(walk);
     else if (v && typeof v === 'object')
       for (const [k, x] of Object.entries(v)) {
-        if (k === 'Principal') out.push(JSON.stringify(x));
+        // A Deny to everyone (queues' and buckets' TLS-only statements) grants nothing.
+        if (k === 'Principal' && (v as { Effect?: string }).Effect !== 'Deny') out.push(JSON.stringify(x));
         walk(x);
       }
   };
@@ -243,10 +244,18 @@ describe('core and two children, as the README deploys them', () => {
       });
       const intake = Object.values(tc.findResources('AWS::Lambda::Function')).find(
         (f) =>
-          f.Properties.Environment?.Variables?.STRATA_CORE_CHILDREN &&
+          f.Properties.Environment?.Variables?.STRATA_CORE_CHILDREN_KEY &&
           /intake/i.test(f.Properties.Description),
       )!;
-      const children = JSON.parse(intake.Properties.Environment.Variables.STRATA_CORE_CHILDREN);
+      // The children are an S3 asset (a variable holds 4 KB, about 30 children), named by its sha256.
+      const vars = intake.Properties.Environment.Variables;
+      const files = Object.values(assetManifest(core).files);
+      const asset = files.find(
+        (f) => Object.values(f.destinations)[0]!.objectKey === vars.STRATA_CORE_CHILDREN_KEY,
+      )!;
+      const text = readFileSync(join(assetManifest(core).dir, asset.source.path), 'utf8');
+      expect(createHash('sha256').update(text).digest('hex')).toBe(vars.STRATA_CORE_CHILDREN_SHA256);
+      const children = JSON.parse(text);
       expect(children.map((c: { name: string; account: string }) => [c.name, c.account])).toEqual([
         ['child-a', '222222222222'],
         ['child-b', '333333333333'],
@@ -397,7 +406,7 @@ describe('core and two children, as the README deploys them', () => {
 
     it('builds the image for the platform the tasks run on, and pushes it where child-a pulls from', () => {
       const build =
-        /docker buildx build --platform (\S+) -f (\S+) \\\n\s+-t (\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com\/([a-z-]+):(\S+) --push \./.exec(
+        /docker buildx build --platform (\S+) --provenance=false -f (\S+) \\\n\s+-t (\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com\/([a-z-]+):(\S+) --push \./.exec(
           section,
         );
       expect(build).not.toBeNull();

@@ -1,7 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ECSClient, ListTasksCommand, RunTaskCommand } from '@aws-sdk/client-ecs';
-import { ExecuteStatementCommand, RDSDataClient } from '@aws-sdk/client-rds-data';
+import {
+  BeginTransactionCommand,
+  CommitTransactionCommand,
+  ExecuteStatementCommand,
+  RDSDataClient,
+} from '@aws-sdk/client-rds-data';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -62,6 +67,9 @@ describe('dispatcher handler', () => {
       .rejectsOnce(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }))
       .rejects(Object.assign(new Error('TaskDefinition is inactive'), { name: 'ClientException' }));
     sqs.on(SendMessageCommand).resolves({});
+    // The cap is checked and the run claimed in one transaction (issue 18).
+    rds.on(BeginTransactionCommand).resolves({ transactionId: 'tx-1' });
+    rds.on(CommitTransactionCommand).resolves({});
     rds
       .on(ExecuteStatementCommand)
       .callsFake((input: { sql: string }) =>
@@ -96,6 +104,11 @@ describe('dispatcher handler', () => {
     });
     // The refused run's claim was given back through the Data API, and why it failed was noted on it.
     const sqls = rds.commandCalls(ExecuteStatementCommand).map((c) => c.args[0].input);
+    const claims = sqls.filter((s) => s.sql?.includes('SET task = :p2, job'));
+    expect(claims.every((s) => s.transactionId === 'tx-1')).toBe(true);
+    expect(sqls.some((s) => s.sql?.includes('pg_advisory_xact_lock') && s.transactionId === 'tx-1')).toBe(
+      true,
+    );
     expect(
       sqls
         .filter((s) => s.sql?.startsWith('UPDATE strata.runs SET task = :p3'))

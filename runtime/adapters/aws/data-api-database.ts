@@ -10,6 +10,7 @@ import {
 } from '@aws-sdk/client-rds-data';
 import { Usage } from '../../cost/usage.ts';
 import { splitStatements } from '../../db/split-statements.ts';
+import { DatabaseUnavailableError } from '../../db/transient.ts';
 import type { Queryable } from '../../ports/database.ts';
 
 export interface DataApiTarget {
@@ -37,6 +38,9 @@ function toParameter(value: unknown, index: number): SqlParameter {
 
 const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** A Data API statement answers in tens of milliseconds once Aurora is up: a retry with less left is pointless. */
+const CALL_RESERVE_MS = 1000;
+
 /**
  * What the Data API answers while Aurora wakes from 0 ACU (up to ~15 s), fails over, or sheds load: worth
  * asking again. (The SDK retries throttling a few times by itself; a burst can outlast that.)
@@ -49,10 +53,22 @@ const RETRYABLE = new Set([
   'TooManyRequestsException',
 ]);
 
+export interface DataApiWaits {
+  /**
+   * The milliseconds the current invocation may still spend waiting (a Lambda's remaining time less a
+   * margin: `WaitBudget.left`). No retry waits past it, and no call runs past it. @default no limit
+   */
+  readonly budget?: () => number;
+  /** The clock the resume timeout is measured on (tests pass a fake one). @default Date.now */
+  readonly now?: () => number;
+}
+
 /**
  * The database for Lambdas, through the RDS Data API: no connection to hold, one statement per call. Calls
  * the database cannot take yet (resuming, unavailable, throttled) are retried with backoff for up to
- * `resumeTimeoutMs`; then the last error is thrown, and callers answer "try again" (503) rather than fail.
+ * `resumeTimeoutMs`, and never past the invocation's budget; then the last error is thrown, and callers
+ * answer "try again" (503, or a thrown error their event source retries) rather than fail. A call the
+ * budget cuts short is a DatabaseUnavailableError, so it is retried the same way.
  */
 export class DataApiDatabase implements Queryable {
   private readonly als = new AsyncLocalStorage<{ transactionId: string }>();
@@ -63,31 +79,57 @@ export class DataApiDatabase implements Queryable {
     private readonly resumeTimeoutMs = 45_000,
     /** How a backoff waits (tests count the waits instead of sleeping). */
     private readonly sleep: (ms: number) => Promise<void> = realSleep,
+    private readonly waits: DataApiWaits = {},
   ) {}
 
-  private async send<T>(command: () => Promise<T>): Promise<T> {
+  private budgetLeft(): number {
+    return this.waits.budget ? Math.max(0, this.waits.budget()) : Number.POSITIVE_INFINITY;
+  }
+
+  private async send<T>(command: (abortSignal?: AbortSignal) => Promise<T>): Promise<T> {
+    const now = this.waits.now ?? Date.now;
     let waited = 0;
-    const deadline = Date.now() + this.resumeTimeoutMs;
+    const deadline = now() + this.resumeTimeoutMs;
     for (let attempt = 0; ; attempt++) {
+      const budget = this.budgetLeft();
+      if (budget <= 0)
+        throw new DatabaseUnavailableError(
+          'the database was not asked: this invocation has no time left to wait for an answer',
+        );
       Usage.dataApiCall();
+      // A call is cut short where the invocation's budget ends, so the function answers before it times out.
+      const cut = Number.isFinite(budget) ? new AbortController() : undefined;
+      const timer = cut ? setTimeout(() => cut.abort(), budget) : undefined;
       try {
-        return await command();
+        return await command(cut?.signal);
       } catch (e) {
+        if (cut?.signal.aborted)
+          throw new DatabaseUnavailableError(
+            `the database did not answer within this invocation's time (${budget} ms)`,
+            e,
+          );
         const name = (e as { name?: string }).name ?? '';
-        // Never waits past the budget, by the clock or by the waits themselves: a caller with one (API
-        // Gateway's 29 s) gets its answer in it.
-        const left = Math.min(deadline - Date.now(), this.resumeTimeoutMs - waited);
+        // Never waits past the resume timeout, by the clock or by the waits themselves, nor past the
+        // invocation's budget: a caller with a limit (API Gateway's 29 s, a 30 s function) gets its answer in it.
+        // After a wait, the retry itself needs time inside the budget: CALL_RESERVE_MS of it.
+        const left = Math.min(
+          deadline - now(),
+          this.resumeTimeoutMs - waited,
+          this.budgetLeft() - CALL_RESERVE_MS,
+        );
         if (!RETRYABLE.has(name) || left <= 0) throw e;
         const wait = Math.min(5000, 500 * 2 ** attempt, left);
         await this.sleep(wait);
         waited += wait;
+      } finally {
+        if (timer) clearTimeout(timer);
       }
     }
   }
 
   async query<R = Record<string, unknown>>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
     const transactionId = this.als.getStore()?.transactionId;
-    const out = await this.send(() =>
+    const out = await this.send((abortSignal) =>
       this.client.send(
         new ExecuteStatementCommand({
           resourceArn: this.target.resourceArn,
@@ -98,6 +140,7 @@ export class DataApiDatabase implements Queryable {
           formatRecordsAs: 'JSON',
           transactionId,
         }),
+        { abortSignal },
       ),
     );
     return out.formattedRecords ? (JSON.parse(out.formattedRecords) as R[]) : [];
@@ -110,8 +153,10 @@ export class DataApiDatabase implements Queryable {
   async transaction<T>(fn: () => Promise<T>): Promise<T> {
     if (this.als.getStore()) return fn();
     const base = { resourceArn: this.target.resourceArn, secretArn: this.target.secretArn };
-    const { transactionId } = await this.send(() =>
-      this.client.send(new BeginTransactionCommand({ ...base, database: this.target.database })),
+    const { transactionId } = await this.send((abortSignal) =>
+      this.client.send(new BeginTransactionCommand({ ...base, database: this.target.database }), {
+        abortSignal,
+      }),
     );
     if (!transactionId) throw new Error('the Data API returned no transaction id');
     try {

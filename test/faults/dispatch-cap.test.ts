@@ -1,0 +1,85 @@
+// Issue 18, point 8: the concurrency cap held when two dispatchers run at once. Each read the running
+// tasks, saw room for one more, and both started one; now the cap is checked and the run claimed as one step.
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { TableJobQueue } from '../../runtime/adapters/local/table-job-queue.ts';
+import type { TaskLauncher } from '../../runtime/ports/task-launcher.ts';
+import type { JobMessage } from '../../runtime/runs/schema.ts';
+import { dispatch } from '../../runtime/triggers/dispatch.ts';
+import { engines, type TestPlatform, testPlatform } from '../helpers/engines.ts';
+import { silentLog } from './helpers.ts';
+
+/** ECS as both dispatchers see it at once: no task running yet. */
+class StaleLauncher implements TaskLauncher {
+  launched: string[] = [];
+  async launch(job: JobMessage): Promise<string> {
+    this.launched.push(job.runId);
+    return `arn:task/${this.launched.length}`;
+  }
+  async running(): Promise<number> {
+    return 0;
+  }
+  async stop(): Promise<void> {}
+}
+
+describe.each(engines())('the concurrency cap with dispatchers at once, on $name', (engine) => {
+  let p: TestPlatform;
+  let queue: TableJobQueue;
+  const newJob = async (): Promise<JobMessage> => {
+    const run = await p.runs.create(
+      'build',
+      'copy',
+      { kind: 'schedule' },
+      { kind: 'build', product: 'copy' },
+    );
+    return { kind: 'build', runId: run.id, product: 'copy' };
+  };
+
+  beforeAll(async () => {
+    p = await testPlatform(engine);
+    queue = new TableJobQueue(p.db, { maxReceives: 5 });
+  });
+  afterAll(async () => p?.close());
+  beforeEach(async () => {
+    await p.db.query('DELETE FROM strata.jobs');
+    await p.db.query('TRUNCATE strata.runs CASCADE');
+  });
+
+  it('lets exactly `cap` claims through when many ask at the same moment', async () => {
+    // Prepare
+    const jobs = await Promise.all([1, 2, 3, 4, 5].map(() => newJob()));
+
+    // Act
+    const outcomes = await Promise.all(
+      jobs.map((j, i) => p.runs.claimWithinCap(j.runId, `claim:${i}`, j, 2)),
+    );
+
+    // Assess
+    expect(outcomes.filter((o) => o === 'claimed')).toHaveLength(2);
+    expect(outcomes.filter((o) => o === 'capped')).toHaveLength(3);
+    // A run already claimed is taken, whatever the room.
+    expect(await p.runs.claimWithinCap(jobs[0]!.runId, 'claim:again', jobs[0]!, 10)).toBe(
+      outcomes[0] === 'claimed' ? 'taken' : 'claimed',
+    );
+  });
+
+  it('starts one task, not two, when two dispatchers each see room for one', async () => {
+    // Prepare: a cap of one, and a job for each dispatcher.
+    const [a, b] = [await newJob(), await newJob()];
+    const launcher = new StaleLauncher();
+    const deps = { runs: p.runs, launcher, queue, maxConcurrent: 1, log: silentLog };
+
+    // Act
+    const [first, second] = await Promise.all([
+      dispatch([{ id: 'm-a', body: JSON.stringify(a) }], deps),
+      dispatch([{ id: 'm-b', body: JSON.stringify(b) }], deps),
+    ]);
+
+    // Assess: one started; the other was held back (sent again later), not failed and not started.
+    expect(launcher.launched).toHaveLength(1);
+    expect(first.started + second.started).toBe(1);
+    expect(first.held + second.held).toBe(1);
+    expect([...first.retry, ...second.retry]).toEqual([]);
+    const [held] = await p.db.query<{ n: number }>('SELECT count(*)::int AS n FROM strata.jobs');
+    expect(held!.n).toBe(1);
+  });
+});
