@@ -1,4 +1,4 @@
-import { createReadStream, readFileSync } from 'node:fs';
+import { createReadStream, readFileSync, readlinkSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -135,6 +135,7 @@ function load(): Promise<Embedded> {
     if (!hadLocation) Reflect.deleteProperty(globalThis, 'location');
     const M = gdal.Module;
     const fns = wrapAll(M);
+    keepLinksAbsolute(M);
     const mounted = new Set<string>();
     const mount = (abs: string) => {
       const top = abs.split('/')[1];
@@ -177,6 +178,29 @@ function load(): Promise<Embedded> {
     loading = undefined;
   });
   return loading;
+}
+
+export /**
+ * Emscripten's NODEFS reads a symbolic link's absolute target as relative to the mount's root, then resolves
+ * that beside the link: a wrong path. Host folders are mounted at their own paths here, so the target as the
+ * host says it is right; Strata links a source file in under the extension GDAL expects (gdal-source.ts).
+ */
+function keepLinksAbsolute(M: EmModule): void {
+  const nodefs = M.NODEFS as {
+    realPath(node: unknown): string;
+    node_ops: { readlink(node: unknown): string };
+  };
+  const original = nodefs.node_ops.readlink;
+  nodefs.node_ops.readlink = (node) => {
+    const target = (() => {
+      try {
+        return readlinkSync(nodefs.realPath(node));
+      } catch {
+        return undefined;
+      }
+    })();
+    return target?.startsWith('/') ? target : original(node);
+  };
 }
 
 export function missingEmbedded(): MissingToolError {
