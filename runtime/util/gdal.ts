@@ -12,10 +12,20 @@ export { spawnGdal };
 /** Read once, when the first GDAL work starts: STRATA_GDAL=system|embedded|auto (default auto). */
 let chosen: Promise<GdalPort> | undefined;
 
+let announce: ((label: string) => void) | undefined;
+
+/** Has the GDAL chosen named when the choice is made (the command line prints it; a Lambda or task logs nothing). */
+export function announceGdal(fn: (label: string) => void): void {
+  announce = fn;
+}
+
 /** The GDAL this process uses; rejects with MissingToolError (saying what to install) when there is none. */
 export function gdal(): Promise<GdalPort> {
   if (!chosen) {
-    chosen = chooseGdal(gdalChoice(process.env.STRATA_GDAL));
+    chosen = chooseGdal(gdalChoice(process.env.STRATA_GDAL)).then((port) => {
+      announce?.(gdalLabel(port));
+      return port;
+    });
     // A failed choice is asked again next time: GDAL may have been installed meanwhile (a long `strata serve`).
     chosen.catch(() => {
       chosen = undefined;
