@@ -154,7 +154,8 @@ function load(): Promise<Embedded> {
       // GDAL matches driver names ignoring case (PGDump is PGDUMP).
       drivers: new Set(Object.keys(gdal.drivers.vector).map((d) => d.toLowerCase())),
       reach(arg) {
-        for (const m of arg.matchAll(/(?:^|=|\/vsi[a-z]+\/)(\/[^/\s]+)(?:\/|$)/g)) mount(m[1]!);
+        const path = arg.replace(/^(?:\/vsi[a-z0-9]+\/)+/, '/').replace(/^\/+/, '/');
+        for (const m of path.matchAll(/(?:^|=)(\/[^/\s]+)(?:\/|$)/g)) mount(m[1]!);
       },
       call(tool, fn) {
         stderr = [];
@@ -268,6 +269,7 @@ function ogr2ogr(g: Embedded, args: readonly string[]): string {
   for (const o of [dst, ...a.options]) g.reach(o);
   return withConfig(g, a.config, () => {
     const ds = openSource('ogr2ogr', g, src, a.openOptions);
+    // Its options parser takes what is not an option as layer names (the program takes the files out first).
     const argv = strings(g.M, [...a.options, ...layers]);
     const list = g.M._malloc(4);
     try {
@@ -296,7 +298,8 @@ function ogrinfo(g: Embedded, args: readonly string[]): string {
   if (!path) throw new GdalFailedError('ogrinfo', ['a file to describe is needed'], 1);
   return withConfig(g, a.config, () => {
     const ds = openSource('ogrinfo', g, path, a.openOptions);
-    const argv = strings(g.M, [...a.options, ...layers]);
+    // Its options parser takes the file name first, as the program does, and the layers after it.
+    const argv = strings(g.M, [...a.options, path, ...layers]);
     try {
       const opts = g.fns.infoOptions(argv.ptr, 0) as number;
       if (!opts) throw failed('ogrinfo', g, 'invalid options');
