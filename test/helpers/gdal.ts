@@ -152,7 +152,13 @@ export async function ogrSummary(path: string): Promise<LayerSummary> {
       const lines = block.split('\n');
       const count = Number(/^Feature Count: (\d+)$/m.exec(block)?.[1]);
       const fields = lines
-        .map((l) => /^([^:]+): [A-Za-z0-9]+(?:\([A-Za-z]+\))? \(\d+\.\d+\)/.exec(l)?.[1])
+        .map(
+          (l) =>
+            // GDAL 3.7 and later print no (width.precision) after a date or time.
+            /^([^:]+): (?:Integer|Integer64|Real|String|Date|Time|DateTime|Binary)(?:\([A-Za-z]+\))?(?: \(\d+\.\d+\)|$)/.exec(
+              l,
+            )?.[1],
+        )
         .filter((x): x is string => x !== undefined);
       return { name: lines[0]!.trim(), count, fields };
     });
