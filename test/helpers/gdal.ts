@@ -155,7 +155,7 @@ export async function ogrSummary(path: string): Promise<LayerSummary> {
         .map(
           (l) =>
             // GDAL 3.7 and later print no (width.precision) after a date or time.
-            /^([^:]+): (?:Integer|Integer64|Real|String|Date|Time|DateTime|Binary)(?:\([A-Za-z]+\))?(?: \(\d+\.\d+\)|$)/.exec(
+            /^([^:]+): (?:Integer|Integer64|Real|String|Date|Time|DateTime|Binary)(?:\([A-Za-z]+\))?(?: \([^()]*\)|$)/.exec(
               l,
             )?.[1],
         )

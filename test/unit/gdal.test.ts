@@ -31,6 +31,7 @@ Layer SRS WKT:
 body: String (0.0)
 written: Date
 seen_at: DateTime NOT NULL
+met: DateTime (+02:00)
 `;
 
 describe('GDAL plumbing', () => {
@@ -55,11 +56,12 @@ describe('GDAL plumbing', () => {
           geometry: 'None',
           featureCount: 0,
           crs: undefined,
-          // GDAL 3.7 and later (the embedded one is 3.8) print no width after a date or a time.
+          // GDAL 3.7 and later (the embedded one is 3.8) print no width after a date or a time, or its zone.
           fields: [
             { name: 'body', type: 'String' },
             { name: 'written', type: 'Date' },
             { name: 'seen_at', type: 'DateTime' },
+            { name: 'met', type: 'DateTime' },
           ],
         },
       ],

@@ -267,10 +267,16 @@ function ogr2ogr(g: Embedded, args: readonly string[]): string {
       `the embedded GDAL has no "${driver}" driver to write with; ${GDAL_INSTALL} (the system's GDAL is used whenever its ogr2ogr is on the PATH)`,
     );
   for (const o of [dst, ...a.options]) g.reach(o);
+  // This build's PGDump writer turns a date before 1970 into 1900/01/00 (its reader is right): dates and times
+  // go out as GDAL's text for them, which is what the system's PGDump writes and what COPY reads.
+  const options =
+    driver?.toLowerCase() === 'pgdump' && !a.options.includes('-fieldTypeToString')
+      ? [...a.options, '-fieldTypeToString', 'Date,Time,DateTime']
+      : a.options;
   return withConfig(g, a.config, () => {
     const ds = openSource('ogr2ogr', g, src, a.openOptions);
     // Its options parser takes what is not an option as layer names (the program takes the files out first).
-    const argv = strings(g.M, [...a.options, ...layers]);
+    const argv = strings(g.M, [...options, ...layers]);
     const list = g.M._malloc(4);
     try {
       g.M.HEAPU32[list >> 2] = ds;
