@@ -125,7 +125,9 @@ function load(): Promise<Embedded> {
     const hadLocation = 'location' in globalThis;
     const gdal = await init({
       path: files,
-      env: { ...GDAL_ENV },
+      // This build has no threads: GDAL 3.8 would start one to read a GeoPackage through its Arrow route
+      // (GeoPackage to GeoPackage), and fail with "Cannot start worker thread".
+      env: { ...GDAL_ENV, OGR2OGR_USE_ARROW_API: 'NO', OGR_GPKG_NUM_THREADS: '1' },
       logHandler: () => {},
       errorHandler: (m) => {
         stderr.push(m);
