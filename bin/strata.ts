@@ -10,6 +10,7 @@ import { listProductVersions } from '../runtime/publish/versions.ts';
 import { RunStatus } from '../runtime/runs/schema.ts';
 import { announceServe } from '../runtime/serve/discovery.ts';
 import { parseWebhookSecrets } from '../runtime/triggers/webhook.ts';
+import { announceGdal } from '../runtime/util/gdal.ts';
 import { registerBuildCommands } from './cli/build-commands.ts';
 import { type GlobalOptions, openCatalog, withPlatform } from './cli/context.ts';
 import { registerCoreCommands, runCoreServer } from './cli/core-commands.ts';
@@ -42,6 +43,11 @@ const program = new Command('strata')
   .showHelpAfterError();
 
 const globals = (): GlobalOptions => program.opts<GlobalOptions>();
+
+// Which GDAL a command uses is said once, when it first needs one: the embedded one is slower, and says so.
+announceGdal((label) => {
+  if (!globals().json) process.stderr.write(`using ${label}\n`);
+});
 
 /** Runs a command body, turning any error into a message and an exit code. */
 function action<A extends unknown[]>(fn: (...args: A) => Promise<number | undefined>) {

@@ -109,7 +109,12 @@ export function crsFromWkt(wkt: string): FileCrs | undefined {
   return Number.isInteger(code) && code > 0 ? { name, epsg: code } : { name };
 }
 
-const FIELD = /^(.+): ([A-Za-z0-9]+)(?:\([A-Za-z0-9]+\))? \(\d+\.\d+\)(?: NOT NULL)?(?: DEFAULT .*)?$/;
+/**
+ * A field line. GDAL 3.7 and later print no `(width.precision)` after a date or time (`seen: DateTime`), and
+ * GDAL 3.8 prints a time zone there instead when the values share one (`seen: DateTime (+02:00)`).
+ */
+const FIELD =
+  /^(.+): (Integer|Integer64|Real|String|Date|Time|DateTime|Binary|IntegerList|Integer64List|RealList|StringList)(?:\([A-Za-z0-9]+\))?(?: \([^()]*\))?(?: NOT NULL)?(?: DEFAULT .*)?$/;
 
 /** Reads `ogrinfo -so -al` output: the driver, and per layer its geometry, count, CRS and fields. */
 export function parseOgrinfo(text: string): SourceInfo {

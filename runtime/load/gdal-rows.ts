@@ -1,5 +1,5 @@
 import type { CopyChunk } from '../ports/database.ts';
-import { spawnGdal } from '../util/gdal.ts';
+import { streamGdal } from '../util/gdal.ts';
 import type { GdalLayer } from './gdal-source.ts';
 
 const NL = 0x0a;
@@ -72,8 +72,7 @@ function escaped(buf: Buffer, i: number, from: number): boolean {
  * the reader stops early; throws GdalFailedError when ogr2ogr fails.
  */
 export async function* gdalRows(layer: GdalLayer, chunkBytes = 4 << 20): AsyncGenerator<CopyChunk> {
-  const p = spawnGdal('ogr2ogr', pgDumpArgs(layer));
-  p.child.stdin.end();
+  const p = await streamGdal(pgDumpArgs(layer));
   // As the file names them; gdalColumns gives the table's names for the same order.
   const expected = [
     ...(layer.dataset.geometry.kind === 'geojson' ? ['geom'] : []),
@@ -86,7 +85,7 @@ export async function* gdalRows(layer: GdalLayer, chunkBytes = 4 << 20): AsyncGe
   let pendingRows = 0;
   let finished = false;
   try {
-    for await (const raw of p.child.stdout) {
+    for await (const raw of p.stdout) {
       if (state === 'tail') continue;
       const data: Buffer = carry.length > 0 ? Buffer.concat([carry, raw as Buffer]) : (raw as Buffer);
       let lineStart = 0;
@@ -137,6 +136,6 @@ export async function* gdalRows(layer: GdalLayer, chunkBytes = 4 << 20): AsyncGe
     if (pendingBytes > 0) yield { data: Buffer.concat(pending), rows: pendingRows };
     finished = true;
   } finally {
-    if (!finished) p.child.kill('SIGKILL');
+    if (!finished) p.stop();
   }
 }

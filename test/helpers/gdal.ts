@@ -3,13 +3,22 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import yazl from 'yazl';
+import { runGdal } from '../../runtime/util/gdal.ts';
 
 const run = promisify(execFile);
 
-/** Runs a GDAL program as a user would (fixtures are made by GDAL from GeoJSON, never by hand). */
+/**
+ * Runs a GDAL program as a user would (fixtures are made by GDAL from GeoJSON, never by hand): the system's,
+ * or on a machine without it the embedded one Strata would use there.
+ */
 export async function gdal(tool: 'ogr2ogr' | 'ogrinfo', args: string[]): Promise<string> {
-  const { stdout } = await run(tool, args, { maxBuffer: 64 << 20, env: { ...process.env, LC_ALL: 'C' } });
-  return stdout;
+  try {
+    const { stdout } = await run(tool, args, { maxBuffer: 64 << 20, env: { ...process.env, LC_ALL: 'C' } });
+    return stdout;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    return runGdal(tool, args);
+  }
 }
 
 export interface Feature {
@@ -143,7 +152,13 @@ export async function ogrSummary(path: string): Promise<LayerSummary> {
       const lines = block.split('\n');
       const count = Number(/^Feature Count: (\d+)$/m.exec(block)?.[1]);
       const fields = lines
-        .map((l) => /^([^:]+): [A-Za-z0-9]+(?:\([A-Za-z]+\))? \(\d+\.\d+\)/.exec(l)?.[1])
+        .map(
+          (l) =>
+            // GDAL 3.7 and later print no (width.precision) after a date or time.
+            /^([^:]+): (?:Integer|Integer64|Real|String|Date|Time|DateTime|Binary)(?:\([A-Za-z]+\))?(?: \([^()]*\)|$)/.exec(
+              l,
+            )?.[1],
+        )
         .filter((x): x is string => x !== undefined);
       return { name: lines[0]!.trim(), count, fields };
     });

@@ -54,7 +54,7 @@ describe('bundles', () => {
       }
     };
     await visit(paths.strata!);
-    expect([...loaded].filter((p) => /hono|hawk|aws-sdk|hyparquet|yauzl|yazl/.test(p))).toEqual([]);
+    expect([...loaded].filter((p) => /hono|hawk|aws-sdk|hyparquet|yauzl|yazl|gdal3/.test(p))).toEqual([]);
     expect(loaded.has('commander')).toBe(true);
 
     // Assess 2: whichever file the GeoJSON pool ends up in finds its worker beside it.

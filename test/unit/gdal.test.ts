@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { MissingToolError } from '../../runtime/errors.ts';
 import { crsFromWkt, parseOgrinfo } from '../../runtime/load/gdal-info.ts';
 import { shapefileFieldNames } from '../../runtime/publish/export-gdal.ts';
-import { gdalErrors, runGdal } from '../../runtime/util/gdal.ts';
+import { gdalErrors, resetGdalChoice, runGdal } from '../../runtime/util/gdal.ts';
 
 const OGRINFO = `INFO: Open of \`two.gpkg'
       using driver \`GPKG' successful.
@@ -29,6 +29,9 @@ Feature Count: 0
 Layer SRS WKT:
 (unknown)
 body: String (0.0)
+written: Date
+seen_at: DateTime NOT NULL
+met: DateTime (+02:00)
 `;
 
 describe('GDAL plumbing', () => {
@@ -53,7 +56,13 @@ describe('GDAL plumbing', () => {
           geometry: 'None',
           featureCount: 0,
           crs: undefined,
-          fields: [{ name: 'body', type: 'String' }],
+          // GDAL 3.7 and later (the embedded one is 3.8) print no width after a date or a time, or its zone.
+          fields: [
+            { name: 'body', type: 'String' },
+            { name: 'written', type: 'Date' },
+            { name: 'seen_at', type: 'DateTime' },
+            { name: 'met', type: 'DateTime' },
+          ],
         },
       ],
     });
@@ -71,15 +80,17 @@ describe('GDAL plumbing', () => {
     ).toEqual(['broken', "Unable to open datasource `x'"]);
   });
 
-  it('says what to install when GDAL is not there', async () => {
+  it('says what to install when the system GDAL is asked for and not there', async () => {
     const path = process.env.PATH;
     process.env.PATH = '/nonexistent';
     try {
+      resetGdalChoice('system');
       const e = await runGdal('ogrinfo', ['--version']).catch((err: unknown) => err);
       expect(e).toBeInstanceOf(MissingToolError);
-      expect((e as Error).message).toMatch(/GDAL's ogrinfo is not installed .*apt-get install gdal-bin/);
+      expect((e as Error).message).toMatch(/GDAL's ogr2ogr is not installed .*apt-get install gdal-bin/);
     } finally {
       process.env.PATH = path;
+      resetGdalChoice();
     }
   });
 
