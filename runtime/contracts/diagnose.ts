@@ -5,10 +5,12 @@ import { isGdalFormat } from '../catalog/formats.ts';
 import type { Dataset } from '../catalog/schema.ts';
 import { LoadError } from '../errors.ts';
 import { recordChunks } from '../load/csv-records.ts';
+import { HEAD_BYTES, wrongKind } from '../load/file-kind.ts';
 import { gdalRows } from '../load/gdal-rows.ts';
 import { withGdalLayer } from '../load/gdal-source.ts';
 import { type FeatureText, featureTexts, GeoJsonStructureError } from '../load/geojson-features.ts';
 import { FeatureProblemError, RowWriter } from '../load/geojson-rows.ts';
+import { withHead } from '../load/load.ts';
 import { GEOJSON_SRID, sourceName } from '../load/table.ts';
 import type { CopyChunk, Database } from '../ports/database.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
@@ -109,7 +111,14 @@ export async function diagnose(
         const filled = await fillFromGdal(db, store, staging, dataset, version, withGeometry);
         ({ rows, dataset: judged, layer } = filled);
       } else {
-        const source = await store.get('archive', version.key);
+        const stream = await store.get('archive', version.key);
+        const { head, all: source } = await withHead(stream[Symbol.asyncIterator](), HEAD_BYTES);
+        // A file of another kind was refused by the load for that; reading it row by row says nothing more.
+        const wrong = wrongKind(dataset, head);
+        if (wrong) {
+          stream.destroy();
+          throw new NotDiagnosableError(wrong);
+        }
         rows =
           dataset.format === 'csv'
             ? await fillFromCsv(db, staging, dataset, source, tally)

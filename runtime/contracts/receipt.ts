@@ -151,9 +151,13 @@ export function where(p: Position): string {
   return p.line !== undefined ? `line ${p.line}` : p.feature !== undefined ? `feature ${p.feature}` : '';
 }
 
-/** `layer "parcels", feature 3 (ref "P2")`: where, as a person looks for it. */
+/**
+ * `layer "parcels", feature 3 (ref "P2")`: where, as a person looks for it. A CSV's line is enough to find
+ * a row by; a feature's index is not, in tools that sort or number features their own way.
+ */
 function whereFully(p: Position): string {
-  return `${p.layer !== undefined ? `layer "${p.layer}", ` : ''}${where(p)}${p.key ? ` (${p.key.column} ${JSON.stringify(p.key.value)})` : ''}`;
+  const key = p.key && p.line === undefined ? ` (${p.key.column} ${JSON.stringify(p.key.value)})` : '';
+  return `${p.layer !== undefined ? `layer "${p.layer}", ` : ''}${where(p)}${key}`;
 }
 
 /**
