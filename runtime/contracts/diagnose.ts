@@ -1,14 +1,21 @@
 import { randomBytes } from 'node:crypto';
 import { parse as parseCsv } from 'csv-parse/sync';
 import type { DatasetVersion } from '../archive/archive.ts';
+import { isGdalFormat } from '../catalog/formats.ts';
 import type { Dataset } from '../catalog/schema.ts';
+import { LoadError } from '../errors.ts';
 import { recordChunks } from '../load/csv-records.ts';
+import { HEAD_BYTES, wrongKind } from '../load/file-kind.ts';
+import { gdalRows } from '../load/gdal-rows.ts';
+import { withGdalLayer } from '../load/gdal-source.ts';
 import { type FeatureText, featureTexts, GeoJsonStructureError } from '../load/geojson-features.ts';
 import { FeatureProblemError, RowWriter } from '../load/geojson-rows.ts';
+import { withHead } from '../load/load.ts';
 import { GEOJSON_SRID, sourceName } from '../load/table.ts';
 import type { CopyChunk, Database } from '../ports/database.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
 import { countNewlines } from '../util/bytes.ts';
+import { GdalFailedError } from '../util/gdal.ts';
 import { MAX_POSITIONS, MAX_PROBLEMS, type Position, type Problem, type Rule } from './receipt.ts';
 import { type CurrentFacts, nounOf, problem, tableProblems } from './rules.ts';
 import { checkStaged, cut } from './staged-rules.ts';
@@ -21,7 +28,7 @@ import { checkStaged, cut } from './staged-rules.ts';
  */
 
 export interface Diagnosis {
-  /** Rows (CSV records, GeoJSON features) in the file. */
+  /** Rows (CSV records, features of GeoJSON or a layer GDAL reads) in the file. */
   readonly rows: number;
   readonly problems: Problem[];
   readonly truncated: boolean;
@@ -86,24 +93,38 @@ export async function diagnose(
   const staging = `strata_check_${randomBytes(6).toString('hex')}`;
   const noun = nounOf(dataset);
   const columns = dataset.columns.map((_, i) => `c${i}`);
-  const withGeometry = dataset.format === 'geojson' && dataset.geometry.kind === 'geojson';
+  const withGeometry = dataset.format !== 'csv' && dataset.geometry.kind === 'geojson';
   return db.session(async () => {
     await db.exec(
-      dataset.format === 'geojson'
+      dataset.format !== 'csv'
         ? `CREATE TEMP TABLE ${staging} (_pos bigint GENERATED ALWAYS AS IDENTITY, ${[...columns, ...(withGeometry ? ['_g'] : [])].map((c) => `${c} text`).join(', ')})`
         : `CREATE TEMP TABLE ${staging} (_pos bigint, ${columns.map((c) => `${c} text`).join(', ')})`,
     );
     try {
       const tally = new Tally();
       const skipped: number[] = [];
-      if (dataset.format !== 'csv' && dataset.format !== 'geojson')
-        throw new NotDiagnosableError(`${dataset.format} files are not read row by row here yet`);
-      const source = await store.get('archive', version.key);
-      const rows =
-        dataset.format === 'csv'
-          ? await fillFromCsv(db, staging, dataset, source, tally)
-          : await fillFromGeoJson(db, staging, dataset, source, tally, skipped, withGeometry);
-      const checked = await checkStaged(db, staging, dataset, skipped, options);
+      let rows: number;
+      // A format read through GDAL is judged in the CRS the file says, as its load read it.
+      let judged = dataset;
+      let layer: string | undefined;
+      if (isGdalFormat(dataset.format)) {
+        const filled = await fillFromGdal(db, store, staging, dataset, version, withGeometry);
+        ({ rows, dataset: judged, layer } = filled);
+      } else {
+        const stream = await store.get('archive', version.key);
+        const { head, all: source } = await withHead(stream[Symbol.asyncIterator](), HEAD_BYTES);
+        // A file of another kind was refused by the load for that; reading it row by row says nothing more.
+        const wrong = wrongKind(dataset, head);
+        if (wrong) {
+          stream.destroy();
+          throw new NotDiagnosableError(wrong);
+        }
+        rows =
+          dataset.format === 'csv'
+            ? await fillFromCsv(db, staging, dataset, source, tally)
+            : await fillFromGeoJson(db, staging, dataset, source, tally, skipped, withGeometry);
+      }
+      const checked = await checkStaged(db, staging, judged, skipped, options, layer);
       const all = [
         ...(options.geometryOnly ? [] : tally.problems(noun)),
         ...checked.problems,
@@ -219,6 +240,33 @@ async function fillFromCsv(
   return rows;
 }
 
+/**
+ * A layer's features as text rows, numbered in the order ogr2ogr reads them (the load's order, so feature N
+ * here is feature N of a refusal of the load): the geometry as hex EWKB in the file's CRS, then the fields.
+ */
+async function fillFromGdal(
+  db: Database,
+  store: ObjectStore,
+  staging: string,
+  dataset: Dataset,
+  version: DatasetVersion,
+  withGeometry: boolean,
+): Promise<{ rows: number; dataset: Dataset; layer: string }> {
+  try {
+    return await withGdalLayer(store, dataset, version, {}, async (layer) => {
+      const list = [...(withGeometry ? ['_g'] : []), ...dataset.columns.map((_, i) => `c${i}`)].join(', ');
+      const rows = await db.copyFrom(`${staging} (${list})`, '', gdalRows(layer));
+      return { rows, dataset: layer.dataset, layer: layer.layer.name };
+    });
+  } catch (e) {
+    // What stopped the load (a layer GDAL cannot read, a field missing) stops this reading too.
+    if (e instanceof LoadError) throw new NotDiagnosableError(e.problem.reason);
+    if (e instanceof GdalFailedError)
+      throw new NotDiagnosableError(`GDAL could not read the layer: ${e.errors.join('; ') || e.message}`);
+    throw e;
+  }
+}
+
 /** GeoJSON features as text rows, numbered in order; a feature that cannot be made a row leaves a placeholder. */
 async function fillFromGeoJson(
   db: Database,
@@ -242,6 +290,7 @@ async function fillFromGeoJson(
     type: 'Feature',
     geometry: null,
     properties: undefined,
+    problem: undefined,
   };
   let index = 0;
   async function* body(): AsyncGenerator<CopyChunk> {

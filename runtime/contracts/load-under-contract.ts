@@ -10,7 +10,7 @@ import type { ObjectStore } from '../ports/object-store.ts';
 import { ContractBrokenSignal, checkLoaded, currentFacts, type LoadedFacts } from './accept.ts';
 import { type Diagnosis, diagnose, NotDiagnosableError } from './diagnose.ts';
 import type { Problem, Receipt, ReceiptCurrent } from './receipt.ts';
-import { type CurrentFacts, fileProblem, percentChange } from './rules.ts';
+import { type CurrentFacts, contractHash, fileProblem, percentChange } from './rules.ts';
 
 /** How a version comes to be loaded and current: sent, sent again, released from quarantine, promoted. */
 export interface Admission {
@@ -183,6 +183,7 @@ export function makeReceipt(
       receivedAt: version.receivedAt,
     },
     madeAt: new Date().toISOString(),
+    contract: contractHash(dataset),
     columns: dataset.columns.map((c) => ({
       name: c.name,
       type: c.type,

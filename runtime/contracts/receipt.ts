@@ -7,10 +7,16 @@ import { z } from 'zod';
  * it beside it in the archive too, as `quarantine/<dataset>/<id>/receipt.json`.
  */
 
-/** Where in the file: a CSV line (1-based, the record's first line) or a GeoJSON feature index (0-based). */
+/**
+ * Where in the file: a CSV line (1-based, the record's first line) or a feature index (0-based, in the order
+ * GeoJSON or GDAL reads the features), with the layer of a format read through GDAL, and the value of the
+ * dataset's first unique column, by which a sender finds the row in their own tools.
+ */
 export const Position = z.object({
   line: z.number().int().positive().optional(),
   feature: z.number().int().nonnegative().optional(),
+  layer: z.string().optional(),
+  key: z.object({ column: z.string(), value: z.string() }).optional(),
   /** The offending value, as read (cut to 80 characters). */
   value: z.string().optional(),
   /** Why, where the rule has more to say: PostGIS's reason for an invalid geometry, say. */
@@ -116,6 +122,11 @@ export const Receipt = z.object({
   }),
   run: z.string().optional(),
   madeAt: z.string(),
+  /**
+   * The sha256 of the dataset's definition the file was judged against (`contractHash`): the same bytes sent
+   * again after it changes are judged again, rather than found still quarantined.
+   */
+  contract: z.string().optional(),
   /** The dataset version the file is (accepted), or would be once released (quarantined). */
   version: z.string().optional(),
   current: ReceiptCurrent.optional(),
@@ -138,6 +149,15 @@ export type Receipt = z.infer<typeof Receipt>;
 /** `line 5000` / `feature 3`. */
 export function where(p: Position): string {
   return p.line !== undefined ? `line ${p.line}` : p.feature !== undefined ? `feature ${p.feature}` : '';
+}
+
+/**
+ * `layer "parcels", feature 3 (ref "P2")`: where, as a person looks for it. A CSV's line is enough to find
+ * a row by; a feature's index is not, in tools that sort or number features their own way.
+ */
+function whereFully(p: Position): string {
+  const key = p.key && p.line === undefined ? ` (${p.key.column} ${JSON.stringify(p.key.value)})` : '';
+  return `${p.layer !== undefined ? `layer "${p.layer}", ` : ''}${where(p)}${key}`;
 }
 
 /**
@@ -188,7 +208,7 @@ export function receiptLines(r: Receipt): string[] {
     out.push(`  - ${p.message}`);
     for (const a of p.at.slice(0, 2).filter((x) => x.value !== undefined || x.detail !== undefined))
       out.push(
-        `      ${where(a)}: ${[a.value !== undefined ? JSON.stringify(a.value) : '', a.detail ?? ''].filter(Boolean).join(' ')}`,
+        `      ${whereFully(a)}: ${[a.value !== undefined ? JSON.stringify(a.value) : '', a.detail ?? ''].filter(Boolean).join(' ')}`,
       );
   }
   for (const w of r.warnings) out.push(`  warning: ${w}`);

@@ -1,10 +1,11 @@
+import { createHash } from 'node:crypto';
 import { minRowsOf } from '../catalog/contract.ts';
 import type { Column, ColumnType, Dataset } from '../catalog/schema.ts';
 import { sourceName } from '../load/table.ts';
 import { firstAt, MAX_POSITIONS, type Position, type Problem, type Rule } from './receipt.ts';
 
 /** What a row is called in a dataset's files. */
-export const nounOf = (dataset: Dataset) => (dataset.format === 'geojson' ? 'feature' : 'row');
+export const nounOf = (dataset: Dataset) => (dataset.format === 'csv' ? 'row' : 'feature');
 
 const plural = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
 
@@ -159,4 +160,25 @@ export function invalidReasonSql(dataset: Dataset, g: string): string {
   return dataset.geometry.kind === 'lonlat'
     ? `'a coordinate is not a finite number'`
     : `ST_IsValidReason(${g})`;
+}
+
+/** JSON with every object's keys in order: the same definition always makes the same text. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value !== null && typeof value === 'object')
+    return `{${Object.keys(value)
+      .sort()
+      .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  return JSON.stringify(value);
+}
+
+/**
+ * The sha256 of a dataset's definition as the catalog loaded it, defaults applied: what a file is judged
+ * against. A change anywhere in it (a rule, a column, the geometry) changes the hash; nothing else in the
+ * catalog does, so a new product never sends quarantined files to be judged again.
+ */
+export function contractHash(dataset: Dataset): string {
+  return createHash('sha256').update(canonical(dataset)).digest('hex');
 }

@@ -1,5 +1,5 @@
 import type { Dataset } from '../catalog/schema.ts';
-import { PG_TYPES, sourceName } from '../load/table.ts';
+import { GEOJSON_SRID, inLonLatRange, PG_TYPES, sourceName } from '../load/table.ts';
 import type { Database } from '../ports/database.ts';
 import { literal } from '../util/sql.ts';
 import type { DiagnoseOptions, Diagnosis } from './diagnose.ts';
@@ -29,6 +29,7 @@ export async function checkStaged(
   dataset: Dataset,
   skipped: readonly number[],
   options: DiagnoseOptions,
+  layer?: string,
 ): Promise<{ problems: Problem[]; geometry: Diagnosis['geometry']; nonNull: Record<string, number> }> {
   const [server] = await db.query<{ v: number }>(`SELECT current_setting('server_version_num')::int AS v`);
   // PostgreSQL 16 reads a value without raising; 15 needs the function of sql/005 (a subtransaction a call).
@@ -56,7 +57,7 @@ export async function checkStaged(
     const w = index(g.column);
     geometryOk = `strata.input_is_valid(c${w}, 'wkt')`;
     geometry = `CASE WHEN gk.g_ok THEN ST_GeomFromText(c${w}, ${g.sourceSrid}) END`;
-  } else if (g.kind === 'geojson' && dataset.format === 'geojson') {
+  } else if (g.kind === 'geojson' && dataset.format !== 'csv') {
     geometry = `_g::geometry`;
   }
   const oks = cols.map((_, k) => `${valid(k)} AS ok${k}`).join(', ');
@@ -185,6 +186,14 @@ export async function checkStaged(
         what: `with a geometry that is not a ${declared} (geometry.type)`,
         value: 'GeometryType(g)',
       });
+    if (g.kind === 'geojson' && (g.sourceSrid ?? GEOJSON_SRID) === 4326)
+      rules.push({
+        rule: 'range',
+        column: 'geometry',
+        when: `g IS NOT NULL AND NOT ${inLonLatRange('g')}`,
+        what: 'with coordinates outside longitude -180..180, latitude -90..90 (are x and y swapped, or is the CRS not WGS84?)',
+        detail: `format('extent [%s, %s, %s, %s]', ST_XMin(g), ST_YMin(g), ST_XMax(g), ST_YMax(g))`,
+      });
     if (dataset.bbox && !options.waive) {
       const [x0, y0, x1, y1] = dataset.bbox;
       const gx =
@@ -262,11 +271,14 @@ export async function checkStaged(
     );
     // What the first rows of each kind hold, and why PostGIS finds a geometry invalid.
     const first = [...new Set(rules.flatMap((_, i) => (counts[`a${i}`] as number[] | null) ?? []))];
+    // The value of the first unique column names a row in the sender's own tools better than its number.
+    const keyAt = cols.findIndex((c) => c.unique);
     const shown = rules.flatMap((r, i) => [
       ...(r.value ? [`(${r.value})::text AS v${i}`] : []),
       ...(r.detail ? [`CASE WHEN ${r.when} THEN (${r.detail})::text END AS d${i}`] : []),
     ]);
     const details = new Map<number, Record<string, string | null>>();
+    if (keyAt >= 0) shown.push(`c${keyAt} AS key`);
     if (first.length > 0 && shown.length > 0)
       for (const row of await db.query<Record<string, string | null> & { pos: number }>(
         `SELECT _pos::int AS pos, ${shown.join(', ')} FROM (${staged('_pos = ANY($1::bigint[])')}) s`,
@@ -278,8 +290,13 @@ export async function checkStaged(
       const d = details.get(pos);
       const value = d?.[`v${i}`];
       const detail = d?.[`d${i}`];
+      const key = d?.key;
       return {
-        ...(dataset.format === 'geojson' ? { feature: pos - 1 } : { line: pos }),
+        ...(dataset.format === 'csv' ? { line: pos } : { feature: pos - 1 }),
+        ...(layer !== undefined ? { layer } : {}),
+        ...(key !== null && key !== undefined
+          ? { key: { column: sourceName(cols[keyAt]!), value: cut(key) } }
+          : {}),
         ...(value !== null && value !== undefined ? { value: cut(value) } : {}),
         ...(detail !== null && detail !== undefined ? { detail } : {}),
       };

@@ -10,9 +10,15 @@ import {
   makeReceipt,
   refusedReceipt,
 } from '../contracts/load-under-contract.ts';
-import { findQuarantinedBySha, quarantineFile, quarantinePrefix } from '../contracts/quarantine.ts';
+import {
+  findQuarantinedBySha,
+  type QuarantineEntry,
+  quarantineFile,
+  quarantinePrefix,
+  recordRelease,
+} from '../contracts/quarantine.ts';
 import type { Receipt, ReceiptChange, ReceiptCurrent } from '../contracts/receipt.ts';
-import { percentChange } from '../contracts/rules.ts';
+import { contractHash, percentChange } from '../contracts/rules.ts';
 import { type Actor, actorOf, lockDataset, makeCurrent, syncEvents } from '../datasets/current.ts';
 import { ContractError } from '../errors.ts';
 import type { Platform } from '../platform.ts';
@@ -73,7 +79,13 @@ export async function runIngest(
             ? `received as ${v.version}`
             : `received before as ${v.version}, not yet loaded`,
   });
-  if (received.state === 'quarantined') throw await stillQuarantined(p, dataset, v);
+  // Quarantined bytes are judged again only when the contract has changed since they were refused.
+  let judgedAgain: QuarantineEntry | undefined;
+  if (received.state === 'quarantined') {
+    const entry = await findQuarantinedBySha(p.db, p.store, dataset.name, v.sha256);
+    if (!entry || entry.receipt.contract === contractHash(dataset)) throw stillQuarantined(dataset, v, entry);
+    judgedAgain = entry;
+  }
 
   hooks.onStep?.({ name: 'load', status: 'start' });
   t = Date.now();
@@ -104,11 +116,12 @@ export async function runIngest(
       const admitted = await loadUnderContract(p.db, p.store, {
         dataset,
         version: v,
-        kind: received.state === 'new' ? 'sent' : 'resent',
+        kind: received.state === 'version' ? 'resent' : 'sent',
         actor,
         run,
         onProgress: hooks.onLoadProgress,
         onStep: hooks.onStep,
+        ...(judgedAgain ? acceptedNow(judgedAgain, dataset, actor, run, p) : {}),
       });
       const f = admitted.facts;
       outcome = {
@@ -123,6 +136,7 @@ export async function runIngest(
     }
   } catch (e) {
     if (!(e instanceof ContractRefusal)) throw e;
+    if (judgedAgain) throw stillRefused(dataset, v, e, run, judgedAgain);
     throw received.state === 'new'
       ? await quarantine(p, dataset, v, e, actor, run)
       : refuse(dataset, v, e, run, loadedRow?.row_count);
@@ -155,7 +169,8 @@ export async function runIngest(
     result: {
       dataset: dataset.name,
       version: v.version,
-      created: received.state === 'new',
+      // Bytes out of quarantine are a new version too.
+      created: received.state !== 'version',
       ...(received.state === 'version' ? { duplicateOf: v.version } : {}),
       sha256: v.sha256,
       size: v.size,
@@ -267,9 +282,59 @@ function refuse(
   );
 }
 
-/** The bytes of a file already in quarantine: still refused, with the receipt it got then. */
-async function stillQuarantined(p: Platform, dataset: Dataset, v: DatasetVersion): Promise<ContractError> {
-  const entry = await findQuarantinedBySha(p.db, p.store, dataset.name, v.sha256);
+/**
+ * Quarantined bytes that pass the contract in force now: they become the version they were given when
+ * received, and the quarantine records why they left it (in the load's transaction, as a release does).
+ */
+function acceptedNow(
+  entry: QuarantineEntry,
+  dataset: Dataset,
+  actor: Actor,
+  run: string | undefined,
+  p: Platform,
+): { reason: string; alsoInTransaction: () => Promise<void> } {
+  const reason = `sent again after datasets/${dataset.name}.yaml changed: accepted against the contract in force now (quarantined on ${entry.quarantinedAt.slice(0, 10)} under another)`;
+  return {
+    reason,
+    alsoInTransaction: () =>
+      recordRelease(p.db, p.store, entry, {
+        releasedAt: new Date().toISOString(),
+        actor,
+        reason,
+        ...(run ? { run } : {}),
+        version: entry.id,
+      }),
+  };
+}
+
+/** Quarantined bytes that the contract in force now refuses too: they stay in quarantine, with today's receipt. */
+function stillRefused(
+  dataset: Dataset,
+  v: DatasetVersion,
+  refusal: ContractRefusal,
+  run: string | undefined,
+  entry: QuarantineEntry,
+): ContractError {
+  const id = `${dataset.name}/${v.version}`;
+  const receipt = refusedReceipt(dataset, v, refusal, {
+    status: 'quarantined',
+    ...(run ? { run } : {}),
+    version: v.version,
+    quarantine: { id, key: quarantinePrefix(dataset.name, v.version) },
+  });
+  return new ContractError(
+    { ...refusal.first, file: v.key },
+    receipt,
+    `; judged again against datasets/${dataset.name}.yaml as it is now (it changed since the file was quarantined on ${entry.quarantinedAt.slice(0, 10)}), the file stays quarantined as ${id}`,
+  );
+}
+
+/** The bytes of a file already in quarantine, under the contract that refused them: still refused, with that receipt. */
+function stillQuarantined(
+  dataset: Dataset,
+  v: DatasetVersion,
+  entry: QuarantineEntry | undefined,
+): ContractError {
   const id = `${dataset.name}/${v.version}`;
   return new ContractError(
     {

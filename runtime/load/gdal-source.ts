@@ -9,6 +9,7 @@ import type { Column, Dataset } from '../catalog/schema.ts';
 import { LoadError } from '../errors.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
 import { GdalFailedError, requireGdal } from '../util/gdal.ts';
+import { describeKind, fileKind, HEAD_BYTES, wrongKind } from './file-kind.ts';
 import { describeSource, type LayerInfo } from './gdal-info.ts';
 import { DEFAULT_UNZIP_LIMITS, UnsafeZipError, type UnzipLimits, unzipSafely } from './safe-unzip.ts';
 import { sourceName } from './table.ts';
@@ -111,14 +112,21 @@ async function sourceFile(
   const refuse = (reason: string, extra: { layer?: string } = {}) =>
     new LoadError({ file: version.key, ...extra, reason });
   const local = await localCopy(store, version, workDir);
-  const head = await firstBytes(local, 16);
+  const head = await firstBytes(local, HEAD_BYTES);
+  const wrong = wrongKind(dataset, head);
+  if (wrong) throw refuse(wrong);
   const zipped = ZIP_MAGIC.some((m) => head.subarray(0, 4).equals(m));
+  const isWhat = () => ` (this is ${describeKind(fileKind(head))})`;
 
   if (!zipped) {
     if (format === 'shapefile')
-      throw refuse('a shapefile must come as a .zip holding its .shp, .shx and .dbf (and .prj, .cpg)');
-    if (format === 'gpkg' && !head.equals(SQLITE_MAGIC))
-      throw refuse('not a GeoPackage: a GeoPackage is an SQLite database, and this file is not one');
+      throw refuse(
+        `a shapefile must come as a .zip holding its .shp, .shx and .dbf (and .prj, .cpg)${isWhat()}`,
+      );
+    if (format === 'gpkg' && !head.subarray(0, 16).equals(SQLITE_MAGIC))
+      throw refuse(
+        `not a GeoPackage: a GeoPackage is an SQLite database, and this file is not one${isWhat()}`,
+      );
     // GDAL knows some formats by their extension: the file is linked in under the one it expects.
     const linked = join(workDir, `source${facts.ext}`);
     await symlink(local, linked);

@@ -25,7 +25,18 @@ export interface FeatureText {
   /** The `"geometry"` member: undefined when absent, null when not an object (e.g. `null`). */
   readonly geometry: Span | undefined;
   readonly properties: Span | undefined;
+  /** Why the feature cannot be read at all (it nests too deep), or undefined. */
+  readonly problem: string | undefined;
 }
+
+/**
+ * Arrays and objects a feature may nest inside itself. A MultiPolygon's coordinates take 5 levels and a
+ * JSON property rarely 20; 64 is far beyond real data, yet keeps every recursive reader after this scan
+ * (JSON.stringify of a property, the geometry readers, PostGIS's limit of 200 chained collections) well
+ * within its stack, where a hostile feature nested 100,000 deep would overflow it.
+ */
+export const MAX_FEATURE_NESTING = 64;
+const TOO_DEEP = `the feature nests arrays and objects more than ${MAX_FEATURE_NESTING} levels deep`;
 
 /** What the byte being read is part of, when it has to be read character by character. */
 type Capture = 'key1' | 'type1' | 'key3' | 'type3';
@@ -87,6 +98,7 @@ export async function* featureTexts(
   let featureBytes = 0;
   let featureStart = -1;
   let index = 0;
+  let tooDeep = false;
 
   for await (const buf of source) {
     // No closures over the scan's state here: captured variables live in a context object, and reading
@@ -172,6 +184,7 @@ export async function* featureTexts(
           } else if (inFeatures && depth === 2) {
             if (c !== LBRACE) throw new GeoJsonStructureError('each feature must be an object', index);
             featureStart = i;
+            tooDeep = false;
             key3 = '';
             awaiting3 = false;
             type3 = undefined;
@@ -185,6 +198,8 @@ export async function* featureTexts(
             valueKey = key3;
           }
           depth++;
+          // Only counted here: what is inside is skipped by brackets, never parsed, until the feature ends.
+          if (depth > 3 + MAX_FEATURE_NESTING && inFeatures) tooDeep = true;
           break;
         case RBRACE:
         case RBRACKET:
@@ -202,7 +217,7 @@ export async function* featureTexts(
             featureBytes = 0;
             featureStart = -1;
             index++;
-            yield { text, type: type3, geometry, properties };
+            yield { text, type: type3, geometry, properties, problem: tooDeep ? TOO_DEEP : undefined };
           } else if (inFeatures && depth === 1) {
             inFeatures = false;
           }

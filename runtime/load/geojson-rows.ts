@@ -117,6 +117,7 @@ export class RowWriter {
       this.at = start;
       throw new FeatureProblemError({ feature: index, column, reason });
     };
+    if (ft.problem !== undefined) fail(ft.problem);
     if (ft.type !== 'Feature') fail(`expected "type": "Feature", got ${JSON.stringify(ft.type ?? null)}`);
     let props: Record<string, unknown> = {};
     if (ft.properties) {
@@ -182,6 +183,8 @@ export interface FeatureBatch {
   /** Per feature: start, end, geometry start, geometry end, properties start, properties end (-1 absent, -2 null). */
   readonly spans: Int32Array;
   readonly types: readonly (string | undefined)[];
+  /** Per feature: why it cannot be read at all, or undefined. */
+  readonly problems: readonly (string | undefined)[];
   readonly firstIndex: number;
 }
 
@@ -196,6 +199,7 @@ export function unpack(batch: FeatureBatch): FeatureText[] {
       type: batch.types[k],
       geometry: span(s[2]!, s[3]!),
       properties: span(s[4]!, s[5]!),
+      problem: batch.problems[k],
     });
   }
   return out;
@@ -207,6 +211,7 @@ export class BatchBuilder {
   private bytes = 0;
   private spans: number[] = [];
   private types: (string | undefined)[] = [];
+  private problems: (string | undefined)[] = [];
   private first = -1;
 
   get count(): number {
@@ -225,6 +230,7 @@ export class BatchBuilder {
     this.bytes += ft.text.length;
     this.spans.push(base, base + ft.text.length, ...member(ft.geometry), ...member(ft.properties));
     this.types.push(ft.type);
+    this.problems.push(ft.problem);
   }
 
   take(): FeatureBatch {
@@ -235,12 +241,14 @@ export class BatchBuilder {
       bytes: new Uint8Array(all.buffer, all.byteOffset, all.byteLength),
       spans,
       types: this.types,
+      problems: this.problems,
       firstIndex: this.first,
     };
     this.parts = [];
     this.bytes = 0;
     this.spans = [];
     this.types = [];
+    this.problems = [];
     this.first = -1;
     return batch;
   }

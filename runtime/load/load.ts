@@ -12,6 +12,7 @@ import { GdalFailedError } from '../util/gdal.ts';
 import { ident, literal, qualified } from '../util/sql.ts';
 import { closest } from '../util/suggest.ts';
 import { lineOfRecord, RecordTooLargeError, recordChunks } from './csv-records.ts';
+import { HEAD_BYTES, wrongKind } from './file-kind.ts';
 import { gdalColumns, gdalRows } from './gdal-rows.ts';
 import { type GdalLayer, withGdalLayer } from './gdal-source.ts';
 import { featureTexts, GeoJsonStructureError } from './geojson-features.ts';
@@ -67,6 +68,32 @@ export interface LoadResult {
   readonly loaded: boolean;
   /** COPY statements that ran at once (1 unless a large CSV went to a server). */
   readonly copies?: number;
+}
+
+/** The first `n` bytes of a stream (fewer if it is shorter), and the stream whole again. */
+export async function withHead(
+  source: AsyncIterator<Buffer>,
+  n: number,
+): Promise<{ head: Buffer; all: AsyncIterable<Buffer> }> {
+  const taken: Buffer[] = [];
+  let size = 0;
+  while (size < n) {
+    const next = await source.next();
+    if (next.done) break;
+    taken.push(next.value);
+    size += next.value.length;
+  }
+  const head = Buffer.concat(taken).subarray(0, n);
+  async function* all(): AsyncGenerator<Buffer> {
+    try {
+      yield* taken;
+      for (let next = await source.next(); !next.done; next = await source.next()) yield next.value;
+    } finally {
+      // A reader that stops early (a refused row) closes the stream below, as a for-await over it would.
+      await source.return?.(undefined);
+    }
+  }
+  return { head, all: all() };
 }
 
 /** Counts bytes as they stream past, for progress. */
@@ -132,9 +159,16 @@ export async function loadVersion(
       }),
     );
 
-  const source = counting(await store.get('archive', version.key), (n) => {
+  const counted = counting(await store.get('archive', version.key), (n) => {
     progress.bytes += n;
   });
+  // A file of another kind (a zip sent as CSV) is told by its first bytes, before a reader makes sense of them.
+  const { head, all: source } = await withHead(counted, HEAD_BYTES);
+  const wrong = wrongKind(dataset, head);
+  if (wrong) {
+    await counted.return(undefined);
+    throw new LoadError({ file: version.key, reason: wrong });
+  }
   const onRows = (n: number) => {
     progress.rows += n;
     report();

@@ -58,7 +58,7 @@ export function explainConstraint(
   dataset: Dataset,
   constraint: string,
 ): { column: string; reason: string } | undefined {
-  const m = /^(.+)__(min|max|values|lon_range|lat_range)$/.exec(constraint);
+  const m = /^(.+)__(min|max|values|lon_range|lat_range|lonlat_range)$/.exec(constraint);
   if (!m) return undefined;
   const column = m[1]!;
   const c = dataset.columns.find((x) => x.name === column);
@@ -69,6 +69,12 @@ export function explainConstraint(
       return { column, reason: `value is above the maximum of ${c?.max}` };
     case 'values':
       return { column, reason: `value is not one of ${JSON.stringify(c?.values)}` };
+    case 'lonlat_range':
+      return {
+        column,
+        reason:
+          'coordinates must be within longitude -180..180 and latitude -90..90 (are x and y swapped, or is the CRS not WGS84?)',
+      };
     case 'lon_range':
       return {
         column,
@@ -81,6 +87,13 @@ export function explainConstraint(
       };
   }
 }
+
+/** SQL true where geometry `g` lies within longitude -180..180 and latitude -90..90 (NaN and infinities do not). */
+export const inLonLatRange = (g: string) =>
+  `(ST_XMin(${g}) >= -180 AND ST_XMax(${g}) <= 180 AND ST_YMin(${g}) >= -90 AND ST_YMax(${g}) <= 90)`;
+
+/** The check that keeps a geometry read in WGS84 within its range, as the lon/lat columns of a CSV are kept. */
+const LONLAT_CHECK = constraintName('geom', 'lonlat_range');
 
 function typmod(g: { type?: string; dimensions: 2 | 3 }): string {
   return `${g.type ?? 'Geometry'}${g.dimensions === 3 ? 'Z' : ''}`;
@@ -129,7 +142,10 @@ export function createTableSQL(dataset: Dataset, table: string, schema = DATASET
       `geom geometry(${typmod(g)}, ${g.targetSrid}) GENERATED ALWAYS AS (${geometryExpression(dataset)}) STORED`,
     );
   } else if (g.kind === 'geojson') {
-    cols.push(`geom geometry(${typmod(g)}, ${g.sourceSrid ?? GEOJSON_SRID})${g.required ? ' NOT NULL' : ''}`);
+    const srid = g.sourceSrid ?? GEOJSON_SRID;
+    // Checked as each row arrives, before a reprojection could fail on it (ST_Transform of latitude 95).
+    const range = srid === 4326 ? ` CONSTRAINT ${ident(LONLAT_CHECK)} CHECK (${inLonLatRange('geom')})` : '';
+    cols.push(`geom geometry(${typmod(g)}, ${srid})${g.required ? ' NOT NULL' : ''}${range}`);
   }
   return `CREATE TABLE ${qualified(schema, table)} (\n  ${cols.join(',\n  ')}\n)`;
 }
@@ -143,9 +159,10 @@ export function finishTableSQL(dataset: Dataset, table: string, options: { index
   const g = dataset.geometry;
   const t = qualified(DATASETS_SCHEMA, table);
   const out: string[] = [];
-  if (g.kind === 'geojson' && (g.sourceSrid ?? GEOJSON_SRID) !== g.targetSrid)
+  const source = g.kind === 'geojson' ? (g.sourceSrid ?? GEOJSON_SRID) : undefined;
+  if (g.kind === 'geojson' && source !== g.targetSrid)
     out.push(
-      `ALTER TABLE ${t} ALTER COLUMN geom TYPE geometry(${typmod(g)}, ${g.targetSrid}) USING ST_Transform(geom, ${g.targetSrid})`,
+      `ALTER TABLE ${t} ${source === 4326 ? `DROP CONSTRAINT ${ident(LONLAT_CHECK)}, ` : ''}ALTER COLUMN geom TYPE geometry(${typmod(g)}, ${g.targetSrid}) USING ST_Transform(geom, ${g.targetSrid})`,
     );
   if (g.kind !== 'none' && options.index) out.push(`CREATE INDEX ON ${t} USING gist (geom)`);
   return out;

@@ -387,7 +387,11 @@ describe.each(engines())('data contracts and the current version on $name', (eng
       count: 312,
       message: `312 rows with a non-numeric population, first at lines ${nonNumeric.slice(0, 5).join(', ')}, ...`,
     });
-    expect(byRule['type:population']!.at[0]).toEqual({ line: nonNumeric[0], value: 'n/a' });
+    expect(byRule['type:population']!.at[0]).toEqual({
+      line: nonNumeric[0],
+      value: 'n/a',
+      key: { column: 'id', value: '4999' },
+    });
     expect(byRule['required:name']).toMatchObject({ count: 1, at: [{ line: line(6000) }] });
     expect(byRule['unique:id']).toMatchObject({ count: 1, at: [{ line: line(5999), value: '5' }] });
     expect(byRule['values:kind']).toMatchObject({ count: 1, at: [{ line: line(5998), value: 'village' }] });

@@ -349,22 +349,17 @@ describe.each(engines())('formats read through GDAL on $name', (engine) => {
   });
 
   it('keeps values holding newlines, tabs and backslashes whole, and still names the right feature', async () => {
-    // Prepare: a GeoJSON sequence keeps its features in order (an indexed FlatGeobuf sorts them).
+    // Prepare: a GeoJSON sequence keeps its features in order (an indexed FlatGeobuf sorts them), in WGS84.
+    const at = (x: number) => ({ type: 'Point', coordinates: [x, 53.8] });
     const rows: Feature[] = [
-      {
-        properties: { code: 'A', name: 'line 1\nline 2\tend \\ here', population: 1 },
-        geometry: TOWNS[0]!.geometry,
-      },
-      {
-        properties: { code: 'B', name: 'carriage\r\nreturn\\', population: 2 },
-        geometry: TOWNS[1]!.geometry,
-      },
+      { properties: { code: 'A', name: 'line 1\nline 2\tend \\ here', population: 1 }, geometry: at(-1.5) },
+      { properties: { code: 'B', name: 'carriage\r\nreturn\\', population: 2 }, geometry: at(-0.5) },
     ];
     const good = await convert(await geojsonFile(dir, 'nl', rows), join(dir, 'nl.geojsonl'), 'GeoJSONSeq');
     const bad = await convert(
       await geojsonFile(dir, 'nlbad', [
         ...rows,
-        { properties: { code: 'C', name: 'x', population: 'many' }, geometry: TOWNS[2]!.geometry },
+        { properties: { code: 'C', name: 'x', population: 'many' }, geometry: at(0.5) },
       ]),
       join(dir, 'nlbad.geojsonl'),
       'GeoJSONSeq',
