@@ -38,6 +38,7 @@ export interface Task {
   readonly cluster: string;
   readonly environment: Record<string, string>;
   readonly tags: { key: string; value: string }[];
+  readonly startedBy?: string;
   lastStatus: 'PROVISIONING' | 'RUNNING' | 'STOPPED';
   exitCode?: number;
   stoppedReason?: string;
@@ -567,6 +568,7 @@ export class RecordingEndpoint {
           cluster,
           environment: Object.fromEntries((overrides ?? []).map((e) => [e.name, e.value])),
           tags,
+          ...(i.startedBy ? { startedBy: String(i.startedBy) } : {}),
           lastStatus: 'PROVISIONING',
         };
         this.tasks.push(task);
@@ -578,9 +580,15 @@ export class RecordingEndpoint {
       }
       case 'ListTasks': {
         this.check(akid, 'ecs', operation, [{ action: 'ecs:ListTasks', resource: '*', context }]);
+        const stopped = i.desiredStatus === 'STOPPED';
         return {
           taskArns: this.tasks
-            .filter((t) => t.cluster === cluster && t.lastStatus !== 'STOPPED')
+            .filter(
+              (t) =>
+                t.cluster === cluster &&
+                (t.lastStatus === 'STOPPED') === stopped &&
+                (i.startedBy === undefined || t.startedBy === i.startedBy),
+            )
             .map((t) => t.taskArn),
         };
       }

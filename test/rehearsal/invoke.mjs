@@ -1,21 +1,13 @@
 // Runs one Lambda bundle the way the Node.js runtime does: imports it (cold start), then calls its handler
 // with each event of $REHEARSAL_EVENTS in turn (a warm instance), and writes what each returned or threw to
-// $REHEARSAL_OUT, with the STRATA_* environment variables the code read. Usage: node invoke.mjs <bundle> <handler>
+// $REHEARSAL_OUT. Usage: node --import ./record-env.mjs invoke.mjs <bundle> <handler>
 import { readFileSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 
 const [bundle, handlerName] = process.argv.slice(2);
-const read = new Set();
 const env = process.env;
-// Which variables the code reads, whatever way it reads them (minified bundles name them indirectly).
-process.env = new Proxy(env, {
-  get(target, name) {
-    if (typeof name === 'string' && name.startsWith('STRATA_')) read.add(name);
-    return target[name];
-  },
-});
 const events = JSON.parse(readFileSync(env.REHEARSAL_EVENTS, 'utf8'));
-const out = { coldStart: undefined, results: [], read: [] };
+const out = { coldStart: undefined, results: [] };
 const timeoutMs = Number(env.REHEARSAL_TIMEOUT_S ?? 30) * 1000;
 try {
   const mod = await import(pathToFileURL(bundle).href);
@@ -43,6 +35,6 @@ try {
 } catch (e) {
   out.coldStart = `${e?.name}: ${e?.message}`;
 }
-out.read = [...read].sort();
+out.read = [...(globalThis.strataEnvReads ?? [])].sort();
 writeFileSync(env.REHEARSAL_OUT, JSON.stringify(out));
 process.exit(0);

@@ -9,7 +9,8 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addPartner } from '../../runtime/partners/admin.ts';
 import { emptyDirectory } from '../../runtime/partners/credentials.ts';
-import { openStage, resolved, type Stage } from './stage.ts';
+import type { Call } from './endpoint.ts';
+import { openStage, resolved, type Stage, TASK_KEY } from './stage.ts';
 import type { Statement } from './template.ts';
 
 const CSV =
@@ -126,7 +127,9 @@ describe('deploy day, rehearsed (child-a)', () => {
     ]);
     expect(out.coldStart).toBeUndefined();
     expect(out.results[0]).toMatchObject({ ok: true, value: { IsComplete: true } });
-  });
+    // A synth with real bundling (14 esbuild runs) and every migration through the Data API: about 25 s of
+    // CPU, far longer on a shared machine.
+  }, 600_000);
   afterAll(async () => {
     await stage?.close();
   });
@@ -189,6 +192,70 @@ describe('deploy day, rehearsed (child-a)', () => {
       expect(stage.endpoint.denials()).toEqual([]);
     });
 
+    it.runIf(process.env.DATABASE_URL)(
+      'task: the job the dispatcher started archives the upload, loads it and succeeds',
+      async () => {
+        // Prepare: the task the dispatcher's RunTask started.
+        const task = stage.endpoint.tasks.at(-1)!;
+        const before = stage.endpoint.calls.length;
+
+        // Act
+        const { exitCode, logs } = await stage.runTask(task);
+
+        // Assess
+        expect(exitCode, logs).toBe(0);
+        const calls = stage.endpoint.calls.slice(before);
+        expect(calls.filter((c) => c.principal === 'Task').map((c) => `${c.service}:${c.operation}`)).toEqual(
+          expect.arrayContaining(['secretsmanager:GetSecretValue', 's3:GetObject', 's3:PutObject']),
+        );
+        expect(stage.endpoint.denials()).toEqual([]);
+      },
+    );
+
+    it.runIf(process.env.DATABASE_URL)(
+      'reconciler: the stopped task is reconciled with its run; the 15-minute sweep finds nothing stale',
+      async () => {
+        // Prepare: ECS's stop event for the task that ran, as EventBridge delivers it.
+        const task = stage.endpoint.tasks.find((t) => t.lastStatus === 'STOPPED' && t.exitCode === 0)!;
+        const stopped = {
+          ...JSON.parse(
+            readFileSync(new URL('../events/eventbridge/ecs-task-stopped-oom.json', import.meta.url), 'utf8'),
+          ),
+          detail: {
+            clusterArn: task.cluster,
+            taskArn: task.taskArn,
+            lastStatus: 'STOPPED',
+            desiredStatus: 'STOPPED',
+            stopCode: 'EssentialContainerExited',
+            stoppedReason: task.stoppedReason,
+            startedBy: `strata-${task.tags.find((t) => t.key === 'strata:run')!.value}`,
+            containers: [{ name: 'job', exitCode: 0 }],
+          },
+        };
+        const sweep = { ...stopped, 'detail-type': 'Scheduled Event', source: 'aws.events', detail: {} };
+
+        // Act
+        const { out } = await rehearse('TriggersReconciler', [stopped, sweep]);
+
+        // Assess
+        expect(
+          out.results.every((r) => r.ok),
+          out.logs,
+        ).toBe(true);
+        expect(stage.endpoint.denials()).toEqual([]);
+      },
+    );
+
+    it('dead-letter: the body that was no job is counted as unreadable, not lost', async () => {
+      const { out } = await rehearse('TriggersDeadLetter', [sqsEvent(stage, jobsQueue, ['not json'])]);
+
+      expect(out.results[0], out.logs).toMatchObject({
+        ok: true,
+        value: { unreadable: [expect.any(String)] },
+      });
+      expect(stage.endpoint.denials()).toEqual([]);
+    });
+
     it('partner API: a partner with a key lists products, a wrong key is refused', async () => {
       // Prepare: one partner in the directory secret, as `strata partners add` writes it.
       const { doc, issued } = addPartner(emptyDirectory(), 'rehearsal', {
@@ -238,12 +305,14 @@ describe('deploy day, rehearsed (child-a)', () => {
     /** A fresh upload, queued by the ingress function: the job the dispatcher is then given. */
     async function freshJob(): Promise<string> {
       const key = `datasets/world_places/places-${crypto.randomUUID()}.csv`;
+      // New bytes: the same bytes twice make no second dataset version, and so no write.
+      const csv = `${CSV}2,Rehearsal ${key},GB,PPL,ENG,1000,-1.5,52.5\n`;
       const put = await stage.s3.send(
-        new PutObjectCommand({ Bucket: bucketNamed(stage, 'Ingress'), Key: key, Body: CSV }),
+        new PutObjectCommand({ Bucket: bucketNamed(stage, 'Ingress'), Key: key, Body: csv }),
       );
       stage.endpoint.queues.set(jobsQueue, []);
       const out = await stage.invoke('TriggersIngressObjectCreated', [
-        objectCreated(stage, key, CSV.length, put.ETag!.replaceAll('"', '')),
+        objectCreated(stage, key, csv.length, put.ETag!.replaceAll('"', '')),
       ]);
       expect(out.results[0]).toMatchObject({ ok: true, value: { status: 'queued' } });
       return stage.endpoint.queues.get(jobsQueue)![0]!.Body;
@@ -272,6 +341,40 @@ describe('deploy day, rehearsed (child-a)', () => {
       expect(denials[0]).toContain(`missing: { "Effect": "Allow", "Action": "${action}"`);
     });
 
+    it.runIf(process.env.DATABASE_URL)('the task without s3:PutObject', async () => {
+      // Prepare: a job, started by the dispatcher with its full grants.
+      const job = await freshJob();
+      const out = await stage.invoke('TriggersDispatcher', [sqsEvent(stage, jobsQueue, [job])]);
+      expect(out.results[0], out.logs).toMatchObject({ ok: true, value: { batchItemFailures: [] } });
+      const task = stage.endpoint.tasks.at(-1)!;
+      const principal = stage.endpoint.principals.get(TASK_KEY)!;
+      const before = stage.endpoint.calls.length;
+      stage.endpoint.principals.set(TASK_KEY, {
+        ...principal,
+        statements: withoutGrant(principal.statements, 's3:PutObject'),
+      });
+
+      // Act
+      let exitCode: number;
+      let calls: Call[];
+      try {
+        ({ exitCode } = await stage.runTask(task));
+        calls = stage.endpoint.calls.slice(before);
+      } finally {
+        stage.endpoint.principals.set(TASK_KEY, principal);
+        stage.endpoint.calls.splice(before);
+      }
+
+      // Assess: the run fails, and the first write it tried is named.
+      expect(exitCode).toBe(1);
+      const denials = stage.endpoint.denials(calls);
+      expect(denials[0]).toMatch(
+        new RegExp(
+          `^Task: s3:PutObject needs s3:PutObject on arn:aws:s3:::${bucketNamed(stage, 'Archive')}/datasets/world_places/`,
+        ),
+      );
+    });
+
     it('the partner API without dynamodb:UpdateItem', async () => {
       const secretArn = stage.functions.get('PartnerApiHandler')!.environment.STRATA_PARTNERS_SECRET_ARN!;
       const { doc, issued } = addPartner(emptyDirectory(), 'rehearsal', {
@@ -289,5 +392,99 @@ describe('deploy day, rehearsed (child-a)', () => {
         /^PartnerApiHandler: dynamodb:UpdateItem needs dynamodb:UpdateItem on arn:aws:dynamodb:eu-west-2:222222222222:table\//,
       );
     });
+  });
+
+  describe('the template against the code', () => {
+    /**
+     * Variables the code reads that a deployment may leave unset, each with why: anything else a bundle reads
+     * must be in its template's environment.
+     */
+    const OPTIONAL: Record<string, string> = {
+      STRATA_CATALOG: 'a catalog directory in place of the deployed pack, for tests and the command line',
+      STRATA_PUBLIC_BASE_URL: 'the partner API’s public address, when it is not API Gateway’s own',
+      STRATA_JOB: 'the job, given to each task by the dispatcher’s container override',
+      STRATA_HOME: 'the command line’s home directory; tasks keep the default',
+      STRATA_DB_CA_BUNDLE: 'the rehearsal’s own database certificate; tasks use the RDS bundle in the image',
+      STRATA_FEDERATION_KEY_SECRET_ARN: 'set only when the child reports to a core',
+    };
+
+    it('sets every environment variable each rehearsed bundle read', () => {
+      expect(stage.reads.size).toBeGreaterThanOrEqual(6);
+      const missing = [...stage.reads].flatMap(([fn, { read, environment }]) =>
+        [...read]
+          .filter((v) => !(v in environment) && !(v in OPTIONAL))
+          .map((v) => `${fn} reads ${v}, which its template does not set`),
+      );
+      expect(missing).toEqual([]);
+    });
+
+    /** Each SQS event source whose queue's visibility timeout is under six times its function's timeout (AWS's advice). */
+    function shortVisibility(): string[] {
+      const out: string[] = [];
+      for (const [id, r] of Object.entries(stage.template.Resources)) {
+        if (r.Type !== 'AWS::Lambda::EventSourceMapping') continue;
+        const source = (r.Properties!.EventSourceArn as { 'Fn::GetAtt'?: string[] })['Fn::GetAtt']?.[0];
+        const queue = source ? stage.template.Resources[source] : undefined;
+        if (queue?.Type !== 'AWS::SQS::Queue') continue;
+        const fn = stage.template.Resources[(r.Properties!.FunctionName as { Ref: string }).Ref]!;
+        const visibility = Number(queue.Properties!.VisibilityTimeout ?? 30);
+        const timeout = Number(fn.Properties!.Timeout ?? 3);
+        if (visibility < 6 * timeout)
+          out.push(
+            `${id}: queue ${source} hides a message for ${visibility} s, under 6 × the function's ${timeout} s`,
+          );
+      }
+      return out;
+    }
+
+    /** Targets of EventBridge rules with no dead-letter queue: an event that fails every retry is then lost. */
+    function targetsWithoutDeadLetters(): string[] {
+      return Object.entries(stage.template.Resources)
+        .filter(([, r]) => r.Type === 'AWS::Events::Rule')
+        .flatMap(([id, r]) =>
+          ((r.Properties!.Targets as { Id: string; DeadLetterConfig?: { Arn?: unknown } }[]) ?? [])
+            .filter((t) => !t.DeadLetterConfig?.Arn)
+            .map((t) => `${id} target ${t.Id} has no dead-letter queue`),
+        );
+    }
+
+    /** Bundles that load an `@aws-sdk/*` package from outside themselves (the Lambda runtime's copy, not ours). */
+    function externalSdk(): string[] {
+      return [...stage.functions.values()].flatMap((f) => {
+        const code = readFileSync(f.bundle, 'utf8');
+        const found = new Set(code.match(/(?:from|import\(|require\()\s*["']@aws-sdk\/[\w-]+/g) ?? []);
+        return [...found].map((m) => `${f.name} imports ${m.replace(/^.*["']/, '')} from the runtime`);
+      });
+    }
+
+    it('gives the jobs queue a visibility timeout of six times its function’s timeout', () => {
+      expect(shortVisibility().filter((v) => !v.includes('DeadLetter'))).toEqual([]);
+    });
+
+    // TODO(issue 18, finding 8 "the DLQ's visibility timeout"; fixed on branch deploy-fixes): flips to it() on merge.
+    it.fails('gives every SQS event source six times its function’s timeout, the dead-letter queue too', () => {
+      expect(shortVisibility()).toEqual([]);
+    });
+
+    // TODO(issue 18, finding 4 "trigger events dropped silently"; fixed on branch deploy-fixes): flips to it() on merge.
+    it.fails('gives every EventBridge target a dead-letter queue', () => {
+      expect(targetsWithoutDeadLetters()).toEqual([]);
+    });
+
+    // TODO(issue 18, finding 7 "Lambdas run whatever AWS SDK the runtime ships"; fixed on branch deploy-fixes): flips to it() on merge.
+    it.fails('bundles the AWS SDK the code was tested with into every function', () => {
+      expect(externalSdk()).toEqual([]);
+    });
+
+    it('finds what the checks look for where it is (the three pending checks fail for their findings only)', () => {
+      expect(shortVisibility().every((v) => v.includes('DeadLetter'))).toBe(true);
+      expect(targetsWithoutDeadLetters().length).toBeGreaterThan(0);
+      expect(externalSdk().length).toBeGreaterThan(0);
+    });
+  });
+
+  it('met no call any role denies, in all of the above', () => {
+    expect(stage.endpoint.calls.length).toBeGreaterThan(30);
+    expect(stage.endpoint.denials()).toEqual([]);
   });
 });

@@ -2,19 +2,23 @@
 // of s3rver, dynalite and a real database, each function's role loaded as its IAM principal, and a way to run
 // a function's bundle with exactly its template's environment.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import pg from 'pg';
+import { ensureBundle } from '../../bin/bundle.mjs';
 import { freshDatabaseUrl } from '../helpers/engines.ts';
 import { type DataApiBackend, pgBackend, pgliteBackend } from './data-api.ts';
-import { RecordingEndpoint } from './endpoint.ts';
+import { RecordingEndpoint, type Task } from './endpoint.ts';
+import { LOOPBACK_CA, startTlsFront, type TlsFront } from './pg-tls.ts';
 import { type FunctionArtefact, type Json, Resolver, ROOT, synthesize, type Template } from './template.ts';
 
 const run = promisify(execFile);
 export const OPERATOR_KEY = 'AKIAOPERATOR';
+export const TASK_KEY = 'AKIAREHEARSALTASK';
+const RECORD_ENV = join(import.meta.dirname, 'record-env.mjs');
 
 export interface Invocation {
   coldStart?: string;
@@ -31,8 +35,15 @@ export interface Stage {
   readonly endpoint: RecordingEndpoint;
   readonly functions: Map<string, FunctionArtefact & { accessKeyId: string }>;
   readonly engine: 'postgres' | 'pglite';
+  /** The STRATA_* variables each function (and `Task`) read in any run, and the environment it had. */
+  readonly reads: Map<string, { read: Set<string>; environment: Record<string, string> }>;
   /** Runs a function's bundle on these events, as one warm instance. */
   invoke(name: string, events: unknown[]): Promise<Invocation>;
+  /**
+   * Runs a task RunTask started: the task entry point as the image runs it (dist/task.mjs), with its task
+   * definition's environment and the container override, as the task role. Needs the PostgreSQL server.
+   */
+  runTask(task: Task): Promise<{ exitCode: number; logs: string }>;
   /** An S3 client of the operator's (not judged by any role), for setting the scene. */
   readonly s3: S3Client;
   close(): Promise<void>;
@@ -70,7 +81,12 @@ export async function openStage(environment: string): Promise<Stage> {
   const database: DataApiBackend = url ? pgBackend(url) : await pgliteBackend();
   const endpoint = new RecordingEndpoint({ account: account!, region: region!, buckets, tables, database });
   await endpoint.start();
-  const resolver = new Resolver(template, { ...ctx, endpoint: endpoint.origin });
+  const front: TlsFront | undefined = url ? await startTlsFront(new URL(url)) : undefined;
+  const resolver = new Resolver(template, {
+    ...ctx,
+    endpoint: endpoint.origin,
+    database: front ? { host: front.host, port: front.port } : ctx.database,
+  });
   const functions = new Map(
     resolver.functions(outdir).map((f, i) => [f.name, { ...f, accessKeyId: `AKIAREHEARSAL${i}` }]),
   );
@@ -81,7 +97,15 @@ export async function openStage(environment: string): Promise<Stage> {
       statements: resolver.roleStatements(f.roleLogicalId),
     });
   endpoint.resourceDenies = resolver.resourceDenies();
-  endpoint.taskDefinitions = resolver.taskDefinitions();
+  const definitions = resolver.taskDefinitions();
+  endpoint.taskDefinitions = definitions;
+  const taskRole = [...definitions.values()][0]?.taskRoleArn;
+  if (taskRole)
+    endpoint.principals.set(TASK_KEY, {
+      name: 'Task',
+      roleArn: taskRole,
+      statements: resolver.roleStatements(resolver.roleByArn(taskRole)),
+    });
 
   // The secrets the stack makes, with values as the deployment would hold them.
   for (const [id, r] of resources) {
@@ -114,7 +138,14 @@ export async function openStage(environment: string): Promise<Stage> {
     );
 
   let seq = 0;
+  const reads: Stage['reads'] = new Map();
+  const noteReads = (name: string, read: string[], environment: Record<string, string>) => {
+    const entry = reads.get(name) ?? { read: new Set<string>(), environment };
+    for (const v of read) entry.read.add(v);
+    reads.set(name, entry);
+  };
   return {
+    reads,
     template,
     resolver,
     endpoint,
@@ -154,9 +185,53 @@ export async function openStage(environment: string): Promise<Stage> {
           maxBuffer: 64 * 1024 * 1024,
         },
       );
-      return { ...JSON.parse(readFileSync(outFile, 'utf8')), logs: `${stdout}${stderr}` } as Invocation;
+      const result = JSON.parse(readFileSync(outFile, 'utf8')) as Omit<Invocation, 'logs'>;
+      noteReads(name, result.read, f.environment);
+      return { ...result, logs: `${stdout}${stderr}` };
+    },
+    async runTask(task) {
+      if (!front)
+        throw new Error(
+          'a task needs the PostgreSQL server (DATABASE_URL): its entry point connects with pg',
+        );
+      const definition = definitions.get(task.taskDefinitionArn);
+      if (!definition) throw new Error(`no task definition ${task.taskDefinitionArn} in the template`);
+      const bundle = (await ensureBundle()).task!;
+      task.lastStatus = 'RUNNING';
+      const envOut = join(work, `task-${++seq}.env.json`);
+      const environment = { ...definition.environment, ...task.environment };
+      const child = execFile(process.execPath, ['--enable-source-maps', '--import', RECORD_ENV, bundle], {
+        cwd: ROOT,
+        env: {
+          PATH: process.env.PATH,
+          NODE_ENV: 'production',
+          STRATA_HOME: join(work, `task-${++seq}`),
+          ...environment,
+          ...endpoint.sdkEnvironment(TASK_KEY),
+          STRATA_DB_CA_BUNDLE: LOOPBACK_CA,
+          REHEARSAL_ENV_OUT: envOut,
+        },
+        maxBuffer: 64 * 1024 * 1024,
+      });
+      let logs = '';
+      child.stdout?.on('data', (d) => {
+        logs += d;
+      });
+      child.stderr?.on('data', (d) => {
+        logs += d;
+      });
+      const exitCode = await new Promise<number>((r) => child.on('close', (code) => r(code ?? -1)));
+      if (!existsSync(envOut)) throw new Error(`the task ended without a record of what it read:\n${logs}`);
+      noteReads('Task', JSON.parse(readFileSync(envOut, 'utf8')), environment);
+      Object.assign(task, {
+        lastStatus: 'STOPPED',
+        exitCode,
+        stoppedReason: 'Essential container in task exited',
+      });
+      return { exitCode, logs };
     },
     async close() {
+      await front?.close();
       await endpoint.stop();
       await database.close();
       if (url) {
