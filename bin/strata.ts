@@ -30,6 +30,7 @@ import {
 } from './cli/reads.ts';
 import { registerReceiptsCommands, reportIngest } from './cli/receipts-commands.ts';
 import { registerRunsCommands } from './cli/runs-commands.ts';
+import { registerSmokeCommand } from './cli/smoke-command.ts';
 import { registerValidateCommand } from './cli/validate-commands.ts';
 
 const program = new Command('strata')
@@ -192,6 +193,7 @@ program
 registerBuildCommands(program, globals, action);
 registerCoreCommands(program, globals, action);
 registerCostCommands(program, globals, action);
+registerSmokeCommand(program, globals, action);
 registerPartnersCommands(program, globals, action);
 registerRunsCommands(program, globals, action);
 registerQaCommands(program, globals, action);

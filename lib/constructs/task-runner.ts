@@ -193,9 +193,24 @@ export class TaskRunner extends Construct {
     };
   }
 
-  /** Lets a Lambda start tasks of these definitions, pass them their roles, and count the running ones. */
+  /** Lets a Lambda start tasks of these definitions, tag them as it starts them, pass them their roles, and count the running ones. */
   grantRun(grantee: iam.IGrantable): void {
     for (const def of Object.values(this.definitions)) def.grantRun(grantee);
+    // RunTask with tags (the run id, read by the reconciler and the cost ledger) is also authorised as
+    // ecs:TagResource on the new task; without this every RunTask is denied. Only while RunTask creates it.
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['ecs:TagResource'],
+        resources: [
+          this.cluster.stack.formatArn({
+            service: 'ecs',
+            resource: 'task',
+            resourceName: `${this.cluster.clusterName}/*`,
+          }),
+        ],
+        conditions: { StringEquals: { 'ecs:CreateAction': 'RunTask' } },
+      }),
+    );
     this.grantOnClusterTasks(grantee, ['ecs:ListTasks']);
   }
 

@@ -1,5 +1,6 @@
 import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { STACK_OUTPUT } from '../../runtime/aws/stack-outputs.ts';
 import type { ChildEnvironment } from '../config/schema.ts';
 import { CatalogDeployment } from '../constructs/catalog-deployment.ts';
 import { DataBuckets } from '../constructs/data-buckets.ts';
@@ -145,7 +146,7 @@ export class ChildStack extends Stack {
     });
     new CfnOutput(this, 'IngressBucketName', { value: this.buckets.ingress.bucketName });
     new CfnOutput(this, 'EgressBucketName', { value: this.buckets.egress.bucketName });
-    new CfnOutput(this, 'PartnerApiUrl', { value: this.api.api.url });
+    new CfnOutput(this, STACK_OUTPUT.partnerApiUrl, { value: this.api.api.url });
     new CfnOutput(this, 'CatalogSha256', {
       description: `sha256 of the catalog deployed with this stack (${c.catalog}); every run records the one it used`,
       value: this.catalog.sha256,
@@ -156,7 +157,16 @@ export class ChildStack extends Stack {
           "the secret this child's signing key derives from: `strata core pubkey` gives the core its public key",
         value: this.federation.keySecret.secretArn,
       });
-    new CfnOutput(this, 'PartnerDirectorySecretArn', { value: this.api.partners.secretArn });
+    new CfnOutput(this, STACK_OUTPUT.partnerDirectorySecretArn, { value: this.api.partners.secretArn });
+    // What `strata smoke` follows a run through, and the log groups it names when a hop fails.
+    const outputs: [string, string][] = [
+      [STACK_OUTPUT.taskClusterArn, this.tasks.cluster.clusterArn],
+      [STACK_OUTPUT.taskLogGroup, this.tasks.logGroup.logGroupName],
+      [STACK_OUTPUT.ingressLogGroup, this.triggers.objectCreated.fn.logGroup.logGroupName],
+      [STACK_OUTPUT.dispatcherLogGroup, this.triggers.dispatcher.fn.logGroup.logGroupName],
+      [STACK_OUTPUT.partnerApiLogGroup, this.api.handler.fn.logGroup.logGroupName],
+    ];
+    for (const [id, value] of outputs) new CfnOutput(this, id, { value });
   }
 
   /** Fixed zones, so `cdk synth` needs no AWS call to look them up. */

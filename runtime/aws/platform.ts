@@ -13,6 +13,11 @@ import { ENV } from './names.ts';
 
 /** Amazon's RDS certificate bundle, put in the task image by tasks/Dockerfile. */
 export const RDS_CA_BUNDLE = '/etc/ssl/certs/rds-global-bundle.pem';
+/**
+ * Another CA bundle for the database's certificate, in place of RDS's: the rehearsal (test/rehearsal) runs
+ * the task entry point against a PostgreSQL behind a loopback certificate of its own. Unset on AWS.
+ */
+export const DB_CA_BUNDLE_ENV = 'STRATA_DB_CA_BUNDLE';
 
 function env(name: string): string {
   const v = process.env[name];
@@ -63,11 +68,12 @@ export async function openAwsPlatform(
   const url = new URL(`postgres://${host}:${port ?? '5432'}/${env(ENV.databaseName)}`);
   url.username = encodeURIComponent(secret.username ?? '');
   url.password = encodeURIComponent(secret.password ?? '');
-  if (!existsSync(RDS_CA_BUNDLE))
-    throw new Error(`${RDS_CA_BUNDLE} is missing: the task image must carry the RDS CA bundle`);
+  const caBundle = process.env[DB_CA_BUNDLE_ENV] || RDS_CA_BUNDLE;
+  if (!existsSync(caBundle))
+    throw new Error(`${caBundle} is missing: the task image must carry the RDS CA bundle`);
   const db = await PgDatabase.open(url.toString(), {
     max: 4,
-    ssl: { rejectUnauthorized: true, ca: readFileSync(RDS_CA_BUNDLE, 'utf8') },
+    ssl: { rejectUnauthorized: true, ca: readFileSync(caBundle, 'utf8') },
   });
   await migrate(db);
   const store = new S3ObjectStore({

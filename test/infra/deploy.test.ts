@@ -433,7 +433,7 @@ describe('core and two children, as the README deploys them', () => {
       for (const [name, dir] of Object.entries(catalogs))
         stacks()[name]!.hasOutput('CatalogSha256', { Value: packCatalog(join(ROOT, dir)).sha256 });
       const commands = new Set([...section.matchAll(/npx strata ((?:core )?[a-z]+)/g)].map((m) => m[1]!));
-      expect([...commands].sort()).toEqual(['core pubkey', 'core status']);
+      expect([...commands].sort()).toEqual(['core pubkey', 'core status', 'smoke']);
       for (const c of commands) {
         const help = spawnSync('node', ['bin/strata.mjs', ...c.split(' '), '--help'], {
           cwd: ROOT,
