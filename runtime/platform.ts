@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { FsObjectStore } from './adapters/local/fs-object-store.ts';
 import { HttpFederation } from './adapters/local/http-federation.ts';
 import { PgliteDatabase, pgliteDataDir } from './adapters/local/pglite-database.ts';
+import { preparedImage } from './adapters/local/pglite-image.ts';
 import { TableJobQueue } from './adapters/local/table-job-queue.ts';
 import { PgDatabase } from './adapters/postgres/pg-database.ts';
 import type { CostProfile } from './cost/profile.ts';
@@ -39,7 +40,7 @@ export function strataHome(home?: string): string {
 
 /**
  * True when opening would create the embedded database (no DATABASE_URL, nothing in the home yet): the
- * first run, which spends 10–25 s on initdb and PostGIS.
+ * first run, which copies the prepared image (and makes it first, 10–25 s, once per installed version).
  */
 export function createsEmbeddedDatabase(options: LocalOptions = {}): boolean {
   if (options.databaseUrl ?? process.env.DATABASE_URL) return false;
@@ -50,7 +51,7 @@ export async function openDatabase(options: LocalOptions = {}): Promise<Database
   const url = options.databaseUrl ?? process.env.DATABASE_URL;
   const db = url
     ? await PgDatabase.open(url)
-    : await PgliteDatabase.open(pgliteDataDir(strataHome(options.home)));
+    : await PgliteDatabase.open(pgliteDataDir(strataHome(options.home)), { image: () => preparedImage() });
   try {
     await migrate(db);
   } catch (e) {

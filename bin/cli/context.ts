@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { imageCached } from '../../runtime/adapters/local/pglite-image.ts';
 import { requireProduct } from '../../runtime/build/plan.ts';
 import { packCatalog } from '../../runtime/catalog/bundle.ts';
 import { type Catalog, loadUsableCatalog } from '../../runtime/catalog/loader.ts';
@@ -64,7 +65,7 @@ export async function withPlatform<T>(
 /** Opens something that opens the database, saying so while the first run creates the embedded one. */
 export async function withFirstRunNotice<T>(opts: GlobalOptions, open: () => Promise<T>): Promise<T> {
   if (!createsEmbeddedDatabase({ home: opts.home })) return open();
-  const notice = firstRunNotice(strataHome(opts.home));
+  const notice = firstRunNotice(strataHome(opts.home), await imageCached());
   let opened = false;
   try {
     const value = await open();

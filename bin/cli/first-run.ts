@@ -1,5 +1,6 @@
 import { relative } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { userCacheDir } from '../../runtime/util/user-cache.ts';
 
 /**
  * One frame of the spinner, from the time since it started: a carriage return, the frame, the message and
@@ -53,14 +54,18 @@ function shown(home: string): string {
 }
 
 /**
- * Tells people why the first command is slow while the embedded database and PostGIS are created: a spinner
- * on a terminal, a plain line otherwise (logs, CI). Always on stderr, so stdout stays clean for --json.
+ * Tells people what the first command does while the embedded database is created: a spinner on a
+ * terminal, a plain line otherwise (logs, CI). Always on stderr, so stdout stays clean for --json. Only the
+ * first run of an installed version is slow, making the prepared image (`imageReady` false) the others copy.
  */
 export function firstRunNotice(
   home: string,
+  imageReady: boolean,
   stream: NodeJS.WriteStream & { fd?: number } = process.stderr,
 ): FirstRunNotice {
-  const message = `creating the embedded database in ${shown(home)} (first run only, about 15 s)`;
+  const message = imageReady
+    ? `creating the embedded database in ${shown(home)} from its prepared image (first run only)`
+    : `creating the embedded database in ${shown(home)} (first run of this version: preparing its image in ${userCacheDir()}, about 15 s)`;
   const started = Date.now();
   const stopSpinner = stream.isTTY && stream.fd !== undefined ? startSpinner(stream.fd, message) : undefined;
   if (!stopSpinner) stream.write(`${message}\n`);

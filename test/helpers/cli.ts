@@ -13,7 +13,9 @@ const ROOT = join(import.meta.dirname, '..', '..');
 
 /**
  * For a test that runs the command line several times on the embedded database: each process starts
- * PGlite (3–4 s, 15 s the first time, several times that on a machine shared with other work).
+ * PGlite (3–4 s; a new home is a copy of the prepared image the global setup made, in the user's cache,
+ * which the spawned processes find as they inherit the environment; several times that on a machine
+ * shared with other work).
  */
 export const LONG = { timeout: 900_000 };
 

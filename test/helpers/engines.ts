@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { FsObjectStore } from '../../runtime/adapters/local/fs-object-store.ts';
 import { PgliteDatabase } from '../../runtime/adapters/local/pglite-database.ts';
+import { preparedImage } from '../../runtime/adapters/local/pglite-image.ts';
 import { PgDatabase } from '../../runtime/adapters/postgres/pg-database.ts';
 import { migrate } from '../../runtime/db/migrate.ts';
 import { localQueueAndRuns, type Platform } from '../../runtime/platform.ts';
@@ -21,7 +22,13 @@ export interface Engine {
  * throwaway database, so test files running in parallel never share state.
  */
 export function engines(): Engine[] {
-  const list: Engine[] = [{ name: 'pglite', open: async () => migrated(await PgliteDatabase.open()) }];
+  const list: Engine[] = [
+    {
+      name: 'pglite',
+      // From the prepared image, as a new home is: a copy with an identity of its own, in memory.
+      open: async () => migrated(await PgliteDatabase.open(undefined, { image: () => preparedImage() })),
+    },
+  ];
   const url = process.env.DATABASE_URL;
   if (url) {
     list.push({

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { firstRunNotice, spinnerFrame } from '../../bin/cli/first-run.ts';
+import { userCacheDir } from '../../runtime/util/user-cache.ts';
 
 /** A stand-in for stderr: what was written through `write`, and optionally a file as its descriptor. */
 function fakeStream(tty: boolean, fd?: number) {
@@ -30,17 +31,27 @@ describe('first-run notice', () => {
 
   it('writes one plain line where stderr is not a terminal, and how long it took once done', async () => {
     const { stream, written } = fakeStream(false);
-    const notice = firstRunNotice(join(process.cwd(), '.strata'), stream);
-    expect(written).toEqual(['creating the embedded database in .strata (first run only, about 15 s)\n']);
+    const notice = firstRunNotice(join(process.cwd(), '.strata'), true, stream);
+    expect(written).toEqual([
+      'creating the embedded database in .strata from its prepared image (first run only)\n',
+    ]);
     await notice.stop(true);
     expect(written[1]).toMatch(/^created the embedded database in \d+\.\d s\n$/);
   });
 
   it('says nothing more when the database could not be made', async () => {
     const { stream, written } = fakeStream(false);
-    await firstRunNotice('/elsewhere/home', stream).stop(false);
+    await firstRunNotice('/elsewhere/home', true, stream).stop(false);
     expect(written).toEqual([
-      'creating the embedded database in /elsewhere/home (first run only, about 15 s)\n',
+      'creating the embedded database in /elsewhere/home from its prepared image (first run only)\n',
+    ]);
+  });
+
+  it('says where the image is prepared, and that it takes a while, when this version has none yet', async () => {
+    const { stream, written } = fakeStream(false);
+    await firstRunNotice('/elsewhere/home', false, stream).stop(false);
+    expect(written).toEqual([
+      `creating the embedded database in /elsewhere/home (first run of this version: preparing its image in ${userCacheDir()}, about 15 s)\n`,
     ]);
   });
 
@@ -51,7 +62,7 @@ describe('first-run notice', () => {
     const { stream, written } = fakeStream(true, fd);
 
     // Act
-    const notice = firstRunNotice('/home/x/.strata', stream);
+    const notice = firstRunNotice('/home/x/.strata', true, stream);
     await notice.stop(true);
     closeSync(fd);
 
@@ -60,7 +71,7 @@ describe('first-run notice', () => {
     const drawn = readFileSync(file, 'utf8');
     expect(
       drawn.startsWith(
-        '\r⠋ creating the embedded database in /home/x/.strata (first run only, about 15 s)  0 s\u001b[K',
+        '\r⠋ creating the embedded database in /home/x/.strata from its prepared image (first run only)  0 s\u001b[K',
       ),
     ).toBe(true);
     expect(drawn.endsWith('\r\u001b[K')).toBe(true);

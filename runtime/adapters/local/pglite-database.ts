@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { existsSync } from 'node:fs';
 import { mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
@@ -7,6 +8,15 @@ import type { CopyChunk, Database, RowCount } from '../../ports/database.ts';
 import { countNewlines } from '../../util/bytes.ts';
 import { isAlive } from '../../util/process.ts';
 import { copyRejected, csvField } from '../copy-errors.ts';
+import { withOwnSystemIdentifier, writeDataDir } from './pglite-data-dir.ts';
+import { postgisExtension } from './pglite-postgis.ts';
+
+export interface OpenOptions {
+  /** The data directory a new database starts as, uncompressed; read only when one is made. */
+  readonly image?: () => Promise<Uint8Array>;
+  /** Where the trimmed PostGIS bundle is kept. @default the user's cache directory */
+  readonly cacheDir?: string;
+}
 
 interface SessionState {
   txDepth: number;
@@ -34,8 +44,12 @@ export class PgliteDatabase implements Database {
     private readonly lockFile: string | undefined,
   ) {}
 
-  /** Opens (or creates) the database in `dataDir`, or in memory when it is undefined. */
-  static async open(dataDir?: string): Promise<PgliteDatabase> {
+  /**
+   * Opens the database in `dataDir`, or one in memory when it is undefined. A database that does not exist
+   * yet is made from `image` (a data directory as a tar archive, see `pglite-image.ts`) with a system
+   * identifier of its own; without an image, by initdb and nothing more, which takes several times as long.
+   */
+  static async open(dataDir?: string, options: OpenOptions = {}): Promise<PgliteDatabase> {
     let lockFile: string | undefined;
     if (dataDir) {
       await mkdir(dataDir, { recursive: true });
@@ -45,16 +59,34 @@ export class PgliteDatabase implements Database {
     try {
       // Loaded when a database is opened, not when the command line starts: read commands that answer
       // from files never need it.
-      const [{ PGlite }, { postgis }] = await Promise.all([
+      const [{ PGlite }, { extension }] = await Promise.all([
         import('@electric-sql/pglite'),
-        import('@electric-sql/pglite-postgis'),
+        postgisExtension(options.cacheDir),
       ]);
-      const pg = await PGlite.create(dataDir, { extensions: { postgis } });
+      let loadDataDir: Blob | undefined;
+      const creates = options.image && !(dataDir && existsSync(join(dataDir, 'PG_VERSION')));
+      if (creates) {
+        const { tar } = withOwnSystemIdentifier(await options.image!());
+        if (dataDir) await writeDataDir(tar, dataDir);
+        else loadDataDir = new Blob([tar]);
+      }
+      const pg = await PGlite.create(dataDir, { extensions: { postgis: extension }, loadDataDir });
       return new PgliteDatabase(pg, lockFile);
     } catch (e) {
       if (lockFile) await unlink(lockFile).catch(() => {});
       throw e;
     }
+  }
+
+  /**
+   * The data directory as a gzipped tar archive, after a checkpoint, so a database made from it starts
+   * without replaying WAL.
+   */
+  async dumpDataDir(): Promise<Uint8Array> {
+    return this.exclusive(async () => {
+      await this.pg.exec('CHECKPOINT');
+      return new Uint8Array(await (await this.pg.dumpDataDir('gzip')).arrayBuffer());
+    });
   }
 
   /** Runs `fn` alone on the backend unless the caller is already inside a session. */
