@@ -117,7 +117,8 @@ export function suppressChildFindings(stack: Stack): void {
         'TagResource on the task it creates, whose id is not known before; conditioned on ecs:CreateAction = ' +
         'RunTask, so it can tag nothing RunTask did not just create.',
       appliesTo: [
-        { regex: '/^Resource::arn:<AWS::Partition>:ecs:.*:task\\/<TasksCluster[0-9A-F]+>\\/\\*$/g' },
+        // The partition is a token in an environment-agnostic stack and `aws` once the account and region are set.
+        { regex: '/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):ecs:.*:task\\/<TasksCluster[0-9A-F]+>\\/\\*$/g' },
       ],
     },
     {
