@@ -118,7 +118,10 @@ export function suppressChildFindings(stack: Stack): void {
         'RunTask, so it can tag nothing RunTask did not just create.',
       appliesTo: [
         // The partition is a token in an environment-agnostic stack and `aws` once the account and region are set.
-        { regex: '/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):ecs:.*:task\\/<TasksCluster[0-9A-F]+>\\/\\*$/g' },
+        {
+          regex:
+            '/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):ecs:.*:task\\/<TasksCluster[0-9A-F]+>\\/\\*$/g',
+        },
       ],
     },
     {
