@@ -199,6 +199,15 @@ export function authenticateOperator(deps: AppDeps): MiddlewareHandler<AppEnv> {
           'Forbidden',
           `the operator's pass without credentials holds only for requests addressed to 127.0.0.1 or localhost, not to "${host}"`,
         );
+      // A page on another origin (a web map allowed by CORS, or any site) may send a simple GET to loopback
+      // with a loopback Host; its Origin header says it is not this server's own page.
+      const origin = c.req.header('origin');
+      if (origin !== undefined && originHost(origin) !== host.toLowerCase())
+        throw new HttpProblem(
+          403,
+          'Forbidden',
+          `the operator's pass without credentials holds only for this server's own pages, not for one from ${origin}`,
+        );
       c.set('principal', { partner: 'operator', scopes: new Scopes(['operator']), via: 'loopback' });
       return next();
     }
@@ -208,4 +217,13 @@ export function authenticateOperator(deps: AppDeps): MiddlewareHandler<AppEnv> {
       await next();
     });
   };
+}
+
+/** `host[:port]` of an Origin header, lower-cased; undefined for `null` or anything unparsable. */
+function originHost(origin: string): string | undefined {
+  try {
+    return new URL(origin).host.toLowerCase();
+  } catch {
+    return undefined;
+  }
 }

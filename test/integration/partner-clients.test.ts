@@ -147,6 +147,16 @@ describe.each(cliEngines())(
       expect(localhost.status).toBe(200);
     });
 
+    it("refuses the operator's loopback pass to a page of another origin, even one CORS allows", async () => {
+      // Act: what a web map's fetch to strata serve sends (a loopback Host, and its own Origin).
+      const foreign = await fetch(`${base}/runs`, { headers: { origin: MAP } });
+      const own = await fetch(`${base}/runs`, { headers: { origin: base } });
+      // Assess: no runs for the other origin's page; the server's own pages still pass.
+      expect(foreign.status).toBe(403);
+      expect(await foreign.text()).toContain(MAP);
+      expect(own.status).toBe(200);
+    });
+
     it('refuses a partner id it cannot use in one sentence, not a list of schema issues', async () => {
       // Act
       const out = await cli.run(['partners', 'add', 'bar-partner', '--scope', 'read:products/places']);
