@@ -83,6 +83,9 @@ interface RunView {
   error?: { code?: string; message?: string } | null;
 }
 
+/** The partner directory's cache in the API (60 s), and a margin. */
+const KEY_PROPAGATION_MS = 90_000;
+
 const TERMINAL = new Set(['succeeded', 'failed', 'cancelled', 'quarantined']);
 
 export async function smoke(
@@ -157,9 +160,29 @@ export async function smoke(
       }
       return { status: res.status, json };
     };
+    // The partner API caches its directory for a minute: a warm instance answers 401 to a new key until then.
+    const knownBy = deps.now() + KEY_PROPAGATION_MS;
+    for (;;) {
+      const probe = await call('GET', `/datasets/${options.dataset}/versions`);
+      if (probe.status !== 401) break;
+      if (deps.now() >= knownBy)
+        throw new Stopped(
+          'key',
+          `the partner API still refuses the temporary key ${Math.round(KEY_PROPAGATION_MS / 1000)} s after it was issued: ${detailOf(probe.json)}`,
+          apiLogs,
+        );
+      await deps.sleep(pollMs);
+    }
+    // 404 is "never published"; anything else is a fault, not a "none" that would let any version pass as new.
     const latestOf = async (product: string) => {
       const r = await call('GET', `/products/${product}/latest`);
-      return r.status === 200 ? String(r.json.version) : undefined;
+      if (r.status === 200) return String(r.json.version);
+      if (r.status === 404) return undefined;
+      throw new Stopped(
+        'read',
+        `GET /products/${product}/latest answered ${r.status}: ${detailOf(r.json)}`,
+        apiLogs,
+      );
     };
     const before = options.product ? await latestOf(options.product) : undefined;
 

@@ -37,7 +37,15 @@ const noDatabase: DataApiBackend = {
  * The partner API's stand-in: it checks the caller's key against the directory secret as the real one does,
  * signs a real PUT into the ingress bucket, and moves the upload's run one step on each look.
  */
-function partnerApi(endpoint: RecordingEndpoint, s3: S3Client, outcome: { fail?: string }) {
+interface Outcome {
+  fail?: string;
+  /** Calls answered 401 whatever the key, as a warm instance does while its directory cache is old. */
+  staleFor?: number;
+  /** What `/products/…/latest` answers instead of its truth. */
+  latestStatus?: number;
+}
+
+function partnerApi(endpoint: RecordingEndpoint, s3: S3Client, outcome: Outcome) {
   const steps = ['waiting', 'queued', 'running', 'done'];
   let step = 0;
   let published: string | undefined;
@@ -48,6 +56,7 @@ function partnerApi(endpoint: RecordingEndpoint, s3: S3Client, outcome: { fail?:
       res.end(JSON.stringify(body));
     };
     for await (const _ of req);
+    if (outcome.staleFor && outcome.staleFor-- > 0) return send(401, { detail: 'unknown key' });
     const doc = parseDirectory(endpoint.secrets.get(DIRECTORY)!.value, 'test');
     if (!findApiKey(doc, String(req.headers['x-api-key'] ?? ''))) return send(401, { detail: 'unknown key' });
     const path = new URL(req.url!, 'http://x').pathname.replace(/^\/v1/, '');
@@ -87,6 +96,8 @@ function partnerApi(endpoint: RecordingEndpoint, s3: S3Client, outcome: { fail?:
       published = '20261207T130500000Z-0b0b0b0b';
       return send(200, { status: 'succeeded', run: { id: runId, status: 'succeeded' } });
     }
+    if (path === '/products/county_places/latest' && outcome.latestStatus)
+      return send(outcome.latestStatus, { detail: 'database resuming' });
     if (path === '/products/county_places/latest')
       return published ? send(200, { version: published, outputs: [{ name: 'places' }] }) : send(404, {});
     if (path === '/datasets/world_places/versions') return send(200, { versions: [{ version: 'v1' }] });
@@ -99,7 +110,7 @@ describe('strata smoke', () => {
   let api: Server;
   let s3: S3Client;
   let deps: SmokeDeps;
-  const outcome: { fail?: string } = {};
+  const outcome: Outcome = {};
   const credentials = { accessKeyId: 'AKIAOPERATOR', secretAccessKey: 'x' };
 
   beforeAll(async () => {
@@ -143,6 +154,8 @@ describe('strata smoke', () => {
       [STACK_OUTPUT.partnerApiLogGroup]: '/aws/lambda/strata-child-a-partner-api',
     });
     outcome.fail = undefined;
+    outcome.staleFor = undefined;
+    outcome.latestStatus = undefined;
   });
 
   const options = {
@@ -190,6 +203,28 @@ describe('strata smoke', () => {
       logGroup: '/strata/child-a/tasks',
     });
     expect(report.hops.at(-1)!.hop).toBe('revoke');
+    expect(parseDirectory(endpoint.secrets.get(DIRECTORY)!.value, 'test').partners).toEqual({});
+  });
+
+  it('waits for the partner API to know its new key (its directory cache) instead of failing the upload', async () => {
+    outcome.staleFor = 3;
+
+    const report = await smoke(options, deps);
+
+    expect(report, JSON.stringify(report)).toMatchObject({ ok: true });
+  });
+
+  it('stops when the product cannot be read first, rather than taking any version for a new one', async () => {
+    outcome.latestStatus = 503;
+
+    const report = await smoke(options, deps);
+
+    expect(report).toMatchObject({
+      ok: false,
+      stoppedAt: 'read',
+      reason: expect.stringContaining('503'),
+      logGroup: '/aws/lambda/strata-child-a-partner-api',
+    });
     expect(parseDirectory(endpoint.secrets.get(DIRECTORY)!.value, 'test').partners).toEqual({});
   });
 
