@@ -166,6 +166,18 @@ describe('the two GDAL adapters', () => {
     120_000,
   );
 
+  it('describe a file from a working directory under /usr (a dev container’s /usr/src/app), many times over', async () => {
+    const was = process.cwd();
+    process.chdir('/usr');
+    try {
+      // Many descriptions: GDAL's text is freed each time, so the heap does not grow with them.
+      for (let i = 0; i < 20; i++)
+        expect(parseOgrinfo(await embedded.run('ogrinfo', [...INFO, files.gpkg!.path])).driver).toBe('GPKG');
+    } finally {
+      process.chdir(was);
+    }
+  });
+
   it('refuse alike what they cannot do, with GDAL’s own message', async () => {
     const missing = join(dir, 'missing.gpkg');
     const e = await embedded.run('ogrinfo', [...INFO, missing]).catch((x: unknown) => x);

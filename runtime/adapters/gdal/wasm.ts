@@ -96,7 +96,8 @@ function wrapAll(M: EmModule) {
     ]),
     infoOptions: wrap('GDALVectorInfoOptionsNew', 'number', ['number', 'number']),
     infoFree: wrap('GDALVectorInfoOptionsFree', null, ['number']),
-    info: wrap('GDALVectorInfo', 'string', ['number', 'number']),
+    // A pointer, not 'string': the text is GDAL's to allocate and ours to free, else every ogrinfo leaks it.
+    info: wrap('GDALVectorInfo', 'number', ['number', 'number']),
     setConfig: wrap('CPLSetConfigOption', null, ['string', 'string']),
     errorReset: wrap('CPLErrorReset', null, []),
     lastError: wrap('CPLGetLastErrorMsg', 'string', []),
@@ -161,9 +162,13 @@ function load(): Promise<Embedded> {
       },
       call(tool, fn) {
         stderr = [];
+        // A working directory under GDAL's own folders (/usr/src/app in a dev container) is not mounted;
+        // absolute paths still work there, and only a file under those folders is refused (in reach).
         const cwd = process.cwd();
-        mount(cwd);
-        M.FS.chdir(cwd);
+        if (!OWN.has(cwd.split('/')[1] ?? '')) {
+          mount(cwd);
+          M.FS.chdir(cwd);
+        } else M.FS.chdir('/');
         fns.errorReset();
         try {
           return fn();
@@ -312,9 +317,13 @@ function ogrinfo(g: Embedded, args: readonly string[]): string {
       const opts = g.fns.infoOptions(argv.ptr, 0) as number;
       if (!opts) throw failed('ogrinfo', g, 'invalid options');
       try {
-        const text = g.fns.info(ds, opts) as string | null;
-        if (text === null) throw failed('ogrinfo', g, 'no information');
-        return text;
+        const p = g.fns.info(ds, opts) as number;
+        if (!p) throw failed('ogrinfo', g, 'no information');
+        try {
+          return g.M.UTF8ToString(p);
+        } finally {
+          g.M._free(p);
+        }
       } finally {
         g.fns.infoFree(opts);
       }
