@@ -61,9 +61,10 @@ const signedOutKey = (sid: string) => `console-signed-out:${sid}`;
 /** Ends the session on the server (every copy of its cookie), then in the browser. */
 export async function endSession(c: Context<AppEnv>, nonces: NonceStore): Promise<void> {
   const p = c.get('principal') as Principal | undefined;
-  if (p?.via === 'session' && p.session) await nonces.remember(signedOutKey(p.session), SESSION_SECONDS);
+  // The browser's copy goes first: a store that cannot record the sign-out still signs this browser out.
   const door = c.get('door');
   deleteCookie(c, SESSION_COOKIE, { path: consolePath(door), secure: door.proto === 'https' });
+  if (p?.via === 'session' && p.session) await nonces.remember(signedOutKey(p.session), SESSION_SECONDS);
 }
 
 /**

@@ -29,7 +29,8 @@ export async function cachedFile(
     return { path };
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code !== 'ENOENT' && code !== 'ENOTDIR') throw e;
+    // Not there, or not ours to read (a cache owned by another user): make it, and write it if we may.
+    if (code !== 'ENOENT' && code !== 'ENOTDIR' && code !== 'EACCES' && code !== 'EPERM') throw e;
   }
   const made = await make();
   const temp = `${path}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
