@@ -3,7 +3,6 @@ import { Command, Option } from 'commander';
 import { isFile } from '../runtime/archive/archive.ts';
 import { checkArchive, isDamage, knownDatasets } from '../runtime/archive/check.ts';
 import { NotFoundError } from '../runtime/errors.ts';
-import { CORS_ORIGINS_ENV, parseCorsOrigins } from '../runtime/http/cors.ts';
 import { submit, workUntil } from '../runtime/jobs/execute.ts';
 import { strataHome } from '../runtime/platform.ts';
 import { listProductVersions } from '../runtime/publish/versions.ts';
@@ -249,6 +248,7 @@ program
         if (o.core) return runCoreServer(g, o);
         const { serve } = await import('../runtime/serve/serve.ts');
         const { localPartnerDirectory } = await import('../runtime/adapters/local/partner-file.ts');
+        const { CORS_ORIGINS_ENV, parseCorsOrigins } = await import('../runtime/http/cors.ts');
         return withPlatform(g, async (p, catalog) => {
           const secrets = parseWebhookSecrets(process.env.STRATA_WEBHOOK_SECRETS, 'STRATA_WEBHOOK_SECRETS');
           const corsOrigins = o.corsOrigin

@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
-import { type Hop, type SmokeReport, smoke } from '../../runtime/aws/smoke.ts';
+// The AWS clients load only for this command: a read command's start stays light.
+import type { Hop, SmokeReport } from '../../runtime/aws/smoke.ts';
 import type { Action, GlobalOptions } from './context.ts';
 import { EXIT, printJson, say } from './output.ts';
 
@@ -36,6 +37,7 @@ export function registerSmokeCommand(program: Command, globals: () => GlobalOpti
           const poll = Number(o.poll);
           if (!Number.isFinite(poll) || poll < 0)
             throw new Error(`--poll must be a number of seconds, 0 or more, got: ${o.poll}`);
+          const { smoke } = await import('../../runtime/aws/smoke.ts');
           const report: SmokeReport = await smoke(
             {
               stack: o.stack,

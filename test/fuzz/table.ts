@@ -129,13 +129,15 @@ export const day = fc
 const nullable = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: null, freq: 4 });
 
 /** A coordinate inside [lo, hi], often a round one (as surveyed data has), else any double. */
-const coord = (lo: number, hi: number) =>
-  fc.oneof(
-    fc.integer({ min: Math.ceil(lo), max: Math.floor(hi) }),
-    fc
-      .double({ min: lo, max: hi, noNaN: true, noDefaultInfinity: true })
-      .map((v) => (Object.is(v, -0) ? 0 : v)),
-  );
+const coord = (lo: number, hi: number) => {
+  const any = fc
+    .double({ min: lo, max: hi, noNaN: true, noDefaultInfinity: true })
+    .map((v) => (Object.is(v, -0) ? 0 : v));
+  // A narrow range (a hole inside a small box) may hold no whole number at all.
+  return Math.ceil(lo) <= Math.floor(hi)
+    ? fc.oneof(fc.integer({ min: Math.ceil(lo), max: Math.floor(hi) }), any)
+    : any;
+};
 
 /** An axis-aligned box strictly inside [x0, x1] × [y0, y1], as two sorted distinct pairs. */
 function box(x: [number, number], y: [number, number]) {

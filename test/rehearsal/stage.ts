@@ -2,7 +2,7 @@
 // of s3rver, dynalite and a real database, each function's role loaded as its IAM principal, and a way to run
 // a function's bundle with exactly its template's environment.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -50,6 +50,8 @@ export interface Stage {
 }
 
 export async function openStage(environment: string): Promise<Stage> {
+  // Beside the project (so the bundles resolve its packages); the cache folder is not there on a clean checkout.
+  mkdirSync(join(ROOT, 'node_modules', '.cache'), { recursive: true });
   const outdir = mkdtempSync(join(ROOT, 'node_modules', '.cache', 'strata-rehearsal-'));
   const work = mkdtempSync(join(tmpdir(), 'strata-rehearsal-'));
   const template = await synthesize(environment, outdir);
