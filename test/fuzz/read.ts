@@ -2,21 +2,13 @@ import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
 import type { Database } from '../../runtime/ports/database.ts';
 import { ident, qualified } from '../../runtime/util/sql.ts';
 import { gdal } from '../helpers/gdal.ts';
-import type { Geometry, Position } from './table.ts';
+import { GEOMETRY_TYPES, type Geometry, type Position } from './table.ts';
 
 /** A row as read back from anywhere, before the per-format rules make it comparable. */
 export type RawRow = Record<string, unknown> & { geom: Geometry | null };
 
-const WKB_TYPES = [
-  '',
-  'Point',
-  'LineString',
-  'Polygon',
-  'MultiPoint',
-  'MultiLineString',
-  'MultiPolygon',
-  'GeometryCollection',
-] as const;
+/** WKB's type codes 1–7, in the catalog's order of geometry types. */
+const WKB_TYPES = ['', ...GEOMETRY_TYPES] as const;
 
 /** WKB (ISO or EWKB, either byte order) as GeoJSON-shaped geometry; an empty point (NaN, NaN) has no coordinates. */
 export function parseWkb(buf: Uint8Array): Geometry {
