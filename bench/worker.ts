@@ -14,7 +14,7 @@ import { migrate } from '../runtime/db/migrate.ts';
 import { submit, workUntil } from '../runtime/jobs/execute.ts';
 import { runIngest } from '../runtime/jobs/ingest.ts';
 import { loadVersion } from '../runtime/load/load.ts';
-import type { Platform } from '../runtime/platform.ts';
+import type { Platform } from '../runtime/platform/platform.ts';
 import { readJson } from '../runtime/ports/object-store.ts';
 import { exportOutput } from '../runtime/publish/export.ts';
 import { readManifest } from '../runtime/publish/versions.ts';

@@ -4,7 +4,7 @@ import { isFile } from '../runtime/archive/archive.ts';
 import { checkArchive, isDamage, knownDatasets } from '../runtime/archive/check.ts';
 import { NotFoundError } from '../runtime/errors.ts';
 import { submit, workUntil } from '../runtime/jobs/execute.ts';
-import { strataHome } from '../runtime/platform.ts';
+import { strataHome } from '../runtime/platform/local.ts';
 import { listProductVersions } from '../runtime/publish/versions.ts';
 import { RunStatus } from '../runtime/runs/schema.ts';
 import { announceServe } from '../runtime/serve/discovery.ts';

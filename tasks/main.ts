@@ -17,7 +17,7 @@ import { openAwsPlatform } from '../runtime/aws/platform.ts';
 import { openCatalog } from '../runtime/catalog/bundle.ts';
 import { isDatabaseUnavailable } from '../runtime/db/transient.ts';
 import { executeJob, RunInterruptedError } from '../runtime/jobs/execute.ts';
-import { openLocalPlatform } from '../runtime/platform.ts';
+import { openLocalPlatform } from '../runtime/platform/local.ts';
 import { JobMessage } from '../runtime/runs/schema.ts';
 
 const HEARTBEAT_MS = 30_000;

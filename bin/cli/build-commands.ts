@@ -1,13 +1,13 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { collectBuildSchemas, collectStaleLoads } from '../../runtime/build/gc.ts';
-import { planBuild, requireProduct } from '../../runtime/build/plan.ts';
 import type { Catalog } from '../../runtime/catalog/loader.ts';
 import type { CheckResult } from '../../runtime/errors.ts';
 import { submit, workUntil } from '../../runtime/jobs/execute.ts';
 import type { JobHooks } from '../../runtime/jobs/hooks.ts';
-import type { Platform } from '../../runtime/platform.ts';
-import { strataHome } from '../../runtime/platform.ts';
+import { strataHome } from '../../runtime/platform/local.ts';
+import type { Platform } from '../../runtime/platform/platform.ts';
+import { collectBuildSchemas, collectStaleLoads } from '../../runtime/products/gc.ts';
+import { planBuild, requireProduct } from '../../runtime/products/plan.ts';
 import { readManifest } from '../../runtime/publish/versions.ts';
 import { QaLocation } from '../../runtime/qa/schema.ts';
 import type { Run, Trigger } from '../../runtime/runs/schema.ts';

@@ -1,15 +1,11 @@
 import { resolve } from 'node:path';
 import { imageCached } from '../../runtime/adapters/local/pglite-image.ts';
-import { requireProduct } from '../../runtime/build/plan.ts';
 import { packCatalog } from '../../runtime/catalog/bundle.ts';
 import { type Catalog, loadUsableCatalog } from '../../runtime/catalog/loader.ts';
 import { requireDataset } from '../../runtime/jobs/ingest.ts';
-import {
-  createsEmbeddedDatabase,
-  openLocalPlatform,
-  type Platform,
-  strataHome,
-} from '../../runtime/platform.ts';
+import { createsEmbeddedDatabase, openLocalPlatform, strataHome } from '../../runtime/platform/local.ts';
+import type { Platform } from '../../runtime/platform/platform.ts';
+import { requireProduct } from '../../runtime/products/plan.ts';
 import { firstRunNotice } from './first-run.ts';
 import { say } from './output.ts';
 

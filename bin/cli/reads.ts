@@ -4,7 +4,7 @@ import { listVersions, type VersionRow } from '../../runtime/archive/archive.ts'
 import { archivedVersionRows } from '../../runtime/archive/loads.ts';
 import { type Catalog, unavailable } from '../../runtime/catalog/loader.ts';
 import { dataDirSystemIdentifier } from '../../runtime/db/identity.ts';
-import { localStore, openDatabase, strataHome } from '../../runtime/platform.ts';
+import { localStore, openDatabase, strataHome } from '../../runtime/platform/local.ts';
 import type { Database } from '../../runtime/ports/database.ts';
 import type { ObjectStore } from '../../runtime/ports/object-store.ts';
 import type { ProductVersionSummary } from '../../runtime/publish/versions.ts';

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { Catalog } from '../../runtime/catalog/loader.ts';
 import { UsageError } from '../../runtime/errors.ts';
 import { workUntil } from '../../runtime/jobs/execute.ts';
-import type { Platform } from '../../runtime/platform.ts';
+import type { Platform } from '../../runtime/platform/platform.ts';
 import { parseSince, type RedriveOutcome, redriveRun, replayFailed } from '../../runtime/runs/redrive.ts';
 import { type Run, RunKind } from '../../runtime/runs/schema.ts';
 import { type GlobalOptions, withPlatform } from './context.ts';

@@ -1,9 +1,9 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { checkProductSql } from '../../runtime/build/sql-check.ts';
 import { type Catalog, loadCatalog } from '../../runtime/catalog/loader.ts';
 import { type CatalogIssue, ConflictError, formatIssue } from '../../runtime/errors.ts';
-import { openDatabase } from '../../runtime/platform.ts';
+import { openDatabase } from '../../runtime/platform/local.ts';
+import { checkProductSql } from '../../runtime/products/sql-check.ts';
 import { type Action, type GlobalOptions, withFirstRunNotice } from './context.ts';
 import { EXIT, printJson, say } from './output.ts';
 

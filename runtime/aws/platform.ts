@@ -6,7 +6,7 @@ import { SqsJobQueue } from '../adapters/aws/sqs-job-queue.ts';
 import { PgDatabase } from '../adapters/postgres/pg-database.ts';
 import { awsCostProfile, DatabaseCapacityEnv, TaskSizeEnv } from '../cost/profile.ts';
 import { migrate } from '../db/migrate.ts';
-import type { Platform } from '../platform.ts';
+import type { Platform } from '../platform/platform.ts';
 import type { JobQueue } from '../ports/job-queue.ts';
 import { RunRegistry, type RunRegistryOptions } from '../runs/registry.ts';
 import { ENV } from './names.ts';

@@ -5,7 +5,7 @@ import { ConflictError, ContractError, errorToJSON, NotFoundError, UsageError } 
 import type { JobHooks } from '../jobs/hooks.ts';
 import { requireDataset } from '../jobs/ingest.ts';
 import { submitOnce } from '../jobs/submit.ts';
-import type { Platform } from '../platform.ts';
+import type { Platform } from '../platform/platform.ts';
 import type { JobQueue } from '../ports/job-queue.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
 import type { RunRegistry } from '../runs/registry.ts';

@@ -1,4 +1,4 @@
-import type { Platform } from '../platform.ts';
+import type { Platform } from '../platform/platform.ts';
 import { sizeFor } from '../ports/task-launcher.ts';
 import type { JobMessage, Run } from '../runs/schema.ts';
 import { costLedger } from './ledger.ts';

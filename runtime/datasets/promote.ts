@@ -3,7 +3,7 @@ import type { Dataset } from '../catalog/schema.ts';
 import { ContractRefusal, loadUnderContract, refusedReceipt } from '../contracts/load-under-contract.ts';
 import type { ReceiptCurrent } from '../contracts/receipt.ts';
 import { ContractError, NotFoundError } from '../errors.ts';
-import type { Platform } from '../platform.ts';
+import type { Platform } from '../platform/platform.ts';
 import { type Actor, makeCurrent, syncEvents } from './current.ts';
 
 /**

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Catalog } from '../catalog/loader.ts';
-import type { Platform } from '../platform.ts';
+import type { Platform } from '../platform/platform.ts';
 import type { Manifest } from '../publish/manifest.ts';
 import { signSummary } from './keys.ts';
 import type { PublishSummary } from './summary.ts';

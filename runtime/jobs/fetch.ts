@@ -6,7 +6,7 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Catalog } from '../catalog/loader.ts';
 import { LoadError } from '../errors.ts';
-import type { Platform } from '../platform.ts';
+import type { Platform } from '../platform/platform.ts';
 import type { JobHooks } from './hooks.ts';
 import { requireDataset, runIngest } from './ingest.ts';
 

@@ -21,7 +21,7 @@ import type { Receipt, ReceiptChange, ReceiptCurrent } from '../contracts/receip
 import { contractHash, percentChange } from '../contracts/rules.ts';
 import { type Actor, actorOf, lockDataset, makeCurrent, syncEvents } from '../datasets/current.ts';
 import { ContractError } from '../errors.ts';
-import type { Platform } from '../platform.ts';
+import type { Platform } from '../platform/platform.ts';
 import type { JobHooks } from './hooks.ts';
 
 export function requireDataset(catalog: Catalog, name: string) {

@@ -1,5 +1,5 @@
-import type { LockedInput } from '../build/plan.ts';
 import type { CheckResult } from '../errors.ts';
+import type { LockedInput } from '../products/plan.ts';
 import type { QaSummary } from '../qa/schema.ts';
 import type { PublishedFile } from './export.ts';
 

@@ -1,5 +1,5 @@
-import { trimSample } from '../build/checks.ts';
 import type { Queryable } from '../ports/database.ts';
+import { trimSample } from '../products/checks.ts';
 import { ident } from '../util/sql.ts';
 import { STATUS_CODE } from './palette.ts';
 import { compareDecimal, type Fingerprint, type Mark } from './rows.ts';

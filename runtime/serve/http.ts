@@ -6,7 +6,7 @@ import { createApp } from '../http/app.ts';
 import { nodeServer } from '../http/node.ts';
 import { LocalUrlSigner } from '../http/urls.ts';
 import { emptyDirectory } from '../partners/credentials.ts';
-import type { Platform } from '../platform.ts';
+import type { Platform } from '../platform/platform.ts';
 import type { PartnerDirectory } from '../ports/partner-directory.ts';
 import type { WebhookLimits, WebhookSecrets } from '../triggers/webhook.ts';
 

@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { Cron } from 'croner';
 import type { Catalog } from '../catalog/loader.ts';
-import type { Platform } from '../platform.ts';
+import type { Platform } from '../platform/platform.ts';
 import type { PartnerDirectory } from '../ports/partner-directory.ts';
 import { onSchedule } from '../triggers/schedule.ts';
 import type { WebhookSecrets } from '../triggers/webhook.ts';

@@ -1,7 +1,7 @@
 import type { Catalog } from '../catalog/loader.ts';
 import { isDatabaseUnavailable } from '../db/transient.ts';
 import { type ExecuteOptions, executeJob, RunInterruptedError } from '../jobs/execute.ts';
-import type { Platform } from '../platform.ts';
+import type { Platform } from '../platform/platform.ts';
 import type { ReceivedJob } from '../ports/job-queue.ts';
 import { MAX_ATTEMPTS } from '../runs/registry.ts';
 

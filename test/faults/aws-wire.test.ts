@@ -17,7 +17,7 @@ import { S3ObjectStore } from '../../runtime/adapters/aws/s3-object-store.ts';
 import type { Catalog } from '../../runtime/catalog/loader.ts';
 import { NotFoundError } from '../../runtime/errors.ts';
 import { executeJob, submit } from '../../runtime/jobs/execute.ts';
-import type { Platform } from '../../runtime/platform.ts';
+import type { Platform } from '../../runtime/platform/platform.ts';
 import { readText } from '../../runtime/ports/object-store.ts';
 import { RunRegistry } from '../../runtime/runs/registry.ts';
 import { onWebhook, parseWebhookSecrets } from '../../runtime/triggers/webhook.ts';

@@ -9,7 +9,7 @@ import { METRICS_NAMESPACE, METRICS_SERVICE } from '../../runtime/aws/names.ts';
 import type { Catalog } from '../../runtime/catalog/loader.ts';
 import { executeJob, submit } from '../../runtime/jobs/execute.ts';
 import { runIngest } from '../../runtime/jobs/ingest.ts';
-import type { Platform } from '../../runtime/platform.ts';
+import type { Platform } from '../../runtime/platform/platform.ts';
 import { RunRegistry } from '../../runtime/runs/registry.ts';
 import type { Run } from '../../runtime/runs/schema.ts';
 import { recoverOrphans } from '../../runtime/serve/worker.ts';

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { S3ObjectStore } from '../../runtime/adapters/aws/s3-object-store.ts';
 import type { Catalog } from '../../runtime/catalog/loader.ts';
 import { executeJob } from '../../runtime/jobs/execute.ts';
-import type { Platform } from '../../runtime/platform.ts';
+import type { Platform } from '../../runtime/platform/platform.ts';
 import type { JobMessage } from '../../runtime/runs/schema.ts';
 import { onObjectCreated } from '../../runtime/triggers/ingress.ts';
 import { engines, type TestPlatform, testPlatform } from '../helpers/engines.ts';

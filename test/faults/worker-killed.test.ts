@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { executeJob, submit } from '../../runtime/jobs/execute.ts';
-import { openLocalPlatform } from '../../runtime/platform.ts';
+import { openLocalPlatform } from '../../runtime/platform/local.ts';
 import { recoverOrphans } from '../../runtime/serve/worker.ts';
 import { freshDatabaseUrl } from '../helpers/engines.ts';
 import { notesCatalog, until, writeNotes } from './helpers.ts';

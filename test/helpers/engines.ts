@@ -8,7 +8,8 @@ import { PgliteDatabase } from '../../runtime/adapters/local/pglite-database.ts'
 import { preparedImage } from '../../runtime/adapters/local/pglite-image.ts';
 import { PgDatabase } from '../../runtime/adapters/postgres/pg-database.ts';
 import { migrate } from '../../runtime/db/migrate.ts';
-import { localQueueAndRuns, type Platform } from '../../runtime/platform.ts';
+import { localQueueAndRuns } from '../../runtime/platform/local.ts';
+import type { Platform } from '../../runtime/platform/platform.ts';
 import type { Database } from '../../runtime/ports/database.ts';
 
 export interface Engine {

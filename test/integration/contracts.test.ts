@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listVersions, receiveFile } from '../../runtime/archive/archive.ts';
 import { checkArchive, isDamage } from '../../runtime/archive/check.ts';
-import { planBuild } from '../../runtime/build/plan.ts';
 import type { Catalog } from '../../runtime/catalog/loader.ts';
 import { listQuarantine, recordRelease } from '../../runtime/contracts/quarantine.ts';
 import { Receipt } from '../../runtime/contracts/receipt.ts';
@@ -12,6 +11,7 @@ import { currentVersion, history, syncEvents } from '../../runtime/datasets/curr
 import { promote } from '../../runtime/datasets/promote.ts';
 import { executeJob, submit, workUntil } from '../../runtime/jobs/execute.ts';
 import { readJson } from '../../runtime/ports/object-store.ts';
+import { planBuild } from '../../runtime/products/plan.ts';
 import type { Run, Trigger } from '../../runtime/runs/schema.ts';
 import { writeCatalog } from '../helpers/catalog.ts';
 import { engines, type TestPlatform, testPlatform } from '../helpers/engines.ts';

@@ -9,7 +9,7 @@ import { awsCostProfile, DEFAULT_TASK_SIZES } from '../../runtime/cost/profile.t
 import { wokeBy } from '../../runtime/cost/record.ts';
 import { costSince } from '../../runtime/cost/summary.ts';
 import { submit, workUntil } from '../../runtime/jobs/execute.ts';
-import type { Platform } from '../../runtime/platform.ts';
+import type { Platform } from '../../runtime/platform/platform.ts';
 import type { Bucket, ObjectInfo } from '../../runtime/ports/object-store.ts';
 import type { Run } from '../../runtime/runs/schema.ts';
 import { writeCatalog } from '../helpers/catalog.ts';

@@ -5,13 +5,13 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { PgDatabase } from '../../runtime/adapters/postgres/pg-database.ts';
 import { archiveFile, listVersions } from '../../runtime/archive/archive.ts';
 import { checkArchive, isDamage } from '../../runtime/archive/check.ts';
-import { collectStaleLoads } from '../../runtime/build/gc.ts';
 import type { Catalog } from '../../runtime/catalog/loader.ts';
 import { migrate } from '../../runtime/db/migrate.ts';
 import { ContractError, LoadError } from '../../runtime/errors.ts';
 import { executeJob, submit } from '../../runtime/jobs/execute.ts';
 import { runIngest } from '../../runtime/jobs/ingest.ts';
 import { loadVersion } from '../../runtime/load/load.ts';
+import { collectStaleLoads } from '../../runtime/products/gc.ts';
 import { writeCatalog } from '../helpers/catalog.ts';
 import { engines, freshDatabaseUrl, type TestPlatform, testPlatform } from '../helpers/engines.ts';
 

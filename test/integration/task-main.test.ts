@@ -42,7 +42,7 @@ describe('the task entry point (tasks/main.ts, bundled)', () => {
     );
     // The run the job belongs to must exist: record it the way a trigger would, through the same registry.
     // The task runs on the embedded database here, so the run is recorded there too, not on DATABASE_URL.
-    const { openLocalPlatform } = await import('../../runtime/platform.ts');
+    const { openLocalPlatform } = await import('../../runtime/platform/local.ts');
     const saved = process.env.DATABASE_URL;
     delete process.env.DATABASE_URL;
     let runId: string;

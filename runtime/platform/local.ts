@@ -1,31 +1,19 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { FsObjectStore } from './adapters/local/fs-object-store.ts';
-import { HttpFederation } from './adapters/local/http-federation.ts';
-import { PgliteDatabase, pgliteDataDir } from './adapters/local/pglite-database.ts';
-import { preparedImage } from './adapters/local/pglite-image.ts';
-import { TableJobQueue } from './adapters/local/table-job-queue.ts';
-import { PgDatabase } from './adapters/postgres/pg-database.ts';
-import type { CostProfile } from './cost/profile.ts';
-import { migrate } from './db/migrate.ts';
-import type { Database } from './ports/database.ts';
-import type { Federation } from './ports/federation.ts';
-import type { JobQueue } from './ports/job-queue.ts';
-import type { ObjectStore } from './ports/object-store.ts';
-import { RunRegistry } from './runs/registry.ts';
-
-/** Everything a job needs, behind its ports. */
-export interface Platform {
-  readonly db: Database;
-  readonly store: ObjectStore;
-  readonly queue: JobQueue;
-  readonly runs: RunRegistry;
-  /** How runs here are paid for, for their cost ledgers. @default priced as on AWS, at the default sizes */
-  readonly cost?: CostProfile;
-  /** The core this child reports each publish to, if it has one. */
-  readonly federation?: Federation;
-  close(): Promise<void>;
-}
+import { FsObjectStore } from '../adapters/local/fs-object-store.ts';
+import { HttpFederation } from '../adapters/local/http-federation.ts';
+import { PgliteDatabase, pgliteDataDir } from '../adapters/local/pglite-database.ts';
+import { preparedImage } from '../adapters/local/pglite-image.ts';
+import { TableJobQueue } from '../adapters/local/table-job-queue.ts';
+import { PgDatabase } from '../adapters/postgres/pg-database.ts';
+import type { CostProfile } from '../cost/profile.ts';
+import { migrate } from '../db/migrate.ts';
+import type { Database } from '../ports/database.ts';
+import type { Federation } from '../ports/federation.ts';
+import type { JobQueue } from '../ports/job-queue.ts';
+import type { ObjectStore } from '../ports/object-store.ts';
+import { RunRegistry } from '../runs/registry.ts';
+import type { Platform } from './platform.ts';
 
 export interface LocalOptions {
   /** Where buckets and the embedded database live; `STRATA_HOME`, default `./.strata`. */

@@ -5,7 +5,7 @@ import { BuildError, CheckFailedError, type CheckResult, StrataError } from '../
 import { announcePublished } from '../federation/announce.ts';
 import type { JobHooks } from '../jobs/hooks.ts';
 import { DATASETS_SCHEMA } from '../load/table.ts';
-import type { Platform } from '../platform.ts';
+import type { Platform } from '../platform/platform.ts';
 import type { Database } from '../ports/database.ts';
 import { exportOutput, type PublishedFile, planExports } from '../publish/export.ts';
 import { type LatestPointer, latestKey, type Manifest, productVersionPrefix } from '../publish/manifest.ts';
