@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import type { Catalog } from '../../runtime/catalog/loader.ts';
 import type { CheckResult } from '../../runtime/errors.ts';
 import { submit, workUntil } from '../../runtime/jobs/execute.ts';
-import type { JobHooks } from '../../runtime/jobs/hooks.ts';
+import type { JobHooks } from '../../runtime/runs/steps.ts';
 import { strataHome } from '../../runtime/platform/local.ts';
 import type { Platform } from '../../runtime/platform/platform.ts';
 import { collectBuildSchemas, collectStaleLoads } from '../../runtime/products/gc.ts';

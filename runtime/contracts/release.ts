@@ -2,7 +2,7 @@ import type { Catalog } from '../catalog/loader.ts';
 import type { Dataset } from '../catalog/schema.ts';
 import type { Actor } from '../datasets/current.ts';
 import { ConflictError, ContractError, errorToJSON, NotFoundError, UsageError } from '../errors.ts';
-import type { JobHooks } from '../jobs/hooks.ts';
+import type { JobHooks } from '../runs/steps.ts';
 import { requireDataset } from '../jobs/ingest.ts';
 import { submitOnce } from '../jobs/submit.ts';
 import type { Platform } from '../platform/platform.ts';

@@ -14,9 +14,9 @@ import type { Platform } from '../platform/platform.ts';
 import { buildProduct } from '../products/build.ts';
 import { lockFingerprint, staleDependents } from '../products/freshness.ts';
 import type { JobMessage, Run } from '../runs/schema.ts';
+import type { JobHooks } from '../runs/steps.ts';
 import { notPlainFileUnder } from '../util/files.ts';
 import { runFetch } from './fetch.ts';
-import type { JobHooks } from './hooks.ts';
 import { runIngest } from './ingest.ts';
 import { submit, submitOnce } from './submit.ts';
 

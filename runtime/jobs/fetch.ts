@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Catalog } from '../catalog/loader.ts';
 import { LoadError } from '../errors.ts';
 import type { Platform } from '../platform/platform.ts';
-import type { JobHooks } from './hooks.ts';
+import type { JobHooks } from '../runs/steps.ts';
 import { requireDataset, runIngest } from './ingest.ts';
 
 /** What the last fetch of a source was told, for a conditional GET. */

@@ -22,7 +22,7 @@ import { contractHash, percentChange } from '../contracts/rules.ts';
 import { type Actor, actorOf, lockDataset, makeCurrent, syncEvents } from '../datasets/current.ts';
 import { ContractError } from '../errors.ts';
 import type { Platform } from '../platform/platform.ts';
-import type { JobHooks } from './hooks.ts';
+import type { JobHooks } from '../runs/steps.ts';
 
 export function requireDataset(catalog: Catalog, name: string) {
   const d = catalog.datasets.get(name);

@@ -8,6 +8,7 @@ import { refreshCurrentView } from '../datasets/current.ts';
 import { LoadError } from '../errors.ts';
 import { type CopyChunk, CopyRejectedError, type Database } from '../ports/database.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
+import type { LoadProgress } from '../runs/steps.ts';
 import { GdalFailedError } from '../util/gdal.ts';
 import { ident, literal, qualified } from '../util/sql.ts';
 import { closest } from '../util/suggest.ts';
@@ -29,12 +30,6 @@ import {
   sourceName,
   versionTable,
 } from './table.ts';
-
-export interface LoadProgress {
-  readonly bytes: number;
-  readonly totalBytes: number;
-  readonly rows: number;
-}
 
 export interface LoadOptions {
   readonly onProgress?: (p: LoadProgress) => void;

@@ -3,7 +3,7 @@ import type { ProductEntry } from '../catalog/schema.ts';
 import { isDatabaseUnavailable } from '../db/transient.ts';
 import { BuildError, CheckFailedError, type CheckResult, StrataError } from '../errors.ts';
 import { announcePublished } from '../federation/announce.ts';
-import type { JobHooks } from '../jobs/hooks.ts';
+import type { JobHooks } from '../runs/steps.ts';
 import { DATASETS_SCHEMA } from '../load/table.ts';
 import type { Platform } from '../platform/platform.ts';
 import type { Database } from '../ports/database.ts';

@@ -1,6 +1,6 @@
 import type { Output, ProductEntry } from '../catalog/schema.ts';
 import { BuildError, type CheckFailedError, type CheckResult } from '../errors.ts';
-import type { JobHooks } from '../jobs/hooks.ts';
+import type { JobHooks } from '../runs/steps.ts';
 import type { Platform } from '../platform/platform.ts';
 import type { Database } from '../ports/database.ts';
 import { readJson } from '../ports/object-store.ts';

@@ -6,8 +6,9 @@ import { archiveFile } from '../../runtime/archive/archive.ts';
 import type { Catalog } from '../../runtime/catalog/loader.ts';
 import { LoadError } from '../../runtime/errors.ts';
 import { runIngest } from '../../runtime/jobs/ingest.ts';
-import { type LoadProgress, loadVersion } from '../../runtime/load/load.ts';
+import { loadVersion } from '../../runtime/load/load.ts';
 import { DEFAULT_UNZIP_LIMITS } from '../../runtime/load/safe-unzip.ts';
+import type { LoadProgress } from '../../runtime/runs/steps.ts';
 import { writeCatalog } from '../helpers/catalog.ts';
 import { engines, type TestPlatform, testPlatform } from '../helpers/engines.ts';
 import {
