@@ -361,7 +361,7 @@ describe('core and two children, as the README deploys them', () => {
   });
 
   describe('8. the README deploy section, step by step', () => {
-    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const readme = readFileSync(join(ROOT, 'docs', 'deploy.md'), 'utf8');
     const section = readme.slice(
       readme.indexOf('## Deploy to AWS'),
       readme.indexOf('\n## ', readme.indexOf('## Deploy to AWS') + 5),
