@@ -3,7 +3,7 @@ import { Environment } from './schema.ts';
 
 /**
  * The deployments this repository knows. The account ids and public keys are examples: replace them with
- * yours (README, "Deploy to AWS"). The core holds the task image repository its children pull from and the
+ * yours (docs/deploy.md, "Deploy to AWS"). The core holds the task image repository its children pull from and the
  * bus their signed publish summaries go to; each child deploys its own catalog.
  */
 export const ENVIRONMENTS: Record<string, unknown> = {

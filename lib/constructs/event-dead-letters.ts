@@ -22,7 +22,7 @@ export interface EventDeliveryOptions {
  * times or for `maxEventAge`), and Lambda puts an accepted event whose invocations all failed (the function
  * threw or timed out, and its own retries did too) when the function names this queue as its dead-letter
  * queue (`StrataFunction`'s `deadLetterQueue`). Nothing consumes the queue, so its visible messages are the
- * events still to redrive (README: "Redrive a dropped trigger event").
+ * events still to redrive (docs/operations.md: "Redrive a dropped trigger event").
  */
 export class EventDeadLetters extends Construct {
   readonly queue: sqs.Queue;

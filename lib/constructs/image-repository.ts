@@ -19,7 +19,7 @@ export interface ImageRepositoryProps {
  *
  * Only untagged images expire: a child pins a tag in its config, so a rule that counted tagged images (keep
  * the newest N) would one day delete the image a child still runs. An image index's platform manifests are
- * untagged too, and ECR may expire them under a tagged index; the README therefore pushes one plain manifest
+ * untagged too, and ECR may expire them under a tagged index; docs/deploy.md therefore pushes one plain manifest
  * (`--provenance=false`, one platform), so nothing a tag names is ever untagged.
  */
 export class ImageRepository extends Construct {

@@ -56,7 +56,7 @@ const ROOT = join(import.meta.dirname, '..', '..');
 /**
  * The one platform the task image is built for and run on. ARM64 (Graviton): a fifth cheaper per vCPU and
  * GB than x86_64 on Fargate, and every dependency (Node, GDAL from Debian) builds for it. The asset and the
- * task definitions name it, and the README builds with `docker buildx build --platform linux/arm64`, so an
+ * task definitions name it, and docs/deploy.md builds with `docker buildx build --platform linux/arm64`, so an
  * image built on an x86 laptop or CI runner is still an ARM64 image.
  */
 export const TASK_PLATFORM = {
@@ -122,7 +122,7 @@ export class TaskRunner extends Construct {
     );
     props.jobsQueue.grantSendMessages(this.taskRole);
     const stack = this.cluster.stack;
-    // Tasks log in with the cluster's managed secret (README, "Deploy-day fixes": why not a narrower role yet),
+    // Tasks log in with the cluster's managed secret (docs/deploy.md, "Deploy-day fixes": why not a narrower role yet),
     // so no rds-db:connect is granted for a database user no migration creates.
     this.taskRole.addToPolicy(
       new iam.PolicyStatement({
