@@ -2,12 +2,6 @@ import { z } from '@hono/zod-openapi';
 
 /** Response and request shapes of the partner API. The OpenAPI document is generated from these. */
 
-export const NameParam = z
-  .string()
-  .regex(/^[a-z][a-z0-9_]*$/, 'must be a lowercase name (a-z, 0-9, _)')
-  .max(63);
-export const VersionParam = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, 'must be a version id');
-
 export const Link = z
   .object({
     href: z.string(),

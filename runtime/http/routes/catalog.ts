@@ -5,12 +5,13 @@ import type { Dataset as CatalogDataset } from '../../catalog/schema.ts';
 import { takesUploadsFrom } from '../../partners/uploads.ts';
 import type { Manifest as PublishedManifest } from '../../publish/manifest.ts';
 import type { PublishedReader } from '../../publish/reader.ts';
-import type { AppDeps, AppEnv, Principal } from '../context.ts';
-import { type Door, link } from '../door.ts';
-import { forbidden, notFound } from '../problem.ts';
+import type { AppDeps, AppEnv, Principal } from '../../web/context.ts';
+import { type Door, link } from '../../web/door.ts';
+import { NameParam, VersionParam } from '../../web/params.ts';
+import { forbidden, notFound } from '../../web/problem.ts';
+import { guardedBy } from '../../web/route.ts';
 import * as S from '../schemas.ts';
 import { collectionId } from './features.ts';
-import { guardedBy } from './route.ts';
 
 const json = <T extends z.ZodType>(schema: T, description: string) => ({
   description,
@@ -78,10 +79,10 @@ function manifestFor(m: PublishedManifest, p: Principal, door: Door) {
   };
 }
 
-const datasetParams = z.object({ name: S.NameParam.openapi({ param: { name: 'name', in: 'path' } }) });
+const datasetParams = z.object({ name: NameParam.openapi({ param: { name: 'name', in: 'path' } }) });
 const productParams = datasetParams;
 const versionParams = productParams.extend({
-  version: S.VersionParam.openapi({ param: { name: 'version', in: 'path' } }),
+  version: VersionParam.openapi({ param: { name: 'version', in: 'path' } }),
 });
 
 /** Datasets and products from the catalog, versions and manifests from the egress bucket: no database. */
@@ -301,7 +302,7 @@ export function catalogRoutes(
         'A short-lived download URL for one output file: 302 to it, or JSON with Accept: application/json',
       request: {
         params: versionParams.extend({
-          output: S.NameParam.openapi({ param: { name: 'output', in: 'path' } }),
+          output: NameParam.openapi({ param: { name: 'output', in: 'path' } }),
         }),
         query: z.object({
           format: z

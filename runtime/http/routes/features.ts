@@ -4,13 +4,13 @@ import type { Area, Bbox, FlatGeobufFile } from '../../features/flatgeobuf.ts';
 import type { PublishedFile } from '../../publish/export.ts';
 import type { Manifest } from '../../publish/manifest.ts';
 import type { PublishedReader } from '../../publish/reader.ts';
-import type { AppDeps, AppEnv, Principal } from '../context.ts';
-import { type Door, link } from '../door.ts';
-import { badRequest, notFound } from '../problem.ts';
+import type { AppDeps, AppEnv, Principal } from '../../web/context.ts';
+import { type Door, link } from '../../web/door.ts';
+import { badRequest, notFound } from '../../web/problem.ts';
+import { guardedBy } from '../../web/route.ts';
+import { signToken, verifyToken } from '../../web/tokens.ts';
 import * as S from '../schemas.ts';
-import { signToken, verifyToken } from '../tokens.ts';
 import { forbiddenFor } from './catalog.ts';
-import { guardedBy } from './route.ts';
 
 export const CONFORMANCE = [
   'http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core',

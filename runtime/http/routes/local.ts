@@ -3,12 +3,13 @@ import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { contentTypeOf } from '../../archive/archive.ts';
 import { ObjectExistsError } from '../../ports/object-store.ts';
 import { DEFAULT_WEBHOOK_LIMITS, decodeHookName, onWebhook } from '../../triggers/webhook.ts';
-import { authenticateOperator } from '../auth.ts';
-import type { AppDeps, AppEnv, LocalRoutes } from '../context.ts';
-import { HttpProblem } from '../problem.ts';
+import { authenticateOperator } from '../../web/auth.ts';
+import type { AppDeps, AppEnv, LocalRoutes } from '../../web/context.ts';
+import { NameParam } from '../../web/params.ts';
+import { HttpProblem } from '../../web/problem.ts';
+import { guardedBy } from '../../web/route.ts';
+import { readLocalGrant } from '../../web/urls.ts';
 import * as S from '../schemas.ts';
-import { readLocalGrant } from '../urls.ts';
-import { guardedBy } from './route.ts';
 
 /** Marks the routes only `strata serve` answers (on AWS: presigned S3 URLs and the webhook function). */
 const LOCAL = { 'x-strata-local': true } as const;
@@ -152,7 +153,7 @@ export function localRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, local: Loca
       ...LOCAL,
       summary:
         "A dataset's registered versions as the database this process holds has them: what `strata versions` reads while `strata serve` holds the embedded database",
-      request: { params: z.object({ name: S.NameParam.openapi({ param: { name: 'name', in: 'path' } }) }) },
+      request: { params: z.object({ name: NameParam.openapi({ param: { name: 'name', in: 'path' } }) }) },
       responses: {
         200: {
           description: 'versions, newest first',

@@ -5,15 +5,16 @@ import { safeFilename } from '../../archive/archive.ts';
 import { submit, submitOnce } from '../../jobs/submit.ts';
 import { takesUploadsFrom, UPLOAD_CONTENT_TYPES } from '../../partners/uploads.ts';
 import { isInProgressName } from '../../triggers/ingress.ts';
-import type { AppDeps, AppEnv } from '../context.ts';
-import { link } from '../door.ts';
-import { badRequest, forbidden, HttpProblem, notFound } from '../problem.ts';
+import type { AppDeps, AppEnv } from '../../web/context.ts';
+import { link } from '../../web/door.ts';
+import { NameParam } from '../../web/params.ts';
+import { badRequest, forbidden, HttpProblem, notFound } from '../../web/problem.ts';
+import { guardedBy } from '../../web/route.ts';
 import * as S from '../schemas.ts';
 import { forbiddenFor } from './catalog.ts';
-import { guardedBy } from './route.ts';
 import { runView } from './runs.ts';
 
-const Name = S.NameParam;
+const Name = NameParam;
 const UploadId = z
   .string()
   .regex(/^u[0-9a-f]{12}-[\w.-]{1,120}$/, 'must be an upload id')
