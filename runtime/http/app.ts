@@ -11,9 +11,11 @@ import { type HttpProblem, noRoute, problemBody, problemOf } from '../web/proble
 import { routedApp, withSigningKey } from '../web/route.ts';
 import { apiPage } from './api-page.ts';
 import { cors } from './cors.ts';
-import { catalogRoutes } from './routes/catalog.ts';
-import { featureRoutes, landingRoutes } from './routes/features.ts';
+import { datasetRoutes } from './routes/datasets.ts';
+import { featureRoutes } from './routes/features.ts';
+import { landingRoutes } from './routes/landing.ts';
 import { localRoutes } from './routes/local.ts';
+import { productRoutes } from './routes/products.ts';
 import { operatorRoutes, runRoutes } from './routes/runs.ts';
 import { workRoutes } from './routes/work.ts';
 
@@ -73,7 +75,8 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     });
 
   landingRoutes(app);
-  catalogRoutes(app, deps, published, partner);
+  datasetRoutes(app, deps, partner);
+  productRoutes(app, deps, published, partner);
   featureRoutes(app, deps, published, partner);
   workRoutes(app, deps, partner);
   runRoutes(app, deps, partner);

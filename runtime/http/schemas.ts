@@ -246,3 +246,9 @@ const PROBLEM_TEXT: Record<number, string> = {
   429: 'too many requests; see Retry-After',
   503: 'the database is resuming, or replay protection is unavailable; see Retry-After',
 };
+
+/** A JSON answer of `schema`, as a route's response documents it. */
+export const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { 'application/json': { schema } },
+});
