@@ -6,9 +6,9 @@ import { MemoryNonceStore, MemoryRateLimiter } from '../runtime/adapters/local/m
 import { PartnerEnv } from '../runtime/adapters/local/partner-file.ts';
 import { createApp } from '../runtime/http/app.ts';
 import { nodeServer } from '../runtime/http/node.ts';
-import { LocalUrlSigner } from '../runtime/http/urls.ts';
 import type { JobQueue } from '../runtime/ports/job-queue.ts';
 import type { RunRegistry } from '../runtime/runs/registry.ts';
+import { LocalUrlSigner } from '../runtime/web/urls.ts';
 
 const [buckets, product, output] = process.argv.slice(2) as [string, string, string];
 const noDatabase = new Proxy({}, { get: () => () => Promise.reject(new Error('the benchmark reads only')) });

@@ -18,6 +18,8 @@ export const RUNTIME_ROOMS = [
   'serve',
   'http',
   'console',
+  // below http and the console it mounts: what both stand on (request context, problems, auth, the door)
+  'web',
   'triggers',
   'aws',
   'jobs',

@@ -11,7 +11,7 @@ import { WAIT_MARGIN_MS } from '../../runtime/aws/wait-budget.ts';
 import { createApp } from '../../runtime/http/app.ts';
 import { parseCorsOrigins } from '../../runtime/http/cors.ts';
 import { handleEvent, MAX_RESPONSE_BYTES } from '../../runtime/http/lambda.ts';
-import { S3UrlSigner } from '../../runtime/http/urls.ts';
+import { S3UrlSigner } from '../../runtime/web/urls.ts';
 import { deployedCatalog, jobQueue, runRegistry } from '../shared/aws.ts';
 import { waitBudget } from '../shared/budget.ts';
 import { requireEnv } from '../shared/env.ts';

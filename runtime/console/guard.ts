@@ -1,10 +1,11 @@
 import type { MiddlewareHandler } from 'hono';
-import { authenticate } from '../http/auth.ts';
-import type { AppDeps, AppEnv } from '../http/context.ts';
-import { HttpProblem } from '../http/problem.ts';
 import { burstOf } from '../partners/credentials.ts';
 import { Scopes } from '../partners/scopes.ts';
-import { activeSession, consolePath, isLoopbackHost } from './session.ts';
+import { authenticate } from '../web/auth.ts';
+import type { AppDeps, AppEnv } from '../web/context.ts';
+import { isLoopbackHost } from '../web/door.ts';
+import { HttpProblem } from '../web/problem.ts';
+import { activeSession, consolePath } from './session.ts';
 
 const forOperators = () =>
   new HttpProblem(403, 'Forbidden', 'the console is for operators: your key has no operator scope');

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { html, raw } from 'hono/html';
 import type { HtmlEscapedString } from 'hono/utils/html';
-import type { Principal } from '../http/context.ts';
-import type { Door } from '../http/door.ts';
+import type { Principal } from '../web/context.ts';
+import type { Door } from '../web/door.ts';
 import { consolePath, formToken } from './session.ts';
 
 /** A piece of the page, escaped where it was made: `html` templates escape every value put into them. */

@@ -2,13 +2,13 @@ import { randomBytes } from 'node:crypto';
 import type { Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { z } from 'zod';
-import type { AppEnv, Principal } from '../http/context.ts';
-import { type Door, origin } from '../http/door.ts';
-import { HttpProblem } from '../http/problem.ts';
-import { signToken, verifyToken } from '../http/tokens.ts';
 import type { PartnerDirectoryDoc } from '../partners/credentials.ts';
 import { Scopes } from '../partners/scopes.ts';
 import type { NonceStore } from '../ports/request-guards.ts';
+import type { AppEnv, Principal } from '../web/context.ts';
+import { type Door, origin } from '../web/door.ts';
+import { HttpProblem } from '../web/problem.ts';
+import { signToken, verifyToken } from '../web/tokens.ts';
 
 /**
  * How a browser stays signed in to the console on AWS. Browsers cannot sign Hawk requests nor add an API key
@@ -152,5 +152,3 @@ export function checkForm(c: Context<AppEnv>, token: string | undefined, now = D
   if (!parsed.success || parsed.data.s !== subjectOf(principal) || parsed.data.exp < nowSeconds(now))
     throw refused('the form has expired or was not made for you: load the page again and resend it');
 }
-
-export { isLoopbackHost } from '../http/door.ts';

@@ -1,18 +1,21 @@
-import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
-import { consoleProblem, consoleRoutes, isConsolePath } from '../console/routes.ts';
+import { consoleApp } from '../console/app.ts';
 import { SESSION_COOKIE } from '../console/session.ts';
 import { PublishedReader } from '../publish/reader.ts';
 import { PLATFORM_VERSION } from '../version.ts';
+import { authenticate, authenticateOperator } from '../web/auth.ts';
+import type { AppDeps, AppEnv } from '../web/context.ts';
+import { type Door, link, withPublicBase } from '../web/door.ts';
+import { type HttpProblem, noRoute, problemBody, problemOf } from '../web/problem.ts';
+import { routedApp, withSigningKey } from '../web/route.ts';
 import { apiPage } from './api-page.ts';
-import { authenticate, authenticateOperator } from './auth.ts';
-import type { AppDeps, AppEnv } from './context.ts';
 import { cors } from './cors.ts';
-import { type Door, link, withPublicBase } from './door.ts';
-import { badRequest, HttpProblem, problemBody, toProblem } from './problem.ts';
-import { catalogRoutes } from './routes/catalog.ts';
-import { featureRoutes, landingRoutes } from './routes/features.ts';
+import { datasetRoutes } from './routes/datasets.ts';
+import { featureRoutes } from './routes/features.ts';
+import { landingRoutes } from './routes/landing.ts';
 import { localRoutes } from './routes/local.ts';
+import { productRoutes } from './routes/products.ts';
 import { operatorRoutes, runRoutes } from './routes/runs.ts';
 import { workRoutes } from './routes/work.ts';
 
@@ -39,30 +42,15 @@ function problemResponse(c: Context<AppEnv>, p: HttpProblem): Response {
   });
 }
 
-/** Validation failures name the parameter and what is wrong with it. */
-function describeIssues(target: string, error: z.ZodError): string {
-  return error.issues
-    .map((i) => {
-      const where = i.path.length > 0 ? `${target} ${i.path.join('.')}` : target;
-      return i.code === 'unrecognized_keys'
-        ? `${target}: unknown parameter(s) ${i.keys.join(', ')}`
-        : `${where}: ${i.message}`;
-    })
-    .join('; ');
-}
-
 /**
  * The one HTTP application: the partner API (catalog, versions, downloads, OGC API – Features, uploads,
- * builds, runs), the operators' routes, and on `strata serve` the webhooks and local file URLs. The Lambda
- * handler and `strata serve` only adapt requests to it; authentication is middleware on the routes that
- * need it, once.
+ * builds, runs), the operators' routes, the console (an application of its own, with its own error pages,
+ * mounted at /console), and on `strata serve` the webhooks and local file URLs. The Lambda handler and
+ * `strata serve` only adapt requests to it; authentication is middleware on the routes that need it, once.
+ * Its errors are problem documents.
  */
 export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
-  const app = new OpenAPIHono<AppEnv>({
-    defaultHook: (result) => {
-      if (!result.success) throw badRequest(describeIssues(result.target, result.error));
-    },
-  });
+  const app = routedApp();
   const published = new PublishedReader(deps.store);
 
   app.use('*', async (c, next) => {
@@ -71,22 +59,15 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     await next();
   });
   app.use('*', cors(deps.corsOrigins ?? []));
-  app.onError((error, c) => {
-    const p = toProblem(error, { contentType: c.req.header('content-type') });
-    if (p.internal)
-      deps.log?.('request failed', { path: c.req.path, error: String((error as Error)?.stack ?? error) });
-    return isConsolePath(c.req.path) ? consoleProblem(c, p) : problemResponse(c, p);
-  });
-  app.notFound((c) => {
-    const p = new HttpProblem(404, 'Not Found', `no route ${c.req.method} ${c.req.path}`);
-    return isConsolePath(c.req.path) ? consoleProblem(c, p) : problemResponse(c, p);
-  });
+  app.onError((error, c) =>
+    problemResponse(
+      c,
+      problemOf(error, { path: c.req.path, contentType: c.req.header('content-type') }, deps.log),
+    ),
+  );
+  app.notFound((c) => problemResponse(c, noRoute(c.req.method, c.req.path)));
 
-  // The signing key (cursors, local URLs) travels with the partner directory, so it rotates with it.
-  const withKey: MiddlewareHandler<AppEnv> = async (c, next) => {
-    c.set('signingKey', (await deps.partners.read()).signingKey);
-    await next();
-  };
+  const withKey = withSigningKey(deps);
   const partnerAuth = authenticate(deps);
   const partner: MiddlewareHandler<AppEnv> = (c, next) =>
     withKey(c, async () => {
@@ -94,12 +75,13 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     });
 
   landingRoutes(app);
-  catalogRoutes(app, deps, published, partner);
+  datasetRoutes(app, deps, partner);
+  productRoutes(app, deps, published, partner);
   featureRoutes(app, deps, published, partner);
   workRoutes(app, deps, partner);
   runRoutes(app, deps, partner);
   operatorRoutes(app, deps, authenticateOperator(deps));
-  consoleRoutes(app, deps, published);
+  app.route('/console', consoleApp(deps, published));
   if (deps.local) localRoutes(app, deps, deps.local);
   openApiRoutes(app);
   return app;

@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { ENV } from '../aws/names.ts';
-import type { AppEnv } from './context.ts';
-import { HttpProblem } from './problem.ts';
+import type { AppEnv } from '../web/context.ts';
+import { HttpProblem } from '../web/problem.ts';
 
 /** The variable that names a deployment's allowed origins, comma-separated (`strata serve` and the Lambda). */
 export const CORS_ORIGINS_ENV = ENV.corsOrigins;

@@ -1,7 +1,7 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { APIGatewayProxyResult } from 'aws-lambda';
-import type { AppEnv } from './context.ts';
-import { type Door, parseHost, querySpellings } from './door.ts';
+import type { AppEnv } from '../web/context.ts';
+import { type Door, parseHost, querySpellings } from '../web/door.ts';
 
 /** What the adapter reads of an API Gateway REST proxy event (the powertools schema's shape). */
 export interface RestProxyEvent {

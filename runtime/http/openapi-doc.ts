@@ -3,8 +3,8 @@ import { MemoryNonceStore, MemoryRateLimiter } from '../adapters/local/memory-gu
 import { emptyDirectory } from '../partners/credentials.ts';
 import type { JobQueue } from '../ports/job-queue.ts';
 import type { RunRegistry } from '../runs/registry.ts';
+import { LocalUrlSigner } from '../web/urls.ts';
 import { createApp, openApiDocument } from './app.ts';
-import { LocalUrlSigner } from './urls.ts';
 
 const unused = new Proxy(
   {},

@@ -2,12 +2,6 @@ import { z } from '@hono/zod-openapi';
 
 /** Response and request shapes of the partner API. The OpenAPI document is generated from these. */
 
-export const NameParam = z
-  .string()
-  .regex(/^[a-z][a-z0-9_]*$/, 'must be a lowercase name (a-z, 0-9, _)')
-  .max(63);
-export const VersionParam = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, 'must be a version id');
-
 export const Link = z
   .object({
     href: z.string(),
@@ -252,3 +246,9 @@ const PROBLEM_TEXT: Record<number, string> = {
   429: 'too many requests; see Retry-After',
   503: 'the database is resuming, or replay protection is unavailable; see Retry-After',
 };
+
+/** A JSON answer of `schema`, as a route's response documents it. */
+export const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { 'application/json': { schema } },
+});

@@ -4,11 +4,11 @@ import { listVersions } from '../archive/archive.ts';
 import type { Catalog } from '../catalog/loader.ts';
 import { createApp } from '../http/app.ts';
 import { nodeServer } from '../http/node.ts';
-import { LocalUrlSigner } from '../http/urls.ts';
 import { emptyDirectory } from '../partners/credentials.ts';
 import type { Platform } from '../platform/platform.ts';
 import type { PartnerDirectory } from '../ports/partner-directory.ts';
 import type { WebhookLimits, WebhookSecrets } from '../triggers/webhook.ts';
+import { LocalUrlSigner } from '../web/urls.ts';
 
 export interface LocalApiOptions {
   /** Partners and their keys; none when absent. */

@@ -8,8 +8,6 @@ import * as Hawk from 'hawk';
 import { MemoryNonceStore, MemoryRateLimiter } from '../../runtime/adapters/local/memory-guards.ts';
 import type { Catalog } from '../../runtime/catalog/loader.ts';
 import { createApp } from '../../runtime/http/app.ts';
-import type { AppDeps } from '../../runtime/http/context.ts';
-import { LocalUrlSigner } from '../../runtime/http/urls.ts';
 import { addPartner, type IssuedCredentials } from '../../runtime/partners/admin.ts';
 import { emptyDirectory, type PartnerDirectoryDoc } from '../../runtime/partners/credentials.ts';
 import type { Database } from '../../runtime/ports/database.ts';
@@ -18,6 +16,8 @@ import type { ObjectStore } from '../../runtime/ports/object-store.ts';
 import type { PartnerDirectory } from '../../runtime/ports/partner-directory.ts';
 import type { LatestPointer, Manifest } from '../../runtime/publish/manifest.ts';
 import type { RunRegistry } from '../../runtime/runs/registry.ts';
+import type { AppDeps } from '../../runtime/web/context.ts';
+import { LocalUrlSigner } from '../../runtime/web/urls.ts';
 
 const run = promisify(execFile);
 

@@ -4,11 +4,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TableJobQueue } from '../../runtime/adapters/local/table-job-queue.ts';
 import { CONSOLE_CSP } from '../../runtime/console/layout.ts';
-import type { Door } from '../../runtime/http/door.ts';
 import { workUntil } from '../../runtime/jobs/execute.ts';
 import { revokeKey } from '../../runtime/partners/admin.ts';
 import { readLatest } from '../../runtime/publish/versions.ts';
 import { RunRegistry } from '../../runtime/runs/registry.ts';
+import type { Door } from '../../runtime/web/door.ts';
 import { type ConsoleHome, consoleHome } from '../helpers/console.ts';
 import { engines, type TestPlatform, testPlatform } from '../helpers/engines.ts';
 import { countingDatabase, MemoryDirectory, noDatabase, testApp } from '../helpers/partner-api.ts';

@@ -3,10 +3,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TableJobQueue } from '../../runtime/adapters/local/table-job-queue.ts';
 import type { Catalog } from '../../runtime/catalog/loader.ts';
-import { LocalUrlSigner } from '../../runtime/http/urls.ts';
 import { submit, workUntil } from '../../runtime/jobs/execute.ts';
 import { RunRegistry } from '../../runtime/runs/registry.ts';
 import { IngressWatcher } from '../../runtime/serve/ingress-watcher.ts';
+import { LocalUrlSigner } from '../../runtime/web/urls.ts';
 import { writeCatalog } from '../helpers/catalog.ts';
 import { engines, type TestPlatform, testPlatform } from '../helpers/engines.ts';
 import {

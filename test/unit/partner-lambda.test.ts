@@ -11,8 +11,8 @@ import { S3ObjectStore } from '../../runtime/adapters/aws/s3-object-store.ts';
 import { FsObjectStore } from '../../runtime/adapters/local/fs-object-store.ts';
 import type { Catalog } from '../../runtime/catalog/loader.ts';
 import { handleEvent, type RestProxyEvent } from '../../runtime/http/lambda.ts';
-import { S3UrlSigner, type UrlSigner } from '../../runtime/http/urls.ts';
 import { RunRegistry } from '../../runtime/runs/registry.ts';
+import { S3UrlSigner, type UrlSigner } from '../../runtime/web/urls.ts';
 import { writeCatalog } from '../helpers/catalog.ts';
 import {
   gridPoints,

@@ -7,7 +7,7 @@ import { waitBudget } from '../../lambdas/shared/budget.ts';
 import { DataApiDatabase } from '../../runtime/adapters/aws/data-api-database.ts';
 import { WAIT_MARGIN_MS, WaitBudget } from '../../runtime/aws/wait-budget.ts';
 import { DatabaseUnavailableError } from '../../runtime/db/transient.ts';
-import { toProblem } from '../../runtime/http/problem.ts';
+import { toProblem } from '../../runtime/web/problem.ts';
 
 const target = {
   resourceArn: 'arn:aws:rds:eu-west-2:222222222222:cluster:strata',

@@ -1,7 +1,7 @@
 import { html } from 'hono/html';
 import type { Dataset } from '../../catalog/schema.ts';
-import type { HttpProblem } from '../../http/problem.ts';
 import { count } from '../../qa/format.ts';
+import type { HttpProblem } from '../../web/problem.ts';
 import { formField, type Html, to, type View } from '../layout.ts';
 import type { DatasetSummary } from '../reads.ts';
 import { datasetsTable } from './datasets.ts';

@@ -1,14 +1,16 @@
 import { Readable } from 'node:stream';
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import { contentTypeOf } from '../../archive/archive.ts';
 import { ObjectExistsError } from '../../ports/object-store.ts';
 import { DEFAULT_WEBHOOK_LIMITS, decodeHookName, onWebhook } from '../../triggers/webhook.ts';
-import { authenticateOperator } from '../auth.ts';
-import type { AppDeps, AppEnv, LocalRoutes } from '../context.ts';
-import { HttpProblem } from '../problem.ts';
+import { authenticateOperator } from '../../web/auth.ts';
+import type { AppDeps, AppEnv, LocalRoutes } from '../../web/context.ts';
+import { NameParam } from '../../web/params.ts';
+import { HttpProblem } from '../../web/problem.ts';
+import { guardedBy } from '../../web/route.ts';
+import { readLocalGrant } from '../../web/urls.ts';
 import * as S from '../schemas.ts';
-import { readLocalGrant } from '../urls.ts';
-import { guardedBy } from './route.ts';
 
 /** Marks the routes only `strata serve` answers (on AWS: presigned S3 URLs and the webhook function). */
 const LOCAL = { 'x-strata-local': true } as const;
@@ -54,13 +56,103 @@ async function* exactly(body: AsyncIterable<Uint8Array>, size: number): AsyncGen
     throw new HttpProblem(400, 'Bad Request', `the body ended after ${seen} of the ${size} bytes signed for`);
 }
 
+/** The webhook's answers, each a JSON body as the webhook function on AWS gives it. */
+const WEBHOOK_ANSWERS = Object.fromEntries(
+  Object.entries({
+    202: 'build queued',
+    200: 'a delivery seen before',
+    400: 'no delivery id, or a hook name that is not valid percent-encoding',
+    401: 'missing or wrong signature',
+    404: 'no such hook',
+    409: 'the same body was delivered within the replay window',
+    413: 'the body is too large',
+    429: 'the hook started its most runs for now (Retry-After)',
+    503: 'the platform cannot take it now (Retry-After)',
+  }).map(([status, description]) => [
+    status,
+    { description, content: { 'application/json': { schema: S.WebhookAccepted } } },
+  ]),
+);
+
+/** A signed webhook, as the webhook function takes it on AWS. */
+async function receiveWebhook(
+  deps: AppDeps,
+  local: LocalRoutes,
+  c: Context<AppEnv>,
+  headers: { 'x-hub-signature-256'?: string; 'x-github-delivery'?: string },
+): Promise<Response> {
+  // The raw segment: a malformed percent-escape is the sender's mistake (400), never a guess.
+  const raw = /\/webhooks\/([^/]*)$/.exec(new URL(c.req.url).pathname)?.[1] ?? '';
+  const hook = decodeHookName(raw);
+  if (hook === undefined)
+    return c.json({ error: 'the hook name in the path is not valid percent-encoding' }, 400);
+  const limit = local.webhookLimits?.maxBodyBytes ?? DEFAULT_WEBHOOK_LIMITS.maxBodyBytes;
+  const body = await bodyWithin(c.req.raw, limit);
+  if (!body) {
+    deps.log?.(`webhook ${raw}: 413`);
+    return c.json({ error: `the body is larger than ${limit} bytes` }, 413);
+  }
+  const out = await onWebhook(
+    { hook, body, signature: headers['x-hub-signature-256'], deliveryId: headers['x-github-delivery'] },
+    {
+      catalog: deps.catalog,
+      runs: deps.runs,
+      queue: deps.queue,
+      secrets: local.webhookSecrets,
+      limits: local.webhookLimits,
+      log: (m, d) => deps.log?.(`webhook ${raw}: ${m}`, d),
+    },
+  );
+  deps.log?.(`webhook ${raw}: ${out.statusCode}`);
+  return c.json(out.body, out.statusCode as 200, { ...out.headers });
+}
+
+/** The target of a local upload URL: the grant's expiry, size and type checked, then written once. */
+async function storeUpload(deps: AppDeps, c: Context<AppEnv>, token: string): Promise<Response> {
+  const grant = readLocalGrant((await deps.partners.read()).signingKey, 'upload', token);
+  if (!grant) throw refused('the upload URL is not valid: it was changed, or not made by this server');
+  if (grant === 'expired') throw refused('the upload URL has expired; ask for a new one');
+  const length = c.req.header('content-length');
+  if (length === undefined)
+    throw new HttpProblem(411, 'Length Required', 'send Content-Length (the size signed for)');
+  if (Number(length) !== grant.size)
+    throw refused(`Content-Length ${length} is not the ${grant.size} bytes this URL was signed for`);
+  const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== grant.type)
+    throw refused(`Content-Type "${type}" is not the "${grant.type}" this URL was signed for`);
+  const body = c.req.raw.body;
+  if (!body) throw new HttpProblem(400, 'Bad Request', 'the upload has no body');
+  try {
+    // Written under a temporary name and linked into place: the ingress watcher sees it whole or not at all.
+    await deps.store.put('ingress', grant.key, exactly(body, grant.size!), { contentType: grant.type });
+  } catch (e) {
+    if (e instanceof ObjectExistsError)
+      throw new HttpProblem(409, 'Conflict', 'this upload URL was used already');
+    throw e;
+  }
+  deps.log?.(`upload stored: ingress/${grant.key} (${grant.size} bytes)`);
+  return c.body(null, 200);
+}
+
+/** The target of a local download URL: one published file, until the URL expires. */
+async function serveDownload(deps: AppDeps, c: Context<AppEnv>, token: string): Promise<Response> {
+  const grant = readLocalGrant((await deps.partners.read()).signingKey, 'download', token);
+  if (!grant) throw refused('the download URL is not valid: it was changed, or not made by this server');
+  if (grant === 'expired') throw refused('the download URL has expired; ask for a new one');
+  const stream = await deps.store.get('egress', grant.key);
+  const name = grant.key.split('/').pop()!;
+  return c.body(Readable.toWeb(stream) as ReadableStream, 200, {
+    'content-type': name.endsWith('.fgb') ? 'application/flatgeobuf' : contentTypeOf(name),
+    'content-disposition': `attachment; filename="${name}"`,
+  });
+}
+
 /**
  * What `strata serve` answers besides the partner API: signed webhooks (as the webhook function does on
- * AWS), and the targets of its own signed upload and download URLs, which stand in for S3's presigned ones.
+ * AWS), the operators' reads of the database it holds, and the targets of its own signed upload and
+ * download URLs, which stand in for S3's presigned ones.
  */
 export function localRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, local: LocalRoutes): void {
-  const signingKey = async () => (await deps.partners.read()).signingKey;
-
   app.openapi(
     createRoute({
       method: 'post',
@@ -77,73 +169,10 @@ export function localRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, local: Loca
           'x-github-delivery': z.string().optional(),
         }),
       },
-      responses: {
-        202: { description: 'build queued', content: { 'application/json': { schema: S.WebhookAccepted } } },
-        200: {
-          description: 'a delivery seen before',
-          content: { 'application/json': { schema: S.WebhookAccepted } },
-        },
-        400: {
-          description: 'no delivery id, or a hook name that is not valid percent-encoding',
-          content: { 'application/json': { schema: S.WebhookAccepted } },
-        },
-        401: {
-          description: 'missing or wrong signature',
-          content: { 'application/json': { schema: S.WebhookAccepted } },
-        },
-        404: { description: 'no such hook', content: { 'application/json': { schema: S.WebhookAccepted } } },
-        409: {
-          description: 'the same body was delivered within the replay window',
-          content: { 'application/json': { schema: S.WebhookAccepted } },
-        },
-        413: {
-          description: 'the body is too large',
-          content: { 'application/json': { schema: S.WebhookAccepted } },
-        },
-        429: {
-          description: 'the hook started its most runs for now (Retry-After)',
-          content: { 'application/json': { schema: S.WebhookAccepted } },
-        },
-        503: {
-          description: 'the platform cannot take it now (Retry-After)',
-          content: { 'application/json': { schema: S.WebhookAccepted } },
-        },
-      },
+      responses: WEBHOOK_ANSWERS,
     }),
-    async (c) => {
-      // The raw segment: a malformed percent-escape is the sender's mistake (400), never a guess.
-      const raw = /\/webhooks\/([^/]*)$/.exec(new URL(c.req.url).pathname)?.[1] ?? '';
-      const hook = decodeHookName(raw);
-      if (hook === undefined)
-        return c.json({ error: 'the hook name in the path is not valid percent-encoding' }, 400) as never;
-      const limit = local.webhookLimits?.maxBodyBytes ?? DEFAULT_WEBHOOK_LIMITS.maxBodyBytes;
-      const body = await bodyWithin(c.req.raw, limit);
-      if (!body) {
-        deps.log?.(`webhook ${raw}: 413`);
-        return c.json({ error: `the body is larger than ${limit} bytes` }, 413) as never;
-      }
-      const headers = c.req.valid('header');
-      const out = await onWebhook(
-        {
-          hook,
-          body,
-          signature: headers['x-hub-signature-256'],
-          deliveryId: headers['x-github-delivery'],
-        },
-        {
-          catalog: deps.catalog,
-          runs: deps.runs,
-          queue: deps.queue,
-          secrets: local.webhookSecrets,
-          limits: local.webhookLimits,
-          log: (m, d) => deps.log?.(`webhook ${raw}: ${m}`, d),
-        },
-      );
-      deps.log?.(`webhook ${raw}: ${out.statusCode}`);
-      return c.json(out.body, out.statusCode as 200, { ...out.headers }) as never;
-    },
+    async (c) => (await receiveWebhook(deps, local, c, c.req.valid('header'))) as never,
   );
-
   app.openapi(
     guardedBy(authenticateOperator(deps))({
       method: 'get',
@@ -152,7 +181,7 @@ export function localRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, local: Loca
       ...LOCAL,
       summary:
         "A dataset's registered versions as the database this process holds has them: what `strata versions` reads while `strata serve` holds the embedded database",
-      request: { params: z.object({ name: S.NameParam.openapi({ param: { name: 'name', in: 'path' } }) }) },
+      request: { params: z.object({ name: NameParam.openapi({ param: { name: 'name', in: 'path' } }) }) },
       responses: {
         200: {
           description: 'versions, newest first',
@@ -163,14 +192,15 @@ export function localRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, local: Loca
     }),
     async (c) => {
       if (!local.datasetVersions) throw refused('this server holds no database to ask');
-      const { name } = c.req.valid('param');
-      return c.json(
-        (await local.datasetVersions(name)) as unknown as Record<string, unknown>[],
-        200,
-      ) as never;
+      const versions = await local.datasetVersions(c.req.valid('param').name);
+      return c.json(versions as unknown as Record<string, unknown>[], 200) as never;
     },
   );
+  fileRoutes(app, deps);
+}
 
+/** The server's health, and the targets of its own signed upload and download URLs. */
+function fileRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps): void {
   app.openapi(
     createRoute({
       method: 'get',
@@ -187,7 +217,6 @@ export function localRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, local: Loca
     }),
     (c) => c.json({ ok: true }, 200),
   );
-
   app.openapi(
     createRoute({
       method: 'put',
@@ -203,33 +232,8 @@ export function localRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, local: Loca
         411: { description: 'Content-Length is required' },
       },
     }),
-    async (c) => {
-      const grant = readLocalGrant(await signingKey(), 'upload', c.req.valid('param').token);
-      if (!grant) throw refused('the upload URL is not valid: it was changed, or not made by this server');
-      if (grant === 'expired') throw refused('the upload URL has expired; ask for a new one');
-      const length = c.req.header('content-length');
-      if (length === undefined)
-        throw new HttpProblem(411, 'Length Required', 'send Content-Length (the size signed for)');
-      if (Number(length) !== grant.size)
-        throw refused(`Content-Length ${length} is not the ${grant.size} bytes this URL was signed for`);
-      const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
-      if (type !== grant.type)
-        throw refused(`Content-Type "${type}" is not the "${grant.type}" this URL was signed for`);
-      const body = c.req.raw.body;
-      if (!body) throw new HttpProblem(400, 'Bad Request', 'the upload has no body');
-      try {
-        // Written under a temporary name and linked into place: the ingress watcher sees it whole or not at all.
-        await deps.store.put('ingress', grant.key, exactly(body, grant.size!), { contentType: grant.type });
-      } catch (e) {
-        if (e instanceof ObjectExistsError)
-          throw new HttpProblem(409, 'Conflict', 'this upload URL was used already');
-        throw e;
-      }
-      deps.log?.(`upload stored: ingress/${grant.key} (${grant.size} bytes)`);
-      return c.body(null, 200);
-    },
+    async (c) => (await storeUpload(deps, c, c.req.valid('param').token)) as never,
   );
-
   app.openapi(
     createRoute({
       method: 'get',
@@ -240,16 +244,6 @@ export function localRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, local: Loca
       request: { params: z.object({ token }) },
       responses: { 200: { description: 'the file' }, ...S.problems(403, 404) },
     }),
-    async (c) => {
-      const grant = readLocalGrant(await signingKey(), 'download', c.req.valid('param').token);
-      if (!grant) throw refused('the download URL is not valid: it was changed, or not made by this server');
-      if (grant === 'expired') throw refused('the download URL has expired; ask for a new one');
-      const stream = await deps.store.get('egress', grant.key);
-      const name = grant.key.split('/').pop()!;
-      return c.body(Readable.toWeb(stream) as ReadableStream, 200, {
-        'content-type': name.endsWith('.fgb') ? 'application/flatgeobuf' : contentTypeOf(name),
-        'content-disposition': `attachment; filename="${name}"`,
-      });
-    },
+    async (c) => (await serveDownload(deps, c, c.req.valid('param').token)) as never,
   );
 }

@@ -3,11 +3,12 @@ import type { MiddlewareHandler } from 'hono';
 import { NotFoundError } from '../../errors.ts';
 import type { Run } from '../../runs/schema.ts';
 import { RunStatus } from '../../runs/schema.ts';
-import type { AppDeps, AppEnv, Principal } from '../context.ts';
-import { type Door, link } from '../door.ts';
-import { notFound } from '../problem.ts';
+import type { AppDeps, AppEnv, Principal } from '../../web/context.ts';
+import { type Door, link } from '../../web/door.ts';
+import { RunId } from '../../web/params.ts';
+import { notFound } from '../../web/problem.ts';
+import { guardedBy } from '../../web/route.ts';
 import * as S from '../schemas.ts';
-import { guardedBy } from './route.ts';
 
 /** A partner sees the runs it started (its uploads and builds); an operator sees every run. */
 export function mayView(p: Principal, run: Run): boolean {
@@ -49,11 +50,6 @@ export function runView(run: Run, door: Door) {
     links,
   };
 }
-
-export const RunId = z
-  .string()
-  .regex(/^[0-9A-Za-z][0-9A-Za-z_-]{0,80}$/, 'must be a run id')
-  .openapi({ param: { name: 'id', in: 'path' } });
 
 /** `GET /runs/{id}`: status, timings, error, lineage and receipt of one of the partner's own runs. */
 export function runRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, guard: MiddlewareHandler<AppEnv>): void {

@@ -88,3 +88,22 @@ export function problemBody(p: HttpProblem, instance?: string) {
     ...(instance ? { instance } : {}),
   };
 }
+
+/**
+ * Any error as a problem, as both error handlers (the partner API's and the console's) answer it; an
+ * internal one is told to the operators' log with where it happened.
+ */
+export function problemOf(
+  error: unknown,
+  request: { path: string; contentType?: string },
+  log?: (message: string, detail?: Record<string, unknown>) => void,
+): HttpProblem {
+  const p = toProblem(error, { contentType: request.contentType });
+  if (p.internal)
+    log?.('request failed', { path: request.path, error: String((error as Error)?.stack ?? error) });
+  return p;
+}
+
+/** What a request that matched no route is told. */
+export const noRoute = (method: string, path: string) =>
+  new HttpProblem(404, 'Not Found', `no route ${method} ${path}`);

@@ -1,0 +1,121 @@
+import { Readable } from 'node:stream';
+import { createRoute, type OpenAPIHono, type RouteConfig, z } from '@hono/zod-openapi';
+import type { Context, MiddlewareHandler } from 'hono';
+import type { PublishedReader } from '../publish/reader.ts';
+import type { AppDeps, AppEnv } from '../web/context.ts';
+import type { HttpProblem } from '../web/problem.ts';
+import { signedDownload } from '../web/published.ts';
+import { PARTNER_SECURITY } from '../web/route.ts';
+import { type Html, PAGE_HEADERS, page, type Section, type View } from './layout.ts';
+import { errorPage } from './pages/overview.ts';
+import type { ArchiveReader } from './reads.ts';
+
+/** What every page group of the console is registered with. */
+export interface ConsoleRoutes {
+  readonly app: OpenAPIHono<AppEnv>;
+  readonly deps: AppDeps;
+  readonly published: PublishedReader;
+  readonly archive: ArchiveReader;
+  /** A page behind the console's guard, documented as such. */
+  readonly route: ReturnType<typeof pageRoute>;
+}
+
+export const tags = ['console'];
+/** A browser's console session (a cookie), or the partner API's own credentials. */
+const SECURITY = [{ consoleSession: [] }, ...PARTNER_SECURITY];
+
+/** Pages behind `middleware` (the guard, or for signing in only the signing key), documented as such. */
+export function pageRoute(middleware: MiddlewareHandler<AppEnv>, security = SECURITY) {
+  return <R extends RouteConfig>(r: R) =>
+    createRoute({ ...r, tags, middleware: [middleware] as [MiddlewareHandler<AppEnv>], security });
+}
+
+export const htmlPage = (description: string) => ({
+  description,
+  content: { 'text/html': { schema: z.string().openapi({ description: 'an HTML page' }) } },
+});
+export const htmlProblems = (...statuses: number[]) =>
+  Object.fromEntries(statuses.map((s) => [s, htmlPage(`the problem, as a page (${s})`)]));
+export const seeOther = (description: string) => ({ 303: { description } });
+export const toSignIn = { 303: { description: 'to sign in' } };
+
+/** A console form's body: its fields, and the form token every form carries (see session.ts). */
+export const form = <T extends z.ZodRawShape>(fields: T) => ({
+  body: {
+    required: true,
+    content: {
+      'application/x-www-form-urlencoded': {
+        schema: z.object({
+          form: z.string().max(2000).openapi({ description: "the form's token, as the page gave it" }),
+          ...fields,
+        }),
+      },
+    },
+  },
+});
+
+export const view = (c: Context<AppEnv>): View => ({
+  door: c.get('door'),
+  principal: c.get('principal'),
+  signingKey: c.get('signingKey'),
+});
+
+/** A whole page as the answer, with the console's headers. */
+export async function respond(
+  c: Context<AppEnv>,
+  content: { title: string; section?: Section; body: Html; signedOut?: boolean },
+  status = 200,
+  headers: Record<string, string> = {},
+): Promise<Response> {
+  const text = await page(view(c), content);
+  return c.html(text, status as 200, { ...PAGE_HEADERS, ...headers });
+}
+
+/** A problem met in the console, as a page (the console's error handler and its unknown paths). */
+export function consoleProblem(c: Context<AppEnv>, p: HttpProblem): Promise<Response> {
+  return respond(c, { title: p.title, body: errorPage(view(c), p) }, p.status, p.headers);
+}
+
+/**
+ * A QA report as the console serves it: with the policy its own page declares, in a sandbox of its own
+ * origin, so its scripts can draw the map but never act as the console (its data is the data's, not ours).
+ */
+const REPORT_HEADERS = {
+  'content-type': 'text/html; charset=utf-8',
+  'content-security-policy':
+    "sandbox allow-scripts; default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'",
+  'cache-control': 'private, max-age=3600',
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+};
+
+/** The answer for a report that may be too big to send: a 302 to it is described so. */
+export const reportResponses = {
+  200: htmlPage('the QA report'),
+  302: { description: 'a report bigger than a response here may carry: to a short-lived URL of its file' },
+};
+
+/**
+ * A QA report as a response: the page itself, or, when it is bigger than a response here may carry (Lambda's
+ * 6 MB), a short-lived URL to its file (a presigned S3 URL: another origin, where the report keeps the policy
+ * its own page declares).
+ */
+export async function reportResponse(
+  c: Context<AppEnv>,
+  deps: AppDeps,
+  bucket: 'egress' | 'archive',
+  key: string,
+): Promise<Response> {
+  if (deps.maxResponseBytes !== undefined) {
+    const size = (await deps.store.list(bucket, key)).find((o) => o.key === key)?.size ?? 0;
+    if (size > deps.maxResponseBytes) {
+      const url =
+        bucket === 'egress'
+          ? (await signedDownload(c, deps, key)).url
+          : await deps.store.presign(bucket, key, { method: 'GET', expiresSeconds: 300 });
+      return c.redirect(url, 302);
+    }
+  }
+  const stream = await deps.store.get(bucket, key);
+  return c.body(Readable.toWeb(stream) as ReadableStream, 200, REPORT_HEADERS);
+}
