@@ -1,13 +1,13 @@
 import { Readable } from 'node:stream';
 import { createRoute, type OpenAPIHono, type RouteConfig, z } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
-import { queueRelease } from '../contracts/release.ts';
 import { NotFoundError } from '../errors.ts';
 import type { AppDeps, AppEnv } from '../http/context.ts';
 import { badRequest, HttpProblem, notFound } from '../http/problem.ts';
 import { PARTNER_SECURITY } from '../http/routes/route.ts';
 import { RunId } from '../http/routes/runs.ts';
 import * as S from '../http/schemas.ts';
+import { queueRelease } from '../jobs/release.ts';
 import { findApiKey } from '../partners/credentials.ts';
 import { Scopes } from '../partners/scopes.ts';
 import type { PublishedReader } from '../publish/reader.ts';
