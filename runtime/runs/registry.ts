@@ -24,6 +24,13 @@ interface RunRow {
   cost: CostLedger | null;
 }
 
+/**
+ * A run waiting for a task: queued or interrupted, with no task, or with a claim older than the seconds in
+ * parameter `stale` (its dispatcher died before it recorded the task it started, if any).
+ */
+const waitingForTask = (stale: string) => `status IN ('queued', 'interrupted')
+  AND (task IS NULL OR (task LIKE 'claim:%' AND claimed_at < now() - make_interval(secs => ${stale}::int)))`;
+
 // Times come back as ISO text on both engines, whatever their type parsers do.
 const COLUMNS = `id, kind, target, trigger, status, attempts,
   to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at,
@@ -167,6 +174,12 @@ export class RunRegistry {
     if (!db.transaction) throw new Error('claimWithinCap needs a database with transactions');
     return db.transaction(async () => {
       await this.db.query('SELECT pg_advisory_xact_lock($1::bigint)', [DISPATCH_LOCK]);
+      // A run a worker has taken, or that has finished, is skipped whether or not there is room.
+      const waiting = await this.db.query(
+        `SELECT 1 FROM strata.runs WHERE id = $1 AND ${waitingForTask('$2')}`,
+        [id, staleClaimSeconds],
+      );
+      if (waiting.length === 0) return 'taken';
       // A claim older than staleClaimSeconds is a dead dispatcher's, about to be taken over: no task.
       const [active] = await this.db.query<{ n: number }>(
         `SELECT count(*)::int AS n FROM strata.runs
@@ -193,9 +206,7 @@ export class RunRegistry {
   ): Promise<boolean> {
     const rows = await this.db.query<{ id: string }>(
       `UPDATE strata.runs SET task = $2, job = $3::jsonb, claimed_at = now()
-       WHERE id = $1 AND status IN ('queued', 'interrupted')
-         AND (task IS NULL OR (task LIKE 'claim:%' AND claimed_at < now() - make_interval(secs => $4::int)))
-       RETURNING id`,
+       WHERE id = $1 AND ${waitingForTask('$4')} RETURNING id`,
       [id, claim, JSON.stringify(job), staleClaimSeconds],
     );
     return rows.length > 0;
