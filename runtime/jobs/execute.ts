@@ -5,7 +5,6 @@ import { dirname, join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Catalog } from '../catalog/loader.ts';
-import { recordCost } from '../cost/record.ts';
 import { Usage } from '../cost/usage.ts';
 import { isDatabaseUnavailable } from '../db/transient.ts';
 import { errorToJSON, LoadError, StrataError } from '../errors.ts';
@@ -17,6 +16,7 @@ import type { JobHooks, JobOutcome } from '../runs/steps.ts';
 import { notPlainFileUnder } from '../util/files.ts';
 import { runFetch } from './fetch.ts';
 import { runIngest } from './ingest.ts';
+import { recordCost } from './record-cost.ts';
 import { runReleaseJob } from './release.ts';
 import { submit, submitOnce } from './submit.ts';
 

@@ -1,4 +1,5 @@
 import type { CostLedger } from '../cost/ledger.ts';
+import type { RunCost } from '../cost/summary.ts';
 import { NotFoundError } from '../errors.ts';
 import type { Queryable } from '../ports/database.ts';
 import { newRunId } from '../util/ids.ts';
@@ -515,6 +516,15 @@ export class RunRegistry {
       [key],
     );
     return rows[0] ? toRun(rows[0]) : undefined;
+  }
+
+  /** The cost ledger (as stored) of every finished run created since `since`, oldest first. */
+  async costsSince(since: Date): Promise<RunCost[]> {
+    return this.db.query<RunCost>(
+      `SELECT kind, target, cost FROM strata.runs
+       WHERE created_at >= $1::timestamptz AND finished_at IS NOT NULL ORDER BY created_at`,
+      [since.toISOString()],
+    );
   }
 
   async list(
