@@ -17,7 +17,7 @@ export function registerCostCommands(program: Command, globals: () => GlobalOpti
         const g = globals();
         const since = parseSince(o.since);
         return withPlatform(g, async (p) => {
-          const summary = await costSince(p.db, since);
+          const summary = await costSince(p.runs, since);
           if (g.json) {
             printJson(summary);
             return EXIT.ok;

@@ -6,7 +6,7 @@ import {
   syncQuarantine,
 } from '../../runtime/contracts/quarantine.ts';
 import { type Receipt, receiptLines } from '../../runtime/contracts/receipt.ts';
-import { releaseFromQuarantine } from '../../runtime/contracts/release.ts';
+import { releaseFromQuarantine } from '../../runtime/jobs/release.ts';
 import type { Run, RunAttempt } from '../../runtime/runs/schema.ts';
 import { type GlobalOptions, withPlatform } from './context.ts';
 import { type Action, cliActor, describeActor } from './datasets-commands.ts';

@@ -76,11 +76,8 @@ export interface LedgerInput {
 /** Dollars, kept to a millionth of a cent so sums stay honest. */
 const usd = (n: number) => Math.round(n * 1e8) / 1e8;
 
-/**
- * What a run used and what that cost at `prices`, from its recorded times and its size class. Fargate and
- * S3 are counted; Aurora is estimated (CloudWatch, not the run, knows the real capacity), as `basis` says.
- */
-export function costLedger(input: LedgerInput, prices: Prices = PRICES): CostLedger {
+/** The task's share: what Fargate bills for the run's length at the task's size. */
+function fargateUse(input: LedgerInput, prices: Prices) {
   const started = Date.parse(input.startedAt);
   const finished = Date.parse(input.finishedAt);
   if (!Number.isFinite(started) || !Number.isFinite(finished) || finished < started)
@@ -92,17 +89,37 @@ export function costLedger(input: LedgerInput, prices: Prices = PRICES): CostLed
     prices.fargateMinimumSeconds,
     pulled ? (finished - billedFrom) / 1000 : seconds,
   );
-  const vcpu = input.spec.cpu / 1024;
-  const gb = input.spec.memoryMiB / 1024;
   const ephemeral = input.spec.ephemeralStorageGiB ?? 20;
-  const vcpuSeconds = vcpu * billedSeconds;
-  const gbSeconds = gb * billedSeconds;
-  const fargate =
+  const vcpuSeconds = (input.spec.cpu / 1024) * billedSeconds;
+  const gbSeconds = (input.spec.memoryMiB / 1024) * billedSeconds;
+  const usd =
     (vcpuSeconds * prices.fargateArmVcpuHour +
       gbSeconds * prices.fargateArmGbHour +
       Math.max(0, ephemeral - 20) * billedSeconds * prices.fargateEphemeralGbHour) /
     3600;
+  const basis =
+    input.where === 'local'
+      ? `ran on this machine; priced as a ${input.size} Fargate task (ARM64) of the run's length`
+      : pulled
+        ? 'Fargate (ARM64), from the image pull to the end of the run, at least a minute'
+        : 'Fargate (ARM64), from the start of the run to its end, at least a minute (the image pull time was not known)';
+  const task: CostLedger['task'] = {
+    size: input.size,
+    cpu: input.spec.cpu,
+    memoryMiB: input.spec.memoryMiB,
+    ephemeralStorageGiB: ephemeral,
+    architecture: 'arm64',
+    seconds,
+    billedSeconds,
+    vcpuSeconds,
+    gbSeconds,
+    basis,
+  };
+  return { task, usd };
+}
 
+/** The database's share, estimated: the run at the cluster's maximum, and the wake-up it caused. */
+function auroraUse(input: LedgerInput, seconds: number, prices: Prices) {
   const db = input.database;
   const paused = db.minAcu === 0;
   const wokeCluster = paused && input.wokeCluster;
@@ -110,8 +127,23 @@ export function costLedger(input: LedgerInput, prices: Prices = PRICES): CostLed
   // paid for anyway). A run that woke a paused cluster also keeps it awake, at its lowest, until it pauses.
   const acuSeconds =
     seconds * (db.maxAcu - db.minAcu) + (wokeCluster ? db.autoPauseSeconds * LOWEST_AWAKE_ACU : 0);
-  const aurora = (acuSeconds * prices.auroraAcuHour) / 3600;
+  const aurora: CostLedger['aurora'] = {
+    acuSeconds,
+    wokeCluster,
+    basis: paused
+      ? `at most: the run at the cluster's maximum (${db.maxAcu} ACU) for its length${wokeCluster ? `, and ${db.autoPauseSeconds} s at ${LOWEST_AWAKE_ACU} ACU before the cluster it woke pauses again` : ''}`
+      : `at most: the run at the cluster's maximum above its minimum (${db.maxAcu} - ${db.minAcu} ACU, the minimum is paid for anyway) for its length`,
+  };
+  return { aurora, usd: (acuSeconds * prices.auroraAcuHour) / 3600 };
+}
 
+/**
+ * What a run used and what that cost at `prices`, from its recorded times and its size class. Fargate and
+ * S3 are counted; Aurora is estimated (CloudWatch, not the run, knows the real capacity), as `basis` says.
+ */
+export function costLedger(input: LedgerInput, prices: Prices = PRICES): CostLedger {
+  const fargate = fargateUse(input, prices);
+  const aurora = auroraUse(input, fargate.task.seconds, prices);
   const s3 = input.usage.s3;
   const s3Usd =
     ((s3.putRequests + s3.listRequests) * prices.s3PutPer1000 +
@@ -121,34 +153,11 @@ export function costLedger(input: LedgerInput, prices: Prices = PRICES): CostLed
     input.usage.dataApiCalls +
     (input.where === 'aws' ? DATA_API_CALLS_PER_ATTEMPT * Math.max(1, input.attempts) : 0);
   const dataApi = (dataApiCalls * prices.dataApiPerMillion) / 1e6;
-
   return {
     prices: { date: prices.date, region: prices.region },
     where: input.where,
-    task: {
-      size: input.size,
-      cpu: input.spec.cpu,
-      memoryMiB: input.spec.memoryMiB,
-      ephemeralStorageGiB: ephemeral,
-      architecture: 'arm64',
-      seconds,
-      billedSeconds,
-      vcpuSeconds,
-      gbSeconds,
-      basis:
-        input.where === 'local'
-          ? `ran on this machine; priced as a ${input.size} Fargate task (ARM64) of the run's length`
-          : pulled
-            ? 'Fargate (ARM64), from the image pull to the end of the run, at least a minute'
-            : 'Fargate (ARM64), from the start of the run to its end, at least a minute (the image pull time was not known)',
-    },
-    aurora: {
-      acuSeconds,
-      wokeCluster,
-      basis: paused
-        ? `at most: the run at the cluster's maximum (${db.maxAcu} ACU) for its length${wokeCluster ? `, and ${db.autoPauseSeconds} s at ${LOWEST_AWAKE_ACU} ACU before the cluster it woke pauses again` : ''}`
-        : `at most: the run at the cluster's maximum above its minimum (${db.maxAcu} - ${db.minAcu} ACU, the minimum is paid for anyway) for its length`,
-    },
+    task: fargate.task,
+    aurora: aurora.aurora,
     s3: { ...s3 },
     dataApi: {
       calls: dataApiCalls,
@@ -158,11 +167,11 @@ export function costLedger(input: LedgerInput, prices: Prices = PRICES): CostLed
           : 'none: on this machine the database is reached directly',
     },
     usd: {
-      fargate: usd(fargate),
-      aurora: usd(aurora),
+      fargate: usd(fargate.usd),
+      aurora: usd(aurora.usd),
       s3: usd(s3Usd),
       dataApi: usd(dataApi),
-      total: usd(fargate + aurora + s3Usd + dataApi),
+      total: usd(fargate.usd + aurora.usd + s3Usd + dataApi),
     },
     s3StorageUsdPerMonth: usd((s3.bytesWritten / 1024 ** 3) * prices.s3StorageGbMonth),
   };

@@ -1,4 +1,3 @@
-import type { Queryable } from '../ports/database.ts';
 import { CostLedger } from './ledger.ts';
 
 /** A target's runs since a moment, summed. */
@@ -40,13 +39,22 @@ export function parseSince(text: string, now = new Date()): Date {
 
 const round = (n: number) => Math.round(n * 1e6) / 1e6;
 
+/** A finished run's target and the ledger recorded on it, as stored (checked here, not trusted). */
+export interface RunCost {
+  readonly kind: string;
+  readonly target: string;
+  readonly cost: unknown;
+}
+
+/** Where the ledgers are kept: the run registry. */
+export interface CostSource {
+  /** Finished runs created since `since`, oldest first. */
+  costsSince(since: Date): Promise<readonly RunCost[]>;
+}
+
 /** The cost ledgers of runs created since `since`, summed by dataset (ingest, fetch) and product (build). */
-export async function costSince(db: Queryable, since: Date): Promise<CostSummary> {
-  const rows = await db.query<{ kind: string; target: string; cost: unknown }>(
-    `SELECT kind, target, cost FROM strata.runs
-     WHERE created_at >= $1::timestamptz AND finished_at IS NOT NULL ORDER BY created_at`,
-    [since.toISOString()],
-  );
+export async function costSince(source: CostSource, since: Date): Promise<CostSummary> {
+  const rows = await source.costsSince(since);
   const lines = new Map<string, CostLine>();
   let missing = 0;
   let prices: CostSummary['prices'] = null;

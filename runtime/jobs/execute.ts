@@ -5,8 +5,6 @@ import { dirname, join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Catalog } from '../catalog/loader.ts';
-import { runReleaseJob } from '../contracts/release.ts';
-import { recordCost } from '../cost/record.ts';
 import { Usage } from '../cost/usage.ts';
 import { isDatabaseUnavailable } from '../db/transient.ts';
 import { errorToJSON, LoadError, StrataError } from '../errors.ts';
@@ -14,10 +12,12 @@ import type { Platform } from '../platform/platform.ts';
 import { buildProduct } from '../products/build.ts';
 import { lockFingerprint, staleDependents } from '../products/freshness.ts';
 import type { JobMessage, Run } from '../runs/schema.ts';
-import type { JobHooks } from '../runs/steps.ts';
+import type { JobHooks, JobOutcome } from '../runs/steps.ts';
 import { notPlainFileUnder } from '../util/files.ts';
 import { runFetch } from './fetch.ts';
 import { runIngest } from './ingest.ts';
+import { recordCost } from './record-cost.ts';
+import { runReleaseJob } from './release.ts';
 import { submit, submitOnce } from './submit.ts';
 
 export { submit };
@@ -95,70 +95,73 @@ async function ingressBytes(
   }
 }
 
-/** A job's own work, by kind. */
-export type JobHandler = (
+/** A job's own work, for one kind of job. */
+export type JobHandler<J extends JobMessage = JobMessage> = (
+  p: Platform,
+  catalog: Catalog,
+  job: J,
+  run: Run,
+  hooks: JobHooks,
+  options: ExecuteOptions,
+) => Promise<JobOutcome>;
+
+/** One handler for every kind of job: a new kind without its handler does not compile. */
+type JobHandlers = { readonly [K in JobMessage['kind']]: JobHandler<Extract<JobMessage, { kind: K }>> };
+
+async function ingestJob(
+  p: Platform,
+  catalog: Catalog,
+  job: IngestJob,
+  run: Run,
+  hooks: JobHooks,
+  options: ExecuteOptions,
+): Promise<JobOutcome> {
+  const key = job.source.key;
+  if (!job.source.path && !key) throw new Error('ingest job has neither a path nor an ingress key');
+  const { path, cleanup } = job.source.path
+    ? { path: job.source.path, cleanup: undefined }
+    : await ingressBytes(p, job, key!, options.maxUploadBytes);
+  try {
+    const origin = key
+      ? {
+          kind: 'upload' as const,
+          from: `ingress/${key}`,
+          ...(job.source.versionId ? { versionId: job.source.versionId } : {}),
+        }
+      : { kind: 'file' as const, from: path };
+    return await runIngest(
+      p,
+      catalog,
+      { dataset: job.dataset, path, filename: job.filename, origin, runId: run.id },
+      hooks,
+    );
+  } finally {
+    if (cleanup) await rm(cleanup, { recursive: true, force: true });
+  }
+}
+
+const handlers: JobHandlers = {
+  ingest: ingestJob,
+  fetch: (p, catalog, job, run, hooks) => runFetch(p, catalog, job.dataset, hooks, fetch, run.id),
+  // A build queued because an input moved has nothing to add if the build ahead of it already read it.
+  build: (p, catalog, job, run, hooks) =>
+    buildProduct(p, catalog, job.product, run.id, hooks, { skipIfPublished: run.trigger.kind === 'input' }),
+  release: runReleaseJob,
+};
+
+/** The handler of this job's kind, typed for it. */
+function runHandler(
   p: Platform,
   catalog: Catalog,
   job: JobMessage,
   run: Run,
   hooks: JobHooks,
   options: ExecuteOptions,
-) => Promise<{ result: Record<string, unknown>; lineage: Record<string, unknown> }>;
-
-const handlers: ReadonlyMap<JobMessage['kind'], JobHandler> = new Map<JobMessage['kind'], JobHandler>([
-  [
-    'ingest',
-    async (p, catalog, job, run, hooks, options) => {
-      if (job.kind !== 'ingest') throw new Error('not an ingest job');
-      const key = job.source.key;
-      if (!job.source.path && !key) throw new Error('ingest job has neither a path nor an ingress key');
-      const { path, cleanup } = job.source.path
-        ? { path: job.source.path, cleanup: undefined }
-        : await ingressBytes(p, job, key!, options.maxUploadBytes);
-      try {
-        const origin = key
-          ? {
-              kind: 'upload' as const,
-              from: `ingress/${key}`,
-              ...(job.source.versionId ? { versionId: job.source.versionId } : {}),
-            }
-          : { kind: 'file' as const, from: path };
-        return await runIngest(
-          p,
-          catalog,
-          { dataset: job.dataset, path, filename: job.filename, origin, runId: run.id },
-          hooks,
-        );
-      } finally {
-        if (cleanup) await rm(cleanup, { recursive: true, force: true });
-      }
-    },
-  ],
-  [
-    'fetch',
-    (p, catalog, job, run, hooks) => {
-      if (job.kind !== 'fetch') throw new Error('not a fetch job');
-      return runFetch(p, catalog, job.dataset, hooks, fetch, run.id);
-    },
-  ],
-  [
-    'build',
-    (p, catalog, job, run, hooks) => {
-      if (job.kind !== 'build') throw new Error('not a build job');
-      // A build queued because an input moved has nothing to add if the build ahead of it already read it.
-      return buildProduct(p, catalog, job.product, run.id, hooks, {
-        skipIfPublished: run.trigger.kind === 'input',
-      });
-    },
-  ],
-  [
-    'release',
-    (p, catalog, job, run, hooks) => {
-      if (job.kind !== 'release') throw new Error('not a release job');
-      return runReleaseJob(p, catalog, job, run, hooks);
-    },
-  ],
-]);
+): Promise<JobOutcome> {
+  const handler = handlers[job.kind] as JobHandler | undefined;
+  if (!handler) throw new Error(`no handler for ${job.kind} jobs`);
+  return handler(p, catalog, job, run, hooks, options);
+}
 
 /**
  * The job's run was started here but how it ended could not be recorded (the database went away, or the
@@ -199,13 +202,11 @@ export async function executeJob(
     return current;
   }
   if (catalog.sha256) await p.runs.setCatalog(run.id, catalog.sha256);
-  const handler = handlers.get(job.kind);
   // What the run asks of paid services, counted by the adapters, for its cost ledger.
   const usage = new Usage();
-  let outcome: { result: Record<string, unknown>; lineage: Record<string, unknown> };
+  let outcome: JobOutcome;
   try {
-    if (!handler) throw new Error(`no handler for ${job.kind} jobs`);
-    outcome = await usage.run(() => handler(p, catalog, job, run, hooks, options));
+    outcome = await usage.run(() => runHandler(p, catalog, job, run, hooks, options));
   } catch (e) {
     // The database going away is no fault of the job's: the run is retried, not failed.
     if (isDatabaseUnavailable(e)) throw new RunInterruptedError(run.id, e);

@@ -1,4 +1,5 @@
 import type { CostLedger } from '../cost/ledger.ts';
+import type { RunCost } from '../cost/summary.ts';
 import { NotFoundError } from '../errors.ts';
 import type { Queryable } from '../ports/database.ts';
 import { newRunId } from '../util/ids.ts';
@@ -23,6 +24,13 @@ interface RunRow {
   catalog_sha256: string | null;
   cost: CostLedger | null;
 }
+
+/**
+ * A run waiting for a task: queued or interrupted, with no task, or with a claim older than the seconds in
+ * parameter `stale` (its dispatcher died before it recorded the task it started, if any).
+ */
+const waitingForTask = (stale: string) => `status IN ('queued', 'interrupted')
+  AND (task IS NULL OR (task LIKE 'claim:%' AND claimed_at < now() - make_interval(secs => ${stale}::int)))`;
 
 // Times come back as ISO text on both engines, whatever their type parsers do.
 const COLUMNS = `id, kind, target, trigger, status, attempts,
@@ -167,6 +175,12 @@ export class RunRegistry {
     if (!db.transaction) throw new Error('claimWithinCap needs a database with transactions');
     return db.transaction(async () => {
       await this.db.query('SELECT pg_advisory_xact_lock($1::bigint)', [DISPATCH_LOCK]);
+      // A run a worker has taken, or that has finished, is skipped whether or not there is room.
+      const waiting = await this.db.query(
+        `SELECT 1 FROM strata.runs WHERE id = $1 AND ${waitingForTask('$2')}`,
+        [id, staleClaimSeconds],
+      );
+      if (waiting.length === 0) return 'taken';
       // A claim older than staleClaimSeconds is a dead dispatcher's, about to be taken over: no task.
       const [active] = await this.db.query<{ n: number }>(
         `SELECT count(*)::int AS n FROM strata.runs
@@ -193,9 +207,7 @@ export class RunRegistry {
   ): Promise<boolean> {
     const rows = await this.db.query<{ id: string }>(
       `UPDATE strata.runs SET task = $2, job = $3::jsonb, claimed_at = now()
-       WHERE id = $1 AND status IN ('queued', 'interrupted')
-         AND (task IS NULL OR (task LIKE 'claim:%' AND claimed_at < now() - make_interval(secs => $4::int)))
-       RETURNING id`,
+       WHERE id = $1 AND ${waitingForTask('$4')} RETURNING id`,
       [id, claim, JSON.stringify(job), staleClaimSeconds],
     );
     return rows.length > 0;
@@ -504,6 +516,15 @@ export class RunRegistry {
       [key],
     );
     return rows[0] ? toRun(rows[0]) : undefined;
+  }
+
+  /** The cost ledger (as stored) of every finished run created since `since`, oldest first. */
+  async costsSince(since: Date): Promise<RunCost[]> {
+    return this.db.query<RunCost>(
+      `SELECT kind, target, cost FROM strata.runs
+       WHERE created_at >= $1::timestamptz AND finished_at IS NOT NULL ORDER BY created_at`,
+      [since.toISOString()],
+    );
   }
 
   async list(

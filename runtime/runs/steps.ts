@@ -19,6 +19,12 @@ export interface JobHooks {
   readonly onStep?: (step: StepEvent) => void;
 }
 
+/** What a job's own work leaves on its run. */
+export interface JobOutcome {
+  readonly result: Record<string, unknown>;
+  readonly lineage: Record<string, unknown>;
+}
+
 /**
  * Runs one named step of a job, telling the hooks when it starts and when it is done, with its time and what
  * `describe` says of its result. A step that throws is not reported done: the run's error says what failed.

@@ -82,4 +82,25 @@ describe.each(engines())('the concurrency cap with dispatchers at once, on $name
     const [held] = await p.db.query<{ n: number }>('SELECT count(*)::int AS n FROM strata.jobs');
     expect(held!.n).toBe(1);
   });
+
+  it('drops the job of a run no longer waiting even when the cap is full, instead of holding it back', async () => {
+    // Prepare: a cap of one, held by a claimed run; a second run that a worker has already finished.
+    const [holder, done] = [await newJob(), await newJob()];
+    expect(await p.runs.claimWithinCap(holder.runId, 'claim:holder', holder, 1)).toBe('claimed');
+    await p.runs.start(done.runId);
+    await p.runs.succeed(done.runId, {});
+    const launcher = new StaleLauncher();
+    const deps = { runs: p.runs, launcher, queue, maxConcurrent: 1, log: silentLog };
+
+    // Act
+    const direct = await p.runs.claimWithinCap(done.runId, 'claim:late', done, 1);
+    const outcome = await dispatch([{ id: 'm-done', body: JSON.stringify(done) }], deps);
+
+    // Assess: skipped as taken, not reported capped and sent again to wait for room it will never use.
+    expect(direct).toBe('taken');
+    expect(outcome).toEqual({ retry: [], started: 0, held: 0 });
+    expect(launcher.launched).toEqual([]);
+    const [queued] = await p.db.query<{ n: number }>('SELECT count(*)::int AS n FROM strata.jobs');
+    expect(queued!.n).toBe(0);
+  });
 });

@@ -6,8 +6,8 @@ import type { Catalog } from '../../runtime/catalog/loader.ts';
 import { CostLedger } from '../../runtime/cost/ledger.ts';
 import { PRICES } from '../../runtime/cost/prices.ts';
 import { awsCostProfile, DEFAULT_TASK_SIZES } from '../../runtime/cost/profile.ts';
-import { wokeBy } from '../../runtime/cost/record.ts';
 import { costSince } from '../../runtime/cost/summary.ts';
+import { wokeBy } from '../../runtime/cost/wake.ts';
 import { submit, workUntil } from '../../runtime/jobs/execute.ts';
 import type { Platform } from '../../runtime/platform/platform.ts';
 import type { Bucket, ObjectInfo } from '../../runtime/ports/object-store.ts';
@@ -124,7 +124,7 @@ describe.each(engines())('cost ledgers on $name', (engine) => {
     expect(build.result?.federation).toEqual({ status: 'skipped', reason: expect.stringMatching(/no core/) });
 
     // And `strata cost` sums them by dataset and product.
-    const summary = await costSince(p.db, since);
+    const summary = await costSince(p.runs, since);
     expect(summary.lines.map((l) => [l.kind, l.name, l.runs])).toEqual([
       ['dataset', 'stops', 1],
       ['product', 'per_locality', 1],

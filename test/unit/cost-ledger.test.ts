@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { costLedger, type LedgerInput } from '../../runtime/cost/ledger.ts';
 import { PRICES } from '../../runtime/cost/prices.ts';
 import { DEFAULT_TASK_SIZES } from '../../runtime/cost/profile.ts';
-import { wokeBy } from '../../runtime/cost/record.ts';
 import { parseSince } from '../../runtime/cost/summary.ts';
 import { s3ListRequestsFor, s3PutRequestsFor } from '../../runtime/cost/usage.ts';
+import { wokeBy } from '../../runtime/cost/wake.ts';
 
 const usage = {
   s3: {

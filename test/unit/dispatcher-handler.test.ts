@@ -70,13 +70,12 @@ describe('dispatcher handler', () => {
     // The cap is checked and the run claimed in one transaction (issue 18).
     rds.on(BeginTransactionCommand).resolves({ transactionId: 'tx-1' });
     rds.on(CommitTransactionCommand).resolves({});
-    rds
-      .on(ExecuteStatementCommand)
-      .callsFake((input: { sql: string }) =>
-        input.sql.includes('SET task = :p2, job')
-          ? { formattedRecords: '[{"id":"claimed"}]' }
-          : { formattedRecords: '[]' },
-      );
+    rds.on(ExecuteStatementCommand).callsFake((input: { sql: string }) =>
+      // The run is waiting for a task, and its claim goes through.
+      input.sql.startsWith('SELECT 1 FROM strata.runs') || input.sql.includes('SET task = :p2, job')
+        ? { formattedRecords: '[{"id":"claimed"}]' }
+        : { formattedRecords: '[]' },
+    );
     // Act
     const first = await handler(event, context);
     const second = await handler(event, context);

@@ -1,23 +1,29 @@
 import type { Catalog } from '../catalog/loader.ts';
 import type { Dataset } from '../catalog/schema.ts';
-import type { Actor } from '../datasets/current.ts';
-import { ConflictError, ContractError, errorToJSON, NotFoundError, UsageError } from '../errors.ts';
-import type { JobHooks } from '../runs/steps.ts';
-import { requireDataset } from '../jobs/ingest.ts';
-import { submitOnce } from '../jobs/submit.ts';
-import type { Platform } from '../platform/platform.ts';
-import type { JobQueue } from '../ports/job-queue.ts';
-import type { ObjectStore } from '../ports/object-store.ts';
-import type { RunRegistry } from '../runs/registry.ts';
-import type { JobMessage, Run, Trigger } from '../runs/schema.ts';
-import { ContractRefusal, loadUnderContract, makeReceipt, refusedReceipt } from './load-under-contract.ts';
+import {
+  type Admitted,
+  ContractRefusal,
+  loadUnderContract,
+  makeReceipt,
+  refusedReceipt,
+} from '../contracts/load-under-contract.ts';
 import {
   getQuarantined,
   type QuarantineEntry,
   quarantinePrefix,
   recordRelease,
   syncQuarantine,
-} from './quarantine.ts';
+} from '../contracts/quarantine.ts';
+import type { Actor } from '../datasets/current.ts';
+import { ConflictError, ContractError, errorToJSON, NotFoundError, UsageError } from '../errors.ts';
+import type { Platform } from '../platform/platform.ts';
+import type { JobQueue } from '../ports/job-queue.ts';
+import type { ObjectStore } from '../ports/object-store.ts';
+import type { RunRegistry } from '../runs/registry.ts';
+import type { JobMessage, Run, Trigger } from '../runs/schema.ts';
+import { type JobHooks, type JobOutcome, step } from '../runs/steps.ts';
+import { requireDataset } from './ingest.ts';
+import { submitOnce } from './submit.ts';
 
 /**
  * An operator accepts a file its contract refused: it becomes the version it was given when received,
@@ -57,67 +63,34 @@ async function releaseInto(
   input: ReleaseInput,
   runId: string,
   hooks: JobHooks,
-): Promise<{ result: Record<string, unknown>; lineage: Record<string, unknown> }> {
+): Promise<JobOutcome> {
   const v = entry.file;
   try {
-    hooks.onStep?.({ name: 'load', status: 'start' });
-    const t = Date.now();
-    const admitted = await loadUnderContract(p.db, p.store, {
-      dataset,
-      version: v,
-      kind: 'released',
-      actor: input.actor,
-      run: runId,
-      reason: input.reason,
-      waive: true,
-      onProgress: hooks.onLoadProgress,
-      alsoInTransaction: () =>
-        recordRelease(p.db, p.store, entry, {
-          releasedAt: new Date().toISOString(),
+    const admitted = await step(
+      hooks,
+      'load',
+      () =>
+        loadUnderContract(p.db, p.store, {
+          dataset,
+          version: v,
+          kind: 'released',
           actor: input.actor,
-          reason: input.reason,
           run: runId,
-          version: v.version,
+          reason: input.reason,
+          waive: true,
+          onProgress: hooks.onLoadProgress,
+          alsoInTransaction: () =>
+            recordRelease(p.db, p.store, entry, {
+              releasedAt: new Date().toISOString(),
+              actor: input.actor,
+              reason: input.reason,
+              run: runId,
+              version: v.version,
+            }),
         }),
-    });
-    hooks.onStep?.({
-      name: 'load',
-      status: 'done',
-      ms: Date.now() - t,
-      detail: `${admitted.loaded.rows} rows into datasets."${admitted.loaded.table}"`,
-    });
-    const f = admitted.facts;
-    const receipt = makeReceipt(dataset, v, {
-      status: 'accepted',
-      run: runId,
-      version: v.version,
-      current: admitted.current,
-      rows: admitted.loaded.rows,
-      ...(f ? { bbox: f.bbox } : {}),
-      ...(f?.geometry ? { geometry: f.geometry } : {}),
-      ...(f?.change ? { change: f.change } : {}),
-      warnings: [
-        `released from quarantine by ${input.actor.user ?? input.actor.partner ?? input.actor.trigger}: ${input.reason}`,
-        ...(f?.warnings ?? []),
-      ],
-    });
-    return {
-      result: {
-        dataset: dataset.name,
-        version: v.version,
-        created: true,
-        released: refTo(entry),
-        sha256: v.sha256,
-        size: v.size,
-        archiveKey: v.key,
-        table: admitted.loaded.table,
-        rows: admitted.loaded.rows,
-        loaded: admitted.loaded.loaded,
-        current: admitted.current,
-        receipt,
-      },
-      lineage: { dataset: dataset.name, version: v.version, sha256: v.sha256, origin: v.origin },
-    };
+      (a) => `${a.loaded.rows} rows into datasets."${a.loaded.table}"`,
+    );
+    return released(dataset, entry, input, runId, admitted);
   } catch (e) {
     if (!(e instanceof ContractRefusal)) throw e;
     throw new ContractError(
@@ -131,6 +104,49 @@ async function releaseInto(
       `; the release needs the catalog to take these values first (datasets/${dataset.name}.yaml), and the file stays in quarantine`,
     );
   }
+}
+
+/** What a release leaves on its run: the version it made, and its receipt as for a file just sent. */
+function released(
+  dataset: Dataset,
+  entry: QuarantineEntry,
+  input: ReleaseInput,
+  runId: string,
+  admitted: Admitted,
+): JobOutcome {
+  const v = entry.file;
+  const f = admitted.facts;
+  const receipt = makeReceipt(dataset, v, {
+    status: 'accepted',
+    run: runId,
+    version: v.version,
+    current: admitted.current,
+    rows: admitted.loaded.rows,
+    ...(f ? { bbox: f.bbox } : {}),
+    ...(f?.geometry ? { geometry: f.geometry } : {}),
+    ...(f?.change ? { change: f.change } : {}),
+    warnings: [
+      `released from quarantine by ${input.actor.user ?? input.actor.partner ?? input.actor.trigger}: ${input.reason}`,
+      ...(f?.warnings ?? []),
+    ],
+  });
+  return {
+    result: {
+      dataset: dataset.name,
+      version: v.version,
+      created: true,
+      released: refTo(entry),
+      sha256: v.sha256,
+      size: v.size,
+      archiveKey: v.key,
+      table: admitted.loaded.table,
+      rows: admitted.loaded.rows,
+      loaded: admitted.loaded.loaded,
+      current: admitted.current,
+      receipt,
+    },
+    lineage: { dataset: dataset.name, version: v.version, sha256: v.sha256, origin: v.origin },
+  };
 }
 
 /** `strata quarantine release`: records the run and works the release here. */
@@ -166,7 +182,7 @@ export async function runReleaseJob(
   job: ReleaseJob,
   run: Run,
   hooks: JobHooks,
-): Promise<{ result: Record<string, unknown>; lineage: Record<string, unknown> }> {
+): Promise<JobOutcome> {
   await syncQuarantine(p.db, p.store, job.dataset);
   const entry = await getQuarantined(p.db, refTo(job));
   // This run's own release, recorded before its worker could record the run's end: done already.

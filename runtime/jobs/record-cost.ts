@@ -1,21 +1,10 @@
+import { costLedger } from '../cost/ledger.ts';
+import { localCostProfile } from '../cost/profile.ts';
+import type { Usage } from '../cost/usage.ts';
+import { wokeBy } from '../cost/wake.ts';
 import type { Platform } from '../platform/platform.ts';
 import { sizeFor } from '../ports/task-launcher.ts';
 import type { JobMessage, Run } from '../runs/schema.ts';
-import { costLedger } from './ledger.ts';
-import { localCostProfile } from './profile.ts';
-import type { Usage } from './usage.ts';
-
-/**
- * A run recorded moments after the database came up was what woke it: the trigger that records a run is the
- * first thing to reach a paused cluster, and resuming takes up to about 15 seconds (plus the trigger's retries).
- */
-export const WAKE_WINDOW_MS = 120_000;
-
-/** Whether a server that started at `serverStartedAt` was woken by the run recorded at `runCreatedAt`. */
-export function wokeBy(runCreatedAt: string, serverStartedAt: string): boolean {
-  const gap = Date.parse(runCreatedAt) - Date.parse(serverStartedAt);
-  return gap >= 0 && gap <= WAKE_WINDOW_MS;
-}
 
 /**
  * Whether the database's server started just before `run` was recorded. This takes a resumed Aurora instance
