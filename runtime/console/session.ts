@@ -6,8 +6,8 @@ import type { AppEnv, Principal } from '../http/context.ts';
 import { type Door, origin } from '../http/door.ts';
 import { HttpProblem } from '../http/problem.ts';
 import { signToken, verifyToken } from '../http/tokens.ts';
-import type { PartnerDirectoryDoc } from '../partners/credentials.ts';
 import { Scopes } from '../partners/scopes.ts';
+import type { PartnerDirectoryDoc } from '../ports/partner-directory.ts';
 import type { NonceStore } from '../ports/request-guards.ts';
 
 /**

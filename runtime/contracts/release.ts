@@ -2,14 +2,14 @@ import type { Catalog } from '../catalog/loader.ts';
 import type { Dataset } from '../catalog/schema.ts';
 import type { Actor } from '../datasets/current.ts';
 import { ConflictError, ContractError, errorToJSON, NotFoundError, UsageError } from '../errors.ts';
-import type { JobHooks } from '../runs/steps.ts';
 import { requireDataset } from '../jobs/ingest.ts';
 import { submitOnce } from '../jobs/submit.ts';
 import type { Platform } from '../platform/platform.ts';
-import type { JobQueue } from '../ports/job-queue.ts';
+import type { JobMessage, JobQueue } from '../ports/job-queue.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
 import type { RunRegistry } from '../runs/registry.ts';
-import type { JobMessage, Run, Trigger } from '../runs/schema.ts';
+import type { Run, Trigger } from '../runs/schema.ts';
+import type { JobHooks } from '../runs/steps.ts';
 import { ContractRefusal, loadUnderContract, makeReceipt, refusedReceipt } from './load-under-contract.ts';
 import {
   getQuarantined,

@@ -1,6 +1,7 @@
 import type { Platform } from '../platform/platform.ts';
+import type { JobMessage } from '../ports/job-queue.ts';
 import { sizeFor } from '../ports/task-launcher.ts';
-import type { JobMessage, Run } from '../runs/schema.ts';
+import type { Run } from '../runs/schema.ts';
 import { costLedger } from './ledger.ts';
 import { localCostProfile } from './profile.ts';
 import type { Usage } from './usage.ts';
