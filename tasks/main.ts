@@ -18,7 +18,7 @@ import { openCatalog } from '../runtime/catalog/bundle.ts';
 import { isDatabaseUnavailable } from '../runtime/db/transient.ts';
 import { executeJob, RunInterruptedError } from '../runtime/jobs/execute.ts';
 import { openLocalPlatform } from '../runtime/platform/local.ts';
-import { JobMessage } from '../runtime/runs/schema.ts';
+import { JobMessage } from '../runtime/ports/job-queue.ts';
 
 const HEARTBEAT_MS = 30_000;
 /** How long a SIGTERM waits to record the interruption before it exits anyway (ECS allows 60 s). */

@@ -7,8 +7,8 @@ import { defaultKeyFile, LOCAL_FEDERATION_ENV } from '../../runtime/adapters/loc
 import { getJson } from '../../runtime/aws/signed-fetch.ts';
 import { serveCore } from '../../runtime/federation/core-server.ts';
 import { CoreChild, type CoreStatus } from '../../runtime/federation/intake.ts';
-import { newFederationSecret, publicKeyOf } from '../../runtime/federation/keys.ts';
 import { strataHome } from '../../runtime/platform/local.ts';
+import { newFederationSecret, publicKeyOf } from '../../runtime/ports/federation-keys.ts';
 import type { GlobalOptions } from './context.ts';
 import { EXIT, printJson, printTable, say } from './output.ts';
 

@@ -9,10 +9,12 @@ import {
   revokeKey,
   setScopes,
 } from '../../runtime/partners/admin.ts';
-import type { PartnerDirectoryDoc } from '../../runtime/partners/credentials.ts';
-import { Scope } from '../../runtime/partners/scopes.ts';
 import { strataHome } from '../../runtime/platform/local.ts';
-import type { PartnerDirectory } from '../../runtime/ports/partner-directory.ts';
+import {
+  type PartnerDirectory,
+  type PartnerDirectoryDoc,
+  Scope,
+} from '../../runtime/ports/partner-directory.ts';
 import type { GlobalOptions } from './context.ts';
 import { EXIT, printJson, printTable, say } from './output.ts';
 

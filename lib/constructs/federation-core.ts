@@ -10,7 +10,8 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import { Construct } from 'constructs';
-import { ENV, FEDERATION_BUS_NAME, FEDERATION_EVENT } from '../../runtime/aws/names.ts';
+import { ENV, FEDERATION_BUS_NAME } from '../../runtime/aws/names.ts';
+import { FEDERATION_EVENT } from '../../runtime/ports/federation.ts';
 import { EventDeadLetters } from './event-dead-letters.ts';
 import { StrataFunction } from './strata-function.ts';
 

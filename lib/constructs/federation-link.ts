@@ -3,7 +3,8 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { ENV, FEDERATION_BUS_NAME, FEDERATION_EVENT } from '../../runtime/aws/names.ts';
+import { ENV, FEDERATION_BUS_NAME } from '../../runtime/aws/names.ts';
+import { FEDERATION_EVENT } from '../../runtime/ports/federation.ts';
 import { EventDeadLetters } from './event-dead-letters.ts';
 
 export interface FederationLinkProps {

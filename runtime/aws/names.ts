@@ -55,8 +55,6 @@ export const METRICS_SERVICE = 'strata';
 export const METRIC_DIMENSIONS = { service: METRICS_SERVICE } as const;
 /** `ProductPublished` is also emitted per product (stale-product alarms watch it): `metrics.addDimension('product', name)`. */
 export const productMetricDimensions = (product: string) => ({ ...METRIC_DIMENSIONS, product }) as const;
-/** The event a child puts on its default bus after each publish, and a rule forwards to the core's bus. */
-export const FEDERATION_EVENT = { source: 'strata', detailType: 'ProductPublished' } as const;
 /** The core's bus children forward to: named, because children name it in their config (by account and region). */
 export const FEDERATION_BUS_NAME = 'strata-federation';
 /** The key, in the webhook secrets document the stack generates, that each hook's own secret derives from. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { TaskSize } from '../runs/schema.ts';
+import { TaskSize } from '../ports/job-queue.ts';
 import { PRICES, type Prices } from './prices.ts';
 import { UsageCounts } from './usage.ts';
 

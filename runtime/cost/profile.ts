@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { TaskSize } from '../runs/schema.ts';
+import type { TaskSize } from '../ports/job-queue.ts';
 import type { DatabaseCapacity, TaskSizeSpec } from './ledger.ts';
 
 /** A child environment's task sizes when its config names none; locally, the sizes a run is priced at. */

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { Catalog } from '../catalog/loader.ts';
 import type { Platform } from '../platform/platform.ts';
+import type { PublishSummary } from '../ports/federation.ts';
+import { signSummary } from '../ports/federation-keys.ts';
 import type { Manifest } from '../publish/manifest.ts';
-import { signSummary } from './keys.ts';
-import type { PublishSummary } from './summary.ts';
 
 /** What became of a publish's summary, kept in the run's result: federation never fails a run. */
 export type FederationRecord =

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { schedulePeriodSeconds } from '../catalog/schedule-period.ts';
+import { PublishSummary, SignedSummary } from '../ports/federation.ts';
+import { verifySummary } from '../ports/federation-keys.ts';
 import type { FreshnessEntry, FreshnessStore, RefusedEntry } from '../ports/freshness-store.ts';
-import { verifySummary } from './keys.ts';
-import { PublishSummary, SignedSummary } from './summary.ts';
 
 /** A child as the core's config knows it: its name, its AWS account, and the public key its summaries verify with. */
 export const CoreChild = z.strictObject({

@@ -3,8 +3,9 @@ import { localCostProfile } from '../cost/profile.ts';
 import type { Usage } from '../cost/usage.ts';
 import { wokeBy } from '../cost/wake.ts';
 import type { Platform } from '../platform/platform.ts';
+import type { JobMessage } from '../ports/job-queue.ts';
 import { sizeFor } from '../ports/task-launcher.ts';
-import type { JobMessage, Run } from '../runs/schema.ts';
+import type { Run } from '../runs/schema.ts';
 
 /**
  * Whether the database's server started just before `run` was recorded. This takes a resumed Aurora instance

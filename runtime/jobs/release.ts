@@ -17,10 +17,10 @@ import {
 import type { Actor } from '../datasets/current.ts';
 import { ConflictError, ContractError, errorToJSON, NotFoundError, UsageError } from '../errors.ts';
 import type { Platform } from '../platform/platform.ts';
-import type { JobQueue } from '../ports/job-queue.ts';
+import type { JobMessage, JobQueue } from '../ports/job-queue.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
 import type { RunRegistry } from '../runs/registry.ts';
-import type { JobMessage, Run, Trigger } from '../runs/schema.ts';
+import type { Run, Trigger } from '../runs/schema.ts';
 import { type JobHooks, type JobOutcome, step } from '../runs/steps.ts';
 import { requireDataset } from './ingest.ts';
 import { submitOnce } from './submit.ts';

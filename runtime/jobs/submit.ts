@@ -1,7 +1,7 @@
 import type { Platform } from '../platform/platform.ts';
-import type { JobQueue } from '../ports/job-queue.ts';
+import type { JobMessage, JobQueue, NewJob } from '../ports/job-queue.ts';
 import type { RunRegistry } from '../runs/registry.ts';
-import type { JobMessage, NewJob, Run, RunKind, Trigger } from '../runs/schema.ts';
+import type { Run, RunKind, Trigger } from '../runs/schema.ts';
 
 export type { NewJob };
 

@@ -1,13 +1,7 @@
 import { Name } from '../catalog/schema.ts';
 import { ConflictError, NotFoundError, UsageError } from '../errors.ts';
-import {
-  burstOf,
-  type HawkKey,
-  newApiKey,
-  newHawkKey,
-  type Partner,
-  type PartnerDirectoryDoc,
-} from './credentials.ts';
+import type { HawkKey, Partner, PartnerDirectoryDoc } from '../ports/partner-directory.ts';
+import { burstOf, newApiKey, newHawkKey } from './credentials.ts';
 
 /** What `partners add` and `partners add-key` print once: the secrets are never shown again. */
 export interface IssuedCredentials {

@@ -1,43 +1,14 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { z } from 'zod';
-import { Name } from '../catalog/schema.ts';
 import { StrataError } from '../errors.ts';
-import { Scope } from './scopes.ts';
+import {
+  type ApiKeyRecord,
+  type HawkKey,
+  type Partner,
+  PartnerDirectoryDoc,
+} from '../ports/partner-directory.ts';
 
-const HAWK_ID = /^[a-z][a-z0-9_]*\.[0-9a-f]{8}$/;
-const API_KEY_ID = /^[0-9a-f]{12}$/;
 /** `strata_<key id>_<64 hex>`: the id finds the key, the rest is the secret; only its sha256 is stored. */
 const API_KEY = /^strata_([0-9a-f]{12})_([0-9a-f]{64})$/;
-
-export const HawkKey = z.object({
-  /** Hawk's credentials id, sent by the client in every Authorization header. */
-  id: z.string().regex(HAWK_ID, 'must be <partner>.<8 hex digits>'),
-  /** The shared secret Hawk computes MACs with (the server needs it in clear; it never leaves the secret store). */
-  key: z.string().min(32),
-  createdAt: z.string(),
-});
-export type HawkKey = z.infer<typeof HawkKey>;
-
-export const ApiKeyRecord = z.object({
-  id: z.string().regex(API_KEY_ID, 'must be 12 hex digits'),
-  /** sha256 of the whole key, hex: the key itself is shown once, when made, and never stored. */
-  sha256: z.string().regex(/^[0-9a-f]{64}$/),
-  createdAt: z.string(),
-  label: z.string().optional(),
-});
-export type ApiKeyRecord = z.infer<typeof ApiKeyRecord>;
-
-export const Partner = z.object({
-  title: z.string().optional(),
-  scopes: z.array(Scope).default([]),
-  hawk: z.array(HawkKey).default([]),
-  apiKeys: z.array(ApiKeyRecord).default([]),
-  /** Requests a second this partner may make, sustained; beyond the burst, more are answered 429. */
-  requestsPerSecond: z.number().int().positive().default(25),
-  /** Requests it may make at once above that rate. @default requestsPerSecond × BURST_SECONDS */
-  burst: z.number().int().positive().optional(),
-});
-export type Partner = z.infer<typeof Partner>;
 
 /**
  * Seconds of the sustained rate a partner may spend at once. Paging clients on their defaults send many
@@ -51,19 +22,6 @@ export const BURST_SECONDS = 120;
 /** How many requests a partner may make at once (its bucket's size). */
 export const burstOf = (p: Pick<Partner, 'requestsPerSecond' | 'burst'>): number =>
   p.burst ?? p.requestsPerSecond * BURST_SECONDS;
-
-/**
- * Everything the API knows about partners, as one document: a Secrets Manager secret on AWS, a file (or
- * STRATA_PARTNERS) locally. Edited by `strata partners ...` and read by the API at most a minute stale, so
- * adding a partner, rotating or revoking a key needs no deploy.
- */
-export const PartnerDirectoryDoc = z.object({
-  version: z.literal(1).default(1),
-  /** Signs pagination cursors and, locally, upload and download URLs (32 random bytes, base64url). */
-  signingKey: z.string().min(43),
-  partners: z.record(Name, Partner).default({}),
-});
-export type PartnerDirectoryDoc = z.infer<typeof PartnerDirectoryDoc>;
 
 /** The partner directory cannot be read as one: names where and what. */
 export class PartnerDirectoryError extends StrataError {

@@ -1,23 +1,4 @@
-import { z } from 'zod';
-
-/**
- * What a partner may do, as `<action>:<kind>/<name>` (`*` for every name) or `operator`:
- * - `read:datasets/<name>`: the dataset's description and versions;
- * - `read:products/<name>`: the product's versions, manifests, downloads and OGC API collections;
- * - `upload:datasets/<name>`: presigned uploads into it (when it takes uploads from that partner);
- * - `build:products/<name>`: queue a build;
- * - `operator`: the operators' routes (every run; the console will add more).
- */
-export const SCOPE_PATTERN =
-  /^(?:operator|(read):(datasets|products)\/(\*|[a-z][a-z0-9_]*)|(upload):(datasets)\/(\*|[a-z][a-z0-9_]*)|(build):(products)\/(\*|[a-z][a-z0-9_]*))$/;
-
-export const Scope = z
-  .string()
-  .regex(
-    SCOPE_PATTERN,
-    'must be read:datasets/<name>, read:products/<name>, upload:datasets/<name>, build:products/<name> (a name or *) or operator',
-  );
-export type Scope = z.infer<typeof Scope>;
+import { SCOPE_PATTERN } from '../ports/partner-directory.ts';
 
 export type Action = 'read' | 'upload' | 'build';
 export type Kind = 'datasets' | 'products';

@@ -1,4 +1,4 @@
-import type { PublishSummary } from '../federation/summary.ts';
+import type { PublishSummary } from './federation.ts';
 
 /** A child's latest verified summary of one product, and when the core took it. */
 export interface FreshnessEntry {

@@ -1,4 +1,4 @@
-import type { JobMessage, TaskSize } from '../runs/schema.ts';
+import type { JobMessage, TaskSize } from './job-queue.ts';
 
 /** Fargate had no capacity (or the account hit a limit): worth retrying later, unlike a bad request. */
 export class CapacityError extends Error {

@@ -1,7 +1,7 @@
 import { UsageError } from '../errors.ts';
-import type { JobQueue } from '../ports/job-queue.ts';
+import type { JobMessage, JobQueue } from '../ports/job-queue.ts';
 import type { RunRegistry } from './registry.ts';
-import type { JobMessage, Run, RunKind } from './schema.ts';
+import type { Run, RunKind } from './schema.ts';
 
 export interface RedriveOutcome {
   readonly runId: string;

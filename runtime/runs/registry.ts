@@ -2,8 +2,9 @@ import type { CostLedger } from '../cost/ledger.ts';
 import type { RunCost } from '../cost/summary.ts';
 import { NotFoundError } from '../errors.ts';
 import type { Queryable } from '../ports/database.ts';
+import type { JobMessage, NewJob } from '../ports/job-queue.ts';
 import { newRunId } from '../util/ids.ts';
-import type { JobMessage, NewJob, Run, RunAttempt, RunKind, RunStatus, Trigger } from './schema.ts';
+import type { Run, RunAttempt, RunKind, RunStatus, Trigger } from './schema.ts';
 
 /** The advisory lock dispatchers take to check the concurrency cap and claim as one step (any fixed number). */
 const DISPATCH_LOCK = 0x5354_5241;

@@ -41,29 +41,27 @@ function rateMs(expression: string): number | undefined {
 }
 
 /**
- * The platform running by itself on one machine, with the same logic as on AWS: the ingress folder watched
- * for new files (object created), catalog schedules (cron), signed webhooks on HTTP, and workers taking jobs
- * from the queue table. Runs orphaned by a worker that was killed are retried first.
+ * Retries the runs orphaned by a worker that was killed, now and, with a shared server (where another
+ * machine's worker can die at any time), again now and then. Returns the timer to clear, if any.
  */
-export async function serve(p: Platform, catalog: Catalog, options: ServeOptions): Promise<Serving> {
+async function startRecovery(p: Platform, options: ServeOptions): Promise<NodeJS.Timeout | undefined> {
   const recover = async () => {
     const recovered = await recoverOrphans(p, options.staleSeconds);
     if (recovered.length > 0)
       options.log(`retrying ${recovered.length} run(s) whose worker stopped: ${recovered.join(', ')}`);
   };
   await recover();
-  // With a shared server, another machine's worker can die at any time: look again now and then.
-  const recovery =
-    options.staleSeconds === 'all'
-      ? undefined
-      : setInterval(
-          () => {
-            recover().catch((e) => options.log(`recovery failed: ${(e as Error).message}`));
-          },
-          Math.max(1000, (options.staleSeconds * 1000) / 2),
-        );
+  if (options.staleSeconds === 'all') return undefined;
+  return setInterval(
+    () => {
+      recover().catch((e) => options.log(`recovery failed: ${(e as Error).message}`));
+    },
+    Math.max(1000, (options.staleSeconds * 1000) / 2),
+  );
+}
 
-  let stopping = false;
+/** Polls the ingress folder for files that have gone quiet; `stop` waits for the poll in hand. */
+function watchIngress(p: Platform, catalog: Catalog, options: ServeOptions): { stop(): Promise<void> } {
   const watcher = new IngressWatcher(
     p,
     catalog,
@@ -79,12 +77,21 @@ export async function serve(p: Platform, catalog: Catalog, options: ServeOptions
       .then(() => watcher.poll())
       .catch((e) => options.log(`ingress watch failed: ${(e as Error).message}`));
   }, options.pollMs);
+  return {
+    async stop() {
+      clearInterval(poller);
+      await polling;
+    },
+  };
+}
 
+/** A timer (for `rate(...)`) or a cron per scheduled dataset and product, each queuing its job when due. */
+function startSchedules(p: Platform, catalog: Catalog, log: (message: string) => void): { stop(): void }[] {
   const schedules: { stop(): void }[] = [];
   const fire = (kind: 'dataset' | 'product', name: string, time: Date) =>
     onSchedule({ kind, name, time: time.toISOString() }, { catalog, runs: p.runs, queue: p.queue })
-      .then((o) => options.log(`schedule ${kind} ${name}: ${o.status}`))
-      .catch((e) => options.log(`schedule ${kind} ${name} failed: ${(e as Error).message}`));
+      .then((o) => log(`schedule ${kind} ${name}: ${o.status}`))
+      .catch((e) => log(`schedule ${kind} ${name} failed: ${(e as Error).message}`));
   const entries = [
     ...[...catalog.datasets.values()]
       .filter((d) => d.schedule)
@@ -105,6 +112,19 @@ export async function serve(p: Platform, catalog: Catalog, options: ServeOptions
       schedules.push(cron);
     }
   }
+  return schedules;
+}
+
+/**
+ * The platform running by itself on one machine, with the same logic as on AWS: the ingress folder watched
+ * for new files (object created), catalog schedules (cron), signed webhooks on HTTP, and workers taking jobs
+ * from the queue table. Runs orphaned by a worker that was killed are retried first.
+ */
+export async function serve(p: Platform, catalog: Catalog, options: ServeOptions): Promise<Serving> {
+  const recovery = await startRecovery(p, options);
+  let stopping = false;
+  const ingress = watchIngress(p, catalog, options);
+  const schedules = startSchedules(p, catalog, options.log);
 
   const server = httpServer(p, catalog, options.webhookSecrets, options.log, {
     partners: options.partners,
@@ -129,12 +149,12 @@ export async function serve(p: Platform, catalog: Catalog, options: ServeOptions
     port,
     async stop() {
       stopping = true;
-      clearInterval(poller);
+      const polled = ingress.stop();
       if (recovery) clearInterval(recovery);
       for (const s of schedules) s.stop();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await polling;
+      await polled;
       await Promise.all(workers);
     },
   };

@@ -1,5 +1,5 @@
+import { JobMessage } from '../ports/job-queue.ts';
 import type { RunRegistry } from '../runs/registry.ts';
-import { JobMessage } from '../runs/schema.ts';
 import type { DispatchLog, QueuedMessage } from './dispatch.ts';
 
 export interface DeadLetterOutcome {

@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { NotFoundError } from '../errors.ts';
-import type { JobQueue } from '../ports/job-queue.ts';
+import { JobMessage, type JobQueue } from '../ports/job-queue.ts';
 import { CapacityError, sizeFor, type TaskLauncher } from '../ports/task-launcher.ts';
 import type { RunRegistry } from '../runs/registry.ts';
-import { JobMessage } from '../runs/schema.ts';
 
 export interface DispatchLog {
   info(message: string, detail?: Record<string, unknown>): void;

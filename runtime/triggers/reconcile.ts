@@ -1,7 +1,7 @@
-import type { JobQueue } from '../ports/job-queue.ts';
+import type { JobMessage, JobQueue, TaskSize } from '../ports/job-queue.ts';
 import type { TaskLauncher } from '../ports/task-launcher.ts';
 import { MAX_ATTEMPTS, type RunRegistry, STALE_CLAIM_SECONDS } from '../runs/registry.ts';
-import type { JobMessage, Run, TaskSize } from '../runs/schema.ts';
+import type { Run } from '../runs/schema.ts';
 
 /** What ECS says about a task that stopped (the `detail` of an "ECS Task State Change" event). */
 export interface StoppedTask {

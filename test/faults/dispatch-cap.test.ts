@@ -2,8 +2,8 @@
 // tasks, saw room for one more, and both started one; now the cap is checked and the run claimed as one step.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { TableJobQueue } from '../../runtime/adapters/local/table-job-queue.ts';
+import type { JobMessage } from '../../runtime/ports/job-queue.ts';
 import type { TaskLauncher } from '../../runtime/ports/task-launcher.ts';
-import type { JobMessage } from '../../runtime/runs/schema.ts';
 import { dispatch } from '../../runtime/triggers/dispatch.ts';
 import { engines, type TestPlatform, testPlatform } from '../helpers/engines.ts';
 import { silentLog } from './helpers.ts';

@@ -5,8 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Catalog } from '../../runtime/catalog/loader.ts';
 import { executeJob, submit, workUntil } from '../../runtime/jobs/execute.ts';
 import { runIngest } from '../../runtime/jobs/ingest.ts';
+import type { JobMessage } from '../../runtime/ports/job-queue.ts';
 import { listProductVersions, readManifest } from '../../runtime/publish/versions.ts';
-import type { JobMessage, Run } from '../../runtime/runs/schema.ts';
+import type { Run } from '../../runtime/runs/schema.ts';
 import { engines, type TestPlatform, testPlatform } from '../helpers/engines.ts';
 import { notesCatalog, writeNotes } from './helpers.ts';
 

@@ -16,7 +16,7 @@ import { S3ObjectStore } from '../../runtime/adapters/aws/s3-object-store.ts';
 import type { Catalog } from '../../runtime/catalog/loader.ts';
 import { executeJob } from '../../runtime/jobs/execute.ts';
 import type { Platform } from '../../runtime/platform/platform.ts';
-import type { JobMessage } from '../../runtime/runs/schema.ts';
+import type { JobMessage } from '../../runtime/ports/job-queue.ts';
 import { onObjectCreated } from '../../runtime/triggers/ingress.ts';
 import { engines, type TestPlatform, testPlatform } from '../helpers/engines.ts';
 import { notesCatalog, notesCsv } from './helpers.ts';

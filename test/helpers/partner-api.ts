@@ -9,11 +9,11 @@ import { MemoryNonceStore, MemoryRateLimiter } from '../../runtime/adapters/loca
 import type { Catalog } from '../../runtime/catalog/loader.ts';
 import { createApp } from '../../runtime/http/app.ts';
 import { addPartner, type IssuedCredentials } from '../../runtime/partners/admin.ts';
-import { emptyDirectory, type PartnerDirectoryDoc } from '../../runtime/partners/credentials.ts';
+import { emptyDirectory } from '../../runtime/partners/credentials.ts';
 import type { Database } from '../../runtime/ports/database.ts';
 import type { JobQueue } from '../../runtime/ports/job-queue.ts';
 import type { ObjectStore } from '../../runtime/ports/object-store.ts';
-import type { PartnerDirectory } from '../../runtime/ports/partner-directory.ts';
+import type { PartnerDirectory, PartnerDirectoryDoc } from '../../runtime/ports/partner-directory.ts';
 import type { LatestPointer, Manifest } from '../../runtime/publish/manifest.ts';
 import type { RunRegistry } from '../../runtime/runs/registry.ts';
 import type { AppDeps } from '../../runtime/web/context.ts';

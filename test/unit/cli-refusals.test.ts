@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { errorMessage, zodSentence } from '../../bin/cli/output.ts';
-import { PartnerDirectoryDoc } from '../../runtime/partners/credentials.ts';
+import { PartnerDirectoryDoc } from '../../runtime/ports/partner-directory.ts';
 
 describe("the command line's refusals", () => {
   it("says a schema's refusal as one sentence: where, and what is wrong there, never zod's issue array", () => {

@@ -15,6 +15,7 @@ import { DynamoFreshnessStore } from '../../runtime/adapters/aws/dynamo-freshnes
 import { EventBridgeFederation } from '../../runtime/adapters/aws/eventbridge-federation.ts';
 import { FileFreshnessStore } from '../../runtime/adapters/local/file-freshness-store.ts';
 import { type CoreChild, coreStatus, receiveSummary } from '../../runtime/federation/intake.ts';
+import { canonicalJson, type PublishSummary } from '../../runtime/ports/federation.ts';
 import {
   FederationKeyError,
   newFederationSecret,
@@ -22,8 +23,7 @@ import {
   signingKey,
   signSummary,
   verifySummary,
-} from '../../runtime/federation/keys.ts';
-import { canonicalJson, type PublishSummary } from '../../runtime/federation/summary.ts';
+} from '../../runtime/ports/federation-keys.ts';
 
 const secretA = newFederationSecret();
 const secretB = newFederationSecret();

@@ -20,7 +20,8 @@ import {
   findHawkKey,
   PartnerDirectoryError,
 } from '../../runtime/partners/credentials.ts';
-import { Scope, Scopes } from '../../runtime/partners/scopes.ts';
+import { Scopes } from '../../runtime/partners/scopes.ts';
+import { Scope } from '../../runtime/ports/partner-directory.ts';
 
 describe('partners, keys and scopes', () => {
   it("issues a Hawk key and an API key, keeps only the API key's hash, and finds both", () => {

@@ -7,7 +7,7 @@ import {
   ScanCommand,
   type ScanCommandOutput,
 } from '@aws-sdk/client-dynamodb';
-import { PublishSummary } from '../../federation/summary.ts';
+import { PublishSummary } from '../../ports/federation.ts';
 import type { FreshnessEntry, FreshnessStore, RefusedEntry } from '../../ports/freshness-store.ts';
 
 /** Refusals are kept this long (the table's TTL attribute), then DynamoDB deletes them at no charge. */

@@ -6,8 +6,8 @@ import {
   type RunTaskCommandOutput,
   StopTaskCommand,
 } from '@aws-sdk/client-ecs';
+import type { JobMessage, TaskSize } from '../../ports/job-queue.ts';
 import { CapacityError, type TaskLauncher } from '../../ports/task-launcher.ts';
-import type { JobMessage, TaskSize } from '../../runs/schema.ts';
 
 export interface EcsLauncherConfig {
   readonly cluster: string;

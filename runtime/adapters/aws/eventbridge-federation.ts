@@ -1,10 +1,8 @@
 import type { KeyObject } from 'node:crypto';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { FEDERATION_EVENT } from '../../aws/names.ts';
-import { signingKey } from '../../federation/keys.ts';
-import type { SignedSummary } from '../../federation/summary.ts';
-import type { Federation } from '../../ports/federation.ts';
+import { FEDERATION_EVENT, type Federation, type SignedSummary } from '../../ports/federation.ts';
+import { signingKey } from '../../ports/federation-keys.ts';
 
 export interface EventBridgeFederationConfig {
   readonly child: string;

@@ -3,12 +3,12 @@ import {
   PutSecretValueCommand,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
+import { parseDirectory } from '../../partners/credentials.ts';
 import {
   type PartnerDirectoryDoc as Doc,
+  type PartnerDirectory,
   PartnerDirectoryDoc,
-  parseDirectory,
-} from '../../partners/credentials.ts';
-import type { PartnerDirectory } from '../../ports/partner-directory.ts';
+} from '../../ports/partner-directory.ts';
 
 /**
  * The partner directory in one Secrets Manager secret. Reads are cached for `ttlMs` (a minute by default):

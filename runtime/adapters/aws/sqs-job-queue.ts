@@ -6,8 +6,7 @@ import {
   SendMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
-import type { JobQueue, ReceivedJob } from '../../ports/job-queue.ts';
-import { JobMessage } from '../../runs/schema.ts';
+import { JobMessage, type JobQueue, type ReceivedJob } from '../../ports/job-queue.ts';
 
 /** The job queue on SQS. The run id rides as a message attribute too, for logs and DLQ triage. */
 export class SqsJobQueue implements JobQueue {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PublishSummary } from '../../federation/summary.ts';
+import { PublishSummary } from '../../ports/federation.ts';
 import type { FreshnessEntry, FreshnessStore, RefusedEntry } from '../../ports/freshness-store.ts';
 
 async function readJsonFiles<T>(dir: string): Promise<T[]> {

@@ -1,9 +1,8 @@
 import type { KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { signingKey } from '../../federation/keys.ts';
-import type { SignedSummary } from '../../federation/summary.ts';
-import type { Federation } from '../../ports/federation.ts';
+import type { Federation, SignedSummary } from '../../ports/federation.ts';
+import { signingKey } from '../../ports/federation-keys.ts';
 
 /** The environment a local child reads to find its core: the core's URL, its own name, its key file. */
 export const LOCAL_FEDERATION_ENV = {

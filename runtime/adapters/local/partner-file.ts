@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { emptyDirectory, PartnerDirectoryDoc, parseDirectory } from '../../partners/credentials.ts';
-import type { PartnerDirectory } from '../../ports/partner-directory.ts';
+import { emptyDirectory, parseDirectory } from '../../partners/credentials.ts';
+import { type PartnerDirectory, PartnerDirectoryDoc } from '../../ports/partner-directory.ts';
 
 /**
  * The partner directory in a JSON file (`<home>/partners.json`, mode 0600), re-read whenever it changes, so

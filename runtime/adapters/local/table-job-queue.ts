@@ -1,6 +1,5 @@
 import type { Database } from '../../ports/database.ts';
-import type { JobQueue, ReceivedJob } from '../../ports/job-queue.ts';
-import { JobMessage } from '../../runs/schema.ts';
+import { JobMessage, type JobQueue, type ReceivedJob } from '../../ports/job-queue.ts';
 
 /** A job the queue gave up on: unreadable, or received too many times without being done. */
 export interface DeadLetter {

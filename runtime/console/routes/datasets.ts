@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import { queueRelease } from '../../contracts/release.ts';
+import { queueRelease } from '../../jobs/release.ts';
 import { NameParam, VersionParam } from '../../web/params.ts';
 import { notFound } from '../../web/problem.ts';
 import { to } from '../layout.ts';

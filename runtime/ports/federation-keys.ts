@@ -7,7 +7,7 @@ import {
   sign,
   verify,
 } from 'node:crypto';
-import { canonicalJson, type PublishSummary, type SignedSummary } from './summary.ts';
+import { canonicalJson, type PublishSummary, type SignedSummary } from './federation.ts';
 
 /** PKCS#8 DER of an Ed25519 private key, up to its 32-byte seed. */
 const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
