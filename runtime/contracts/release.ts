@@ -2,22 +2,17 @@ import type { Catalog } from '../catalog/loader.ts';
 import type { Dataset } from '../catalog/schema.ts';
 import type { Actor } from '../datasets/current.ts';
 import { ConflictError, ContractError, errorToJSON, NotFoundError, UsageError } from '../errors.ts';
-import type { JobHooks } from '../runs/steps.ts';
 import { requireDataset } from '../jobs/ingest.ts';
 import { submitOnce } from '../jobs/submit.ts';
+import { quarantineMetadataKey, quarantinePrefix, quarantineReleaseKey } from '../layout/buckets.ts';
 import type { Platform } from '../platform/platform.ts';
 import type { JobQueue } from '../ports/job-queue.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
 import type { RunRegistry } from '../runs/registry.ts';
 import type { JobMessage, Run, Trigger } from '../runs/schema.ts';
+import type { JobHooks } from '../runs/steps.ts';
 import { ContractRefusal, loadUnderContract, makeReceipt, refusedReceipt } from './load-under-contract.ts';
-import {
-  getQuarantined,
-  type QuarantineEntry,
-  quarantinePrefix,
-  recordRelease,
-  syncQuarantine,
-} from './quarantine.ts';
+import { getQuarantined, type QuarantineEntry, recordRelease, syncQuarantine } from './quarantine.ts';
 
 /**
  * An operator accepts a file its contract refused: it becomes the version it was given when received,
@@ -200,10 +195,9 @@ export async function queueRelease(
   const reason = input.reason.trim();
   if (!reason) throw new UsageError('a release needs a reason: it is recorded with who and when');
   requireDataset(deps.catalog, file.dataset);
-  const prefix = quarantinePrefix(file.dataset, file.id);
-  if (!(await deps.store.exists('archive', `${prefix}metadata.json`)))
+  if (!(await deps.store.exists('archive', quarantineMetadataKey(file.dataset, file.id))))
     throw new NotFoundError(`no file "${refTo(file)}" in quarantine`);
-  if (await deps.store.exists('archive', `${prefix}release.json`))
+  if (await deps.store.exists('archive', quarantineReleaseKey(file.dataset, file.id)))
     throw new ConflictError(`${refTo(file)} has been released already`);
   const actor = input.actor;
   return submitOnce(

@@ -3,6 +3,7 @@ import { type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import { safeFilename } from '../../archive/archive.ts';
 import { submit, submitOnce } from '../../jobs/submit.ts';
+import { uploadKey } from '../../layout/buckets.ts';
 import { takesUploadsFrom, UPLOAD_CONTENT_TYPES } from '../../partners/uploads.ts';
 import { isInProgressName } from '../../triggers/ingress.ts';
 import type { AppDeps, AppEnv } from '../context.ts';
@@ -18,10 +19,6 @@ const UploadId = z
   .string()
   .regex(/^u[0-9a-f]{12}-[\w.-]{1,120}$/, 'must be an upload id')
   .openapi({ param: { name: 'uploadId', in: 'path' } });
-
-/** Where a partner's upload lands in the ingress bucket: its own prefix, whatever it asks for. */
-export const uploadKey = (partner: string, dataset: string, uploadId: string) =>
-  `partners/${partner}/${dataset}/${uploadId}`;
 
 /**
  * The routes that change something: uploads (a presigned PUT into the partner's prefix of the ingress
