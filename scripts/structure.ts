@@ -55,7 +55,7 @@ export const MAX_FUNCTION_LINES = 80;
 const GENERATED = [/^runtime\/db\/migrations-resource\.ts$/];
 
 export interface Breach {
-  rule: 'cycle' | 'upward-import' | 'long-function' | 'table-owner';
+  rule: 'cycle' | 'upward-import' | 'long-function' | 'table-owner' | 'bucket-key';
   file: string;
   message: string;
 }
@@ -201,11 +201,11 @@ function nameOf(node: Node, parent: Node | undefined): string {
   return '(anonymous)';
 }
 
-function longFunctions(file: SourceFile): Breach[] {
-  if (!file.path.startsWith('runtime/') || GENERATED.some((re) => re.test(file.path))) return [];
+/** The 1-based line of an offset in `text`. */
+function lineFinder(text: string): (offset: number) => number {
   const lineStarts = [0];
-  for (let i = 0; i < file.text.length; i++) if (file.text.charCodeAt(i) === 10) lineStarts.push(i + 1);
-  const lineOf = (offset: number): number => {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 10) lineStarts.push(i + 1);
+  return (offset: number): number => {
     let lo = 0;
     let hi = lineStarts.length - 1;
     while (lo < hi) {
@@ -215,8 +215,29 @@ function longFunctions(file: SourceFile): Breach[] {
     }
     return lo + 1;
   };
-  const breaches: Breach[] = [];
+}
+
+/** Calls `each` on every node of the tree, with its parent. */
+function walk(root: Node, each: (node: Node, parent: Node | undefined) => void): void {
   const visit = (node: Node, parent: Node | undefined): void => {
+    each(node, parent);
+    for (const value of Object.values(node)) {
+      if (Array.isArray(value)) {
+        for (const child of value)
+          if (child && typeof child === 'object' && typeof (child as Node).type === 'string')
+            visit(child as Node, node);
+      } else if (value && typeof value === 'object' && typeof (value as Node).type === 'string')
+        visit(value as Node, node);
+    }
+  };
+  visit(root, undefined);
+}
+
+function longFunctions(file: SourceFile): Breach[] {
+  if (!file.path.startsWith('runtime/') || GENERATED.some((re) => re.test(file.path))) return [];
+  const lineOf = lineFinder(file.text);
+  const breaches: Breach[] = [];
+  walk(file.parsed.program as unknown as Node, (node, parent) => {
     if (FUNCTION_TYPES.has(node.type)) {
       const first = lineOf(node.start);
       const lines = lineOf(node.end) - first + 1;
@@ -227,16 +248,62 @@ function longFunctions(file: SourceFile): Breach[] {
           message: `${nameOf(node, parent)} is ${lines} lines (at most ${MAX_FUNCTION_LINES})`,
         });
     }
-    for (const value of Object.values(node)) {
-      if (Array.isArray(value)) {
-        for (const child of value)
-          if (child && typeof child === 'object' && typeof (child as Node).type === 'string')
-            visit(child as Node, node);
-      } else if (value && typeof value === 'object' && typeof (value as Node).type === 'string')
-        visit(value as Node, node);
-    }
-  };
-  visit(file.parsed.program as unknown as Node, undefined);
+  });
+  return breaches;
+}
+
+/** The one module that spells the buckets' keys. */
+export const BUCKET_LAYOUT = 'runtime/layout/buckets.ts';
+
+/**
+ * What a key spelled by hand looks like, in a string, a template (each `${…}` read as `*`) or a regular
+ * expression: an object name of the layout at the end of a path (`${prefix}manifest.json`, `'metadata.json'`);
+ * a bucket's top folder opening a prefix (`datasets/${name}/`); or a path three deep under a top folder
+ * other than `products/`. Catalog files are not keys and stay clear of all three: `datasets/<name>.yaml` is
+ * one deep, and `products/<name>/product.yaml` or `products/<name>/<step>.sql` neither ends with a slash nor
+ * names an object of the layout (which is why `products/` has no three-deep pattern). Words in messages
+ * ("without metadata.json") and URL paths (`/products/<name>/latest`) do not start where a key starts.
+ */
+const KEY_SHAPES = [
+  /(^|[/*])(metadata|manifest|latest|current|receipt|release|qa)\.(json|html)$/,
+  /(^|[/*])(received|events|loads|qa-rows)\//,
+  /^(datasets|products|quarantine|partners|runs)\/([^/]*\/)*$/,
+  /^(datasets|quarantine|partners|runs)\/[^/]+\/[^/]+\/?/,
+];
+
+/** The text of a literal as a key would read: templates with `*` for each substitution, regexes unescaped. */
+function literalText(node: Node): string | undefined {
+  if (node.type === 'Literal') {
+    const regex = node.regex as { pattern: string } | undefined;
+    if (regex) return regex.pattern.replace(/^\^|\$$/g, '').replace(/\\([./])/g, '$1');
+    return typeof node.value === 'string' ? node.value : undefined;
+  }
+  if (node.type === 'TemplateLiteral')
+    return (node.quasis as { value: { cooked: string | null; raw: string } }[])
+      .map((q) => q.value.cooked ?? q.value.raw)
+      .join('*');
+  return undefined;
+}
+
+/** Literals of a `runtime/` file (outside the layout) that spell a bucket key. */
+export function bucketKeys(file: {
+  path: string;
+  text: string;
+  parsed?: ReturnType<typeof parseSync>;
+}): Breach[] {
+  if (!file.path.startsWith('runtime/') || file.path === BUCKET_LAYOUT) return [];
+  const parsed = file.parsed ?? parseSync(file.path, file.text);
+  const lineOf = lineFinder(file.text);
+  const breaches: Breach[] = [];
+  walk(parsed.program as unknown as Node, (node) => {
+    const text = literalText(node);
+    if (text === undefined || !KEY_SHAPES.some((re) => re.test(text))) return;
+    breaches.push({
+      rule: 'bucket-key',
+      file: `${file.path}:${lineOf(node.start)}`,
+      message: `${file.text.slice(node.start, node.end).slice(0, 80)} spells a bucket key: ask ${BUCKET_LAYOUT} for it`,
+    });
+  });
   return breaches;
 }
 
@@ -287,7 +354,7 @@ export function checkStructure(root: string): Breach[] {
       if (why)
         breaches.push({ rule: 'upward-import', file: file.path, message: `imports ${target}: ${why}` });
     }
-    breaches.push(...longFunctions(file));
+    breaches.push(...longFunctions(file), ...bucketKeys(file));
   }
   for (const component of cycles(graph))
     breaches.push({
@@ -312,7 +379,7 @@ if (isMain) {
     for (const b of breaches) counts.set(b.rule, (counts.get(b.rule) ?? 0) + 1);
     process.stdout.write(
       breaches.length === 0
-        ? 'structure: no cycle, no upward import, no function over 80 lines, one owner per table\n'
+        ? 'structure: no cycle, no upward import, no function over 80 lines, one owner per table and for bucket keys\n'
         : `structure: ${[...counts].map(([r, n]) => `${n} ${r}`).join(', ')}\n`,
     );
   }

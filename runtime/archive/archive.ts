@@ -1,6 +1,13 @@
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { LoadError } from '../errors.ts';
+import {
+  datasetPrefix,
+  metadataKey,
+  metadataSuffix,
+  receivedKey,
+  versionFileKey,
+} from '../layout/buckets.ts';
 import type { Database, Queryable } from '../ports/database.ts';
 import { ObjectExistsError, type ObjectStore, readJson } from '../ports/object-store.ts';
 import { NotPlainFileError, openPlainFile } from '../util/files.ts';
@@ -26,9 +33,6 @@ export interface DatasetVersion {
   /** Key of the bytes in the archive bucket. */
   readonly key: string;
 }
-
-export const datasetPrefix = (dataset: string) => `datasets/${dataset}/`;
-export const versionPrefix = (dataset: string, version: string) => `datasets/${dataset}/${version}/`;
 
 /** Keeps letters, digits, dot, dash and underscore, so a file name is a safe object key segment. */
 export function safeFilename(name: string): string {
@@ -80,7 +84,7 @@ export async function archivedVersions(
   dataset: string,
   sha256?: string,
 ): Promise<DatasetVersion[]> {
-  const suffix = sha256 ? `-${sha256.slice(0, 8)}/metadata.json` : '/metadata.json';
+  const suffix = metadataSuffix(sha256);
   const objects = await store.list('archive', datasetPrefix(dataset));
   const metas = objects.filter((o) => o.key.endsWith(suffix));
   return Promise.all(metas.map((m) => readJson<DatasetVersion>(store, 'archive', m.key)));
@@ -139,15 +143,6 @@ export interface Received {
   /** False when the bytes were already in the archive (a version, a quarantined file, or a receipt that was never finished). */
   readonly copied: boolean;
 }
-
-/**
- * `datasets/<name>/received/<sha256>.json`: the bytes received, addressed by their hash, so a retry finds
- * them with one read instead of a listing of every version.
- */
-export const receivedKey = (dataset: string, sha256: string) =>
-  `${datasetPrefix(dataset)}received/${sha256}.json`;
-export const metadataKey = (dataset: string, version: string) =>
-  `${versionPrefix(dataset, version)}metadata.json`;
 
 /**
  * Bytes received before whose load never finished (the task was killed, the database went away): taken up
@@ -217,7 +212,7 @@ export async function receiveFile(
 
     const receivedAt = new Date();
     const version = datasetVersionId(receivedAt, sha256);
-    const key = `${versionPrefix(input.dataset, version)}${filename}`;
+    const key = versionFileKey(input.dataset, version, filename);
     // Hashed again as it is copied: the bytes archived are the bytes hashed, even if the file changes meanwhile.
     const copied = newMeasure();
     await store.put('archive', key, measured(read(), copied), { contentType: contentTypeOf(filename) });

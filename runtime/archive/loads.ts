@@ -1,15 +1,17 @@
-import { type CurrentPointer, currentKey } from '../datasets/current.ts';
+import type { CurrentPointer } from '../datasets/current.ts';
 import type { DatabaseIdentity } from '../db/identity.ts';
 import { databaseIdentity } from '../db/identity.ts';
+import {
+  currentKey,
+  datasetPrefix,
+  loadRecordKey,
+  loadRecordStart,
+  METADATA,
+  versionFolderOf,
+} from '../layout/buckets.ts';
 import type { Queryable } from '../ports/database.ts';
 import { ObjectExistsError, type ObjectStore, readJson } from '../ports/object-store.ts';
-import {
-  type DatasetVersion,
-  datasetPrefix,
-  listVersions,
-  type VersionRow,
-  versionPrefix,
-} from './archive.ts';
+import { type DatasetVersion, listVersions, type VersionRow } from './archive.ts';
 
 /**
  * `datasets/<name>/<version>/loads/<system identifier>-<database>.json`: written once, after a version's load
@@ -26,11 +28,6 @@ export interface LoadRecord {
   readonly loadedAt: string;
   readonly database: DatabaseIdentity;
 }
-
-const LOADS = 'loads/';
-
-export const loadRecordKey = (dataset: string, version: string, db: DatabaseIdentity) =>
-  `${versionPrefix(dataset, version)}${LOADS}${db.systemIdentifier}-${db.name}.json`;
 
 /**
  * Records in the archive that `db` has loaded a version, as the database itself says it (table, rows, time),
@@ -77,15 +74,14 @@ export async function archivedVersionRows(
   dataset: string,
   systemIdentifier: string,
 ): Promise<VersionRow[] | undefined> {
-  const prefix = datasetPrefix(dataset);
   const folders = new Map<string, { metadata?: string; load?: string }>();
-  for (const o of await store.list('archive', prefix)) {
-    const [version, ...rest] = o.key.slice(prefix.length).split('/');
-    if (!version || rest.length === 0) continue;
+  for (const o of await store.list('archive', datasetPrefix(dataset))) {
+    const at = versionFolderOf(dataset, o.key);
+    if (!at) continue;
+    const { version, file } = at;
     const folder = folders.get(version) ?? {};
-    const file = rest.join('/');
-    if (file === 'metadata.json') folder.metadata = o.key;
-    else if (file.startsWith(`${LOADS}${systemIdentifier}-`)) folder.load = o.key;
+    if (file === METADATA) folder.metadata = o.key;
+    else if (file.startsWith(loadRecordStart(systemIdentifier))) folder.load = o.key;
     folders.set(version, folder);
   }
   const complete = [...folders.values()].filter((f) => f.metadata);

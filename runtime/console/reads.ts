@@ -3,10 +3,21 @@ import type { DatasetVersion } from '../archive/archive.ts';
 import type { Catalog } from '../catalog/loader.ts';
 import { schedulePeriodSeconds } from '../catalog/schedule-period.ts';
 import type { QuarantineEntry, QuarantineRecord, ReleaseRecord } from '../contracts/quarantine.ts';
-import { QUARANTINE } from '../contracts/quarantine.ts';
 import type { Receipt } from '../contracts/receipt.ts';
-import { type CurrentPointer, currentKey, DatasetEvent, eventsPrefix } from '../datasets/current.ts';
+import { type CurrentPointer, DatasetEvent } from '../datasets/current.ts';
 import { DEFAULT_GRACE_SECONDS, overdue } from '../federation/intake.ts';
+import {
+  currentKey,
+  datasetPrefix,
+  isEventKey,
+  isQuarantineReleaseKey,
+  isVersionMetadataKey,
+  quarantineDatasetPrefix,
+  quarantineEntryOf,
+  quarantineMetadataKey,
+  quarantineReceiptKey,
+  quarantineReleaseKey,
+} from '../layout/buckets.ts';
 import { type Bucket, type ObjectStore, readJson } from '../ports/object-store.ts';
 import type { LatestPointer } from '../publish/manifest.ts';
 
@@ -63,19 +74,19 @@ export class ArchiveReader {
 
   async dataset(name: string): Promise<DatasetView> {
     const [objects, quarantine] = await Promise.all([
-      this.store.list('archive', `datasets/${name}/`),
+      this.store.list('archive', datasetPrefix(name)),
       this.quarantine(name),
     ]);
     const keys = new Set(objects.map((o) => o.key));
-    const versionKey = new RegExp(`^datasets/${name}/[^/]+/metadata\\.json$`);
-    const eventKey = new RegExp(`^${eventsPrefix(name)}[^/]+\\.json$`);
     const [versions, events, current] = await Promise.all([
       Promise.all(
-        objects.filter((o) => versionKey.test(o.key)).map((o) => this.once<DatasetVersion>('archive', o.key)),
+        objects
+          .filter((o) => isVersionMetadataKey(name, o.key))
+          .map((o) => this.once<DatasetVersion>('archive', o.key)),
       ),
       Promise.all(
         objects
-          .filter((o) => eventKey.test(o.key))
+          .filter((o) => isEventKey(name, o.key))
           .map(async (o) => DatasetEvent.parse(await this.once('archive', o.key))),
       ),
       this.pointer(name, keys),
@@ -91,18 +102,18 @@ export class ArchiveReader {
 
   /** Quarantined files of one dataset, or of all: each its record, receipt and release (if released). */
   async quarantine(dataset?: string): Promise<QuarantineEntry[]> {
-    const objects = await this.store.list('archive', dataset ? `${QUARANTINE}${dataset}/` : QUARANTINE);
+    const objects = await this.store.list('archive', quarantineDatasetPrefix(dataset));
     const keys = new Set(objects.map((o) => o.key));
     const entries = await Promise.all(
       objects
-        .map((o) => /^(quarantine\/[^/]+\/[^/]+\/)metadata\.json$/.exec(o.key)?.[1])
-        .filter((prefix): prefix is string => prefix !== undefined)
-        .map(async (prefix) => {
+        .map((o) => quarantineEntryOf(o.key))
+        .filter((e): e is { dataset: string; id: string } => e !== undefined)
+        .map(async ({ dataset, id }) => {
           const [record, receipt, release] = await Promise.all([
-            this.once<QuarantineRecord>('archive', `${prefix}metadata.json`),
-            this.once<Receipt>('archive', `${prefix}receipt.json`),
-            keys.has(`${prefix}release.json`)
-              ? this.once<ReleaseRecord>('archive', `${prefix}release.json`)
+            this.once<QuarantineRecord>('archive', quarantineMetadataKey(dataset, id)),
+            this.once<Receipt>('archive', quarantineReceiptKey(dataset, id)),
+            keys.has(quarantineReleaseKey(dataset, id))
+              ? this.once<ReleaseRecord>('archive', quarantineReleaseKey(dataset, id))
               : undefined,
           ]);
           return { ...record, receipt, ...(release ? { release } : {}) };
@@ -113,23 +124,19 @@ export class ArchiveReader {
 
   /** Each dataset of the catalog: how many versions, which is current, how many files wait in quarantine. */
   async datasets(catalog: Catalog): Promise<DatasetSummary[]> {
-    const quarantined = (await this.store.list('archive', QUARANTINE)).map((o) => o.key);
+    const quarantined = (await this.store.list('archive', quarantineDatasetPrefix())).map((o) => o.key);
     return Promise.all(
       [...catalog.datasets.keys()].sort().map(async (name) => {
-        const objects = await this.store.list('archive', `datasets/${name}/`);
+        const objects = await this.store.list('archive', datasetPrefix(name));
         const keys = new Set(objects.map((o) => o.key));
-        const versionKey = new RegExp(`^datasets/${name}/[^/]+/metadata\\.json$`);
-        const mine = quarantined.filter((k) => k.startsWith(`${QUARANTINE}${name}/`));
-        const released = new Set(
-          mine.filter((k) => k.endsWith('/release.json')).map((k) => k.slice(0, -'release.json'.length)),
-        );
+        const mine = quarantined.filter((k) => k.startsWith(quarantineDatasetPrefix(name)));
+        const released = new Set(mine.filter(isQuarantineReleaseKey));
+        const entries = mine.map(quarantineEntryOf).filter((e) => e !== undefined);
         return {
           name,
-          versions: objects.filter((o) => versionKey.test(o.key)).length,
+          versions: objects.filter((o) => isVersionMetadataKey(name, o.key)).length,
           current: await this.pointer(name, keys),
-          quarantined: mine.filter(
-            (k) => k.endsWith('/metadata.json') && !released.has(k.slice(0, -'metadata.json'.length)),
-          ).length,
+          quarantined: entries.filter((e) => !released.has(quarantineReleaseKey(e.dataset, e.id))).length,
         };
       }),
     );

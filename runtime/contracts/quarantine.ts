@@ -1,6 +1,13 @@
 import type { DatasetVersion } from '../archive/archive.ts';
 import type { Actor } from '../datasets/current.ts';
 import { ConflictError, NotFoundError } from '../errors.ts';
+import {
+  quarantineDatasetPrefix,
+  quarantineEntryOf,
+  quarantineMetadataKey,
+  quarantineReceiptKey,
+  quarantineReleaseKey,
+} from '../layout/buckets.ts';
 import type { Queryable } from '../ports/database.ts';
 import { ObjectExistsError, type ObjectStore, readJson } from '../ports/object-store.ts';
 import type { Receipt } from './receipt.ts';
@@ -12,9 +19,6 @@ import type { Receipt } from './receipt.ts';
  * them, when) and `receipt.json` (every problem). An operator's release adds `release.json` and makes the
  * file the version `<id>`. The database indexes these and is filled again from them when rebuilt.
  */
-
-export const QUARANTINE = 'quarantine/';
-export const quarantinePrefix = (dataset: string, id: string) => `${QUARANTINE}${dataset}/${id}/`;
 
 /** `quarantine/<dataset>/<id>/metadata.json`. */
 export interface QuarantineRecord {
@@ -96,10 +100,9 @@ export async function quarantineFile(
     ...(input.run ? { run: input.run } : {}),
     actor: input.actor,
   };
-  const prefix = quarantinePrefix(record.dataset, record.id);
-  await putOnce(store, `${prefix}receipt.json`, input.receipt);
+  await putOnce(store, quarantineReceiptKey(record.dataset, record.id), input.receipt);
   // Last: an entry is complete only with its metadata.
-  await putOnce(store, `${prefix}metadata.json`, record);
+  await putOnce(store, quarantineMetadataKey(record.dataset, record.id), record);
   const entry = { ...record, receipt: input.receipt };
   await index(db, entry);
   return entry;
@@ -167,7 +170,7 @@ function toEntry(r: Row): QuarantineEntry {
  * elsewhere): one listing; only entries it does not know, or whose release it has missed, are read.
  */
 export async function syncQuarantine(db: Queryable, store: ObjectStore, dataset?: string): Promise<void> {
-  const objects = await store.list('archive', dataset ? `${QUARANTINE}${dataset}/` : QUARANTINE);
+  const objects = await store.list('archive', quarantineDatasetPrefix(dataset));
   const keys = new Set(objects.map((o) => o.key));
   const known = new Map(
     (
@@ -178,16 +181,15 @@ export async function syncQuarantine(db: Queryable, store: ObjectStore, dataset?
     ).map((r) => [`${r.dataset}/${r.id}`, r.released]),
   );
   for (const o of objects) {
-    const m = /^quarantine\/([^/]+)\/([^/]+)\/metadata\.json$/.exec(o.key);
-    if (!m) continue;
-    const prefix = quarantinePrefix(m[1]!, m[2]!);
-    const released = keys.has(`${prefix}release.json`);
-    const seen = known.get(`${m[1]}/${m[2]}`);
+    const at = quarantineEntryOf(o.key);
+    if (!at) continue;
+    const released = keys.has(quarantineReleaseKey(at.dataset, at.id));
+    const seen = known.get(`${at.dataset}/${at.id}`);
     if (seen !== undefined && (seen || !released)) continue;
     const record = await readJson<QuarantineRecord>(store, 'archive', o.key);
-    const receipt = await readJson<Receipt>(store, 'archive', `${prefix}receipt.json`);
+    const receipt = await readJson<Receipt>(store, 'archive', quarantineReceiptKey(at.dataset, at.id));
     const release = released
-      ? await readJson<ReleaseRecord>(store, 'archive', `${prefix}release.json`)
+      ? await readJson<ReleaseRecord>(store, 'archive', quarantineReleaseKey(at.dataset, at.id))
       : undefined;
     await index(db, { ...record, receipt, ...(release ? { release } : {}) });
   }
@@ -246,7 +248,7 @@ export async function recordRelease(
   entry: QuarantineEntry,
   release: ReleaseRecord,
 ): Promise<void> {
-  const key = `${quarantinePrefix(entry.dataset, entry.id)}release.json`;
+  const key = quarantineReleaseKey(entry.dataset, entry.id);
   try {
     await store.put('archive', key, json(release), { contentType: 'application/json' });
   } catch (e) {

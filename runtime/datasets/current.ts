@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { currentKey, eventIdOf, eventKey, eventsPrefix } from '../layout/buckets.ts';
 import { DATASETS_SCHEMA } from '../load/table.ts';
 import type { Database, Queryable } from '../ports/database.ts';
 import { type ObjectStore, readJson } from '../ports/object-store.ts';
@@ -51,11 +52,6 @@ export interface CurrentPointer {
   readonly event: string;
   readonly since: string;
 }
-
-export const currentKey = (dataset: string) => `datasets/${dataset}/current.json`;
-export const eventsPrefix = (dataset: string) => `datasets/${dataset}/events/`;
-/** Folders under `datasets/<name>/` that are not versions: the events, and received bytes by hash. */
-export const NOT_VERSIONS = new Set(['events', 'received']);
 
 const ISO = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
@@ -174,7 +170,7 @@ export async function makeCurrent(
       ...(move.reason ? { reason: move.reason } : {}),
     };
     await insertEvent(db, event);
-    await store.put('archive', `${eventsPrefix(move.dataset)}${event.id}.json`, json(event), {
+    await store.put('archive', eventKey(move.dataset, event.id), json(event), {
       contentType: 'application/json',
     });
     const pointer: CurrentPointer = {
@@ -217,8 +213,8 @@ export async function syncEvents(db: Queryable, store: ObjectStore, dataset: str
   );
   let added = 0;
   for (const o of objects) {
-    const id = o.key.slice(eventsPrefix(dataset).length).replace(/\.json$/, '');
-    if (known.has(id) || id.includes('/')) continue;
+    const id = eventIdOf(dataset, o.key);
+    if (id === undefined || known.has(id)) continue;
     const event = DatasetEvent.parse(await readJson(store, 'archive', o.key));
     await insertEvent(db, event);
     added++;

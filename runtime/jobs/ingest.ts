@@ -14,13 +14,13 @@ import {
   findQuarantinedBySha,
   type QuarantineEntry,
   quarantineFile,
-  quarantinePrefix,
   recordRelease,
 } from '../contracts/quarantine.ts';
 import type { Receipt, ReceiptChange, ReceiptCurrent } from '../contracts/receipt.ts';
 import { contractHash, percentChange } from '../contracts/rules.ts';
 import { type Actor, actorOf, lockDataset, makeCurrent, syncEvents } from '../datasets/current.ts';
 import { ContractError } from '../errors.ts';
+import { quarantinePrefix } from '../layout/buckets.ts';
 import type { Platform } from '../platform/platform.ts';
 import type { JobHooks } from '../runs/steps.ts';
 

@@ -10,12 +10,12 @@ import {
 import {
   getQuarantined,
   type QuarantineEntry,
-  quarantinePrefix,
   recordRelease,
   syncQuarantine,
 } from '../contracts/quarantine.ts';
 import type { Actor } from '../datasets/current.ts';
 import { ConflictError, ContractError, errorToJSON, NotFoundError, UsageError } from '../errors.ts';
+import { quarantineMetadataKey, quarantinePrefix, quarantineReleaseKey } from '../layout/buckets.ts';
 import type { Platform } from '../platform/platform.ts';
 import type { JobMessage, JobQueue } from '../ports/job-queue.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
@@ -216,10 +216,9 @@ export async function queueRelease(
   const reason = input.reason.trim();
   if (!reason) throw new UsageError('a release needs a reason: it is recorded with who and when');
   requireDataset(deps.catalog, file.dataset);
-  const prefix = quarantinePrefix(file.dataset, file.id);
-  if (!(await deps.store.exists('archive', `${prefix}metadata.json`)))
+  if (!(await deps.store.exists('archive', quarantineMetadataKey(file.dataset, file.id))))
     throw new NotFoundError(`no file "${refTo(file)}" in quarantine`);
-  if (await deps.store.exists('archive', `${prefix}release.json`))
+  if (await deps.store.exists('archive', quarantineReleaseKey(file.dataset, file.id)))
     throw new ConflictError(`${refTo(file)} has been released already`);
   const actor = input.actor;
   return submitOnce(

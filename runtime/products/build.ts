@@ -3,13 +3,14 @@ import type { ProductEntry } from '../catalog/schema.ts';
 import { isDatabaseUnavailable } from '../db/transient.ts';
 import { BuildError, CheckFailedError, type CheckResult, StrataError } from '../errors.ts';
 import { announcePublished } from '../federation/announce.ts';
-import type { JobHooks } from '../runs/steps.ts';
+import { latestKey, productVersionPrefix, manifestKey as versionManifestKey } from '../layout/buckets.ts';
 import { DATASETS_SCHEMA } from '../load/table.ts';
 import type { Platform } from '../platform/platform.ts';
 import type { Database } from '../ports/database.ts';
 import { exportOutput, type PublishedFile, planExports } from '../publish/export.ts';
-import { type LatestPointer, latestKey, type Manifest, productVersionPrefix } from '../publish/manifest.ts';
+import type { LatestPointer, Manifest } from '../publish/manifest.ts';
 import { publishQaReport, reportFailedChecks } from '../qa/report.ts';
+import type { JobHooks } from '../runs/steps.ts';
 import { timestamp } from '../util/ids.ts';
 import { ident, literal, qualified } from '../util/sql.ts';
 import { sqlPosition } from '../util/sql-position.ts';
@@ -294,7 +295,7 @@ export async function buildProduct(
         qa,
         timings: { stepsMs, checksMs, exportMs, qaMs, totalMs: Date.now() - started },
       };
-      const manifestKey = `${prefix}manifest.json`;
+      const manifestKey = versionManifestKey(product.name, version);
       // Registered before its manifest makes it a version: if the database is gone now, nothing is visible;
       // if the manifest cannot be written, the registration is taken back.
       await db.query(

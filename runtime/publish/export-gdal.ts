@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { BuildError } from '../errors.ts';
+import { outputKey } from '../layout/buckets.ts';
 import type { Database, RowCount } from '../ports/database.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
 import { writeBody } from '../util/files.ts';
@@ -230,7 +231,7 @@ export async function exportWithGdal(
     }
     await rm(csv);
 
-    const key = `${prefix}${name}.${FORMAT_FILES[format].ext}`;
+    const key = outputKey(prefix, name, FORMAT_FILES[format].ext);
     let body: AsyncIterable<Uint8Array>;
     let mapping: PublishedFile['fields'];
     if (format === 'shapefile') {

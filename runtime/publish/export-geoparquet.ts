@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import type { SchemaElement } from 'hyparquet';
+import { outputKey } from '../layout/buckets.ts';
 import type { Database, RowCount } from '../ports/database.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
 import { ident } from '../util/sql.ts';
@@ -221,7 +222,7 @@ export async function exportGeoParquet(
     ];
     writer.finish();
 
-    const key = `${prefix}${name}.${FORMAT_FILES.geoparquet.ext}`;
+    const key = outputKey(prefix, name, FORMAT_FILES.geoparquet.ext);
     const { size, sha256 } = await publishBytes(
       store,
       key,

@@ -1,5 +1,6 @@
 import type { Output, OutputFormat } from '../catalog/schema.ts';
 import { BuildError } from '../errors.ts';
+import { outputKey } from '../layout/buckets.ts';
 import type { Database, RowCount } from '../ports/database.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
 import { ident, literal, qualified } from '../util/sql.ts';
@@ -170,7 +171,7 @@ export async function exportOutput(
   }
 
   const name = output.name ?? output.table;
-  const key = `${prefix}${name}.${FORMAT_FILES[format].ext}`;
+  const key = outputKey(prefix, name, FORMAT_FILES[format].ext);
   const { size, sha256 } = await publishBytes(store, key, body, FORMAT_FILES[format].contentType);
   return { name, table: output.table, format, key, size, sha256, rows: count.rows, srid };
 }

@@ -3,10 +3,6 @@ import type { LockedInput } from '../products/plan.ts';
 import type { QaSummary } from '../qa/schema.ts';
 import type { PublishedFile } from './export.ts';
 
-export const productPrefix = (product: string) => `products/${product}/`;
-export const productVersionPrefix = (product: string, version: string) => `products/${product}/${version}/`;
-export const latestKey = (product: string) => `products/${product}/latest.json`;
-
 /** `products/<name>/<version>/manifest.json`: what was built, from what, and how it was checked. */
 export interface Manifest {
   readonly product: string;

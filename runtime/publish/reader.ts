@@ -1,8 +1,9 @@
 import { LRUCache } from 'lru-cache';
 import { NotFoundError } from '../errors.ts';
 import { FlatGeobufFile } from '../features/flatgeobuf.ts';
+import { manifestKey } from '../layout/buckets.ts';
 import { type ObjectStore, readJson } from '../ports/object-store.ts';
-import { type LatestPointer, type Manifest, productVersionPrefix } from './manifest.ts';
+import type { LatestPointer, Manifest } from './manifest.ts';
 import { listProductVersions, readLatest } from './versions.ts';
 
 /**
@@ -29,7 +30,7 @@ export class PublishedReader {
     const v = version === 'latest' ? (await this.latest(product))?.version : version;
     if (!v) throw new NotFoundError(`product "${product}" has no published version yet`);
     try {
-      return await this.manifestAt(`${productVersionPrefix(product, v)}manifest.json`);
+      return await this.manifestAt(manifestKey(product, v));
     } catch (e) {
       if (e instanceof NotFoundError) throw new NotFoundError(`product "${product}" has no version "${v}"`);
       throw e;

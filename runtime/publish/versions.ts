@@ -1,12 +1,7 @@
 import { NotFoundError } from '../errors.ts';
+import { isManifestKey, latestKey, manifestKey, productPrefix } from '../layout/buckets.ts';
 import { type ObjectStore, readJson } from '../ports/object-store.ts';
-import {
-  type LatestPointer,
-  latestKey,
-  type Manifest,
-  productPrefix,
-  productVersionPrefix,
-} from './manifest.ts';
+import type { LatestPointer, Manifest } from './manifest.ts';
 
 export interface ProductVersionSummary {
   readonly version: string;
@@ -30,7 +25,7 @@ export async function listProductVersions(
 ): Promise<ProductVersionSummary[]> {
   const latest = await readLatest(store, product);
   const objects = await store.list('egress', productPrefix(product));
-  const manifests = objects.filter((o) => /^products\/[^/]+\/[^/]+\/manifest\.json$/.test(o.key));
+  const manifests = objects.filter((o) => isManifestKey(product, o.key));
   const out = await Promise.all(
     manifests.map(async (m) => {
       const manifest = await read(m.key);
@@ -49,7 +44,7 @@ export async function listProductVersions(
 export async function readManifest(store: ObjectStore, product: string, version?: string): Promise<Manifest> {
   const v = version && version !== 'latest' ? version : (await readLatest(store, product))?.version;
   if (!v) throw new NotFoundError(`product "${product}" has no published version yet`);
-  const key = `${productVersionPrefix(product, v)}manifest.json`;
+  const key = manifestKey(product, v);
   if (!(await store.exists('egress', key)))
     throw new NotFoundError(`product "${product}" has no version "${v}"`);
   return readJson<Manifest>(store, 'egress', key);

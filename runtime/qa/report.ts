@@ -1,11 +1,12 @@
 import type { Output, ProductEntry } from '../catalog/schema.ts';
 import { BuildError, type CheckFailedError, type CheckResult } from '../errors.ts';
-import type { JobHooks } from '../runs/steps.ts';
+import { rowListKey } from '../layout/buckets.ts';
 import type { Platform } from '../platform/platform.ts';
 import type { Database } from '../ports/database.ts';
 import { readJson } from '../ports/object-store.ts';
 import type { Manifest } from '../publish/manifest.ts';
 import { readLatest } from '../publish/versions.ts';
+import type { JobHooks } from '../runs/steps.ts';
 import { qualified } from '../util/sql.ts';
 import { reportAssets } from './assets.ts';
 import { renderReport } from './html.ts';
@@ -21,7 +22,6 @@ import {
   type QaSummary,
   ROW_HASH_METHOD,
   type RowList,
-  rowListKey,
 } from './schema.ts';
 import { tableColumns, tableStats } from './stats.ts';
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { productVersionPrefix } from '../publish/manifest.ts';
+import { failedQaKeys, qaKeys } from '../layout/buckets.ts';
 
 /**
  * How rows are fingerprinted (PostgreSQL's `hash_record_extended` over the columns sorted by name). A previous
@@ -172,8 +172,7 @@ export const QaSummary = QaLocation.extend({
 export type QaSummary = z.infer<typeof QaSummary>;
 
 export function publishedQaLocation(product: string, version: string): QaLocation {
-  const prefix = productVersionPrefix(product, version);
-  return { bucket: 'egress', html: `${prefix}qa.html`, json: `${prefix}qa.json` };
+  return { bucket: 'egress', ...qaKeys(product, version) };
 }
 
 /**
@@ -181,8 +180,5 @@ export function publishedQaLocation(product: string, version: string): QaLocatio
  * kept for good, never served to partners) under the run's id.
  */
 export function failedQaLocation(runId: string): QaLocation {
-  return { bucket: 'archive', html: `runs/${runId}/qa.html`, json: `runs/${runId}/qa.json` };
+  return { bucket: 'archive', ...failedQaKeys(runId) };
 }
-
-export const rowListKey = (product: string, version: string, output: string) =>
-  `${productVersionPrefix(product, version)}qa-rows/${output}.tsv`;

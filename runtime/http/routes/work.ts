@@ -4,6 +4,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { safeFilename } from '../../archive/archive.ts';
 import type { Dataset } from '../../catalog/schema.ts';
 import { submit, submitOnce } from '../../jobs/submit.ts';
+import { uploadKey } from '../../layout/buckets.ts';
 import { takesUploadsFrom, UPLOAD_CONTENT_TYPES } from '../../partners/uploads.ts';
 import { isInProgressName } from '../../triggers/ingress.ts';
 import type { AppDeps, AppEnv, Principal } from '../../web/context.ts';
@@ -20,10 +21,6 @@ const UploadId = z
   .string()
   .regex(/^u[0-9a-f]{12}-[\w.-]{1,120}$/, 'must be an upload id')
   .openapi({ param: { name: 'uploadId', in: 'path' } });
-
-/** Where a partner's upload lands in the ingress bucket: its own prefix, whatever it asks for. */
-export const uploadKey = (partner: string, dataset: string, uploadId: string) =>
-  `partners/${partner}/${dataset}/${uploadId}`;
 
 type UploadRequest = z.infer<typeof S.UploadRequest>;
 
