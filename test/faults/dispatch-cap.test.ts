@@ -1,5 +1,5 @@
-// Issue 18, point 8: the concurrency cap held when two dispatchers run at once. Each read the running
-// tasks, saw room for one more, and both started one; now the cap is checked and the run claimed as one step.
+// The concurrency cap holds when two dispatchers run at once. Each used to read the running tasks, see room
+// for one more, and both start one; now the cap is checked and the run claimed as one step.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { TableJobQueue } from '../../runtime/adapters/local/table-job-queue.ts';
 import type { JobMessage } from '../../runtime/ports/job-queue.ts';

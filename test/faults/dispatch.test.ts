@@ -1,5 +1,5 @@
-// Point 4 of issue 9, poison messages, and ECS RunTask timeouts and capacity errors: no run stays queued for
-// ever, whatever happens between the queue and a task.
+// Poison messages, the concurrency cap, the dead-letter queue, and ECS RunTask timeouts and capacity errors:
+// no run stays queued for ever, whatever happens between the queue and a task.
 import { ECSClient, ListTasksCommand, RunTaskCommand } from '@aws-sdk/client-ecs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -80,7 +80,7 @@ describe.each(engines())('faults: between the queue and a task, on $name', (engi
     await p.db.query('TRUNCATE strata.runs CASCADE');
   });
 
-  it('point 4a: a job held back by the concurrency cap waits without using up deliveries, and starts when room frees', async () => {
+  it('a job held back by the concurrency cap waits without using up deliveries, and starts when room frees', async () => {
     // Prepare: the cap is full.
     const run = await newRun();
     const launcher = new FakeLauncher('arn:held-');
@@ -106,7 +106,7 @@ describe.each(engines())('faults: between the queue and a task, on $name', (engi
     expect((await p.runs.dispatchOf(run.id))?.task).toBe('arn:held-1');
   });
 
-  it('point 4b: a job that reaches the dead-letter queue fails its run with the reason', async () => {
+  it('a job that reaches the dead-letter queue fails its run with the reason', async () => {
     // Prepare: RunTask refuses the task definition every time, so SQS gives the job up.
     const run = await newRun();
     const launcher = new FakeLauncher('arn:dlq-');
@@ -140,7 +140,7 @@ describe.each(engines())('faults: between the queue and a task, on $name', (engi
     ]);
   });
 
-  it('point 4c: a claim left by a dispatcher that died is recovered, by the next delivery and by the scheduled check', async () => {
+  it('a claim left by a dispatcher that died is recovered, by the next delivery and by the scheduled check', async () => {
     // Prepare: two runs a dispatcher claimed and then died (before RunTask), six minutes ago.
     const a = await newRun();
     const b = await newRun();

@@ -1,4 +1,4 @@
-// Point 10 of issue 9, the database side: product SQL runs as a role that reads `datasets` and writes only
+// The guard rails on the database side: product SQL runs as a role that reads `datasets` and writes only
 // its own build schema, so a catalog step (or check) cannot drop a dataset table or touch `strata.*`, even
 // by changing role; and the platform never runs what a product defined as its own user.
 import { join } from 'node:path';
@@ -65,7 +65,7 @@ describe.each(engines())('faults: what product SQL may do, on $name', (engine) =
   });
   afterAll(async () => p?.close());
 
-  it('point 10: a step that drops a dataset table, or resets its role first, fails with a clear error and harms nothing', async () => {
+  it('a step that drops a dataset table, or resets its role first, fails with a clear error and harms nothing', async () => {
     const before = await harmless();
     const cases = {
       drops_input:
@@ -93,7 +93,7 @@ describe.each(engines())('faults: what product SQL may do, on $name', (engine) =
     expect(planted!.n).toBe(0);
   });
 
-  it('point 10: an output that is a view over a function the product wrote is refused before the platform reads it', async () => {
+  it('an output that is a view over a function the product wrote is refused before the platform reads it', async () => {
     const run = await build('view_output');
     expect(run.status).toBe('failed');
     expect(run.error).toMatchObject({
@@ -103,13 +103,13 @@ describe.each(engines())('faults: what product SQL may do, on $name', (engine) =
     expect(await listProductVersions(p.store, 'view_output')).toEqual([]);
   });
 
-  it("point 10: a check's SQL runs as the product role too", async () => {
+  it("a check's SQL runs as the product role too", async () => {
     const run = await build('check_reads_runs');
     expect(run.status).toBe('failed');
     expect(String(run.error?.message)).toMatch(/permission denied for schema strata/);
   });
 
-  it('point 10: honest product SQL builds as before (tables, indexes, ANALYZE)', async () => {
+  it('honest product SQL builds as before (tables, indexes, ANALYZE)', async () => {
     const run = await build('honest');
     expect(run).toMatchObject({
       status: 'succeeded',

@@ -1,4 +1,4 @@
-// Points 2 (local), 3 and 12 of issue 9: only complete, regular files are taken from the ingress folder,
+// Only complete, regular files are taken from the ingress folder,
 // anything else is refused with a logged reason and never read, and the watcher's memory stays bounded.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -55,7 +55,7 @@ describe.each(engines())('faults: what the ingress folder takes, on $name', (eng
     await drainJobs();
   });
 
-  it('point 2: a file still being written is not taken: temporary names and dot files are skipped, and a file is taken once quiet', async () => {
+  it('a file still being written is not taken: temporary names and dot files are skipped, and a file is taken once quiet', async () => {
     // Prepare: the protocol's temporary names, and a slow writer appending to a final name.
     for (const name of ['a.csv.part', 'a.csv.tmp', '.a.csv']) {
       await writeFile(join(ingress, name), notesCsv(3));
@@ -89,7 +89,7 @@ describe.each(engines())('faults: what the ingress folder takes, on $name', (eng
     });
   });
 
-  it('point 3: links, pipes and other files that are not regular files are refused with the reason, once, and never read', async () => {
+  it('links, pipes and other files that are not regular files are refused with the reason, once, and never read', async () => {
     // Prepare: a link to a file outside the folder, a link to a folder, and a named pipe.
     const secret = join(p.dir, 'secret.txt');
     await writeFile(secret, 'root:x:0:0:root:/root:/bin/bash\n');
@@ -128,7 +128,7 @@ describe.each(engines())('faults: what the ingress folder takes, on $name', (eng
     expect(await archived()).toEqual([]);
   });
 
-  it('point 3: a file swapped for a link after its event is refused by the ingest itself, with no content in the run error', async () => {
+  it('a file swapped for a link after its event is refused by the ingest itself, with no content in the run error', async () => {
     // Prepare: a regular file is reported and queued...
     const path = join(ingress, 'swapped.csv');
     await writeFile(path, notesCsv(2));
@@ -157,7 +157,7 @@ describe.each(engines())('faults: what the ingress folder takes, on $name', (eng
     expect(await archived()).toEqual(before);
   });
 
-  it('point 12: the watcher remembers only the files present, and at most maxTracked of them', async () => {
+  it('the watcher remembers only the files present, and at most maxTracked of them, so its memory stays bounded', async () => {
     // Prepare: 40 files in a folder of their own.
     const dir = join(p.dir, 'buckets', 'ingress', 'datasets', 'many');
     await mkdir(dir, { recursive: true });

@@ -1,4 +1,4 @@
-// Point 5 of issue 9: no run stays interrupted. A task stopped by SIGTERM keeps its task id for the
+// No run stays interrupted. A task stopped by SIGTERM keeps its task id for the
 // reconciler; heartbeats keep a working job hidden; every interrupted run is retried or, past its attempts,
 // failed with the cause — locally too; a job taken twice is not lost.
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -43,7 +43,7 @@ describe.each(engines())('faults: interrupted runs on $name', (engine) => {
     await p.db.query('DELETE FROM strata.jobs');
   });
 
-  it('point 5: a task stopped by SIGTERM keeps its task id, so the stop event retries its run', async () => {
+  it('a task stopped by SIGTERM keeps its task id, so the stop event retries its run', async () => {
     // Prepare: a run dispatched to a task that started it.
     const run = await p.runs.create(
       'build',
@@ -87,7 +87,7 @@ describe.each(engines())('faults: interrupted runs on $name', (engine) => {
     expect(again?.job).toMatchObject({ runId: run.id, retry: 1 });
   });
 
-  it('point 5: heartbeats keep a job hidden from other workers for as long as it works', async () => {
+  it('heartbeats keep a job hidden from other workers for as long as it works', async () => {
     // Prepare: the archive step waits for the test, so the job is in hand for as long as the test wants.
     let release!: () => void;
     const gate = new Promise<void>((r) => {
@@ -146,7 +146,7 @@ describe.each(engines())('faults: interrupted runs on $name', (engine) => {
     expect((await p.runs.get(run.id)).attempts).toBe(1);
   });
 
-  it(`point 5: a run whose worker keeps dying fails after ${MAX_ATTEMPTS} attempts with the cause, locally too`, async () => {
+  it(`a run whose worker keeps dying fails after ${MAX_ATTEMPTS} attempts with the cause, locally too`, async () => {
     const run = await ingestJob();
     // Act: each time, a worker takes the job and dies; the next serve start recovers the run.
     const outcomes = [];
@@ -173,7 +173,7 @@ describe.each(engines())('faults: interrupted runs on $name', (engine) => {
     );
   });
 
-  it('point 5: a job taken twice (past its visibility) is not lost when the worker that had it dies', async () => {
+  it('a job taken twice (past its visibility) is not lost when the worker that had it dies', async () => {
     const run = await ingestJob();
     // Worker A takes it and starts; its visibility runs out; worker B takes the same job, finds the run
     // running, and deletes it as done by someone else. Then A dies.
@@ -199,7 +199,7 @@ describe.runIf(process.env.DATABASE_URL)('faults: a task stopped by SIGTERM (pro
     if (child && child.exitCode === null) child.kill('SIGKILL');
   });
 
-  it('point 5: the task marks its run interrupted, keeps its task id and exits 143; the stop event retries it', async () => {
+  it('on SIGTERM the task marks its run interrupted, keeps its task id and exits 143; the stop event retries it', async () => {
     // Prepare: a database, a catalog whose product's step waits on a lock the test holds, a loaded input.
     const url = (await freshDatabaseUrl())!;
     const home = await mkdtemp(join(tmpdir(), 'strata-sigterm-'));

@@ -1,4 +1,4 @@
-// Point 11 of issue 9: every terminal run state is counted where it happens (a failing SQL step or check
+// Every terminal run state is counted where it happens (a failing SQL step or check
 // too, not only the reconciler's cases), with the dimension the alarms watch.
 import { join } from 'node:path';
 import { Metrics } from '@aws-lambda-powertools/metrics';
@@ -95,7 +95,7 @@ describe.each(engines())('faults: metrics for every run that ends, on $name', (e
   });
   afterAll(async () => base?.close());
 
-  it('point 11: succeeded, failed (a SQL step, a check, the dead-letter queue) and interrupted runs are each counted, by kind', async () => {
+  it('counts succeeded, failed (a SQL step, a check, the dead-letter queue) and interrupted runs, each by kind', async () => {
     const job = async (runP: Promise<Run>) => {
       const run = await runP;
       const [m] = (await p.queue.receive(10, 60)).filter((j) => j.job.runId === run.id);
@@ -165,7 +165,7 @@ describe.each(engines())('faults: metrics for every run that ends, on $name', (e
 });
 
 describe('faults: the alarms watch what the code emits', () => {
-  it('point 11: RunsFailed as emitted (namespace, name, dimensions) are what the alarms watch', async () => {
+  it('emits RunsFailed with the namespace, name and dimensions the alarms watch', async () => {
     // Prepare: one failed run's metric, as the code emits it.
     const lines = emitted((metrics) =>
       recordRunEnd(metrics, { kind: 'build', status: 'failed', result: null } as unknown as Run),

@@ -1,4 +1,4 @@
-// Points 1 and 7 of issue 9: rebuilds keyed on what a product has seen, and builds of one product that queue
+// Rebuilds keyed on what a product has seen, and builds of one product that queue
 // behind each other instead of failing.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -33,7 +33,7 @@ describe.each(engines())('faults: rebuilds and queued builds on $name', (engine)
   });
   afterAll(async () => p?.close());
 
-  it('point 1: an ingest retried after its first attempt archived and loaded the version still rebuilds the products that read it', async () => {
+  it('an ingest retried after its first attempt archived and loaded the version still rebuilds the products that read it', async () => {
     // Prepare: version A ingested by a worker, which queues the build of `copy`; the build publishes.
     const a = await submit(
       p,
@@ -90,7 +90,7 @@ describe.each(engines())('faults: rebuilds and queued builds on $name', (engine)
     expect(await queuedBuilds()).toEqual([]);
   });
 
-  it('point 7: a second build of one product waits for the first; queued automatically with the inputs the first read, it publishes nothing new', async () => {
+  it('a second build of one product waits for the first; queued automatically with the inputs the first read, it publishes nothing new', async () => {
     // Prepare: a new version, and two builds queued for it automatically (two inputs moved at once, say),
     // plus one asked for by hand.
     const path = await file(8);

@@ -1,4 +1,4 @@
-// Point 8 of issue 9: an operator sends failed runs again without SQL — `strata runs retry`, `strata runs
+// An operator sends failed runs again without SQL — `strata runs retry`, `strata runs
 // replay --failed --since`, the same functions the reconciler's redrive event calls on AWS — and every
 // attempt is kept with its cause.
 import { spawnSync } from 'node:child_process';
@@ -31,7 +31,7 @@ describe.each(engines())('faults: redriving runs on $name', (engine) => {
   });
   afterAll(async () => p?.close());
 
-  it('point 8: a failed run is sent again as a new attempt of the same run, and its first cause is kept', async () => {
+  it('a failed run is sent again as a new attempt of the same run, and its first cause is kept', async () => {
     // Prepare: a build that fails (its input has no version yet); then the input arrives.
     const failed = await work(await submit(p, { kind: 'build', product: 'copy' }, { kind: 'schedule' }));
     expect(failed.status).toBe('failed');
@@ -61,7 +61,7 @@ describe.each(engines())('faults: redriving runs on $name', (engine) => {
     });
   });
 
-  it('point 8: replay sends every run that failed since a time: each failed ingest, and once per build target unless a later one succeeded', async () => {
+  it('replay sends every run that failed since a time: each failed ingest, and once per build target unless a later one succeeded', async () => {
     const since = new Date(Date.now() - 1000);
     const bad = join(p.dir, 'bad.csv');
     await writeFile(bad, 'id,note\nx,not a number\n');
@@ -130,7 +130,7 @@ describe.each(modes)('faults: strata runs retry | replay | show on $name', (mode
     else delete env.DATABASE_URL;
   });
 
-  it('point 8: an operator retries a failed build from the command line, and reads its attempts', async () => {
+  it('an operator retries a failed build from the command line, and reads its attempts', async () => {
     // Prepare: a build that fails for want of its input; then the input.
     const first = strata('build', 'copy');
     expect(first.code).toBe(1);

@@ -1,4 +1,4 @@
-// Point 2 of issue 9 on AWS, and duplicate S3 events: the task reads exactly the object version (and size)
+// Uploads to the ingress bucket on AWS, and duplicate S3 events: the task reads exactly the object version (and size)
 // its event named, checks the upload limit against the bytes it read, and one object version makes one run.
 import { Readable } from 'node:stream';
 import {
@@ -102,7 +102,7 @@ describe.each(engines())('faults: ingest of S3 uploads on $name', (engine) => {
     for (const j of await p.queue.receive(10, 60)) await p.queue.delete(j.receipt);
   });
 
-  it('point 2: the task reads the object version its event named, not what the key holds by then', async () => {
+  it('the task reads the object version its event named, not what the key holds by then', async () => {
     // Prepare: version v1 uploaded and announced; then v2 overwrites the key before the task runs.
     const key = 'datasets/notes/day.csv';
     const v1 = notesCsv(3, 'v1');
@@ -119,7 +119,7 @@ describe.each(engines())('faults: ingest of S3 uploads on $name', (engine) => {
     expect(get?.args[0].input).toMatchObject({ Key: key, VersionId: 'v1' });
   });
 
-  it('point 2: bytes that differ from the size the event named are refused, and nothing is archived', async () => {
+  it('bytes that differ from the size the event named are refused, and nothing is archived', async () => {
     const key = 'datasets/notes/grew.csv';
     const body = notesCsv(5, 'grew');
     memory.upload(key, 'g1', body);
@@ -134,7 +134,7 @@ describe.each(engines())('faults: ingest of S3 uploads on $name', (engine) => {
     expect(memory.archived()).toEqual([]);
   });
 
-  it("point 2: the environment's upload limit is checked against the bytes read, not only the event", async () => {
+  it("the environment's upload limit is checked against the bytes read, not only the event", async () => {
     const key = 'datasets/notes/big.csv';
     const body = notesCsv(200, 'big');
     memory.upload(key, 'b1', body);
@@ -168,7 +168,7 @@ describe.each(engines())('faults: ingest of S3 uploads on $name', (engine) => {
     expect(memory.archived().filter((k) => k.endsWith('/twice.csv'))).toHaveLength(1);
   });
 
-  it('point 2: a version that no longer exists fails the run with the reason', async () => {
+  it('an object version that no longer exists fails the run with the reason', async () => {
     const key = 'datasets/notes/gone.csv';
     await onObjectCreated({ bucket: BUCKETS.ingress, key, size: 10, versionId: 'expired' }, deps());
     const run = await executeJob(p, catalog, await takeJob(), {}, { maxUploadBytes: 1 << 20 });

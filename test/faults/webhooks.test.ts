@@ -1,4 +1,4 @@
-// Point 9 of issue 9: webhooks that a captured request, a flood, a huge or malformed request or a broken
+// Webhooks that a captured request, a flood, a huge or malformed request or a broken
 // secrets document cannot turn into builds, errors with internal text, or a crash.
 import { createHmac } from 'node:crypto';
 import { request as httpRequest, type Server } from 'node:http';
@@ -23,7 +23,7 @@ const sign = (body: Buffer | string, secret: string) =>
   `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
 
 describe('faults: webhook secrets documents', () => {
-  it('point 9: a secrets document that is not valid says what is wrong, naming its source and never a secret', () => {
+  it('a secrets document that is not valid says what is wrong, naming its source and never a secret', () => {
     const bad = [
       [
         '{"copy": "s3cr',
@@ -53,7 +53,7 @@ describe('faults: webhook secrets documents', () => {
     ]);
   });
 
-  it('point 9: a signature is sha256= and exactly 64 hex digits', () => {
+  it('accepts a signature only as sha256= and exactly 64 hex digits', () => {
     const body = Buffer.from('{}');
     const good = sign(body, 'k');
     expect(verifySignature(body, good, 'k')).toBe(true);
@@ -63,7 +63,7 @@ describe('faults: webhook secrets documents', () => {
     expect(verifySignature(body, ` ${good}`, 'k')).toBe(false);
   });
 
-  it('point 9: malformed percent-escapes in a hook name are told apart', () => {
+  it('decodes a percent-escaped hook name, and gives nothing for malformed escapes instead of throwing', () => {
     expect(decodeHookName('copy')).toBe('copy');
     expect(decodeHookName('co%70y')).toBe('copy');
     expect(decodeHookName('%E0%A4%A')).toBeUndefined();
@@ -134,7 +134,7 @@ describe.each(engines())('faults: webhooks on $name', (engine) => {
     await p.db.query("DELETE FROM strata.runs WHERE trigger->>'kind' = 'webhook'");
   });
 
-  it('point 9: a captured request replayed under a new delivery id starts no second build', async () => {
+  it('a captured request replayed under a new delivery id starts no second build', async () => {
     const body = JSON.stringify({ ref: 'main', after: 'abc123' });
     const first = await call(body, { delivery: 'gh-1' });
     const sameDelivery = await call(body, { delivery: 'gh-1' });
@@ -149,7 +149,7 @@ describe.each(engines())('faults: webhooks on $name', (engine) => {
     expect(await p.runs.countRecent({ target: 'copy', trigger: 'webhook', seconds: 60 })).toBe(1);
   });
 
-  it('point 9: each hook may start only so many builds a minute (429 with Retry-After)', async () => {
+  it('each hook may start only so many builds a minute (429 with Retry-After)', async () => {
     const outs = [];
     for (let i = 0; i < 5; i++) outs.push(await call(JSON.stringify({ push: i })));
     expect(outs.map((o) => o.statusCode)).toEqual([202, 202, 202, 429, 429]);
@@ -157,13 +157,13 @@ describe.each(engines())('faults: webhooks on $name', (engine) => {
     expect(await p.runs.countRecent({ target: 'copy', trigger: 'webhook', seconds: 60 })).toBe(3);
   });
 
-  it('point 9: two secrets during a rotation: the new and the old one both sign; no other does', async () => {
+  it('two secrets during a rotation: the new and the old one both sign; no other does', async () => {
     expect((await call('{"n":1}', { secret: 'new-secret' })).statusCode).toBe(202);
     expect((await call('{"n":2}', { secret: 'old-secret' })).statusCode).toBe(202);
     expect((await call('{"n":3}', { secret: 'wrong' })).statusCode).toBe(401);
   });
 
-  it('point 9: hook names like __proto__ get 401, and change nothing', async () => {
+  it('hook names like __proto__ get 401, and start nothing', async () => {
     for (const hook of ['__proto__', 'constructor', 'toString', 'hasOwnProperty']) {
       const out = await call('{}', { hook, secret: 'new-secret' });
       expect(out.statusCode, hook).toBe(401);
@@ -176,7 +176,7 @@ describe.each(engines())('faults: webhooks on $name', (engine) => {
     expect(http.status).toBe(401);
   });
 
-  it('point 9: an oversized body gets 413, never 500, and nothing of the server in the answer', async () => {
+  it('an oversized body gets 413, never 500, and nothing of the server in the answer', async () => {
     const big = Buffer.alloc(4096, 'a');
     const http = await post('/webhooks/copy', big, {
       'x-hub-signature-256': sign(big, 'new-secret'),
@@ -194,7 +194,7 @@ describe.each(engines())('faults: webhooks on $name', (engine) => {
     ).toBe(413);
   });
 
-  it('point 9: malformed percent-escapes in the path get 400', async () => {
+  it('malformed percent-escapes in the path get 400', async () => {
     const http = await post('/webhooks/%E0%A4%A', Buffer.from('{}'), { 'x-github-delivery': 'pe-1' });
     expect(http).toEqual({
       status: 400,
@@ -202,7 +202,7 @@ describe.each(engines())('faults: webhooks on $name', (engine) => {
     });
   });
 
-  it('point 9: a failure inside is a 503 with a plain message, never internal text', async () => {
+  it('a failure inside is a 503 with a plain message, never internal text', async () => {
     const failing: RunRegistry = Object.create(p.runs, {
       findByDedupeKey: {
         value: async () => {

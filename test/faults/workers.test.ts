@@ -1,6 +1,5 @@
-// Point 6 of issue 9, the database restarted in the middle of a load and of a build, and two workers racing
-// for one job: a worker never dies of an error outside its job, and an outage pauses work and resumes it,
-// losing nothing.
+// The database restarted in the middle of a load and of a build, and two workers racing for one job: a
+// worker never dies of an error outside its job, and an outage pauses work and resumes it, losing nothing.
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -149,7 +148,7 @@ describe.each(engines())('faults: workers on $name', (engine) => {
     await base.db.query('DELETE FROM strata.jobs');
   });
 
-  it('point 6: a worker survives a job it cannot read and a failure to record a run, and goes on working', async () => {
+  it('a worker survives a job it cannot read and a failure to record a run, and goes on working', async () => {
     // Prepare: a job row that is no job; a job whose run cannot be recorded as failed the first time;
     // and a good job after them.
     const poisoned = await base.runs.create('build', 'copy', { kind: 'schedule' });
@@ -203,7 +202,7 @@ describe.each(engines())('faults: workers on $name', (engine) => {
     expect(log.some((l) => l.includes('deadlock detected'))).toBe(true);
   });
 
-  it('point 6: the database goes away in the middle of a load; the worker pauses, resumes, and the run is retried, archived once', async () => {
+  it('the database goes away in the middle of a load; the worker pauses, resumes, and the run is retried, archived once', async () => {
     const flaky = new FlakyDatabase(base.db);
     const gate = gatedStore(base.store, 'archive');
     const p: Platform = { ...base, db: flaky, store: gate.store, ...localQueueAndRuns(flaky) };
@@ -332,7 +331,7 @@ describe.runIf(process.env.DATABASE_URL)('faults: a real database restart (own P
     cluster?.destroy();
   });
 
-  it('point 6: the server restarts in the middle of a load; the worker pauses, resumes, and nothing is archived twice', async () => {
+  it('the server restarts in the middle of a load; the worker pauses, resumes, and nothing is archived twice', async () => {
     const gate = gatedStore(p.store, 'archive');
     const gp: Platform = { ...p, store: gate.store };
     const run = await submit(

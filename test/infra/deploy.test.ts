@@ -71,7 +71,7 @@ describe('core and two children, as the README deploys them', () => {
     }
   });
 
-  describe('1. one platform for the task image', () => {
+  describe('one platform for the task image', () => {
     it('builds the standalone image for linux/arm64 and runs every task definition on ARM64', () => {
       // Prepare: child-b builds its own image; child-a pulls the core's.
       const images = Object.values(assetManifest(childB).dockerImages);
@@ -90,7 +90,7 @@ describe('core and two children, as the README deploys them', () => {
     });
   });
 
-  describe('2. a generic image, and each child its own catalog', () => {
+  describe('a generic image, and each child its own catalog', () => {
     it('keeps the catalog out of the image', () => {
       const dockerfile = readFileSync(join(ROOT, 'tasks', 'Dockerfile'), 'utf8');
       expect(dockerfile).not.toMatch(/^COPY\s+catalog/m);
@@ -181,7 +181,7 @@ describe('core and two children, as the README deploys them', () => {
     });
   });
 
-  describe('3. migrations on the Provider framework', () => {
+  describe('migrations on the Provider framework', () => {
     it('serves Custom::StrataMigrations from a Provider with an isComplete waiter and a total timeout', () => {
       const functions = ta.findResources('AWS::Lambda::Function') as Resources;
       const handlers = Object.entries(functions).map(([id, f]) => [id, f.Properties.Handler]);
@@ -208,7 +208,7 @@ describe('core and two children, as the README deploys them', () => {
     });
   });
 
-  describe('4. federation across accounts', () => {
+  describe('federation across accounts', () => {
     it("lets exactly the configured children's accounts put summaries on the core's bus, and no one else", () => {
       const policies = Object.values(tc.findResources('AWS::Events::EventBusPolicy'));
       const accounts = policies.map(
@@ -305,7 +305,7 @@ describe('core and two children, as the README deploys them', () => {
     });
   });
 
-  describe('5. what a run is priced from', () => {
+  describe('what a run is priced from', () => {
     it("gives each task definition its own size and the cluster's capacity", () => {
       const sizes = taskEnvironment(ta).map((e) => JSON.parse(String(e.STRATA_TASK_SIZE)));
       expect(sizes).toEqual([
@@ -321,7 +321,7 @@ describe('core and two children, as the README deploys them', () => {
     });
   });
 
-  describe('6. operations', () => {
+  describe('operations: alarms and dashboards', () => {
     it('alarms on failed runs with exactly the dimensions Powertools emits', () => {
       // Prepare: what the functions' Metrics instance writes for RunsFailed, and for a per-product metric.
       emitted.addMetric('RunsFailed', MetricUnit.Count, 1);
@@ -360,7 +360,7 @@ describe('core and two children, as the README deploys them', () => {
     });
   });
 
-  describe('8. the README deploy section, step by step', () => {
+  describe('the deploy page, step by step', () => {
     const readme = readFileSync(join(ROOT, 'docs', 'deploy.md'), 'utf8');
     const section = readme.slice(
       readme.indexOf('## Deploy to AWS'),

@@ -4,8 +4,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { parseEnvironment } from '../../lib/config/environments.ts';
 import { nagFindings, synthEnvironment } from './helpers.ts';
 
-/** Issue 9's guard rails and wiring, in the template. */
-describe('child stack: truthful runs (issue 9)', () => {
+/** The guard rails and wiring that keep runs truthful, in the template. */
+describe('child stack: truthful runs', () => {
   let stack: Stack;
   let t: Template;
   beforeAll(async () => {
@@ -15,7 +15,7 @@ describe('child stack: truthful runs (issue 9)', () => {
   const bucketId = (part: string) =>
     Object.keys(t.findResources('AWS::S3::Bucket')).find((id) => id.includes(part))!;
 
-  it('point 10: the archive bucket policy denies object and version deletes to every principal', () => {
+  it('the archive bucket policy denies object and version deletes to every principal', () => {
     const archive = bucketId('ArchiveBucket');
     t.hasResourceProperties('AWS::S3::BucketPolicy', {
       Bucket: { Ref: archive },
@@ -33,7 +33,7 @@ describe('child stack: truthful runs (issue 9)', () => {
     });
   });
 
-  it('point 10: a named break-glass role is the one principal the deny spares', async () => {
+  it('a named break-glass role is the one principal the deny spares', async () => {
     const t2 = Template.fromStack(
       await synthEnvironment('child-a', { archiveBreakGlassRole: 'strata-break-glass' }),
     );
@@ -68,7 +68,7 @@ describe('child stack: truthful runs (issue 9)', () => {
     );
   });
 
-  it('point 2: the ingress bucket is versioned, its replaced versions expire with it, and tasks know the upload limit', () => {
+  it('the ingress bucket is versioned, its replaced versions expire with it, and tasks know the upload limit', () => {
     const ingress = t.findResources('AWS::S3::Bucket')[bucketId('IngressBucket')]!;
     expect(ingress.Properties.VersioningConfiguration).toEqual({ Status: 'Enabled' });
     expect(ingress.Properties.LifecycleConfiguration.Rules).toContainEqual({
@@ -83,7 +83,7 @@ describe('child stack: truthful runs (issue 9)', () => {
       });
   });
 
-  it('point 4: a consumer on the dead-letter queue, and the dispatcher and reconciler may do what they now do', () => {
+  it('a consumer on the dead-letter queue, and the dispatcher may send and the reconciler count jobs on the queue', () => {
     const queues = t.findResources('AWS::SQS::Queue');
     const dlq = Object.keys(queues).find((id) => id.includes('DeadLetter'))!;
     const jobs = Object.keys(queues).find((id) => !id.includes('DeadLetter'))!;
@@ -104,7 +104,7 @@ describe('child stack: truthful runs (issue 9)', () => {
     });
   });
 
-  it('point 11: every alarm on a Strata metric watches it with the dimension the code emits it with', () => {
+  it('every alarm on a Strata metric watches it with the dimension the code emits it with', () => {
     const alarms = Object.values(t.findResources('AWS::CloudWatch::Alarm')).filter(
       (a) => a.Properties.Namespace === 'Strata',
     );
