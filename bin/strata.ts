@@ -1,5 +1,6 @@
 import { basename, resolve } from 'node:path';
 import { Command, Option } from 'commander';
+import { announceGdal } from '../runtime/adapters/gdal/facade.ts';
 import { isFile } from '../runtime/archive/archive.ts';
 import { checkArchive, isDamage, knownDatasets } from '../runtime/archive/check.ts';
 import { NotFoundError } from '../runtime/errors.ts';
@@ -9,7 +10,6 @@ import { listProductVersions } from '../runtime/publish/versions.ts';
 import { RunStatus } from '../runtime/runs/schema.ts';
 import { announceServe } from '../runtime/serve/discovery.ts';
 import { parseWebhookSecrets } from '../runtime/triggers/webhook.ts';
-import { announceGdal } from '../runtime/util/gdal.ts';
 import { registerBuildCommands } from './cli/build-commands.ts';
 import { type GlobalOptions, openCatalog, withPlatform } from './cli/context.ts';
 import { registerCoreCommands, runCoreServer } from './cli/core-commands.ts';

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { requireGdal } from '../../runtime/adapters/gdal/facade.ts';
 import type { Catalog } from '../../runtime/catalog/loader.ts';
 import type { CheckResult } from '../../runtime/errors.ts';
 import { submit, workUntil } from '../../runtime/jobs/execute.ts';
@@ -11,7 +12,6 @@ import { readManifest } from '../../runtime/publish/versions.ts';
 import { QaLocation } from '../../runtime/qa/schema.ts';
 import type { Run, Trigger } from '../../runtime/runs/schema.ts';
 import type { JobHooks } from '../../runtime/runs/steps.ts';
-import { requireGdal } from '../../runtime/util/gdal.ts';
 import { packagePath } from '../../runtime/util/package-root.ts';
 import { type Action, type GlobalOptions, withPlatform } from './context.ts';
 import { writeDemoFiles } from './demo-data.ts';

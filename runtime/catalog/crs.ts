@@ -1,5 +1,5 @@
+import { runGdal } from '../adapters/gdal/facade.ts';
 import { MissingToolError } from '../errors.ts';
-import { runGdal } from '../util/gdal.ts';
 
 const asked = new Map<number, Promise<boolean | undefined>>();
 

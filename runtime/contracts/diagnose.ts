@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { parse as parseCsv } from 'csv-parse/sync';
+import { GdalFailedError } from '../adapters/gdal/facade.ts';
 import type { DatasetVersion } from '../archive/archive.ts';
 import { isGdalFormat } from '../catalog/formats.ts';
 import type { Dataset } from '../catalog/schema.ts';
@@ -15,7 +16,6 @@ import { GEOJSON_SRID, sourceName } from '../load/table.ts';
 import type { CopyChunk, Database } from '../ports/database.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
 import { countNewlines } from '../util/bytes.ts';
-import { GdalFailedError } from '../util/gdal.ts';
 import { MAX_POSITIONS, MAX_PROBLEMS, type Position, type Problem, type Rule } from './receipt.ts';
 import { type CurrentFacts, nounOf, problem, tableProblems } from './rules.ts';
 import { checkStaged, cut } from './staged-rules.ts';

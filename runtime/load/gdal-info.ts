@@ -1,4 +1,4 @@
-import { runGdal } from '../util/gdal.ts';
+import { runGdal } from '../adapters/gdal/facade.ts';
 
 /** A coordinate reference system as a file declares it. */
 export interface FileCrs {

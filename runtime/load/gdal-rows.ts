@@ -1,5 +1,5 @@
+import { streamGdal } from '../adapters/gdal/facade.ts';
 import type { CopyChunk } from '../ports/database.ts';
-import { streamGdal } from '../util/gdal.ts';
 import type { GdalLayer } from './gdal-source.ts';
 
 const NL = 0x0a;

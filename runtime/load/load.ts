@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { parse as parseCsv } from 'csv-parse/sync';
+import { GdalFailedError } from '../adapters/gdal/facade.ts';
 import type { DatasetVersion } from '../archive/archive.ts';
 import { isGdalFormat } from '../catalog/formats.ts';
 import type { Column, Dataset } from '../catalog/schema.ts';
@@ -9,7 +10,6 @@ import { LoadError } from '../errors.ts';
 import { type CopyChunk, CopyRejectedError, type Database } from '../ports/database.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
 import type { LoadProgress } from '../runs/steps.ts';
-import { GdalFailedError } from '../util/gdal.ts';
 import { ident, literal, qualified } from '../util/sql.ts';
 import { closest } from '../util/suggest.ts';
 import { lineOfRecord, RecordTooLargeError, recordChunks } from './csv-records.ts';

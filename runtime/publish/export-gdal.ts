@@ -3,12 +3,12 @@ import { mkdir, mkdtemp, open, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { GdalFailedError, runGdal } from '../adapters/gdal/facade.ts';
 import { BuildError } from '../errors.ts';
 import { outputKey } from '../layout/buckets.ts';
 import type { Database, RowCount } from '../ports/database.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
 import { writeBody } from '../util/files.ts';
-import { GdalFailedError, runGdal } from '../util/gdal.ts';
 import { ident } from '../util/sql.ts';
 import {
   type ColumnInfo,

@@ -1,7 +1,6 @@
 import { constants, type Stats } from 'node:fs';
 import { type FileHandle, lstat, open, realpath } from 'node:fs/promises';
 import { dirname, relative, resolve } from 'node:path';
-import type { Body } from '../ports/object-store.ts';
 
 const WRITE_BATCH = 1 << 20;
 
@@ -29,9 +28,13 @@ export async function writeAll(fh: FileHandle, chunks: Uint8Array[], position: n
 /**
  * Streams a body into an open file in batches of about 1 MiB, one batch written while the next is read:
  * measured on a 80 MB export, a third less CPU than piping into a write stream, whose 16 KiB buffer makes a
- * round trip through the thread pool for every chunk.
+ * round trip through the thread pool for every chunk. Takes what the object store's `Body` is (bytes in hand,
+ * or a stream of them read once), said here in its own words so the floor needs nothing above it.
  */
-export async function writeBody(fh: FileHandle, body: Body): Promise<number> {
+export async function writeBody(
+  fh: FileHandle,
+  body: AsyncIterable<Uint8Array> | Uint8Array | string,
+): Promise<number> {
   if (typeof body === 'string' || body instanceof Uint8Array) {
     const bytes = typeof body === 'string' ? Buffer.from(body) : body;
     await writeAll(fh, [bytes], 0);

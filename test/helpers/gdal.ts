@@ -3,7 +3,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import yazl from 'yazl';
-import { runGdal } from '../../runtime/util/gdal.ts';
+import { runGdal } from '../../runtime/adapters/gdal/facade.ts';
 
 const run = promisify(execFile);
 

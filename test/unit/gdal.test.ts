@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { gdalErrors, resetGdalChoice, runGdal } from '../../runtime/adapters/gdal/facade.ts';
 import { MissingToolError } from '../../runtime/errors.ts';
 import { crsFromWkt, parseOgrinfo } from '../../runtime/load/gdal-info.ts';
 import { shapefileFieldNames } from '../../runtime/publish/export-gdal.ts';
-import { gdalErrors, resetGdalChoice, runGdal } from '../../runtime/util/gdal.ts';
 
 const OGRINFO = `INFO: Open of \`two.gpkg'
       using driver \`GPKG' successful.

@@ -1,10 +1,10 @@
-import { chooseGdal, type GdalChoice, gdalChoice } from '../adapters/gdal/choose.ts';
-import { type GdalProcess, spawnGdal } from '../adapters/gdal/native.ts';
-import { type GdalPort, type GdalStream, type GdalTool, gdalLabel } from '../ports/gdal.ts';
+import { type GdalPort, type GdalStream, type GdalTool, gdalLabel } from '../../ports/gdal.ts';
+import { chooseGdal, type GdalChoice, gdalChoice } from './choose.ts';
+import { type GdalProcess, spawnGdal } from './native.ts';
 
 // The GDAL façade: callers run GDAL's programs by name with their usual arguments, and the port chosen at the
-// first call (runtime/adapters/gdal/choose.ts) runs them, on the system's GDAL or the embedded one.
-export { GDAL_INSTALL, GdalFailedError, gdalErrors } from '../ports/gdal.ts';
+// first call (choose.ts) runs them, on the system's GDAL or the embedded one.
+export { GDAL_INSTALL, GdalFailedError, gdalErrors } from '../../ports/gdal.ts';
 export type { GdalProcess, GdalStream };
 /** Starts a program of the system's GDAL (only: the embedded one has no processes); prefer `streamGdal`. */
 export { spawnGdal };
