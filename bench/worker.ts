@@ -7,7 +7,7 @@ import { FsObjectStore } from '../runtime/adapters/local/fs-object-store.ts';
 import { TableJobQueue } from '../runtime/adapters/local/table-job-queue.ts';
 import { PgDatabase } from '../runtime/adapters/postgres/pg-database.ts';
 import { archiveFile, receiveFile } from '../runtime/archive/archive.ts';
-import type { Catalog } from '../runtime/catalog/loader.ts';
+import type { Catalog } from '../runtime/catalog-files/loader.ts';
 import { Dataset, Output, type OutputFormat, Product } from '../runtime/catalog/schema.ts';
 import { loadUnderContract } from '../runtime/contracts/load-under-contract.ts';
 import { migrate } from '../runtime/db/migrate.ts';

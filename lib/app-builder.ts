@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { type App, Aspects } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { loadCatalogOrThrow } from '../runtime/catalog/loader.ts';
+import { loadCatalogOrThrow } from '../runtime/catalog-files/loader.ts';
 import { catalogSchedules } from './config/schedules.ts';
 import type { ChildEnvironment, Environment } from './config/schema.ts';
 import { suppressChildFindings, suppressCoreFindings } from './nag.ts';

@@ -14,7 +14,7 @@ import { deployedCatalogLocation, readDeployedCatalog } from '../runtime/aws/dep
 import { METRICS_SERVICE, recordRunEnd } from '../runtime/aws/metrics.ts';
 import { ENV, METRICS_NAMESPACE } from '../runtime/aws/names.ts';
 import { openAwsPlatform } from '../runtime/aws/platform.ts';
-import { openCatalog } from '../runtime/catalog/bundle.ts';
+import { openCatalog } from '../runtime/catalog-files/bundle.ts';
 import { isDatabaseUnavailable } from '../runtime/db/transient.ts';
 import { executeJob, RunInterruptedError } from '../runtime/jobs/execute.ts';
 import { openLocalPlatform } from '../runtime/platform/local.ts';

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { requireGdal } from '../../runtime/adapters/gdal/facade.ts';
-import type { Catalog } from '../../runtime/catalog/loader.ts';
+import type { Catalog } from '../../runtime/catalog-files/loader.ts';
 import type { CheckResult } from '../../runtime/errors.ts';
 import { submit, workUntil } from '../../runtime/jobs/execute.ts';
 import { strataHome } from '../../runtime/platform/local.ts';

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { imageCached } from '../../runtime/adapters/local/pglite-image.ts';
-import { packCatalog } from '../../runtime/catalog/bundle.ts';
-import { type Catalog, loadUsableCatalog } from '../../runtime/catalog/loader.ts';
+import { packCatalog } from '../../runtime/catalog-files/bundle.ts';
+import { type Catalog, loadUsableCatalog } from '../../runtime/catalog-files/loader.ts';
 import { requireDataset } from '../../runtime/jobs/ingest.ts';
 import { createsEmbeddedDatabase, openLocalPlatform, strataHome } from '../../runtime/platform/local.ts';
 import type { Platform } from '../../runtime/platform/platform.ts';

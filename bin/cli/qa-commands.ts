@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { FsObjectStore } from '../../runtime/adapters/local/fs-object-store.ts';
-import { loadCatalogOrThrow } from '../../runtime/catalog/loader.ts';
+import { loadCatalogOrThrow } from '../../runtime/catalog-files/loader.ts';
 import { NotFoundError } from '../../runtime/errors.ts';
 import { strataHome } from '../../runtime/platform/local.ts';
 import type { Platform } from '../../runtime/platform/platform.ts';

@@ -2,7 +2,7 @@ import { get } from 'node:http';
 import { pgliteDataDir } from '../../runtime/adapters/local/pglite-database.ts';
 import { listVersions, type VersionRow } from '../../runtime/archive/archive.ts';
 import { archivedVersionRows } from '../../runtime/archive/loads.ts';
-import { type Catalog, unavailable } from '../../runtime/catalog/loader.ts';
+import { type Catalog, unavailable } from '../../runtime/catalog-files/loader.ts';
 import { dataDirSystemIdentifier } from '../../runtime/db/identity.ts';
 import { localStore, openDatabase, strataHome } from '../../runtime/platform/local.ts';
 import type { Database } from '../../runtime/ports/database.ts';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { Catalog } from '../../runtime/catalog/loader.ts';
+import type { Catalog } from '../../runtime/catalog-files/loader.ts';
 import { UsageError } from '../../runtime/errors.ts';
 import { workUntil } from '../../runtime/jobs/execute.ts';
 import type { Platform } from '../../runtime/platform/platform.ts';

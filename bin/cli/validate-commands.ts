@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { type Catalog, loadCatalog } from '../../runtime/catalog/loader.ts';
+import { type Catalog, loadCatalog } from '../../runtime/catalog-files/loader.ts';
 import { type CatalogIssue, ConflictError, formatIssue } from '../../runtime/errors.ts';
 import { openDatabase } from '../../runtime/platform/local.ts';
 import { checkProductSql } from '../../runtime/products/sql-check.ts';

@@ -1,4 +1,4 @@
-import { formatPath } from '../../runtime/catalog/loader.ts';
+import { formatPath } from '../../runtime/catalog-files/loader.ts';
 import { Environment } from './schema.ts';
 
 /**

@@ -1,4 +1,4 @@
-import type { Catalog } from '../../runtime/catalog/loader.ts';
+import type { Catalog } from '../../runtime/catalog-files/loader.ts';
 import type { CatalogSchedule } from '../constructs/triggers.ts';
 
 /** Every dataset and product of a catalog that declares a schedule: one EventBridge rule each. */

@@ -6,7 +6,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import { Construct } from 'constructs';
 import { ENV } from '../../runtime/aws/names.ts';
-import { packCatalog } from '../../runtime/catalog/bundle.ts';
+import { packCatalog } from '../../runtime/catalog-files/bundle.ts';
 
 export interface CatalogDeploymentProps {
   /** The child's catalog directory (absolute). */
@@ -14,7 +14,7 @@ export interface CatalogDeploymentProps {
 }
 
 /**
- * A child's catalog, deployed with its stack: the directory packed into one object (runtime/catalog/bundle.ts),
+ * A child's catalog, deployed with its stack: the directory packed into one object (runtime/catalog-files/bundle.ts),
  * published as an S3 asset keyed by its sha256. The stack records the hash (an output, and the environment of
  * every task and function that reads the catalog), and readers check the object against it. The task image
  * stays generic: two children deploy different catalogs with the same image.

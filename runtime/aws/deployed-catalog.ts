@@ -1,6 +1,6 @@
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { unpackCatalog } from '../catalog/bundle.ts';
-import type { Catalog } from '../catalog/loader.ts';
+import { unpackCatalog } from '../catalog-files/bundle.ts';
+import type { Catalog } from '../catalog-files/loader.ts';
 import { ENV } from './names.ts';
 
 export interface DeployedCatalogLocation {

@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import type { DatasetVersion } from '../archive/archive.ts';
-import type { Catalog } from '../catalog/loader.ts';
 import { schedulePeriodSeconds } from '../catalog/schedule-period.ts';
+import type { Catalog } from '../catalog-files/loader.ts';
 import type { QuarantineEntry, QuarantineRecord, ReleaseRecord } from '../contracts/quarantine.ts';
 import type { Receipt } from '../contracts/receipt.ts';
 import { type CurrentPointer, DatasetEvent } from '../datasets/current.ts';

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Catalog } from '../catalog/loader.ts';
+import type { Catalog } from '../catalog-files/loader.ts';
 import type { Platform } from '../platform/platform.ts';
 import type { PublishSummary } from '../ports/federation.ts';
 import { signSummary } from '../ports/federation-keys.ts';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Catalog } from '../catalog/loader.ts';
+import type { Catalog } from '../catalog-files/loader.ts';
 import { Usage } from '../cost/usage.ts';
 import { isDatabaseUnavailable } from '../db/transient.ts';
 import { errorToJSON, LoadError, StrataError } from '../errors.ts';

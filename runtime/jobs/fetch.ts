@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Catalog } from '../catalog/loader.ts';
+import type { Catalog } from '../catalog-files/loader.ts';
 import { LoadError } from '../errors.ts';
 import type { Platform } from '../platform/platform.ts';
 import type { JobHooks } from '../runs/steps.ts';

@@ -1,7 +1,7 @@
 import { type DatasetVersion, type Origin, receiveFile } from '../archive/archive.ts';
 import { recordLoad } from '../archive/loads.ts';
-import { type Catalog, unavailable } from '../catalog/loader.ts';
 import type { Dataset } from '../catalog/schema.ts';
+import { type Catalog, unavailable } from '../catalog-files/loader.ts';
 import { extentOf, resendProblems } from '../contracts/accept.ts';
 import {
   ContractRefusal,

@@ -1,5 +1,5 @@
-import type { Catalog } from '../catalog/loader.ts';
 import type { Dataset } from '../catalog/schema.ts';
+import type { Catalog } from '../catalog-files/loader.ts';
 import {
   type Admitted,
   ContractRefusal,

@@ -1,5 +1,5 @@
-import type { Catalog } from '../catalog/loader.ts';
 import type { ProductEntry } from '../catalog/schema.ts';
+import type { Catalog } from '../catalog-files/loader.ts';
 import { isDatabaseUnavailable } from '../db/transient.ts';
 import { BuildError, CheckFailedError, type CheckResult, StrataError } from '../errors.ts';
 import { announcePublished } from '../federation/announce.ts';

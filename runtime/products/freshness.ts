@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { Catalog } from '../catalog/loader.ts';
 import type { ProductEntry } from '../catalog/schema.ts';
+import type { Catalog } from '../catalog-files/loader.ts';
 import { BuildError } from '../errors.ts';
 import type { Queryable } from '../ports/database.ts';
 import { type LockedInput, planBuild } from './plan.ts';

@@ -1,4 +1,4 @@
-import type { Catalog } from '../catalog/loader.ts';
+import type { Catalog } from '../catalog-files/loader.ts';
 import { LOADING_SCHEMA } from '../load/table.ts';
 import type { Database } from '../ports/database.ts';
 import { ident, qualified } from '../util/sql.ts';

@@ -1,5 +1,5 @@
-import { type Catalog, unavailable } from '../catalog/loader.ts';
 import type { ProductEntry } from '../catalog/schema.ts';
+import { type Catalog, unavailable } from '../catalog-files/loader.ts';
 import { BuildError } from '../errors.ts';
 import type { Queryable } from '../ports/database.ts';
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { type Catalog, formatPath, locateInFile } from '../catalog/loader.ts';
 import type { Dataset, ProductEntry } from '../catalog/schema.ts';
+import { type Catalog, formatPath, locateInFile } from '../catalog-files/loader.ts';
 import { splitStatements } from '../db/split-statements.ts';
 import type { CatalogIssue, CatalogSubject } from '../errors.ts';
 import { createTableSQL } from '../load/table.ts';

@@ -37,7 +37,7 @@ export interface Run {
   readonly error: Record<string, unknown> | null;
   readonly lineage: Record<string, unknown> | null;
   readonly result: Record<string, unknown> | null;
-  /** The sha256 of the catalog the run worked with (see runtime/catalog/bundle.ts). */
+  /** The sha256 of the catalog the run worked with (see runtime/catalog-files/bundle.ts). */
   readonly catalogSha256: string | null;
   /** What the run used and cost (see runtime/cost/ledger.ts), once it has finished. */
   readonly cost: CostLedger | null;

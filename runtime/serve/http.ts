@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import { MemoryNonceStore, MemoryRateLimiter } from '../adapters/local/memory-guards.ts';
 import { listVersions } from '../archive/archive.ts';
-import type { Catalog } from '../catalog/loader.ts';
+import type { Catalog } from '../catalog-files/loader.ts';
 import { createApp } from '../http/app.ts';
 import { nodeServer } from '../http/node.ts';
 import { emptyDirectory } from '../partners/credentials.ts';

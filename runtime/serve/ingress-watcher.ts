@@ -1,7 +1,7 @@
 import type { Dirent, Stats } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Catalog } from '../catalog/loader.ts';
+import type { Catalog } from '../catalog-files/loader.ts';
 import type { Platform } from '../platform/platform.ts';
 import { type IngressOutcome, isInProgressName, onObjectCreated } from '../triggers/ingress.ts';
 import { kindOf } from '../util/files.ts';

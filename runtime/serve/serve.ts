@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { Cron } from 'croner';
-import type { Catalog } from '../catalog/loader.ts';
+import type { Catalog } from '../catalog-files/loader.ts';
 import type { Platform } from '../platform/platform.ts';
 import type { PartnerDirectory } from '../ports/partner-directory.ts';
 import { onSchedule } from '../triggers/schedule.ts';

@@ -1,4 +1,4 @@
-import type { Catalog } from '../catalog/loader.ts';
+import type { Catalog } from '../catalog-files/loader.ts';
 import { isDatabaseUnavailable } from '../db/transient.ts';
 import { type ExecuteOptions, executeJob, RunInterruptedError } from '../jobs/execute.ts';
 import type { Platform } from '../platform/platform.ts';

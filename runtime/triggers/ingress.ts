@@ -1,4 +1,4 @@
-import { type Catalog, problemsOf } from '../catalog/loader.ts';
+import { type Catalog, problemsOf } from '../catalog-files/loader.ts';
 import { submitOnce } from '../jobs/submit.ts';
 import { takesUploadsFrom } from '../partners/uploads.ts';
 import type { JobQueue } from '../ports/job-queue.ts';

@@ -1,4 +1,4 @@
-import { type Catalog, problemsOf } from '../catalog/loader.ts';
+import { type Catalog, problemsOf } from '../catalog-files/loader.ts';
 import { submitOnce } from '../jobs/submit.ts';
 import type { JobQueue } from '../ports/job-queue.ts';
 import type { RunRegistry } from '../runs/registry.ts';

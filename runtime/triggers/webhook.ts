@@ -1,7 +1,7 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { WEBHOOK_HOOK_KEY } from '../aws/names.ts';
-import { type Catalog, problemsOf } from '../catalog/loader.ts';
+import { type Catalog, problemsOf } from '../catalog-files/loader.ts';
 import { isDatabaseUnavailable } from '../db/transient.ts';
 import { StrataError } from '../errors.ts';
 import type { JobQueue } from '../ports/job-queue.ts';

@@ -1,5 +1,5 @@
 import type { VersionRow } from '../archive/archive.ts';
-import type { Catalog } from '../catalog/loader.ts';
+import type { Catalog } from '../catalog-files/loader.ts';
 import type { Scopes } from '../partners/scopes.ts';
 import type { JobQueue } from '../ports/job-queue.ts';
 import type { ObjectStore } from '../ports/object-store.ts';

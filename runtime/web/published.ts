@@ -1,5 +1,5 @@
 import type { Context } from 'hono';
-import type { Catalog } from '../catalog/loader.ts';
+import type { Catalog } from '../catalog-files/loader.ts';
 import type { PublishedFile } from '../publish/export.ts';
 import type { Manifest } from '../publish/manifest.ts';
 import type { PublishedReader } from '../publish/reader.ts';

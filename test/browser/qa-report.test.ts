@@ -8,7 +8,7 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeDemoFiles } from '../../bin/cli/demo-data.ts';
-import { type Catalog, loadCatalogOrThrow } from '../../runtime/catalog/loader.ts';
+import { type Catalog, loadCatalogOrThrow } from '../../runtime/catalog-files/loader.ts';
 import { submit, workUntil } from '../../runtime/jobs/execute.ts';
 import { runIngest } from '../../runtime/jobs/ingest.ts';
 import { readManifest } from '../../runtime/publish/versions.ts';

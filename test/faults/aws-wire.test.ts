@@ -14,7 +14,7 @@ import S3rver from 's3rver';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DataApiDatabase } from '../../runtime/adapters/aws/data-api-database.ts';
 import { S3ObjectStore } from '../../runtime/adapters/aws/s3-object-store.ts';
-import type { Catalog } from '../../runtime/catalog/loader.ts';
+import type { Catalog } from '../../runtime/catalog-files/loader.ts';
 import { NotFoundError } from '../../runtime/errors.ts';
 import { executeJob, submit } from '../../runtime/jobs/execute.ts';
 import type { Platform } from '../../runtime/platform/platform.ts';

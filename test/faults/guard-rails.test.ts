@@ -3,7 +3,7 @@
 // by changing role; and the platform never runs what a product defined as its own user.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Catalog } from '../../runtime/catalog/loader.ts';
+import type { Catalog } from '../../runtime/catalog-files/loader.ts';
 import { submit, workUntil } from '../../runtime/jobs/execute.ts';
 import { runIngest } from '../../runtime/jobs/ingest.ts';
 import { listProductVersions } from '../../runtime/publish/versions.ts';

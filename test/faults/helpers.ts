@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Catalog } from '../../runtime/catalog/loader.ts';
+import type { Catalog } from '../../runtime/catalog-files/loader.ts';
 import { writeCatalog } from '../helpers/catalog.ts';
 
 export { until } from '../helpers/wait.ts';

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { appendFile, mkdir, readdir, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Catalog } from '../../runtime/catalog/loader.ts';
+import type { Catalog } from '../../runtime/catalog-files/loader.ts';
 import { executeJob } from '../../runtime/jobs/execute.ts';
 import { IngressWatcher } from '../../runtime/serve/ingress-watcher.ts';
 import type { IngressOutcome } from '../../runtime/triggers/ingress.ts';

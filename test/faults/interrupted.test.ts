@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ensureBundle } from '../../bin/bundle.mjs';
-import type { Catalog } from '../../runtime/catalog/loader.ts';
+import type { Catalog } from '../../runtime/catalog-files/loader.ts';
 import { executeJob, submit } from '../../runtime/jobs/execute.ts';
 import { openLocalPlatform } from '../../runtime/platform/local.ts';
 import type { Platform } from '../../runtime/platform/platform.ts';

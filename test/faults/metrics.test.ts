@@ -6,7 +6,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { recordRunEnd } from '../../runtime/aws/metrics.ts';
 import { METRICS_NAMESPACE, METRICS_SERVICE } from '../../runtime/aws/names.ts';
-import type { Catalog } from '../../runtime/catalog/loader.ts';
+import type { Catalog } from '../../runtime/catalog-files/loader.ts';
 import { executeJob, submit } from '../../runtime/jobs/execute.ts';
 import { runIngest } from '../../runtime/jobs/ingest.ts';
 import type { Platform } from '../../runtime/platform/platform.ts';

@@ -2,7 +2,7 @@
 // behind each other instead of failing.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Catalog } from '../../runtime/catalog/loader.ts';
+import type { Catalog } from '../../runtime/catalog-files/loader.ts';
 import { executeJob, submit, workUntil } from '../../runtime/jobs/execute.ts';
 import { runIngest } from '../../runtime/jobs/ingest.ts';
 import type { JobMessage } from '../../runtime/ports/job-queue.ts';

@@ -6,7 +6,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Catalog } from '../../runtime/catalog/loader.ts';
+import type { Catalog } from '../../runtime/catalog-files/loader.ts';
 import { executeJob, submit } from '../../runtime/jobs/execute.ts';
 import { parseSince, redriveRun, replayFailed } from '../../runtime/runs/redrive.ts';
 import type { Run } from '../../runtime/runs/schema.ts';

@@ -13,7 +13,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { S3ObjectStore } from '../../runtime/adapters/aws/s3-object-store.ts';
-import type { Catalog } from '../../runtime/catalog/loader.ts';
+import type { Catalog } from '../../runtime/catalog-files/loader.ts';
 import { executeJob } from '../../runtime/jobs/execute.ts';
 import type { Platform } from '../../runtime/platform/platform.ts';
 import type { JobMessage } from '../../runtime/ports/job-queue.ts';

@@ -5,7 +5,7 @@ import { request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Catalog } from '../../runtime/catalog/loader.ts';
+import type { Catalog } from '../../runtime/catalog-files/loader.ts';
 import type { RunRegistry } from '../../runtime/runs/registry.ts';
 import { httpServer } from '../../runtime/serve/http.ts';
 import {

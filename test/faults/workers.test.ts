@@ -7,7 +7,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FsObjectStore } from '../../runtime/adapters/local/fs-object-store.ts';
 import { PgDatabase } from '../../runtime/adapters/postgres/pg-database.ts';
-import type { Catalog } from '../../runtime/catalog/loader.ts';
+import type { Catalog } from '../../runtime/catalog-files/loader.ts';
 import { migrate } from '../../runtime/db/migrate.ts';
 import { submit } from '../../runtime/jobs/execute.ts';
 import { runIngest } from '../../runtime/jobs/ingest.ts';

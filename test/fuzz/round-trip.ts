@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import type { Catalog } from '../../runtime/catalog/loader.ts';
 import type { OutputFormat } from '../../runtime/catalog/schema.ts';
+import type { Catalog } from '../../runtime/catalog-files/loader.ts';
 import { executeJob, submit } from '../../runtime/jobs/execute.ts';
 import { runIngest } from '../../runtime/jobs/ingest.ts';
 import { readManifest } from '../../runtime/publish/versions.ts';

@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { type Catalog, loadCatalogOrThrow } from '../../runtime/catalog/loader.ts';
+import { type Catalog, loadCatalogOrThrow } from '../../runtime/catalog-files/loader.ts';
 
 export interface CatalogSpec {
   readonly datasets?: Record<string, Record<string, unknown>>;

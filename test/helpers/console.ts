@@ -3,7 +3,7 @@
 // failed because an input had no version yet (which a retry mends once the input has one).
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Catalog } from '../../runtime/catalog/loader.ts';
+import type { Catalog } from '../../runtime/catalog-files/loader.ts';
 import { submit, workUntil } from '../../runtime/jobs/execute.ts';
 import type { Run } from '../../runtime/runs/schema.ts';
 import { writeCatalog } from './catalog.ts';

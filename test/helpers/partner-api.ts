@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as Hawk from 'hawk';
 import { MemoryNonceStore, MemoryRateLimiter } from '../../runtime/adapters/local/memory-guards.ts';
-import type { Catalog } from '../../runtime/catalog/loader.ts';
+import type { Catalog } from '../../runtime/catalog-files/loader.ts';
 import { createApp } from '../../runtime/http/app.ts';
 import { addPartner, type IssuedCredentials } from '../../runtime/partners/admin.ts';
 import { emptyDirectory } from '../../runtime/partners/credentials.ts';

@@ -10,7 +10,7 @@ import { metrics as emitted } from '../../lambdas/shared/observability.ts';
 import { alarmWindow } from '../../lib/constructs/observability.ts';
 import { MIGRATIONS_TOTAL_TIMEOUT } from '../../lib/constructs/postgis-cluster.ts';
 import { IMAGE_EXCLUDES, TASK_PLATFORM } from '../../lib/constructs/task-runner.ts';
-import { packCatalog } from '../../runtime/catalog/bundle.ts';
+import { packCatalog } from '../../runtime/catalog-files/bundle.ts';
 import { assetManifest, nagFindings, synthEnvironment } from './helpers.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeDemoFiles } from '../../bin/cli/demo-data.ts';
-import { type Catalog, loadCatalogOrThrow } from '../../runtime/catalog/loader.ts';
+import { type Catalog, loadCatalogOrThrow } from '../../runtime/catalog-files/loader.ts';
 import { BuildError } from '../../runtime/errors.ts';
 import { executeJob, submit, workUntil } from '../../runtime/jobs/execute.ts';
 import { runIngest } from '../../runtime/jobs/ingest.ts';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listVersions, receiveFile } from '../../runtime/archive/archive.ts';
 import { checkArchive, isDamage } from '../../runtime/archive/check.ts';
-import type { Catalog } from '../../runtime/catalog/loader.ts';
+import type { Catalog } from '../../runtime/catalog-files/loader.ts';
 import { listQuarantine, recordRelease } from '../../runtime/contracts/quarantine.ts';
 import { Receipt } from '../../runtime/contracts/receipt.ts';
 import { currentVersion, history, syncEvents } from '../../runtime/datasets/current.ts';

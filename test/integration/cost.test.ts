@@ -1,8 +1,8 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openCatalog } from '../../runtime/catalog/bundle.ts';
-import type { Catalog } from '../../runtime/catalog/loader.ts';
+import { openCatalog } from '../../runtime/catalog-files/bundle.ts';
+import type { Catalog } from '../../runtime/catalog-files/loader.ts';
 import { CostLedger } from '../../runtime/cost/ledger.ts';
 import { PRICES } from '../../runtime/cost/prices.ts';
 import { awsCostProfile, DEFAULT_TASK_SIZES } from '../../runtime/cost/profile.ts';

@@ -4,7 +4,7 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { packCatalog } from '../../runtime/catalog/bundle.ts';
+import { packCatalog } from '../../runtime/catalog-files/bundle.ts';
 import type { CoreStatus } from '../../runtime/federation/intake.ts';
 import type { PublishSummary } from '../../runtime/ports/federation.ts';
 import { signingKey, signSummary } from '../../runtime/ports/federation-keys.ts';

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listVersions } from '../../runtime/archive/archive.ts';
-import type { Catalog } from '../../runtime/catalog/loader.ts';
+import type { Catalog } from '../../runtime/catalog-files/loader.ts';
 import { LoadError } from '../../runtime/errors.ts';
 import { runFetch } from '../../runtime/jobs/fetch.ts';
 import { writeCatalog } from '../helpers/catalog.ts';

@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { archiveFile } from '../../runtime/archive/archive.ts';
-import type { Catalog } from '../../runtime/catalog/loader.ts';
+import type { Catalog } from '../../runtime/catalog-files/loader.ts';
 import { LoadError } from '../../runtime/errors.ts';
 import { runIngest } from '../../runtime/jobs/ingest.ts';
 import { loadVersion } from '../../runtime/load/load.ts';

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { PgDatabase } from '../../runtime/adapters/postgres/pg-database.ts';
 import { archiveFile, listVersions } from '../../runtime/archive/archive.ts';
 import { checkArchive, isDamage } from '../../runtime/archive/check.ts';
-import type { Catalog } from '../../runtime/catalog/loader.ts';
+import type { Catalog } from '../../runtime/catalog-files/loader.ts';
 import { migrate } from '../../runtime/db/migrate.ts';
 import { ContractError, LoadError } from '../../runtime/errors.ts';
 import { executeJob, submit } from '../../runtime/jobs/execute.ts';

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PgliteDatabase } from '../../runtime/adapters/local/pglite-database.ts';
 import { listVersions } from '../../runtime/archive/archive.ts';
 import { archivedVersionRows, type LoadRecord } from '../../runtime/archive/loads.ts';
-import type { Catalog } from '../../runtime/catalog/loader.ts';
+import type { Catalog } from '../../runtime/catalog-files/loader.ts';
 import { databaseIdentity, dataDirSystemIdentifier } from '../../runtime/db/identity.ts';
 import { runIngest } from '../../runtime/jobs/ingest.ts';
 import { loadRecordKey } from '../../runtime/layout/buckets.ts';

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TableJobQueue } from '../../runtime/adapters/local/table-job-queue.ts';
-import type { Catalog } from '../../runtime/catalog/loader.ts';
+import type { Catalog } from '../../runtime/catalog-files/loader.ts';
 import { submit, workUntil } from '../../runtime/jobs/execute.ts';
 import { RunRegistry } from '../../runtime/runs/registry.ts';
 import { IngressWatcher } from '../../runtime/serve/ingress-watcher.ts';

@@ -2,7 +2,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadCatalogOrThrow } from '../../runtime/catalog/loader.ts';
+import { loadCatalogOrThrow } from '../../runtime/catalog-files/loader.ts';
 import { migrate, readMigrations } from '../../runtime/db/migrate.ts';
 import { executeJob, submit } from '../../runtime/jobs/execute.ts';
 import { engines, type TestPlatform, testPlatform } from '../helpers/engines.ts';

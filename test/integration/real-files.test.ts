@@ -2,7 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkArchive, isDamage } from '../../runtime/archive/check.ts';
-import type { Catalog } from '../../runtime/catalog/loader.ts';
+import type { Catalog } from '../../runtime/catalog-files/loader.ts';
 import { getQuarantined, listQuarantine } from '../../runtime/contracts/quarantine.ts';
 import { Receipt } from '../../runtime/contracts/receipt.ts';
 import { currentVersion } from '../../runtime/datasets/current.ts';

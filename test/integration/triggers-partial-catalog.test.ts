@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Catalog, loadCatalog } from '../../runtime/catalog/loader.ts';
+import { type Catalog, loadCatalog } from '../../runtime/catalog-files/loader.ts';
 import { onObjectCreated } from '../../runtime/triggers/ingress.ts';
 import { onSchedule } from '../../runtime/triggers/schedule.ts';
 import { onWebhook } from '../../runtime/triggers/webhook.ts';

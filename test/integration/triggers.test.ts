@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Catalog } from '../../runtime/catalog/loader.ts';
+import type { Catalog } from '../../runtime/catalog-files/loader.ts';
 import type { JobMessage, TaskSize } from '../../runtime/ports/job-queue.ts';
 import { CapacityError, type TaskLauncher } from '../../runtime/ports/task-launcher.ts';
 import { dispatch } from '../../runtime/triggers/dispatch.ts';

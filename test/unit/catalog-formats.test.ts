@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadCatalog } from '../../runtime/catalog/loader.ts';
+import { loadCatalog } from '../../runtime/catalog-files/loader.ts';
 import { formatIssue } from '../../runtime/errors.ts';
 
 async function problems(files: Record<string, string>): Promise<string[]> {

@@ -7,7 +7,12 @@ import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { deployedCatalogLocation, readDeployedCatalog } from '../../runtime/aws/deployed-catalog.ts';
-import { CatalogHashError, openCatalog, packCatalog, unpackCatalog } from '../../runtime/catalog/bundle.ts';
+import {
+  CatalogHashError,
+  openCatalog,
+  packCatalog,
+  unpackCatalog,
+} from '../../runtime/catalog-files/bundle.ts';
 import { CatalogError } from '../../runtime/errors.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');

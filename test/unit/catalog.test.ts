@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { loadCatalog, tablesCreatedBy, unavailable } from '../../runtime/catalog/loader.ts';
+import { loadCatalog, tablesCreatedBy, unavailable } from '../../runtime/catalog-files/loader.ts';
 import { formatIssue } from '../../runtime/errors.ts';
 
 const SHIPPED = fileURLToPath(new URL('../../catalog', import.meta.url));

@@ -5,7 +5,7 @@ import * as Hawk from 'hawk';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FsObjectStore } from '../../runtime/adapters/local/fs-object-store.ts';
 import { MemoryNonceStore } from '../../runtime/adapters/local/memory-guards.ts';
-import type { Catalog } from '../../runtime/catalog/loader.ts';
+import type { Catalog } from '../../runtime/catalog-files/loader.ts';
 import { revokeKey } from '../../runtime/partners/admin.ts';
 import { writeCatalog } from '../helpers/catalog.ts';
 import {

@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { DataApiDatabase } from '../../runtime/adapters/aws/data-api-database.ts';
 import { S3ObjectStore } from '../../runtime/adapters/aws/s3-object-store.ts';
 import { FsObjectStore } from '../../runtime/adapters/local/fs-object-store.ts';
-import type { Catalog } from '../../runtime/catalog/loader.ts';
+import type { Catalog } from '../../runtime/catalog-files/loader.ts';
 import { handleEvent, type RestProxyEvent } from '../../runtime/http/lambda.ts';
 import { RunRegistry } from '../../runtime/runs/registry.ts';
 import { S3UrlSigner, type UrlSigner } from '../../runtime/web/urls.ts';

@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import type { Catalog } from '../../catalog/loader.ts';
+import type { Catalog } from '../../catalog-files/loader.ts';
 import type { PublishedReader } from '../../publish/reader.ts';
 import { NameParam, VersionParam } from '../../web/params.ts';
 import { notFound } from '../../web/problem.ts';

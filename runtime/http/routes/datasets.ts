@@ -1,8 +1,8 @@
 import { type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import { archivedVersions } from '../../archive/archive.ts';
-import type { Catalog } from '../../catalog/loader.ts';
 import type { Dataset as CatalogDataset } from '../../catalog/schema.ts';
+import type { Catalog } from '../../catalog-files/loader.ts';
 import { takesUploadsFrom } from '../../partners/uploads.ts';
 import type { ObjectStore } from '../../ports/object-store.ts';
 import type { AppDeps, AppEnv, Principal } from '../../web/context.ts';

@@ -1,6 +1,15 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
 import {
+  formatPath,
+  type Position,
+  parseYaml,
+  positionOf,
+  schemaIssues,
+  type YamlSource,
+} from '../catalog/issues.ts';
+import { Dataset, Product, type ProductEntry } from '../catalog/schema.ts';
+import {
   CatalogError,
   type CatalogIssue,
   type CatalogSubject,
@@ -9,8 +18,6 @@ import {
 } from '../errors.ts';
 import { didYouMean } from '../util/suggest.ts';
 import { type CrsReference, unknownCrs } from './crs.ts';
-import { formatPath, type Position, parseYaml, positionOf, schemaIssues, type YamlSource } from './issues.ts';
-import { Dataset, Product, type ProductEntry } from './schema.ts';
 
 export { formatPath };
 
@@ -27,7 +34,7 @@ export interface Catalog {
     readonly datasets: ReadonlyMap<string, readonly CatalogIssue[]>;
     readonly products: ReadonlyMap<string, readonly CatalogIssue[]>;
   };
-  /** The sha256 of the catalog's pack (runtime/catalog/bundle.ts), when it was opened through one. */
+  /** The sha256 of the catalog's pack (runtime/catalog-files/bundle.ts), when it was opened through one. */
   readonly sha256?: string;
 }
 
