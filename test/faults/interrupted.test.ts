@@ -51,7 +51,11 @@ describe.each(engines())('faults: interrupted runs on $name', (engine) => {
       { kind: 'schedule' },
       { kind: 'build', product: 'copy' },
     );
-    await p.runs.claims.claimForDispatch(run.id, 'claim:x', { kind: 'build', runId: run.id, product: 'copy' });
+    await p.runs.claims.claimForDispatch(run.id, 'claim:x', {
+      kind: 'build',
+      runId: run.id,
+      product: 'copy',
+    });
     await p.runs.claims.settleDispatch(run.id, 'claim:x', TASK);
     await p.runs.start(run.id, 'task a');
     // Act: SIGTERM: the task marks its run interrupted (as tasks/main.ts does); then ECS reports the stop.
