@@ -16,9 +16,10 @@ import { GEOJSON_SRID, sourceName } from '../load/table.ts';
 import type { CopyChunk, Database } from '../ports/database.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
 import { countNewlines } from '../util/bytes.ts';
+import { checkStaged } from './check-staged.ts';
 import { MAX_POSITIONS, MAX_PROBLEMS, type Position, type Problem, type Rule } from './receipt.ts';
-import { type CurrentFacts, nounOf, problem, tableProblems } from './rules.ts';
-import { checkStaged, cut } from './staged-rules.ts';
+import { cut, nounOf, problem, tableProblems } from './rules.ts';
+import type { DiagnoseOptions } from './staged-rules.ts';
 
 /**
  * Reads a file that broke its dataset's contract a second time, to list every problem rather than the first:
@@ -35,15 +36,6 @@ export interface Diagnosis {
   /** Geometries PostGIS finds invalid, whatever the policy, with the first few and their reasons. */
   readonly geometry: { invalid: number; at: Position[] } | undefined;
   readonly nonNull: Record<string, number>;
-}
-
-export interface DiagnoseOptions {
-  /** The current version, for the change limits. */
-  readonly current?: CurrentFacts;
-  /** Only find the invalid geometries (a file accepted with them, whose receipt says where they are). */
-  readonly geometryOnly?: boolean;
-  /** The rules an operator may waive (row counts, change, bbox, invalid geometry) are not applied. */
-  readonly waive?: boolean;
 }
 
 /** The file cannot be read row by row (its header, or its structure, is wrong): its first problem is all there is. */
@@ -145,6 +137,31 @@ export async function diagnose(
   });
 }
 
+/** The dataset's column for each field of the header, in order; a header that does not name them is not diagnosable. */
+function csvHeader(dataset: Dataset, first: Buffer): number[] {
+  let header: string[];
+  try {
+    header =
+      (
+        parseCsv(first.toString('utf8').replace(/^\uFEFF/, ''), {
+          delimiter: dataset.csv.delimiter,
+          relax_column_count: true,
+        }) as string[][]
+      )[0] ?? [];
+  } catch (e) {
+    throw new NotDiagnosableError(`the header row is not valid CSV: ${(e as Error).message}`);
+  }
+  const bySource = new Map(dataset.columns.map((c, i) => [sourceName(c), i]));
+  const order = header.map((h) => bySource.get(h.trim()));
+  if (
+    order.length !== dataset.columns.length ||
+    new Set(order).size !== order.length ||
+    order.includes(undefined)
+  )
+    throw new NotDiagnosableError("the header does not name the dataset's columns");
+  return order as number[];
+}
+
 /** CSV records as text rows with their line, in the dataset's column order. Returns the records read. */
 async function fillFromCsv(
   db: Database,
@@ -154,56 +171,21 @@ async function fillFromCsv(
   tally: Tally,
 ): Promise<number> {
   const chunks = recordChunks(source);
-  const unreadable = async (reason: string): Promise<never> => {
-    await chunks.return(undefined);
-    throw new NotDiagnosableError(reason);
-  };
   const first = await chunks.next();
   if (first.done) return 0;
-  const delimiter = dataset.csv.delimiter;
-  let header: string[];
+  let order: number[];
   try {
-    header =
-      (
-        parseCsv(first.value.data.toString('utf8').replace(/^\uFEFF/, ''), {
-          delimiter,
-          relax_column_count: true,
-        }) as string[][]
-      )[0] ?? [];
+    order = csvHeader(dataset, first.value.data);
   } catch (e) {
-    return unreadable(`the header row is not valid CSV: ${(e as Error).message}`);
+    await chunks.return(undefined);
+    throw e;
   }
-  const bySource = new Map(dataset.columns.map((c, i) => [sourceName(c), i]));
-  const order = header.map((h) => bySource.get(h.trim()));
-  if (
-    order.length !== dataset.columns.length ||
-    new Set(order).size !== order.length ||
-    order.includes(undefined)
-  )
-    return unreadable("the header does not name the dataset's columns");
-  const width = order.length;
   // The line the next record starts on.
   let line = countNewlines(first.value.data) + 1;
   let rows = 0;
-  const cast = (value: string, context: { quoting: boolean }) =>
-    context.quoting || value !== '' ? value : null;
-
   async function* body(): AsyncGenerator<CopyChunk> {
     for await (const chunk of chunks) {
-      let records: { record: (string | null)[]; info: { lines: number } }[];
-      try {
-        records = parseCsv(chunk.data, {
-          delimiter,
-          relax_column_count: true,
-          relax_quotes: true,
-          info: true,
-          cast,
-        }) as unknown as typeof records;
-      } catch (e) {
-        throw new NotDiagnosableError(
-          `the file is not valid CSV after line ${line}: ${(e as Error).message}`,
-        );
-      }
+      const records = csvRecords(dataset, chunk.data, line);
       let out = '';
       let n = 0;
       let previousEnd = 0;
@@ -211,24 +193,9 @@ async function fillFromCsv(
         const at = line + previousEnd;
         previousEnd = info.lines;
         rows++;
-        if (record.length !== width) {
-          tally.add('fields', undefined, `with a different number of fields than the header (${width})`, {
-            line: at,
-            value: `${record.length} fields`,
-          });
-          continue;
-        }
-        const bad = record.find((v) => v?.includes('\uFFFD'));
-        if (bad !== undefined) {
-          tally.add('encoding', undefined, 'with bytes that are not UTF-8', {
-            line: at,
-            value: cut(bad ?? ''),
-          });
-          continue;
-        }
-        const values: (string | null)[] = new Array(width);
-        for (let k = 0; k < width; k++) values[order[k]!] = record[k]!;
-        out += `${at}\t${values.map(copyText).join('\t')}\n`;
+        const row = csvRow(record, order, at, tally);
+        if (row === undefined) continue;
+        out += row;
         n++;
       }
       line += countNewlines(chunk.data);
@@ -238,6 +205,46 @@ async function fillFromCsv(
   const list = dataset.columns.map((_, i) => `c${i}`).join(', ');
   await db.copyFrom(`${staging} (_pos, ${list})`, '', body());
   return rows;
+}
+
+/** A chunk of whole CSV records, each with the lines it ends on; `line` is where the chunk starts. */
+function csvRecords(
+  dataset: Dataset,
+  data: Buffer,
+  line: number,
+): { record: (string | null)[]; info: { lines: number } }[] {
+  try {
+    return parseCsv(data, {
+      delimiter: dataset.csv.delimiter,
+      relax_column_count: true,
+      relax_quotes: true,
+      info: true,
+      cast: (value: string, context: { quoting: boolean }) =>
+        context.quoting || value !== '' ? value : null,
+    }) as unknown as { record: (string | null)[]; info: { lines: number } }[];
+  } catch (e) {
+    throw new NotDiagnosableError(`the file is not valid CSV after line ${line}: ${(e as Error).message}`);
+  }
+}
+
+/** One record as a COPY text line in the dataset's column order, or undefined (tallied) when it cannot be one. */
+function csvRow(record: (string | null)[], order: number[], at: number, tally: Tally): string | undefined {
+  const width = order.length;
+  if (record.length !== width) {
+    tally.add('fields', undefined, `with a different number of fields than the header (${width})`, {
+      line: at,
+      value: `${record.length} fields`,
+    });
+    return undefined;
+  }
+  const bad = record.find((v) => v?.includes('\uFFFD'));
+  if (bad !== undefined) {
+    tally.add('encoding', undefined, 'with bytes that are not UTF-8', { line: at, value: cut(bad ?? '') });
+    return undefined;
+  }
+  const values: (string | null)[] = new Array(width);
+  for (let k = 0; k < width; k++) values[order[k]!] = record[k]!;
+  return `${at}\t${values.map(copyText).join('\t')}\n`;
 }
 
 /**

@@ -6,7 +6,7 @@ import { RecordTooLargeError } from '../load/csv-records.ts';
 import { type LoadResult, loadVersion } from '../load/load.ts';
 import { CopyRejectedError, type Database } from '../ports/database.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
-import type { JobHooks, LoadProgress } from '../runs/steps.ts';
+import { type JobHooks, type LoadProgress, step } from '../runs/steps.ts';
 import { ContractBrokenSignal, checkLoaded, currentFacts, type LoadedFacts } from './accept.ts';
 import { type Diagnosis, diagnose, NotDiagnosableError } from './diagnose.ts';
 import type { Problem, Receipt, ReceiptCurrent } from './receipt.ts';
@@ -91,16 +91,12 @@ export async function loadUnderContract(db: Database, store: ObjectStore, a: Adm
     return { loaded, facts, current: current! };
   } catch (e) {
     if (!(e instanceof ContractBrokenSignal) && !(e instanceof LoadError)) throw e;
-    a.onStep?.({ name: 'contract', status: 'start' });
-    const t = Date.now();
-    const refusal = await explainRefusal(db, store, dataset, version, e, a.waive);
-    a.onStep?.({
-      name: 'contract',
-      status: 'done',
-      ms: Date.now() - t,
-      detail: `refused: ${refusal.problems.length} kind(s) of problem, every row read to count them`,
-    });
-    throw refusal;
+    throw await step(
+      { onStep: a.onStep },
+      'contract',
+      () => explainRefusal(db, store, dataset, version, e, a.waive),
+      (refusal) => `refused: ${refusal.problems.length} kind(s) of problem, every row read to count them`,
+    );
   }
 }
 

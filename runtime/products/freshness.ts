@@ -3,6 +3,7 @@ import type { ProductEntry } from '../catalog/schema.ts';
 import type { Catalog } from '../catalog-files/loader.ts';
 import { BuildError } from '../errors.ts';
 import type { Queryable } from '../ports/database.ts';
+import { RunRegistry } from '../runs/registry.ts';
 import { type LockedInput, planBuild } from './plan.ts';
 
 /** A product's newest published version and the inputs it read (its run's lineage). */
@@ -13,15 +14,15 @@ export interface PublishedLock {
 }
 
 export async function publishedLock(db: Queryable, product: string): Promise<PublishedLock | undefined> {
-  const rows = await db.query<{ version: string; run_id: string; lineage: unknown }>(
-    `SELECT pv.version, pv.run_id, r.lineage FROM strata.product_versions pv
-     JOIN strata.runs r ON r.id = pv.run_id
+  const rows = await db.query<{ version: string; run_id: string }>(
+    `SELECT pv.version, pv.run_id FROM strata.product_versions pv
      WHERE pv.product = $1 ORDER BY pv.version DESC LIMIT 1`,
     [product],
   );
   const row = rows[0];
   if (!row) return undefined;
-  const lineage = (typeof row.lineage === 'string' ? JSON.parse(row.lineage) : row.lineage) as {
+  // Every published version's run exists (product_versions references it): its lineage is the lock.
+  const lineage = (await new RunRegistry(db).get(row.run_id)).lineage as {
     inputs?: PublishedLock['inputs'];
   } | null;
   return { version: row.version, runId: row.run_id, inputs: lineage?.inputs ?? [] };

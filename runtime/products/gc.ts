@@ -1,6 +1,7 @@
 import type { Catalog } from '../catalog-files/loader.ts';
 import { LOADING_SCHEMA } from '../load/table.ts';
 import type { Database } from '../ports/database.ts';
+import { RunRegistry } from '../runs/registry.ts';
 import { ident, qualified } from '../util/sql.ts';
 
 /** What Strata wrote in a schema's or table's comment; nothing when someone else wrote it. */
@@ -31,18 +32,16 @@ export async function collectBuildSchemas(
   options: { all?: boolean; dryRun?: boolean; now?: Date } = {},
 ): Promise<StaleSchema[]> {
   const now = options.now ?? new Date();
-  const rows = await db.query<{
-    schema: string;
-    comment: string | null;
-    status: string | null;
-    finished_at: string | null;
-  }>(
-    `SELECT n.nspname AS schema, obj_description(n.oid, 'pg_namespace') AS comment, r.status,
-       to_char(r.finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS finished_at
-     FROM pg_namespace n
-     LEFT JOIN strata.runs r ON r.id = (obj_description(n.oid, 'pg_namespace')::jsonb ->> 'runId')
-     WHERE n.nspname LIKE 'build\\_%'`,
+  const schemas = await db.query<{ schema: string; comment: string | null }>(
+    `SELECT n.nspname AS schema, obj_description(n.oid, 'pg_namespace') AS comment
+     FROM pg_namespace n WHERE n.nspname LIKE 'build\\_%'`,
   );
+  const runIds = schemas.flatMap((r) => commentJson<{ runId: string }>(r.comment).runId ?? []);
+  const runs = new Map((await new RunRegistry(db).getMany(runIds)).map((run) => [run.id, run]));
+  const rows = schemas.map((r) => {
+    const run = runs.get(commentJson<{ runId: string }>(r.comment).runId ?? '');
+    return { ...r, status: run?.status ?? null, finished_at: run?.finishedAt ?? null };
+  });
   const stale: StaleSchema[] = [];
   for (const r of rows) {
     const meta = commentJson<{ product: string; runId: string }>(r.comment);

@@ -72,12 +72,24 @@ export interface RunRegistryOptions {
   readonly onFinish?: (run: Run) => void;
 }
 
-/** The record of every piece of work; the same table on a laptop and on Aurora. */
+/**
+ * The record of every piece of work; the same table on a laptop and on Aurora. A run's life (recorded,
+ * started, finished, sent again) is told here; what dispatchers claim on it is `claims`, and what triggers ask
+ * before they record one is `lookups`.
+ */
 export class RunRegistry {
+  /** Claims a dispatcher takes on runs waiting for a task, and the tasks recorded on them. */
+  readonly claims: DispatchClaims;
+  /** What triggers ask before they record a run: has this event, or this body, been seen lately. */
+  readonly lookups: TriggerLookups;
+
   constructor(
     private readonly db: Queryable,
     private readonly options: RunRegistryOptions = {},
-  ) {}
+  ) {
+    this.claims = new DispatchClaims(db);
+    this.lookups = new TriggerLookups(db);
+  }
 
   /**
    * Records a queued run. With its job (all but the run id), the job is kept with the run, so the run can
@@ -121,130 +133,6 @@ export class RunRegistry {
       dedupeKey,
     ]);
     return { run: toRun(existing[0]!), created: false };
-  }
-
-  /** The run a trigger recorded for this dedupe key, if any. */
-  async findByDedupeKey(dedupeKey: string): Promise<Run | undefined> {
-    const rows = await this.db.query<RunRow>(`SELECT ${COLUMNS} FROM strata.runs WHERE dedupe_key = $1`, [
-      dedupeKey,
-    ]);
-    return rows[0] ? toRun(rows[0]) : undefined;
-  }
-
-  /** How many runs of `target` a trigger of this kind made in the last `seconds`. */
-  async countRecent(filter: { target: string; trigger: Trigger['kind']; seconds: number }): Promise<number> {
-    const rows = await this.db.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM strata.runs
-       WHERE target = $1 AND trigger->>'kind' = $2 AND created_at > now() - make_interval(secs => $3::int)`,
-      [filter.target, filter.trigger, filter.seconds],
-    );
-    return Number(rows[0]?.n ?? 0);
-  }
-
-  /** The newest run of `target` made in the last `seconds` by a trigger of this kind with this detail. */
-  async findRecent(filter: {
-    target: string;
-    trigger: Trigger['kind'];
-    seconds: number;
-    detail: readonly [string, string];
-  }): Promise<Run | undefined> {
-    const rows = await this.db.query<RunRow>(
-      `SELECT ${COLUMNS} FROM strata.runs
-       WHERE target = $1 AND trigger->>'kind' = $2 AND created_at > now() - make_interval(secs => $3::int)
-         AND trigger->'detail'->>$4::text = $5
-       ORDER BY created_at DESC LIMIT 1`,
-      [filter.target, filter.trigger, filter.seconds, filter.detail[0], filter.detail[1]],
-    );
-    return rows[0] ? toRun(rows[0]) : undefined;
-  }
-
-  /**
-   * Claims a run for dispatch (as `claimForDispatch`) only while fewer than `cap` runs hold a task or a
-   * claim, as one step across every dispatcher: the check and the claim run in one transaction under one
-   * advisory lock, so two dispatchers at once cannot both see room for one more task and both start one.
-   * Each statement in the transaction sees what the dispatcher before it committed. 'capped' when there is
-   * no room, 'taken' when the run is not waiting for a task.
-   */
-  async claimWithinCap(
-    id: string,
-    claim: string,
-    job: JobMessage,
-    cap: number,
-    staleClaimSeconds = STALE_CLAIM_SECONDS,
-  ): Promise<'claimed' | 'capped' | 'taken'> {
-    const db = this.db as Queryable & { transaction?: <T>(fn: () => Promise<T>) => Promise<T> };
-    if (!db.transaction) throw new Error('claimWithinCap needs a database with transactions');
-    return db.transaction(async () => {
-      await this.db.query('SELECT pg_advisory_xact_lock($1::bigint)', [DISPATCH_LOCK]);
-      // A run a worker has taken, or that has finished, is skipped whether or not there is room.
-      const waiting = await this.db.query(
-        `SELECT 1 FROM strata.runs WHERE id = $1 AND ${waitingForTask('$2')}`,
-        [id, staleClaimSeconds],
-      );
-      if (waiting.length === 0) return 'taken';
-      // A claim older than staleClaimSeconds is a dead dispatcher's, about to be taken over: no task.
-      const [active] = await this.db.query<{ n: number }>(
-        `SELECT count(*)::int AS n FROM strata.runs
-         WHERE task IS NOT NULL AND status IN ('queued', 'interrupted', 'running')
-           AND NOT (task LIKE 'claim:%' AND claimed_at < now() - make_interval(secs => $1::int))`,
-        [staleClaimSeconds],
-      );
-      if ((active?.n ?? 0) >= cap) return 'capped';
-      return (await this.claimForDispatch(id, claim, job, staleClaimSeconds)) ? 'claimed' : 'taken';
-    });
-  }
-
-  /**
-   * Claims a queued run for one dispatch, so a job delivered twice starts one task. Returns false when the
-   * run is not waiting for a task (started, finished, or claimed by a dispatcher that is still at it). A
-   * claim older than `staleClaimSeconds` belongs to a dispatcher that died before it recorded its task, and
-   * is taken over.
-   */
-  async claimForDispatch(
-    id: string,
-    claim: string,
-    job: JobMessage,
-    staleClaimSeconds = STALE_CLAIM_SECONDS,
-  ): Promise<boolean> {
-    const rows = await this.db.query<{ id: string }>(
-      `UPDATE strata.runs SET task = $2, job = $3::jsonb, claimed_at = now()
-       WHERE id = $1 AND ${waitingForTask('$4')} RETURNING id`,
-      [id, claim, JSON.stringify(job), staleClaimSeconds],
-    );
-    return rows.length > 0;
-  }
-
-  /** Records the task a claim became, or gives the claim back when the task could not be started. */
-  async settleDispatch(id: string, claim: string, task: string | null): Promise<void> {
-    await this.db.query('UPDATE strata.runs SET task = $3, claimed_at = NULL WHERE id = $1 AND task = $2', [
-      id,
-      claim,
-      task,
-    ]);
-  }
-
-  /**
-   * Runs a dispatcher claimed more than `seconds` ago and never started a task for: the dispatcher died
-   * between the claim and RunTask (or before it recorded the task). Their claims are given back and their
-   * jobs returned, to be sent again.
-   */
-  async releaseStaleClaims(seconds = STALE_CLAIM_SECONDS): Promise<{ run: Run; job: JobMessage | null }[]> {
-    const rows = await this.db.query<RunRow & { job: JobMessage | string | null }>(
-      `UPDATE strata.runs SET task = NULL, claimed_at = NULL
-       WHERE status IN ('queued', 'interrupted') AND task LIKE 'claim:%'
-         AND claimed_at < now() - make_interval(secs => $1::int)
-       RETURNING ${COLUMNS}, job`,
-      [seconds],
-    );
-    return rows.map((r) => ({ run: toRun(r), job: json(r.job) }));
-  }
-
-  /** Keeps what went wrong with a waiting run's dispatch, for the dead-letter queue to report. */
-  async noteDispatchFailure(id: string, error: Record<string, unknown>): Promise<void> {
-    await this.db.query(
-      `UPDATE strata.runs SET error = $2::jsonb WHERE id = $1 AND status IN ('queued', 'interrupted')`,
-      [id, JSON.stringify(error)],
-    );
   }
 
   /**
@@ -384,17 +272,6 @@ export class RunRegistry {
   }
 
   /**
-   * Lets an interrupted run be dispatched again: its task (or claim) is given back. The reconciler calls it
-   * before it sends the job again.
-   */
-  async releaseTask(id: string): Promise<void> {
-    await this.db.query(
-      `UPDATE strata.runs SET task = NULL, claimed_at = NULL WHERE id = $1 AND status IN ('queued', 'interrupted')`,
-      [id],
-    );
-  }
-
-  /**
    * An operator's retry: a failed or interrupted run goes back to queued, its last outcome kept in its
    * attempts, and its job is returned to be sent again. Undefined when the run is not failed or interrupted.
    */
@@ -468,6 +345,179 @@ export class RunRegistry {
     return rows.map((r) => ({ run: toRun(r), task: r.task }));
   }
 
+  async get(id: string): Promise<Run> {
+    const rows = await this.db.query<RunRow>(`SELECT ${COLUMNS} FROM strata.runs WHERE id = $1`, [id]);
+    if (!rows[0]) throw new NotFoundError(`run ${id} not found`);
+    return toRun(rows[0]);
+  }
+
+  /** The newest run started by an upload of this ingress key (how an upload's receipt is found). */
+  async findByUploadKey(key: string): Promise<Run | undefined> {
+    const rows = await this.db.query<RunRow>(
+      `SELECT ${COLUMNS} FROM strata.runs WHERE kind = 'ingest' AND trigger->'detail'->>'key' = $1
+       ORDER BY created_at DESC, id DESC LIMIT 1`,
+      [key],
+    );
+    return rows[0] ? toRun(rows[0]) : undefined;
+  }
+
+  /** These runs, those that exist, in no particular order. */
+  async getMany(ids: readonly string[]): Promise<Run[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.db.query<RunRow>(
+      `SELECT ${COLUMNS} FROM strata.runs WHERE id = ANY($1::text[])`,
+      [[...ids]],
+    );
+    return rows.map(toRun);
+  }
+
+  /** Of these runs, those that ended (succeeded or failed) more than `seconds` ago. */
+  async endedBefore(ids: readonly string[], seconds: number): Promise<string[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.db.query<{ id: string }>(
+      `SELECT id FROM strata.runs WHERE id = ANY($1::text[]) AND status IN ('succeeded', 'failed')
+         AND finished_at < now() - make_interval(secs => $2::int)`,
+      [[...ids], seconds],
+    );
+    return rows.map((r) => r.id);
+  }
+
+  /** The cost ledger (as stored) of every finished run created since `since`, oldest first. */
+  async costsSince(since: Date): Promise<RunCost[]> {
+    return this.db.query<RunCost>(
+      `SELECT kind, target, cost FROM strata.runs
+       WHERE created_at >= $1::timestamptz AND finished_at IS NOT NULL ORDER BY created_at`,
+      [since.toISOString()],
+    );
+  }
+
+  async list(
+    filter: { status?: RunStatus; target?: string; kind?: RunKind; limit?: number; since?: Date } = {},
+  ): Promise<Run[]> {
+    const rows = await this.db.query<RunRow>(
+      `SELECT ${COLUMNS} FROM strata.runs
+       WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR target = $2) AND ($3::text IS NULL OR kind = $3)
+         AND ($5::timestamptz IS NULL OR created_at >= $5::timestamptz)
+       ORDER BY created_at DESC, id DESC LIMIT $4`,
+      [
+        filter.status ?? null,
+        filter.target ?? null,
+        filter.kind ?? null,
+        filter.limit ?? 50,
+        filter.since ? filter.since.toISOString() : null,
+      ],
+    );
+    return rows.map(toRun);
+  }
+}
+
+/**
+ * Dispatch claims: a dispatcher claims a waiting run before it starts a task, so a job delivered twice starts
+ * one task, and records the task the claim became (or gives the claim back).
+ */
+export class DispatchClaims {
+  constructor(private readonly db: Queryable) {}
+
+  /**
+   * Claims a run for dispatch (as `claimForDispatch`) only while fewer than `cap` runs hold a task or a
+   * claim, as one step across every dispatcher: the check and the claim run in one transaction under one
+   * advisory lock, so two dispatchers at once cannot both see room for one more task and both start one.
+   * Each statement in the transaction sees what the dispatcher before it committed. 'capped' when there is
+   * no room, 'taken' when the run is not waiting for a task.
+   */
+  async claimWithinCap(
+    id: string,
+    claim: string,
+    job: JobMessage,
+    cap: number,
+    staleClaimSeconds = STALE_CLAIM_SECONDS,
+  ): Promise<'claimed' | 'capped' | 'taken'> {
+    const db = this.db as Queryable & { transaction?: <T>(fn: () => Promise<T>) => Promise<T> };
+    if (!db.transaction) throw new Error('claimWithinCap needs a database with transactions');
+    return db.transaction(async () => {
+      await this.db.query('SELECT pg_advisory_xact_lock($1::bigint)', [DISPATCH_LOCK]);
+      // A run a worker has taken, or that has finished, is skipped whether or not there is room.
+      const waiting = await this.db.query(
+        `SELECT 1 FROM strata.runs WHERE id = $1 AND ${waitingForTask('$2')}`,
+        [id, staleClaimSeconds],
+      );
+      if (waiting.length === 0) return 'taken';
+      // A claim older than staleClaimSeconds is a dead dispatcher's, about to be taken over: no task.
+      const [active] = await this.db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM strata.runs
+         WHERE task IS NOT NULL AND status IN ('queued', 'interrupted', 'running')
+           AND NOT (task LIKE 'claim:%' AND claimed_at < now() - make_interval(secs => $1::int))`,
+        [staleClaimSeconds],
+      );
+      if ((active?.n ?? 0) >= cap) return 'capped';
+      return (await this.claimForDispatch(id, claim, job, staleClaimSeconds)) ? 'claimed' : 'taken';
+    });
+  }
+
+  /**
+   * Claims a queued run for one dispatch, so a job delivered twice starts one task. Returns false when the
+   * run is not waiting for a task (started, finished, or claimed by a dispatcher that is still at it). A
+   * claim older than `staleClaimSeconds` belongs to a dispatcher that died before it recorded its task, and
+   * is taken over.
+   */
+  async claimForDispatch(
+    id: string,
+    claim: string,
+    job: JobMessage,
+    staleClaimSeconds = STALE_CLAIM_SECONDS,
+  ): Promise<boolean> {
+    const rows = await this.db.query<{ id: string }>(
+      `UPDATE strata.runs SET task = $2, job = $3::jsonb, claimed_at = now()
+       WHERE id = $1 AND ${waitingForTask('$4')} RETURNING id`,
+      [id, claim, JSON.stringify(job), staleClaimSeconds],
+    );
+    return rows.length > 0;
+  }
+
+  /** Records the task a claim became, or gives the claim back when the task could not be started. */
+  async settleDispatch(id: string, claim: string, task: string | null): Promise<void> {
+    await this.db.query('UPDATE strata.runs SET task = $3, claimed_at = NULL WHERE id = $1 AND task = $2', [
+      id,
+      claim,
+      task,
+    ]);
+  }
+
+  /**
+   * Runs a dispatcher claimed more than `seconds` ago and never started a task for: the dispatcher died
+   * between the claim and RunTask (or before it recorded the task). Their claims are given back and their
+   * jobs returned, to be sent again.
+   */
+  async releaseStaleClaims(seconds = STALE_CLAIM_SECONDS): Promise<{ run: Run; job: JobMessage | null }[]> {
+    const rows = await this.db.query<RunRow & { job: JobMessage | string | null }>(
+      `UPDATE strata.runs SET task = NULL, claimed_at = NULL
+       WHERE status IN ('queued', 'interrupted') AND task LIKE 'claim:%'
+         AND claimed_at < now() - make_interval(secs => $1::int)
+       RETURNING ${COLUMNS}, job`,
+      [seconds],
+    );
+    return rows.map((r) => ({ run: toRun(r), job: json(r.job) }));
+  }
+
+  /** Keeps what went wrong with a waiting run's dispatch, for the dead-letter queue to report. */
+  async noteDispatchFailure(id: string, error: Record<string, unknown>): Promise<void> {
+    await this.db.query(
+      `UPDATE strata.runs SET error = $2::jsonb WHERE id = $1 AND status IN ('queued', 'interrupted')`,
+      [id, JSON.stringify(error)],
+    );
+  }
+
+  /**
+   * Lets an interrupted run be dispatched again: its task (or claim) is given back. The reconciler calls it
+   * before it sends the job again.
+   */
+  async releaseTask(id: string): Promise<void> {
+    await this.db.query(
+      `UPDATE strata.runs SET task = NULL, claimed_at = NULL WHERE id = $1 AND status IN ('queued', 'interrupted')`,
+      [id],
+    );
+  }
+
   /** A run with the task (or claim) recorded on it and its job; undefined when there is no such run. */
   async dispatchOf(
     id: string,
@@ -502,49 +552,45 @@ export class RunRegistry {
     );
     return rows[0] ? { run: toRun(rows[0]), job: json(rows[0].job) } : undefined;
   }
+}
 
-  async get(id: string): Promise<Run> {
-    const rows = await this.db.query<RunRow>(`SELECT ${COLUMNS} FROM strata.runs WHERE id = $1`, [id]);
-    if (!rows[0]) throw new NotFoundError(`run ${id} not found`);
-    return toRun(rows[0]);
-  }
+/** What triggers ask of the runs they made before: deduplication and rate limits. */
+export class TriggerLookups {
+  constructor(private readonly db: Queryable) {}
 
-  /** The newest run started by an upload of this ingress key (how an upload's receipt is found). */
-  async findByUploadKey(key: string): Promise<Run | undefined> {
-    const rows = await this.db.query<RunRow>(
-      `SELECT ${COLUMNS} FROM strata.runs WHERE kind = 'ingest' AND trigger->'detail'->>'key' = $1
-       ORDER BY created_at DESC, id DESC LIMIT 1`,
-      [key],
-    );
+  /** The run a trigger recorded for this dedupe key, if any. */
+  async findByDedupeKey(dedupeKey: string): Promise<Run | undefined> {
+    const rows = await this.db.query<RunRow>(`SELECT ${COLUMNS} FROM strata.runs WHERE dedupe_key = $1`, [
+      dedupeKey,
+    ]);
     return rows[0] ? toRun(rows[0]) : undefined;
   }
 
-  /** The cost ledger (as stored) of every finished run created since `since`, oldest first. */
-  async costsSince(since: Date): Promise<RunCost[]> {
-    return this.db.query<RunCost>(
-      `SELECT kind, target, cost FROM strata.runs
-       WHERE created_at >= $1::timestamptz AND finished_at IS NOT NULL ORDER BY created_at`,
-      [since.toISOString()],
+  /** How many runs of `target` a trigger of this kind made in the last `seconds`. */
+  async countRecent(filter: { target: string; trigger: Trigger['kind']; seconds: number }): Promise<number> {
+    const rows = await this.db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM strata.runs
+       WHERE target = $1 AND trigger->>'kind' = $2 AND created_at > now() - make_interval(secs => $3::int)`,
+      [filter.target, filter.trigger, filter.seconds],
     );
+    return Number(rows[0]?.n ?? 0);
   }
 
-  async list(
-    filter: { status?: RunStatus; target?: string; kind?: RunKind; limit?: number; since?: Date } = {},
-  ): Promise<Run[]> {
+  /** The newest run of `target` made in the last `seconds` by a trigger of this kind with this detail. */
+  async findRecent(filter: {
+    target: string;
+    trigger: Trigger['kind'];
+    seconds: number;
+    detail: readonly [string, string];
+  }): Promise<Run | undefined> {
     const rows = await this.db.query<RunRow>(
       `SELECT ${COLUMNS} FROM strata.runs
-       WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR target = $2) AND ($3::text IS NULL OR kind = $3)
-         AND ($5::timestamptz IS NULL OR created_at >= $5::timestamptz)
-       ORDER BY created_at DESC, id DESC LIMIT $4`,
-      [
-        filter.status ?? null,
-        filter.target ?? null,
-        filter.kind ?? null,
-        filter.limit ?? 50,
-        filter.since ? filter.since.toISOString() : null,
-      ],
+       WHERE target = $1 AND trigger->>'kind' = $2 AND created_at > now() - make_interval(secs => $3::int)
+         AND trigger->'detail'->>$4::text = $5
+       ORDER BY created_at DESC LIMIT 1`,
+      [filter.target, filter.trigger, filter.seconds, filter.detail[0], filter.detail[1]],
     );
-    return rows.map(toRun);
+    return rows[0] ? toRun(rows[0]) : undefined;
   }
 }
 

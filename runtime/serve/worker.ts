@@ -1,3 +1,4 @@
+import { showJobs, showJobsOfRun, takenJobs } from '../adapters/local/table-job-queue.ts';
 import type { Catalog } from '../catalog-files/loader.ts';
 import { isDatabaseUnavailable } from '../db/transient.ts';
 import { type ExecuteOptions, executeJob, RunInterruptedError } from '../jobs/execute.ts';
@@ -172,12 +173,14 @@ export async function recoverOrphans(
   // A job taken by a worker that died before it deleted the job would stay hidden for its whole
   // visibility: let it come back now (to be done, or deleted and the rebuilds it owes queued). With the
   // embedded database every job taken is a dead process's; with a server, those whose run ended a while ago.
-  await p.db.query(
-    `UPDATE strata.jobs j SET visible_at = now() FROM strata.runs r
-     WHERE r.id = j.run_id AND j.receives > 0 AND j.dead_at IS NULL AND j.visible_at > now()
-       AND ($1::int IS NULL OR (r.status IN ('succeeded', 'failed')
-                                AND r.finished_at < now() - make_interval(secs => $1::int)))`,
-    [staleSeconds === 'all' ? null : staleSeconds],
+  const taken = await takenJobs(p.db);
+  const endedAWhileAgo =
+    staleSeconds === 'all'
+      ? undefined
+      : new Set(await p.runs.endedBefore([...new Set(taken.map((j) => j.runId))], staleSeconds));
+  await showJobs(
+    p.db,
+    taken.filter((j) => !endedAWhileAgo || endedAWhileAgo.has(j.runId)).map((j) => j.id),
   );
   for (const { run } of stale) {
     const ended = await p.runs.interrupt(
@@ -188,11 +191,7 @@ export async function recoverOrphans(
     if (!ended) continue;
     recovered.push(run.id);
     if (ended.status !== 'interrupted') continue;
-    const visible = await p.db.query<{ id: string }>(
-      'UPDATE strata.jobs SET visible_at = now() WHERE run_id = $1 AND dead_at IS NULL RETURNING id',
-      [run.id],
-    );
-    if (visible.length > 0) continue;
+    if ((await showJobsOfRun(p.db, run.id)) > 0) continue;
     // Its job was deleted (taken twice, or by a worker that lost the database): send it again from the run.
     const job = await p.runs.jobOf(run.id);
     if (job) await p.queue.send(job);

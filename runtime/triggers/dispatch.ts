@@ -89,7 +89,7 @@ async function dispatchJob(m: QueuedMessage, job: JobMessage, deps: DispatchDeps
   // once: the cap checked and the run claimed as one step in the database.
   let claimed: 'claimed' | 'capped' | 'taken';
   try {
-    claimed = await deps.runs.claimWithinCap(job.runId, claim, job, deps.maxConcurrent);
+    claimed = await deps.runs.claims.claimWithinCap(job.runId, claim, job, deps.maxConcurrent);
   } catch (e) {
     if (e instanceof NotFoundError) claimed = 'taken';
     else throw e;
@@ -111,18 +111,18 @@ async function dispatchJob(m: QueuedMessage, job: JobMessage, deps: DispatchDeps
 async function launch(m: QueuedMessage, job: JobMessage, claim: string, deps: DispatchDeps, batch: Batch) {
   try {
     const task = await deps.launcher.launch(job, sizeFor(job));
-    await deps.runs.settleDispatch(job.runId, claim, task);
+    await deps.runs.claims.settleDispatch(job.runId, claim, task);
     batch.running++;
     batch.started++;
     deps.log.info('task started', { runId: job.runId, task, size: sizeFor(job) });
   } catch (e) {
-    await deps.runs.settleDispatch(job.runId, claim, null);
+    await deps.runs.claims.settleDispatch(job.runId, claim, null);
     if (e instanceof CapacityError) {
       await holdBack(m, job, `no capacity (${e.message})`, deps, batch);
       return;
     }
     const error = (e as Error).message;
-    await deps.runs.noteDispatchFailure(job.runId, {
+    await deps.runs.claims.noteDispatchFailure(job.runId, {
       code: 'DISPATCH_FAILED',
       message: `the task could not be started: ${error}`,
     });

@@ -51,10 +51,10 @@ async function runOfTask(
   runs: RunRegistry,
   task: StoppedTask,
 ): Promise<{ run: Run; job: JobMessage | null } | undefined> {
-  const found = await runs.findByTask(task.taskArn);
+  const found = await runs.claims.findByTask(task.taskArn);
   if (found) return found;
   const runId = /^strata-(.+)$/.exec(task.startedBy ?? '')?.[1];
-  const dispatched = runId ? await runs.dispatchOf(runId) : undefined;
+  const dispatched = runId ? await runs.claims.dispatchOf(runId) : undefined;
   // A running run with no task recorded: the task that started it is this one, whose RunTask answer was
   // lost. (With another task recorded, that task's own events count.)
   if (!dispatched || dispatched.task !== null || dispatched.run.status !== 'running') return undefined;
@@ -99,7 +99,7 @@ export async function onTaskStopped(
       undefined,
       'interrupted',
     );
-  await deps.runs.releaseTask(run.id);
+  await deps.runs.claims.releaseTask(run.id);
   await deps.queue.send({ ...job, size, retry: retries + 1 }, { delaySeconds });
   return { status: 'retried', runId: run.id, cause, size, delaySeconds };
 }
@@ -152,7 +152,7 @@ export async function checkHeartbeats(deps: {
       } else if (ended) out.push({ status: 'failed', runId: run.id, cause: reason });
     }
   }
-  for (const { run, job } of await deps.runs.releaseStaleClaims(
+  for (const { run, job } of await deps.runs.claims.releaseStaleClaims(
     deps.staleClaimSeconds ?? STALE_CLAIM_SECONDS,
   )) {
     if (job) {
@@ -166,7 +166,7 @@ export async function checkHeartbeats(deps: {
       out.push({ status: 'failed', runId: run.id, cause: 'no job recorded' });
     }
   }
-  for (const { task } of await deps.runs.staleInterrupted(staleSeconds))
+  for (const { task } of await deps.runs.claims.staleInterrupted(staleSeconds))
     out.push(
       await stopped(task, 'StopEventLost', `interrupted over ${staleSeconds} s ago and never retried`),
     );

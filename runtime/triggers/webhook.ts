@@ -206,14 +206,14 @@ async function accept(
 ): Promise<WebhookResponse> {
   const dedupeKey = `webhook:${req.hook}:${req.deliveryId}`;
   const job = { kind: 'build' as const, product: req.hook };
-  const seen = await deps.runs.findByDedupeKey(dedupeKey);
+  const seen = await deps.runs.lookups.findByDedupeKey(dedupeKey);
   if (seen) {
     // Sent again while its run still waits: a send lost after the run was recorded is not stuck.
     if (seen.status === 'queued') await deps.queue.send({ ...job, runId: seen.id });
     return { statusCode: 200, body: { runId: seen.id, status: seen.status, duplicate: true } };
   }
   const bodySha256 = createHash('sha256').update(req.body).digest('hex');
-  const sameBody = await deps.runs.findRecent({
+  const sameBody = await deps.runs.lookups.findRecent({
     target: req.hook,
     trigger: 'webhook',
     seconds: limits.bodySeenSeconds,
@@ -226,7 +226,7 @@ async function accept(
         error: `this body was already delivered within the last ${limits.bodySeenSeconds} s (run ${sameBody.id}); a replay under a new delivery id starts nothing`,
       },
     };
-  const recent = await deps.runs.countRecent({
+  const recent = await deps.runs.lookups.countRecent({
     target: req.hook,
     trigger: 'webhook',
     seconds: limits.rateWindowSeconds,

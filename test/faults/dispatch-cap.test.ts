@@ -50,14 +50,14 @@ describe.each(engines())('the concurrency cap with dispatchers at once, on $name
 
     // Act
     const outcomes = await Promise.all(
-      jobs.map((j, i) => p.runs.claimWithinCap(j.runId, `claim:${i}`, j, 2)),
+      jobs.map((j, i) => p.runs.claims.claimWithinCap(j.runId, `claim:${i}`, j, 2)),
     );
 
     // Assess
     expect(outcomes.filter((o) => o === 'claimed')).toHaveLength(2);
     expect(outcomes.filter((o) => o === 'capped')).toHaveLength(3);
     // A run already claimed is taken, whatever the room.
-    expect(await p.runs.claimWithinCap(jobs[0]!.runId, 'claim:again', jobs[0]!, 10)).toBe(
+    expect(await p.runs.claims.claimWithinCap(jobs[0]!.runId, 'claim:again', jobs[0]!, 10)).toBe(
       outcomes[0] === 'claimed' ? 'taken' : 'claimed',
     );
   });
@@ -86,14 +86,14 @@ describe.each(engines())('the concurrency cap with dispatchers at once, on $name
   it('drops the job of a run no longer waiting even when the cap is full, instead of holding it back', async () => {
     // Prepare: a cap of one, held by a claimed run; a second run that a worker has already finished.
     const [holder, done] = [await newJob(), await newJob()];
-    expect(await p.runs.claimWithinCap(holder.runId, 'claim:holder', holder, 1)).toBe('claimed');
+    expect(await p.runs.claims.claimWithinCap(holder.runId, 'claim:holder', holder, 1)).toBe('claimed');
     await p.runs.start(done.runId);
     await p.runs.succeed(done.runId, {});
     const launcher = new StaleLauncher();
     const deps = { runs: p.runs, launcher, queue, maxConcurrent: 1, log: silentLog };
 
     // Act
-    const direct = await p.runs.claimWithinCap(done.runId, 'claim:late', done, 1);
+    const direct = await p.runs.claims.claimWithinCap(done.runId, 'claim:late', done, 1);
     const outcome = await dispatch([{ id: 'm-done', body: JSON.stringify(done) }], deps);
 
     // Assess: skipped as taken, not reported capped and sent again to wait for room it will never use.

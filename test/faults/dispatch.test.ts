@@ -103,7 +103,7 @@ describe.each(engines())('faults: between the queue and a task, on $name', (engi
     expect(launcher.launched.map((l) => l.job)).toEqual([
       expect.objectContaining({ runId: run.id, held: 8 }),
     ]);
-    expect((await p.runs.dispatchOf(run.id))?.task).toBe('arn:held-1');
+    expect((await p.runs.claims.dispatchOf(run.id))?.task).toBe('arn:held-1');
   });
 
   it('a job that reaches the dead-letter queue fails its run with the reason', async () => {
@@ -147,7 +147,7 @@ describe.each(engines())('faults: between the queue and a task, on $name', (engi
     await p.db.query('DELETE FROM strata.jobs');
     for (const r of [a, b])
       expect(
-        await p.runs.claimForDispatch(r.id, `claim:dead-${r.id}`, {
+        await p.runs.claims.claimForDispatch(r.id, `claim:dead-${r.id}`, {
           kind: 'build',
           runId: r.id,
           product: 'copy',
@@ -170,11 +170,11 @@ describe.each(engines())('faults: between the queue and a task, on $name', (engi
 
     // Assess
     expect(redelivered).toMatchObject({ started: 1 });
-    expect((await p.runs.dispatchOf(a.id))?.task).toBe('arn:claim-1');
+    expect((await p.runs.claims.dispatchOf(a.id))?.task).toBe('arn:claim-1');
     expect(checked).toEqual([{ status: 'reclaimed', runId: b.id }]);
     const sent = (await sqs.receive(10, 60)).map((m) => m.job.runId);
     expect(sent).toContain(b.id);
-    expect((await p.runs.dispatchOf(b.id))?.task).toBeNull();
+    expect((await p.runs.claims.dispatchOf(b.id))?.task).toBeNull();
   });
 
   it('poison messages: a message that is no job goes to the dead-letter queue, where it is counted and dropped', async () => {
@@ -229,7 +229,7 @@ describe.each(engines())('faults: between the queue and a task, on $name', (engi
       [0, 1, 0],
       [0, 0, 1],
     ]);
-    expect((await p.runs.dispatchOf(run.id))?.task).toBe('arn:ecs-task');
+    expect((await p.runs.claims.dispatchOf(run.id))?.task).toBe('arn:ecs-task');
     await expect(launcher.launch({ kind: 'build', runId: 'x', product: 'copy' }, 'small')).resolves.toBe(
       'arn:ecs-task',
     );

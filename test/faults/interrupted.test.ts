@@ -51,8 +51,12 @@ describe.each(engines())('faults: interrupted runs on $name', (engine) => {
       { kind: 'schedule' },
       { kind: 'build', product: 'copy' },
     );
-    await p.runs.claimForDispatch(run.id, 'claim:x', { kind: 'build', runId: run.id, product: 'copy' });
-    await p.runs.settleDispatch(run.id, 'claim:x', TASK);
+    await p.runs.claims.claimForDispatch(run.id, 'claim:x', {
+      kind: 'build',
+      runId: run.id,
+      product: 'copy',
+    });
+    await p.runs.claims.settleDispatch(run.id, 'claim:x', TASK);
     await p.runs.start(run.id, 'task a');
     // Act: SIGTERM: the task marks its run interrupted (as tasks/main.ts does); then ECS reports the stop.
     await p.runs.fail(
@@ -61,7 +65,7 @@ describe.each(engines())('faults: interrupted runs on $name', (engine) => {
       undefined,
       'interrupted',
     );
-    const kept = await p.runs.dispatchOf(run.id);
+    const kept = await p.runs.claims.dispatchOf(run.id);
     const outcome = await onTaskStopped(
       {
         taskArn: TASK,
@@ -74,7 +78,7 @@ describe.each(engines())('faults: interrupted runs on $name', (engine) => {
     // Assess: the task was still recorded, the run is retried, and its attempt says SIGTERM, once.
     expect(kept?.task).toBe(TASK);
     expect(outcome).toMatchObject({ status: 'retried', runId: run.id, delaySeconds: 60 });
-    expect((await p.runs.dispatchOf(run.id))?.task).toBeNull();
+    expect((await p.runs.claims.dispatchOf(run.id))?.task).toBeNull();
     expect(await p.runs.attempts(run.id)).toEqual([
       expect.objectContaining({
         attempt: 1,
@@ -234,8 +238,8 @@ describe.runIf(process.env.DATABASE_URL)('faults: a task stopped by SIGTERM (pro
         { kind: 'build', product: 'slow' },
       );
       const job = { kind: 'build' as const, runId: run.id, product: 'slow' };
-      await p.runs.claimForDispatch(run.id, 'claim:y', job);
-      await p.runs.settleDispatch(run.id, 'claim:y', TASK);
+      await p.runs.claims.claimForDispatch(run.id, 'claim:y', job);
+      await p.runs.claims.settleDispatch(run.id, 'claim:y', TASK);
       await holder.query('SELECT pg_advisory_lock(4242)');
       const task = (await ensureBundle()).task!;
       let stdout = '';
@@ -260,7 +264,7 @@ describe.runIf(process.env.DATABASE_URL)('faults: a task stopped by SIGTERM (pro
       const code = await until('the task to exit', () => child!.exitCode ?? undefined, 60_000);
       // Assess
       expect(code).toBe(143);
-      const stopped = await p.runs.dispatchOf(run.id);
+      const stopped = await p.runs.claims.dispatchOf(run.id);
       expect(stopped).toMatchObject({
         task: TASK,
         run: { status: 'interrupted', error: { code: 'INTERRUPTED' } },

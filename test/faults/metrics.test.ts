@@ -111,12 +111,12 @@ describe.each(engines())('faults: metrics for every run that ends, on $name', (e
       { kind: 'schedule' },
       { kind: 'build', product: 'copy' },
     );
-    await p.runs.claimForDispatch(stopped.id, 'claim:m', {
+    await p.runs.claims.claimForDispatch(stopped.id, 'claim:m', {
       kind: 'build',
       runId: stopped.id,
       product: 'copy',
     });
-    await p.runs.settleDispatch(stopped.id, 'claim:m', 'arn:task/metrics');
+    await p.runs.claims.settleDispatch(stopped.id, 'claim:m', 'arn:task/metrics');
     await onTaskStopped(
       { taskArn: 'arn:task/metrics', stopCode: 'TaskFailedToStart', stoppedReason: 'no capacity' },
       p,

@@ -146,7 +146,7 @@ describe.each(engines())('faults: webhooks on $name', (engine) => {
     });
     expect(replayed.statusCode).toBe(409);
     expect(String(replayed.body.error)).toMatch(/already delivered within the last 600 s/);
-    expect(await p.runs.countRecent({ target: 'copy', trigger: 'webhook', seconds: 60 })).toBe(1);
+    expect(await p.runs.lookups.countRecent({ target: 'copy', trigger: 'webhook', seconds: 60 })).toBe(1);
   });
 
   it('each hook may start only so many builds a minute (429 with Retry-After)', async () => {
@@ -154,7 +154,7 @@ describe.each(engines())('faults: webhooks on $name', (engine) => {
     for (let i = 0; i < 5; i++) outs.push(await call(JSON.stringify({ push: i })));
     expect(outs.map((o) => o.statusCode)).toEqual([202, 202, 202, 429, 429]);
     expect(outs[3]!.headers).toEqual({ 'retry-after': '60' });
-    expect(await p.runs.countRecent({ target: 'copy', trigger: 'webhook', seconds: 60 })).toBe(3);
+    expect(await p.runs.lookups.countRecent({ target: 'copy', trigger: 'webhook', seconds: 60 })).toBe(3);
   });
 
   it('two secrets during a rotation: the new and the old one both sign; no other does', async () => {
@@ -168,7 +168,9 @@ describe.each(engines())('faults: webhooks on $name', (engine) => {
       const out = await call('{}', { hook, secret: 'new-secret' });
       expect(out.statusCode, hook).toBe(401);
     }
-    expect(await p.runs.countRecent({ target: '__proto__', trigger: 'webhook', seconds: 60 })).toBe(0);
+    expect(await p.runs.lookups.countRecent({ target: '__proto__', trigger: 'webhook', seconds: 60 })).toBe(
+      0,
+    );
     const http = await post('/webhooks/__proto__', Buffer.from('{}'), {
       'x-hub-signature-256': sign('{}', 'new-secret'),
       'x-github-delivery': 'p1',
@@ -204,10 +206,14 @@ describe.each(engines())('faults: webhooks on $name', (engine) => {
 
   it('a failure inside is a 503 with a plain message, never internal text', async () => {
     const failing: RunRegistry = Object.create(p.runs, {
-      findByDedupeKey: {
-        value: async () => {
-          throw new Error('relation "strata.runs" does not exist at character 42');
-        },
+      lookups: {
+        value: Object.create(p.runs.lookups, {
+          findByDedupeKey: {
+            value: async () => {
+              throw new Error('relation "strata.runs" does not exist at character 42');
+            },
+          },
+        }),
       },
     });
     const body = '{"x":1}';

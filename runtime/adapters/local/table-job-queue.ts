@@ -1,4 +1,4 @@
-import type { Database } from '../../ports/database.ts';
+import type { Database, Queryable } from '../../ports/database.ts';
 import { JobMessage, type JobQueue, type ReceivedJob } from '../../ports/job-queue.ts';
 
 /** A job the queue gave up on: unreadable, or received too many times without being done. */
@@ -88,6 +88,35 @@ export class TableJobQueue implements JobQueue {
     );
     return Number(row?.n ?? 0);
   }
+}
+
+/**
+ * Jobs a worker has received and still hides (not dead-lettered), with their runs: a worker that died holding
+ * one would leave it hidden for its whole visibility. `strata serve` looks at them when it starts.
+ */
+export async function takenJobs(db: Queryable): Promise<{ id: string; runId: string }[]> {
+  const rows = await db.query<{ id: string | number; run_id: string }>(
+    'SELECT id, run_id FROM strata.jobs WHERE receives > 0 AND dead_at IS NULL AND visible_at > now() ORDER BY id',
+  );
+  return rows.map((r) => ({ id: String(r.id), runId: r.run_id }));
+}
+
+/** Makes these jobs visible at once, those still hidden and not dead-lettered. */
+export async function showJobs(db: Queryable, ids: readonly string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await db.query(
+    'UPDATE strata.jobs SET visible_at = now() WHERE id = ANY($1::bigint[]) AND dead_at IS NULL AND visible_at > now()',
+    [ids.map(Number)],
+  );
+}
+
+/** Makes a run's jobs (not dead-lettered) visible at once; returns how many it has. */
+export async function showJobsOfRun(db: Queryable, runId: string): Promise<number> {
+  const rows = await db.query<{ id: string }>(
+    'UPDATE strata.jobs SET visible_at = now() WHERE run_id = $1 AND dead_at IS NULL RETURNING id',
+    [runId],
+  );
+  return rows.length;
 }
 
 function safeJson(text: string): unknown {
