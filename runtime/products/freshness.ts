@@ -3,7 +3,9 @@ import type { Catalog } from '../catalog/loader.ts';
 import type { ProductEntry } from '../catalog/schema.ts';
 import { BuildError } from '../errors.ts';
 import type { Queryable } from '../ports/database.ts';
-import { type LockedInput, planBuild } from './plan.ts';
+import type { LockedInput } from '../publish/manifest.ts';
+import { newestVersion } from '../publish/registry.ts';
+import { planBuild } from './plan.ts';
 
 /** A product's newest published version and the inputs it read (its run's lineage). */
 export interface PublishedLock {
@@ -13,18 +15,17 @@ export interface PublishedLock {
 }
 
 export async function publishedLock(db: Queryable, product: string): Promise<PublishedLock | undefined> {
-  const rows = await db.query<{ version: string; run_id: string; lineage: unknown }>(
-    `SELECT pv.version, pv.run_id, r.lineage FROM strata.product_versions pv
-     JOIN strata.runs r ON r.id = pv.run_id
-     WHERE pv.product = $1 ORDER BY pv.version DESC LIMIT 1`,
-    [product],
-  );
+  const newest = await newestVersion(db, product);
+  if (!newest) return undefined;
+  const rows = await db.query<{ lineage: unknown }>('SELECT r.lineage FROM strata.runs r WHERE r.id = $1', [
+    newest.runId,
+  ]);
   const row = rows[0];
   if (!row) return undefined;
   const lineage = (typeof row.lineage === 'string' ? JSON.parse(row.lineage) : row.lineage) as {
     inputs?: PublishedLock['inputs'];
   } | null;
-  return { version: row.version, runId: row.run_id, inputs: lineage?.inputs ?? [] };
+  return { version: newest.version, runId: newest.runId, inputs: lineage?.inputs ?? [] };
 }
 
 /** Whether two locks read exactly the same dataset versions under the same names. */

@@ -1,8 +1,7 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import type { Area, Bbox, FlatGeobufFile } from '../../features/flatgeobuf.ts';
-import type { PublishedFile } from '../../publish/export.ts';
-import type { Manifest } from '../../publish/manifest.ts';
+import type { Manifest, PublishedFile } from '../../publish/manifest.ts';
 import type { PublishedReader } from '../../publish/reader.ts';
 import type { AppDeps, AppEnv, Principal } from '../context.ts';
 import { type Door, link } from '../door.ts';
