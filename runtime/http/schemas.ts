@@ -83,18 +83,25 @@ export const ProductVersion = z
   })
   .openapi('ProductVersion');
 
-export const Output = PublishedFile.openapi('Output');
+/*
+ * The manifest's own schemas were made with plain zod, perhaps before @hono/zod-openapi extended it, so they
+ * may lack `.openapi()`: the wire schemas are new objects over the same shapes.
+ */
+export const Output = z.object(PublishedFile.shape).openapi('Output');
 
 /**
  * A published manifest (runtime/publish/manifest.ts, the one shape of it) as a partner sees it: inputs from
  * datasets it may not see are left out and counted in `hiddenInputs`, and links are added.
  */
-export const Manifest = PublishedManifest.extend({
-  outputs: z.array(Output),
-  /** Inputs whose datasets this partner may not see are left out and counted here. */
-  hiddenInputs: z.number().int(),
-  links: z.array(Link),
-}).openapi('Manifest');
+export const Manifest = z
+  .object({
+    ...PublishedManifest.shape,
+    outputs: z.array(Output),
+    /** Inputs whose datasets this partner may not see are left out and counted here. */
+    hiddenInputs: z.number().int(),
+    links: z.array(Link),
+  })
+  .openapi('Manifest');
 
 export const Download = z
   .object({
