@@ -3,7 +3,19 @@ import type { Catalog } from '../catalog-files/loader.ts';
 import type { Platform } from '../platform/platform.ts';
 import type { PublishSummary } from '../ports/federation.ts';
 import { signSummary } from '../ports/federation-keys.ts';
-import type { Manifest } from '../publish/manifest.ts';
+
+/**
+ * What a summary tells of a published version: the part of its manifest (runtime/publish/manifest.ts, which
+ * calls this module after its commit) that federation reads. Federation sits below publishing and knows no
+ * more of the manifest than this.
+ */
+export interface AnnouncedVersion {
+  readonly product: string;
+  readonly version: string;
+  readonly runId: string;
+  readonly outputs: readonly { readonly name: string; readonly rows: number }[];
+  readonly checks: readonly PublishSummary['checks'][number][];
+}
 
 /** What became of a publish's summary, kept in the run's result: federation never fails a run. */
 export type FederationRecord =
@@ -20,7 +32,7 @@ async function readBytes(p: Platform, key: string): Promise<Buffer> {
 /** The summary of a published version, from its manifest as published (hashed as the bytes stand in egress). */
 export function summarise(
   child: string,
-  manifest: Manifest,
+  manifest: AnnouncedVersion,
   published: { key: string; sha256: string },
   catalog: Catalog,
   publishedAt: Date,
@@ -50,20 +62,20 @@ export function summarise(
 /**
  * After a publish: signs the version's summary with the child's key and sends it to its core. Called once
  * the latest pointer is written, so whatever happens here the version stays published: any failure is
- * returned as a record for the run, never thrown.
+ * returned as a record for the run, never thrown. The manifest is hashed as its bytes stand in egress.
  */
 export async function announcePublished(
   p: Platform,
   catalog: Catalog,
-  manifestKey: string,
+  published: { readonly key: string; readonly manifest: AnnouncedVersion },
   publishedAt = new Date(),
 ): Promise<FederationRecord> {
   const federation = p.federation;
   if (!federation) return { status: 'skipped', reason: 'this deployment has no core to report to' };
+  const { key: manifestKey, manifest } = published;
   try {
     const bytes = await readBytes(p, manifestKey);
     const sha256 = createHash('sha256').update(bytes).digest('hex');
-    const manifest = JSON.parse(bytes.toString('utf8')) as Manifest;
     const summary = summarise(federation.child, manifest, { key: manifestKey, sha256 }, catalog, publishedAt);
     await federation.send(signSummary(summary, await federation.signingKey()));
     return { status: 'sent', to: federation.destination, manifestSha256: sha256 };

@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi';
+import { PublishedFile, Manifest as PublishedManifest } from '../publish/manifest.ts';
 
 /** Response and request shapes of the partner API. The OpenAPI document is generated from these. */
 
@@ -76,34 +77,22 @@ export const ProductVersion = z
   })
   .openapi('ProductVersion');
 
-export const Output = z
-  .object({
-    name: z.string(),
-    table: z.string(),
-    format: z.string(),
-    key: z.string(),
-    size: z.number(),
-    sha256: z.string(),
-    rows: z.number(),
-    srid: z.number().nullable(),
-  })
-  .openapi('Output');
+/*
+ * The manifest's own schemas were made with plain zod, perhaps before @hono/zod-openapi extended it, so they
+ * may lack `.openapi()`: the wire schemas are new objects over the same shapes.
+ */
+export const Output = z.object(PublishedFile.shape).openapi('Output');
 
+/**
+ * A published manifest (runtime/publish/manifest.ts, the one shape of it) as a partner sees it: inputs from
+ * datasets it may not see are left out and counted in `hiddenInputs`, and links are added.
+ */
 export const Manifest = z
   .object({
-    product: z.string(),
-    title: z.string().optional(),
-    version: z.string(),
-    runId: z.string(),
-    builtAt: z.string(),
-    platform: z.record(z.string(), z.unknown()),
-    inputs: z.array(z.record(z.string(), z.unknown())),
+    ...PublishedManifest.shape,
+    outputs: z.array(Output),
     /** Inputs whose datasets this partner may not see are left out and counted here. */
     hiddenInputs: z.number().int(),
-    steps: z.array(z.record(z.string(), z.unknown())),
-    checks: z.array(z.record(z.string(), z.unknown())),
-    outputs: z.array(Output),
-    timings: z.record(z.string(), z.number()),
     links: z.array(Link),
   })
   .openapi('Manifest');

@@ -1,6 +1,7 @@
 import type { Check } from '../catalog/schema.ts';
 import type { CheckResult } from '../errors.ts';
 import type { Queryable } from '../ports/database.ts';
+import { trimSample } from '../qa/sample.ts';
 import { ident, literal } from '../util/sql.ts';
 
 const SAMPLE_ROWS = 5;
@@ -41,17 +42,6 @@ function violations(c: Check): string {
     case 'row_count':
       throw new Error('row_count has no violating rows');
   }
-}
-
-/** Long values (geometries, big text) are cut in samples: a sample is for a person to look at. */
-export function trimSample(row: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(row)) {
-    if (v && typeof v === 'object' && 'coordinates' in v)
-      out[k] = `${String((v as { type?: unknown }).type)} geometry`;
-    else out[k] = typeof v === 'string' && v.length > 120 ? `${v.slice(0, 117)}...` : v;
-  }
-  return out;
 }
 
 /**

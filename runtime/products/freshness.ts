@@ -3,8 +3,10 @@ import type { ProductEntry } from '../catalog/schema.ts';
 import type { Catalog } from '../catalog-files/loader.ts';
 import { BuildError } from '../errors.ts';
 import type { Queryable } from '../ports/database.ts';
+import type { LockedInput } from '../publish/manifest.ts';
+import { newestVersion } from '../publish/registry.ts';
 import { RunRegistry } from '../runs/registry.ts';
-import { type LockedInput, planBuild } from './plan.ts';
+import { planBuild } from './plan.ts';
 
 /** A product's newest published version and the inputs it read (its run's lineage). */
 export interface PublishedLock {
@@ -14,18 +16,13 @@ export interface PublishedLock {
 }
 
 export async function publishedLock(db: Queryable, product: string): Promise<PublishedLock | undefined> {
-  const rows = await db.query<{ version: string; run_id: string }>(
-    `SELECT pv.version, pv.run_id FROM strata.product_versions pv
-     WHERE pv.product = $1 ORDER BY pv.version DESC LIMIT 1`,
-    [product],
-  );
-  const row = rows[0];
-  if (!row) return undefined;
+  const newest = await newestVersion(db, product);
+  if (!newest) return undefined;
   // Every published version's run exists (product_versions references it): its lineage is the lock.
-  const lineage = (await new RunRegistry(db).get(row.run_id)).lineage as {
+  const lineage = (await new RunRegistry(db).get(newest.runId)).lineage as {
     inputs?: PublishedLock['inputs'];
   } | null;
-  return { version: row.version, runId: row.run_id, inputs: lineage?.inputs ?? [] };
+  return { version: newest.version, runId: newest.runId, inputs: lineage?.inputs ?? [] };
 }
 
 /** Whether two locks read exactly the same dataset versions under the same names. */

@@ -2,18 +2,7 @@ import type { ProductEntry } from '../catalog/schema.ts';
 import { type Catalog, unavailable } from '../catalog-files/loader.ts';
 import { BuildError } from '../errors.ts';
 import type { Queryable } from '../ports/database.ts';
-
-/** One input of a build, resolved to an exact dataset version: a line of the build's lock. */
-export interface LockedInput {
-  readonly alias: string;
-  readonly dataset: string;
-  /** What the product asked for: `latest` or a pinned version id. */
-  readonly requested: string;
-  readonly version: string;
-  readonly sha256: string;
-  readonly table: string;
-  readonly rows: number;
-}
+import type { LockedInput } from '../publish/manifest.ts';
 
 export function requireProduct(catalog: Catalog, name: string): ProductEntry {
   const entry = catalog.products.get(name);

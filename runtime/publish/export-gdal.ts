@@ -10,11 +10,11 @@ import type { Database, RowCount } from '../ports/database.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
 import { writeBody } from '../util/files.ts';
 import { ident } from '../util/sql.ts';
+import type { PublishedFile } from './manifest.ts';
 import {
   type ColumnInfo,
   type ExportInput,
   FORMAT_FILES,
-  type PublishedFile,
   publishBytes,
   type TableShape,
 } from './output-file.ts';
@@ -168,74 +168,24 @@ export async function exportWithGdal(
 ): Promise<PublishedFile> {
   const { output, format, prefix } = input;
   const name = output.name ?? output.table;
-  // formatProblem has refused what this format cannot take (no geometry, no SRID) before any file was written.
-  const srid = format === 'flatgeobuf' ? 4326 : shape.srid;
-  const plans = shape.attrs.map((c) => fieldPlan(c, format));
-  const fieldNames =
-    format === 'shapefile' ? shapefileFieldNames(plans.map((p) => p.name)) : plans.map((p) => p.name);
-  const fields = plans.map((p, i) => ({ ...p, field: fieldNames[i]!, src: `c${i}` }));
-  if (format === 'shapefile') await checkDbfNumbers(db, shape, plans, name);
-
-  const selects = fields.map((f) => `${f.select} AS ${f.src}`);
-  if (shape.geom) {
-    const g = `t.${ident(shape.geom.name)}`;
-    const geom = srid && srid !== shape.srid ? `ST_Transform(${g}, ${srid})` : g;
-    selects.push(`encode(ST_AsBinary(${geom}), 'hex') AS wkb`);
-  }
-  const geometry = shape.geom
-    ? {
-        type: `${OGR_GEOMETRY[shape.geometryType] ?? 'wkbUnknown'}${shape.hasZ && OGR_GEOMETRY[shape.geometryType] ? '25D' : ''}`,
-        srid,
-      }
-    : undefined;
-
+  const layout = gdalLayout(shape, format);
+  if (format === 'shapefile') await checkDbfNumbers(db, shape, layout.plans, name);
   const work = await mkdtemp(join(input.tmpDir ?? tmpdir(), 'strata-export-'));
   try {
     const csv = join(work, 'rows.csv');
     const vrt = join(work, 'rows.vrt');
-    await writeFile(vrt, vrtDocument(csv, name, fields, geometry));
+    await writeFile(vrt, vrtDocument(csv, name, layout.fields, layout.geometry));
     const outDir = join(work, 'out');
     await mkdir(outDir);
     const file = join(outDir, format === 'shapefile' ? `${name}.shp` : `${name}.${FORMAT_FILES[format].ext}`);
-    const args = ['-f', DRIVERS[format], file, vrt, '-nln', name];
-    // The file is written in a work folder and only published whole: its journal buys nothing.
-    if (format === 'gpkg') args.push('--config', 'OGR_SQLITE_SYNCHRONOUS', 'OFF');
-    if (format === 'flatgeobuf') args.push('-lco', 'SPATIAL_INDEX=YES', '-lco', `TEMPORARY_DIR=${work}`);
-    if (format === 'shapefile') args.push('-lco', 'ENCODING=UTF-8');
-    const count: RowCount = { rows: 0 };
-    // GDAL's FlatGeobuf writer drops features without a geometry; leaving them out here keeps `rows` true.
-    const where =
-      format === 'flatgeobuf' && shape.geom ? ` WHERE t.${ident(shape.geom.name)} IS NOT NULL` : '';
-    // The rows go to a work file first, and ogr2ogr reads the file: measured on a busy two-core machine, a
-    // pipe into its stdin took 1.7 times as long (every 64 KiB waits for the other process to be scheduled).
-    const fh = await open(csv, 'wx');
-    try {
-      await writeBody(
-        fh,
-        db.copyToCsv(
-          `SELECT ${selects.join(', ') || 'NULL'} FROM ${shape.source} t${where}${shape.orderBy}`,
-          count,
-        ),
-      );
-    } finally {
-      await fh.close();
-    }
-    try {
-      await runGdal('ogr2ogr', args);
-    } catch (e) {
-      if (e instanceof GdalFailedError)
-        throw new BuildError(`export of "${name}" as ${format} failed: ${e.errors.join('; ') || e.message}`, {
-          step: 'export',
-        });
-      throw e;
-    }
+    const count = await writeRows(db, shape, format, layout.selects, csv);
+    await convert(name, format, ogrArguments(format, { file, vrt, name, work }));
     await rm(csv);
-
     const key = outputKey(prefix, name, FORMAT_FILES[format].ext);
     let body: AsyncIterable<Uint8Array>;
     let mapping: PublishedFile['fields'];
     if (format === 'shapefile') {
-      mapping = fields.map((f) => ({ column: f.name, field: f.field }));
+      mapping = layout.fields.map((f) => ({ column: f.name, field: f.field }));
       const fieldsCsv = `column,field\n${mapping.map((m) => `${csvCell(m.column)},${csvCell(m.field)}\n`).join('')}`;
       body = await zipShapefile(outDir, (await readdir(outDir)).sort(), fieldsCsv);
     } else body = createReadStream(file, { highWaterMark: 1 << 20 });
@@ -248,10 +198,88 @@ export async function exportWithGdal(
       size,
       sha256,
       rows: count.rows,
-      srid: shape.geom ? srid : null,
+      srid: shape.geom ? layout.srid : null,
       ...(mapping ? { fields: mapping } : {}),
     };
   } finally {
     await rm(work, { recursive: true, force: true });
+  }
+}
+
+/** What the work file holds and how GDAL reads it: each column's field, the select, the geometry's type and CRS. */
+function gdalLayout(shape: TableShape, format: GdalOutput) {
+  // formatProblem has refused what this format cannot take (no geometry, no SRID) before any file was written.
+  const srid = format === 'flatgeobuf' ? 4326 : shape.srid;
+  const plans = shape.attrs.map((c) => fieldPlan(c, format));
+  const fieldNames =
+    format === 'shapefile' ? shapefileFieldNames(plans.map((p) => p.name)) : plans.map((p) => p.name);
+  const fields = plans.map((p, i) => ({ ...p, field: fieldNames[i]!, src: `c${i}` }));
+  const selects = fields.map((f) => `${f.select} AS ${f.src}`);
+  if (shape.geom) {
+    const g = `t.${ident(shape.geom.name)}`;
+    const geom = srid && srid !== shape.srid ? `ST_Transform(${g}, ${srid})` : g;
+    selects.push(`encode(ST_AsBinary(${geom}), 'hex') AS wkb`);
+  }
+  const geometry = shape.geom
+    ? {
+        type: `${OGR_GEOMETRY[shape.geometryType] ?? 'wkbUnknown'}${shape.hasZ && OGR_GEOMETRY[shape.geometryType] ? '25D' : ''}`,
+        srid,
+      }
+    : undefined;
+  return { srid, plans, fields, selects, geometry };
+}
+
+/**
+ * Streams the rows out of the database as CSV with hex WKB into the work file. The rows go to a file and
+ * ogr2ogr reads the file: measured on a busy two-core machine, a pipe into its stdin took 1.7 times as long
+ * (every 64 KiB waits for the other process to be scheduled).
+ */
+async function writeRows(
+  db: Database,
+  shape: TableShape,
+  format: GdalOutput,
+  selects: readonly string[],
+  csv: string,
+): Promise<RowCount> {
+  const count: RowCount = { rows: 0 };
+  // GDAL's FlatGeobuf writer drops features without a geometry; leaving them out here keeps `rows` true.
+  const where = format === 'flatgeobuf' && shape.geom ? ` WHERE t.${ident(shape.geom.name)} IS NOT NULL` : '';
+  const fh = await open(csv, 'wx');
+  try {
+    await writeBody(
+      fh,
+      db.copyToCsv(
+        `SELECT ${selects.join(', ') || 'NULL'} FROM ${shape.source} t${where}${shape.orderBy}`,
+        count,
+      ),
+    );
+  } finally {
+    await fh.close();
+  }
+  return count;
+}
+
+function ogrArguments(
+  format: GdalOutput,
+  at: { file: string; vrt: string; name: string; work: string },
+): string[] {
+  const args = ['-f', DRIVERS[format], at.file, at.vrt, '-nln', at.name];
+  // The file is written in a work folder and only published whole: its journal buys nothing.
+  if (format === 'gpkg') args.push('--config', 'OGR_SQLITE_SYNCHRONOUS', 'OFF');
+  if (format === 'flatgeobuf') args.push('-lco', 'SPATIAL_INDEX=YES', '-lco', `TEMPORARY_DIR=${at.work}`);
+  if (format === 'shapefile') args.push('-lco', 'ENCODING=UTF-8');
+  return args;
+}
+
+/** Runs ogr2ogr; what GDAL said is the build's error. */
+async function convert(name: string, format: GdalOutput, args: readonly string[]): Promise<void> {
+  try {
+    await runGdal('ogr2ogr', args);
+  } catch (e) {
+    if (e instanceof GdalFailedError)
+      throw new BuildError(`export of "${name}" as ${format} failed: ${e.errors.join('; ') || e.message}`, {
+        step: 'export',
+      });
+    throw e;
   }
 }

@@ -9,11 +9,11 @@ import type { Database, RowCount } from '../ports/database.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
 import { ident } from '../util/sql.ts';
 import { PLATFORM_VERSION } from '../version.ts';
+import type { PublishedFile } from './manifest.ts';
 import {
   type ColumnInfo,
   type ExportInput,
   FORMAT_FILES,
-  type PublishedFile,
   publishBytes,
   type TableShape,
 } from './output-file.ts';
@@ -129,99 +129,15 @@ export async function exportGeoParquet(
     `ST_XMax(${g})`,
     `ST_YMax(${g})`,
   ];
-  const schema: SchemaElement[] = [
-    { name: 'root', num_children: plans.length + 1 },
-    ...plans.map((p) => p.element),
-    { name: geom.name, type: 'BYTE_ARRAY', repetition_type: 'OPTIONAL' },
-  ];
-
   const work = await mkdtemp(join(input.tmpDir ?? tmpdir(), 'strata-export-'));
   try {
     const file = join(work, `${name}.parquet`);
-    // Loaded when a GeoParquet is written, not at the start of every command.
-    const { fileWriter, ParquetWriter } = await import('hyparquet-writer');
-    const writer = new ParquetWriter({
-      writer: fileWriter(file),
-      schema,
-      createdBy: `strata ${PLATFORM_VERSION} (hyparquet-writer)`,
-    });
-    const types = new Set<string>();
-    const bbox = [Infinity, Infinity, -Infinity, -Infinity];
-    let columns: unknown[][] = [];
-    let groupRows = 0;
-    let groupBytes = 0;
-    const reset = () => {
-      columns = schema.slice(1).map(() => []);
-      groupRows = 0;
-      groupBytes = 0;
-    };
-    const flush = () => {
-      if (groupRows === 0) return;
-      writer.write({
-        columnData: schema.slice(1).map((e, i) => ({ name: e.name, data: columns[i]! })),
-        rowGroupSize: groupRows,
-      });
-      reset();
-    };
-    reset();
     const count: RowCount = { rows: 0 };
     const lines = db.copyToLines(
       `SELECT json_build_array(${selects.join(', ')})::text FROM ${shape.source} t${shape.orderBy}`,
       count,
     );
-    // A character may straddle two chunks: the decoder holds its first bytes back.
-    const decoder = new StringDecoder('utf8');
-    let carry = '';
-    for await (const chunk of lines) {
-      const text = carry + decoder.write(chunk);
-      const end = text.lastIndexOf('\n');
-      carry = text.slice(end + 1);
-      for (const line of text.slice(0, end).split('\n')) {
-        if (line === '') continue;
-        const row = JSON.parse(line) as unknown[];
-        plans.forEach((p, i) => {
-          columns[i]!.push(p.convert(row[i]));
-        });
-        const k = plans.length;
-        const hex = row[k] as string | null;
-        const wkb = hex === null ? null : Buffer.from(hex, 'hex');
-        columns[k]!.push(wkb);
-        if (wkb) {
-          const zm = row[k + 2] as number;
-          types.add(
-            `${GEOMETRY_TYPES[row[k + 1] as string] ?? 'GeometryCollection'}${zm === 2 || zm === 3 ? ' Z' : ''}`,
-          );
-          const [x0, y0, x1, y1] = row.slice(k + 3, k + 7) as number[];
-          if (x0! < bbox[0]!) bbox[0] = x0!;
-          if (y0! < bbox[1]!) bbox[1] = y0!;
-          if (x1! > bbox[2]!) bbox[2] = x1!;
-          if (y1! > bbox[3]!) bbox[3] = y1!;
-          groupBytes += wkb.length;
-        }
-        groupRows++;
-        if (groupRows >= GROUP_ROWS || groupBytes >= GROUP_BYTES) flush();
-      }
-    }
-    flush();
-    // Known only once every row is read: the footer that holds it is written last.
-    writer.kvMetadata = [
-      {
-        key: 'geo',
-        value: JSON.stringify({
-          version: '1.1.0',
-          primary_column: geom.name,
-          columns: {
-            [geom.name]: {
-              encoding: 'WKB',
-              geometry_types: [...types].sort(),
-              ...(Number.isFinite(bbox[0]) ? { bbox } : {}),
-            },
-          },
-        }),
-      },
-    ];
-    writer.finish();
-
+    await writeParquet(file, plans, geom.name, jsonRows(lines));
     const key = outputKey(prefix, name, FORMAT_FILES.geoparquet.ext);
     const { size, sha256 } = await publishBytes(
       store,
@@ -241,5 +157,122 @@ export async function exportGeoParquet(
     };
   } finally {
     await rm(work, { recursive: true, force: true });
+  }
+}
+
+/** Rows as the database writes them, one JSON array a line. */
+async function* jsonRows(lines: AsyncIterable<Buffer>): AsyncGenerator<unknown[]> {
+  // A character may straddle two chunks: the decoder holds its first bytes back.
+  const decoder = new StringDecoder('utf8');
+  let carry = '';
+  for await (const chunk of lines) {
+    const text = carry + decoder.write(chunk);
+    const end = text.lastIndexOf('\n');
+    carry = text.slice(end + 1);
+    for (const line of text.slice(0, end).split('\n')) if (line !== '') yield JSON.parse(line) as unknown[];
+  }
+}
+
+/**
+ * Writes the rows (the attributes, then the geometry's hex WKB, type, Z/M flag and bbox) into a Parquet
+ * file, a row group at a time, with the `geo` metadata in its footer.
+ */
+async function writeParquet(
+  file: string,
+  plans: readonly ColumnPlan[],
+  geometry: string,
+  rows: AsyncIterable<unknown[]>,
+): Promise<void> {
+  const schema: SchemaElement[] = [
+    { name: 'root', num_children: plans.length + 1 },
+    ...plans.map((p) => p.element),
+    { name: geometry, type: 'BYTE_ARRAY', repetition_type: 'OPTIONAL' },
+  ];
+  // Loaded when a GeoParquet is written, not at the start of every command.
+  const { fileWriter, ParquetWriter } = await import('hyparquet-writer');
+  const writer = new ParquetWriter({
+    writer: fileWriter(file),
+    schema,
+    createdBy: `strata ${PLATFORM_VERSION} (hyparquet-writer)`,
+  });
+  const groups = new RowGroups(schema.slice(1), plans, (columnData, rowGroupSize) =>
+    writer.write({ columnData, rowGroupSize }),
+  );
+  for await (const row of rows) groups.add(row);
+  groups.flush();
+  // Known only once every row is read: the footer that holds it is written last.
+  writer.kvMetadata = [{ key: 'geo', value: JSON.stringify(groups.geoMetadata(geometry)) }];
+  writer.finish();
+}
+
+/** Rows held as columns until a row group is full, and what the `geo` metadata says of the geometries. */
+class RowGroups {
+  private columns: unknown[][] = [];
+  private rows = 0;
+  private bytes = 0;
+  private readonly types = new Set<string>();
+  private readonly bbox = [Infinity, Infinity, -Infinity, -Infinity];
+
+  constructor(
+    private readonly elements: readonly SchemaElement[],
+    private readonly plans: readonly ColumnPlan[],
+    private readonly write: (columnData: { name: string; data: unknown[] }[], rows: number) => void,
+  ) {
+    this.reset();
+  }
+
+  add(row: unknown[]): void {
+    const plans = this.plans;
+    plans.forEach((p, i) => {
+      this.columns[i]!.push(p.convert(row[i]));
+    });
+    const k = plans.length;
+    const hex = row[k] as string | null;
+    const wkb = hex === null ? null : Buffer.from(hex, 'hex');
+    this.columns[k]!.push(wkb);
+    if (wkb) {
+      const zm = row[k + 2] as number;
+      this.types.add(
+        `${GEOMETRY_TYPES[row[k + 1] as string] ?? 'GeometryCollection'}${zm === 2 || zm === 3 ? ' Z' : ''}`,
+      );
+      const [x0, y0, x1, y1] = row.slice(k + 3, k + 7) as number[];
+      const bbox = this.bbox;
+      if (x0! < bbox[0]!) bbox[0] = x0!;
+      if (y0! < bbox[1]!) bbox[1] = y0!;
+      if (x1! > bbox[2]!) bbox[2] = x1!;
+      if (y1! > bbox[3]!) bbox[3] = y1!;
+      this.bytes += wkb.length;
+    }
+    this.rows++;
+    if (this.rows >= GROUP_ROWS || this.bytes >= GROUP_BYTES) this.flush();
+  }
+
+  flush(): void {
+    if (this.rows === 0) return;
+    this.write(
+      this.elements.map((e, i) => ({ name: e.name, data: this.columns[i]! })),
+      this.rows,
+    );
+    this.reset();
+  }
+
+  geoMetadata(geometry: string) {
+    return {
+      version: '1.1.0',
+      primary_column: geometry,
+      columns: {
+        [geometry]: {
+          encoding: 'WKB',
+          geometry_types: [...this.types].sort(),
+          ...(Number.isFinite(this.bbox[0]) ? { bbox: this.bbox } : {}),
+        },
+      },
+    };
+  }
+
+  private reset(): void {
+    this.columns = this.elements.map(() => []);
+    this.rows = 0;
+    this.bytes = 0;
   }
 }

@@ -6,16 +6,16 @@ import type { ObjectStore } from '../ports/object-store.ts';
 import { ident, literal, qualified } from '../util/sql.ts';
 import { exportWithGdal } from './export-gdal.ts';
 import { exportGeoParquet } from './export-geoparquet.ts';
+import type { PublishedFile } from './manifest.ts';
 import {
   type ColumnInfo,
   type ExportInput,
   FORMAT_FILES,
-  type PublishedFile,
   publishBytes,
   type TableShape,
 } from './output-file.ts';
 
-export type { ExportInput, PublishedFile, TableShape } from './output-file.ts';
+export type { ExportInput, TableShape } from './output-file.ts';
 
 async function describe(db: Database, schema: string, table: string): Promise<ColumnInfo[]> {
   const cols = await db.query<ColumnInfo>(

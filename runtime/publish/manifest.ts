@@ -1,29 +1,124 @@
+import { z } from 'zod';
+import { OUTPUT_FORMATS } from '../catalog/schema.ts';
 import type { CheckResult } from '../errors.ts';
-import type { LockedInput } from '../products/plan.ts';
-import type { QaSummary } from '../qa/schema.ts';
-import type { PublishedFile } from './export.ts';
+
+/*
+ * The manifest is written, read back and served to partners as JSON whose bytes others hash and compare: the
+ * keys of every object below are declared in the order the build has always written them, because parsing
+ * yields them in the schema's order.
+ */
+
+/** One input of a build, resolved to an exact dataset version: a line of the build's lock. */
+export const LockedInput = z.object({
+  alias: z.string(),
+  dataset: z.string(),
+  /** What the product asked for: `latest` or a pinned version id. */
+  requested: z.string(),
+  version: z.string(),
+  sha256: z.string(),
+  table: z.string(),
+  rows: z.number(),
+});
+export type LockedInput = z.infer<typeof LockedInput>;
+
+/** The manifest's record of a published file. */
+export const PublishedFile = z.object({
+  name: z.string(),
+  table: z.string(),
+  format: z.enum(OUTPUT_FORMATS),
+  key: z.string(),
+  size: z.number(),
+  sha256: z.string(),
+  rows: z.number(),
+  /**
+   * SRID of the geometry in this file: the table's for CSV, GeoPackage and Shapefile; 4326 for GeoJSON
+   * (RFC 7946), FlatGeobuf and GeoParquet (OGC:CRS84).
+   */
+  srid: z.number().nullable(),
+  /** Shapefile only: each column's field name in the .dbf (at most 10 characters), also in the zip's fields.csv. */
+  fields: z.array(z.object({ column: z.string(), field: z.string() })).optional(),
+});
+export type PublishedFile = z.infer<typeof PublishedFile>;
+
+/** A check's result as the manifest records it: the shape of `CheckResult` (errors.ts), which sits below. */
+export const CheckRecord = z.object({
+  name: z.string(),
+  type: z.string(),
+  table: z.string(),
+  severity: z.enum(['error', 'warn']),
+  passed: z.boolean(),
+  /** Offending rows (or the row count for a row_count check). */
+  count: z.number(),
+  message: z.string(),
+  sample: z.array(z.record(z.string(), z.unknown())),
+}) satisfies z.ZodType<CheckResult>;
+
+/** The QA report beside the manifest (`qa.html`, `qa.json`): where it is, and its figures in short. */
+export const QaSummary = z.object({
+  /** Beside the manifest (egress) for a version; the archive holds a failed build's report. */
+  bucket: z.enum(['egress', 'archive']),
+  html: z.string(),
+  json: z.string(),
+  previous: z.string().nullable(),
+  checks: z.object({ passed: z.number(), warned: z.number(), failed: z.number() }),
+  outputs: z.array(
+    z.object({
+      name: z.string(),
+      rows: z.number(),
+      previousRows: z.number().nullable(),
+      added: z.number().nullable(),
+      removed: z.number().nullable(),
+      changed: z.number().nullable(),
+    }),
+  ),
+});
+export type QaSummary = z.infer<typeof QaSummary>;
 
 /** `products/<name>/<version>/manifest.json`: what was built, from what, and how it was checked. */
-export interface Manifest {
-  readonly product: string;
-  readonly title?: string;
-  readonly version: string;
-  readonly runId: string;
-  readonly builtAt: string;
-  readonly platform: { readonly name: 'strata'; readonly version: string; readonly engine: string };
-  readonly inputs: readonly LockedInput[];
-  readonly steps: readonly { readonly file: string; readonly ms: number }[];
-  readonly checks: readonly CheckResult[];
-  readonly outputs: readonly PublishedFile[];
-  /** The QA report beside the manifest (`qa.html`, `qa.json`) and its figures in short. */
-  readonly qa?: QaSummary;
-  readonly timings: Readonly<Record<string, number>>;
-}
+export const Manifest = z.object({
+  product: z.string(),
+  title: z.string().optional(),
+  version: z.string(),
+  runId: z.string(),
+  builtAt: z.string(),
+  platform: z.object({ name: z.literal('strata'), version: z.string(), engine: z.string() }),
+  inputs: z.array(LockedInput),
+  steps: z.array(z.object({ file: z.string(), ms: z.number() })),
+  checks: z.array(CheckRecord),
+  outputs: z.array(PublishedFile),
+  /** Versions published before QA reports have none. */
+  qa: QaSummary.optional(),
+  timings: z.record(z.string(), z.number()),
+});
+export type Manifest = z.infer<typeof Manifest>;
 
 /** `products/<name>/latest.json`, written only after every object of the version is in place. */
-export interface LatestPointer {
-  readonly product: string;
-  readonly version: string;
-  readonly manifest: string;
-  readonly publishedAt: string;
+export const LatestPointer = z.object({
+  product: z.string(),
+  version: z.string(),
+  manifest: z.string(),
+  publishedAt: z.string(),
+});
+export type LatestPointer = z.infer<typeof LatestPointer>;
+
+/** The one way a manifest becomes bytes: these bytes are hashed (federation) and served. */
+export function manifestJson(manifest: Manifest): string {
+  return `${JSON.stringify(Manifest.parse(manifest), null, 2)}\n`;
+}
+
+/** A published JSON object read back through its schema; one that does not match names its key and field. */
+export function parsePublished<T>(schema: z.ZodType<T>, json: unknown, key: string): T {
+  const parsed = schema.safeParse(json);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const field = issue?.path.length ? issue.path.join('.') : '(top level)';
+  throw new PublishedObjectError(`egress ${key}: ${field}: ${issue?.message ?? 'does not match'}`);
+}
+
+/** A published object (a manifest, the latest pointer) that is not what its key says. */
+export class PublishedObjectError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PublishedObjectError';
+  }
 }

@@ -1,24 +1,7 @@
-/** What every exporter shares: the manifest's record of a published file, and how bytes get to the bucket. */
+/** What every exporter shares: how bytes get to the bucket, and what an exporter is told of its table. */
 import type { Output, OutputFormat } from '../catalog/schema.ts';
 import type { Body, ObjectStore } from '../ports/object-store.ts';
 import { measured, newMeasure } from '../util/hash.ts';
-
-export interface PublishedFile {
-  readonly name: string;
-  readonly table: string;
-  readonly format: OutputFormat;
-  readonly key: string;
-  readonly size: number;
-  readonly sha256: string;
-  readonly rows: number;
-  /**
-   * SRID of the geometry in this file: the table's for CSV, GeoPackage and Shapefile; 4326 for GeoJSON
-   * (RFC 7946), FlatGeobuf and GeoParquet (OGC:CRS84).
-   */
-  readonly srid: number | null;
-  /** Shapefile only: each column's field name in the .dbf (at most 10 characters), also in the zip's fields.csv. */
-  readonly fields?: readonly { readonly column: string; readonly field: string }[];
-}
 
 export interface ColumnInfo {
   readonly name: string;

@@ -2,9 +2,9 @@ import { LRUCache } from 'lru-cache';
 import { NotFoundError } from '../errors.ts';
 import { FlatGeobufFile } from '../features/flatgeobuf.ts';
 import { manifestKey } from '../layout/buckets.ts';
-import { type ObjectStore, readJson } from '../ports/object-store.ts';
+import type { ObjectStore } from '../ports/object-store.ts';
 import type { LatestPointer, Manifest } from './manifest.ts';
-import { listProductVersions, readLatest } from './versions.ts';
+import { listProductVersions, readLatest, readManifestAt } from './versions.ts';
 
 /**
  * Reads what is published in the egress bucket, for the partner API. Published objects never change, so
@@ -40,7 +40,7 @@ export class PublishedReader {
   private async manifestAt(key: string): Promise<Manifest> {
     const cached = this.manifests.get(key);
     if (cached) return cached;
-    const manifest = await readJson<Manifest>(this.store, 'egress', key);
+    const manifest = await readManifestAt(this.store, key);
     this.manifests.set(key, manifest);
     return manifest;
   }

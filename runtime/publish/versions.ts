@@ -1,7 +1,7 @@
 import { NotFoundError } from '../errors.ts';
 import { isManifestKey, latestKey, manifestKey, productPrefix } from '../layout/buckets.ts';
 import { type ObjectStore, readJson } from '../ports/object-store.ts';
-import type { LatestPointer, Manifest } from './manifest.ts';
+import { LatestPointer, Manifest, parsePublished } from './manifest.ts';
 
 export interface ProductVersionSummary {
   readonly version: string;
@@ -13,7 +13,13 @@ export interface ProductVersionSummary {
 
 export async function readLatest(store: ObjectStore, product: string): Promise<LatestPointer | undefined> {
   if (!(await store.exists('egress', latestKey(product)))) return undefined;
-  return readJson<LatestPointer>(store, 'egress', latestKey(product));
+  const key = latestKey(product);
+  return parsePublished(LatestPointer, await readJson(store, 'egress', key), key);
+}
+
+/** The manifest at `key`, parsed: what a manifest is, is its schema's to say. */
+export async function readManifestAt(store: ObjectStore, key: string): Promise<Manifest> {
+  return parsePublished(Manifest, await readJson(store, 'egress', key), key);
 }
 
 /** Published versions: those with a manifest. Objects of a build that failed mid-way have none. */
@@ -21,7 +27,7 @@ export async function listProductVersions(
   store: ObjectStore,
   product: string,
   /** How a manifest is read (the partner API reads through its cache). */
-  read: (key: string) => Promise<Manifest> = (key) => readJson<Manifest>(store, 'egress', key),
+  read: (key: string) => Promise<Manifest> = (key) => readManifestAt(store, key),
 ): Promise<ProductVersionSummary[]> {
   const latest = await readLatest(store, product);
   const objects = await store.list('egress', productPrefix(product));
@@ -47,5 +53,5 @@ export async function readManifest(store: ObjectStore, product: string, version?
   const key = manifestKey(product, v);
   if (!(await store.exists('egress', key)))
     throw new NotFoundError(`product "${product}" has no version "${v}"`);
-  return readJson<Manifest>(store, 'egress', key);
+  return readManifestAt(store, key);
 }

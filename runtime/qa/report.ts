@@ -4,14 +4,21 @@ import { rowListKey } from '../layout/buckets.ts';
 import type { Platform } from '../platform/platform.ts';
 import type { Database } from '../ports/database.ts';
 import { readJson } from '../ports/object-store.ts';
-import type { Manifest } from '../publish/manifest.ts';
-import { readLatest } from '../publish/versions.ts';
-import type { JobHooks } from '../runs/steps.ts';
+import type { QaSummary } from '../publish/manifest.ts';
+import { readLatest, readManifestAt } from '../publish/versions.ts';
+import { type JobHooks, step } from '../runs/steps.ts';
 import { qualified } from '../util/sql.ts';
 import { reportAssets } from './assets.ts';
 import { renderReport } from './html.ts';
 import { drawRows, type MapLayer } from './map.ts';
-import { diffing, type Fingerprint, fingerprint, RowListDiff, rowListSelect } from './rows.ts';
+import {
+  diffing,
+  type Fingerprint,
+  fingerprint,
+  type RowDiffResult,
+  RowListDiff,
+  rowListSelect,
+} from './rows.ts';
 import {
   failedQaLocation,
   type HistoryEntry,
@@ -19,11 +26,12 @@ import {
   publishedQaLocation,
   type QaLocation,
   QaReport,
-  type QaSummary,
   ROW_HASH_METHOD,
+  type RowChanges,
   type RowList,
+  type TableStats,
 } from './schema.ts';
-import { tableColumns, tableStats } from './stats.ts';
+import { type TableColumn, tableColumns, tableStats } from './stats.ts';
 
 /** How far the report goes, in one place. The map's limits keep a page of a million rows light. */
 export const QA_LIMITS = {
@@ -60,7 +68,7 @@ interface Previous {
 async function readPrevious(p: Platform, product: string): Promise<Previous | undefined> {
   const latest = await readLatest(p.store, product);
   if (!latest) return undefined;
-  const manifest = await readJson<Manifest>(p.store, 'egress', latest.manifest);
+  const manifest = await readManifestAt(p.store, latest.manifest);
   const location = publishedQaLocation(product, latest.version);
   let report: QaReport | undefined;
   if (await p.store.exists('egress', location.json)) {
@@ -104,19 +112,102 @@ function comparable(
   return { list, notes };
 }
 
-async function describeOutput(
-  p: Platform,
-  build: QaBuild,
-  output: Output,
-  index: number,
-  previous: Previous | undefined,
-  writeRowList: boolean,
-): Promise<{ qa: OutputQa; layer: MapLayer | undefined }> {
-  const db = p.db;
+/** What one output's part of the report is made from. */
+interface OutputSource {
+  readonly p: Platform;
+  readonly build: QaBuild;
+  readonly output: Output;
+  /** Its place among the product's outputs, for messages that point into product.yaml. */
+  readonly index: number;
+  readonly previous: Previous | undefined;
+  /** Whether to keep this version's row list, for the next version to compare with. */
+  readonly writeRowList: boolean;
+}
+
+/** How an output's rows are compared with the previous version's, and what the reader is told of it. */
+interface Comparison {
+  readonly name: string;
+  /** Qualified table name. */
+  readonly table: string;
+  readonly columns: readonly TableColumn[];
+  readonly key: string[] | null;
+  readonly before: OutputQa | undefined;
+  readonly f: Fingerprint;
+  /** The previous version's row list, when it can be compared with. */
+  readonly list: RowList | undefined;
+  /** Whether a changed row can be told from an unchanged one (the same columns were hashed). */
+  readonly compareValues: boolean;
+  readonly notes: string[];
+  /** Where this version's row list is kept, when it is. */
+  readonly listKey: string | undefined;
+}
+
+/** One output's part of the report: its figures, its rows against the previous version's, and its map. */
+async function describeOutput(o: OutputSource): Promise<{ qa: OutputQa; layer: MapLayer | undefined }> {
+  const c = await compareWith(o);
+  const ms = { stats: 0, rows: 0, map: 0 };
+  const { current, d } = await readTable(o, c, ms);
+  if (d.duplicateKeys > 0)
+    c.notes.push(
+      `${d.duplicateKeys} row(s) share their key with another row: the key is not unique, so those rows are paired in no meaningful order.`,
+    );
+  const drawn = await keepTime(ms, 'map', () => drawOutput(o.p.db, c, current, d));
+  const { key, list, f } = c;
+  const valuesTold = key !== null && c.compareValues;
+  const changes: RowChanges | null = list
+    ? {
+        basis: key ? 'key' : 'row',
+        added: d.added,
+        removed: d.removed,
+        changed: valuesTold ? d.changed : null,
+        unchanged: valuesTold ? d.matched - d.changed : key ? null : d.matched,
+        matched: d.matched,
+        duplicateKeys: d.duplicateKeys,
+        samples: {
+          added: drawn.samples.added,
+          changed: drawn.samples.changed,
+          removed: sortedKeys(d.removedKeys),
+        },
+      }
+    : null;
+  const rowList: RowList | null = c.listKey
+    ? {
+        key: c.listKey,
+        method: ROW_HASH_METHOD,
+        keyColumns: key,
+        keyEncoding: f.keyEncoding,
+        columns: f.columns,
+      }
+    : null;
+  return {
+    qa: {
+      name: c.name,
+      table: o.output.table,
+      key,
+      current,
+      previous: c.before?.current ?? null,
+      changes,
+      notes: c.notes,
+      rowList,
+      map: drawn.map?.info ?? null,
+      ms,
+    },
+    layer: drawn.map ?? undefined,
+  };
+}
+
+/** Removed keys in order: numbers as numbers, the rest as text. */
+const sortedKeys = (keys: Iterable<unknown>) =>
+  [...keys].sort((a, b) =>
+    typeof a === 'number' && typeof b === 'number' ? a - b : String(a) < String(b) ? -1 : 1,
+  );
+
+/** Reads the output's columns, checks its key against them, and decides how its rows are compared. */
+async function compareWith(o: OutputSource): Promise<Comparison> {
+  const { build, output, index, previous } = o;
   const product = build.entry.product;
   const name = output.name ?? output.table;
-  const table = qualified(build.schema, output.table);
-  const columns = await tableColumns(db, build.schema, output.table);
+  const columns = await tableColumns(o.p.db, build.schema, output.table);
   if (columns.length === 0)
     throw new BuildError(`output table "${output.table}" was not created by any step`, { step: 'qa' });
   const key = output.key ?? null;
@@ -126,10 +217,7 @@ async function describeOutput(
         `products/${product.name}/product.yaml: outputs[${index}].key: column "${k}" is not in table "${output.table}" (its columns: ${columns.map((c) => c.name).join(', ')})`,
         { step: 'qa', file: `products/${product.name}/product.yaml` },
       );
-  const validity = product.checks.findIndex(
-    (c) => c.type === 'geometry_valid' && c.table === output.table && c.column === output.geometry,
-  );
-  const before = previous?.report?.outputs.find((o) => o.name === name);
+  const before = previous?.report?.outputs.find((x) => x.name === name);
   const f = fingerprint(columns, key);
   const { list, notes } = comparable(previous, before, key, f);
   const compareValues = !list || sameList(list.columns, f.columns);
@@ -141,114 +229,87 @@ async function describeOutput(
     notes.push(
       'No key is declared for this output, so rows are compared whole: a changed row counts as one removed and one added. Declare `key: [columns]` on the output to see changed rows.',
     );
-  const listKey = writeRowList && build.version ? rowListKey(product.name, build.version, name) : undefined;
-  const ms = { stats: 0, rows: 0, map: 0 };
-  const timed = async <T>(part: keyof typeof ms, fn: () => Promise<T>): Promise<T> => {
-    const t = Date.now();
-    const result = await fn();
-    ms[part] = Date.now() - t;
-    return result;
-  };
-  // The figures and the row list each read the whole table: at once, where the database has two connections.
+  const listKey = o.writeRowList && build.version ? rowListKey(product.name, build.version, name) : undefined;
+  const table = qualified(build.schema, output.table);
+  return { name, table, columns, key, before, f, list, compareValues, notes, listKey };
+}
+
+/**
+ * The output's figures, and its row list compared with the previous version's (kept for the next one when
+ * asked). Each reads the whole table: at once, where the database has two connections.
+ */
+async function readTable(o: OutputSource, c: Comparison, ms: Record<'stats' | 'rows' | 'map', number>) {
+  const { p, build, output } = o;
+  const db = p.db;
+  const validity = build.entry.product.checks.findIndex(
+    (x) => x.type === 'geometry_valid' && x.table === output.table && x.column === output.geometry,
+  );
   const [current, d] = await both(
     db,
     () =>
-      timed('stats', () =>
-        tableStats(db, build.schema, output.table, columns, {
+      keepTime(ms, 'stats', () =>
+        tableStats(db, build.schema, output.table, c.columns, {
           geometry: output.geometry,
           invalid: validity >= 0 ? build.checks[validity]?.count : undefined,
           exactDistinctMaxRows: QA_LIMITS.exactDistinctMaxRows,
         }),
       ),
     () =>
-      timed('rows', async () => {
-        const diff = new RowListDiff(list ? await p.store.get('egress', list.key) : undefined, {
-          compareValues,
-          keyed: key !== null,
+      keepTime(ms, 'rows', async () => {
+        const diff = new RowListDiff(c.list ? await p.store.get('egress', c.list.key) : undefined, {
+          compareValues: c.compareValues,
+          keyed: c.key !== null,
           maxMarks: QA_LIMITS.marks,
           maxRemovedKeys: QA_LIMITS.samples,
         });
-        const rows = diffing(db.copyToLines(rowListSelect(table, f)), diff);
-        if (listKey) await p.store.put('egress', listKey, rows, { contentType: 'text/tab-separated-values' });
+        const rows = diffing(db.copyToLines(rowListSelect(c.table, c.f)), diff);
+        if (c.listKey)
+          await p.store.put('egress', c.listKey, rows, { contentType: 'text/tab-separated-values' });
         else for await (const _ of rows);
         return diff.finish();
       }),
   );
-  if (d.duplicateKeys > 0)
-    notes.push(
-      `${d.duplicateKeys} row(s) share their key with another row: the key is not unique, so those rows are paired in no meaningful order.`,
-    );
+  return { current, d };
+}
 
+/** The rows the report shows (added and changed samples) and the map, within the report's limits. */
+function drawOutput(db: Database, c: Comparison, current: TableStats, d: RowDiffResult) {
   const geometryStats = current.geometry;
   const features = geometryStats
-    ? current.rows - (current.columns.find((c) => c.name === geometryStats.column)?.nulls ?? 0)
+    ? current.rows - (current.columns.find((x) => x.name === geometryStats.column)?.nulls ?? 0)
     : 0;
   if (geometryStats && !geometryStats.srid && features > 0)
-    notes.push('The geometry has no SRID, so it is not drawn on the map.');
-  const drawn = await timed('map', () =>
-    drawRows(
-      db,
-      {
-        table,
-        columns,
-        key,
-        fingerprint: f,
-        marks: d.marks,
-        rows: current.rows,
-        samples: QA_LIMITS.samples,
-        geometry: geometryStats
-          ? {
-              column: geometryStats.column,
-              srid: geometryStats.srid,
-              vertices: geometryStats.vertices,
-              features,
-            }
-          : undefined,
-      },
-      QA_LIMITS.map,
-    ),
-  );
-  const valuesTold = key !== null && compareValues;
-  return {
-    qa: {
-      name,
-      table: output.table,
-      key,
-      current,
-      previous: before?.current ?? null,
-      changes: list
-        ? {
-            basis: key ? 'key' : 'row',
-            added: d.added,
-            removed: d.removed,
-            changed: valuesTold ? d.changed : null,
-            unchanged: valuesTold ? d.matched - d.changed : key ? null : d.matched,
-            matched: d.matched,
-            duplicateKeys: d.duplicateKeys,
-            samples: {
-              added: drawn.samples.added,
-              changed: drawn.samples.changed,
-              removed: [...d.removedKeys].sort((a, b) =>
-                typeof a === 'number' && typeof b === 'number' ? a - b : String(a) < String(b) ? -1 : 1,
-              ),
-            },
-          }
-        : null,
-      notes,
-      rowList: listKey
-        ? {
-            key: listKey,
-            method: ROW_HASH_METHOD,
-            keyColumns: key,
-            keyEncoding: f.keyEncoding,
-            columns: f.columns,
-          }
-        : null,
-      map: drawn.map?.info ?? null,
-      ms,
+    c.notes.push('The geometry has no SRID, so it is not drawn on the map.');
+  const geometry = geometryStats
+    ? { column: geometryStats.column, srid: geometryStats.srid, vertices: geometryStats.vertices, features }
+    : undefined;
+  return drawRows(
+    db,
+    {
+      table: c.table,
+      columns: c.columns,
+      key: c.key,
+      fingerprint: c.f,
+      marks: d.marks,
+      rows: current.rows,
+      samples: QA_LIMITS.samples,
+      geometry,
     },
-    layer: drawn.map ?? undefined,
-  };
+    QA_LIMITS.map,
+  );
+}
+
+/** Where the report's time went for an output, part by part: step() with hooks that keep only the time. */
+function keepTime<T>(ms: Record<string, number>, part: string, work: () => Promise<T>): Promise<T> {
+  return step(
+    {
+      onStep: (s) => {
+        if (s.ms !== undefined) ms[part] = s.ms;
+      },
+    },
+    part,
+    work,
+  );
 }
 
 /** Both at once where the database has a connection to spare (a server); one after the other on PGlite. */
@@ -287,7 +348,14 @@ async function compose(
   const layers = new Map<string, MapLayer>();
   await withReportSettings(p.db, async () => {
     for (const [i, output] of product.outputs.entries()) {
-      const { qa, layer } = await describeOutput(p, build, output, i, previous, writeRowLists);
+      const { qa, layer } = await describeOutput({
+        p,
+        build,
+        output,
+        index: i,
+        previous,
+        writeRowList: writeRowLists,
+      });
       outputs.push(qa);
       if (layer) layers.set(qa.name, layer);
     }
@@ -364,17 +432,17 @@ export async function publishQaReport(
   build: QaBuild & { readonly version: string },
   hooks: JobHooks = {},
 ): Promise<QaSummary> {
-  hooks.onStep?.({ name: 'qa report', status: 'start' });
-  const t = Date.now();
-  const { report, layers } = await compose(p, build, true);
   const location = publishedQaLocation(build.entry.product.name, build.version);
-  await write(p, location, report, layers);
-  hooks.onStep?.({
-    name: 'qa report',
-    status: 'done',
-    ms: Date.now() - t,
-    detail: report.previous ? `against ${report.previous.version}` : 'first version',
-  });
+  const report = await step(
+    hooks,
+    'qa report',
+    async () => {
+      const { report, layers } = await compose(p, build, true);
+      await write(p, location, report, layers);
+      return report;
+    },
+    (r) => (r.previous ? `against ${r.previous.version}` : 'first version'),
+  );
   return summarize(location, report);
 }
 

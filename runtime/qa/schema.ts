@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { failedQaKeys, qaKeys } from '../layout/buckets.ts';
+import { CheckRecord, QaSummary } from '../publish/manifest.ts';
 
 /**
  * How rows are fingerprinted (PostgreSQL's `hash_record_extended` over the columns sorted by name). A previous
@@ -106,17 +107,6 @@ export const OutputQa = z.object({
 });
 export type OutputQa = z.infer<typeof OutputQa>;
 
-export const QaCheck = z.object({
-  name: z.string(),
-  type: z.string(),
-  table: z.string(),
-  severity: z.enum(['error', 'warn']),
-  passed: z.boolean(),
-  count: z.number(),
-  message: z.string(),
-  sample: z.array(Row),
-});
-
 export const HistoryEntry = z.object({
   /** A version id, or the run id of a build that was not published. */
   label: z.string(),
@@ -138,7 +128,7 @@ export const QaReport = z.object({
   builtAt: z.string(),
   engine: z.string(),
   previous: z.object({ version: z.string(), builtAt: z.string() }).nullable(),
-  checks: z.array(QaCheck),
+  checks: z.array(CheckRecord),
   outputs: z.array(OutputQa),
   /** Row counts of the last versions, oldest first, this build last. */
   history: z.array(HistoryEntry),
@@ -146,30 +136,12 @@ export const QaReport = z.object({
 });
 export type QaReport = z.infer<typeof QaReport>;
 
-/** Where a report is: beside the manifest for a version, in the archive under `runs/` for a failed build. */
-export const QaLocation = z.object({
-  bucket: z.enum(['egress', 'archive']),
-  html: z.string(),
-  json: z.string(),
-});
+/**
+ * Where a report is: beside the manifest for a version, in the archive under `runs/` for a failed build. The
+ * manifest records it with the report's figures in short (its `qa`, a QaSummary).
+ */
+export const QaLocation = QaSummary.pick({ bucket: true, html: true, json: true });
 export type QaLocation = z.infer<typeof QaLocation>;
-
-/** The part of the report that goes into manifest.json. */
-export const QaSummary = QaLocation.extend({
-  previous: z.string().nullable(),
-  checks: z.object({ passed: z.number(), warned: z.number(), failed: z.number() }),
-  outputs: z.array(
-    z.object({
-      name: z.string(),
-      rows: z.number(),
-      previousRows: z.number().nullable(),
-      added: z.number().nullable(),
-      removed: z.number().nullable(),
-      changed: z.number().nullable(),
-    }),
-  ),
-});
-export type QaSummary = z.infer<typeof QaSummary>;
 
 export function publishedQaLocation(product: string, version: string): QaLocation {
   return { bucket: 'egress', ...qaKeys(product, version) };

@@ -88,31 +88,10 @@ export async function tableStats(
   options: StatsOptions,
 ): Promise<TableStats> {
   const table = qualified(schema, tableName);
-  const fields = ['count(*)::float8 AS rows'];
-  columns.forEach((c, i) => {
-    const col = ident(c.name);
-    fields.push(`count(${col})::float8 AS n${i}`);
-    // Strings by their bytes, as for distinct values: the same on every engine whatever its locale.
-    if (c.category === 'S')
-      fields.push(`min(${col} COLLATE "C")::text AS lo${i}`, `max(${col} COLLATE "C")::text AS hi${i}`);
-    else if (['N', 'D'].includes(c.category))
-      fields.push(`min(${col})::text AS lo${i}`, `max(${col})::text AS hi${i}`);
-    else if (c.category === 'B')
-      fields.push(`bool_and(${col})::text AS lo${i}`, `bool_or(${col})::text AS hi${i}`);
-  });
   const geomColumn = columns.find((c) => c.name === options.geometry && c.base === 'geometry');
   const g = geomColumn ? ident(geomColumn.name) : '';
   const ref = geomColumn ? await spatialRef(db, table, g) : undefined;
-  if (geomColumn) {
-    fields.push(
-      `count(*) FILTER (WHERE ST_IsEmpty(${g}))::float8 AS g_empty`,
-      `coalesce(sum(ST_NPoints(${g})), 0)::float8 AS g_vertices`,
-      `ST_XMin(ST_Extent(${g})) AS g_x1, ST_YMin(ST_Extent(${g})) AS g_y1`,
-      `ST_XMax(ST_Extent(${g})) AS g_x2, ST_YMax(ST_Extent(${g})) AS g_y2`,
-    );
-    if (options.invalid === undefined)
-      fields.push(`count(*) FILTER (WHERE NOT ST_IsValid(${g}))::float8 AS g_invalid`);
-  }
+  const fields = firstPass(columns, geomColumn ? g : undefined, options);
   const [r] = await db.query<Record<string, unknown>>(`SELECT ${fields.join(', ')} FROM ${table}`);
   const row = r ?? {};
   const rows = Number(row.rows ?? 0);
@@ -140,28 +119,68 @@ export async function tableStats(
     min: text(row[`lo${i}`]),
     max: text(row[`hi${i}`]),
   }));
-
-  let geometry: GeometryStats | null = null;
-  if (geomColumn && ref) {
-    const types: Record<string, number> = {};
-    const byType = await db.query<{ type: string; n: number }>(
-      `SELECT GeometryType(${g}) AS type, count(*)::float8 AS n FROM ${table} WHERE ${g} IS NOT NULL GROUP BY 1 ORDER BY 1`,
-    );
-    for (const t of byType) types[TYPE_LABELS.get(t.type) ?? t.type] = Number(t.n);
-    const box = [row.g_x1, row.g_y1, row.g_x2, row.g_y2].map((v) => (v === null ? null : Number(v)));
-    geometry = {
-      column: geomColumn.name,
-      srid: ref.srid,
-      types,
-      empty: Number(row.g_empty ?? 0),
-      invalid: options.invalid ?? Number(row.g_invalid ?? 0),
-      vertices: Number(row.g_vertices ?? 0),
-      bbox: box.some((v) => v === null) ? null : await toWgs84(db, box as number[], ref),
-      ...(await measure(db, table, g, ref, types)),
-      units: ref.kind === 'other' ? 'srid' : 'metre',
-    };
-  }
+  const geometry =
+    geomColumn && ref
+      ? await geometryStats(db, { table, column: geomColumn.name, g, ref }, row, options)
+      : null;
   return { rows, columns: stats, geometry };
+}
+
+/**
+ * The one pass over the table: rows, and each column's non-null count, min and max; for the geometry (`g`,
+ * quoted), its emptiness, vertices, extent and, unless a check counted it already, validity.
+ */
+function firstPass(columns: readonly TableColumn[], g: string | undefined, options: StatsOptions): string[] {
+  const fields = ['count(*)::float8 AS rows'];
+  columns.forEach((c, i) => {
+    const col = ident(c.name);
+    fields.push(`count(${col})::float8 AS n${i}`);
+    // Strings by their bytes, as for distinct values: the same on every engine whatever its locale.
+    if (c.category === 'S')
+      fields.push(`min(${col} COLLATE "C")::text AS lo${i}`, `max(${col} COLLATE "C")::text AS hi${i}`);
+    else if (['N', 'D'].includes(c.category))
+      fields.push(`min(${col})::text AS lo${i}`, `max(${col})::text AS hi${i}`);
+    else if (c.category === 'B')
+      fields.push(`bool_and(${col})::text AS lo${i}`, `bool_or(${col})::text AS hi${i}`);
+  });
+  if (g) {
+    fields.push(
+      `count(*) FILTER (WHERE ST_IsEmpty(${g}))::float8 AS g_empty`,
+      `coalesce(sum(ST_NPoints(${g})), 0)::float8 AS g_vertices`,
+      `ST_XMin(ST_Extent(${g})) AS g_x1, ST_YMin(ST_Extent(${g})) AS g_y1`,
+      `ST_XMax(ST_Extent(${g})) AS g_x2, ST_YMax(ST_Extent(${g})) AS g_y2`,
+    );
+    if (options.invalid === undefined)
+      fields.push(`count(*) FILTER (WHERE NOT ST_IsValid(${g}))::float8 AS g_invalid`);
+  }
+  return fields;
+}
+
+/** The geometry's figures: from the first pass, with its types, its bbox in EPSG:4326, and its measures. */
+async function geometryStats(
+  db: Queryable,
+  geom: { table: string; column: string; g: string; ref: SpatialRef },
+  row: Record<string, unknown>,
+  options: StatsOptions,
+): Promise<GeometryStats> {
+  const { table, g, ref } = geom;
+  const types: Record<string, number> = {};
+  const byType = await db.query<{ type: string; n: number }>(
+    `SELECT GeometryType(${g}) AS type, count(*)::float8 AS n FROM ${table} WHERE ${g} IS NOT NULL GROUP BY 1 ORDER BY 1`,
+  );
+  for (const t of byType) types[TYPE_LABELS.get(t.type) ?? t.type] = Number(t.n);
+  const box = [row.g_x1, row.g_y1, row.g_x2, row.g_y2].map((v) => (v === null ? null : Number(v)));
+  return {
+    column: geom.column,
+    srid: ref.srid,
+    types,
+    empty: Number(row.g_empty ?? 0),
+    invalid: options.invalid ?? Number(row.g_invalid ?? 0),
+    vertices: Number(row.g_vertices ?? 0),
+    bbox: box.some((v) => v === null) ? null : await toWgs84(db, box as number[], ref),
+    ...(await measure(db, table, g, ref, types)),
+    units: ref.kind === 'other' ? 'srid' : 'metre',
+  };
 }
 
 /**

@@ -1,7 +1,6 @@
 import type { Context } from 'hono';
 import type { Catalog } from '../catalog-files/loader.ts';
-import type { PublishedFile } from '../publish/export.ts';
-import type { Manifest } from '../publish/manifest.ts';
+import type { Manifest, PublishedFile } from '../publish/manifest.ts';
 import type { PublishedReader } from '../publish/reader.ts';
 import type { AppDeps, AppEnv, Principal } from './context.ts';
 import { forbidden, notFound } from './problem.ts';

@@ -1,7 +1,6 @@
 import { type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
-import type { PublishedFile } from '../../publish/export.ts';
-import type { Manifest } from '../../publish/manifest.ts';
+import type { Manifest, PublishedFile } from '../../publish/manifest.ts';
 import type { PublishedReader } from '../../publish/reader.ts';
 import type { AppDeps, AppEnv, Principal } from '../../web/context.ts';
 import { type Door, link } from '../../web/door.ts';

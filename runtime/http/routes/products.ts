@@ -40,11 +40,8 @@ function manifestFor(m: PublishedManifest, p: Principal, door: Door) {
   const version = `/products/${m.product}/versions/${m.version}`;
   return {
     ...m,
-    inputs: inputs as unknown as Record<string, unknown>[],
+    inputs,
     hiddenInputs: m.inputs.length - inputs.length,
-    steps: m.steps as unknown as Record<string, unknown>[],
-    checks: m.checks as unknown as Record<string, unknown>[],
-    platform: m.platform as unknown as Record<string, unknown>,
     outputs: m.outputs.map((o) => ({ ...o })),
     links: [
       { rel: 'self', href: link(door, version), type: 'application/json' },

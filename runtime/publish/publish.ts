@@ -1,0 +1,56 @@
+import type { Catalog } from '../catalog-files/loader.ts';
+import { announcePublished, type FederationRecord } from '../federation/announce.ts';
+import { latestKey, manifestKey as manifestKeyOf } from '../layout/buckets.ts';
+import type { Platform } from '../platform/platform.ts';
+import { type LatestPointer, type Manifest, manifestJson } from './manifest.ts';
+import { registerVersion, unregisterVersion } from './registry.ts';
+
+export interface Publication {
+  readonly manifestKey: string;
+  readonly pointer: LatestPointer;
+  /** What became of the summary sent to the core: federation never fails a publish. */
+  readonly federation: FederationRecord;
+}
+
+/**
+ * Publishes a built version whose outputs and QA report are already in place under its own prefix: registers
+ * it, writes its manifest, moves `latest` to it, and tells the core. Moving `latest` is the commit point:
+ * a failure before it throws and leaves `latest` where it was (and takes back a registration whose manifest
+ * could not be written); nothing after it may fail the publish.
+ */
+export async function publishVersion(
+  p: Platform,
+  catalog: Catalog,
+  manifest: Manifest,
+): Promise<Publication> {
+  const { product, version, runId } = manifest;
+  const manifestKey = manifestKeyOf(product, version);
+  const bytes = manifestJson(manifest);
+  // Registered before its manifest makes it a version: if the database is gone now, nothing is visible;
+  // if the manifest cannot be written, the registration is taken back.
+  await registerVersion(p.db, { product, version, runId, manifestKey });
+  try {
+    await p.store.put('egress', manifestKey, bytes, { contentType: 'application/json' });
+  } catch (e) {
+    await unregisterVersion(p.db, product, version);
+    throw e;
+  }
+  const pointer: LatestPointer = {
+    product,
+    version,
+    manifest: manifestKey,
+    publishedAt: new Date().toISOString(),
+  };
+  await p.store.put('egress', latestKey(product), `${JSON.stringify(pointer, null, 2)}\n`, {
+    contentType: 'application/json',
+    replace: true,
+  });
+  // Committed.
+  const federation = await announcePublished(
+    p,
+    catalog,
+    { key: manifestKey, manifest },
+    new Date(pointer.publishedAt),
+  );
+  return { manifestKey, pointer, federation };
+}
