@@ -10,7 +10,7 @@ import { parseSync } from 'oxc-parser';
 /**
  * Rooms of `runtime/`, highest first: a room may import from rooms below it, never from one above it.
  * Doors (serve, http, console, triggers) call jobs; jobs call the pipeline's steps (products, qa, publish,
- * contracts, load) over the stores (datasets, archive, federation); `platform` is what a job is given, made
+ * contracts, load) over the stores (archive: dataset versions, their current pointer and quarantine; federation); `platform` is what a job is given, made
  * from adapters; adapters implement the ports over the records (runs, cost, partners); a port owns the
  * messages that cross it, so it needs nothing above the shared vocabulary (catalog, layout, errors, util).
  */
@@ -26,7 +26,6 @@ export const RUNTIME_ROOMS = [
   'publish',
   'contracts',
   'load',
-  'datasets',
   'archive',
   'federation',
   'platform',

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { parse as parseCsv } from 'csv-parse/sync';
 import type { DatasetVersion } from '../archive/archive.ts';
+import { MAX_POSITIONS, MAX_PROBLEMS, type Position, type Problem, type Rule } from '../archive/receipt.ts';
 import { isGdalFormat } from '../catalog/formats.ts';
 import type { Dataset } from '../catalog/schema.ts';
 import { LoadError } from '../errors.ts';
@@ -16,7 +17,6 @@ import type { CopyChunk, Database } from '../ports/database.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
 import { countNewlines } from '../util/bytes.ts';
 import { GdalFailedError } from '../util/gdal.ts';
-import { MAX_POSITIONS, MAX_PROBLEMS, type Position, type Problem, type Rule } from './receipt.ts';
 import { type CurrentFacts, nounOf, problem, tableProblems } from './rules.ts';
 import { checkStaged, cut } from './staged-rules.ts';
 

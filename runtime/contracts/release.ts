@@ -1,6 +1,12 @@
+import type { Actor } from '../archive/current.ts';
+import {
+  getQuarantined,
+  type QuarantineEntry,
+  recordRelease,
+  syncQuarantine,
+} from '../archive/quarantine.ts';
 import type { Catalog } from '../catalog/loader.ts';
 import type { Dataset } from '../catalog/schema.ts';
-import type { Actor } from '../datasets/current.ts';
 import { ConflictError, ContractError, errorToJSON, NotFoundError, UsageError } from '../errors.ts';
 import { requireDataset } from '../jobs/ingest.ts';
 import { submitOnce } from '../jobs/submit.ts';
@@ -12,7 +18,6 @@ import type { RunRegistry } from '../runs/registry.ts';
 import type { JobMessage, Run, Trigger } from '../runs/schema.ts';
 import type { JobHooks } from '../runs/steps.ts';
 import { ContractRefusal, loadUnderContract, makeReceipt, refusedReceipt } from './load-under-contract.ts';
-import { getQuarantined, type QuarantineEntry, recordRelease, syncQuarantine } from './quarantine.ts';
 
 /**
  * An operator accepts a file its contract refused: it becomes the version it was given when received,

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
+import { firstAt, MAX_POSITIONS, type Position, type Problem, type Rule } from '../archive/receipt.ts';
 import { minRowsOf } from '../catalog/contract.ts';
 import type { Column, ColumnType, Dataset } from '../catalog/schema.ts';
 import { sourceName } from '../load/table.ts';
-import { firstAt, MAX_POSITIONS, type Position, type Problem, type Rule } from './receipt.ts';
 
 /** What a row is called in a dataset's files. */
 export const nounOf = (dataset: Dataset) => (dataset.format === 'csv' ? 'row' : 'feature');

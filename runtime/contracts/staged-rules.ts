@@ -1,9 +1,9 @@
+import { MAX_POSITIONS, type Position, type Problem, type Rule } from '../archive/receipt.ts';
 import type { Dataset } from '../catalog/schema.ts';
 import { GEOJSON_SRID, inLonLatRange, PG_TYPES, sourceName } from '../load/table.ts';
 import type { Database } from '../ports/database.ts';
 import { literal } from '../util/sql.ts';
 import type { DiagnoseOptions, Diagnosis } from './diagnose.ts';
-import { MAX_POSITIONS, type Position, type Problem, type Rule } from './receipt.ts';
 import { invalidGeometrySql, invalidReasonSql, isRequired, nounOf, problem, typeProblem } from './rules.ts';
 
 /**

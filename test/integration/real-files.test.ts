@@ -1,12 +1,12 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { currentVersion } from '../../runtime/archive/archive.ts';
 import { checkArchive, isDamage } from '../../runtime/archive/check.ts';
+import { getQuarantined, listQuarantine } from '../../runtime/archive/quarantine.ts';
+import { Receipt } from '../../runtime/archive/receipt.ts';
 import type { Catalog } from '../../runtime/catalog/loader.ts';
-import { getQuarantined, listQuarantine } from '../../runtime/contracts/quarantine.ts';
-import { Receipt } from '../../runtime/contracts/receipt.ts';
 import { releaseFromQuarantine } from '../../runtime/contracts/release.ts';
-import { currentVersion } from '../../runtime/datasets/current.ts';
 import { submit, workUntil } from '../../runtime/jobs/execute.ts';
 import type { Run } from '../../runtime/runs/schema.ts';
 import { writeCatalog } from '../helpers/catalog.ts';

@@ -1,5 +1,3 @@
-import type { DatasetVersion } from '../archive/archive.ts';
-import type { Actor } from '../datasets/current.ts';
 import { ConflictError, NotFoundError } from '../errors.ts';
 import {
   quarantineDatasetPrefix,
@@ -10,6 +8,8 @@ import {
 } from '../layout/buckets.ts';
 import type { Queryable } from '../ports/database.ts';
 import { ObjectExistsError, type ObjectStore, readJson } from '../ports/object-store.ts';
+import type { DatasetVersion } from './archive.ts';
+import type { Actor } from './current.ts';
 import type { Receipt } from './receipt.ts';
 
 /**
