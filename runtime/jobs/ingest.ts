@@ -11,6 +11,7 @@ import {
   findQuarantinedBySha,
   type QuarantineEntry,
   quarantineFile,
+  recordJudgedAgain,
   recordRelease,
 } from '../archive/quarantine.ts';
 import type { Receipt, ReceiptChange, ReceiptCurrent } from '../archive/receipt.ts';
@@ -154,7 +155,7 @@ async function loadReceived(
         : await admit(p, dataset, received, sender, x);
   } catch (e) {
     if (!(e instanceof ContractRefusal)) throw e;
-    if (x.judgedAgain) throw stillRefused(dataset, v, e, sender.run, x.judgedAgain);
+    if (x.judgedAgain) throw await stillRefused(p, dataset, v, e, sender.run, x.judgedAgain);
     throw received.state === 'new'
       ? await quarantine(p, dataset, v, e, sender.actor, sender.run)
       : refuse(dataset, v, e, sender.run, loaded?.rows);
@@ -366,13 +367,14 @@ function acceptedNow(
 }
 
 /** Quarantined bytes that the contract in force now refuses too: they stay in quarantine, with today's receipt. */
-function stillRefused(
+async function stillRefused(
+  p: Platform,
   dataset: Dataset,
   v: DatasetVersion,
   refusal: ContractRefusal,
   run: string | undefined,
   entry: QuarantineEntry,
-): ContractError {
+): Promise<ContractError> {
   const id = `${dataset.name}/${v.version}`;
   const receipt = refusedReceipt(dataset, v, refusal, {
     status: 'quarantined',
@@ -380,6 +382,7 @@ function stillRefused(
     version: v.version,
     quarantine: { id, key: quarantinePrefix(dataset.name, v.version) },
   });
+  await recordJudgedAgain(p.db, p.store, entry, receipt);
   return new ContractError(
     { ...refusal.first, file: v.key },
     receipt,
