@@ -108,7 +108,7 @@ export class MissingToolError extends StrataError {
 
 /**
  * A file that broke its dataset's contract: quarantined (kept, not a version) or refused. `problem` is the
- * first problem, where the load would have stopped; the receipt lists every one (runtime/contracts/receipt.ts).
+ * first problem, where the load would have stopped; the receipt lists every one (runtime/archive/receipt.ts).
  */
 export class ContractError extends LoadError {
   override readonly code: string = 'CONTRACT_BROKEN';

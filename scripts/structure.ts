@@ -10,8 +10,9 @@ import { parseSync } from 'oxc-parser';
 /**
  * Rooms of `runtime/`, highest first: a room may import from rooms below it, never from one above it.
  * Doors (serve, http, console, triggers) call jobs; jobs call the pipeline's steps (products, qa, publish,
- * contracts, load) over the stores (datasets, archive, federation); `catalog-files` reads the catalog from disk
- * (it asks GDAL's PROJ about CRS codes, so it sits above the adapters); `platform` is what a job is given, made
+ * contracts, load) over the stores (archive: dataset versions, their current pointer and quarantine;
+ * federation); `catalog-files` reads the catalog from disk (it asks GDAL's PROJ about CRS codes, so it sits
+ * above the adapters); `platform` is what a job is given, made
  * from adapters; adapters implement the ports over the records (runs, cost, partners); a port owns the
  * messages that cross it, so it needs nothing above the shared vocabulary (catalog, layout, errors, util).
  */
@@ -29,7 +30,6 @@ export const RUNTIME_ROOMS = [
   'publish',
   'contracts',
   'load',
-  'datasets',
   'archive',
   'federation',
   'catalog-files',

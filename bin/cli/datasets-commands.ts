@@ -1,8 +1,9 @@
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
-import type { Actor, DatasetEvent } from '../../runtime/datasets/current.ts';
-import { currentVersion, history, syncEvents } from '../../runtime/datasets/current.ts';
-import { promote } from '../../runtime/datasets/promote.ts';
+import { currentVersion } from '../../runtime/archive/archive.ts';
+import type { Actor, DatasetEvent } from '../../runtime/archive/current.ts';
+import { history, syncEvents } from '../../runtime/archive/current.ts';
+import { promote } from '../../runtime/contracts/promote.ts';
 import { requireDataset } from '../../runtime/jobs/ingest.ts';
 import { type GlobalOptions, withPlatform } from './context.ts';
 import { EXIT, printJson, printTable, say } from './output.ts';

@@ -4,8 +4,8 @@ import {
   listQuarantine,
   type QuarantineEntry,
   syncQuarantine,
-} from '../../runtime/contracts/quarantine.ts';
-import { type Receipt, receiptLines } from '../../runtime/contracts/receipt.ts';
+} from '../../runtime/archive/quarantine.ts';
+import { type Receipt, receiptLines } from '../../runtime/archive/receipt.ts';
 import { releaseFromQuarantine } from '../../runtime/jobs/release.ts';
 import type { Run, RunAttempt } from '../../runtime/runs/schema.ts';
 import { type GlobalOptions, withPlatform } from './context.ts';

@@ -21,6 +21,12 @@ export interface Origin {
   readonly [extra: string]: unknown;
 }
 
+/**
+ * The archive of dataset versions, and the one module that writes SQL on its index in the database:
+ * `strata.dataset_versions` (what was received, and where and how it was loaded) and the view
+ * `strata.dataset_current` (which version `latest` reads; its moves are runtime/archive/current.ts's).
+ */
+
 /** `datasets/<name>/<version>/metadata.json`: written last, so a version without it is incomplete. */
 export interface DatasetVersion {
   readonly dataset: string;
@@ -157,6 +163,8 @@ async function findReceivedBySha(
   return readJson<DatasetVersion>(store, 'archive', receivedKey(dataset, sha256));
 }
 
+type ReceiveInput = { dataset: string; path: string; filename?: string; origin: Origin; maxBytes?: number };
+
 /**
  * Copies a file into the archive bucket, unless the same bytes are already there, without making it a
  * version: that is `completeVersion`, once its load has passed the dataset's contract. The bytes are hashed
@@ -166,68 +174,86 @@ async function findReceivedBySha(
 export async function receiveFile(
   db: Database,
   store: ObjectStore,
-  input: { dataset: string; path: string; filename?: string; origin: Origin; maxBytes?: number },
+  input: ReceiveInput,
   quarantined?: (sha256: string) => Promise<DatasetVersion | undefined>,
 ): Promise<Received> {
   // One handle, opened without following a link: only a regular file is read, and what is hashed and
   // copied is that file, even if its name is pointed elsewhere meanwhile.
-  let opened: Awaited<ReturnType<typeof openPlainFile>>;
+  const { fh } = await openToReceive(input.path);
+  let meta: DatasetVersion;
   try {
-    opened = await openPlainFile(input.path);
+    const read = () => fh.createReadStream({ start: 0, autoClose: false, highWaterMark: 1 << 20 });
+    const { sha256, size } = await sha256Of(read());
+    checkSize(input, size);
+    const before = await receivedBefore(db, store, input.dataset, sha256, quarantined);
+    if (before) return before;
+    meta = await copyIn(store, input, read, { sha256, size });
+  } finally {
+    await fh.close();
+  }
+  return recordReceived(store, meta);
+}
+
+async function openToReceive(path: string): ReturnType<typeof openPlainFile> {
+  try {
+    return await openPlainFile(path);
   } catch (e) {
-    if (e instanceof NotPlainFileError) throw new LoadError({ file: input.path, reason: e.reason });
+    if (e instanceof NotPlainFileError) throw new LoadError({ file: path, reason: e.reason });
     if ((e as NodeJS.ErrnoException).code === 'ENOENT')
       throw new LoadError({
-        file: input.path,
+        file: path,
         reason: 'the file is not there (moved or deleted before it was read)',
       });
     throw e;
   }
-  const { fh } = opened;
-  let received: {
-    version: string;
-    sha256: string;
-    size: number;
-    filename: string;
-    key: string;
-    receivedAt: Date;
-  };
-  try {
-    const read = () => fh.createReadStream({ start: 0, autoClose: false, highWaterMark: 1 << 20 });
-    const { sha256, size } = await sha256Of(read());
-    const filename = safeFilename(input.filename ?? input.path);
-    if (size === 0) throw new LoadError({ file: input.path, reason: 'the file is empty' });
-    if (input.maxBytes !== undefined && size > input.maxBytes)
-      throw new LoadError({
-        file: input.path,
-        reason: `the file is ${size} bytes, over the dataset's limit of ${input.maxBytes}`,
-      });
+}
 
-    const existing = await findVersionBySha(db, store, input.dataset, sha256);
-    if (existing) return { version: existing, state: 'version', copied: false };
-    const refused = await quarantined?.(sha256);
-    if (refused) return { version: refused, state: 'quarantined', copied: false };
-    const pending = await findReceivedBySha(store, input.dataset, sha256);
-    if (pending) return { version: pending, state: 'new', copied: false };
+function checkSize(input: ReceiveInput, size: number): void {
+  if (size === 0) throw new LoadError({ file: input.path, reason: 'the file is empty' });
+  if (input.maxBytes !== undefined && size > input.maxBytes)
+    throw new LoadError({
+      file: input.path,
+      reason: `the file is ${size} bytes, over the dataset's limit of ${input.maxBytes}`,
+    });
+}
 
-    const receivedAt = new Date();
-    const version = datasetVersionId(receivedAt, sha256);
-    const key = versionFileKey(input.dataset, version, filename);
-    // Hashed again as it is copied: the bytes archived are the bytes hashed, even if the file changes meanwhile.
-    const copied = newMeasure();
-    await store.put('archive', key, measured(read(), copied), { contentType: contentTypeOf(filename) });
-    if (copied.hash.digest('hex') !== sha256 || copied.size !== size)
-      throw new LoadError({
-        file: input.path,
-        reason: 'the file changed while it was being archived; send it again',
-      });
-    received = { version, sha256, size, filename, key, receivedAt };
-  } finally {
-    await fh.close();
-  }
-  const { version, sha256, size, filename, key, receivedAt } = received;
+/** The same bytes received before: a version, a file in quarantine, or a receipt that was never finished. */
+async function receivedBefore(
+  db: Database,
+  store: ObjectStore,
+  dataset: string,
+  sha256: string,
+  quarantined?: (sha256: string) => Promise<DatasetVersion | undefined>,
+): Promise<Received | undefined> {
+  const existing = await findVersionBySha(db, store, dataset, sha256);
+  if (existing) return { version: existing, state: 'version', copied: false };
+  const refused = await quarantined?.(sha256);
+  if (refused) return { version: refused, state: 'quarantined', copied: false };
+  const pending = await findReceivedBySha(store, dataset, sha256);
+  if (pending) return { version: pending, state: 'new', copied: false };
+  return undefined;
+}
 
-  const meta: DatasetVersion = {
+/** Copies the bytes under a new version id; hashed again as they go, so what is archived is what was hashed. */
+async function copyIn(
+  store: ObjectStore,
+  input: ReceiveInput,
+  read: () => AsyncIterable<Uint8Array>,
+  hashed: { sha256: string; size: number },
+): Promise<DatasetVersion> {
+  const { sha256, size } = hashed;
+  const filename = safeFilename(input.filename ?? input.path);
+  const receivedAt = new Date();
+  const version = datasetVersionId(receivedAt, sha256);
+  const key = versionFileKey(input.dataset, version, filename);
+  const copied = newMeasure();
+  await store.put('archive', key, measured(read(), copied), { contentType: contentTypeOf(filename) });
+  if (copied.hash.digest('hex') !== sha256 || copied.size !== size)
+    throw new LoadError({
+      file: input.path,
+      reason: 'the file changed while it was being archived; send it again',
+    });
+  return {
     dataset: input.dataset,
     version,
     sha256,
@@ -237,19 +263,18 @@ export async function receiveFile(
     receivedAt: receivedAt.toISOString(),
     key,
   };
+}
+
+/** Records the bytes as received (by hash), unless another run received the same bytes at the same moment. */
+async function recordReceived(store: ObjectStore, meta: DatasetVersion): Promise<Received> {
+  const key = receivedKey(meta.dataset, meta.sha256);
   try {
-    await store.put('archive', receivedKey(input.dataset, sha256), JSON.stringify(meta, null, 2), {
-      contentType: 'application/json',
-    });
+    await store.put('archive', key, JSON.stringify(meta, null, 2), { contentType: 'application/json' });
   } catch (e) {
     if (!(e instanceof ObjectExistsError)) throw e;
     // The same bytes, received at the same moment by another run: one copy becomes the version, and this
     // one stays behind unused (nothing is deleted from the archive).
-    return {
-      version: await readJson<DatasetVersion>(store, 'archive', receivedKey(input.dataset, sha256)),
-      state: 'new',
-      copied: false,
-    };
+    return { version: await readJson<DatasetVersion>(store, 'archive', key), state: 'new', copied: false };
   }
   return { version: meta, state: 'new', copied: true };
 }
@@ -277,7 +302,7 @@ export async function completeVersion(db: Queryable, store: ObjectStore, v: Data
 export async function archiveFile(
   db: Database,
   store: ObjectStore,
-  input: { dataset: string; path: string; filename?: string; origin: Origin; maxBytes?: number },
+  input: ReceiveInput,
 ): Promise<ArchiveResult> {
   const received = await receiveFile(db, store, input);
   if (received.state === 'version') return { version: received.version, created: false };
@@ -295,7 +320,7 @@ export interface VersionRow extends DatasetVersion {
   readonly loadedAt: string | null;
   readonly rowCount: number | null;
   readonly table: string | null;
-  /** The version `latest` reads (runtime/datasets/current.ts). */
+  /** The version `latest` reads (runtime/archive/current.ts). */
   readonly current: boolean;
 }
 
@@ -322,6 +347,108 @@ export async function listVersions(db: Queryable, dataset: string, version?: str
     table: r.loaded_table,
     current: r.current,
   }));
+}
+
+/** A version's table and row count, once it is loaded in this database. */
+export async function loadedVersion(
+  db: Queryable,
+  dataset: string,
+  version: string,
+): Promise<{ table: string; rows: number } | undefined> {
+  const [row] = await db.query<{ loaded_table: string | null; row_count: string | null }>(
+    'SELECT loaded_table, row_count::text AS row_count FROM strata.dataset_versions WHERE dataset = $1 AND version = $2',
+    [dataset, version],
+  );
+  return row?.loaded_table ? { table: row.loaded_table, rows: Number(row.row_count) } : undefined;
+}
+
+/** Records that a version is loaded, as which table with how many rows; in the load's transaction. */
+export async function recordLoaded(
+  db: Queryable,
+  dataset: string,
+  version: string,
+  loaded: { table: string; rows: number },
+): Promise<void> {
+  await db.query(
+    'UPDATE strata.dataset_versions SET loaded_table = $3, loaded_at = now(), row_count = $4 WHERE dataset = $1 AND version = $2',
+    [dataset, version, loaded.table, loaded.rows],
+  );
+}
+
+/** The origin of the last version fetched from an HTTP source: its validators make the next GET conditional. */
+export async function lastHttpOrigin(
+  db: Queryable,
+  dataset: string,
+): Promise<{ etag?: string; lastModified?: string }> {
+  const rows = await db.query<{ origin: { etag?: string; lastModified?: string } | string }>(
+    `SELECT origin FROM strata.dataset_versions WHERE dataset = $1 AND origin->>'kind' = 'http' ORDER BY version DESC LIMIT 1`,
+    [dataset],
+  );
+  const origin = rows[0]?.origin;
+  return typeof origin === 'string' ? JSON.parse(origin) : (origin ?? {});
+}
+
+/** Every dataset the database holds versions of. */
+export async function registeredDatasets(db: Queryable): Promise<string[]> {
+  const rows = await db.query<{ dataset: string }>(
+    'SELECT DISTINCT dataset FROM strata.dataset_versions ORDER BY dataset',
+  );
+  return rows.map((r) => r.dataset);
+}
+
+/** What the database says is current, if anything has ever been loaded. */
+export async function currentVersion(
+  db: Queryable,
+  dataset: string,
+): Promise<{ version: string; event: string | null } | undefined> {
+  const [row] = await db.query<{ version: string; event_id: string | null }>(
+    'SELECT version, event_id FROM strata.dataset_current WHERE dataset = $1',
+    [dataset],
+  );
+  return row ? { version: row.version, event: row.event_id } : undefined;
+}
+
+/** The current version with its table and rows (null where it is not loaded in this database). */
+export async function currentLoaded(
+  db: Queryable,
+  dataset: string,
+): Promise<{ version: string; table: string | null; rows: number | null } | undefined> {
+  const [row] = await db.query<{ version: string; row_count: string | null; loaded_table: string | null }>(
+    `SELECT c.version, v.row_count::text AS row_count, v.loaded_table FROM strata.dataset_current c
+     JOIN strata.dataset_versions v ON v.dataset = c.dataset AND v.version = c.version
+     WHERE c.dataset = $1`,
+    [dataset],
+  );
+  if (!row) return undefined;
+  return {
+    version: row.version,
+    table: row.loaded_table,
+    rows: row.row_count === null ? null : Number(row.row_count),
+  };
+}
+
+/**
+ * The version a product's input reads: `latest` is the dataset's current version, anything else a version
+ * id. Undefined when there is none; `table` is null when it is archived but not loaded here.
+ */
+export async function resolveVersion(
+  db: Queryable,
+  dataset: string,
+  requested: string,
+): Promise<{ version: string; sha256: string; table: string | null; rows: number } | undefined> {
+  const [row] = await db.query<{
+    version: string;
+    sha256: string;
+    loaded_table: string | null;
+    row_count: string | null;
+  }>(
+    `SELECT v.version, v.sha256, v.loaded_table, v.row_count::text AS row_count FROM strata.dataset_versions v
+     WHERE v.dataset = $1 AND v.version = CASE WHEN $2::text = 'latest'
+       THEN (SELECT c.version FROM strata.dataset_current c WHERE c.dataset = $1) ELSE $2 END`,
+    [dataset, requested],
+  );
+  if (!row) return undefined;
+  return { version: row.version, sha256: row.sha256, table: row.loaded_table, rows: Number(row.row_count) };
 }
 
 /** Whether `path` names a regular file. */

@@ -10,7 +10,7 @@ import {
 import type { Database } from '../ports/database.ts';
 import { type ObjectStore, readJson } from '../ports/object-store.ts';
 import { sha256Of } from '../util/hash.ts';
-import { type DatasetVersion, listVersions } from './archive.ts';
+import { type DatasetVersion, listVersions, registeredDatasets } from './archive.ts';
 
 /**
  * What `strata archive check` finds:
@@ -45,10 +45,7 @@ export const isDamage = (f: ArchiveFinding) => f.kind === 'missing' || f.kind ==
  * not told. A dataset dropped from the catalog still has its archive.
  */
 export async function knownDatasets(db: Database, declared: Iterable<string>): Promise<string[]> {
-  const registered = await db.query<{ dataset: string }>(
-    'SELECT DISTINCT dataset FROM strata.dataset_versions ORDER BY dataset',
-  );
-  return [...new Set([...declared, ...registered.map((r) => r.dataset)])];
+  return [...new Set([...declared, ...(await registeredDatasets(db))])];
 }
 
 /** A dataset's version folders in the archive, each with the names of its files. */

@@ -1,4 +1,3 @@
-import type { CurrentPointer } from '../datasets/current.ts';
 import type { DatabaseIdentity } from '../db/identity.ts';
 import { databaseIdentity } from '../db/identity.ts';
 import {
@@ -12,6 +11,7 @@ import {
 import type { Queryable } from '../ports/database.ts';
 import { ObjectExistsError, type ObjectStore, readJson } from '../ports/object-store.ts';
 import { type DatasetVersion, listVersions, type VersionRow } from './archive.ts';
+import type { CurrentPointer } from './current.ts';
 
 /**
  * `datasets/<name>/<version>/loads/<system identifier>-<database>.json`: written once, after a version's load
@@ -87,7 +87,7 @@ export async function archivedVersionRows(
   const complete = [...folders.values()].filter((f) => f.metadata);
   if (complete.some((f) => !f.load)) return undefined;
   // The current version as the archive's pointer says; for data from before there was one, the newest
-  // loaded version (as the database's `strata.dataset_current` has it).
+  // loaded version (as the database's view of the current version has it).
   const pointer = (await store.exists('archive', currentKey(dataset)))
     ? await readJson<CurrentPointer>(store, 'archive', currentKey(dataset))
     : undefined;

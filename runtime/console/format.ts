@@ -1,5 +1,5 @@
 import { html } from 'hono/html';
-import type { Actor } from '../datasets/current.ts';
+import type { Actor } from '../archive/current.ts';
 import type { RunStatus } from '../runs/schema.ts';
 import type { Html } from './layout.ts';
 

@@ -1,10 +1,10 @@
 import { LRUCache } from 'lru-cache';
 import type { DatasetVersion } from '../archive/archive.ts';
+import { type CurrentPointer, DatasetEvent } from '../archive/current.ts';
+import type { QuarantineEntry, QuarantineRecord, ReleaseRecord } from '../archive/quarantine.ts';
+import type { Receipt } from '../archive/receipt.ts';
 import { schedulePeriodSeconds } from '../catalog/schedule-period.ts';
 import type { Catalog } from '../catalog-files/loader.ts';
-import type { QuarantineEntry, QuarantineRecord, ReleaseRecord } from '../contracts/quarantine.ts';
-import type { Receipt } from '../contracts/receipt.ts';
-import { type CurrentPointer, DatasetEvent } from '../datasets/current.ts';
 import { DEFAULT_GRACE_SECONDS, overdue } from '../federation/intake.ts';
 import {
   currentKey,

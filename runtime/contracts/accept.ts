@@ -1,11 +1,11 @@
-import type { DatasetVersion } from '../archive/archive.ts';
+import { currentLoaded, type DatasetVersion } from '../archive/archive.ts';
+import { firstAt, type Problem, type ReceiptChange, type ReceiptGeometry } from '../archive/receipt.ts';
 import type { Dataset } from '../catalog/schema.ts';
 import { DATASETS_SCHEMA } from '../load/table.ts';
 import type { Database, Queryable } from '../ports/database.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
 import { ident, literal, qualified } from '../util/sql.ts';
 import { diagnose } from './diagnose.ts';
-import { firstAt, type Problem, type ReceiptChange, type ReceiptGeometry } from './receipt.ts';
 import {
   type CurrentFacts,
   invalidGeometrySql,
@@ -46,16 +46,11 @@ export async function currentFacts(
   dataset: Dataset,
   except?: string,
 ): Promise<CurrentFacts | undefined> {
-  const [row] = await db.query<{ version: string; row_count: string | null; loaded_table: string | null }>(
-    `SELECT c.version, v.row_count::text AS row_count, v.loaded_table FROM strata.dataset_current c
-     JOIN strata.dataset_versions v ON v.dataset = c.dataset AND v.version = c.version
-     WHERE c.dataset = $1`,
-    [dataset.name],
-  );
-  if (!row || row.version === except || row.row_count === null || !row.loaded_table) return undefined;
-  const facts = { version: row.version, rows: Number(row.row_count) };
+  const row = await currentLoaded(db, dataset.name);
+  if (!row || row.version === except || row.rows === null || !row.table) return undefined;
+  const facts = { version: row.version, rows: row.rows };
   if (!needsNonNull(dataset)) return facts;
-  return { ...facts, nonNull: await nonNullCounts(db, dataset, row.loaded_table) };
+  return { ...facts, nonNull: await nonNullCounts(db, dataset, row.table) };
 }
 
 async function nonNullCounts(
@@ -77,6 +72,14 @@ const outward = (b: number[]): [number, number, number, number] => [
   Math.ceil(b[3]! * 1e6) / 1e6,
 ];
 
+/** How a load is judged: what the dataset says, softened by an operator's `waive`. */
+interface Judging {
+  readonly dataset: Dataset;
+  readonly policy: Dataset['invalidGeometry'];
+  readonly checkBbox: boolean;
+  readonly waive: boolean;
+}
+
 /**
  * Holds a loaded table to its dataset's contract, inside the load's transaction. Throws
  * ContractBrokenSignal when the file breaks it; repairs or keeps invalid geometries as the dataset says.
@@ -92,11 +95,51 @@ export async function checkLoaded(
   options: { waive?: boolean } = {},
 ): Promise<LoadedFacts> {
   const t = qualified(DATASETS_SCHEMA, loaded.table);
-  const g = dataset.geometry;
+  const waive = options.waive ?? false;
+  const judging: Judging = {
+    dataset,
+    waive,
+    policy: waive && dataset.invalidGeometry === 'refuse' ? 'keep' : dataset.invalidGeometry,
+    checkBbox: !!dataset.bbox && !waive,
+  };
   const current = await currentFacts(db, dataset, version.version);
+  const facts = await onePass(db, judging, t);
+  const nonNull = needsNonNull(dataset)
+    ? Object.fromEntries(dataset.columns.map((c, k) => [c.name, Number(facts[`n${k}`] ?? 0)]))
+    : undefined;
+  const problems = waive ? [] : tableProblems(dataset, { rows: loaded.rows, nonNull }, current);
+  problems.push(...countedProblems(judging, facts));
+  if (problems.length > 0) throw new ContractBrokenSignal(problems);
+
+  const invalid = Number(facts.invalid ?? 0);
+  const mended = await invalidGeometries(db, store, judging, version, { table: t, invalid });
+  const bbox = dataset.geometry.kind === 'none' ? null : await extentOf(db, loaded.table);
+  return {
+    rows: loaded.rows,
+    bbox,
+    ...(mended.geometry ? { geometry: mended.geometry } : {}),
+    ...(current
+      ? {
+          change: {
+            against: current.version,
+            rowsBefore: current.rows,
+            rowsAfter: loaded.rows,
+            rowsPercent: percentChange(current.rows, loaded.rows),
+          },
+        }
+      : {}),
+    warnings: mended.warnings,
+  };
+}
+
+/**
+ * The aggregates the rules need, in one pass over the table, and only when a rule needs one: a CSV of
+ * WGS84 points with no change limits needs none.
+ */
+async function onePass(db: Database, judging: Judging, t: string): Promise<Record<string, number | null>> {
+  const { dataset, policy } = judging;
+  const g = dataset.geometry;
   const declared = g.kind === 'wkt' || g.kind === 'geojson' ? g.type : undefined;
-  const policy = options.waive && dataset.invalidGeometry === 'refuse' ? 'keep' : dataset.invalidGeometry;
-  const checkBbox = dataset.bbox && !options.waive;
   const targetSrid = g.kind === 'none' ? undefined : g.targetSrid;
   const invalidSql = invalidGeometrySql(dataset, 'geom');
   const aggregates = needsNonNull(dataset)
@@ -111,7 +154,7 @@ export async function checkLoaded(
         `count(*) FILTER (WHERE CASE WHEN geom IS NOT NULL AND ${invalidSql} THEN ${g.kind === 'lonlat' ? 'true' : `ST_GeometryType(ST_MakeValid(geom, 'method=structure')) <> ${literal(`ST_${declared}`)}`} ELSE false END)::int AS unrepairable`,
       );
   }
-  if (checkBbox) {
+  if (judging.checkBbox) {
     const [x0, y0, x1, y1] = dataset.bbox!;
     const gx = targetSrid === 4326 ? 'geom' : 'ST_Transform(geom, 4326)';
     aggregates.push(
@@ -120,20 +163,21 @@ export async function checkLoaded(
   }
   // Invalid geometries report themselves in NOTICEs, one a row: not wanted here. LOCAL: until the load commits.
   await db.exec('SET LOCAL client_min_messages = warning');
-  // One pass, and only when a rule needs one: a CSV of WGS84 points with no change limits needs none.
-  const [facts = {}] =
-    aggregates.length > 0
-      ? await db.query<Record<string, number | null>>(`SELECT ${aggregates.join(', ')} FROM ${t}`)
-      : [];
-  const nonNull = needsNonNull(dataset)
-    ? Object.fromEntries(dataset.columns.map((c, k) => [c.name, Number(facts[`n${k}`] ?? 0)]))
-    : undefined;
-  const invalid = Number(facts.invalid ?? 0);
-  const problems = options.waive ? [] : tableProblems(dataset, { rows: loaded.rows, nonNull }, current);
-  // Counted here, placed by `diagnose`; these stand in where a file cannot be read row by row again.
+  if (aggregates.length === 0) return {};
+  const [facts = {}] = await db.query<Record<string, number | null>>(
+    `SELECT ${aggregates.join(', ')} FROM ${t}`,
+  );
+  return facts;
+}
+
+/** Problems counted by the pass; placed by `diagnose`, these stand in where a file cannot be read row by row again. */
+function countedProblems(judging: Judging, facts: Record<string, number | null>): Problem[] {
+  const { dataset } = judging;
   const noun = nounOf(dataset);
   const outside = Number(facts.outside ?? 0);
+  const invalid = Number(facts.invalid ?? 0);
   const unrepairable = Number(facts.unrepairable ?? 0);
+  const problems: Problem[] = [];
   if (outside > 0)
     problems.push(
       problem(
@@ -145,7 +189,7 @@ export async function checkLoaded(
         'geometry',
       ),
     );
-  if (invalid > 0 && policy === 'refuse')
+  if (invalid > 0 && judging.policy === 'refuse')
     problems.push(
       problem(
         'invalid_geometry',
@@ -167,47 +211,46 @@ export async function checkLoaded(
         'geometry',
       ),
     );
-  if (problems.length > 0) throw new ContractBrokenSignal(problems);
+  return problems;
+}
 
-  const warnings: string[] = [];
-  let geometry: ReceiptGeometry | undefined;
-  if (g.kind !== 'none') {
-    geometry = { policy: dataset.invalidGeometry, invalid, repaired: 0, kept: 0, at: [] };
-    if (invalid > 0) {
-      // Where they are, with PostGIS's reasons: the file is read again, only because it has some.
-      const found = await diagnose(db, store, dataset, version, { geometryOnly: true });
-      const at = found.geometry?.at ?? [];
-      const first = firstAt(at, invalid);
-      if (policy === 'repair') {
-        const repaired = await repair(db, dataset, t);
-        geometry = { ...geometry, repaired, at };
-        warnings.push(
-          `${repaired} invalid geometr${repaired === 1 ? 'y' : 'ies'} repaired with ST_MakeValid (structure method), ${first}`,
-        );
-      } else {
-        geometry = { ...geometry, kept: invalid, at };
-        warnings.push(
-          `${invalid} invalid geometr${invalid === 1 ? 'y' : 'ies'} kept as sent (invalidGeometry: ${options.waive ? 'keep, on release' : 'keep'}), ${first}`,
-        );
-      }
-    }
+/** Repairs or keeps the invalid geometries of a file that passed, as the policy says, and where they are. */
+async function invalidGeometries(
+  db: Database,
+  store: ObjectStore,
+  judging: Judging,
+  version: DatasetVersion,
+  x: { table: string; invalid: number },
+): Promise<{ geometry?: ReceiptGeometry; warnings: string[] }> {
+  const { dataset, policy, waive } = judging;
+  const { invalid } = x;
+  if (dataset.geometry.kind === 'none') return { warnings: [] };
+  const geometry: ReceiptGeometry = {
+    policy: dataset.invalidGeometry,
+    invalid,
+    repaired: 0,
+    kept: 0,
+    at: [],
+  };
+  if (invalid === 0) return { geometry, warnings: [] };
+  // Where they are, with PostGIS's reasons: the file is read again, only because it has some.
+  const found = await diagnose(db, store, dataset, version, { geometryOnly: true });
+  const at = found.geometry?.at ?? [];
+  const first = firstAt(at, invalid);
+  if (policy === 'repair') {
+    const repaired = await repair(db, dataset, x.table);
+    return {
+      geometry: { ...geometry, repaired, at },
+      warnings: [
+        `${repaired} invalid geometr${repaired === 1 ? 'y' : 'ies'} repaired with ST_MakeValid (structure method), ${first}`,
+      ],
+    };
   }
-  const bbox = g.kind === 'none' ? null : await extentOf(db, loaded.table);
   return {
-    rows: loaded.rows,
-    bbox,
-    ...(geometry ? { geometry } : {}),
-    ...(current
-      ? {
-          change: {
-            against: current.version,
-            rowsBefore: current.rows,
-            rowsAfter: loaded.rows,
-            rowsPercent: percentChange(current.rows, loaded.rows),
-          },
-        }
-      : {}),
-    warnings,
+    geometry: { ...geometry, kept: invalid, at },
+    warnings: [
+      `${invalid} invalid geometr${invalid === 1 ? 'y' : 'ies'} kept as sent (invalidGeometry: ${waive ? 'keep, on release' : 'keep'}), ${first}`,
+    ],
   };
 }
 

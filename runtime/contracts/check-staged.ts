@@ -1,7 +1,7 @@
+import type { Position, Problem } from '../archive/receipt.ts';
 import type { Dataset } from '../catalog/schema.ts';
 import { sourceName } from '../load/table.ts';
 import type { Database } from '../ports/database.ts';
-import type { Position, Problem } from './receipt.ts';
 import { cut, nounOf, problem } from './rules.ts';
 import { type DiagnoseOptions, planStaged, type StagedPlan } from './staged-rules.ts';
 

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { GdalFailedError } from '../adapters/gdal/facade.ts';
 import type { DatasetVersion } from '../archive/archive.ts';
+import { MAX_POSITIONS, MAX_PROBLEMS, type Position, type Problem, type Rule } from '../archive/receipt.ts';
 import { isGdalFormat } from '../catalog/formats.ts';
 import type { Dataset } from '../catalog/schema.ts';
 import { LoadError } from '../errors.ts';
@@ -17,7 +18,6 @@ import type { CopyChunk, Database } from '../ports/database.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
 import { countNewlines } from '../util/bytes.ts';
 import { checkStaged } from './check-staged.ts';
-import { MAX_POSITIONS, MAX_PROBLEMS, type Position, type Problem, type Rule } from './receipt.ts';
 import { cut, nounOf, problem, tableProblems } from './rules.ts';
 import type { DiagnoseOptions } from './staged-rules.ts';
 

@@ -1,15 +1,15 @@
 import { completeVersion, type DatasetVersion } from '../archive/archive.ts';
+import { type Actor, type DatasetEvent, lockDataset } from '../archive/current.ts';
+import type { Problem, Receipt, ReceiptCurrent } from '../archive/receipt.ts';
 import type { Dataset } from '../catalog/schema.ts';
-import { type Actor, type DatasetEvent, lockDataset, makeCurrent } from '../datasets/current.ts';
 import { LoadError, type LoadProblem } from '../errors.ts';
 import { RecordTooLargeError } from '../load/csv-records.ts';
-import { type LoadResult, loadVersion } from '../load/load.ts';
+import { type LoadResult, loadVersion, makeCurrent } from '../load/load.ts';
 import { CopyRejectedError, type Database } from '../ports/database.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
 import { type JobHooks, type LoadProgress, step } from '../runs/steps.ts';
 import { ContractBrokenSignal, checkLoaded, currentFacts, type LoadedFacts } from './accept.ts';
 import { type Diagnosis, diagnose, NotDiagnosableError } from './diagnose.ts';
-import type { Problem, Receipt, ReceiptCurrent } from './receipt.ts';
 import { type CurrentFacts, contractHash, fileProblem, percentChange } from './rules.ts';
 
 /** How a version comes to be loaded and current: sent, sent again, released from quarantine, promoted. */

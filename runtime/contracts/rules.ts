@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
+import { firstAt, MAX_POSITIONS, type Position, type Problem, type Rule } from '../archive/receipt.ts';
 import { minRowsOf } from '../catalog/contract.ts';
 import type { Column, ColumnType, Dataset } from '../catalog/schema.ts';
 import { sourceName } from '../load/table.ts';
-import { firstAt, MAX_POSITIONS, type Position, type Problem, type Rule } from './receipt.ts';
 
 /** A value as a receipt shows it: at most 80 characters. */
 export const cut = (s: string) => (s.length > 80 ? `${s.slice(0, 77)}...` : s);

@@ -1,7 +1,7 @@
+import { MAX_POSITIONS, type Rule } from '../archive/receipt.ts';
 import type { Column, Dataset } from '../catalog/schema.ts';
 import { GEOJSON_SRID, inLonLatRange, PG_TYPES, sourceName } from '../load/table.ts';
 import { literal } from '../util/sql.ts';
-import { MAX_POSITIONS, type Rule } from './receipt.ts';
 import { type CurrentFacts, invalidGeometrySql, invalidReasonSql, isRequired, typeProblem } from './rules.ts';
 
 /**

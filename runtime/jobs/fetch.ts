@@ -4,23 +4,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { lastHttpOrigin, type Origin } from '../archive/archive.ts';
 import type { Catalog } from '../catalog-files/loader.ts';
 import { LoadError } from '../errors.ts';
 import type { Platform } from '../platform/platform.ts';
-import type { JobHooks } from '../runs/steps.ts';
+import { type JobHooks, step } from '../runs/steps.ts';
 import { requireDataset, runIngest } from './ingest.ts';
 
-/** What the last fetch of a source was told, for a conditional GET. */
-async function lastValidators(
-  p: Platform,
-  dataset: string,
-): Promise<{ etag?: string; lastModified?: string }> {
-  const rows = await p.db.query<{ origin: { etag?: string; lastModified?: string } | string }>(
-    `SELECT origin FROM strata.dataset_versions WHERE dataset = $1 AND origin->>'kind' = 'http' ORDER BY version DESC LIMIT 1`,
-    [dataset],
-  );
-  const origin = rows[0]?.origin;
-  return typeof origin === 'string' ? JSON.parse(origin) : (origin ?? {});
+type HttpSource = { url: string; maxBytes: number; timeoutSeconds: number };
+
+/** A 200's body, on disk, checked whole. */
+interface Downloaded {
+  readonly path: string;
+  readonly filename: string;
+  readonly bytes: number;
+  readonly origin: Origin;
 }
 
 /**
@@ -45,13 +43,39 @@ export async function runFetch(
       reason: `dataset "${datasetName}" has no HTTP source to fetch`,
     });
   const url = source.url;
-  const previous = await lastValidators(p, dataset.name);
+  const previous = await lastHttpOrigin(p.db, dataset.name);
+  const dir = await mkdtemp(join(tmpdir(), 'strata-fetch-'));
+  try {
+    const fallback = `${dataset.name}.${dataset.format}`;
+    const got = await step(
+      hooks,
+      'fetch',
+      () => download(source, previous, { dir, fallback }, fetchImpl),
+      (d) => (d ? `${d.bytes} bytes` : 'not modified: no new version'),
+    );
+    if (!got)
+      return {
+        result: { dataset: dataset.name, url, notModified: true },
+        lineage: { dataset: dataset.name, url },
+      };
+    const { path, filename, origin } = got;
+    return await runIngest(p, catalog, { dataset: dataset.name, path, filename, origin, runId }, hooks);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** GETs the source, conditional on what the last fetch was told; undefined when it has not changed (304). */
+async function download(
+  source: HttpSource,
+  previous: { etag?: string; lastModified?: string },
+  to: { dir: string; fallback: string },
+  fetchImpl: typeof fetch,
+): Promise<Downloaded | undefined> {
+  const url = source.url;
   const headers: Record<string, string> = {};
   if (previous.etag) headers['If-None-Match'] = previous.etag;
   if (previous.lastModified) headers['If-Modified-Since'] = previous.lastModified;
-
-  hooks.onStep?.({ name: 'fetch', status: 'start' });
-  const t = Date.now();
   const signal = AbortSignal.timeout(source.timeoutSeconds * 1000);
   let res: Response;
   try {
@@ -59,18 +83,7 @@ export async function runFetch(
   } catch (e) {
     throw new LoadError({ file: url, reason: `the request failed: ${(e as Error).message}` });
   }
-  if (res.status === 304) {
-    hooks.onStep?.({
-      name: 'fetch',
-      status: 'done',
-      ms: Date.now() - t,
-      detail: 'not modified: no new version',
-    });
-    return {
-      result: { dataset: dataset.name, url, notModified: true },
-      lineage: { dataset: dataset.name, url },
-    };
-  }
+  if (res.status === 304) return undefined;
   if (!res.ok || !res.body)
     throw new LoadError({ file: url, reason: `the server answered ${res.status} ${res.statusText}` });
   const declared = res.headers.get('content-length');
@@ -79,45 +92,47 @@ export async function runFetch(
       file: url,
       reason: `the source is ${declared} bytes, over the limit of ${source.maxBytes}`,
     });
+  const filename = decodeURIComponent(new URL(url).pathname.split('/').pop() || to.fallback);
+  const path = join(to.dir, filename);
+  const bytes = await saveWithin(res.body, path, source);
+  if (declared !== null && bytes !== Number(declared))
+    throw new LoadError({ file: url, reason: `the download is partial: ${bytes} of ${declared} bytes` });
+  const etag = res.headers.get('etag');
+  const lastModified = res.headers.get('last-modified');
+  return {
+    path,
+    filename,
+    bytes,
+    origin: { kind: 'http', from: url, ...(etag ? { etag } : {}), ...(lastModified ? { lastModified } : {}) },
+  };
+}
 
-  const dir = await mkdtemp(join(tmpdir(), 'strata-fetch-'));
+/** Streams a body to `path`, failing as soon as it passes the source's limit; returns the bytes written. */
+async function saveWithin(
+  body: ReadableStream<Uint8Array>,
+  path: string,
+  source: HttpSource,
+): Promise<number> {
+  let received = 0;
+  const limit = new Transform({
+    transform(chunk: Buffer, _e, done) {
+      received += chunk.length;
+      if (received > source.maxBytes)
+        done(new Error(`the download passed the limit of ${source.maxBytes} bytes`));
+      else done(null, chunk);
+    },
+  });
   try {
-    const filename = decodeURIComponent(
-      new URL(url).pathname.split('/').pop() || `${dataset.name}.${dataset.format}`,
+    await pipeline(
+      Readable.fromWeb(body as import('node:stream/web').ReadableStream),
+      limit,
+      createWriteStream(path),
     );
-    const path = join(dir, filename);
-    let received = 0;
-    const limit = new Transform({
-      transform(chunk: Buffer, _e, done) {
-        received += chunk.length;
-        if (received > source.maxBytes)
-          done(new Error(`the download passed the limit of ${source.maxBytes} bytes`));
-        else done(null, chunk);
-      },
+  } catch (e) {
+    throw new LoadError({
+      file: source.url,
+      reason: `the download failed after ${received} bytes: ${(e as Error).message}`,
     });
-    try {
-      await pipeline(
-        Readable.fromWeb(res.body as import('node:stream/web').ReadableStream),
-        limit,
-        createWriteStream(path),
-      );
-    } catch (e) {
-      throw new LoadError({
-        file: url,
-        reason: `the download failed after ${received} bytes: ${(e as Error).message}`,
-      });
-    }
-    if (declared !== null && received !== Number(declared))
-      throw new LoadError({ file: url, reason: `the download is partial: ${received} of ${declared} bytes` });
-    hooks.onStep?.({ name: 'fetch', status: 'done', ms: Date.now() - t, detail: `${received} bytes` });
-    const origin = {
-      kind: 'http' as const,
-      from: url,
-      ...(res.headers.get('etag') ? { etag: res.headers.get('etag') } : {}),
-      ...(res.headers.get('last-modified') ? { lastModified: res.headers.get('last-modified') } : {}),
-    };
-    return await runIngest(p, catalog, { dataset: dataset.name, path, filename, origin, runId }, hooks);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
   }
+  return received;
 }

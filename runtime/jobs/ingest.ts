@@ -1,5 +1,20 @@
-import { type DatasetVersion, type Origin, receiveFile } from '../archive/archive.ts';
+import {
+  type DatasetVersion,
+  loadedVersion,
+  type Origin,
+  type Received,
+  receiveFile,
+} from '../archive/archive.ts';
+import { type Actor, actorOf, lockDataset, syncEvents } from '../archive/current.ts';
 import { recordLoad } from '../archive/loads.ts';
+import {
+  findQuarantinedBySha,
+  type QuarantineEntry,
+  quarantineFile,
+  recordJudgedAgain,
+  recordRelease,
+} from '../archive/quarantine.ts';
+import type { Receipt, ReceiptChange, ReceiptCurrent } from '../archive/receipt.ts';
 import type { Dataset } from '../catalog/schema.ts';
 import { type Catalog, unavailable } from '../catalog-files/loader.ts';
 import { extentOf, resendProblems } from '../contracts/accept.ts';
@@ -10,19 +25,12 @@ import {
   makeReceipt,
   refusedReceipt,
 } from '../contracts/load-under-contract.ts';
-import {
-  findQuarantinedBySha,
-  type QuarantineEntry,
-  quarantineFile,
-  recordRelease,
-} from '../contracts/quarantine.ts';
-import type { Receipt, ReceiptChange, ReceiptCurrent } from '../contracts/receipt.ts';
 import { contractHash, percentChange } from '../contracts/rules.ts';
-import { type Actor, actorOf, lockDataset, makeCurrent, syncEvents } from '../datasets/current.ts';
 import { ContractError } from '../errors.ts';
 import { quarantinePrefix } from '../layout/buckets.ts';
+import { makeCurrent } from '../load/load.ts';
 import type { Platform } from '../platform/platform.ts';
-import type { JobHooks } from '../runs/steps.ts';
+import { type JobHooks, step } from '../runs/steps.ts';
 
 export function requireDataset(catalog: Catalog, name: string) {
   const d = catalog.datasets.get(name);
@@ -32,6 +40,25 @@ export function requireDataset(catalog: Catalog, name: string) {
 
 const plural = (n: number, word: string) =>
   n === 1 ? `1 ${word}` : `${n} ${word.endsWith('y') ? `${word.slice(0, -1)}ies` : `${word}s`}`;
+
+/** What loading a received file came to, whichever way it went. */
+interface Outcome {
+  readonly table: string;
+  readonly rows: number;
+  readonly loaded: boolean;
+  readonly copies?: number;
+  readonly current: ReceiptCurrent;
+  readonly bbox?: [number, number, number, number] | null;
+  readonly geometry?: Receipt['geometry'];
+  readonly change?: ReceiptChange;
+  readonly warnings: string[];
+}
+
+/** Who sent it and for which run: what every record of the ingest carries. */
+interface Sender {
+  readonly actor: Actor;
+  readonly run?: string;
+}
 
 /**
  * Receives a file for a dataset and makes it the dataset's current version, if its contract allows: new
@@ -50,10 +77,29 @@ export async function runIngest(
   const actor: Actor = run ? actorOf((await p.runs.get(run)).trigger) : { trigger: 'direct' };
   // After a database rebuild, the archive says again which version is current.
   await syncEvents(p.db, p.store, dataset.name);
+  const received = await step(
+    hooks,
+    'archive',
+    () => receive(p, dataset, input),
+    (r) => receivedDetail(dataset, r),
+  );
+  const judgedAgain = await toJudgeAgain(p, dataset, received);
+  const outcome = await step(
+    hooks,
+    'load',
+    () => loadReceived(p, dataset, received, { actor, run }, { hooks, judgedAgain }),
+    loadedDetail,
+  );
+  return ingestResult(dataset, received, outcome, run);
+}
 
-  hooks.onStep?.({ name: 'archive', status: 'start' });
-  let t = Date.now();
-  const received = await receiveFile(
+/** The file into the archive, unless its bytes are there already (a version, or in quarantine). */
+function receive(
+  p: Platform,
+  dataset: Dataset,
+  input: { path: string; filename: string; origin: Origin },
+): Promise<Received> {
+  return receiveFile(
     p.db,
     p.store,
     {
@@ -65,95 +111,108 @@ export async function runIngest(
     },
     async (sha) => (await findQuarantinedBySha(p.db, p.store, dataset.name, sha))?.file,
   );
-  const v = received.version;
-  hooks.onStep?.({
-    name: 'archive',
-    status: 'done',
-    ms: Date.now() - t,
-    detail:
-      received.state === 'version'
-        ? `same bytes as version ${v.version}`
-        : received.state === 'quarantined'
-          ? `same bytes as the file quarantined as ${dataset.name}/${v.version}`
-          : received.copied
-            ? `received as ${v.version}`
-            : `received before as ${v.version}, not yet loaded`,
-  });
-  // Quarantined bytes are judged again only when the contract has changed since they were refused.
-  let judgedAgain: QuarantineEntry | undefined;
-  if (received.state === 'quarantined') {
-    const entry = await findQuarantinedBySha(p.db, p.store, dataset.name, v.sha256);
-    if (!entry || entry.receipt.contract === contractHash(dataset)) throw stillQuarantined(dataset, v, entry);
-    judgedAgain = entry;
-  }
+}
 
-  hooks.onStep?.({ name: 'load', status: 'start' });
-  t = Date.now();
-  const [loadedRow] = await p.db.query<{ loaded_table: string | null; row_count: string | null }>(
-    'SELECT loaded_table, row_count::text AS row_count FROM strata.dataset_versions WHERE dataset = $1 AND version = $2',
-    [dataset.name, v.version],
-  );
-  let outcome: {
-    table: string;
-    rows: number;
-    loaded: boolean;
-    copies?: number;
-    current: ReceiptCurrent;
-    bbox?: [number, number, number, number] | null;
-    geometry?: Receipt['geometry'];
-    change?: ReceiptChange;
-    warnings: string[];
-  };
+function receivedDetail(dataset: Dataset, received: Received): string {
+  const v = received.version;
+  if (received.state === 'version') return `same bytes as version ${v.version}`;
+  if (received.state === 'quarantined')
+    return `same bytes as the file quarantined as ${dataset.name}/${v.version}`;
+  return received.copied ? `received as ${v.version}` : `received before as ${v.version}, not yet loaded`;
+}
+
+/** Quarantined bytes are judged again only when the contract has changed since they were refused. */
+async function toJudgeAgain(
+  p: Platform,
+  dataset: Dataset,
+  received: Received,
+): Promise<QuarantineEntry | undefined> {
+  if (received.state !== 'quarantined') return undefined;
+  const v = received.version;
+  const entry = await findQuarantinedBySha(p.db, p.store, dataset.name, v.sha256);
+  if (!entry || entry.receipt.contract === contractHash(dataset)) throw stillQuarantined(dataset, v, entry);
+  return entry;
+}
+
+/**
+ * Loads received bytes under the contract, or makes a loaded version current again; a refusal becomes the
+ * error that carries its receipt (quarantined, refused, or still quarantined).
+ */
+async function loadReceived(
+  p: Platform,
+  dataset: Dataset,
+  received: Received,
+  sender: Sender,
+  x: { hooks: JobHooks; judgedAgain?: QuarantineEntry },
+): Promise<Outcome> {
+  const v = received.version;
+  const loaded = await loadedVersion(p.db, dataset.name, v.version);
+  let outcome: Outcome;
   try {
-    if (received.state === 'version' && loadedRow?.loaded_table)
-      outcome = await makeCurrentAgain(p, dataset, v, {
-        table: loadedRow.loaded_table,
-        rows: Number(loadedRow.row_count),
-        actor,
-        run,
-      });
-    else {
-      const admitted = await loadUnderContract(p.db, p.store, {
-        dataset,
-        version: v,
-        kind: received.state === 'version' ? 'resent' : 'sent',
-        actor,
-        run,
-        onProgress: hooks.onLoadProgress,
-        onStep: hooks.onStep,
-        ...(judgedAgain ? acceptedNow(judgedAgain, dataset, actor, run, p) : {}),
-      });
-      const f = admitted.facts;
-      outcome = {
-        table: admitted.loaded.table,
-        rows: admitted.loaded.rows,
-        loaded: admitted.loaded.loaded,
-        copies: admitted.loaded.copies,
-        current: admitted.current,
-        ...(f ? { bbox: f.bbox, geometry: f.geometry, change: f.change } : {}),
-        warnings: f?.warnings ?? [],
-      };
-    }
+    outcome =
+      received.state === 'version' && loaded
+        ? await makeCurrentAgain(p, dataset, v, { ...loaded, ...sender })
+        : await admit(p, dataset, received, sender, x);
   } catch (e) {
     if (!(e instanceof ContractRefusal)) throw e;
-    if (judgedAgain) throw stillRefused(dataset, v, e, run, judgedAgain);
+    if (x.judgedAgain) throw await stillRefused(p, dataset, v, e, sender.run, x.judgedAgain);
     throw received.state === 'new'
-      ? await quarantine(p, dataset, v, e, actor, run)
-      : refuse(dataset, v, e, run, loadedRow?.row_count);
+      ? await quarantine(p, dataset, v, e, sender.actor, sender.run)
+      : refuse(dataset, v, e, sender.run, loaded?.rows);
   }
   // Lets `strata versions` answer from the archive; without the record it asks the database, so a failure
   // here costs speed, never truth, and does not fail a load that has committed.
   if (outcome.loaded) await recordLoad(p.db, p.store, dataset.name, v.version).catch(() => undefined);
-  hooks.onStep?.({
-    name: 'load',
-    status: 'done',
-    ms: Date.now() - t,
-    detail: `${
-      outcome.loaded
-        ? `${outcome.rows} rows into datasets."${outcome.table}"${(outcome.copies ?? 1) > 1 ? ` (${outcome.copies} COPY statements at once)` : ''}`
-        : 'already loaded'
-    }${outcome.geometry?.repaired ? `; ${plural(outcome.geometry.repaired, 'invalid geometry')} repaired` : ''}${outcome.geometry?.kept ? `; ${plural(outcome.geometry.kept, 'invalid geometry')} kept` : ''}`,
+  return outcome;
+}
+
+/** New bytes, or a version not loaded in this database: loaded and held to the contract. */
+async function admit(
+  p: Platform,
+  dataset: Dataset,
+  received: Received,
+  sender: Sender,
+  x: { hooks: JobHooks; judgedAgain?: QuarantineEntry },
+): Promise<Outcome> {
+  const admitted = await loadUnderContract(p.db, p.store, {
+    dataset,
+    version: received.version,
+    kind: received.state === 'version' ? 'resent' : 'sent',
+    actor: sender.actor,
+    run: sender.run,
+    onProgress: x.hooks.onLoadProgress,
+    onStep: x.hooks.onStep,
+    ...(x.judgedAgain ? acceptedNow(x.judgedAgain, dataset, sender.actor, sender.run, p) : {}),
   });
+  const f = admitted.facts;
+  return {
+    table: admitted.loaded.table,
+    rows: admitted.loaded.rows,
+    loaded: admitted.loaded.loaded,
+    copies: admitted.loaded.copies,
+    current: admitted.current,
+    ...(f ? { bbox: f.bbox, geometry: f.geometry, change: f.change } : {}),
+    warnings: f?.warnings ?? [],
+  };
+}
+
+function loadedDetail(outcome: Outcome): string {
+  const copies = (outcome.copies ?? 1) > 1 ? ` (${outcome.copies} COPY statements at once)` : '';
+  const what = outcome.loaded
+    ? `${outcome.rows} rows into datasets."${outcome.table}"${copies}`
+    : 'already loaded';
+  const g = outcome.geometry;
+  return `${what}${g?.repaired ? `; ${plural(g.repaired, 'invalid geometry')} repaired` : ''}${g?.kept ? `; ${plural(g.kept, 'invalid geometry')} kept` : ''}`;
+}
+
+/** The run's result and lineage, with the receipt of an accepted file. */
+function ingestResult(
+  dataset: Dataset,
+  received: Received,
+  outcome: Outcome,
+  run: string | undefined,
+): { result: Record<string, unknown>; lineage: Record<string, unknown> } {
+  const v = received.version;
   const receipt = makeReceipt(dataset, v, {
     status: 'accepted',
     ...(run ? { run } : {}),
@@ -267,13 +326,13 @@ function refuse(
   v: DatasetVersion,
   refusal: ContractRefusal,
   run: string | undefined,
-  rows: string | null | undefined,
+  rows: number | undefined,
 ): ContractError {
   const receipt = refusedReceipt(dataset, v, refusal, {
     status: 'refused',
     ...(run ? { run } : {}),
     version: v.version,
-    ...(rows ? { rows: Number(rows) } : {}),
+    ...(rows !== undefined ? { rows } : {}),
   });
   return new ContractError(
     { ...refusal.first, file: v.key },
@@ -308,13 +367,14 @@ function acceptedNow(
 }
 
 /** Quarantined bytes that the contract in force now refuses too: they stay in quarantine, with today's receipt. */
-function stillRefused(
+async function stillRefused(
+  p: Platform,
   dataset: Dataset,
   v: DatasetVersion,
   refusal: ContractRefusal,
   run: string | undefined,
   entry: QuarantineEntry,
-): ContractError {
+): Promise<ContractError> {
   const id = `${dataset.name}/${v.version}`;
   const receipt = refusedReceipt(dataset, v, refusal, {
     status: 'quarantined',
@@ -322,6 +382,7 @@ function stillRefused(
     version: v.version,
     quarantine: { id, key: quarantinePrefix(dataset.name, v.version) },
   });
+  await recordJudgedAgain(p.db, p.store, entry, receipt);
   return new ContractError(
     { ...refusal.first, file: v.key },
     receipt,

@@ -1,3 +1,10 @@
+import type { Actor } from '../archive/current.ts';
+import {
+  getQuarantined,
+  type QuarantineEntry,
+  recordRelease,
+  syncQuarantine,
+} from '../archive/quarantine.ts';
 import type { Dataset } from '../catalog/schema.ts';
 import type { Catalog } from '../catalog-files/loader.ts';
 import {
@@ -7,13 +14,6 @@ import {
   makeReceipt,
   refusedReceipt,
 } from '../contracts/load-under-contract.ts';
-import {
-  getQuarantined,
-  type QuarantineEntry,
-  recordRelease,
-  syncQuarantine,
-} from '../contracts/quarantine.ts';
-import type { Actor } from '../datasets/current.ts';
 import { ConflictError, ContractError, errorToJSON, NotFoundError, UsageError } from '../errors.ts';
 import { quarantineMetadataKey, quarantinePrefix, quarantineReleaseKey } from '../layout/buckets.ts';
 import type { Platform } from '../platform/platform.ts';

@@ -15,6 +15,7 @@
  *   datasets/<dataset>/current.json                 the current version: the one object that is replaced
  *   quarantine/<dataset>/<id>/metadata.json         a refused file (its bytes stay under datasets/)
  *   quarantine/<dataset>/<id>/receipt.json          every problem that refused it
+ *   quarantine/<dataset>/<id>/judged/<time>.json    the receipt of each refusal under a changed contract
  *   quarantine/<dataset>/<id>/release.json          an operator's release, written once
  *   runs/<run id>/qa.html, qa.json                  the QA report of a build that failed its checks
  *
@@ -116,6 +117,15 @@ export const quarantineReceiptKey = (dataset: string, id: string) =>
   `${quarantinePrefix(dataset, id)}receipt.json`;
 export const quarantineReleaseKey = (dataset: string, id: string) =>
   `${quarantinePrefix(dataset, id)}release.json`;
+/** The receipt of a judgement under a changed contract; `at` (a timestamp) sorts them in time order. */
+export const quarantineJudgedKey = (dataset: string, id: string, at: string) =>
+  `${quarantinePrefix(dataset, id)}judged/${at}.json`;
+/** The latest of an entry's judgements under a changed contract, among `keys`; undefined if there is none. */
+export const latestJudgedKey = (dataset: string, id: string, keys: Iterable<string>) =>
+  [...keys]
+    .filter((k) => k.startsWith(`${quarantinePrefix(dataset, id)}judged/`))
+    .sort()
+    .at(-1);
 
 /** The dataset and id of a quarantine entry's metadata key; undefined for any other key. */
 export function quarantineEntryOf(key: string): { dataset: string; id: string } | undefined {

@@ -2,12 +2,12 @@ import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { GdalFailedError } from '../adapters/gdal/facade.ts';
-import type { DatasetVersion } from '../archive/archive.ts';
+import { currentLoaded, type DatasetVersion, loadedVersion, recordLoaded } from '../archive/archive.ts';
+import { moveCurrent } from '../archive/current.ts';
 import { isGdalFormat } from '../catalog/formats.ts';
 import type { Column, Dataset } from '../catalog/schema.ts';
-import { refreshCurrentView } from '../datasets/current.ts';
 import { LoadError } from '../errors.ts';
-import { type CopyChunk, CopyRejectedError, type Database } from '../ports/database.ts';
+import { type CopyChunk, CopyRejectedError, type Database, type Queryable } from '../ports/database.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
 import type { LoadProgress } from '../runs/steps.ts';
 import { ident, literal, qualified } from '../util/sql.ts';
@@ -99,6 +99,35 @@ async function* counting(source: Readable, onBytes: (n: number) => void): AsyncG
   }
 }
 
+/** How far a load has got, told to `onProgress` as rows arrive. */
+class Progress {
+  readonly now: { bytes: number; totalBytes: number; rows: number };
+  constructor(
+    totalBytes: number,
+    private readonly onProgress?: (p: LoadProgress) => void,
+  ) {
+    this.now = { bytes: 0, totalBytes, rows: 0 };
+  }
+  report(): void {
+    this.onProgress?.({ ...this.now });
+  }
+  readonly onRows = (n: number): void => {
+    this.now.rows += n;
+    this.report();
+  };
+}
+
+/** What every way of filling a version's table shares. */
+interface LoadJob {
+  readonly db: Database;
+  readonly store: ObjectStore;
+  readonly dataset: Dataset;
+  readonly version: DatasetVersion;
+  readonly table: string;
+  readonly options: LoadOptions;
+  readonly progress: Progress;
+}
+
 /**
  * Loads an archived dataset version into `datasets."<name>@<version>"`, all or nothing: the table is
  * created, filled by a streamed COPY, indexed and registered in one transaction, so a refused row leaves
@@ -115,78 +144,101 @@ export async function loadVersion(
   options: LoadOptions = {},
 ): Promise<LoadResult> {
   const table = versionTable(dataset.name, version.version);
-  const existing = await db.query<{ loaded_table: string | null; row_count: string | null }>(
-    'SELECT loaded_table, row_count FROM strata.dataset_versions WHERE dataset = $1 AND version = $2',
-    [dataset.name, version.version],
-  );
-  if (existing[0]?.loaded_table) return { table, rows: Number(existing[0].row_count), loaded: false };
-
-  const progress = { bytes: 0, totalBytes: version.size, rows: 0 };
-  const report = () => options.onProgress?.({ ...progress });
-
-  /** Indexes, registers and shows the filled table; inside the load's transaction. */
-  const finish = async (rows: number, copies: number, loaded: Dataset = dataset): Promise<LoadResult> => {
-    for (const sql of finishTableSQL(loaded, table, { index: options.index ?? true })) await db.exec(sql);
-    await options.accept?.({ table, rows, copies });
-    await db.query(
-      'UPDATE strata.dataset_versions SET loaded_table = $3, loaded_at = now(), row_count = $4 WHERE dataset = $1 AND version = $2',
-      [dataset.name, version.version, table, rows],
-    );
-    await refreshCurrentView(db, dataset.name);
-    return { table, rows, loaded: true, copies };
+  const loaded = await loadedVersion(db, dataset.name, version.version);
+  if (loaded) return { table, rows: loaded.rows, loaded: false };
+  const job: LoadJob = {
+    db,
+    store,
+    dataset,
+    version,
+    table,
+    options,
+    progress: new Progress(version.size, options.onProgress),
   };
-
   // Formats beyond CSV and GeoJSON: ogr2ogr reads the file, its rows go through the same one-transaction COPY.
-  if (isGdalFormat(dataset.format))
-    return withGdalLayer(store, dataset, version, { tmpDir: options.tmpDir, unzip: options.unzip }, (layer) =>
-      db.transaction(async () => {
-        await db.exec(createTableSQL(layer.dataset, table));
-        const rows = await copyGdal(db, layer, version, qualified(DATASETS_SCHEMA, table), options, (n) => {
-          progress.rows += n;
-          // ogrinfo counted the features; bytes follow them, as far as a progress bar needs.
-          const total = layer.layer.featureCount;
-          progress.bytes = total
-            ? Math.min(version.size, Math.round((version.size * progress.rows) / total))
-            : 0;
-          report();
-        });
-        return finish(rows, 1, layer.dataset);
-      }),
-    );
+  if (isGdalFormat(dataset.format)) return loadThroughGdal(job);
+  const source = await openArchived(job);
+  return inParallel(job) ? loadInParallel(job, source) : loadInOneStatement(job, source);
+}
 
+/** Indexes, registers and shows the filled table; inside the load's transaction. */
+async function finishLoad(
+  job: LoadJob,
+  filled: { rows: number; copies: number; dataset?: Dataset },
+): Promise<LoadResult> {
+  const { db, dataset, version, table, options } = job;
+  const { rows, copies } = filled;
+  for (const sql of finishTableSQL(filled.dataset ?? dataset, table, { index: options.index ?? true }))
+    await db.exec(sql);
+  await options.accept?.({ table, rows, copies });
+  await recordLoaded(db, dataset.name, version.version, { table, rows });
+  await refreshCurrentView(db, dataset.name);
+  return { table, rows, loaded: true, copies };
+}
+
+function loadThroughGdal(job: LoadJob): Promise<LoadResult> {
+  const { db, store, dataset, version, table, options, progress } = job;
+  return withGdalLayer(store, dataset, version, { tmpDir: options.tmpDir, unzip: options.unzip }, (layer) =>
+    db.transaction(async () => {
+      await db.exec(createTableSQL(layer.dataset, table));
+      const rows = await copyGdal(db, layer, version, qualified(DATASETS_SCHEMA, table), options, (n) => {
+        progress.now.rows += n;
+        // ogrinfo counted the features; bytes follow them, as far as a progress bar needs.
+        const total = layer.layer.featureCount;
+        progress.now.bytes = total
+          ? Math.min(version.size, Math.round((version.size * progress.now.rows) / total))
+          : 0;
+        progress.report();
+      });
+      return finishLoad(job, { rows, copies: 1, dataset: layer.dataset });
+    }),
+  );
+}
+
+/** The archived bytes as a stream, counted for progress, once their first bytes say they are of the right kind. */
+async function openArchived(job: LoadJob): Promise<AsyncIterable<Buffer>> {
+  const { store, dataset, version, progress } = job;
   const counted = counting(await store.get('archive', version.key), (n) => {
-    progress.bytes += n;
+    progress.now.bytes += n;
   });
   // A file of another kind (a zip sent as CSV) is told by its first bytes, before a reader makes sense of them.
-  const { head, all: source } = await withHead(counted, HEAD_BYTES);
+  const { head, all } = await withHead(counted, HEAD_BYTES);
   const wrong = wrongKind(dataset, head);
   if (wrong) {
     await counted.return(undefined);
     throw new LoadError({ file: version.key, reason: wrong });
   }
-  const onRows = (n: number) => {
-    progress.rows += n;
-    report();
-  };
-  // Rows are atomic only within a statement, so the statements at once write to a staging table; and a
-  // unique column could make them wait on each other's rows, so such datasets load in one statement.
-  const parallel =
+  return all;
+}
+
+/**
+ * Rows are atomic only within a statement, so the statements at once write to a staging table; and a
+ * unique column could make them wait on each other's rows, so such datasets load in one statement.
+ */
+function inParallel({ db, dataset, version, options }: LoadJob): boolean {
+  return (
     dataset.format === 'csv' &&
     db.parallelCopies > 1 &&
     !dataset.columns.some((c) => c.unique) &&
-    version.size >= (options.parallelThresholdBytes ?? 16 << 20);
+    version.size >= (options.parallelThresholdBytes ?? 16 << 20)
+  );
+}
 
-  if (!parallel)
-    return db.transaction(async () => {
-      await db.exec(createTableSQL(dataset, table));
-      const target = qualified(DATASETS_SCHEMA, table);
-      const rows =
-        dataset.format === 'csv'
-          ? await copyCsv(db, store, dataset, version, target, source, options, onRows, {})
-          : await copyGeoJson(db, dataset, version, target, source, options, onRows);
-      return finish(rows, 1);
-    });
+function loadInOneStatement(job: LoadJob, source: AsyncIterable<Buffer>): Promise<LoadResult> {
+  const { db, dataset, version, table, options, progress } = job;
+  return db.transaction(async () => {
+    await db.exec(createTableSQL(dataset, table));
+    const target = qualified(DATASETS_SCHEMA, table);
+    const rows =
+      dataset.format === 'csv'
+        ? (await copyCsv({ ...job, target, source, onRows: progress.onRows })).rows
+        : await copyGeoJson(db, dataset, version, target, source, options, progress.onRows);
+    return finishLoad(job, { rows, copies: 1 });
+  });
+}
 
+async function loadInParallel(job: LoadJob, source: AsyncIterable<Buffer>): Promise<LoadResult> {
+  const { db, dataset, version, table, progress } = job;
   // A short name of its own (identifiers stop at 63 bytes), renamed when it is moved into place.
   const staging = `load_${randomUUID().replaceAll('-', '').slice(0, 20)}`;
   const stagingTable = qualified(LOADING_SCHEMA, staging);
@@ -196,18 +248,49 @@ export async function loadVersion(
     await db.exec(
       `COMMENT ON TABLE ${stagingTable} IS ${literal(JSON.stringify({ dataset: dataset.name, version: version.version, startedAt: new Date().toISOString() }))}`,
     );
-    const copy = { parallel: true, statements: 1 };
-    const rows = await copyCsv(db, store, dataset, version, stagingTable, source, options, onRows, copy);
+    const copied = await copyCsv({
+      ...job,
+      target: stagingTable,
+      source,
+      onRows: progress.onRows,
+      parallel: true,
+    });
     return await db.transaction(async () => {
       await db.exec(`ALTER TABLE ${stagingTable} SET SCHEMA ${ident(DATASETS_SCHEMA)}`);
       await db.exec(`ALTER TABLE ${qualified(DATASETS_SCHEMA, staging)} RENAME TO ${ident(table)}`);
-      return finish(rows, copy.statements);
+      return finishLoad(job, { rows: copied.rows, copies: copied.statements });
     });
   } catch (e) {
     // The transaction rolled back, so the table is still in the staging schema.
     await db.exec(`DROP TABLE IF EXISTS ${stagingTable}`).catch(() => {});
     throw e;
   }
+}
+
+/** `datasets.<name>` shows the current version, for people exploring with psql. */
+export async function refreshCurrentView(db: Queryable, dataset: string): Promise<void> {
+  const current = await currentLoaded(db, dataset);
+  if (!current?.table) return;
+  const view = qualified(DATASETS_SCHEMA, dataset);
+  await db.exec(
+    `DROP VIEW IF EXISTS ${view}; CREATE VIEW ${view} AS SELECT * FROM ${qualified(DATASETS_SCHEMA, current.table)}`,
+  );
+}
+
+/**
+ * Makes a version the dataset's current one (runtime/archive/current.ts records the move) and points the
+ * `datasets.<name>` view at it, in one transaction of its own or the caller's.
+ */
+export function makeCurrent(
+  db: Database,
+  store: ObjectStore,
+  move: Parameters<typeof moveCurrent>[2],
+): ReturnType<typeof moveCurrent> {
+  return db.transaction(async () => {
+    const moved = await moveCurrent(db, store, move);
+    if (moved.changed) await refreshCurrentView(db, move.dataset);
+    return moved;
+  });
 }
 
 function headerProblem(version: DatasetVersion, reason: string, column?: string): LoadError {
@@ -237,17 +320,22 @@ function headerMismatch(dataset: Dataset, undeclared: readonly string[], missing
   return parts.join('; ');
 }
 
-async function copyCsv(
-  db: Database,
-  store: ObjectStore,
-  dataset: Dataset,
-  version: DatasetVersion,
-  target: string,
-  source: AsyncIterable<Buffer>,
-  options: LoadOptions,
-  onRows: (n: number) => void,
-  copy: { parallel?: boolean; statements?: number },
-): Promise<number> {
+/** A CSV's rows to COPY into `target`: in one statement, or with `parallel`, in several at once where the database can. */
+interface CsvCopy {
+  readonly db: Database;
+  readonly store: ObjectStore;
+  readonly dataset: Dataset;
+  readonly version: DatasetVersion;
+  readonly target: string;
+  readonly source: AsyncIterable<Buffer>;
+  readonly options: LoadOptions;
+  readonly onRows: (n: number) => void;
+  readonly parallel?: boolean;
+}
+
+/** Rows copied, and how many COPY statements ran at once. */
+async function copyCsv(c: CsvCopy): Promise<{ rows: number; statements: number }> {
+  const { db, store, dataset, version, target, source, options, onRows } = c;
   const delimiter = dataset.csv.delimiter;
   const chunks = recordChunks(source, {
     targetBytes: options.chunkBytes,
@@ -302,14 +390,17 @@ async function copyCsv(
     }
   }
   const list = columns.map((c) => ident(c.name)).join(', ');
+  // The adapter says how many statements it ran.
+  const copy = { parallel: c.parallel ?? false, statements: 1 };
   try {
-    return await db.copyFrom(
+    const rows = await db.copyFrom(
       `${target} (${list})`,
       `WITH (FORMAT csv, HEADER true, DELIMITER ${delimiter === "'" ? "''''" : `'${delimiter}'`})`,
       body(),
       first.value.data,
       copy,
     );
+    return { rows, statements: copy.statements };
   } catch (e) {
     if (e instanceof RecordTooLargeError) return tooLarge(e);
     if (!(e instanceof CopyRejectedError) || e.line === undefined) throw e;

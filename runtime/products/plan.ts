@@ -1,3 +1,4 @@
+import { resolveVersion } from '../archive/archive.ts';
 import type { ProductEntry } from '../catalog/schema.ts';
 import { type Catalog, unavailable } from '../catalog-files/loader.ts';
 import { BuildError } from '../errors.ts';
@@ -12,24 +13,13 @@ export function requireProduct(catalog: Catalog, name: string): ProductEntry {
 
 /**
  * Resolves every input of a product to an exact, loaded dataset version (the recipe lock): `latest` is the
- * dataset's current version (what was last sent, or promoted; see runtime/datasets/current.ts); a pinned
+ * dataset's current version (what was last sent, or promoted; see runtime/archive/current.ts); a pinned
  * version must exist and be loaded.
  */
 export async function planBuild(db: Queryable, entry: ProductEntry): Promise<LockedInput[]> {
   const lock: LockedInput[] = [];
   for (const [alias, input] of Object.entries(entry.product.inputs)) {
-    const rows = await db.query<{
-      version: string;
-      sha256: string;
-      loaded_table: string | null;
-      row_count: string | null;
-    }>(
-      `SELECT v.version, v.sha256, v.loaded_table, v.row_count::text AS row_count FROM strata.dataset_versions v
-       WHERE v.dataset = $1 AND v.version = CASE WHEN $2::text = 'latest'
-         THEN (SELECT c.version FROM strata.dataset_current c WHERE c.dataset = $1) ELSE $2 END`,
-      [input.dataset, input.version],
-    );
-    const found = rows[0];
+    const found = await resolveVersion(db, input.dataset, input.version);
     if (!found) {
       throw new BuildError(
         input.version === 'latest'
@@ -38,7 +28,7 @@ export async function planBuild(db: Queryable, entry: ProductEntry): Promise<Loc
         { step: 'plan' },
       );
     }
-    if (!found.loaded_table)
+    if (!found.table)
       throw new BuildError(
         `input "${alias}": version ${found.version} of "${input.dataset}" is archived but not loaded (send its file again, or: strata datasets promote ${input.dataset} ${found.version} --reason "...")`,
         {
@@ -51,8 +41,8 @@ export async function planBuild(db: Queryable, entry: ProductEntry): Promise<Loc
       requested: input.version,
       version: found.version,
       sha256: found.sha256,
-      table: found.loaded_table,
-      rows: Number(found.row_count),
+      table: found.table,
+      rows: found.rows,
     });
   }
   return lock;

@@ -1,13 +1,13 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listVersions, receiveFile } from '../../runtime/archive/archive.ts';
+import { currentVersion, listVersions, receiveFile } from '../../runtime/archive/archive.ts';
 import { checkArchive, isDamage } from '../../runtime/archive/check.ts';
+import { history, syncEvents } from '../../runtime/archive/current.ts';
+import { listQuarantine, recordRelease } from '../../runtime/archive/quarantine.ts';
+import { Receipt } from '../../runtime/archive/receipt.ts';
 import type { Catalog } from '../../runtime/catalog-files/loader.ts';
-import { listQuarantine, recordRelease } from '../../runtime/contracts/quarantine.ts';
-import { Receipt } from '../../runtime/contracts/receipt.ts';
-import { currentVersion, history, syncEvents } from '../../runtime/datasets/current.ts';
-import { promote } from '../../runtime/datasets/promote.ts';
+import { promote } from '../../runtime/contracts/promote.ts';
 import { executeJob, submit, workUntil } from '../../runtime/jobs/execute.ts';
 import { releaseFromQuarantine } from '../../runtime/jobs/release.ts';
 import { readJson } from '../../runtime/ports/object-store.ts';

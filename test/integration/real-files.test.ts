@@ -1,13 +1,15 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { currentVersion } from '../../runtime/archive/archive.ts';
 import { checkArchive, isDamage } from '../../runtime/archive/check.ts';
+import { getQuarantined, listQuarantine, syncQuarantine } from '../../runtime/archive/quarantine.ts';
+import { Receipt } from '../../runtime/archive/receipt.ts';
 import type { Catalog } from '../../runtime/catalog-files/loader.ts';
-import { getQuarantined, listQuarantine } from '../../runtime/contracts/quarantine.ts';
-import { Receipt } from '../../runtime/contracts/receipt.ts';
-import { currentVersion } from '../../runtime/datasets/current.ts';
 import { submit, workUntil } from '../../runtime/jobs/execute.ts';
 import { releaseFromQuarantine } from '../../runtime/jobs/release.ts';
+import { latestJudgedKey, quarantinePrefix } from '../../runtime/layout/buckets.ts';
+import { readJson } from '../../runtime/ports/object-store.ts';
 import type { Run } from '../../runtime/runs/schema.ts';
 import { writeCatalog } from '../helpers/catalog.ts';
 import { engines, type TestPlatform, testPlatform } from '../helpers/engines.ts';
@@ -368,5 +370,37 @@ describe.each(engines())('quarantined bytes after the contract changes on $name'
       reason: expect.stringMatching(/accepted against the contract in force now/),
     });
     expect(await listQuarantine(p.db, { dataset: 'sites', released: false })).toEqual([]);
+  });
+
+  it('keeps the receipt of a second refusal, so the same bytes under that contract are not judged a third time', async () => {
+    // Prepare
+    const file = 'id,population\n1,100\n2,6\n';
+    const strict = await writeCatalog(join(p.dir, 'strict-2'), { datasets: sites(10) });
+    const stricter = await writeCatalog(join(p.dir, 'stricter-2'), { datasets: sites(50) });
+    const refused = await send(strict, file);
+    const id = receiptOf(refused).version!;
+
+    // Act
+    const judgedAgain = await send(stricter, file);
+    const sentAgain = await send(stricter, file);
+
+    // Assess
+    const kept = receiptOf(judgedAgain);
+    expect(kept.contract).not.toBe(receiptOf(refused).contract);
+    expect((await getQuarantined(p.db, `sites/${id}`)).receipt).toEqual(kept);
+    const judged = await p.store.list('archive', quarantinePrefix('sites', id));
+    const latest = latestJudgedKey(
+      'sites',
+      id,
+      judged.map((o) => o.key),
+    );
+    expect(Receipt.parse(await readJson(p.store, 'archive', latest!))).toEqual(kept);
+    // Under the contract that refused it twice: still quarantined, with the receipt of the second refusal.
+    expect(String(sentAgain.error!.message)).toMatch(/still quarantined/);
+    expect(receiptOf(sentAgain)).toEqual(kept);
+    // A database filled again from the archive knows the second receipt too.
+    await p.db.query('DELETE FROM strata.quarantine WHERE dataset = $1 AND id = $2', ['sites', id]);
+    await syncQuarantine(p.db, p.store, 'sites');
+    expect((await getQuarantined(p.db, `sites/${id}`)).receipt).toEqual(kept);
   });
 });

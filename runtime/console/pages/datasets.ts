@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { html } from 'hono/html';
+import type { QuarantineEntry } from '../../archive/quarantine.ts';
 import type { Dataset } from '../../catalog/schema.ts';
-import type { QuarantineEntry } from '../../contracts/quarantine.ts';
 import { count } from '../../qa/format.ts';
 import { actor, badge, bytes, sha, when } from '../format.ts';
 import { formField, type Html, to, type View } from '../layout.ts';

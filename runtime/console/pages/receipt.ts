@@ -1,5 +1,5 @@
 import { html } from 'hono/html';
-import { type Receipt, where } from '../../contracts/receipt.ts';
+import { type Receipt, where } from '../../archive/receipt.ts';
 import { count } from '../../qa/format.ts';
 import { badge, bytes, sha } from '../format.ts';
 import type { Html } from '../layout.ts';

@@ -1,5 +1,5 @@
 import { html } from 'hono/html';
-import type { Receipt } from '../../contracts/receipt.ts';
+import type { Receipt } from '../../archive/receipt.ts';
 import type { CostLedger } from '../../cost/ledger.ts';
 import { count, decimal } from '../../qa/format.ts';
 import { type Run, type RunAttempt, RunKind, RunStatus } from '../../runs/schema.ts';

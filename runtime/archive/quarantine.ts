@@ -1,15 +1,18 @@
-import type { DatasetVersion } from '../archive/archive.ts';
-import type { Actor } from '../datasets/current.ts';
 import { ConflictError, NotFoundError } from '../errors.ts';
 import {
+  latestJudgedKey,
   quarantineDatasetPrefix,
   quarantineEntryOf,
+  quarantineJudgedKey,
   quarantineMetadataKey,
   quarantineReceiptKey,
   quarantineReleaseKey,
 } from '../layout/buckets.ts';
 import type { Queryable } from '../ports/database.ts';
 import { ObjectExistsError, type ObjectStore, readJson } from '../ports/object-store.ts';
+import { timestamp } from '../util/ids.ts';
+import type { DatasetVersion } from './archive.ts';
+import type { Actor } from './current.ts';
 import type { Receipt } from './receipt.ts';
 
 /**
@@ -108,6 +111,26 @@ export async function quarantineFile(
   return entry;
 }
 
+/**
+ * A file in quarantine judged again under a changed contract, and refused again: that judgement's receipt is
+ * kept beside the first (written once, under its time) and becomes the entry's receipt in the index, so it
+ * names the contract in force now and the same bytes sent under it are not judged a third time.
+ */
+export async function recordJudgedAgain(
+  db: Queryable,
+  store: ObjectStore,
+  entry: { dataset: string; id: string },
+  receipt: Receipt,
+): Promise<void> {
+  const at = timestamp(new Date(receipt.madeAt));
+  await putOnce(store, quarantineJudgedKey(entry.dataset, entry.id, at), receipt);
+  await db.query('UPDATE strata.quarantine SET receipt = $3::jsonb WHERE dataset = $1 AND id = $2', [
+    entry.dataset,
+    entry.id,
+    JSON.stringify(receipt),
+  ]);
+}
+
 interface Row {
   dataset: string;
   id: string;
@@ -187,7 +210,9 @@ export async function syncQuarantine(db: Queryable, store: ObjectStore, dataset?
     const seen = known.get(`${at.dataset}/${at.id}`);
     if (seen !== undefined && (seen || !released)) continue;
     const record = await readJson<QuarantineRecord>(store, 'archive', o.key);
-    const receipt = await readJson<Receipt>(store, 'archive', quarantineReceiptKey(at.dataset, at.id));
+    // The receipt of the latest judgement, if the file was judged again under a changed contract.
+    const receiptKey = latestJudgedKey(at.dataset, at.id, keys) ?? quarantineReceiptKey(at.dataset, at.id);
+    const receipt = await readJson<Receipt>(store, 'archive', receiptKey);
     const release = released
       ? await readJson<ReleaseRecord>(store, 'archive', quarantineReleaseKey(at.dataset, at.id))
       : undefined;

@@ -1,19 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { currentKey, eventIdOf, eventKey, eventsPrefix } from '../layout/buckets.ts';
-import { DATASETS_SCHEMA } from '../load/table.ts';
 import type { Database, Queryable } from '../ports/database.ts';
 import { type ObjectStore, readJson } from '../ports/object-store.ts';
 import type { Trigger } from '../runs/schema.ts';
 import { timestamp } from '../util/ids.ts';
-import { qualified } from '../util/sql.ts';
+import { currentVersion } from './archive.ts';
 
 /**
  * A dataset's current version: what `latest` reads. It follows what was sent (a file's version becomes
  * current, and sending an older version's bytes again makes that version current again), and operators move
  * it back with a promotion. Each move is an event, written once to the archive
  * (`datasets/<name>/events/<id>.json`) beside a pointer that is replaced (`datasets/<name>/current.json`); the
- * database indexes both and is filled again from them when it is rebuilt.
+ * database indexes both and is filled again from them when it is rebuilt. The one module that writes SQL on
+ * `strata.dataset_events`; the view of the current version made from it is read in runtime/archive/archive.ts.
  */
 
 /** Who moved it: the trigger of the run, and the user or partner where one is known. */
@@ -101,18 +101,6 @@ async function insertEvent(db: Queryable, e: DatasetEvent): Promise<void> {
   );
 }
 
-/** What the database says is current, if anything has ever been loaded. */
-export async function currentVersion(
-  db: Queryable,
-  dataset: string,
-): Promise<{ version: string; event: string | null } | undefined> {
-  const [row] = await db.query<{ version: string; event_id: string | null }>(
-    'SELECT version, event_id FROM strata.dataset_current WHERE dataset = $1',
-    [dataset],
-  );
-  return row ? { version: row.version, event: row.event_id } : undefined;
-}
-
 /** Every move of a dataset's current version, oldest first. */
 export async function history(db: Queryable, dataset: string): Promise<DatasetEvent[]> {
   const rows = await db.query<EventRow>(
@@ -132,10 +120,10 @@ export async function lockDataset(db: Queryable, dataset: string): Promise<void>
 
 /**
  * Makes `version` the dataset's current version, unless it already is: records the event (in the archive,
- * once, and in the database), replaces the pointer and points the `datasets.<name>` view at it. Runs in a
- * transaction of its own or the caller's, holding the dataset's lock.
+ * once, and in the database) and replaces the pointer. Runs in a transaction of its own or the caller's,
+ * holding the dataset's lock. The `datasets.<name>` view follows in runtime/load/load.ts (`makeCurrent`).
  */
-export async function makeCurrent(
+export async function moveCurrent(
   db: Database,
   store: ObjectStore,
   move: {
@@ -183,7 +171,6 @@ export async function makeCurrent(
       contentType: 'application/json',
       replace: true,
     });
-    await refreshCurrentView(db, move.dataset);
     return { version: move.version, previous: event.previous, changed: true, event: event.id };
   });
 }
@@ -220,19 +207,4 @@ export async function syncEvents(db: Queryable, store: ObjectStore, dataset: str
     added++;
   }
   return added;
-}
-
-/** `datasets.<name>` shows the current version, for people exploring with psql. */
-export async function refreshCurrentView(db: Queryable, dataset: string): Promise<void> {
-  const [current] = await db.query<{ loaded_table: string }>(
-    `SELECT v.loaded_table FROM strata.dataset_current c
-     JOIN strata.dataset_versions v ON v.dataset = c.dataset AND v.version = c.version
-     WHERE c.dataset = $1 AND v.loaded_table IS NOT NULL`,
-    [dataset],
-  );
-  if (!current) return;
-  const view = qualified(DATASETS_SCHEMA, dataset);
-  await db.exec(
-    `DROP VIEW IF EXISTS ${view}; CREATE VIEW ${view} AS SELECT * FROM ${qualified(DATASETS_SCHEMA, current.loaded_table)}`,
-  );
 }

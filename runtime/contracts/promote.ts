@@ -1,10 +1,11 @@
-import { findVersion } from '../archive/archive.ts';
+import { findVersion, loadedVersion } from '../archive/archive.ts';
+import { type Actor, syncEvents } from '../archive/current.ts';
+import type { ReceiptCurrent } from '../archive/receipt.ts';
 import type { Dataset } from '../catalog/schema.ts';
-import { ContractRefusal, loadUnderContract, refusedReceipt } from '../contracts/load-under-contract.ts';
-import type { ReceiptCurrent } from '../contracts/receipt.ts';
 import { ContractError, NotFoundError } from '../errors.ts';
+import { makeCurrent } from '../load/load.ts';
 import type { Platform } from '../platform/platform.ts';
-import { type Actor, makeCurrent, syncEvents } from './current.ts';
+import { ContractRefusal, loadUnderContract, refusedReceipt } from './load-under-contract.ts';
 
 /**
  * Makes a version the dataset's current one without sending anything: an operator's rollback, recorded
@@ -23,12 +24,9 @@ export async function promote(
     throw new NotFoundError(
       `dataset "${dataset.name}" has no version "${versionId}" (see: strata versions ${dataset.name}; a file in quarantine becomes a version with strata quarantine release)`,
     );
-  const [row] = await p.db.query<{ loaded_table: string | null }>(
-    'SELECT loaded_table FROM strata.dataset_versions WHERE dataset = $1 AND version = $2',
-    [dataset.name, versionId],
-  );
+  const loaded = await loadedVersion(p.db, dataset.name, versionId);
   const move = { kind: 'promoted' as const, actor: input.actor, reason: input.reason };
-  if (row?.loaded_table)
+  if (loaded)
     return {
       current: await makeCurrent(p.db, p.store, { dataset: dataset.name, version: versionId, ...move }),
       loaded: false,
