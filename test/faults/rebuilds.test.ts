@@ -8,7 +8,7 @@ import { runIngest } from '../../runtime/jobs/ingest.ts';
 import { listProductVersions, readManifest } from '../../runtime/publish/versions.ts';
 import type { JobMessage, Run } from '../../runtime/runs/schema.ts';
 import { engines, type TestPlatform, testPlatform } from '../helpers/engines.ts';
-import { notesCatalog, writeNotes } from './helpers.ts';
+import { notesCatalog, writeNotes } from '../helpers/notes.ts';
 
 describe.each(engines())('faults: rebuilds and queued builds on $name', (engine) => {
   let p: TestPlatform;
