@@ -22,7 +22,7 @@ import { readText } from '../../runtime/ports/object-store.ts';
 import { RunRegistry } from '../../runtime/runs/registry.ts';
 import { onWebhook, parseWebhookSecrets } from '../../runtime/triggers/webhook.ts';
 import { engines, type TestPlatform, testPlatform } from '../helpers/engines.ts';
-import { notesCatalog, writeNotes } from './helpers.ts';
+import { notesCatalog, writeNotes } from '../helpers/notes.ts';
 
 const BUCKETS = { ingress: 'ingress', archive: 'archive', egress: 'egress' };
 

@@ -6,7 +6,7 @@ import type { JobMessage } from '../../runtime/ports/job-queue.ts';
 import type { TaskLauncher } from '../../runtime/ports/task-launcher.ts';
 import { dispatch } from '../../runtime/triggers/dispatch.ts';
 import { engines, type TestPlatform, testPlatform } from '../helpers/engines.ts';
-import { silentLog } from './helpers.ts';
+import { silentLog } from '../helpers/log.ts';
 
 /** ECS as both dispatchers see it at once: no task running yet. */
 class StaleLauncher implements TaskLauncher {

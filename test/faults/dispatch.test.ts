@@ -11,7 +11,7 @@ import { onDeadLetters } from '../../runtime/triggers/dead-letter.ts';
 import { dispatch } from '../../runtime/triggers/dispatch.ts';
 import { checkHeartbeats } from '../../runtime/triggers/reconcile.ts';
 import { engines, type TestPlatform, testPlatform } from '../helpers/engines.ts';
-import { silentLog } from './helpers.ts';
+import { silentLog } from '../helpers/log.ts';
 
 class FakeLauncher implements TaskLauncher {
   launched: { job: JobMessage; size: TaskSize }[] = [];

@@ -8,7 +8,7 @@ import { submit, workUntil } from '../../runtime/jobs/execute.ts';
 import { runIngest } from '../../runtime/jobs/ingest.ts';
 import { listProductVersions } from '../../runtime/publish/versions.ts';
 import { engines, type TestPlatform, testPlatform } from '../helpers/engines.ts';
-import { notesCatalog, writeNotes } from './helpers.ts';
+import { notesCatalog, writeNotes } from '../helpers/notes.ts';
 
 /** A product whose one step does `sql` (and, to pass validation, would then make its output). */
 const product = (sql: string, extra: Record<string, unknown> = {}) => ({

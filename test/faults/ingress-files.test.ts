@@ -10,7 +10,7 @@ import { executeJob } from '../../runtime/jobs/execute.ts';
 import { IngressWatcher } from '../../runtime/serve/ingress-watcher.ts';
 import type { IngressOutcome } from '../../runtime/triggers/ingress.ts';
 import { engines, type TestPlatform, testPlatform } from '../helpers/engines.ts';
-import { notesCatalog, notesCsv } from './helpers.ts';
+import { notesCatalog, notesCsv } from '../helpers/notes.ts';
 
 describe.each(engines())('faults: what the ingress folder takes, on $name', (engine) => {
   let p: TestPlatform;

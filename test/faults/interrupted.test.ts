@@ -17,7 +17,8 @@ import { MAX_ATTEMPTS } from '../../runtime/runs/registry.ts';
 import { recoverOrphans, workLoop } from '../../runtime/serve/worker.ts';
 import { onTaskStopped } from '../../runtime/triggers/reconcile.ts';
 import { engines, freshDatabaseUrl, type TestPlatform, testPlatform } from '../helpers/engines.ts';
-import { notesCatalog, until, writeNotes } from './helpers.ts';
+import { notesCatalog, writeNotes } from '../helpers/notes.ts';
+import { until } from '../helpers/wait.ts';
 
 const TASK = 'arn:aws:ecs:eu-west-2:222222222222:task/strata/sigterm';
 

@@ -16,8 +16,9 @@ import { recoverOrphans } from '../../runtime/serve/worker.ts';
 import { onDeadLetters } from '../../runtime/triggers/dead-letter.ts';
 import { onTaskStopped } from '../../runtime/triggers/reconcile.ts';
 import { engines, type TestPlatform, testPlatform } from '../helpers/engines.ts';
+import { silentLog } from '../helpers/log.ts';
+import { notesCatalog, writeNotes } from '../helpers/notes.ts';
 import { synthEnvironment } from '../infra/helpers.ts';
-import { notesCatalog, silentLog, writeNotes } from './helpers.ts';
 
 interface Emf {
   _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string }[] }[] };

@@ -9,7 +9,7 @@ import type { JobMessage } from '../../runtime/ports/job-queue.ts';
 import { listProductVersions, readManifest } from '../../runtime/publish/versions.ts';
 import type { Run } from '../../runtime/runs/schema.ts';
 import { engines, type TestPlatform, testPlatform } from '../helpers/engines.ts';
-import { notesCatalog, writeNotes } from './helpers.ts';
+import { notesCatalog, writeNotes } from '../helpers/notes.ts';
 
 describe.each(engines())('faults: rebuilds and queued builds on $name', (engine) => {
   let p: TestPlatform;

@@ -10,8 +10,8 @@ import type { Catalog } from '../../runtime/catalog-files/loader.ts';
 import { executeJob, submit } from '../../runtime/jobs/execute.ts';
 import { parseSince, redriveRun, replayFailed } from '../../runtime/runs/redrive.ts';
 import type { Run } from '../../runtime/runs/schema.ts';
-import { engines, freshDatabaseUrl, type TestPlatform, testPlatform } from '../helpers/engines.ts';
-import { notesCatalog, writeNotes } from './helpers.ts';
+import { engines, processEngines, type TestPlatform, testPlatform } from '../helpers/engines.ts';
+import { notesCatalog, writeNotes } from '../helpers/notes.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -102,10 +102,7 @@ describe.each(engines())('faults: redriving runs on $name', (engine) => {
   });
 });
 
-const modes = [{ name: 'pglite', url: async () => undefined as string | undefined }];
-if (process.env.DATABASE_URL) modes.push({ name: 'postgres', url: freshDatabaseUrl });
-
-describe.each(modes)('faults: strata runs retry | replay | show on $name', (mode) => {
+describe.each(processEngines())('faults: strata runs retry | replay | show on $name', (mode) => {
   let home: string;
   let env: NodeJS.ProcessEnv;
   const strata = (...args: string[]) => {

@@ -19,7 +19,7 @@ import type { Platform } from '../../runtime/platform/platform.ts';
 import type { JobMessage } from '../../runtime/ports/job-queue.ts';
 import { onObjectCreated } from '../../runtime/triggers/ingress.ts';
 import { engines, type TestPlatform, testPlatform } from '../helpers/engines.ts';
-import { notesCatalog, notesCsv } from './helpers.ts';
+import { notesCatalog, notesCsv } from '../helpers/notes.ts';
 
 const BUCKETS = { ingress: 'in-bucket', archive: 'archive-bucket', egress: 'egress-bucket' };
 

@@ -17,7 +17,7 @@ import {
   WebhookSecretsError,
 } from '../../runtime/triggers/webhook.ts';
 import { engines, type TestPlatform, testPlatform } from '../helpers/engines.ts';
-import { notesCatalog } from './helpers.ts';
+import { notesCatalog } from '../helpers/notes.ts';
 
 const sign = (body: Buffer | string, secret: string) =>
   `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;

@@ -9,14 +9,13 @@ import { describe, expect, it } from 'vitest';
 import { executeJob, submit } from '../../runtime/jobs/execute.ts';
 import { openLocalPlatform } from '../../runtime/platform/local.ts';
 import { recoverOrphans } from '../../runtime/serve/worker.ts';
-import { freshDatabaseUrl } from '../helpers/engines.ts';
-import { notesCatalog, until, writeNotes } from './helpers.ts';
+import { processEngines } from '../helpers/engines.ts';
+import { notesCatalog, writeNotes } from '../helpers/notes.ts';
+import { until } from '../helpers/wait.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const modes = [{ name: 'pglite', url: async () => undefined as string | undefined }];
-if (process.env.DATABASE_URL) modes.push({ name: 'postgres', url: freshDatabaseUrl });
 
-describe.each(modes)('faults: a worker killed mid-load on $name', (mode) => {
+describe.each(processEngines())('faults: a worker killed mid-load on $name', (mode) => {
   it('leaves nothing of the load visible, archives nothing twice, and the run is retried to success', async () => {
     // Prepare: a home, a catalog, a queued ingest of 20 000 rows.
     const home = await mkdtemp(join(tmpdir(), 'strata-killed-'));

@@ -19,7 +19,8 @@ import { listProductVersions } from '../../runtime/publish/versions.ts';
 import type { RunRegistry } from '../../runtime/runs/registry.ts';
 import { workLoop } from '../../runtime/serve/worker.ts';
 import { engines, type TestPlatform, testPlatform } from '../helpers/engines.ts';
-import { notesCatalog, until, writeNotes } from './helpers.ts';
+import { notesCatalog, writeNotes } from '../helpers/notes.ts';
+import { until } from '../helpers/wait.ts';
 import { ownCluster } from './own-cluster.ts';
 
 /** A database that can be taken away: while `down`, every call fails as a dropped connection does. */

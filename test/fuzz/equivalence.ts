@@ -1,5 +1,5 @@
 import type { RawRow } from './read.ts';
-import type { Geometry, Position, Srid, Table } from './table.ts';
+import type { Geometry, Position, Row, Srid, Table } from './table.ts';
 
 /**
  * When a value read back counts as the value written, per format. Each allowance is a documented property
@@ -29,17 +29,8 @@ export interface Allowances {
   readonly doubles?: { readonly absolute: number; readonly relative: number; readonly why: string };
 }
 
-/** A row with every value in one comparable form. */
-export interface Canon {
-  readonly rid: number;
-  readonly txt: string | null;
-  readonly num: number | null;
-  readonly big: string | null;
-  readonly dbl: number | null;
-  readonly day: string | null;
-  readonly flag: boolean | null;
-  readonly geom: Geometry | null;
-}
+/** A row with every value in one comparable form: the form the fuzzer writes its rows in. */
+export type Canon = Row;
 
 const isNull = (v: unknown) => v === null || v === undefined;
 

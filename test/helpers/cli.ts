@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { freshDatabaseUrl } from './engines.ts';
+import { processEngines } from './engines.ts';
 
 import { until } from './wait.ts';
 
@@ -126,9 +126,7 @@ export function cliEngines(): CliEngine[] {
         },
       };
     };
-  const list: CliEngine[] = [{ name: 'pglite', setup: make('pglite', async () => undefined) }];
-  if (process.env.DATABASE_URL) list.push({ name: 'postgres', setup: make('postgres', freshDatabaseUrl) });
-  return list;
+  return processEngines().map((e) => ({ name: e.name, setup: make(e.name, () => e.url()) }));
 }
 
 async function dropDatabase(url: string): Promise<void> {

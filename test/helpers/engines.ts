@@ -54,6 +54,19 @@ export function engines(): Engine[] {
   return list;
 }
 
+export interface ProcessEngine {
+  readonly name: 'pglite' | 'postgres';
+  /** The DATABASE_URL for a process the test starts: none (it opens PGlite in its home), or a fresh database. */
+  url(): Promise<string | undefined>;
+}
+
+/** The engines for a process the test starts itself (strata serve, a task): PGlite always, the server too. */
+export function processEngines(): ProcessEngine[] {
+  const list: ProcessEngine[] = [{ name: 'pglite', url: async () => undefined }];
+  if (process.env.DATABASE_URL) list.push({ name: 'postgres', url: freshDatabaseUrl });
+  return list;
+}
+
 /** A new empty database on the DATABASE_URL server, for a process the test starts itself; undefined without one. */
 export async function freshDatabaseUrl(): Promise<string | undefined> {
   const url = process.env.DATABASE_URL;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Run } from '../../runtime/runs/schema.ts';
 import { writeCatalog } from '../helpers/catalog.ts';
-import { freshDatabaseUrl } from '../helpers/engines.ts';
+import { processEngines } from '../helpers/engines.ts';
 import { BOW_TIE } from '../helpers/geometries.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -13,8 +13,7 @@ const ROOT = join(import.meta.dirname, '..', '..');
 /** Each command is a process of its own that opens the embedded database: seconds each, more on a busy machine. */
 const SLOW = 900_000;
 
-const modes = [{ name: 'pglite', url: async () => undefined as string | undefined }];
-if (process.env.DATABASE_URL) modes.push({ name: 'postgres', url: freshDatabaseUrl });
+const modes = processEngines();
 
 const header = 'id,name,population,lon,lat';
 const site = (i: number) => `${i},Site ${i},${i * 10},${-1 + i / 1000},${52 + i / 1000}`;

@@ -16,6 +16,7 @@ import type { Run, Trigger } from '../../runtime/runs/schema.ts';
 import { writeCatalog } from '../helpers/catalog.ts';
 import { engines, type TestPlatform, testPlatform } from '../helpers/engines.ts';
 import { BOW_TIE } from '../helpers/geometries.ts';
+import { receiptOf, sendFile } from '../helpers/ingest.ts';
 
 const sitesColumns = [
   { name: 'id', type: 'integer', required: true, unique: true },
@@ -67,18 +68,8 @@ describe.each(engines())('data contracts and the current version on $name', (eng
     await writeFile(path, body);
     return path;
   };
-  /** Sends a file as a trigger would, and works the queue until its run has finished. */
-  const send = async (
-    dataset: string,
-    name: string,
-    body: string,
-    trigger: Trigger = { kind: 'cli', by: 'ann' },
-  ): Promise<Run> => {
-    const path = await file(name, body);
-    const queued = await submit(p, { kind: 'ingest', dataset, source: { path }, filename: name }, trigger);
-    return workUntil(p, catalog, queued.id, {}, 10);
-  };
-  const receiptOf = (run: Run) => Receipt.parse(run.result?.receipt ?? run.error?.receipt);
+  const send = (dataset: string, name: string, body: string, trigger?: Trigger): Promise<Run> =>
+    sendFile(p, catalog, dataset, name, body, trigger);
   const current = async (dataset: string) => (await currentVersion(p.db, dataset))?.version;
 
   beforeAll(async () => {

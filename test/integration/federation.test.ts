@@ -11,7 +11,7 @@ import { signingKey, signSummary } from '../../runtime/ports/federation-keys.ts'
 import type { Run } from '../../runtime/runs/schema.ts';
 import { writeCatalog } from '../helpers/catalog.ts';
 import { runCli } from '../helpers/cli.ts';
-import { freshDatabaseUrl } from '../helpers/engines.ts';
+import { processEngines } from '../helpers/engines.ts';
 import { freePort, until } from '../helpers/wait.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -20,10 +20,7 @@ const CHILD_B_CATALOG = join(ROOT, 'examples', 'child-b', 'catalog');
 /** Runs the command line to its end: exit code, stdout, stderr. */
 const strata = runCli;
 
-const modes = [{ name: 'pglite', url: async () => undefined as string | undefined }];
-if (process.env.DATABASE_URL) modes.push({ name: 'postgres', url: freshDatabaseUrl });
-
-describe.each(modes)('federation on one machine, children on $name', (mode) => {
+describe.each(processEngines())('federation on one machine, children on $name', (mode) => {
   const started: ChildProcess[] = [];
   afterAll(() => {
     for (const c of started) if (c.exitCode === null) c.kill('SIGKILL');

@@ -30,9 +30,8 @@ class Source {
     if (this.mode === 'partial') {
       res.writeHead(200, { 'content-length': String(this.body.length + 100), etag });
       res.flushHeaders();
-      res.write(this.body);
-      // The connection drops after part of the body has gone out.
-      setTimeout(() => res.destroy(), 100);
+      // The connection drops once part of the body has gone out.
+      res.write(this.body, () => res.destroy());
       return;
     }
     res.writeHead(200, {

@@ -7,17 +7,14 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { IssuedCredentials } from '../../runtime/partners/admin.ts';
 import { writeCatalog } from '../helpers/catalog.ts';
 import { startServe } from '../helpers/cli.ts';
-import { freshDatabaseUrl } from '../helpers/engines.ts';
+import { processEngines } from '../helpers/engines.ts';
 import { hawkFetch, hawkOf } from '../helpers/partner-api.ts';
 import { freePort, until } from '../helpers/wait.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const run = promisify(execFile);
 
-const modes = [{ name: 'pglite', url: async () => undefined as string | undefined }];
-if (process.env.DATABASE_URL) modes.push({ name: 'postgres', url: freshDatabaseUrl });
-
-describe.each(modes)('the partner API on strata serve ($name), end to end', (mode) => {
+describe.each(processEngines())('the partner API on strata serve ($name), end to end', (mode) => {
   const children: ChildProcess[] = [];
   afterAll(() => {
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');

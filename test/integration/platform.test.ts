@@ -6,6 +6,7 @@ import { loadCatalogOrThrow } from '../../runtime/catalog-files/loader.ts';
 import { migrate, readMigrations } from '../../runtime/db/migrate.ts';
 import { executeJob, submit } from '../../runtime/jobs/execute.ts';
 import { engines, type TestPlatform, testPlatform } from '../helpers/engines.ts';
+import { until } from '../helpers/wait.ts';
 
 describe.each(engines())('platform registry, queue and migrations on $name', (engine) => {
   let p: TestPlatform;
@@ -32,14 +33,16 @@ describe.each(engines())('platform registry, queue and migrations on $name', (en
   it('hides a received job until its visibility runs out, and gives it back after', async () => {
     const run = await p.runs.create('build', 'x', { kind: 'cli' });
     await p.queue.send({ kind: 'build', runId: run.id, product: 'x' });
-    const [first] = await p.queue.receive(10, 1);
+    // Hidden for long enough that no pause of a loaded machine can make it visible before the next line.
+    const [first] = await p.queue.receive(10, 600);
     expect(first).toMatchObject({ job: { runId: run.id }, receives: 1 });
     expect(await p.queue.receive(10, 1)).toEqual([]);
-    await new Promise((r) => setTimeout(r, 1200));
-    const [again] = await p.queue.receive(10, 60);
+    // Its visibility shortened to a second, as a heartbeat does; then it must come back by itself.
+    await p.queue.extend(first!.receipt, 1);
+    // Taken back with no visibility, so the job stays visible: only the delete below can hide it now.
+    const again = await until('the job to come back', async () => (await p.queue.receive(10, 0))[0], 30_000);
     expect(again).toMatchObject({ job: { runId: run.id }, receives: 2 });
     await p.queue.delete(again!.receipt);
-    await new Promise((r) => setTimeout(r, 50));
     expect(await p.queue.receive(10, 0)).toEqual([]);
   });
 

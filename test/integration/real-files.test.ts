@@ -1,5 +1,5 @@
 import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { currentVersion } from '../../runtime/archive/archive.ts';
 import { checkArchive, isDamage } from '../../runtime/archive/check.ts';
@@ -15,6 +15,7 @@ import { writeCatalog } from '../helpers/catalog.ts';
 import { engines, type TestPlatform, testPlatform } from '../helpers/engines.ts';
 import { convert, type Feature, geojsonFile, shapefileZip, zipOf } from '../helpers/gdal.ts';
 import { BOW_TIE } from '../helpers/geometries.ts';
+import { receiptOf, sendFile } from '../helpers/ingest.ts';
 
 /** Files as organisations hold them: GDAL formats with an invalid polygon, under every contract policy. */
 
@@ -53,21 +54,10 @@ const parcels = (format: GdalFormat, policy: string) => ({
 describe.each(engines())('files as organisations hold them on $name', (engine) => {
   let p: TestPlatform;
   let catalog: Catalog;
-  let n = 0;
   const files: Partial<Record<GdalFormat, string>> = {};
 
-  const send = async (dataset: string, path: string): Promise<Run> => {
-    const copy = join(p.dir, `${++n}-${path.split('/').pop()}`);
-    await writeFile(copy, await readFile(path));
-    const name = copy.split('/').pop()!;
-    const queued = await submit(
-      p,
-      { kind: 'ingest', dataset, source: { path: copy }, filename: name },
-      { kind: 'cli', by: 'ann' },
-    );
-    return workUntil(p, catalog, queued.id, {}, 10);
-  };
-  const receiptOf = (run: Run) => Receipt.parse(run.result?.receipt ?? run.error?.receipt);
+  const send = async (dataset: string, path: string): Promise<Run> =>
+    sendFile(p, catalog, dataset, basename(path), await readFile(path));
 
   beforeAll(async () => {
     p = await testPlatform(engine);
@@ -160,18 +150,8 @@ describe.each(engines())('files as organisations hold them on $name', (engine) =
 describe.each(engines())('files of the wrong kind and hostile shapes on $name', (engine) => {
   let p: TestPlatform;
   let catalog: Catalog;
-  let n = 0;
-  const send = async (dataset: string, name: string, body: Buffer | string): Promise<Run> => {
-    const path = join(p.dir, `${++n}-${name}`);
-    await writeFile(path, body);
-    const queued = await submit(
-      p,
-      { kind: 'ingest', dataset, source: { path }, filename: name },
-      { kind: 'cli', by: 'ann' },
-    );
-    return workUntil(p, catalog, queued.id, {}, 10);
-  };
-  const receiptOf = (run: Run) => Receipt.parse(run.result?.receipt ?? run.error?.receipt);
+  const send = (dataset: string, name: string, body: Buffer | string): Promise<Run> =>
+    sendFile(p, catalog, dataset, name, body);
   const collection = (features: unknown[]) => JSON.stringify({ type: 'FeatureCollection', features });
   const point = (code: string, coordinates: unknown, extra: Record<string, unknown> = {}) => ({
     type: 'Feature',
@@ -309,7 +289,6 @@ describe.each(engines())('files of the wrong kind and hostile shapes on $name', 
 
 describe.each(engines())('quarantined bytes after the contract changes on $name', (engine) => {
   let p: TestPlatform;
-  let n = 0;
   const sites = (min: number) => ({
     sites: {
       format: 'csv',
@@ -320,17 +299,8 @@ describe.each(engines())('quarantined bytes after the contract changes on $name'
       geometry: { kind: 'none' },
     },
   });
-  const send = async (catalog: Catalog, body: string): Promise<Run> => {
-    const path = join(p.dir, `${++n}-sites.csv`);
-    await writeFile(path, body);
-    const queued = await submit(
-      p,
-      { kind: 'ingest', dataset: 'sites', source: { path }, filename: 'sites.csv' },
-      { kind: 'cli', by: 'ann' },
-    );
-    return workUntil(p, catalog, queued.id, {}, 10);
-  };
-  const receiptOf = (run: Run) => Receipt.parse(run.result?.receipt ?? run.error?.receipt);
+  const send = (catalog: Catalog, body: string): Promise<Run> =>
+    sendFile(p, catalog, 'sites', 'sites.csv', body);
 
   beforeAll(async () => {
     p = await testPlatform(engine);

@@ -6,17 +6,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Run } from '../../runtime/runs/schema.ts';
-import { writeCatalog } from '../helpers/catalog.ts';
 import { startServe } from '../helpers/cli.ts';
-import { freshDatabaseUrl } from '../helpers/engines.ts';
+import { processEngines } from '../helpers/engines.ts';
+import { notesCatalog } from '../helpers/notes.ts';
 import { freePort, until } from '../helpers/wait.ts';
 
 const SECRET = 'local-s3cret';
 
-const modes = [{ name: 'pglite', url: async () => undefined as string | undefined }];
-if (process.env.DATABASE_URL) modes.push({ name: 'postgres', url: freshDatabaseUrl });
-
-describe.each(modes)('strata serve on $name', (mode) => {
+describe.each(processEngines())('strata serve on $name', (mode) => {
   const children: ChildProcess[] = [];
   afterAll(() => {
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
@@ -26,24 +23,7 @@ describe.each(modes)('strata serve on $name', (mode) => {
     // Prepare: a catalog, a home, a port.
     const home = await mkdtemp(join(tmpdir(), 'strata-serve-'));
     const catalogDir = join(home, 'catalog');
-    await writeCatalog(catalogDir, {
-      datasets: {
-        notes: {
-          format: 'csv',
-          columns: [
-            { name: 'id', type: 'integer' },
-            { name: 'note', type: 'text' },
-          ],
-          geometry: { kind: 'none' },
-        },
-      },
-      products: {
-        copy: {
-          product: { inputs: { notes: 'notes' }, outputs: [{ table: 'out', formats: ['csv'] }] },
-          sql: { '010_out.sql': 'CREATE TABLE out AS SELECT count(*)::int AS n FROM notes;' },
-        },
-      },
-    });
+    await notesCatalog(catalogDir);
     const port = await freePort();
     const databaseUrl = await mode.url();
     const env: NodeJS.ProcessEnv = {

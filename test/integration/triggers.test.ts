@@ -12,6 +12,7 @@ import { onSchedule } from '../../runtime/triggers/schedule.ts';
 import { onWebhook, parseWebhookSecrets, verifySignature } from '../../runtime/triggers/webhook.ts';
 import { writeCatalog } from '../helpers/catalog.ts';
 import { engines, type TestPlatform, testPlatform } from '../helpers/engines.ts';
+import { silentLog } from '../helpers/log.ts';
 
 const fixture = JSON.parse(
   readFileSync(join(import.meta.dirname, '../events/eventbridge/s3-object-created.json'), 'utf8'),
@@ -44,7 +45,6 @@ class FakeLauncher implements TaskLauncher {
     this.stopped.push(task);
   }
 }
-const silent = { info: () => {}, warn: () => {} };
 
 describe.each(engines())('triggers on $name', (engine) => {
   let p: TestPlatform;
@@ -193,7 +193,7 @@ describe.each(engines())('triggers on $name', (engine) => {
         launcher,
         queue: p.queue,
         maxConcurrent: 10,
-        log: silent,
+        log: silentLog,
       },
     );
     // Assess
@@ -210,7 +210,7 @@ describe.each(engines())('triggers on $name', (engine) => {
         launcher,
         queue: p.queue,
         maxConcurrent: 10,
-        log: silent,
+        log: silentLog,
       }),
     ).toEqual({ retry: [], started: 1, held: 0 });
     const tasks = await p.db.query<{ id: string; task: string }>(
@@ -226,7 +226,7 @@ describe.each(engines())('triggers on $name', (engine) => {
     const run = await p.runs.create('ingest', 'world_places', { kind: 'cli' });
     const job = { kind: 'build', runId: run.id, product: 'summary', size: 'large' };
     const launcher = new FakeLauncher();
-    const deps = { runs: p.runs, launcher, queue: p.queue, maxConcurrent: 4, log: silent };
+    const deps = { runs: p.runs, launcher, queue: p.queue, maxConcurrent: 4, log: silentLog };
     const delays = async () =>
       p.db.query<{ held: number; delay: number }>(
         `SELECT (body->>'held')::int AS held, round(extract(epoch FROM visible_at - enqueued_at))::int AS delay
@@ -343,7 +343,7 @@ describe.each(engines())('triggers on $name', (engine) => {
         { id: 'a', body: JSON.stringify(jobA) },
         { id: 'b', body: JSON.stringify(jobB) },
       ],
-      { runs: p.runs, launcher, queue: p.queue, maxConcurrent: 10, log: silent },
+      { runs: p.runs, launcher, queue: p.queue, maxConcurrent: 10, log: silentLog },
     );
     await p.runs.start(a.id);
     await drain();
@@ -373,7 +373,7 @@ describe.each(engines())('triggers on $name', (engine) => {
           launcher,
           queue: p.queue,
           maxConcurrent: 10,
-          log: silent,
+          log: silentLog,
         })
       ).started,
     ).toBe(1);
@@ -407,7 +407,7 @@ describe.each(engines())('triggers on $name', (engine) => {
       launcher,
       queue: p.queue,
       maxConcurrent: 10,
-      log: silent,
+      log: silentLog,
     });
     await p.runs.start(run.id);
     await p.db.query("UPDATE strata.runs SET heartbeat_at = now() - interval '1 hour' WHERE id = $1", [

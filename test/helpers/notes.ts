@@ -1,9 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Catalog } from '../../runtime/catalog-files/loader.ts';
-import { writeCatalog } from '../helpers/catalog.ts';
-
-export { until } from '../helpers/wait.ts';
+import { writeCatalog } from './catalog.ts';
 
 /** A small catalog: `notes` (CSV, no geometry) and `copy`, a product that counts it at `latest`. */
 export function notesCatalog(dir: string, extra: Parameters<typeof writeCatalog>[1] = {}): Promise<Catalog> {
@@ -41,5 +39,3 @@ export async function writeNotes(dir: string, name: string, rows: number, tag = 
   await writeFile(path, notesCsv(rows, tag));
   return path;
 }
-
-export const silentLog = { info: () => {}, warn: () => {} };
