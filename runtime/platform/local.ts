@@ -6,12 +6,9 @@ import { PgliteDatabase, pgliteDataDir } from '../adapters/local/pglite-database
 import { preparedImage } from '../adapters/local/pglite-image.ts';
 import { TableJobQueue } from '../adapters/local/table-job-queue.ts';
 import { PgDatabase } from '../adapters/postgres/pg-database.ts';
-import type { CostProfile } from '../cost/profile.ts';
 import { migrate } from '../db/migrate.ts';
 import type { Database } from '../ports/database.ts';
-import type { Federation } from '../ports/federation.ts';
 import type { JobQueue } from '../ports/job-queue.ts';
-import type { ObjectStore } from '../ports/object-store.ts';
 import { RunRegistry } from '../runs/registry.ts';
 import type { Platform } from './platform.ts';
 

@@ -8,7 +8,7 @@ import { listQuarantine, recordRelease } from '../../runtime/archive/quarantine.
 import { Receipt } from '../../runtime/archive/receipt.ts';
 import type { Catalog } from '../../runtime/catalog-files/loader.ts';
 import { promote } from '../../runtime/contracts/promote.ts';
-import { executeJob, submit, workUntil } from '../../runtime/jobs/execute.ts';
+import { executeJob, submit } from '../../runtime/jobs/execute.ts';
 import { releaseFromQuarantine } from '../../runtime/jobs/release.ts';
 import { readJson } from '../../runtime/ports/object-store.ts';
 import { planBuild } from '../../runtime/products/plan.ts';

@@ -6,7 +6,6 @@ import { checkArchive, isDamage } from '../../runtime/archive/check.ts';
 import { getQuarantined, listQuarantine, syncQuarantine } from '../../runtime/archive/quarantine.ts';
 import { Receipt } from '../../runtime/archive/receipt.ts';
 import type { Catalog } from '../../runtime/catalog-files/loader.ts';
-import { submit, workUntil } from '../../runtime/jobs/execute.ts';
 import { releaseFromQuarantine } from '../../runtime/jobs/release.ts';
 import { latestJudgedKey, quarantinePrefix } from '../../runtime/layout/buckets.ts';
 import { readJson } from '../../runtime/ports/object-store.ts';
