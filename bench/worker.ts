@@ -11,8 +11,9 @@ import { Dataset, Output, type OutputFormat, Product } from '../runtime/catalog/
 import type { Catalog } from '../runtime/catalog-files/loader.ts';
 import { loadUnderContract } from '../runtime/contracts/load-under-contract.ts';
 import { migrate } from '../runtime/db/migrate.ts';
-import { submit, workUntil } from '../runtime/jobs/execute.ts';
+import { workUntil } from '../runtime/jobs/execute.ts';
 import { runIngest } from '../runtime/jobs/ingest.ts';
+import { submit } from '../runtime/jobs/submit.ts';
 import { loadVersion } from '../runtime/load/load.ts';
 import type { Platform } from '../runtime/platform/platform.ts';
 import { readJson } from '../runtime/ports/object-store.ts';

@@ -19,9 +19,7 @@ import { runFetch } from './fetch.ts';
 import { runIngest } from './ingest.ts';
 import { recordCost } from './record-cost.ts';
 import { runReleaseJob } from './release.ts';
-import { submit, submitOnce } from './submit.ts';
-
-export { submit };
+import { submitOnce } from './submit.ts';
 
 type IngestJob = Extract<JobMessage, { kind: 'ingest' }>;
 

@@ -16,7 +16,8 @@ import { DataApiDatabase } from '../../runtime/adapters/aws/data-api-database.ts
 import { S3ObjectStore } from '../../runtime/adapters/aws/s3-object-store.ts';
 import type { Catalog } from '../../runtime/catalog-files/loader.ts';
 import { NotFoundError } from '../../runtime/errors.ts';
-import { executeJob, submit } from '../../runtime/jobs/execute.ts';
+import { executeJob } from '../../runtime/jobs/execute.ts';
+import { submit } from '../../runtime/jobs/submit.ts';
 import type { Platform } from '../../runtime/platform/platform.ts';
 import { readText } from '../../runtime/ports/object-store.ts';
 import { RunRegistry } from '../../runtime/runs/registry.ts';

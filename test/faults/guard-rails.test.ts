@@ -4,8 +4,9 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Catalog } from '../../runtime/catalog-files/loader.ts';
-import { submit, workUntil } from '../../runtime/jobs/execute.ts';
+import { workUntil } from '../../runtime/jobs/execute.ts';
 import { runIngest } from '../../runtime/jobs/ingest.ts';
+import { submit } from '../../runtime/jobs/submit.ts';
 import { listProductVersions } from '../../runtime/publish/versions.ts';
 import { engines, type TestPlatform, testPlatform } from '../helpers/engines.ts';
 import { notesCatalog, writeNotes } from '../helpers/notes.ts';

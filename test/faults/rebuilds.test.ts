@@ -3,8 +3,9 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Catalog } from '../../runtime/catalog-files/loader.ts';
-import { executeJob, submit, workUntil } from '../../runtime/jobs/execute.ts';
+import { executeJob, workUntil } from '../../runtime/jobs/execute.ts';
 import { runIngest } from '../../runtime/jobs/ingest.ts';
+import { submit } from '../../runtime/jobs/submit.ts';
 import type { JobMessage } from '../../runtime/ports/job-queue.ts';
 import { listProductVersions, readManifest } from '../../runtime/publish/versions.ts';
 import type { Run } from '../../runtime/runs/schema.ts';

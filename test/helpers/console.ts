@@ -4,7 +4,8 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Catalog } from '../../runtime/catalog-files/loader.ts';
-import { submit, workUntil } from '../../runtime/jobs/execute.ts';
+import { workUntil } from '../../runtime/jobs/execute.ts';
+import { submit } from '../../runtime/jobs/submit.ts';
 import type { Run } from '../../runtime/runs/schema.ts';
 import { writeCatalog } from './catalog.ts';
 import type { TestPlatform } from './engines.ts';

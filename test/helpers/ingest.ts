@@ -2,7 +2,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Receipt } from '../../runtime/archive/receipt.ts';
 import type { Catalog } from '../../runtime/catalog-files/loader.ts';
-import { submit, workUntil } from '../../runtime/jobs/execute.ts';
+import { workUntil } from '../../runtime/jobs/execute.ts';
+import { submit } from '../../runtime/jobs/submit.ts';
 import type { Run, Trigger } from '../../runtime/runs/schema.ts';
 import type { TestPlatform } from './engines.ts';
 

@@ -8,8 +8,9 @@ import { listQuarantine, recordRelease } from '../../runtime/archive/quarantine.
 import { Receipt } from '../../runtime/archive/receipt.ts';
 import type { Catalog } from '../../runtime/catalog-files/loader.ts';
 import { promote } from '../../runtime/contracts/promote.ts';
-import { executeJob, submit } from '../../runtime/jobs/execute.ts';
+import { executeJob } from '../../runtime/jobs/execute.ts';
 import { releaseFromQuarantine } from '../../runtime/jobs/release.ts';
+import { submit } from '../../runtime/jobs/submit.ts';
 import { readJson } from '../../runtime/ports/object-store.ts';
 import { planBuild } from '../../runtime/products/plan.ts';
 import type { Run, Trigger } from '../../runtime/runs/schema.ts';

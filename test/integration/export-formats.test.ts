@@ -5,8 +5,9 @@ import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from 'h
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import yauzl from 'yauzl';
 import type { Catalog } from '../../runtime/catalog-files/loader.ts';
-import { executeJob, submit } from '../../runtime/jobs/execute.ts';
+import { executeJob } from '../../runtime/jobs/execute.ts';
 import { runIngest } from '../../runtime/jobs/ingest.ts';
+import { submit } from '../../runtime/jobs/submit.ts';
 import type { Manifest } from '../../runtime/publish/manifest.ts';
 import { readManifest } from '../../runtime/publish/versions.ts';
 import { writeCatalog } from '../helpers/catalog.ts';

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCatalogOrThrow } from '../../runtime/catalog-files/loader.ts';
 import { migrate, readMigrations } from '../../runtime/db/migrate.ts';
-import { executeJob, submit } from '../../runtime/jobs/execute.ts';
+import { executeJob } from '../../runtime/jobs/execute.ts';
+import { submit } from '../../runtime/jobs/submit.ts';
 import { engines, type TestPlatform, testPlatform } from '../helpers/engines.ts';
 import { until } from '../helpers/wait.ts';
 

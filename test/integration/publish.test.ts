@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Catalog, loadCatalogOrThrow } from '../../runtime/catalog-files/loader.ts';
-import { submit } from '../../runtime/jobs/execute.ts';
+import { submit } from '../../runtime/jobs/submit.ts';
 import { type ObjectStore, readText } from '../../runtime/ports/object-store.ts';
 import { type Manifest, manifestJson } from '../../runtime/publish/manifest.ts';
 import { publishVersion } from '../../runtime/publish/publish.ts';
