@@ -12,6 +12,16 @@ export interface LayerField {
   readonly name: string;
   /** GDAL's field type: Integer, Integer64, Real, String, Date, DateTime, ... */
   readonly type: string;
+  /** Set for a Real of single precision (`Real(Float32)`): GDAL prints it as the float it is, digits enough. */
+  readonly float32?: true;
+}
+
+/**
+ * True for a field GDAL prints short of the 17 significant digits a double needs: a Real of double precision
+ * (a single-precision one it prints as the float it holds, with the digits that takes).
+ */
+export function printedShort(field: LayerField): boolean {
+  return field.type === 'Real' && !field.float32;
 }
 
 export interface LayerInfo {
@@ -114,7 +124,7 @@ export function crsFromWkt(wkt: string): FileCrs | undefined {
  * GDAL 3.8 prints a time zone there instead when the values share one (`seen: DateTime (+02:00)`).
  */
 const FIELD =
-  /^(.+): (Integer|Integer64|Real|String|Date|Time|DateTime|Binary|IntegerList|Integer64List|RealList|StringList)(?:\([A-Za-z0-9]+\))?(?: \([^()]*\))?(?: NOT NULL)?(?: DEFAULT .*)?$/;
+  /^(.+): (Integer|Integer64|Real|String|Date|Time|DateTime|Binary|IntegerList|Integer64List|RealList|StringList)(?:\(([A-Za-z0-9]+)\))?(?: \([^()]*\))?(?: NOT NULL)?(?: DEFAULT .*)?$/;
 
 /** Reads `ogrinfo -so -al` output: the driver, and per layer its geometry, count, CRS and fields. */
 export function parseOgrinfo(text: string): SourceInfo {
@@ -150,7 +160,11 @@ export function parseOgrinfo(text: string): SourceInfo {
         }
         if (wkt) crs = crsFromWkt(wkt);
       } else if (field && !/^(Data axis|FID Column|Geometry Column|Extent)/.test(line)) {
-        fields.push({ name: field[1]!, type: field[2]! });
+        fields.push({
+          name: field[1]!,
+          type: field[2]!,
+          ...(field[3] === 'Float32' ? { float32: true } : {}),
+        });
       }
     }
     layers.push({ name, geometry, featureCount, crs, fields });

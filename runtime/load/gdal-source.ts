@@ -10,12 +10,14 @@ import type { Column, Dataset } from '../catalog/schema.ts';
 import { LoadError } from '../errors.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
 import { describeKind, fileKind, HEAD_BYTES, wrongKind } from './file-kind.ts';
-import { describeSource, type LayerInfo } from './gdal-info.ts';
+import { describeSource, type LayerInfo, printedShort } from './gdal-info.ts';
 import { DEFAULT_UNZIP_LIMITS, UnsafeZipError, type UnzipLimits, unzipSafely } from './safe-unzip.ts';
 import { sourceName } from './table.ts';
 
 /** A layer ready to be read by ogr2ogr: where it is, which fields feed which columns, in which CRS. */
 export interface GdalLayer {
+  /** The archived object's key, as a refusal names the file. */
+  readonly file: string;
   /** The file GDAL opens (inside the work folder, or the archive's own file when it is on disk). */
   readonly path: string;
   readonly openOptions: readonly string[];
@@ -96,6 +98,85 @@ function unpackable(facts: FormatFacts) {
 
 const stem = (path: string) => basename(path, extname(path));
 
+/** How a refusal of the file is made: its key, and the layer when one is named. */
+type Refuse = (reason: string, extra?: { layer?: string }) => LoadError;
+
+/** GDAL knows some formats by their extension: the file is linked into the work folder under the one it expects. */
+async function linkedAs(file: string, facts: FormatFacts, workDir: string): Promise<string> {
+  const linked = join(workDir, `source${facts.ext}`);
+  await symlink(file, linked);
+  return linked;
+}
+
+/** The format's main file among those unpacked: the shapefile `gdal.layer` names, or the only one there is. */
+function mainFile(dataset: Dataset, files: readonly string[], refuse: Refuse): string {
+  const format = dataset.format as GdalFormat;
+  const facts = FORMATS[format];
+  const mains = format === 'geojsonseq' ? facts.unpack : [facts.ext];
+  const candidates = files.filter((f) => mains.includes(extname(f).toLowerCase()));
+  const wantedLayer = dataset.gdal?.layer;
+  if (format === 'shapefile' && wantedLayer !== undefined) {
+    const chosen =
+      candidates.find((f) => stem(f) === wantedLayer) ??
+      candidates.find((f) => stem(f).toLowerCase() === wantedLayer.toLowerCase());
+    if (!chosen)
+      throw refuse(
+        `the zip holds no shapefile named "${wantedLayer}"${candidates.length ? `; it holds ${candidates.map((f) => `"${stem(f)}"`).join(', ')}` : ''}`,
+        { layer: wantedLayer },
+      );
+    return chosen;
+  }
+  if (candidates.length === 1) return candidates[0]!;
+  if (candidates.length === 0)
+    throw refuse(`the zip holds no ${facts.label} (no ${facts.unpack.join(' / ')} file)`);
+  throw refuse(
+    `the zip holds ${candidates.length} ${facts.label}s (${candidates.map((f) => `"${basename(f)}"`).join(', ')}): ${
+      format === 'shapefile' ? 'name the one to load with `gdal.layer`' : 'send one at a time'
+    } (datasets/${dataset.name}.yaml)`,
+  );
+}
+
+/** A shapefile needs its .shx and .dbf beside the .shp, with the same stem. */
+function checkShapefileParts(file: string, files: readonly string[], refuse: Refuse): void {
+  const siblings = new Set(
+    files
+      .filter((f) => dirname(f) === dirname(file) && stem(f) === stem(file))
+      .map((f) => extname(f).toLowerCase()),
+  );
+  const missing = ['.shx', '.dbf'].filter((x) => !siblings.has(x));
+  if (missing.length > 0)
+    throw refuse(
+      `the shapefile "${basename(file)}" is incomplete: its ${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} missing from the zip (a shapefile needs .shp, .shx and .dbf)`,
+      { layer: stem(file) },
+    );
+}
+
+/** The file to read out of a zip: unpacked safely into the work folder, picked, checked. */
+async function fromZip(
+  dataset: Dataset,
+  zipFile: string,
+  workDir: string,
+  limits: UnzipLimits,
+  refuse: Refuse,
+): Promise<string> {
+  const format = dataset.format as GdalFormat;
+  const facts = FORMATS[format];
+  const unzipped = join(workDir, 'unzipped');
+  await mkdir(unzipped);
+  try {
+    await unzipSafely(zipFile, unzipped, unpackable(facts), limits);
+  } catch (e) {
+    if (e instanceof UnsafeZipError) throw refuse(`the zip archive is refused: ${e.message}`);
+    throw e;
+  }
+  const files = await filesUnder(unzipped);
+  const file = mainFile(dataset, files, refuse);
+  if (format === 'shapefile') checkShapefileParts(file, files, refuse);
+  if (format === 'gpkg' && !(await firstBytes(file, 16)).equals(SQLITE_MAGIC))
+    throw refuse(`not a GeoPackage: "${basename(file)}" in the zip is not an SQLite database`);
+  return extname(file).toLowerCase() !== facts.ext ? linkedAs(file, facts, workDir) : file;
+}
+
 /**
  * Finds the file to read: the archived file itself, or the one in its zip (a shapefile always comes
  * zipped, with its .shx and .dbf beside the .shp). Refuses what cannot be read, saying why.
@@ -108,84 +189,21 @@ async function sourceFile(
   limits: UnzipLimits,
 ): Promise<string> {
   const format = dataset.format as GdalFormat;
-  const facts = FORMATS[format];
-  const refuse = (reason: string, extra: { layer?: string } = {}) =>
-    new LoadError({ file: version.key, ...extra, reason });
+  const refuse: Refuse = (reason, extra = {}) => new LoadError({ file: version.key, ...extra, reason });
   const local = await localCopy(store, version, workDir);
   const head = await firstBytes(local, HEAD_BYTES);
   const wrong = wrongKind(dataset, head);
   if (wrong) throw refuse(wrong);
-  const zipped = ZIP_MAGIC.some((m) => head.subarray(0, 4).equals(m));
+  if (ZIP_MAGIC.some((m) => head.subarray(0, 4).equals(m)))
+    return fromZip(dataset, local, workDir, limits, refuse);
   const isWhat = () => ` (this is ${describeKind(fileKind(head))})`;
-
-  if (!zipped) {
-    if (format === 'shapefile')
-      throw refuse(
-        `a shapefile must come as a .zip holding its .shp, .shx and .dbf (and .prj, .cpg)${isWhat()}`,
-      );
-    if (format === 'gpkg' && !head.subarray(0, 16).equals(SQLITE_MAGIC))
-      throw refuse(
-        `not a GeoPackage: a GeoPackage is an SQLite database, and this file is not one${isWhat()}`,
-      );
-    // GDAL knows some formats by their extension: the file is linked in under the one it expects.
-    const linked = join(workDir, `source${facts.ext}`);
-    await symlink(local, linked);
-    return linked;
-  }
-
-  const unzipped = join(workDir, 'unzipped');
-  await mkdir(unzipped);
-  try {
-    await unzipSafely(local, unzipped, unpackable(facts), limits);
-  } catch (e) {
-    if (e instanceof UnsafeZipError) throw refuse(`the zip archive is refused: ${e.message}`);
-    throw e;
-  }
-  const files = await filesUnder(unzipped);
-  const mains = format === 'geojsonseq' ? facts.unpack : [facts.ext];
-  const candidates = files.filter((f) => mains.includes(extname(f).toLowerCase()));
-  const wantedLayer = dataset.gdal?.layer;
-  let chosen: string | undefined;
-  if (format === 'shapefile' && wantedLayer !== undefined) {
-    chosen =
-      candidates.find((f) => stem(f) === wantedLayer) ??
-      candidates.find((f) => stem(f).toLowerCase() === wantedLayer.toLowerCase());
-    if (!chosen)
-      throw refuse(
-        `the zip holds no shapefile named "${wantedLayer}"${candidates.length ? `; it holds ${candidates.map((f) => `"${stem(f)}"`).join(', ')}` : ''}`,
-        { layer: wantedLayer },
-      );
-  } else if (candidates.length === 1) chosen = candidates[0];
-  else if (candidates.length === 0)
-    throw refuse(`the zip holds no ${facts.label} (no ${facts.unpack.join(' / ')} file)`);
-  else
+  if (format === 'shapefile')
     throw refuse(
-      `the zip holds ${candidates.length} ${facts.label}s (${candidates.map((f) => `"${basename(f)}"`).join(', ')}): ${
-        format === 'shapefile' ? 'name the one to load with `gdal.layer`' : 'send one at a time'
-      } (datasets/${dataset.name}.yaml)`,
+      `a shapefile must come as a .zip holding its .shp, .shx and .dbf (and .prj, .cpg)${isWhat()}`,
     );
-  const file = chosen!;
-  if (format === 'shapefile') {
-    const siblings = new Set(
-      files
-        .filter((f) => dirname(f) === dirname(file) && stem(f) === stem(file))
-        .map((f) => extname(f).toLowerCase()),
-    );
-    const missing = ['.shx', '.dbf'].filter((x) => !siblings.has(x));
-    if (missing.length > 0)
-      throw refuse(
-        `the shapefile "${basename(file)}" is incomplete: its ${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} missing from the zip (a shapefile needs .shp, .shx and .dbf)`,
-        { layer: stem(file) },
-      );
-  }
-  if (format === 'gpkg' && !(await firstBytes(file, 16)).equals(SQLITE_MAGIC))
-    throw refuse(`not a GeoPackage: "${basename(file)}" in the zip is not an SQLite database`);
-  if (extname(file).toLowerCase() !== facts.ext) {
-    const linked = join(workDir, `source${facts.ext}`);
-    await symlink(file, linked);
-    return linked;
-  }
-  return file;
+  if (format === 'gpkg' && !head.subarray(0, 16).equals(SQLITE_MAGIC))
+    throw refuse(`not a GeoPackage: a GeoPackage is an SQLite database, and this file is not one${isWhat()}`);
+  return linkedAs(local, FORMATS[format], workDir);
 }
 
 /** The field each column is read from: its source name, or failing that the one field that matches it ignoring case. */
@@ -240,6 +258,21 @@ export function resolveSourceSrid(
       `the file's CRS is EPSG:${file.epsg} (${file.name}) but ${where} declares EPSG:${declared}: it is refused rather than read in the wrong CRS; correct geometry.sourceSrid, or set gdal.overrideSrid: true to read it as EPSG:${declared}`,
     );
   return file.epsg;
+}
+
+/**
+ * A layer with a double to read exactly is read through GDAL's SQL (gdal-rows.ts), which has no spelling for
+ * a name that ends with a backslash (it would escape its own closing quote).
+ */
+function checkNames(version: DatasetVersion, layer: LayerInfo, fields: GdalLayer['fields']): void {
+  const exact = fields.some((f) => layer.fields.some((x) => x.name === f.field && printedShort(x)));
+  const name = exact ? [layer.name, ...fields.map((f) => f.field)].find((n) => n.endsWith('\\')) : undefined;
+  if (name !== undefined)
+    throw new LoadError({
+      file: version.key,
+      layer: layer.name,
+      reason: `the name "${name}" ends with a backslash, which GDAL's SQL cannot quote, and the layer's doubles are read through it to keep every digit: rename it in the file`,
+    });
 }
 
 function checkGeometry(dataset: Dataset, version: DatasetVersion, layer: LayerInfo): void {
@@ -303,7 +336,15 @@ export async function withGdalLayer<T>(
     const srid = resolveSourceSrid(dataset, version, layer);
     const geometry =
       dataset.geometry.kind === 'geojson' ? { ...dataset.geometry, sourceSrid: srid } : dataset.geometry;
-    return await fn({ path, openOptions, layer, dataset: { ...dataset, geometry }, fields });
+    checkNames(version, layer, fields);
+    return await fn({
+      file: version.key,
+      path,
+      openOptions,
+      layer,
+      dataset: { ...dataset, geometry },
+      fields,
+    });
   } finally {
     await rm(workDir, { recursive: true, force: true });
   }

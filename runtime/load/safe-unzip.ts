@@ -55,20 +55,8 @@ function nameProblem(message: string): string | undefined {
   return `entry "${m[2]}" has a backslash in its name, which zip files must not use`;
 }
 
-/**
- * Unpacks the entries of `zipPath` that `wanted` picks into `dest`, refusing the whole archive (by throwing
- * UnsafeZipError) on: names that are absolute or climb out with `..`, symbolic links, more entries or
- * bytes than the limits allow, and entries that expand by more than `maxRatio` — counted on the bytes as
- * they are inflated, so a header that lies about sizes is caught too. Entries not wanted are checked but
- * not written. The caller owns `dest` and removes it, whatever happens. Returns the paths written,
- * relative to `dest`, with `/` separators.
- */
-export async function unzipSafely(
-  zipPath: string,
-  dest: string,
-  wanted: (name: string) => boolean,
-  limits: UnzipLimits = DEFAULT_UNZIP_LIMITS,
-): Promise<string[]> {
+/** Opens the archive, refusing what is no zip or holds more entries than allowed. */
+async function openZip(zipPath: string, limits: UnzipLimits): Promise<yauzl.ZipFile> {
   // Loaded when a zip is opened, not at the start of every command.
   const { default: lib } = await import('yauzl');
   let zip: yauzl.ZipFile;
@@ -83,60 +71,114 @@ export async function unzipSafely(
       `it holds ${zip.entryCount} entries, more than the ${limits.maxEntries} allowed`,
     );
   }
+  return zip;
+}
+
+/**
+ * Where an entry is to be written under `dest`, or undefined when it is not (a folder, or not wanted);
+ * refuses a symbolic link (wanted or not), an encrypted entry, and one whose declared size passes the limit.
+ */
+function entryTarget(
+  entry: yauzl.Entry,
+  dest: string,
+  wanted: (name: string) => boolean,
+  total: number,
+  limits: UnzipLimits,
+): string | undefined {
+  const name = entry.fileName;
+  if (isSymlink(entry))
+    throw new UnsafeZipError(`entry "${name}" is a symbolic link, which could point anywhere: refused`);
+  if (name.endsWith('/')) return undefined;
+  if (!wanted(name)) return undefined;
+  if (entry.isEncrypted()) throw new UnsafeZipError(`entry "${name}" is encrypted`);
+  if (total + entry.uncompressedSize > limits.maxBytes)
+    throw new UnsafeZipError(
+      `it unpacks to more than ${limits.maxBytes} bytes (entry "${name}" says ${entry.uncompressedSize})`,
+    );
+  const target = join(dest, ...name.split('/'));
+  // yauzl has refused absolute and climbing names already; this holds even if that ever changed.
+  if (relative(dest, target).split(sep).includes('..'))
+    throw new UnsafeZipError(`entry "${name}" would land outside`);
+  return target;
+}
+
+/** Passes an entry's inflated bytes on, counting them into `tally` and stopping at either limit. */
+function countingBytes(
+  name: string,
+  compressed: number,
+  tally: { total: number },
+  limits: UnzipLimits,
+): Transform {
+  let entryBytes = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      entryBytes += chunk.length;
+      tally.total += chunk.length;
+      if (tally.total > limits.maxBytes)
+        return done(
+          new UnsafeZipError(
+            `it unpacks to more than ${limits.maxBytes} bytes (stopped inside entry "${name}")`,
+          ),
+        );
+      if (entryBytes > limits.ratioGraceBytes && entryBytes > compressed * limits.maxRatio)
+        return done(
+          new UnsafeZipError(
+            `entry "${name}" expands more than ${limits.maxRatio} times (${compressed} bytes compressed, stopped at ${entryBytes}): a zip bomb?`,
+          ),
+        );
+      done(null, chunk);
+    },
+  });
+}
+
+/** Inflates one entry into `target`, its bytes counted against the limits as they come. */
+async function writeEntry(
+  zip: yauzl.ZipFile,
+  entry: yauzl.Entry,
+  target: string,
+  tally: { total: number },
+  limits: UnzipLimits,
+): Promise<void> {
+  const name = entry.fileName;
+  await mkdir(dirname(target), { recursive: true });
+  try {
+    // 'wx': two entries of one name do not overwrite each other.
+    await pipeline(
+      await zip.openReadStreamPromise(entry),
+      countingBytes(name, entry.compressedSize, tally, limits),
+      createWriteStream(target, { flags: 'wx' }),
+    );
+  } catch (e) {
+    if (e instanceof UnsafeZipError) throw e;
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST')
+      throw new UnsafeZipError(`it holds two entries named "${name}"`);
+    throw new UnsafeZipError(`entry "${name}" cannot be unpacked: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Unpacks the entries of `zipPath` that `wanted` picks into `dest`, refusing the whole archive (by throwing
+ * UnsafeZipError) on: names that are absolute or climb out with `..`, symbolic links, more entries or
+ * bytes than the limits allow, and entries that expand by more than `maxRatio` — counted on the bytes as
+ * they are inflated, so a header that lies about sizes is caught too. Entries not wanted are checked but
+ * not written. The caller owns `dest` and removes it, whatever happens. Returns the paths written,
+ * relative to `dest`, with `/` separators.
+ */
+export async function unzipSafely(
+  zipPath: string,
+  dest: string,
+  wanted: (name: string) => boolean,
+  limits: UnzipLimits = DEFAULT_UNZIP_LIMITS,
+): Promise<string[]> {
+  const zip = await openZip(zipPath, limits);
   const written: string[] = [];
-  let total = 0;
+  const tally = { total: 0 };
   try {
     for await (const entry of zip.eachEntry()) {
-      const name = entry.fileName;
-      if (isSymlink(entry))
-        throw new UnsafeZipError(`entry "${name}" is a symbolic link, which could point anywhere: refused`);
-      if (name.endsWith('/')) continue;
-      if (!wanted(name)) continue;
-      if (entry.isEncrypted()) throw new UnsafeZipError(`entry "${name}" is encrypted`);
-      if (total + entry.uncompressedSize > limits.maxBytes)
-        throw new UnsafeZipError(
-          `it unpacks to more than ${limits.maxBytes} bytes (entry "${name}" says ${entry.uncompressedSize})`,
-        );
-      const target = join(dest, ...name.split('/'));
-      // yauzl has refused absolute and climbing names already; this holds even if that ever changed.
-      if (relative(dest, target).split(sep).includes('..'))
-        throw new UnsafeZipError(`entry "${name}" would land outside`);
-      await mkdir(dirname(target), { recursive: true });
-      let entryBytes = 0;
-      const limit = entry.compressedSize;
-      const counter = new Transform({
-        transform(chunk: Buffer, _enc, done) {
-          entryBytes += chunk.length;
-          total += chunk.length;
-          if (total > limits.maxBytes)
-            return done(
-              new UnsafeZipError(
-                `it unpacks to more than ${limits.maxBytes} bytes (stopped inside entry "${name}")`,
-              ),
-            );
-          if (entryBytes > limits.ratioGraceBytes && entryBytes > limit * limits.maxRatio)
-            return done(
-              new UnsafeZipError(
-                `entry "${name}" expands more than ${limits.maxRatio} times (${limit} bytes compressed, stopped at ${entryBytes}): a zip bomb?`,
-              ),
-            );
-          done(null, chunk);
-        },
-      });
-      try {
-        // 'wx': two entries of one name do not overwrite each other.
-        await pipeline(
-          await zip.openReadStreamPromise(entry),
-          counter,
-          createWriteStream(target, { flags: 'wx' }),
-        );
-      } catch (e) {
-        if (e instanceof UnsafeZipError) throw e;
-        if ((e as NodeJS.ErrnoException).code === 'EEXIST')
-          throw new UnsafeZipError(`it holds two entries named "${name}"`);
-        throw new UnsafeZipError(`entry "${name}" cannot be unpacked: ${(e as Error).message}`);
-      }
-      written.push(name);
+      const target = entryTarget(entry, dest, wanted, tally.total, limits);
+      if (target === undefined) continue;
+      await writeEntry(zip, entry, target, tally, limits);
+      written.push(entry.fileName);
     }
   } catch (e) {
     close(zip);

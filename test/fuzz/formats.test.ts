@@ -17,20 +17,22 @@ const RUNS = Number(process.env.FUZZ_RUNS ?? 1);
 const ROWS = Number(process.env.FUZZ_ROWS ?? 3);
 // `npm test` draws the same cases every run (a suite that passes or fails by the clock is a defect);
 // `npm run fuzz` draws new ones each time, and prints the seed that replays them.
-// FUZZ_SEED=1 and FUZZ_SEED=20261207 (FUZZ_RUNS=1, PGlite) never finish: a generated table whose round trip
-// waits for ever. Open, to be found and fixed; this seed passes, and every seed is still drawn by `npm run fuzz`.
+// FUZZ_SEED=1 and 20261207 were reported never to finish; on 2026-12-07 both finished (600-880 s, PGlite
+// alone and with a server, before and after the fix of doubles), failing on KML and shapefile findings whose
+// shrinking outlived the test's timeout and ran on in the background (now bounded, below). This seed passes.
 const QUICK_SEED = 1357872255;
 const SEED = Number(process.env.FUZZ_SEED ?? (QUICK ? QUICK_SEED : Date.now() % 2 ** 31));
+/** A case takes seconds (a load, a build, six exports, GDAL reading each); shrinking takes more. */
+const TEST_TIMEOUT = 120_000 + RUNS * 60_000;
+/** The longest one case has been seen to take on a busy machine. */
+const CASE_ALLOWANCE = 45_000;
 
 /** Doubles a format's file can hold, as its writer makes it. */
 function doublesFor(format: InputFormat): fc.Arbitrary<number> {
   // GDAL cannot write a shapefile of doubles past what a .dbf holds (see DBF_DOUBLE_LIMIT).
   if (format === 'shapefile') return float64.filter((x) => Math.abs(x) < DBF_DOUBLE_LIMIT);
-  // GDAL's KML writer keeps 15 significant digits, so the largest doubles become infinite. For GPKG,
-  // FlatGeobuf and GeoJSON sequences the same rounding is Strata's (KNOWN_BUG_PGDUMP_DOUBLES in rules.ts):
-  // kept out only until the skipped regression passes.
-  if (format === 'kml' || format === 'gpkg' || format === 'flatgeobuf' || format === 'geojsonseq')
-    return float64.filter((x) => Math.abs(x) <= 1.7976931348623e308);
+  // GDAL's KML writer keeps 15 significant digits, so the largest doubles become infinite.
+  if (format === 'kml') return float64.filter((x) => Math.abs(x) <= 1.7976931348623e308);
   return float64;
 }
 
@@ -64,10 +66,18 @@ describe.each(engines())('every format round trip on $name', (engine) => {
         fc.asyncProperty(table({ types, maxRows: ROWS, doubles, bigints }), async (t) => {
           expect(await roundTrip(p, t, format)).toEqual([]);
         }),
-        { numRuns: RUNS, seed: SEED, endOnFailure: process.env.FUZZ_SHRINK === '0' },
+        {
+          numRuns: RUNS,
+          seed: SEED,
+          endOnFailure: process.env.FUZZ_SHRINK === '0',
+          // fast-check does not know when the test has timed out: unbounded, a shrink went on in the
+          // background, against later tests' cases and a platform already closed. It stops in time to say
+          // the smallest failing table it found, the case in flight let finish.
+          interruptAfterTimeLimit: TEST_TIMEOUT - CASE_ALLOWANCE,
+          markInterruptAsFailure: true,
+        },
       );
-      // A case takes seconds (a load, a build, six exports, GDAL reading each); shrinking takes more.
     },
-    120_000 + RUNS * 60_000,
+    TEST_TIMEOUT,
   );
 });

@@ -95,8 +95,8 @@ const isEmptyGeometry = (g: Geometry) =>
   g.type === 'GeometryCollection' ? g.geometries.length === 0 : g.coordinates.length === 0;
 
 /**
- * Reads a published file with GDAL, as a partner would. Attributes come from GDAL's GeoJSON with 17
- * significant figures (enough for any double); geometry from WKB through GDAL's SQLite dialect, since
+ * Reads a published file with GDAL, as a partner would. Attributes come from GDAL's GeoJSON, but for a
+ * numeric `dbl`, read from its bytes through GDAL's SQLite dialect; geometry from WKB through GDAL's SQLite dialect, since
  * GDAL's text writers round coordinates that look like 0.xxx99999 ("smart rounding"), which would blame
  * the file for the reader's formatting. An empty geometry is taken from the GeoJSON (SpatiaLite's WKB
  * has no empty point).
@@ -131,22 +131,31 @@ export async function readWithGdal(path: string, openOptions: string[] = []): Pr
     '-dialect',
     'SQLite',
     '-sql',
-    `SELECT rid, hex(ST_AsBinary(${quote(column)})) AS wkb FROM ${quote(layer)}`,
+    `SELECT rid, hex(ST_AsBinary(${quote(column)})) AS wkb, hex(ST_AsBinary(MakePoint(dbl, 0))) AS dbl FROM ${quote(layer)}`,
   ]);
   const wkb = new Map(
     wkbCsv
       .trim()
       .split(/\r?\n/)
       .slice(1)
-      .map((line) => line.replace(/"/g, '').split(',') as [string, string]),
+      .map((line) => {
+        const [rid, geom, dbl] = line.replace(/"/g, '').split(',') as [string, string, string];
+        return [rid, { geom, dbl }] as const;
+      }),
   );
   return doc.features.map((f) => {
     const hex = wkb.get(String(f.properties.rid));
     const geom =
-      f.geometry === null || isEmptyGeometry(f.geometry) || !hex
+      f.geometry === null || isEmptyGeometry(f.geometry) || !hex?.geom
         ? f.geometry
-        : parseWkb(Buffer.from(hex, 'hex'));
-    return { ...f.properties, geom };
+        : parseWkb(Buffer.from(hex.geom, 'hex'));
+    // GDAL's GeoJSON writer drops the last digits of a double whose 17 show a run of zeros or nines
+    // (0.30000000000000004 as 0.3): a numeric field is taken from its bytes, as the X of a point.
+    const dbl =
+      typeof f.properties.dbl === 'number' && hex?.dbl
+        ? Buffer.from(hex.dbl, 'hex').readDoubleLE(5)
+        : f.properties.dbl;
+    return { ...f.properties, dbl, geom };
   });
 }
 

@@ -72,16 +72,15 @@ describe.each(engines())('format fuzzer regressions on $name', (engine) => {
     expect(await roundTrip(p, t, 'csv', ['csv', 'geoparquet'])).toEqual([]);
   });
 
-  it.skip('keeps every digit of a double read through GDAL (not fixed: ogr2ogr PGDump writes 15 significant digits)', async () => {
+  it('keeps every digit of a double read through GDAL (ogr2ogr PGDump printed 15 significant digits)', async () => {
     // Found with seed 1 (gpkg, flatgeobuf, geojsonseq inputs): -1.2162651466121263e+251 in a FlatGeobuf
-    // was loaded as -1.21626514661213e+251. GDAL's PGDump formats Real fields with OGRFeature's
-    // GetFieldAsString (%.15g); rules.ts allows it as KNOWN_BUG_PGDUMP_DOUBLES until this passes.
-    // Seed 7 (gpkg): -1.7976931348623157e+308 became "-1.79769313486232e+308", refused as out of range.
+    // was loaded as -1.21626514661213e+251 (GDAL prints a Real with %.15g). Seed 7 (gpkg):
+    // -1.7976931348623157e+308 became "-1.79769313486232e+308", refused as out of range.
     const t = points([
       row({ dbl: 0.30000000000000004 }),
       row({ rid: 2, dbl: -1.2162651466121263e251 }),
       row({ rid: 3, dbl: -Number.MAX_VALUE }),
     ]);
-    expect(await roundTrip(p, t, 'flatgeobuf', ['csv'])).toEqual([]);
+    expect(await roundTrip(p, t, 'flatgeobuf', ['csv', 'gpkg', 'flatgeobuf', 'geoparquet'])).toEqual([]);
   });
 });

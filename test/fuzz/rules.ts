@@ -36,26 +36,13 @@ const SHAPEFILE: Allowances = {
   bigintsAsDoubles: 'GDAL reads .dbf numbers of 19 digits and more as Real',
 };
 
-/**
- * NOT a format property: a Strata bug found by this fuzzer and not fixed yet (see the skipped test
- * "keeps every digit of a double read through GDAL" in regressions.test.ts). Formats read through GDAL
- * arrive via ogr2ogr's PGDump, which writes doubles with 15 significant digits; allowed here only so the
- * fuzzer goes on finding other things, and to be removed with the fix.
- */
-const KNOWN_BUG_PGDUMP_DOUBLES = {
-  absolute: 0,
-  relative: 5e-15,
-  why: 'KNOWN STRATA BUG: doubles read through GDAL keep 15 significant digits (ogr2ogr PGDump)',
-};
-
 /** How the file of each input format keeps what the generated table held. */
 export const INPUT_RULES: Record<InputFormat, Allowances> = {
   csv: {},
   geojson: {},
-  gpkg: { doubles: KNOWN_BUG_PGDUMP_DOUBLES },
+  gpkg: {},
   flatgeobuf: {
     dropsRowsWithoutGeometry: "GDAL's FlatGeobuf writer skips features without a geometry",
-    doubles: KNOWN_BUG_PGDUMP_DOUBLES,
   },
   shapefile: SHAPEFILE,
   kml: {
@@ -72,7 +59,6 @@ export const INPUT_RULES: Record<InputFormat, Allowances> = {
       absolute: { 4326: 5.1e-8, 27700: 0.02, 3857: 0.1 },
       why: 'GDAL writes GeoJSON sequences in EPSG:4326 with 7 decimals (RFC 8142 over RFC 7946)',
     },
-    doubles: KNOWN_BUG_PGDUMP_DOUBLES,
   },
 };
 

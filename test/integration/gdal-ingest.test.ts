@@ -15,6 +15,7 @@ import {
   convert,
   declareSize,
   type Feature,
+  gdal,
   geojsonFile,
   renameInZip,
   shapefileZip,
@@ -512,6 +513,38 @@ describe.each(engines())('formats read through GDAL on $name', (engine) => {
       );
       expect((await refusal('fgb_towns', z)).message).toMatch(
         /has Z values \(3D Point\): declare geometry dimensions: 3/,
+      );
+    });
+
+    it('Z values in a 2D dataset that the layer does not declare, naming the feature (PGDump dropped them)', async () => {
+      // Prepare: a KML whose second placemark has an altitude (the system's LIBKML reads the layer as of no
+      // type; the embedded KML driver as 3D, refused by the layer), and a GeoPackage whose metadata says 2D
+      // over geometries that hold Z.
+      const wgs84 = (z: number[]) =>
+        TOWNS.map((f, i) => ({ ...f, geometry: { type: 'Point', coordinates: [-1.5 + i, 53.8, ...z] } }));
+      const flat = wgs84([]);
+      const kml = await convert(
+        await geojsonFile(dir, 'kmlz', [flat[0]!, wgs84([120])[1]!, flat[2]!]),
+        join(dir, 'z.kml'),
+        'KML',
+        { layer: 'towns' },
+      );
+      const gpkg = await convert(await geojsonFile(dir, 'gpkgz', TOWNS), join(dir, 'z.gpkg'), 'GPKG', {
+        srs: 'EPSG:27700',
+        layer: 'towns',
+        extra: ['-dim', 'XYZ'],
+      });
+      await gdal('ogrinfo', [gpkg, '-sql', 'UPDATE gpkg_geometry_columns SET z = 0']);
+      // Act
+      const fromKml = await refusal('kml_towns', kml);
+      const fromGpkg = await refusal('gpkg_only', gpkg);
+      // Assess
+      expect(fromKml.problem).toMatchObject({ layer: 'towns', column: 'geometry' });
+      expect(fromKml.message).toMatch(/Z values.*declare geometry dimensions: 3/);
+      if (fromKml.problem.feature !== undefined) expect(fromKml.problem.feature).toBe(1);
+      expect(fromGpkg.problem).toMatchObject({ layer: 'towns', feature: 0, column: 'geometry' });
+      expect(fromGpkg.message).toMatch(
+        /z\.gpkg, layer "towns", feature 0, column "geometry": the geometry has Z values, which the layer's type \(Point\) does not declare and a 2D dataset would lose: declare geometry dimensions: 3 in datasets\/gpkg_only\.yaml to keep them/,
       );
     });
   });

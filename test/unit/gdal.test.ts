@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { gdalErrors, resetGdalChoice, runGdal } from '../../runtime/adapters/gdal/facade.ts';
 import { MissingToolError } from '../../runtime/errors.ts';
 import { crsFromWkt, parseOgrinfo } from '../../runtime/load/gdal-info.ts';
+import { wktHasZ } from '../../runtime/load/gdal-rows.ts';
 import { shapefileFieldNames } from '../../runtime/publish/export-gdal.ts';
 
 const OGRINFO = `INFO: Open of \`two.gpkg'
@@ -72,6 +73,21 @@ describe('GDAL plumbing', () => {
     const bound = `BOUNDCRS[SOURCECRS[PROJCRS["OSGB 1936 / British National Grid",BASEGEOGCRS["OSGB 1936",ID["EPSG",4277]],ID["EPSG",27700]]],TARGETCRS[GEOGCRS["WGS 84",ID["EPSG",4326]]],ABRIDGEDTRANSFORMATION["Transformation from OSGB 1936 to WGS84",METHOD["Position Vector transformation (geog2D domain)",ID["EPSG",9606]]]]`;
     expect(crsFromWkt(bound)).toEqual({ name: 'OSGB 1936 / British National Grid', epsg: 27700 });
     expect(crsFromWkt('PROJCRS["My ""local"" grid",BASEGEOGCRS["x"]]')).toEqual({ name: 'My "local" grid' });
+  });
+
+  it("tells a geometry's Z from the head of its WKT, old-style or ISO, whole or cut short", () => {
+    const z = [
+      'POINT (3 4 5)',
+      'POINT Z (3 4 5)',
+      'POLYGON ((1 2 0,3 4 0,5 6 0,1 2 0))',
+      'GEOMETRYCOLLECTION (POINT EMPTY,LINESTRING (1 2 3,4 5 6))',
+      'MULTIPOINT ZM ((1 2 3 4))',
+      'POINT Z EMPTY',
+      'LINESTRING (1.5e-300 -2.25e+300 7,8 9',
+    ];
+    const flat = ['POINT (1 2)', 'POINT EMPTY', 'POINT M (1 2 3)', 'MULTIPOLYGON (((1 2,3 4', '\\N', ''];
+    expect(z.filter((w) => !wktHasZ(w))).toEqual([]);
+    expect(flat.filter(wktHasZ)).toEqual([]);
   });
 
   it('keeps GDAL error lines, and the line after a bare FAILURE:', () => {
