@@ -15,6 +15,23 @@ export class DatabaseUnavailableError extends StrataError {
   }
 }
 
+/**
+ * A write was sent and no answer came back in time (the invocation's budget cut the call short): it may
+ * have committed or not. Not "the database is away": a blind retry of a write that is not idempotent by a
+ * key could record it twice. An event source that redelivers to a write guarded by a key (a dedupe key, a
+ * claim) may retry; anything else must look before it writes again.
+ */
+export class DatabaseOutcomeUnknownError extends StrataError {
+  readonly code = 'DATABASE_OUTCOME_UNKNOWN';
+  constructor(
+    message: string,
+    override readonly cause?: unknown,
+  ) {
+    super(message);
+    this.name = 'DatabaseOutcomeUnknownError';
+  }
+}
+
 /** SQLSTATE classes and codes that mean "the connection or the server", not "the statement". */
 const TRANSIENT_STATES = new Set(['57P01', '57P02', '57P03', '53300']);
 const TRANSIENT_NODE_CODES = new Set([
@@ -40,6 +57,8 @@ const TRANSIENT_MESSAGES =
 export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
   if (!error || typeof error !== 'object' || depth > 4) return false;
   if (error instanceof DatabaseUnavailableError) return true;
+  // Whatever it wraps, a write that may have happened is never "nothing happened, retry".
+  if (error instanceof DatabaseOutcomeUnknownError) return false;
   const e = error as { code?: unknown; name?: unknown; message?: unknown; cause?: unknown };
   const code = typeof e.code === 'string' ? e.code : '';
   if (code.startsWith('08') || TRANSIENT_STATES.has(code) || TRANSIENT_NODE_CODES.has(code)) return true;

@@ -36,7 +36,7 @@ export async function openDatabase(options: LocalOptions = {}): Promise<Database
   const url = options.databaseUrl ?? process.env.DATABASE_URL;
   const db = url
     ? await PgDatabase.open(url)
-    : await PgliteDatabase.open(pgliteDataDir(strataHome(options.home)), { image: () => preparedImage() });
+    : await PgliteDatabase.open(pgliteDataDir(strataHome(options.home)), { image: preparedImage });
   try {
     await migrate(db);
   } catch (e) {

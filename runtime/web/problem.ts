@@ -1,5 +1,5 @@
 import { HTTPException } from 'hono/http-exception';
-import { isDatabaseUnavailable } from '../db/transient.ts';
+import { DatabaseOutcomeUnknownError, isDatabaseUnavailable } from '../db/transient.ts';
 import { ConflictError, NotFoundError, StrataError, UsageError } from '../errors.ts';
 import { FlatGeobufError } from '../features/flatgeobuf.ts';
 import { PartnerDirectoryError } from '../partners/credentials.ts';
@@ -54,6 +54,16 @@ export function toProblem(
   if (error instanceof NotFoundError) return notFound(error.message);
   if (error instanceof ConflictError) return new HttpProblem(409, 'Conflict', error.message);
   if (error instanceof UsageError) return badRequest(error.message);
+  // A change was sent and its answer never came: no Retry-After, since a blind retry could make it twice.
+  if (error instanceof DatabaseOutcomeUnknownError)
+    return Object.assign(
+      new HttpProblem(
+        504,
+        'Gateway Timeout',
+        'the database did not confirm the change in time, so it may or may not have been made: look (GET the runs) before sending it again, or send it again with the same Idempotency-Key, which finds the first one if it was made',
+      ),
+      { internal: true },
+    );
   // The Data API gave up waiting for a paused cluster within the request's budget, or the database is away.
   if (isDatabaseUnavailable(error))
     return new HttpProblem(

@@ -27,7 +27,7 @@ export function engines(): Engine[] {
     {
       name: 'pglite',
       // From the prepared image, as a new home is: a copy with an identity of its own, in memory.
-      open: async () => migrated(await PgliteDatabase.open(undefined, { image: () => preparedImage() })),
+      open: async () => migrated(await PgliteDatabase.open(undefined, { image: preparedImage })),
     },
   ];
   const url = process.env.DATABASE_URL;

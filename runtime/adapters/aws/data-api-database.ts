@@ -10,7 +10,7 @@ import {
 } from '@aws-sdk/client-rds-data';
 import { Usage } from '../../cost/usage.ts';
 import { splitStatements } from '../../db/split-statements.ts';
-import { DatabaseUnavailableError } from '../../db/transient.ts';
+import { DatabaseOutcomeUnknownError, DatabaseUnavailableError } from '../../db/transient.ts';
 import type { Queryable } from '../../ports/database.ts';
 
 export interface DataApiTarget {
@@ -53,6 +53,22 @@ const RETRYABLE = new Set([
   'TooManyRequestsException',
 ]);
 
+/**
+ * Whether a statement may change something. Read-only means a query that starts as one and names no
+ * data-changing command anywhere (a `WITH` may hide an `UPDATE`); everything else counts as a write, so a
+ * doubt makes an outcome "unknown" rather than "retry".
+ */
+export function mayWrite(sql: string): boolean {
+  const text = sql
+    .replace(/--[^\n]*/g, ' ')
+    .replace(/\/\*[\s\S]*?\*\//g, ' ')
+    .replace(/'(?:[^']|'')*'/g, "''");
+  if (!/^\s*\(?\s*(SELECT|WITH|SHOW|VALUES|TABLE|EXPLAIN)\b/i.test(text)) return true;
+  return /\b(INSERT|UPDATE|DELETE|MERGE|TRUNCATE|COPY|CALL|DO|CREATE|ALTER|DROP|GRANT|REVOKE|REFRESH|NEXTVAL|SETVAL|ANALYZE)\b/i.test(
+    text,
+  );
+}
+
 export interface DataApiWaits {
   /**
    * The milliseconds the current invocation may still spend waiting (a Lambda's remaining time less a
@@ -67,8 +83,10 @@ export interface DataApiWaits {
  * The database for Lambdas, through the RDS Data API: no connection to hold, one statement per call. Calls
  * the database cannot take yet (resuming, unavailable, throttled) are retried with backoff for up to
  * `resumeTimeoutMs`, and never past the invocation's budget; then the last error is thrown, and callers
- * answer "try again" (503, or a thrown error their event source retries) rather than fail. A call the
- * budget cuts short is a DatabaseUnavailableError, so it is retried the same way.
+ * answer "try again" (503, or a thrown error their event source retries) rather than fail. A read the
+ * budget cuts short is a DatabaseUnavailableError, so it is retried the same way; so is any statement of a
+ * transaction that is then rolled back. A write the budget cuts short outside a transaction, and a cut
+ * commit, may have happened: they are a DatabaseOutcomeUnknownError (see `mayWrite`).
  */
 export class DataApiDatabase implements Queryable {
   private readonly als = new AsyncLocalStorage<{ transactionId: string }>();
@@ -86,7 +104,8 @@ export class DataApiDatabase implements Queryable {
     return this.waits.budget ? Math.max(0, this.waits.budget()) : Number.POSITIVE_INFINITY;
   }
 
-  private async send<T>(command: (abortSignal?: AbortSignal) => Promise<T>): Promise<T> {
+  /** `commits`: whether the call, once sent, may have changed something that stays (a write or a commit). */
+  private async send<T>(command: (abortSignal?: AbortSignal) => Promise<T>, commits = false): Promise<T> {
     const now = this.waits.now ?? Date.now;
     let waited = 0;
     const deadline = now() + this.resumeTimeoutMs;
@@ -103,11 +122,18 @@ export class DataApiDatabase implements Queryable {
       try {
         return await command(cut?.signal);
       } catch (e) {
-        if (cut?.signal.aborted)
+        if (cut?.signal.aborted) {
+          // The request was sent: Aurora may have run it to the end after we stopped listening.
+          if (commits)
+            throw new DatabaseOutcomeUnknownError(
+              `the database did not answer within this invocation's time (${budget} ms): the change may or may not have been made`,
+              e,
+            );
           throw new DatabaseUnavailableError(
             `the database did not answer within this invocation's time (${budget} ms)`,
             e,
           );
+        }
         const name = (e as { name?: string }).name ?? '';
         // Never waits past the resume timeout, by the clock or by the waits themselves, nor past the
         // invocation's budget: a caller with a limit (API Gateway's 29 s, a 30 s function) gets its answer in it.
@@ -129,19 +155,23 @@ export class DataApiDatabase implements Queryable {
 
   async query<R = Record<string, unknown>>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
     const transactionId = this.als.getStore()?.transactionId;
-    const out = await this.send((abortSignal) =>
-      this.client.send(
-        new ExecuteStatementCommand({
-          resourceArn: this.target.resourceArn,
-          secretArn: this.target.secretArn,
-          database: this.target.database,
-          sql: sql.replace(/\$(\d+)/g, ':p$1'),
-          parameters: params.map(toParameter),
-          formatRecordsAs: 'JSON',
-          transactionId,
-        }),
-        { abortSignal },
-      ),
+    // Inside a transaction nothing stays until the commit: a statement cut short there is rolled back.
+    const commits = !transactionId && mayWrite(sql);
+    const out = await this.send(
+      (abortSignal) =>
+        this.client.send(
+          new ExecuteStatementCommand({
+            resourceArn: this.target.resourceArn,
+            secretArn: this.target.secretArn,
+            database: this.target.database,
+            sql: sql.replace(/\$(\d+)/g, ':p$1'),
+            parameters: params.map(toParameter),
+            formatRecordsAs: 'JSON',
+            transactionId,
+          }),
+          { abortSignal },
+        ),
+      commits,
     );
     return out.formattedRecords ? (JSON.parse(out.formattedRecords) as R[]) : [];
   }
@@ -161,7 +191,11 @@ export class DataApiDatabase implements Queryable {
     if (!transactionId) throw new Error('the Data API returned no transaction id');
     try {
       const result = await this.als.run({ transactionId }, fn);
-      await this.client.send(new CommitTransactionCommand({ ...base, transactionId }));
+      await this.send(
+        (abortSignal) =>
+          this.client.send(new CommitTransactionCommand({ ...base, transactionId }), { abortSignal }),
+        true,
+      );
       return result;
     } catch (e) {
       try {

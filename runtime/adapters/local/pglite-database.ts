@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { existsSync } from 'node:fs';
-import { mkdir, open, readFile, unlink } from 'node:fs/promises';
+import { mkdir, open, readFile, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
 import { ConflictError } from '../../errors.ts';
@@ -12,8 +12,12 @@ import { withOwnSystemIdentifier, writeDataDir } from './pglite-data-dir.ts';
 import { postgisExtension } from './pglite-postgis.ts';
 
 export interface OpenOptions {
-  /** The data directory a new database starts as, uncompressed; read only when one is made. */
-  readonly image?: () => Promise<Uint8Array>;
+  /**
+   * The data directory a new database starts as, uncompressed; read only when one is made. Asked once
+   * more, with `refused`, when the database made from what it gave would not load: it should give one made
+   * anew (`preparedImage` removes the cached one and makes it again).
+   */
+  readonly image?: (again?: { readonly refused: unknown }) => Promise<Uint8Array>;
   /** Where the trimmed PostGIS bundle is kept. @default the user's cache directory */
   readonly cacheDir?: string;
 }
@@ -63,14 +67,35 @@ export class PgliteDatabase implements Database {
         import('@electric-sql/pglite'),
         postgisExtension(options.cacheDir),
       ]);
-      let loadDataDir: Blob | undefined;
-      const creates = options.image && !(dataDir && existsSync(join(dataDir, 'PG_VERSION')));
-      if (creates) {
-        const { tar } = withOwnSystemIdentifier(await options.image!());
-        if (dataDir) await writeDataDir(tar, dataDir);
-        else loadDataDir = new Blob([tar]);
+      const image = options.image;
+      const creates = image && !(dataDir && existsSync(join(dataDir, 'PG_VERSION')));
+      /** The database from `image`: written to `dataDir`, or (in memory) what PGlite loads. */
+      const fromImage = async (again?: { refused: unknown }): Promise<Blob | undefined> => {
+        const { tar } = withOwnSystemIdentifier(await image!(again));
+        if (!dataDir) return new Blob([tar]);
+        await writeDataDir(tar, dataDir);
+        return undefined;
+      };
+      const create = (loadDataDir: Blob | undefined) =>
+        PGlite.create(dataDir, { extensions: { postgis: extension }, loadDataDir });
+      const loadDataDir = creates ? await fromImage() : undefined;
+      let pg: PGlite;
+      try {
+        pg = await create(loadDataDir);
+      } catch (refused) {
+        // A database just made from the image that will not load is made once more from an image made
+        // anew (the cached one may be damaged); an existing one that will not load is its own error.
+        if (!creates) throw refused;
+        const again = await fromImage({ refused });
+        pg = await create(again).catch(async (e: Error) => {
+          // What is left there is no one's database: the next run makes it anew rather than fail to load it.
+          if (dataDir) await rm(dataDir, { recursive: true, force: true });
+          throw new Error(
+            `a new database made from the prepared image would not load (${(refused as Error)?.message}), nor one made from the image made again${dataDir ? ` (in ${dataDir})` : ''}: ${e.message}`,
+            { cause: e },
+          );
+        });
       }
-      const pg = await PGlite.create(dataDir, { extensions: { postgis: extension }, loadDataDir });
       return new PgliteDatabase(pg, lockFile);
     } catch (e) {
       if (lockFile) await unlink(lockFile).catch(() => {});

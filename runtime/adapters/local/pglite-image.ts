@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { type Migration, migrate, readMigrations } from '../../db/migrate.ts';
+import { tarEntries } from '../../util/tar.ts';
 import { cachedFile, userCacheDir } from '../../util/user-cache.ts';
 import { PgliteDatabase } from './pglite-database.ts';
 import { postgisExtension } from './pglite-postgis.ts';
@@ -26,6 +27,22 @@ export interface ImageOptions {
   readonly cacheDir?: string;
   /** @default the platform's own, in `sql/` */
   readonly migrations?: Migration[];
+  /**
+   * Why the image given before was no good (a database made from it would not load): the cached one is
+   * removed and made again, once. A second refusal is an error.
+   */
+  readonly refused?: unknown;
+}
+
+/** A cached image that cannot be used: damaged (cut short by a full disk or a copy, or not an image at all). */
+export class PreparedImageError extends Error {
+  constructor(
+    message: string,
+    override readonly cause?: unknown,
+  ) {
+    super(message);
+    this.name = 'PreparedImageError';
+  }
 }
 
 /** The image's file name in the cache. */
@@ -57,22 +74,68 @@ async function makeImage(migrations: Migration[], cacheDir: string): Promise<Uin
 
 /** Uncompressed, by cache file: a process opening many databases (a test file) reads it once. */
 const images = new Map<string, Promise<Uint8Array>>();
+/** Cache files this process has made again already: a second failure is not met with a third try. */
+const remade = new Set<string>();
+
+/** The gzipped image as a data directory's tar, or why it is not one (checked whole, end to end). */
+function unpack(gzipped: Uint8Array): Uint8Array {
+  const tar = gunzipSync(gzipped);
+  const names = new Set<string>();
+  for (const entry of tarEntries(tar)) names.add(entry.name);
+  for (const needed of ['PG_VERSION', 'global/pg_control'])
+    if (!names.has(needed)) throw new Error(`it holds no ${needed}`);
+  return tar;
+}
+
+/**
+ * The image in the cache, made when it is not there. A cached one that cannot be read whole (or whose
+ * database would not load, `refused`) is removed and made again, once per process: a full disk or an
+ * interrupted copy must not fail every run until someone finds the file.
+ */
+async function readOrMake(cacheDir: string, name: string, migrations: Migration[], refused: unknown) {
+  const path = join(cacheDir, name);
+  const make = () => makeImage(migrations, cacheDir);
+  let why = refused;
+  if (why === undefined) {
+    const { path: cached, made } = await cachedFile(cacheDir, name, make);
+    if (made) return unpack(made);
+    try {
+      return unpack(await readFile(cached!));
+    } catch (e) {
+      why = e;
+    }
+  }
+  if (remade.has(path))
+    throw new PreparedImageError(
+      `the prepared database image ${path} was made again and is still no good (${(why as Error)?.message ?? why}); remove it and look at the disk it is on`,
+      why,
+    );
+  remade.add(path);
+  await rm(path, { force: true });
+  const again = await cachedFile(cacheDir, name, make);
+  try {
+    // Another process may have made it between the removal and now: then it is read from the cache.
+    return unpack(again.made ?? (await readFile(again.path!)));
+  } catch (e) {
+    throw new PreparedImageError(
+      `the prepared database image ${path} was made again and cannot be read: ${(e as Error).message}`,
+      e,
+    );
+  }
+}
 
 /**
  * The image as an uncompressed tar archive, made and cached first if it is not there. Shared: copy it
- * before changing it (`PgliteDatabase.open` does).
+ * before changing it (`PgliteDatabase.open` does). With `refused`, the one given before is made again.
  */
 export async function preparedImage(options: ImageOptions = {}): Promise<Uint8Array> {
   const cacheDir = options.cacheDir ?? userCacheDir();
   const migrations = options.migrations ?? (await readMigrations());
   const name = await imageName({ cacheDir, migrations });
   const key = join(cacheDir, name);
-  let found = images.get(key);
+  let found = options.refused === undefined ? images.get(key) : undefined;
   if (!found) {
-    found = (async () => {
-      const { path, made } = await cachedFile(cacheDir, name, () => makeImage(migrations, cacheDir));
-      return gunzipSync(made ?? (await readFile(path!)));
-    })().catch((e) => {
+    found = readOrMake(cacheDir, name, migrations, options.refused).catch((e) => {
       images.delete(key);
       throw e;
     });
