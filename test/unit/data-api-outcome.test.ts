@@ -143,7 +143,7 @@ describe('a Data API call the invocation’s budget cuts short', () => {
     const job = { kind: 'build', product: 'copy', runId: 'r1' } as JobMessage;
 
     // Act
-    const error = await runs.claimWithinCap('r1', 'claim:x', job, 4).catch((e: Error) => e);
+    const error = await runs.claims.claimWithinCap('r1', 'claim:x', job, 4).catch((e: Error) => e);
 
     // Assess
     expect(error).toBeInstanceOf(DatabaseOutcomeUnknownError);
