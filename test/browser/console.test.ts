@@ -177,7 +177,7 @@ describe.skipIf(skip !== undefined)('the console in a browser', () => {
       expect(fresh.find((r) => r[0] === 'site_regions')?.[1]).toBe('no schedule');
       expect(fresh.find((r) => r[0] === 'site_list')?.[1]).toBe('on time');
       const shot = await overview.screenshot(`console-overview-${engine.name}`);
-      // `STRATA_UPDATE_DOCS_IMAGES=1 npx vitest run test/browser` refreshes the README's picture from here.
+      // `STRATA_UPDATE_DOCS_IMAGES=1 npx vitest run test/browser` refreshes docs/console.md's picture from here.
       if (process.env.STRATA_UPDATE_DOCS_IMAGES && engine.name === 'pglite') {
         await mkdir(dirname(DOCS_IMAGE), { recursive: true });
         await copyFile(shot.path, DOCS_IMAGE);

@@ -289,7 +289,7 @@ describe.skipIf(skip !== undefined)('the QA report in a browser', () => {
         await opened.screenshot('qa-report-demo');
         expect(opened.errors).toEqual([]);
         expect(opened.outside).toEqual([]);
-        // `STRATA_UPDATE_DOCS_IMAGES=1 npx vitest run test/browser` refreshes the README's picture from here.
+        // `STRATA_UPDATE_DOCS_IMAGES=1 npx vitest run test/browser` refreshes docs/qa-reports.md's picture from here.
         if (process.env.STRATA_UPDATE_DOCS_IMAGES) {
           await mkdir(join(ROOT, 'docs', 'images'), { recursive: true });
           // The county section from its heading to its first table of changed rows: figures, chart, map.

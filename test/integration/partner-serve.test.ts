@@ -147,7 +147,7 @@ describe.each(processEngines())('the partner API on strata serve ($name), end to
       expect.stringMatching(/^otter,2,POINT/),
     ]);
 
-    // Act 2b: the README's example client does the same, start to end.
+    // Act 2b: the example client of docs/partner-api.md does the same, start to end.
     const week2 = join(home, 'week2.csv');
     await writeFile(week2, 'id,species,lon,lat\n4,heron,-1.5,52.3\n');
     const example = await run('node', ['examples/partner-client.mjs', 'sightings', week2, 'by_species'], {
