@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { parse as parseCsv } from 'csv-parse/sync';
-import { GdalFailedError } from '../adapters/gdal/facade.ts';
 import type { DatasetVersion } from '../archive/archive.ts';
 import { MAX_POSITIONS, MAX_PROBLEMS, type Position, type Problem, type Rule } from '../archive/receipt.ts';
 import { isGdalFormat } from '../catalog/formats.ts';
@@ -15,6 +14,7 @@ import { FeatureProblemError, RowWriter } from '../load/geojson-rows.ts';
 import { withHead } from '../load/load.ts';
 import { GEOJSON_SRID, sourceName } from '../load/table.ts';
 import type { CopyChunk, Database } from '../ports/database.ts';
+import { GdalFailedError } from '../ports/gdal.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
 import { countNewlines } from '../util/bytes.ts';
 import { checkStaged } from './check-staged.ts';

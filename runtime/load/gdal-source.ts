@@ -3,11 +3,12 @@ import { mkdir, mkdtemp, open, readdir, rm, stat, symlink } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { basename, dirname, extname, isAbsolute, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { GdalFailedError, requireGdal } from '../adapters/gdal/facade.ts';
+import { requireGdal } from '../adapters/gdal/facade.ts';
 import type { DatasetVersion } from '../archive/archive.ts';
 import type { GdalFormat } from '../catalog/formats.ts';
 import type { Column, Dataset } from '../catalog/schema.ts';
 import { LoadError } from '../errors.ts';
+import { GdalFailedError } from '../ports/gdal.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
 import { describeKind, fileKind, HEAD_BYTES, wrongKind } from './file-kind.ts';
 import { describeSource, type LayerInfo, printedShort } from './gdal-info.ts';

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { parse as parseCsv } from 'csv-parse/sync';
-import { GdalFailedError } from '../adapters/gdal/facade.ts';
 import { currentLoaded, type DatasetVersion, loadedVersion, recordLoaded } from '../archive/archive.ts';
 import { moveCurrent } from '../archive/current.ts';
 import { isGdalFormat } from '../catalog/formats.ts';
 import type { Column, Dataset } from '../catalog/schema.ts';
 import { LoadError } from '../errors.ts';
 import { type CopyChunk, CopyRejectedError, type Database, type Queryable } from '../ports/database.ts';
+import { GdalFailedError } from '../ports/gdal.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
 import type { LoadProgress } from '../runs/steps.ts';
 import { ident, literal, qualified } from '../util/sql.ts';

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { gdalErrors, resetGdalChoice, runGdal } from '../../runtime/adapters/gdal/facade.ts';
+import { resetGdalChoice, runGdal } from '../../runtime/adapters/gdal/facade.ts';
 import { MissingToolError } from '../../runtime/errors.ts';
 import { crsFromWkt, parseOgrinfo } from '../../runtime/load/gdal-info.ts';
 import { wktHasZ } from '../../runtime/load/gdal-rows.ts';
+import { gdalErrors } from '../../runtime/ports/gdal.ts';
 import { shapefileFieldNames } from '../../runtime/publish/export-gdal.ts';
 
 const OGRINFO = `INFO: Open of \`two.gpkg'

@@ -1,13 +1,8 @@
 import { type GdalPort, type GdalStream, type GdalTool, gdalLabel } from '../../ports/gdal.ts';
 import { chooseGdal, type GdalChoice, gdalChoice } from './choose.ts';
-import { type GdalProcess, spawnGdal } from './native.ts';
 
 // The GDAL façade: callers run GDAL's programs by name with their usual arguments, and the port chosen at the
-// first call (choose.ts) runs them, on the system's GDAL or the embedded one.
-export { GDAL_INSTALL, GdalFailedError, gdalErrors } from '../../ports/gdal.ts';
-export type { GdalProcess, GdalStream };
-/** Starts a program of the system's GDAL (only: the embedded one has no processes); prefer `streamGdal`. */
-export { spawnGdal };
+// first call (choose.ts) runs them, on the system's GDAL or the embedded one. Its errors are the port's.
 
 /** Read once, when the first GDAL work starts: STRATA_GDAL=system|embedded|auto (default auto). */
 let chosen: Promise<GdalPort> | undefined;
