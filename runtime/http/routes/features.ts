@@ -107,15 +107,16 @@ async function describe(
 /** A product's collections: each FlatGeobuf output at the latest version, then pinned to each version. */
 async function productCollections(routes: FeatureRoutes, door: Door, name: string) {
   const { published } = routes;
-  if (!(await published.latest(name))) return [];
-  const manifest = await published.manifest(name, 'latest');
+  // One listing (newest first, the pointer read once) gives both: which version is latest, and every version
+  // the API serves pinned (Core lists them all). Its manifests are cached as it reads them.
+  const summaries = await published.versions(name);
+  const latestVersion = summaries.find((v) => v.latest)?.version;
+  if (!latestVersion) return [];
+  const versions = await Promise.all(summaries.map((v) => published.manifest(name, v.version)));
+  const manifest = versions[summaries.findIndex((v) => v.version === latestVersion)]!;
   const latest = flatgeobufOutputs(manifest).map((o) =>
     describe(routes, door, collectionId(name, o.name), manifest, o, false),
   );
-  // Every collection the API serves is listed (Core): the pinned ones too, newest first.
-  const summaries = [...(await published.versions(name))].sort((a, b) => (a.version < b.version ? 1 : -1));
-  // Manifests are cached once read (listing versions read them already).
-  const versions = await Promise.all(summaries.map((v) => published.manifest(name, v.version)));
   const pinned = versions.flatMap((m) =>
     flatgeobufOutputs(m).map((o) =>
       describe(routes, door, collectionId(name, o.name, m.version), m, o, true),
