@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { Catalog } from '../catalog-files/loader.ts';
 import type { Platform } from '../platform/platform.ts';
 import type { PublishSummary } from '../ports/federation.ts';
@@ -22,12 +21,6 @@ export type FederationRecord =
   | { readonly status: 'sent'; readonly to: string; readonly manifestSha256: string }
   | { readonly status: 'skipped'; readonly reason: string }
   | { readonly status: 'failed'; readonly error: string };
-
-async function readBytes(p: Platform, key: string): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of await p.store.get('egress', key)) chunks.push(Buffer.from(c as Uint8Array));
-  return Buffer.concat(chunks);
-}
 
 /** The summary of a published version, from its manifest as published (hashed as the bytes stand in egress). */
 export function summarise(
@@ -62,20 +55,19 @@ export function summarise(
 /**
  * After a publish: signs the version's summary with the child's key and sends it to its core. Called once
  * the latest pointer is written, so whatever happens here the version stays published: any failure is
- * returned as a record for the run, never thrown. The manifest is hashed as its bytes stand in egress.
+ * returned as a record for the run, never thrown. `sha256` is that of the manifest's bytes as written to egress
+ * (objects there are written once, so they are the bytes a partner reads).
  */
 export async function announcePublished(
   p: Platform,
   catalog: Catalog,
-  published: { readonly key: string; readonly manifest: AnnouncedVersion },
+  published: { readonly key: string; readonly sha256: string; readonly manifest: AnnouncedVersion },
   publishedAt = new Date(),
 ): Promise<FederationRecord> {
   const federation = p.federation;
   if (!federation) return { status: 'skipped', reason: 'this deployment has no core to report to' };
-  const { key: manifestKey, manifest } = published;
+  const { key: manifestKey, sha256, manifest } = published;
   try {
-    const bytes = await readBytes(p, manifestKey);
-    const sha256 = createHash('sha256').update(bytes).digest('hex');
     const summary = summarise(federation.child, manifest, { key: manifestKey, sha256 }, catalog, publishedAt);
     await federation.send(signSummary(summary, await federation.signingKey()));
     return { status: 'sent', to: federation.destination, manifestSha256: sha256 };

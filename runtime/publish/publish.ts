@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Catalog } from '../catalog-files/loader.ts';
 import { announcePublished, type FederationRecord } from '../federation/announce.ts';
 import { latestKey, manifestKey as manifestKeyOf } from '../layout/buckets.ts';
@@ -49,7 +50,7 @@ export async function publishVersion(
   const federation = await announcePublished(
     p,
     catalog,
-    { key: manifestKey, manifest },
+    { key: manifestKey, sha256: createHash('sha256').update(bytes).digest('hex'), manifest },
     new Date(pointer.publishedAt),
   );
   return { manifestKey, pointer, federation };
