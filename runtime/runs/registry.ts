@@ -26,12 +26,16 @@ interface RunRow {
   cost: CostLedger | null;
 }
 
+/** A dispatcher's claim older than the seconds in parameter `stale`: its dispatcher died, and it is taken over. */
+const staleClaim = (stale: string) =>
+  `(task LIKE 'claim:%' AND claimed_at < now() - make_interval(secs => ${stale}::int))`;
+
 /**
  * A run waiting for a task: queued or interrupted, with no task, or with a claim older than the seconds in
  * parameter `stale` (its dispatcher died before it recorded the task it started, if any).
  */
 const waitingForTask = (stale: string) => `status IN ('queued', 'interrupted')
-  AND (task IS NULL OR (task LIKE 'claim:%' AND claimed_at < now() - make_interval(secs => ${stale}::int)))`;
+  AND (task IS NULL OR ${staleClaim(stale)})`;
 
 // Times come back as ISO text on both engines, whatever their type parsers do.
 const COLUMNS = `id, kind, target, trigger, status, attempts,
@@ -436,20 +440,18 @@ export class DispatchClaims {
     if (!db.transaction) throw new Error('claimWithinCap needs a database with transactions');
     return db.transaction(async () => {
       await this.db.query('SELECT pg_advisory_xact_lock($1::bigint)', [DISPATCH_LOCK]);
-      // A run a worker has taken, or that has finished, is skipped whether or not there is room.
-      const waiting = await this.db.query(
-        `SELECT 1 FROM strata.runs WHERE id = $1 AND ${waitingForTask('$2')}`,
+      // One statement (each is a round trip through the Data API): whether the run still waits for a task,
+      // and how many runs hold one; a stale claim holds none. A run a worker has taken, or that has
+      // finished, is skipped whether or not there is room.
+      const [room] = await this.db.query<{ waiting: boolean; active: number }>(
+        `SELECT EXISTS (SELECT 1 FROM strata.runs WHERE id = $1 AND ${waitingForTask('$2')}) AS waiting,
+           (SELECT count(*)::int FROM strata.runs
+            WHERE task IS NOT NULL AND status IN ('queued', 'interrupted', 'running')
+              AND NOT ${staleClaim('$2')}) AS active`,
         [id, staleClaimSeconds],
       );
-      if (waiting.length === 0) return 'taken';
-      // A claim older than staleClaimSeconds is a dead dispatcher's, about to be taken over: no task.
-      const [active] = await this.db.query<{ n: number }>(
-        `SELECT count(*)::int AS n FROM strata.runs
-         WHERE task IS NOT NULL AND status IN ('queued', 'interrupted', 'running')
-           AND NOT (task LIKE 'claim:%' AND claimed_at < now() - make_interval(secs => $1::int))`,
-        [staleClaimSeconds],
-      );
-      if ((active?.n ?? 0) >= cap) return 'capped';
+      if (!room?.waiting) return 'taken';
+      if (room.active >= cap) return 'capped';
       return (await this.claimForDispatch(id, claim, job, staleClaimSeconds)) ? 'claimed' : 'taken';
     });
   }
@@ -491,8 +493,7 @@ export class DispatchClaims {
   async releaseStaleClaims(seconds = STALE_CLAIM_SECONDS): Promise<{ run: Run; job: JobMessage | null }[]> {
     const rows = await this.db.query<RunRow & { job: JobMessage | string | null }>(
       `UPDATE strata.runs SET task = NULL, claimed_at = NULL
-       WHERE status IN ('queued', 'interrupted') AND task LIKE 'claim:%'
-         AND claimed_at < now() - make_interval(secs => $1::int)
+       WHERE status IN ('queued', 'interrupted') AND ${staleClaim('$1')}
        RETURNING ${COLUMNS}, job`,
       [seconds],
     );

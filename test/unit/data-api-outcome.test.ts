@@ -132,8 +132,8 @@ describe('a Data API call the invocation’s budget cuts short', () => {
     // Prepare: the claim's statements answer (room under the cap, the run waiting); the commit does not.
     serve({
       statement: (input) =>
-        input.sql?.includes('count(*)')
-          ? [{ n: 0 }]
+        input.sql?.startsWith('SELECT EXISTS')
+          ? [{ waiting: true, active: 0 }]
           : input.sql?.startsWith('UPDATE')
             ? [{ id: 'r1' }]
             : [{ '?column?': 1 }],

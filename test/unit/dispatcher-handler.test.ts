@@ -71,10 +71,12 @@ describe('dispatcher handler', () => {
     rds.on(BeginTransactionCommand).resolves({ transactionId: 'tx-1' });
     rds.on(CommitTransactionCommand).resolves({});
     rds.on(ExecuteStatementCommand).callsFake((input: { sql: string }) =>
-      // The run is waiting for a task, and its claim goes through.
-      input.sql.startsWith('SELECT 1 FROM strata.runs') || input.sql.includes('SET task = :p2, job')
-        ? { formattedRecords: '[{"id":"claimed"}]' }
-        : { formattedRecords: '[]' },
+      // The run is waiting for a task with room under the cap, and its claim goes through.
+      input.sql.startsWith('SELECT EXISTS')
+        ? { formattedRecords: '[{"waiting":true,"active":0}]' }
+        : input.sql.includes('SET task = :p2, job')
+          ? { formattedRecords: '[{"id":"claimed"}]' }
+          : { formattedRecords: '[]' },
     );
     // Act
     const first = await handler(event, context);
