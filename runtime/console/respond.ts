@@ -20,7 +20,7 @@ export interface ConsoleRoutes {
   readonly route: ReturnType<typeof pageRoute>;
 }
 
-export const tags = ['console'];
+const tags = ['console'];
 /** A browser's console session (a cookie), or the partner API's own credentials. */
 const SECURITY = [{ consoleSession: [] }, ...PARTNER_SECURITY];
 

@@ -32,7 +32,29 @@
 
 // ingress
 
-export const ingressDatasetKey = (dataset: string, filename: string) => `datasets/${dataset}/${filename}`;
+/** What a key in the ingress bucket asks for: `datasets/<dataset>/<file>` or `partners/<partner>/<dataset>/<file>`. */
+export type IngressTarget = { dataset: string; filename: string; partner?: string } | { rejected: string };
+
+const SEGMENT = /^[a-z][a-z0-9_]*$/;
+
+/** What an ingress key asks for, or why it asks for nothing (the inverse of the ingress layout above). */
+export function parseIngressKey(key: string): IngressTarget {
+  const parts = key.split('/');
+  if (parts[0] === 'datasets' && parts.length === 3) {
+    const [, dataset, filename] = parts as [string, string, string];
+    if (!SEGMENT.test(dataset)) return { rejected: `"${dataset}" is not a dataset name` };
+    if (!filename) return { rejected: 'the key names no file' };
+    return { dataset, filename };
+  }
+  if (parts[0] === 'partners' && parts.length === 4) {
+    const [, partner, dataset, filename] = parts as [string, string, string, string];
+    if (!SEGMENT.test(partner) || !SEGMENT.test(dataset))
+      return { rejected: `"${partner}/${dataset}" is not a partner and dataset` };
+    if (!filename) return { rejected: 'the key names no file' };
+    return { dataset, filename, partner };
+  }
+  return { rejected: 'keys must be datasets/<dataset>/<file> or partners/<partner>/<dataset>/<file>' };
+}
 
 /** Where a partner's upload lands: its own prefix, whatever it asks for. */
 export const uploadKey = (partner: string, dataset: string, uploadId: string) =>

@@ -61,7 +61,7 @@ export function localQueueAndRuns(db: Database): { queue: JobQueue; runs: RunReg
 }
 
 /** A run whose job went to the dead-letter: failed with the reason, unless it has already ended. */
-export async function failDeadLettered(runs: RunRegistry, runId: string, reason: string): Promise<void> {
+async function failDeadLettered(runs: RunRegistry, runId: string, reason: string): Promise<void> {
   const run = await runs.get(runId).catch(() => undefined);
   if (!run || run.status === 'succeeded' || run.status === 'failed' || run.status === 'running') return;
   await runs.fail(runId, {

@@ -1,13 +1,9 @@
 import { type Catalog, problemsOf } from '../catalog-files/loader.ts';
 import { submitOnce } from '../jobs/submit.ts';
+import { parseIngressKey } from '../layout/buckets.ts';
 import { takesUploadsFrom } from '../partners/uploads.ts';
 import type { JobQueue } from '../ports/job-queue.ts';
 import type { RunRegistry } from '../runs/registry.ts';
-
-/** What a key in the ingress bucket asks for: `datasets/<dataset>/<file>` or `partners/<partner>/<dataset>/<file>`. */
-export type IngressTarget = { dataset: string; filename: string; partner?: string } | { rejected: string };
-
-const SEGMENT = /^[a-z][a-z0-9_]*$/;
 
 /**
  * Names that say "still being written": the temporary name of the write-then-rename protocol (`.part`,
@@ -16,24 +12,6 @@ const SEGMENT = /^[a-z][a-z0-9_]*$/;
  */
 export function isInProgressName(name: string): boolean {
   return name.startsWith('.') || /\.(part|tmp)$/i.test(name);
-}
-
-export function parseIngressKey(key: string): IngressTarget {
-  const parts = key.split('/');
-  if (parts[0] === 'datasets' && parts.length === 3) {
-    const [, dataset, filename] = parts as [string, string, string];
-    if (!SEGMENT.test(dataset)) return { rejected: `"${dataset}" is not a dataset name` };
-    if (!filename) return { rejected: 'the key names no file' };
-    return { dataset, filename };
-  }
-  if (parts[0] === 'partners' && parts.length === 4) {
-    const [, partner, dataset, filename] = parts as [string, string, string, string];
-    if (!SEGMENT.test(partner) || !SEGMENT.test(dataset))
-      return { rejected: `"${partner}/${dataset}" is not a partner and dataset` };
-    if (!filename) return { rejected: 'the key names no file' };
-    return { dataset, filename, partner };
-  }
-  return { rejected: 'keys must be datasets/<dataset>/<file> or partners/<partner>/<dataset>/<file>' };
 }
 
 export interface ObjectCreated {

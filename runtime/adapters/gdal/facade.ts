@@ -47,14 +47,6 @@ export async function streamGdal(args: readonly string[]): Promise<GdalStream> {
   return (await gdal()).stream(args);
 }
 
-/** GDAL's version (`3.6.2`), or undefined when there is no GDAL. Asked once a process. */
-export function gdalVersion(): Promise<string | undefined> {
-  return gdal().then(
-    (g) => g.version,
-    () => undefined,
-  );
-}
-
 /** `GDAL 3.6.2 (system)` or `GDAL 3.8.4 (embedded; install gdal-bin for speed)`, for the output. */
 export async function gdalInUse(): Promise<string> {
   return gdalLabel(await gdal());
