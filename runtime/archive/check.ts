@@ -147,7 +147,6 @@ async function checkDataset(
     }
     versions++;
     options.onVersion?.(dataset, version);
-    const meta = await readJson<DatasetVersion>(store, 'archive', metadataKey(dataset, version));
     if (!registered.has(version))
       findings.push({
         dataset,
@@ -155,7 +154,10 @@ async function checkDataset(
         kind: 'unregistered',
         detail: 'archived but not in the database (registered again when the same bytes are ingested)',
       });
-    const damage = options.verify ? await verifyBytes(store, meta) : undefined;
+    if (!options.verify) continue;
+    // Only --verify needs what the metadata records: a check without it reads no object, only listings.
+    const meta = await readJson<DatasetVersion>(store, 'archive', metadataKey(dataset, version));
+    const damage = await verifyBytes(store, meta);
     if (damage) findings.push(damage);
   }
   findings.push(...missingVersions(dataset, registered.values(), folders));
