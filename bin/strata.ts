@@ -18,6 +18,7 @@ import { registerCostCommands } from './cli/cost-commands.ts';
 import { currentUser, registerDatasetsCommands } from './cli/datasets-commands.ts';
 import { EXIT, loadProgressBar, printJson, printTable, reportError, say } from './cli/output.ts';
 import { registerPartnersCommands } from './cli/partners-commands.ts';
+import { registerPrepareCommand } from './cli/prepare-command.ts';
 import { registerQaCommands } from './cli/qa-commands.ts';
 import {
   isProduct,
@@ -194,6 +195,7 @@ registerBuildCommands(program, globals, action);
 registerCoreCommands(program, globals, action);
 registerCostCommands(program, globals, action);
 registerSmokeCommand(program, globals, action);
+registerPrepareCommand(program, globals, action);
 registerPartnersCommands(program, globals, action);
 registerRunsCommands(program, globals, action);
 registerQaCommands(program, globals, action);
