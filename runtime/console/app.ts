@@ -7,6 +7,7 @@ import { consoleGuard } from './guard.ts';
 import { ArchiveReader } from './reads.ts';
 import { consoleProblem, pageRoute } from './respond.ts';
 import { datasetPages } from './routes/datasets.ts';
+import { graphPages } from './routes/graph.ts';
 import { overviewPage } from './routes/overview.ts';
 import { productPages } from './routes/products.ts';
 import { runPages } from './routes/runs.ts';
@@ -37,6 +38,7 @@ export function consoleApp(deps: AppDeps, published: PublishedReader): OpenAPIHo
   overviewPage(routes);
   datasetPages(routes);
   productPages(routes);
+  graphPages(routes);
   runPages(routes);
   signInPages(routes);
   // Registered last: only what no page above answered, as a page of its own.

@@ -58,6 +58,26 @@ td.cause{min-width:12rem;max-width:28rem}
 .badge.warn{color:var(--warn);background:#fff4d6;border-color:#e8c36a}
 .badge.info{color:var(--info);background:#e8f1fb;border-color:#a8c8ea}
 .badge.neutral{color:var(--muted);background:var(--soft);border-color:var(--line)}
+.graph-wrap{overflow-x:auto;border:1px solid var(--line);border-radius:8px;margin:.5rem 0 1rem;background:#fff}
+svg.graph{display:block;font:13px system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif}
+.g-node rect{stroke-width:1.5}
+.g-node .g-name{font-weight:700;fill:var(--ink)}
+.g-node .g-detail{fill:#3d454e;font-size:12px}
+.g-node:focus-visible{outline:none}
+.g-node:focus-visible rect,.g-node:hover rect{stroke:var(--ink);stroke-width:3.5}
+.g-ok rect,.swatch.g-ok{fill:#e3f6e8;stroke:#2f8a4a;background:#e3f6e8;border-color:#2f8a4a}
+.g-bad rect,.swatch.g-bad{fill:#fdecea;stroke:var(--bad);background:#fdecea;border-color:var(--bad)}
+.g-warn rect,.swatch.g-warn{fill:#fff4d6;stroke:#b07a00;background:#fff4d6;border-color:#b07a00}
+.g-neutral rect,.swatch.g-neutral{fill:var(--soft);stroke:#8c959f;background:var(--soft);border-color:#8c959f}
+.g-info rect{fill:#e8f1fb;stroke:var(--info)}
+.g-node.g-failed rect{stroke:var(--bad);stroke-width:3.5;stroke-dasharray:7 4}
+.swatch.g-failed{background:#fff;border:3px dashed var(--bad)}
+.g-edge{fill:none;stroke:#6e7781;stroke-width:1.6}
+.g-edge.g-pinned{stroke-dasharray:5 4}
+.g-arrow{fill:#6e7781}
+.legend{display:flex;flex-wrap:wrap;gap:.4rem 1.4rem;list-style:none;padding:0;margin:.4rem 0;font-size:.88rem}
+.legend li{display:flex;align-items:center;gap:.45rem}
+.swatch{display:inline-block;width:1.5rem;height:1rem;border:2px solid;border-radius:3px}
 dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1.5rem;margin:0 0 1rem}
 dl.facts dt{color:var(--muted)}
 dl.facts dd{margin:0}
@@ -144,7 +164,7 @@ export const PAGE_HEADERS: Record<string, string> = {
   'x-frame-options': 'DENY',
 };
 
-export type Section = 'overview' | 'datasets' | 'products' | 'runs';
+export type Section = 'overview' | 'datasets' | 'products' | 'graph' | 'runs';
 
 export interface View {
   readonly door: Door;
@@ -173,6 +193,7 @@ const NAV: [Section, string, string][] = [
   ['overview', 'Overview', ''],
   ['datasets', 'Datasets', '/datasets'],
   ['products', 'Products', '/products'],
+  ['graph', 'Lineage', '/graph'],
   ['runs', 'Runs', '/runs'],
 ];
 

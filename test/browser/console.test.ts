@@ -151,6 +151,63 @@ describe.skipIf(skip !== undefined)('the console in a browser', () => {
       expect(countPixels(shot, PALETTE.added)).toBeGreaterThan(3 * 30);
     });
 
+    it('draws the lineage graph: datasets left of what reads them, coloured by freshness and last run', async () => {
+      // Prepare: site_regions' build failed (regions had no version when it ran); site_list is on time.
+      const { page, screenshot } = await open('/console');
+      await page.getByRole('link', { name: 'Lineage' }).click();
+      const graph = page.locator('svg#lineage-graph');
+      await graph.waitFor();
+      // Act
+      const nodes = await graph.locator('[data-node]').evaluateAll((els) =>
+        els.map((el) => {
+          const box = el.querySelector('rect')!.getBoundingClientRect();
+          return { id: el.getAttribute('data-node'), x: box.x, cls: el.getAttribute('class') };
+        }),
+      );
+      const edges = await graph
+        .locator('path.g-edge')
+        .evaluateAll((els) =>
+          els.map((el) => `${el.getAttribute('data-from')} > ${el.getAttribute('data-to')}`),
+        );
+      const shot = await screenshot(`console-graph-${engine.name}`);
+      const x = (id: string) => nodes.find((n) => n.id === id)!.x;
+      // Assess: every dataset and product once, each input an arrow, read things to the left of readers.
+      expect(nodes.map((n) => n.id).sort()).toEqual([
+        'dataset:regions',
+        'dataset:sites',
+        'product:site_list',
+        'product:site_regions',
+      ]);
+      expect(edges.sort()).toEqual([
+        'dataset:regions > product:site_regions',
+        'dataset:sites > product:site_list',
+        'dataset:sites > product:site_regions',
+      ]);
+      expect(x('dataset:sites')).toBe(x('dataset:regions'));
+      expect(x('product:site_list')).toBeGreaterThan(x('dataset:sites'));
+      expect(nodes.find((n) => n.id === 'product:site_regions')!.cls).toContain('g-failed');
+      expect(nodes.find((n) => n.id === 'product:site_list')!.cls).toMatch(/\bg-ok\b/);
+      await expect(
+        page.getByRole('link', { name: /^site_regions, product, never published, last run failed/ }).count(),
+      ).resolves.toBe(1);
+      const table = await rowsOf(page, /^Datasets and products, what each reads/);
+      expect(table.find((r) => r[0] === 'site_regions')?.slice(2)).toEqual([
+        'sites as sites at latest, regions as regions at latest',
+        '—',
+        'never published',
+        'failed',
+      ]);
+      // A box opens its node's page, with the keyboard too.
+      await tabTo(page, page.locator('[data-node="product:site_list"]'));
+      await page.keyboard.press('Enter');
+      await page.getByRole('heading', { level: 1, name: /site_list/ }).waitFor();
+      // `STRATA_UPDATE_DOCS_IMAGES=1 npx vitest run test/browser` refreshes docs/console.md's picture of it.
+      if (process.env.STRATA_UPDATE_DOCS_IMAGES && engine.name === 'pglite') {
+        await mkdir(dirname(DOCS_IMAGE), { recursive: true });
+        await copyFile(shot.path, join(dirname(DOCS_IMAGE), 'console-graph.png'));
+      }
+    });
+
     it('retries the failed run with a click, and follows it until it has succeeded', async () => {
       // Prepare
       const { page, screenshot } = await open('/console/runs');

@@ -17,7 +17,8 @@ export interface ProductRow {
   readonly manifest: Manifest | undefined;
 }
 
-const FRESH_TONE = {
+/** The tone a freshness is shown in: the badge's, and the lineage graph's box. */
+export const FRESH_TONE = {
   'on time': 'ok',
   late: 'bad',
   'no schedule': 'neutral',
