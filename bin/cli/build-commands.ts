@@ -9,6 +9,7 @@ import { strataHome } from '../../runtime/platform/local.ts';
 import type { Platform } from '../../runtime/platform/platform.ts';
 import { collectBuildSchemas, collectStaleLoads } from '../../runtime/products/gc.ts';
 import { planBuild, requireProduct } from '../../runtime/products/plan.ts';
+import { lockedName } from '../../runtime/publish/manifest.ts';
 import { readManifest } from '../../runtime/publish/versions.ts';
 import { QaLocation } from '../../runtime/qa/schema.ts';
 import type { Run, Trigger } from '../../runtime/runs/schema.ts';
@@ -154,9 +155,7 @@ export function registerBuildCommands(program: Command, globals: () => GlobalOpt
           );
           out('\ninputs');
           for (const i of m.inputs)
-            out(
-              `  ${i.alias.padEnd(12)} ${i.dataset}@${i.version}  sha256 ${i.sha256.slice(0, 12)}  ${i.rows} rows`,
-            );
+            out(`  ${i.alias.padEnd(12)} ${lockedName(i)}  sha256 ${i.sha256.slice(0, 12)}  ${i.rows} rows`);
           out('\nsteps');
           for (const s of m.steps) out(`  ${s.file.padEnd(32)} ${s.ms} ms`);
           out('\nchecks');

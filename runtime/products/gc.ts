@@ -34,7 +34,7 @@ export async function collectBuildSchemas(
   const now = options.now ?? new Date();
   const schemas = await db.query<{ schema: string; comment: string | null }>(
     `SELECT n.nspname AS schema, obj_description(n.oid, 'pg_namespace') AS comment
-     FROM pg_namespace n WHERE n.nspname LIKE 'build\\_%'`,
+     FROM pg_namespace n WHERE n.nspname LIKE 'build\\_%' AND n.nspname NOT LIKE '%@%'`,
   );
   const runIds = schemas.flatMap((r) => commentJson<{ runId: string }>(r.comment).runId ?? []);
   const runs = new Map((await new RunRegistry(db).getMany(runIds)).map((run) => [run.id, run]));
