@@ -9,7 +9,7 @@ import { strataHome } from '../../runtime/platform/local.ts';
 import type { Platform } from '../../runtime/platform/platform.ts';
 import { collectBuildSchemas, collectStaleLoads } from '../../runtime/products/gc.ts';
 import { planBuild, requireProduct } from '../../runtime/products/plan.ts';
-import { lockedName } from '../../runtime/publish/manifest.ts';
+import { isLockedUpstream, lockedName } from '../../runtime/publish/manifest.ts';
 import { readManifest } from '../../runtime/publish/versions.ts';
 import { QaLocation } from '../../runtime/qa/schema.ts';
 import type { Run, Trigger } from '../../runtime/runs/schema.ts';
@@ -17,6 +17,7 @@ import type { JobHooks } from '../../runtime/runs/steps.ts';
 import { packagePath } from '../../runtime/util/package-root.ts';
 import { type Action, type GlobalOptions, withPlatform } from './context.ts';
 import { writeDemoFiles } from './demo-data.ts';
+import { buildGraphAndReport } from './graph-commands.ts';
 import {
   EXIT,
   exitCodeFor,
@@ -106,21 +107,46 @@ async function buildAndReport(
 export function registerBuildCommands(program: Command, globals: () => GlobalOptions, action: Action): void {
   program
     .command('build')
-    .description("build a product from its inputs' dataset versions, check it, and publish it")
+    .description(
+      "build a product from its inputs' versions (datasets, other products' outputs), check it, and publish it",
+    )
     .argument('<product>', 'product name, as in catalog/products/<name>/')
-    .option('--plan', 'resolve every input to an exact dataset version and print the lock, without building')
+    .option('--plan', 'resolve every input to an exact version and print the lock, without building')
+    .option('--downstream', 'then build every product that reads it, directly or through others, in order')
+    .option('--upstream', 'first build the products it reads, directly or through others, where stale')
     .action(
-      action(async (product: string, o: { plan?: boolean }) => {
+      action(async (product: string, o: { plan?: boolean; downstream?: boolean; upstream?: boolean }) => {
         const g = globals();
         return withPlatform({ ...g, needs: { product } }, async (p, catalog) => {
           const entry = requireProduct(catalog, product);
+          if (o.downstream && o.upstream) {
+            say('error: --downstream and --upstream go one at a time');
+            return EXIT.invalid;
+          }
+          if (o.downstream || o.upstream) {
+            const trigger: Trigger = { kind: 'cli', by: process.env.USER };
+            const hooks = stepHooks(Boolean(g.json));
+            const direction = o.downstream ? 'downstream' : 'upstream';
+            const code = await buildGraphAndReport(p, catalog, product, {
+              direction,
+              trigger,
+              json: Boolean(g.json),
+              hooks,
+            });
+            hooks.stop();
+            return code;
+          }
           if (o.plan) {
-            const lock = await planBuild(p.db, entry);
+            const lock = await planBuild(p.db, entry, p.store);
             if (g.json) printJson({ product, inputs: lock, steps: entry.steps.map((s) => s.file) });
             else {
               printTable(
-                lock.map((l) => ({ ...l, sha256: l.sha256.slice(0, 12) })),
-                ['alias', 'dataset', 'requested', 'version', 'sha256', 'rows'],
+                lock.map((l) => ({
+                  ...l,
+                  reads: isLockedUpstream(l) ? `${l.product}/${l.output}` : l.dataset,
+                  sha256: l.sha256.slice(0, 12),
+                })),
+                ['alias', 'reads', 'requested', 'version', 'sha256', 'rows'],
               );
               say(`steps: ${entry.steps.map((s) => s.file).join(', ')}`);
             }
