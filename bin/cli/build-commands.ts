@@ -7,7 +7,7 @@ import { workUntil } from '../../runtime/jobs/execute.ts';
 import { submit } from '../../runtime/jobs/submit.ts';
 import { strataHome } from '../../runtime/platform/local.ts';
 import type { Platform } from '../../runtime/platform/platform.ts';
-import { collectBuildSchemas, collectStaleLoads } from '../../runtime/products/gc.ts';
+import { collectBuildSchemas, collectKeptVersions, collectStaleLoads } from '../../runtime/products/gc.ts';
 import { planBuild, requireProduct } from '../../runtime/products/plan.ts';
 import { isLockedUpstream, lockedName } from '../../runtime/publish/manifest.ts';
 import { readManifest } from '../../runtime/publish/versions.ts';
@@ -201,7 +201,7 @@ export function registerBuildCommands(program: Command, globals: () => GlobalOpt
   program
     .command('gc')
     .description(
-      'drop stale build schemas (of successful builds, and of failed ones past keepFailedBuildHours) and the staging tables of loads that never finished',
+      'drop stale build schemas (of successful builds, and of failed ones past keepFailedBuildHours), the staging tables of loads that never finished, and the kept tables of product versions nothing reads any more (their published files stay)',
     )
     .option('--all', "also drop failed builds' schemas still within their retention")
     .option('--dry-run', 'list what would be dropped')
@@ -211,12 +211,14 @@ export function registerBuildCommands(program: Command, globals: () => GlobalOpt
         return withPlatform(g, async (p, catalog) => {
           const dropped = await collectBuildSchemas(p.db, catalog, { all: o.all, dryRun: o.dryRun });
           const loads = await collectStaleLoads(p.db, { dryRun: o.dryRun });
-          if (g.json) printJson({ buildSchemas: dropped, stagingTables: loads });
-          else if (dropped.length + loads.length === 0) say('nothing stale');
+          const kept = await collectKeptVersions(p.db, catalog, { dryRun: o.dryRun });
+          if (g.json) printJson({ buildSchemas: dropped, stagingTables: loads, keptVersions: kept });
+          else if (dropped.length + loads.length + kept.length === 0) say('nothing stale');
           else {
             const verb = o.dryRun ? 'would drop' : 'dropped';
             for (const d of dropped) say(`${verb} ${d.schema}: ${d.reason}`);
             for (const l of loads) say(`${verb} ${l.table} (${l.dataset}@${l.version}): ${l.reason}`);
+            for (const k of kept) say(`${verb} the kept tables of ${k.product} ${k.version}: ${k.reason}`);
           }
           return EXIT.ok;
         });

@@ -9,8 +9,9 @@ import { runIngest } from '../../runtime/jobs/ingest.ts';
 import { submit } from '../../runtime/jobs/submit.ts';
 import { readText } from '../../runtime/ports/object-store.ts';
 import { buildProduct } from '../../runtime/products/build.ts';
+import { collectKeptVersions } from '../../runtime/products/gc.ts';
 import { isLockedUpstream, type LockedInput } from '../../runtime/publish/manifest.ts';
-import { productVersionSchema } from '../../runtime/publish/tables.ts';
+import { listKeptVersions, productVersionSchema } from '../../runtime/publish/tables.ts';
 import { readLatest, readManifest } from '../../runtime/publish/versions.ts';
 import type { Run } from '../../runtime/runs/schema.ts';
 import { writeCatalog } from '../helpers/catalog.ts';
@@ -120,7 +121,7 @@ describe.each(engines())('products that read products on $name', (engine) => {
     // Act: between the reader's plan and its SQL, base publishes a new version (on a connection of its own
     // where the engine has one).
     await p.runs.start(reader.id);
-    await buildProduct(p, catalog, 'reader', reader.id, {
+    const outcome = await buildProduct(p, catalog, 'reader', reader.id, {
       onStep: async (s) => {
         if (s.name !== 'plan' || s.status !== 'done') return;
         republished = await p.db.beside(() =>
@@ -128,6 +129,7 @@ describe.each(engines())('products that read products on $name', (engine) => {
         );
       },
     });
+    await p.runs.succeed(reader.id, outcome.result, outcome.lineage);
     // Assess
     expect(republished?.status).toBe('succeeded');
     const after = (await readLatest(p.store, 'base'))!.version;
@@ -172,5 +174,34 @@ describe.each(engines())('products that read products on $name', (engine) => {
     // The same bytes again make no new version of counts: base is not stale, and nothing after it moves.
     await sendCounts('k,n\na,1\nb,99\n');
     expect(await work()).toEqual([]);
+  });
+
+  it('gc drops the kept tables of superseded versions nothing reads, keeps the newest, and leaves the files', async () => {
+    // Prepare: base has published several versions by now, each with its tables kept.
+    const kept = async () =>
+      (await listKeptVersions(p.db)).filter((k) => k.product === 'base').map((k) => k.version);
+    const newest = (await readLatest(p.store, 'base'))!.version;
+    const before = await kept();
+    expect(before.length).toBeGreaterThan(2);
+    // Act
+    const dropped = await collectKeptVersions(p.db, catalog);
+    // Assess
+    expect(await kept()).toEqual([newest]);
+    expect(
+      dropped
+        .filter((d) => d.product === 'base')
+        .map((d) => d.version)
+        .sort(),
+    ).toEqual(before.filter((v) => v !== newest).sort());
+    expect(dropped[0]!.reason).toMatch(/^superseded by \S+; nothing pins or reads it$/);
+    // The published files stay: the oldest version's manifest and output are still there to read.
+    const oldest = before.sort()[0]!;
+    expect((await published('base', oldest)).length).toBe(2);
+    // What reads base still builds from the version kept.
+    expect(
+      (await buildGraph(p, catalog, 'reader', { direction: 'downstream', trigger: { kind: 'cli' } }))[0],
+    ).toMatchObject({
+      status: 'built',
+    });
   });
 });
