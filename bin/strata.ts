@@ -16,6 +16,7 @@ import { type GlobalOptions, openCatalog, withPlatform } from './cli/context.ts'
 import { registerCoreCommands, runCoreServer } from './cli/core-commands.ts';
 import { registerCostCommands } from './cli/cost-commands.ts';
 import { currentUser, registerDatasetsCommands } from './cli/datasets-commands.ts';
+import { registerLineageCommand } from './cli/graph-commands.ts';
 import { EXIT, loadProgressBar, printJson, printTable, reportError, say } from './cli/output.ts';
 import { registerPartnersCommands } from './cli/partners-commands.ts';
 import { registerPrepareCommand } from './cli/prepare-command.ts';
@@ -192,6 +193,7 @@ program
   );
 
 registerBuildCommands(program, globals, action);
+registerLineageCommand(program, globals, action);
 registerCoreCommands(program, globals, action);
 registerCostCommands(program, globals, action);
 registerSmokeCommand(program, globals, action);

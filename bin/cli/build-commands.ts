@@ -7,8 +7,9 @@ import { workUntil } from '../../runtime/jobs/execute.ts';
 import { submit } from '../../runtime/jobs/submit.ts';
 import { strataHome } from '../../runtime/platform/local.ts';
 import type { Platform } from '../../runtime/platform/platform.ts';
-import { collectBuildSchemas, collectStaleLoads } from '../../runtime/products/gc.ts';
+import { collectBuildSchemas, collectKeptVersions, collectStaleLoads } from '../../runtime/products/gc.ts';
 import { planBuild, requireProduct } from '../../runtime/products/plan.ts';
+import { isLockedUpstream, lockedName } from '../../runtime/publish/manifest.ts';
 import { readManifest } from '../../runtime/publish/versions.ts';
 import { QaLocation } from '../../runtime/qa/schema.ts';
 import type { Run, Trigger } from '../../runtime/runs/schema.ts';
@@ -16,6 +17,7 @@ import type { JobHooks } from '../../runtime/runs/steps.ts';
 import { packagePath } from '../../runtime/util/package-root.ts';
 import { type Action, type GlobalOptions, withPlatform } from './context.ts';
 import { writeDemoFiles } from './demo-data.ts';
+import { buildGraphAndReport } from './graph-commands.ts';
 import {
   EXIT,
   exitCodeFor,
@@ -105,21 +107,46 @@ async function buildAndReport(
 export function registerBuildCommands(program: Command, globals: () => GlobalOptions, action: Action): void {
   program
     .command('build')
-    .description("build a product from its inputs' dataset versions, check it, and publish it")
+    .description(
+      "build a product from its inputs' versions (datasets, other products' outputs), check it, and publish it",
+    )
     .argument('<product>', 'product name, as in catalog/products/<name>/')
-    .option('--plan', 'resolve every input to an exact dataset version and print the lock, without building')
+    .option('--plan', 'resolve every input to an exact version and print the lock, without building')
+    .option('--downstream', 'then build every product that reads it, directly or through others, in order')
+    .option('--upstream', 'first build the products it reads, directly or through others, where stale')
     .action(
-      action(async (product: string, o: { plan?: boolean }) => {
+      action(async (product: string, o: { plan?: boolean; downstream?: boolean; upstream?: boolean }) => {
         const g = globals();
         return withPlatform({ ...g, needs: { product } }, async (p, catalog) => {
           const entry = requireProduct(catalog, product);
+          if (o.downstream && o.upstream) {
+            say('error: --downstream and --upstream go one at a time');
+            return EXIT.invalid;
+          }
+          if (o.downstream || o.upstream) {
+            const trigger: Trigger = { kind: 'cli', by: process.env.USER };
+            const hooks = stepHooks(Boolean(g.json));
+            const direction = o.downstream ? 'downstream' : 'upstream';
+            const code = await buildGraphAndReport(p, catalog, product, {
+              direction,
+              trigger,
+              json: Boolean(g.json),
+              hooks,
+            });
+            hooks.stop();
+            return code;
+          }
           if (o.plan) {
-            const lock = await planBuild(p.db, entry);
+            const lock = await planBuild(p.db, entry, p.store);
             if (g.json) printJson({ product, inputs: lock, steps: entry.steps.map((s) => s.file) });
             else {
               printTable(
-                lock.map((l) => ({ ...l, sha256: l.sha256.slice(0, 12) })),
-                ['alias', 'dataset', 'requested', 'version', 'sha256', 'rows'],
+                lock.map((l) => ({
+                  ...l,
+                  reads: isLockedUpstream(l) ? `${l.product}/${l.output}` : l.dataset,
+                  sha256: l.sha256.slice(0, 12),
+                })),
+                ['alias', 'reads', 'requested', 'version', 'sha256', 'rows'],
               );
               say(`steps: ${entry.steps.map((s) => s.file).join(', ')}`);
             }
@@ -154,9 +181,7 @@ export function registerBuildCommands(program: Command, globals: () => GlobalOpt
           );
           out('\ninputs');
           for (const i of m.inputs)
-            out(
-              `  ${i.alias.padEnd(12)} ${i.dataset}@${i.version}  sha256 ${i.sha256.slice(0, 12)}  ${i.rows} rows`,
-            );
+            out(`  ${i.alias.padEnd(12)} ${lockedName(i)}  sha256 ${i.sha256.slice(0, 12)}  ${i.rows} rows`);
           out('\nsteps');
           for (const s of m.steps) out(`  ${s.file.padEnd(32)} ${s.ms} ms`);
           out('\nchecks');
@@ -176,7 +201,7 @@ export function registerBuildCommands(program: Command, globals: () => GlobalOpt
   program
     .command('gc')
     .description(
-      'drop stale build schemas (of successful builds, and of failed ones past keepFailedBuildHours) and the staging tables of loads that never finished',
+      'drop stale build schemas (of successful builds, and of failed ones past keepFailedBuildHours), the staging tables of loads that never finished, and the kept tables of product versions nothing reads any more (their published files stay)',
     )
     .option('--all', "also drop failed builds' schemas still within their retention")
     .option('--dry-run', 'list what would be dropped')
@@ -186,12 +211,14 @@ export function registerBuildCommands(program: Command, globals: () => GlobalOpt
         return withPlatform(g, async (p, catalog) => {
           const dropped = await collectBuildSchemas(p.db, catalog, { all: o.all, dryRun: o.dryRun });
           const loads = await collectStaleLoads(p.db, { dryRun: o.dryRun });
-          if (g.json) printJson({ buildSchemas: dropped, stagingTables: loads });
-          else if (dropped.length + loads.length === 0) say('nothing stale');
+          const kept = await collectKeptVersions(p.db, catalog, { dryRun: o.dryRun });
+          if (g.json) printJson({ buildSchemas: dropped, stagingTables: loads, keptVersions: kept });
+          else if (dropped.length + loads.length + kept.length === 0) say('nothing stale');
           else {
             const verb = o.dryRun ? 'would drop' : 'dropped';
             for (const d of dropped) say(`${verb} ${d.schema}: ${d.reason}`);
             for (const l of loads) say(`${verb} ${l.table} (${l.dataset}@${l.version}): ${l.reason}`);
+            for (const k of kept) say(`${verb} the kept tables of ${k.product} ${k.version}: ${k.reason}`);
           }
           return EXIT.ok;
         });

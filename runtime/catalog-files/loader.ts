@@ -1,5 +1,6 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
+import { findCycles } from '../catalog/graph.ts';
 import {
   formatPath,
   type Position,
@@ -8,7 +9,7 @@ import {
   schemaIssues,
   type YamlSource,
 } from '../catalog/issues.ts';
-import { Dataset, Product, type ProductEntry } from '../catalog/schema.ts';
+import { Dataset, isUpstreamInput, outputName, Product, type ProductEntry } from '../catalog/schema.ts';
 import {
   CatalogError,
   type CatalogIssue,
@@ -111,23 +112,24 @@ export async function loadCatalog(dir: string): Promise<{ catalog: Catalog; issu
   }
 
   const knownDatasets = [...datasets.keys(), ...unusable.datasets.keys()];
+  const loaded = new Map<string, LoadedProduct>();
   for (const name of await listDir(join(dir, 'products'))) {
     const productDir = join(dir, 'products', name);
     if (!(await stat(productDir)).isDirectory()) continue;
     const subject: CatalogSubject = { kind: 'product', name };
-    const loaded = await productIssues(dir, productDir, subject, knownDatasets);
-    issues.push(...loaded.issues);
-    if (loaded.issues.length > 0) {
-      unusable.products.set(name, loaded.issues);
-      continue;
-    }
-    const entry = loaded.entry!;
-    // A product whose own files are fine waits for the datasets it reads to be mended.
-    const blocked = Object.values(entry.product.inputs).flatMap(
-      (i) => unusable.datasets.get(i.dataset) ?? [],
-    );
+    loaded.set(name, await productIssues(dir, productDir, subject, knownDatasets));
+  }
+  for (const [name, issue] of graphIssues(loaded)) loaded.get(name)!.issues.push(issue);
+  for (const [name, l] of loaded) {
+    issues.push(...l.issues);
+    if (l.issues.length > 0) unusable.products.set(name, l.issues);
+  }
+  // A product whose own files are fine waits for what it reads, directly or through others, to be mended.
+  for (const name of loaded.keys()) {
+    if (unusable.products.has(name)) continue;
+    const blocked = blockedBy(loaded, unusable, name, new Set());
     if (blocked.length > 0) unusable.products.set(name, [...new Set(blocked)]);
-    else products.set(name, entry);
+    else products.set(name, loaded.get(name)!.entry!);
   }
   return { catalog, issues };
 }
@@ -187,12 +189,85 @@ async function crsIssues(
   });
 }
 
+/** A product read from its folder: its problems so far, and where in its file a path is. */
+interface LoadedProduct {
+  readonly issues: CatalogIssue[];
+  readonly entry?: ProductEntry;
+  readonly at?: (path: PropertyKey[], message: string) => CatalogIssue;
+}
+
+/** The problems of what a product reads, for a product whose own files are fine (none when nothing is wrong). */
+function blockedBy(
+  loaded: ReadonlyMap<string, LoadedProduct>,
+  unusable: { datasets: ReadonlyMap<string, CatalogIssue[]>; products: ReadonlyMap<string, CatalogIssue[]> },
+  name: string,
+  seen: Set<string>,
+): CatalogIssue[] {
+  seen.add(name);
+  const entry = loaded.get(name)?.entry;
+  if (!entry) return [];
+  return Object.values(entry.product.inputs).flatMap((i) => {
+    if (!isUpstreamInput(i)) return unusable.datasets.get(i.dataset) ?? [];
+    const own = unusable.products.get(i.product);
+    if (own && loaded.get(i.product)?.issues.length) return own;
+    return seen.has(i.product) ? [] : blockedBy(loaded, unusable, i.product, seen);
+  });
+}
+
+/**
+ * What only the whole graph shows: an input naming a product the catalog lacks, or an output that product
+ * does not publish, and products that read each other round a loop (each in the loop is told, at its input).
+ */
+function graphIssues(loaded: ReadonlyMap<string, LoadedProduct>): [string, CatalogIssue][] {
+  const out: [string, CatalogIssue][] = [];
+  const known = [...loaded.keys()];
+  for (const [name, l] of loaded) {
+    if (!l.entry || !l.at) continue;
+    for (const [alias, input] of Object.entries(l.entry.product.inputs)) {
+      if (!isUpstreamInput(input)) continue;
+      const upstream = loaded.get(input.product);
+      if (!upstream)
+        out.push([
+          name,
+          l.at(
+            ['inputs', alias, 'product'],
+            `unknown product "${input.product}"${didYouMean(input.product, known)}`,
+          ),
+        ]);
+      else if (upstream.entry) {
+        const outputs = upstream.entry.product.outputs.map(outputName);
+        if (!outputs.includes(input.output))
+          out.push([
+            name,
+            l.at(
+              ['inputs', alias, 'output'],
+              `product "${input.product}" has no output "${input.output}"${didYouMean(input.output, outputs) || `; its outputs: ${outputs.join(', ')}`}`,
+            ),
+          ]);
+      }
+    }
+  }
+  const entries = new Map([...loaded].flatMap(([n, l]) => (l.entry ? [[n, l.entry] as const] : [])));
+  for (const cycle of findCycles(entries)) {
+    const loop = cycle.join(' → ');
+    for (const [i, name] of cycle.slice(1).entries()) {
+      const l = loaded.get(name)!;
+      const upstream = cycle[i]!;
+      const alias = Object.entries(l.entry!.product.inputs).find(
+        ([, input]) => isUpstreamInput(input) && input.product === upstream,
+      )?.[0];
+      out.push([name, l.at!(['inputs', alias ?? ''], `products read each other round a loop: ${loop}`)]);
+    }
+  }
+  return out;
+}
+
 async function productIssues(
   dir: string,
   productDir: string,
   subject: CatalogSubject,
   knownDatasets: readonly string[],
-): Promise<{ issues: CatalogIssue[]; entry?: ProductEntry }> {
+): Promise<LoadedProduct> {
   const issues: CatalogIssue[] = [];
   const path = join(productDir, 'product.yaml');
   const file = relative(dir, path);
@@ -205,12 +280,19 @@ async function productIssues(
   if (!parsed.success)
     return { issues: schemaIssues(file, parsed.error, Product, read.raw, read.source, subject) };
   const product = parsed.data;
-  const add = (at: PropertyKey[], message: string) =>
-    issues.push({ file, ...positionOf(read.source, at), path: formatPath(at), message, subject });
+  const at = (path: PropertyKey[], message: string): CatalogIssue => ({
+    file,
+    ...positionOf(read.source, path),
+    path: formatPath(path),
+    message,
+    subject,
+  });
+  const add = (path: PropertyKey[], message: string) => issues.push(at(path, message));
 
   if (product.name !== subject.name)
     add(['name'], `must match the folder name ("${subject.name}"), got "${product.name}"`);
   for (const [alias, input] of Object.entries(product.inputs)) {
+    if (isUpstreamInput(input)) continue; // checked against the other products, once all are read
     if (!knownDatasets.includes(input.dataset))
       add(
         ['inputs', alias, 'dataset'],
@@ -251,7 +333,7 @@ async function productIssues(
       subject,
     )),
   );
-  return { issues, entry: { product, dir: productDir, steps } };
+  return { issues, entry: { product, dir: productDir, steps }, at };
 }
 
 /** Loads the catalog and throws a CatalogError listing every problem (deploys and tasks take no broken part). */

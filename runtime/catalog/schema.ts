@@ -229,6 +229,8 @@ export type Dataset = z.infer<typeof Dataset>;
 export const Input = z.union([
   Name.transform((dataset) => ({ dataset, version: 'latest' })),
   z.strictObject({ dataset: Name, version: z.string().min(1).default('latest') }),
+  /** An output of another product's published version: `latest`, or a version id it published. */
+  z.strictObject({ product: Name, output: Name, version: z.string().min(1).default('latest') }),
 ]);
 
 const bbox = z.tuple([z.number(), z.number(), z.number(), z.number()]);
@@ -325,7 +327,15 @@ export const Product = z
     });
   });
 export type Product = z.infer<typeof Product>;
-export type ProductInput = { dataset: string; version: string };
+export type DatasetInput = { readonly dataset: string; readonly version: string };
+/** An input that reads an output of another product's published version. */
+export type UpstreamInput = { readonly product: string; readonly output: string; readonly version: string };
+export type ProductInput = DatasetInput | UpstreamInput;
+
+export const isUpstreamInput = (i: ProductInput): i is UpstreamInput => 'product' in i;
+
+/** The name an output is published and read under: its `name`, else its table's. */
+export const outputName = (o: Pick<Output, 'name' | 'table'>): string => o.name ?? o.table;
 
 /** A product as loaded: its document plus the resolved SQL steps. */
 export interface ProductEntry {

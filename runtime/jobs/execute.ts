@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { downstreamOf } from '../catalog/graph.ts';
 import type { Catalog } from '../catalog-files/loader.ts';
 import { Usage } from '../cost/usage.ts';
 import { isDatabaseUnavailable } from '../db/transient.ts';
@@ -196,7 +197,7 @@ export async function executeJob(
     const current = await p.runs.get(job.runId);
     // A job delivered again after its run succeeded: the rebuilds it should have queued may have been lost
     // with the worker that ran it. Queueing them is idempotent, so look again.
-    if (current.status === 'succeeded' && options.rebuildDependents && job.kind !== 'build')
+    if (current.status === 'succeeded' && options.rebuildDependents)
       await rebuildDependents(p, catalog, job, current);
     return current;
   }
@@ -211,7 +212,7 @@ export async function executeJob(
     if (isDatabaseUnavailable(e)) throw new RunInterruptedError(run.id, e);
     let failed: Run;
     try {
-      failed = await p.runs.fail(run.id, errorToJSON(e));
+      failed = await p.runs.fail(run.id, { ...errorToJSON(e), ...heldBack(catalog, job, options) });
     } catch (recording) {
       throw new RunInterruptedError(run.id, recording);
     }
@@ -224,39 +225,63 @@ export async function executeJob(
     throw new RunInterruptedError(run.id, e);
   }
   done = await recordCost(p, done, job, usage);
-  // The platform running by itself (serve, tasks) follows new inputs; the command line does what it is told.
-  // The run has succeeded: a failure to queue the rebuilds is logged by the caller, never turned into a
-  // failed ingest.
-  if (options.rebuildDependents && job.kind !== 'build') await rebuildDependents(p, catalog, job, done);
+  // The platform running by itself (serve, tasks) follows new inputs, a product's new version as a dataset's;
+  // the command line does what it is told. The run has succeeded: a failure to queue the rebuilds is logged
+  // by the caller, never turned into a failed run. A failed run queues nothing: what reads it stays as it is.
+  if (options.rebuildDependents) await rebuildDependents(p, catalog, job, done);
   return done;
 }
 
 /**
- * Queues a build of each product that reads this dataset at `latest` and has not yet been built from what
- * it would read now. Once per product, published version and lock: a retried ingest finds the build its
- * first attempt queued instead of queueing another.
+ * Queues a build of each product that reads what this run made new (a dataset's version, a product's
+ * published version) at `latest` and has not yet been built from what it would read now, in build order
+ * (runtime/products/freshness.ts says which wait for others). Once per product, published version and lock:
+ * a retried run finds the build its first attempt queued instead of queueing another, and two upstreams of
+ * one product finishing together queue it once. A build that published nothing new queues nothing.
  */
 export async function rebuildDependents(
   p: Platform,
   catalog: Catalog,
-  job: Exclude<JobMessage, { kind: 'build' }>,
+  job: JobMessage,
   run: Run,
 ): Promise<Run[]> {
+  if (job.kind === 'build' && (run.result?.upToDate || !run.result?.version)) return [];
+  const changed =
+    job.kind === 'build'
+      ? { kind: 'product' as const, name: job.product }
+      : { kind: 'dataset' as const, name: job.dataset };
   const queued: Run[] = [];
-  for (const stale of await staleDependents(p.db, catalog, job.dataset)) {
+  for (const stale of await staleDependents(p.db, catalog, changed, p.store)) {
     const product = stale.entry.product.name;
     const { run: build } = await submitOnce(
       p,
       { kind: 'build', product },
       {
         kind: 'input',
-        detail: { dataset: job.dataset, version: run.result?.version, run: run.id },
+        detail: { [changed.kind]: changed.name, version: run.result?.version, run: run.id },
       },
       `rebuild:${product}:${stale.published?.version ?? 'none'}:${lockFingerprint(stale.lock)}`,
     );
     queued.push(build);
   }
   return queued;
+}
+
+/**
+ * What a failed build leaves alone: the products that read it, directly or through others, are not queued
+ * and keep reading its last published version. Said on the failed run, so whoever looks at it knows.
+ */
+function heldBack(catalog: Catalog, job: JobMessage, options: ExecuteOptions): Record<string, unknown> {
+  if (job.kind !== 'build' || !options.rebuildDependents) return {};
+  const products = downstreamOf(catalog.products, { kind: 'product', name: job.product }, true);
+  return products.length === 0
+    ? {}
+    : {
+        dependentsHeld: {
+          products,
+          reason: `the build of ${job.product} failed; not rebuilt, still reading its last published version: ${products.join(', ')}`,
+        },
+      };
 }
 
 const VISIBILITY_SECONDS = 15 * 60;

@@ -1,11 +1,18 @@
 import { BuildError } from '../errors.ts';
 import { DATASETS_SCHEMA } from '../load/table.ts';
 import type { Database } from '../ports/database.ts';
-import type { LockedInput } from '../publish/manifest.ts';
+import { isLockedUpstream, type LockedInput } from '../publish/manifest.ts';
+import { PRODUCT_ROLE } from '../publish/tables.ts';
 import { ident, literal, qualified } from '../util/sql.ts';
 
-/** The role product SQL runs as (sql/004_runs.sql). */
-export const PRODUCT_ROLE = 'strata_product';
+export { PRODUCT_ROLE };
+
+/** Where a locked input's rows are: a dataset version's table, or a kept product version's. */
+function relationOf(input: LockedInput): { schema: string; table: string } {
+  return isLockedUpstream(input)
+    ? { schema: input.schema, table: input.table }
+    : { schema: DATASETS_SCHEMA, table: input.table };
+}
 
 /** `build_<product>_<run>`: at most 63 bytes, and says whose it is. */
 export function buildSchemaName(product: string, runId: string): string {
@@ -15,11 +22,12 @@ export function buildSchemaName(product: string, runId: string): string {
 /** Gathers statistics for input tables that have none yet, so the product's SQL is planned on facts. */
 export async function analyzeInputs(db: Database, inputs: readonly LockedInput[]): Promise<void> {
   for (const input of inputs) {
+    const { schema, table } = relationOf(input);
     const [row] = await db.query<{ has: boolean }>(
       'SELECT EXISTS (SELECT 1 FROM pg_stats WHERE schemaname = $1 AND tablename = $2) AS has',
-      [DATASETS_SCHEMA, input.table],
+      [schema, table],
     );
-    if (!row?.has) await db.exec(`ANALYZE ${qualified(DATASETS_SCHEMA, input.table)}`);
+    if (!row?.has) await db.exec(`ANALYZE ${qualified(schema, table)}`);
   }
 }
 
@@ -39,10 +47,12 @@ export async function createBuildSchema(
   await db.exec(
     `COMMENT ON SCHEMA ${ident(schema)} IS ${literal(JSON.stringify({ product, runId, createdAt: new Date().toISOString() }))}`,
   );
-  for (const input of inputs)
+  for (const input of inputs) {
+    const from = relationOf(input);
     await db.exec(
-      `CREATE VIEW ${qualified(schema, input.alias)} AS SELECT * FROM ${qualified(DATASETS_SCHEMA, input.table)}`,
+      `CREATE VIEW ${qualified(schema, input.alias)} AS SELECT * FROM ${qualified(from.schema, from.table)}`,
     );
+  }
   await grantBuildSchema(db, schema, inputs);
   await db.exec(`SET search_path TO ${ident(schema)}, public`);
 }
@@ -52,8 +62,10 @@ async function grantBuildSchema(db: Database, schema: string, inputs: readonly L
   await db.exec(`GRANT USAGE, CREATE ON SCHEMA ${ident(schema)} TO ${PRODUCT_ROLE}`);
   await db.exec(`GRANT SELECT ON ALL TABLES IN SCHEMA ${ident(schema)} TO ${PRODUCT_ROLE}`);
   // A table moved into `datasets` from the loading schema missed the schema's default privileges.
+  // (A kept product version's tables were granted when it was kept.)
   for (const input of inputs)
-    await db.exec(`GRANT SELECT ON ${qualified(DATASETS_SCHEMA, input.table)} TO ${PRODUCT_ROLE}`);
+    if (!isLockedUpstream(input))
+      await db.exec(`GRANT SELECT ON ${qualified(DATASETS_SCHEMA, input.table)} TO ${PRODUCT_ROLE}`);
 }
 
 /**

@@ -6,8 +6,9 @@ import { productVersionPrefix } from '../layout/buckets.ts';
 import type { Platform } from '../platform/platform.ts';
 import type { Database } from '../ports/database.ts';
 import { exportOutput, planExports } from '../publish/export.ts';
-import type { LockedInput, Manifest, PublishedFile } from '../publish/manifest.ts';
+import { type LockedInput, lockedName, type Manifest, type PublishedFile } from '../publish/manifest.ts';
 import { publishVersion } from '../publish/publish.ts';
+import { keepVersionTables } from '../publish/tables.ts';
 import { publishQaReport, reportFailedChecks } from '../qa/report.ts';
 import { type JobHooks, step } from '../runs/steps.ts';
 import { timestamp } from '../util/ids.ts';
@@ -128,7 +129,7 @@ async function lockInputs(
 ): Promise<{ inputs: LockedInput[]; upToDate?: { outcome: BuildOutcome; message: string } }> {
   const name = entry.product.name;
   const plan = async () => {
-    const inputs = await planBuild(p.db, entry);
+    const inputs = await planBuild(p.db, entry, p.store);
     await p.runs.setLineage(runId, { inputs });
     const published = options.skipIfPublished ? await publishedLock(p.db, name) : undefined;
     if (published && sameInputs(inputs, published.inputs)) {
@@ -139,12 +140,7 @@ async function lockInputs(
     await analyzeInputs(p.db, inputs);
     return { inputs };
   };
-  return step(
-    hooks,
-    'plan',
-    plan,
-    (r) => r.upToDate?.message ?? r.inputs.map((i) => `${i.dataset}@${i.version}`).join(', '),
-  );
+  return step(hooks, 'plan', plan, (r) => r.upToDate?.message ?? r.inputs.map(lockedName).join(', '));
 }
 
 /**
@@ -280,6 +276,10 @@ async function publishBuild(
   const qa = await timed(timings, 'qaMs', () =>
     publishQaReport(p, { schema, entry, runId, checks, builtAt, version }, hooks),
   );
+  const tables = product.outputs.map((o) => o.table);
+  await timed(timings, 'keepMs', () =>
+    keepVersionTables(p.db, { buildSchema: schema, product: product.name, version, runId, tables }),
+  );
   const manifest: Manifest = {
     product: product.name,
     ...(product.title ? { title: product.title } : {}),
@@ -317,7 +317,7 @@ function keepingTimes(hooks: JobHooks, into: Record<string, number>): JobHooks {
     ...hooks,
     onStep: (s) => {
       if (s.status === 'done' && s.ms !== undefined) into[s.name] = s.ms;
-      hooks.onStep?.(s);
+      return hooks.onStep?.(s);
     },
   };
 }

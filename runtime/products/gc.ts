@@ -1,6 +1,10 @@
+import { isUpstreamInput } from '../catalog/schema.ts';
 import type { Catalog } from '../catalog-files/loader.ts';
 import { LOADING_SCHEMA } from '../load/table.ts';
 import type { Database } from '../ports/database.ts';
+import { isLockedUpstream, type LockedInput } from '../publish/manifest.ts';
+import { isRegistered, newestVersion } from '../publish/registry.ts';
+import { dropKeptVersion, listKeptVersions } from '../publish/tables.ts';
 import { RunRegistry } from '../runs/registry.ts';
 import { ident, qualified } from '../util/sql.ts';
 
@@ -34,7 +38,7 @@ export async function collectBuildSchemas(
   const now = options.now ?? new Date();
   const schemas = await db.query<{ schema: string; comment: string | null }>(
     `SELECT n.nspname AS schema, obj_description(n.oid, 'pg_namespace') AS comment
-     FROM pg_namespace n WHERE n.nspname LIKE 'build\\_%'`,
+     FROM pg_namespace n WHERE n.nspname LIKE 'build\\_%' AND n.nspname NOT LIKE '%@%'`,
   );
   const runIds = schemas.flatMap((r) => commentJson<{ runId: string }>(r.comment).runId ?? []);
   const runs = new Map((await new RunRegistry(db).getMany(runIds)).map((run) => [run.id, run]));
@@ -109,4 +113,56 @@ export async function collectStaleLoads(
     if (!options.dryRun) await db.exec(`DROP TABLE IF EXISTS ${qualified(LOADING_SCHEMA, r.name)}`);
   }
   return stale;
+}
+
+export interface DroppedVersion {
+  readonly schema: string;
+  readonly product: string;
+  readonly version: string;
+  readonly reason: string;
+}
+
+/** The product versions something may still read: pinned in the catalog, or locked by a build running now. */
+async function versionsInUse(db: Database, catalog: Catalog): Promise<Set<string>> {
+  const used = new Set<string>();
+  for (const entry of catalog.products.values())
+    for (const i of Object.values(entry.product.inputs))
+      if (isUpstreamInput(i) && i.version !== 'latest') used.add(`${i.product}@${i.version}`);
+  for (const run of await new RunRegistry(db).list({ kind: 'build', status: 'running', limit: 1000 })) {
+    const inputs = (run.lineage as { inputs?: LockedInput[] } | null)?.inputs ?? [];
+    for (const i of inputs) if (isLockedUpstream(i)) used.add(`${i.product}@${i.version}`);
+  }
+  return used;
+}
+
+/**
+ * Drops the kept tables of product versions nothing reads any more (runtime/publish/tables.ts): a version
+ * superseded by a newer one of its product, pinned by no input of the catalog and locked by no running
+ * build; and tables kept for a publish that never registered its version (its run no longer running).
+ * Only the database's copies go: the published files in the egress bucket stay, for good.
+ */
+export async function collectKeptVersions(
+  db: Database,
+  catalog: Catalog,
+  options: { dryRun?: boolean } = {},
+): Promise<DroppedVersion[]> {
+  const used = await versionsInUse(db, catalog);
+  const runs = new RunRegistry(db);
+  const newest = new Map<string, string | undefined>();
+  const dropped: DroppedVersion[] = [];
+  for (const kept of await listKeptVersions(db)) {
+    const { product, version } = kept;
+    if (!newest.has(product)) newest.set(product, (await newestVersion(db, product))?.version);
+    let reason: string | undefined;
+    if (!(await isRegistered(db, product, version))) {
+      const [run] = await runs.getMany([kept.runId]);
+      if (run?.status !== 'running' && run?.status !== 'queued')
+        reason = 'its publish never registered the version';
+    } else if (newest.get(product) !== version && !used.has(`${product}@${version}`))
+      reason = `superseded by ${newest.get(product)}; nothing pins or reads it`;
+    if (!reason) continue;
+    dropped.push({ schema: kept.schema, product, version, reason });
+    if (!options.dryRun) await dropKeptVersion(db, kept.schema);
+  }
+  return dropped;
 }

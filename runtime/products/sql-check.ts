@@ -1,11 +1,18 @@
 import { randomBytes } from 'node:crypto';
-import type { Dataset, ProductEntry } from '../catalog/schema.ts';
+import {
+  type Dataset,
+  isUpstreamInput,
+  outputName,
+  type ProductEntry,
+  type UpstreamInput,
+} from '../catalog/schema.ts';
 import { type Catalog, formatPath, locateInFile } from '../catalog-files/loader.ts';
 import { splitStatements } from '../db/split-statements.ts';
 import type { CatalogIssue, CatalogSubject } from '../errors.ts';
 import { createTableSQL } from '../load/table.ts';
 import type { Database } from '../ports/database.ts';
-import { ident } from '../util/sql.ts';
+import { newestKeptTable } from '../publish/tables.ts';
+import { ident, qualified } from '../util/sql.ts';
 import { sqlPosition } from '../util/sql-position.ts';
 import { runCheck } from './checks.ts';
 
@@ -37,12 +44,20 @@ function dbMessage(e: unknown): string {
   return `${String(message ?? e)}${hint ? ` (${String(hint)})` : ''}`;
 }
 
+/** The table an upstream input's output is made from, in its product's catalog entry. */
+function outputTable(catalog: Catalog, input: UpstreamInput): string {
+  const outputs = catalog.products.get(input.product)?.product.outputs ?? [];
+  return outputs.find((o) => outputName(o) === input.output)?.table ?? input.output;
+}
+
 /**
  * Checks a product's SQL with PostgreSQL's own parser and planner, on nothing: its steps run in order against
  * empty stand-ins of its inputs in a throwaway schema, so a step that reads an earlier step's table finds
  * it; then its checks' queries and its outputs' tables and columns. All of it in one transaction that is
  * always rolled back. Returns the problems with file, line and column: the first failing statement (what
- * follows it would only fail for want of it), and every check and output that does not run.
+ * follows it would only fail for want of it), and every check and output that does not run. An input read
+ * from another product stands in with the columns of its newest version kept in this database; a product
+ * reading one with none yet is not checked (its columns are known only once it is built).
  */
 export async function checkProductSql(
   db: Database,
@@ -65,6 +80,14 @@ export async function checkProductSql(
     await db.transaction(async () => {
       await db.exec(`CREATE SCHEMA ${ident(schema)}`);
       for (const [alias, input] of Object.entries(product.inputs)) {
+        if (isUpstreamInput(input)) {
+          const kept = await newestKeptTable(db, input.product, outputTable(catalog, input));
+          if (!kept) throw new RollBack(); // nothing to stand in for it yet: see below
+          await db.exec(
+            `CREATE TABLE ${qualified(schema, alias)} AS SELECT * FROM ${qualified(kept.schema, kept.table)} LIMIT 0`,
+          );
+          continue;
+        }
         const dataset = catalog.datasets.get(input.dataset);
         if (dataset) await db.exec(createTableSQL(standIn(dataset), alias, schema));
       }

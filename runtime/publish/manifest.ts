@@ -9,7 +9,7 @@ import type { CheckResult } from '../errors.ts';
  */
 
 /** One input of a build, resolved to an exact dataset version: a line of the build's lock. */
-export const LockedInput = z.object({
+export const LockedDataset = z.object({
   alias: z.string(),
   dataset: z.string(),
   /** What the product asked for: `latest` or a pinned version id. */
@@ -19,7 +19,34 @@ export const LockedInput = z.object({
   table: z.string(),
   rows: z.number(),
 });
+export type LockedDataset = z.infer<typeof LockedDataset>;
+
+/** One input of a build resolved to an output of an exact published version of another product. */
+export const LockedUpstream = z.object({
+  alias: z.string(),
+  product: z.string(),
+  output: z.string(),
+  requested: z.string(),
+  version: z.string(),
+  /** The sha256 of that version's manifest: the whole of what it published. */
+  sha256: z.string(),
+  /** Where the version's tables are kept in the database (runtime/publish/tables.ts). */
+  schema: z.string(),
+  table: z.string(),
+  rows: z.number(),
+});
+export type LockedUpstream = z.infer<typeof LockedUpstream>;
+
+// The upstream shape first: a dataset line has no `product`, and an upstream line parsed as a dataset
+// would fail on its missing `dataset` anyway.
+export const LockedInput = z.union([LockedUpstream, LockedDataset]);
 export type LockedInput = z.infer<typeof LockedInput>;
+
+export const isLockedUpstream = (i: LockedInput): i is LockedUpstream => 'product' in i;
+
+/** How a line of a lock is named to people: `counties@<version>`, `ward_population/wards@<version>`. */
+export const lockedName = (i: LockedInput): string =>
+  isLockedUpstream(i) ? `${i.product}/${i.output}@${i.version}` : `${i.dataset}@${i.version}`;
 
 /** The manifest's record of a published file. */
 export const PublishedFile = z.object({

@@ -1,9 +1,10 @@
+import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { NotFoundError } from '../errors.ts';
 import { FlatGeobufFile } from '../features/flatgeobuf.ts';
 import { manifestKey } from '../layout/buckets.ts';
-import type { ObjectStore } from '../ports/object-store.ts';
-import type { LatestPointer, Manifest } from './manifest.ts';
+import { type ObjectStore, readText } from '../ports/object-store.ts';
+import { type LatestPointer, Manifest, parsePublished } from './manifest.ts';
 import { listProductVersions, readLatest, readManifestAt } from './versions.ts';
 
 /**
@@ -56,4 +57,30 @@ export class PublishedReader {
     }
     return file;
   }
+}
+
+/** One published version read exactly: its manifest, and the sha256 of the manifest's bytes as published. */
+export interface PublishedVersion {
+  readonly manifest: Manifest;
+  readonly key: string;
+  readonly sha256: string;
+}
+
+/**
+ * The published version `version` (or the one `latest` points at now) of a product, for a build that reads
+ * it: NotFoundError when there is none. Read afresh, not cached: a lock is made once per build.
+ */
+export async function readPublishedVersion(
+  store: ObjectStore,
+  product: string,
+  version: string,
+): Promise<PublishedVersion> {
+  const v = version === 'latest' ? (await readLatest(store, product))?.version : version;
+  if (!v) throw new NotFoundError(`product "${product}" has published no version yet`);
+  const key = manifestKey(product, v);
+  if (!(await store.exists('egress', key)))
+    throw new NotFoundError(`product "${product}" has no version "${v}"`);
+  const text = await readText(store, 'egress', key);
+  const manifest = parsePublished(Manifest, JSON.parse(text), key);
+  return { manifest, key, sha256: createHash('sha256').update(text).digest('hex') };
 }

@@ -35,3 +35,12 @@ export async function newestVersion(db: Queryable, product: string): Promise<Reg
   );
   return row ? { version: row.version, runId: row.run_id } : undefined;
 }
+
+/** Whether a product version is registered (a publish that failed before its manifest took it back). */
+export async function isRegistered(db: Queryable, product: string, version: string): Promise<boolean> {
+  const rows = await db.query('SELECT 1 FROM strata.product_versions WHERE product = $1 AND version = $2', [
+    product,
+    version,
+  ]);
+  return rows.length > 0;
+}

@@ -13,10 +13,14 @@ export interface StepEvent {
   readonly detail?: string;
 }
 
-/** What a job tells whoever watches it (a progress bar, a log). All optional. */
+/**
+ * What a job tells whoever watches it (a progress bar, a log). All optional. A step's hook may return a
+ * promise, which the step waits for: a watcher can act between two steps (a test publishes an upstream
+ * product between a build's plan and its SQL).
+ */
 export interface JobHooks {
   readonly onLoadProgress?: (p: LoadProgress) => void;
-  readonly onStep?: (step: StepEvent) => void;
+  readonly onStep?: (step: StepEvent) => void | Promise<void>;
 }
 
 /** What a job's own work leaves on its run. */
@@ -35,11 +39,11 @@ export async function step<T>(
   work: () => Promise<T>,
   describe?: (result: T) => string | undefined,
 ): Promise<T> {
-  hooks.onStep?.({ name, status: 'start' });
+  await hooks.onStep?.({ name, status: 'start' });
   const started = Date.now();
   const result = await work();
   const detail = describe?.(result);
-  hooks.onStep?.({
+  await hooks.onStep?.({
     name,
     status: 'done',
     ms: Date.now() - started,

@@ -73,7 +73,7 @@ describe.each(engines())('builds and publishing on $name', (engine) => {
     expect(run.error).toBeNull();
     expect(run.status).toBe('succeeded');
     const manifest = await readManifest(p.store, 'county_places');
-    expect(manifest.inputs.map((i) => [i.alias, i.dataset, i.rows])).toEqual([
+    expect(manifest.inputs.map((i) => [i.alias, 'dataset' in i ? i.dataset : i.product, i.rows])).toEqual([
       ['counties', 'us_counties', 3231],
       ['places', 'world_places', files.placeCount],
     ]);

@@ -1,5 +1,5 @@
 import { html } from 'hono/html';
-import type { ProductEntry } from '../../catalog/schema.ts';
+import { isUpstreamInput, type ProductEntry } from '../../catalog/schema.ts';
 import type { LatestPointer, Manifest } from '../../publish/manifest.ts';
 import { count } from '../../qa/format.ts';
 import { badge, bytes, span, when } from '../format.ts';
@@ -122,7 +122,7 @@ ${p.description ? html`<p>${p.description}</p>` : ''}
 <dt>Freshness</dt><dd>${freshnessBadge(row.freshness)}${row.freshness.ageSeconds !== null ? html` latest version ${span(row.freshness.ageSeconds * 1000)} old` : ''}</dd>
 <dt>Schedule</dt><dd>${scheduleText(p.schedule, row.freshness)}</dd>
 <dt>Latest version</dt><dd>${row.latest ? html`<code>${row.latest.version}</code>, published ${when(row.latest.publishedAt)}` : 'none yet'}</dd>
-<dt>Reads</dt><dd>${Object.values(p.inputs).map((input, i) => html`${i > 0 ? ', ' : ''}<a href="${to(v, `/datasets/${input.dataset}`)}">${input.dataset}</a> at <code>${input.version}</code>`)}</dd>
+<dt>Reads</dt><dd>${Object.values(p.inputs).map((input, i) => html`${i > 0 ? ', ' : ''}${isUpstreamInput(input) ? html`<a href="${to(v, `/products/${input.product}`)}">${input.product}</a> (${input.output})` : html`<a href="${to(v, `/datasets/${input.dataset}`)}">${input.dataset}</a>`} at <code>${input.version}</code>`)}</dd>
 </dl>
 <h2>Versions</h2>
 ${

@@ -1,6 +1,6 @@
 import { type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
-import type { Manifest as PublishedManifest } from '../../publish/manifest.ts';
+import { isLockedUpstream, type Manifest as PublishedManifest } from '../../publish/manifest.ts';
 import type { PublishedReader } from '../../publish/reader.ts';
 import type { AppDeps, AppEnv, Principal } from '../../web/context.ts';
 import { type Door, link } from '../../web/door.ts';
@@ -36,7 +36,9 @@ interface ProductRoutes {
  * (counted in `hiddenInputs`), so lineage never leaks a dataset's name.
  */
 function manifestFor(m: PublishedManifest, p: Principal, door: Door) {
-  const inputs = m.inputs.filter((i) => p.scopes.sees('datasets', i.dataset));
+  const inputs = m.inputs.filter((i) =>
+    isLockedUpstream(i) ? p.scopes.sees('products', i.product) : p.scopes.sees('datasets', i.dataset),
+  );
   const version = `/products/${m.product}/versions/${m.version}`;
   return {
     ...m,

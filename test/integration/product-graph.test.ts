@@ -1,0 +1,207 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parse as parseCsv } from 'csv-parse/sync';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Catalog } from '../../runtime/catalog-files/loader.ts';
+import { buildGraph } from '../../runtime/jobs/build-graph.ts';
+import { executeJob } from '../../runtime/jobs/execute.ts';
+import { runIngest } from '../../runtime/jobs/ingest.ts';
+import { submit } from '../../runtime/jobs/submit.ts';
+import { readText } from '../../runtime/ports/object-store.ts';
+import { buildProduct } from '../../runtime/products/build.ts';
+import { collectKeptVersions } from '../../runtime/products/gc.ts';
+import { isLockedUpstream, type LockedInput } from '../../runtime/publish/manifest.ts';
+import { listKeptVersions, productVersionSchema } from '../../runtime/publish/tables.ts';
+import { readLatest, readManifest } from '../../runtime/publish/versions.ts';
+import type { Run } from '../../runtime/runs/schema.ts';
+import { writeCatalog } from '../helpers/catalog.ts';
+import { engines, type TestPlatform, testPlatform } from '../helpers/engines.ts';
+import { GRAPH } from '../helpers/product-graph.ts';
+
+describe.each(engines())('products that read products on $name', (engine) => {
+  let p: TestPlatform;
+  let catalog: Catalog;
+  let sent = 0;
+  const ingest = async (body: string) => {
+    const path = join(p.dir, `${++sent}-counts.csv`);
+    await writeFile(path, body);
+    return runIngest(p, catalog, {
+      dataset: 'counts',
+      path,
+      filename: `${sent}-counts.csv`,
+      origin: { kind: 'file', from: path },
+    });
+  };
+  /** The rows of a product's published CSV output, as `k=n` sorted. */
+  const published = async (product: string, version = 'latest') => {
+    const m = await readManifest(p.store, product, version);
+    const rows = parseCsv(await readText(p.store, 'egress', m.outputs[0]!.key), { columns: true }) as {
+      k: string;
+      n: string;
+    }[];
+    return rows.map((r) => `${r.k}=${r.n}`).sort();
+  };
+  /**
+   * Works the queue as a serve worker does (following new versions to what reads them) until it is empty;
+   * returns each build taken, as `product:status`, in order.
+   */
+  const work = async (rebuildDependents = true) => {
+    const taken: string[] = [];
+    for (;;) {
+      const [got] = await p.queue.receive(1, 60);
+      if (!got) return taken;
+      const run = await executeJob(p, catalog, got.job, {}, { rebuildDependents });
+      await p.queue.delete(got.receipt);
+      if (got.job.kind === 'build') taken.push(`${got.job.product}:${run.status}`);
+    }
+  };
+  const sendCounts = async (body: string) => {
+    const path = join(p.dir, `${++sent}-counts.csv`);
+    await writeFile(path, body);
+    await submit(
+      p,
+      { kind: 'ingest', dataset: 'counts', source: { path }, filename: 'counts.csv' },
+      { kind: 'cli' },
+    );
+  };
+  const upstreamOf = (inputs: readonly LockedInput[]) =>
+    inputs.filter(isLockedUpstream).map((i) => `${i.alias}=${i.product}/${i.output}@${i.version}`);
+
+  beforeAll(async () => {
+    p = await testPlatform(engine);
+    catalog = await writeCatalog(join(p.dir, 'catalog'), GRAPH);
+  });
+  afterAll(async () => p?.close());
+
+  it('builds a diamond downstream in order, each product once, each reading the versions just published', async () => {
+    // Prepare
+    await ingest('k,n\na,1\nb,2\n');
+    const order: string[] = [];
+    // Act
+    const steps = await buildGraph(p, catalog, 'base', {
+      direction: 'downstream',
+      trigger: { kind: 'cli' },
+      onBuild: (product) => order.push(product),
+    });
+    // Assess
+    expect(steps.map((s) => [s.product, s.status])).toEqual([
+      ['base', 'built'],
+      ['left', 'built'],
+      ['reader', 'built'],
+      ['right', 'built'],
+      ['top', 'built'],
+    ]);
+    expect(order).toEqual(['base', 'left', 'reader', 'right', 'top']);
+    expect(await published('top')).toEqual(['a=5', 'b=10']);
+    const version = async (product: string) => (await readLatest(p.store, product))!.version;
+    const top = await readManifest(p.store, 'top');
+    expect(upstreamOf(top.inputs)).toEqual([
+      `l=left/l@${await version('left')}`,
+      `r=right/r@${await version('right')}`,
+    ]);
+    const left = await readManifest(p.store, 'left');
+    expect(upstreamOf(left.inputs)).toEqual([`t=base/totals@${await version('base')}`]);
+    // The lineage names the upstream version's manifest by its hash, as a dataset version by its bytes'.
+    expect(left.inputs[0]!.sha256).toMatch(/^[0-9a-f]{64}$/);
+    // Each published version's tables stay, readable, in a schema of its own.
+    const kept = await p.db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM ${`"${productVersionSchema('base', await version('base'))}"`}.totals`,
+    );
+    expect(kept[0]!.n).toBe(2);
+  });
+
+  it('reads the upstream version its lock names, though the upstream publishes again during the build', async () => {
+    // Prepare: base is built from counts as they are; counts then moves on, so a build of base now differs.
+    await ingest('k,n\na,1\nb,2\nc,3\n');
+    const before = (await readLatest(p.store, 'base'))!.version;
+    expect((await readManifest(p.store, 'base')).outputs[0]!.rows).toBe(2);
+    const again = await submit(p, { kind: 'build', product: 'base' }, { kind: 'cli' });
+    let republished: Run | undefined;
+    const reader = await submit(p, { kind: 'build', product: 'reader' }, { kind: 'cli' });
+    // Act: between the reader's plan and its SQL, base publishes a new version (on a connection of its own
+    // where the engine has one).
+    await p.runs.start(reader.id);
+    const outcome = await buildProduct(p, catalog, 'reader', reader.id, {
+      onStep: async (s) => {
+        if (s.name !== 'plan' || s.status !== 'done') return;
+        republished = await p.db.beside(() =>
+          executeJob(p, catalog, { kind: 'build', product: 'base', runId: again.id }),
+        );
+      },
+    });
+    await p.runs.succeed(reader.id, outcome.result, outcome.lineage);
+    // Assess
+    expect(republished?.status).toBe('succeeded');
+    const after = (await readLatest(p.store, 'base'))!.version;
+    expect(after).not.toBe(before);
+    expect(await published('base')).toEqual(['a=1', 'b=2', 'c=3']);
+    const m = await readManifest(p.store, 'reader');
+    expect(upstreamOf(m.inputs)).toEqual([`t=base/totals@${before}`]);
+    expect(await published('reader')).toEqual(['a=1', 'b=2']);
+  });
+
+  it('follows a new dataset version down the graph: each product once, in order, the diamond last', async () => {
+    // Prepare: nothing left over on the queue from the builds above.
+    await work(false);
+    await sendCounts('k,n\na,1\nb,2\nc,3\nd,4\n');
+    // Act
+    const taken = await work();
+    // Assess: left, reader and right only once base published; top once, after both of its inputs.
+    expect(taken[0]).toBe('base:succeeded');
+    expect(taken.slice(1, 4).sort()).toEqual(['left:succeeded', 'reader:succeeded', 'right:succeeded']);
+    expect(taken.slice(4)).toEqual(['top:succeeded']);
+    expect(await published('top')).toEqual(['a=5', 'b=10', 'c=15', 'd=20']);
+  });
+
+  it('leaves what reads a failed build alone, and says so on the failed run', async () => {
+    // Prepare
+    const topBefore = (await readLatest(p.store, 'top'))!.version;
+    await sendCounts('k,n\na,1\nb,99\n');
+    // Act
+    const taken = await work();
+    // Assess
+    expect(taken[0]).toBe('base:succeeded');
+    expect(taken.slice(1).sort()).toEqual(['left:succeeded', 'reader:succeeded', 'right:failed']);
+    expect((await readLatest(p.store, 'top'))!.version).toBe(topBefore);
+    const [failed] = await p.runs.list({ kind: 'build', target: 'right', status: 'failed', limit: 1 });
+    expect(failed?.error?.dependentsHeld).toEqual({
+      products: ['top'],
+      reason: 'the build of right failed; not rebuilt, still reading its last published version: top',
+    });
+  });
+
+  it('queues nothing when an upstream published nothing new', async () => {
+    // The same bytes again make no new version of counts: base is not stale, and nothing after it moves.
+    await sendCounts('k,n\na,1\nb,99\n');
+    expect(await work()).toEqual([]);
+  });
+
+  it('gc drops the kept tables of superseded versions nothing reads, keeps the newest, and leaves the files', async () => {
+    // Prepare: base has published several versions by now, each with its tables kept.
+    const kept = async () =>
+      (await listKeptVersions(p.db)).filter((k) => k.product === 'base').map((k) => k.version);
+    const newest = (await readLatest(p.store, 'base'))!.version;
+    const before = await kept();
+    expect(before.length).toBeGreaterThan(2);
+    // Act
+    const dropped = await collectKeptVersions(p.db, catalog);
+    // Assess
+    expect(await kept()).toEqual([newest]);
+    expect(
+      dropped
+        .filter((d) => d.product === 'base')
+        .map((d) => d.version)
+        .sort(),
+    ).toEqual(before.filter((v) => v !== newest).sort());
+    expect(dropped[0]!.reason).toMatch(/^superseded by \S+; nothing pins or reads it$/);
+    // The published files stay: the oldest version's manifest and output are still there to read.
+    const oldest = before.sort()[0]!;
+    expect((await published('base', oldest)).length).toBe(2);
+    // What reads base still builds from the version kept.
+    expect(
+      (await buildGraph(p, catalog, 'reader', { direction: 'downstream', trigger: { kind: 'cli' } }))[0],
+    ).toMatchObject({
+      status: 'built',
+    });
+  });
+});
