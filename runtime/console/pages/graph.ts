@@ -111,7 +111,7 @@ function table(v: View, g: LineageGraph): Html {
 
 export function graphPage(v: View, g: LineageGraph): Html {
   return html`<h1>Lineage</h1>
-<p>What each product reads, from the datasets on the left to what is built from them on the right. A box's colour is its freshness, a red outline a last run that failed; each box opens its page.</p>
+<p>What each product reads, from the datasets on the left to what is built from them on the right. A box's colour is its freshness (a product is never fresher than a product it reads), a dashed red outline a last run that failed; each box opens its page.</p>
 ${g.runsUnavailable ? html`<div class="notice" role="status">${g.runsUnavailable}</div>` : ''}
 <ul class="legend" aria-label="What the colours say">
 <li><span class="swatch g-ok" aria-hidden="true"></span>on time, or a dataset with a current version</li>

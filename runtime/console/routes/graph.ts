@@ -1,3 +1,5 @@
+import { nodeId, topologicalOrder } from '../../catalog/graph.ts';
+import { isUpstreamInput } from '../../catalog/schema.ts';
 import type { Catalog } from '../../catalog-files/loader.ts';
 import type { Run } from '../../runs/schema.ts';
 import { type GraphEdge, type GraphNode, graphPage, type LineageGraph } from '../pages/graph.ts';
@@ -9,8 +11,8 @@ import { productRows } from './products.ts';
 /** Enough recent runs to find the last of every dataset and product of a catalog in one read. */
 const RECENT_RUNS = 500;
 
-const datasetId = (name: string) => `dataset:${name}`;
-const productId = (name: string) => `product:${name}`;
+const datasetId = (name: string) => nodeId({ kind: 'dataset', name });
+const productId = (name: string) => nodeId({ kind: 'product', name });
 
 /** The last run of each dataset (ingest, load, fetch) and product (build), by node id; newest first in. */
 function lastRuns(runs: readonly Run[]): Map<string, Run> {
@@ -20,6 +22,41 @@ function lastRuns(runs: readonly Run[]): Map<string, Run> {
     if (!last.has(id)) last.set(id, r);
   }
   return last;
+}
+
+/** Each input of each product as an edge from what it reads (a dataset, or another product's output). */
+function inputEdges(catalog: Catalog): GraphEdge[] {
+  return [...catalog.products.values()].flatMap(({ product }) =>
+    Object.entries(product.inputs).map(([input, i]) => ({
+      from: isUpstreamInput(i) ? productId(i.product) : datasetId(i.dataset),
+      to: productId(product.name),
+      input: isUpstreamInput(i) ? `${input} (${i.output})` : input,
+      version: i.version,
+    })),
+  );
+}
+
+/**
+ * A product's freshness as the console shows it, bounded by what it reads: a product on time that reads a
+ * late one is late too, and says which (its newest version was built from data that is behind).
+ */
+function boundedStates(catalog: Catalog, products: readonly ProductRow[]): Map<string, GraphNode['state']> {
+  const rows = new Map(products.map((p) => [p.entry.product.name, p]));
+  const states = new Map<string, GraphNode['state']>();
+  for (const name of topologicalOrder(catalog.products, rows.keys())) {
+    const own = rows.get(name)!.freshness.state;
+    const late = Object.values(catalog.products.get(name)!.product.inputs)
+      .filter(isUpstreamInput)
+      .map((i) => i.product)
+      .filter((u) => states.get(u)?.tone === 'bad');
+    states.set(
+      name,
+      own !== 'late' && late.length > 0
+        ? { label: `late: reads ${late.join(', ')}`, tone: 'bad' }
+        : { label: own, tone: FRESH_TONE[own] },
+    );
+  }
+  return states;
 }
 
 /** The catalog's datasets and products with their inputs, freshness and last runs. */
@@ -34,6 +71,7 @@ export function lineageGraph(
     const r = last.get(id);
     return r ? { run: { id: r.id, status: r.status } } : {};
   };
+  const states = boundedStates(catalog, products);
   const nodes: GraphNode[] = [
     ...datasets.map((d) => ({
       id: datasetId(d.name),
@@ -50,19 +88,11 @@ export function lineageGraph(
       kind: 'product' as const,
       name: p.entry.product.name,
       ...(p.latest ? { version: p.latest.version } : {}),
-      state: { label: p.freshness.state, tone: FRESH_TONE[p.freshness.state] },
+      state: states.get(p.entry.product.name)!,
       ...run(productId(p.entry.product.name)),
     })),
   ];
-  const edges: GraphEdge[] = [...catalog.products.values()].flatMap(({ product }) =>
-    Object.entries(product.inputs).map(([input, i]) => ({
-      from: datasetId(i.dataset),
-      to: productId(product.name),
-      input,
-      version: i.version,
-    })),
-  );
-  return { nodes, edges };
+  return { nodes, edges: inputEdges(catalog) };
 }
 
 /** The lineage graph: datasets and products as boxes, inputs as arrows (runs need the database; the rest does not). */
