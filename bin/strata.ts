@@ -16,6 +16,7 @@ import { type GlobalOptions, openCatalog, withPlatform } from './cli/context.ts'
 import { registerCoreCommands, runCoreServer } from './cli/core-commands.ts';
 import { registerCostCommands } from './cli/cost-commands.ts';
 import { currentUser, registerDatasetsCommands } from './cli/datasets-commands.ts';
+import { registerDbCommands } from './cli/db-commands.ts';
 import { registerLineageCommand } from './cli/graph-commands.ts';
 import { EXIT, loadProgressBar, printJson, printTable, reportError, say } from './cli/output.ts';
 import { registerPartnersCommands } from './cli/partners-commands.ts';
@@ -203,6 +204,7 @@ registerRunsCommands(program, globals, action);
 registerQaCommands(program, globals, action);
 registerDatasetsCommands(program, globals, action);
 registerReceiptsCommands(program, globals, action);
+registerDbCommands(program, globals, action);
 
 program
   .command('serve')

@@ -25,6 +25,9 @@ export const RUNTIME_ROOMS = [
   'triggers',
   'aws',
   'jobs',
+  // a database made again from the buckets: it uses the pipeline's steps and stores below, and a job above
+  // may run it (on AWS, as a task)
+  'rebuild',
   'products',
   'qa',
   'publish',

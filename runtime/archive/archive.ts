@@ -74,11 +74,17 @@ const VERSION_COLUMNS = `dataset, version, sha256, size, filename, origin,
   to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS received_at, archive_key`;
 
 async function register(db: Queryable, v: DatasetVersion): Promise<void> {
-  await db.query(
+  await registerArchivedVersion(db, v);
+}
+
+/** Registers a version the archive holds (a database rebuild); true when the database did not know it. */
+export async function registerArchivedVersion(db: Queryable, v: DatasetVersion): Promise<boolean> {
+  const rows = await db.query(
     `INSERT INTO strata.dataset_versions (dataset, version, sha256, size, filename, origin, received_at, archive_key)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING RETURNING version`,
     [v.dataset, v.version, v.sha256, v.size, v.filename, JSON.stringify(v.origin), v.receivedAt, v.key],
   );
+  return rows.length > 0;
 }
 
 /**

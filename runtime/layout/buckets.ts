@@ -18,6 +18,10 @@
  *   quarantine/<dataset>/<id>/judged/<time>.json    the receipt of each refusal under a changed contract
  *   quarantine/<dataset>/<id>/release.json          an operator's release, written once
  *   runs/<run id>/qa.html, qa.json                  the QA report of a build that failed its checks
+ *   published/<product>/<version>.json              a product version's registration and the run that made
+ *                                                   it, written once as it is published: what a rebuilt
+ *                                                   database registers it again from (the manifest alone
+ *                                                   serves for versions published before these were kept)
  *
  * egress — what is published, read by partners:
  *   products/<product>/<version>/<output>.<ext>     the outputs of a product version
@@ -25,6 +29,9 @@
  *   products/<product>/<version>/qa.html, qa.json   the version's QA report
  *   products/<product>/<version>/qa-rows/<out>.tsv  the output's row keys, for the next version's diff
  *   products/<product>/latest.json                  written last, once every object of the version is in place
+ *
+ * Together the archive and egress are the platform's record: `strata db rebuild` makes a database again from
+ * them alone (versions, current pointers and their history, quarantine, product versions and their runs).
  *
  * A version id never contains a slash, and `events`, `received` are not version ids, so every folder of
  * `datasets/<dataset>/` is told apart by its name alone.
@@ -65,7 +72,10 @@ export const uploadKey = (partner: string, dataset: string, uploadId: string) =>
 /** The name that makes bytes a version, written last. */
 export const METADATA = 'metadata.json';
 
-export const datasetPrefix = (dataset: string) => `datasets/${dataset}/`;
+export const DATASETS = 'datasets/';
+export const datasetPrefix = (dataset: string) => `${DATASETS}${dataset}/`;
+/** The dataset a key of the archive's `datasets/` or `quarantine/` folders belongs to; undefined for others. */
+export const datasetOfKey = (key: string) => /^(?:datasets|quarantine)\/([^/]+)\//.exec(key)?.[1];
 export const versionPrefix = (dataset: string, version: string) => `${datasetPrefix(dataset)}${version}/`;
 export const versionFileKey = (dataset: string, version: string, filename: string) =>
   `${versionPrefix(dataset, version)}${filename}`;
@@ -165,9 +175,20 @@ export const failedQaKeys = (runId: string) => ({
   json: `runs/${runId}/qa.json`,
 });
 
+// archive: product versions' registrations
+
+export const PUBLISHED = 'published/';
+export const publishedPrefix = (product?: string) => (product ? `${PUBLISHED}${product}/` : PUBLISHED);
+export const publishedRecordKey = (product: string, version: string) =>
+  `${publishedPrefix(product)}${version}.json`;
+
 // egress: product versions
 
-export const productPrefix = (product: string) => `products/${product}/`;
+export const PRODUCTS = 'products/';
+/** The product a key of the egress bucket belongs to; undefined for any other key. */
+export const productOfKey = (key: string) => /^products\/([^/]+)\//.exec(key)?.[1];
+
+export const productPrefix = (product: string) => `${PRODUCTS}${product}/`;
 export const productVersionPrefix = (product: string, version: string) =>
   `${productPrefix(product)}${version}/`;
 export const latestKey = (product: string) => `${productPrefix(product)}latest.json`;

@@ -4,7 +4,7 @@ import { announcePublished, type FederationRecord } from '../federation/announce
 import { latestKey, manifestKey as manifestKeyOf } from '../layout/buckets.ts';
 import type { Platform } from '../platform/platform.ts';
 import { type LatestPointer, type Manifest, manifestJson } from './manifest.ts';
-import { registerVersion, unregisterVersion } from './registry.ts';
+import { recordPublished, registerVersion, unregisterVersion } from './registry.ts';
 
 export interface Publication {
   readonly manifestKey: string;
@@ -27,21 +27,33 @@ export async function publishVersion(
   const { product, version, runId } = manifest;
   const manifestKey = manifestKeyOf(product, version);
   const bytes = manifestJson(manifest);
+  const publishedAt = new Date().toISOString();
   // Registered before its manifest makes it a version: if the database is gone now, nothing is visible;
   // if the manifest cannot be written, the registration is taken back.
-  await registerVersion(p.db, { product, version, runId, manifestKey });
+  await registerVersion(p.db, { product, version, runId, manifestKey, publishedAt });
   try {
     await p.store.put('egress', manifestKey, bytes, { contentType: 'application/json' });
   } catch (e) {
     await unregisterVersion(p.db, product, version);
     throw e;
   }
-  const pointer: LatestPointer = {
+  // The registration in the archive too, before `latest` moves, so a rebuilt database knows the run.
+  const run = await p.runs.get(runId);
+  await recordPublished(p.store, {
     product,
     version,
-    manifest: manifestKey,
-    publishedAt: new Date().toISOString(),
-  };
+    runId,
+    manifestKey,
+    publishedAt,
+    run: {
+      trigger: run.trigger,
+      createdAt: run.createdAt,
+      startedAt: run.startedAt,
+      attempts: run.attempts,
+      catalogSha256: run.catalogSha256,
+    },
+  });
+  const pointer: LatestPointer = { product, version, manifest: manifestKey, publishedAt };
   await p.store.put('egress', latestKey(product), `${JSON.stringify(pointer, null, 2)}\n`, {
     contentType: 'application/json',
     replace: true,

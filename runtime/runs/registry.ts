@@ -355,6 +355,56 @@ export class RunRegistry {
     return toRun(rows[0]);
   }
 
+  /**
+   * Records again a run that succeeded, as the buckets remember it (a database rebuild): the run that made a
+   * published version, with its lineage. Its attempts and cost were the lost database's alone, so the run
+   * has no attempt records and no ledger. A run the database knows is left as it is; true when added.
+   */
+  async restoreSucceeded(run: {
+    id: string;
+    kind: RunKind;
+    target: string;
+    trigger: Trigger;
+    attempts: number;
+    createdAt: string;
+    startedAt: string | null;
+    finishedAt: string;
+    lineage: Record<string, unknown>;
+    result: Record<string, unknown>;
+    catalogSha256: string | null;
+  }): Promise<boolean> {
+    const rows = await this.db.query<{ id: string }>(
+      `INSERT INTO strata.runs (id, kind, target, trigger, status, attempts, created_at, started_at, finished_at,
+         lineage, result, catalog_sha256)
+       VALUES ($1, $2, $3, $4::jsonb, 'succeeded', $5, $6, $7, $8, $9::jsonb, $10::jsonb, $11)
+       ON CONFLICT (id) DO NOTHING RETURNING id`,
+      [
+        run.id,
+        run.kind,
+        run.target,
+        JSON.stringify(run.trigger),
+        run.attempts,
+        run.createdAt,
+        run.startedAt,
+        run.finishedAt,
+        JSON.stringify(run.lineage),
+        JSON.stringify(run.result),
+        run.catalogSha256,
+      ],
+    );
+    return rows.length > 0;
+  }
+
+  /** How many runs the database holds, and how many of them have not finished (queued, running, interrupted). */
+  async counts(): Promise<{ runs: number; unfinished: number }> {
+    const [row] = await this.db.query<{ runs: string; unfinished: string }>(
+      `SELECT count(*)::text AS runs,
+         count(*) FILTER (WHERE status IN ('queued', 'running', 'interrupted'))::text AS unfinished
+       FROM strata.runs`,
+    );
+    return { runs: Number(row?.runs ?? 0), unfinished: Number(row?.unfinished ?? 0) };
+  }
+
   /** The newest run started by an upload of this ingress key (how an upload's receipt is found). */
   async findByUploadKey(key: string): Promise<Run | undefined> {
     const rows = await this.db.query<RunRow>(

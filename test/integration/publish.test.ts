@@ -5,7 +5,7 @@ import { submit } from '../../runtime/jobs/submit.ts';
 import { type ObjectStore, readText } from '../../runtime/ports/object-store.ts';
 import { type Manifest, manifestJson } from '../../runtime/publish/manifest.ts';
 import { publishVersion } from '../../runtime/publish/publish.ts';
-import { newestVersion } from '../../runtime/publish/registry.ts';
+import { newestVersion, publishedRecords } from '../../runtime/publish/registry.ts';
 import { listProductVersions, readLatest } from '../../runtime/publish/versions.ts';
 import { engines, type TestPlatform, testPlatform } from '../helpers/engines.ts';
 
@@ -90,5 +90,27 @@ describe.each(engines())('publishing a version on $name', (engine) => {
       status: 'skipped',
       reason: 'this deployment has no core to report to',
     });
+    // The registration is in the archive too, written once, for a database made again from the buckets.
+    expect(await publishedRecords(p.store, 'places')).toEqual(
+      new Map([
+        [
+          m.version,
+          {
+            product: 'places',
+            version: m.version,
+            runId: run.id,
+            manifestKey: published.manifestKey,
+            publishedAt: published.pointer.publishedAt,
+            run: {
+              trigger: { kind: 'cli' },
+              createdAt: run.createdAt,
+              startedAt: null,
+              attempts: 0,
+              catalogSha256: null,
+            },
+          },
+        ],
+      ]),
+    );
   });
 });

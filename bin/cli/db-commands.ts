@@ -1,0 +1,53 @@
+import type { Command } from 'commander';
+import { type RebuildReport, rebuildDatabase } from '../../runtime/rebuild/rebuild.ts';
+import type { Action, GlobalOptions } from './context.ts';
+import { withPlatform } from './context.ts';
+import { EXIT, printJson, say } from './output.ts';
+
+/** `strata db …`: the database as a whole, made again from the buckets that are the platform's record. */
+export function registerDbCommands(program: Command, globals: () => GlobalOptions, action: Action): void {
+  program
+    .command('db')
+    .description("the platform's database as a whole")
+    .command('rebuild')
+    .description(
+      'make the database again from the archive and egress buckets alone: every dataset version, the current versions and their history, the quarantine, published product versions and their lineage; then load the current version of each dataset. Runs on an empty database, or one behind the buckets (an older snapshot)',
+    )
+    .option('--all', 'load every version of each dataset, not only the current one')
+    .option('--dry-run', 'say what would be added, and change nothing')
+    .action(
+      action(async (o: { all?: boolean; dryRun?: boolean }) => {
+        const g = globals();
+        return withPlatform(g, async (p, catalog) => {
+          const report = await rebuildDatabase(p, catalog, {
+            all: o.all,
+            dryRun: o.dryRun,
+            onProgress: g.json ? undefined : (m) => say(`  ${m}`),
+          });
+          if (g.json) printJson({ ok: report.notLoaded.length === 0, ...report });
+          else printReport(report);
+          return report.notLoaded.length === 0 ? EXIT.ok : EXIT.failed;
+        });
+      }),
+    );
+}
+
+function printReport(r: RebuildReport): void {
+  const a = r.added;
+  const what = [
+    `${a.versions.length} dataset version(s)`,
+    `${a.events.length} move(s) of current versions`,
+    `${a.quarantined.length} file(s) in quarantine (${a.releases.length} release(s))`,
+    `${a.productVersions.length} published product version(s)`,
+  ].join(', ');
+  const from = r.empty ? 'an empty database' : 'a database behind the buckets';
+  say(`${r.dryRun ? 'would restore' : 'restored'} into ${from}: ${what}`);
+  if (!r.empty) for (const v of [...a.versions, ...a.productVersions].slice(0, 20)) say(`  + ${v}`);
+  if (!r.dryRun) {
+    const rows = r.loaded.reduce((n, l) => n + l.rows, 0);
+    say(`loaded ${r.loaded.length} version(s), ${rows} row(s)`);
+  }
+  for (const n of r.notLoaded) say(`not loaded: ${n.dataset}@${n.version}: ${n.reason}`);
+  say('not restored (the buckets do not record it):');
+  for (const line of r.notRestored) say(`  - ${line}`);
+}
