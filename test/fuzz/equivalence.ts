@@ -9,6 +9,8 @@ import type { Geometry, Position, Row, Srid, Table } from './table.ts';
 export interface Allowances {
   /** The format has one spelling for null and empty text. */
   readonly nullTextIsEmpty?: string;
+  /** The format does not keep what is at either end of a text value: spaces only, or any white space. */
+  readonly trimsText?: { readonly what: 'spaces' | 'whitespace'; readonly why: string };
   /** The format cannot hold an empty geometry: it arrives as no geometry. */
   readonly emptyGeometryIsNull?: string;
   /** Rows with no geometry are not in the file at all. */
@@ -174,7 +176,11 @@ export function differences(
     }
     const at = (col: string, x: unknown, y: unknown) =>
       out.push(`row ${w.rid}, ${col}: ${show(x)} became ${show(y)}`);
-    const txt = (v: string | null) => (a.nullTextIsEmpty ? (v ?? '') : v);
+    // White space as XML has it (space, tab, line ends), not Unicode's: a no-break space is text.
+    const ends = a.trimsText?.what === 'spaces' ? /^ +| +$/g : /^[ \t\r\n]+|[ \t\r\n]+$/g;
+    const trim = (v: string) => v.replace(ends, '');
+    const trimmed = (v: string | null) => (a.trimsText && v !== null ? trim(v) : v);
+    const txt = (v: string | null) => (a.nullTextIsEmpty ? (trimmed(v) ?? '') : trimmed(v));
     if (txt(w.txt) !== txt(got.txt)) at('txt', w.txt, got.txt);
     if (w.num !== got.num) at('num', w.num, got.num);
     const sameBig =

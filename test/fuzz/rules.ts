@@ -23,6 +23,12 @@ export const DBF_DOUBLE_LIMIT = DBF_NUMBER_LIMIT;
 const SHAPEFILE: Allowances = {
   // A .dbf field is text padded with spaces; GDAL writes a null text field as blanks and reads it as "".
   nullTextIsEmpty: 'a .dbf has no null for character fields',
+  // A .dbf character field is padded with spaces to its width, and GDAL (shapelib) strips spaces from both
+  // ends when reading: "  a  " and " " come back as "a" and "" (seed 20261207). Tabs and line ends are kept.
+  trimsText: {
+    what: 'spaces',
+    why: 'a .dbf character field is space-padded; GDAL strips spaces at both ends',
+  },
   // Shape types have no empty form but the null shape (type 0).
   emptyGeometryIsNull: 'a shapefile has no empty geometry, only the null shape',
   // PolyLine and Polygon shapes hold any number of parts; GDAL reads one part as a single geometry.
@@ -51,6 +57,10 @@ export const INPUT_RULES: Record<InputFormat, Allowances> = {
     // significant digits, and declares 64-bit integers as floats.
     doubles: { absolute: 0, relative: 5e-15, why: "GDAL's KML writer keeps 15 significant digits" },
     bigintsAsDoubles: "GDAL's KML writer writes 64-bit integers as floats",
+    // GDAL's KML driver drops spaces before a value when writing and white space around it when reading
+    // (its XML reader takes the indentation of a <SimpleData> as layout): " " came back as "" (seed
+    // 20261207).
+    trimsText: { what: 'whitespace', why: "GDAL's KML driver does not keep white space around a value" },
   },
   geojsonseq: {
     // GDAL's GeoJSONSeq writer reprojects to EPSG:4326 and keeps 7 decimals (its RFC 7946 default): about

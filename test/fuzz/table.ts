@@ -53,11 +53,15 @@ export const COLUMNS = [
 ] as const;
 export type ColumnName = (typeof COLUMNS)[number]['name'];
 
-/** Where coordinates may lie in each CRS: its area of use, so every position can be transformed. */
+/** Where coordinates may lie in each CRS: inside its area of use, so every position can be transformed. */
 export const EXTENT: Record<Srid, { x: [number, number]; y: [number, number] }> = {
   // Latitudes short of the poles: EPSG:3857 cannot hold ±90, and 4326 tables go out in 4326 only anyway.
   4326: { x: [-180, 180], y: [-85, 85] },
-  27700: { x: [0, 700_000], y: [0, 1_300_000] },
+  // EPSG:27700's area of use is 9.01°W–2.01°E, 49.75°N–61.01°N. Outside it PROJ (9.1, in GDAL 3.6)
+  // takes the OSGB36 datum shift one way and a ballpark (no shift) the other, so a point written to KML by
+  // ogr2ogr and read back moved by up to 130 m: (0, 0) came back as (-46.05, 72.83) (seed 1). Every
+  // position of this rectangle was checked to go there and back within a millimetre.
+  27700: { x: [50_000, 600_000], y: [10_000, 1_150_000] },
   3857: { x: [-20_000_000, 20_000_000], y: [-19_000_000, 19_000_000] },
 };
 
