@@ -173,7 +173,7 @@ describe.each(engines())('faults: the database is lost on $name', (engine) => {
 
   it('after a rebuild, the same work duplicates nothing and new work loses nothing', async () => {
     // Act: the same inputs again, the current bytes again, a quarantined file again; then a new file and a build.
-    const stale = await staleDependents(rebuilt.db, catalog, 'sites');
+    const stale = await staleDependents(rebuilt.db, catalog, { kind: 'dataset', name: 'sites' });
     const again = await build(rebuilt, 'input');
     const resent = await send(rebuilt, 'eleven-again.csv', sites(11, 'b'));
     const stillRefused = await send(rebuilt, 'six-again.csv', sites(6, 'd'));
