@@ -38,6 +38,8 @@ import {
 export interface RebuildOptions {
   /** Load every version, not only the current one of each dataset. */
   readonly all?: boolean;
+  /** Versions to load besides the current ones (a move loads what the database it replaces had loaded). */
+  readonly load?: readonly { dataset: string; version: string }[];
   /** Say what would be added, and change nothing. */
   readonly dryRun?: boolean;
   /** Told of each step and each version as it is loaded. */
@@ -152,22 +154,28 @@ function buildRun(m: Manifest, registration: PublishedRecord | undefined) {
   };
 }
 
-/** The versions to load: the current one of each dataset first, then (with `all`) the rest, newest first. */
-async function toLoad(p: Platform, record: BucketRecord, all: boolean) {
-  const wanted: { dataset: string; version: string }[] = [];
+/**
+ * The versions to load: the current one of each dataset first, then those asked for, then (with `all`) the
+ * rest, newest first; none that is loaded already.
+ */
+async function toLoad(p: Platform, record: BucketRecord, options: RebuildOptions) {
+  const wanted = new Map<string, { dataset: string; version: string }>();
+  const want = (dataset: string, version: string) =>
+    wanted.set(`${dataset}@${version}`, { dataset, version });
   for (const r of record.datasets) {
     if (r.versions.length === 0) continue;
     // A dataset from before the current version was recorded reads its newest version.
-    const current = (await currentVersion(p.db, r.dataset))?.version ?? [...r.versions].sort().at(-1)!;
-    wanted.push({ dataset: r.dataset, version: current });
-    if (!all) continue;
-    const loaded = new Set(
-      (await listVersions(p.db, r.dataset)).filter((v) => v.table).map((v) => v.version),
-    );
-    for (const v of [...r.versions].sort().reverse())
-      if (v !== current && !loaded.has(v)) wanted.push({ dataset: r.dataset, version: v });
+    want(r.dataset, (await currentVersion(p.db, r.dataset))?.version ?? [...r.versions].sort().at(-1)!);
   }
-  return wanted;
+  for (const v of options.load ?? []) want(v.dataset, v.version);
+  if (options.all)
+    for (const r of record.datasets) for (const v of [...r.versions].sort().reverse()) want(r.dataset, v);
+  const out: { dataset: string; version: string }[] = [];
+  for (const v of wanted.values()) {
+    const [row] = await listVersions(p.db, v.dataset, v.version);
+    if (!row?.table) out.push(v);
+  }
+  return out;
 }
 
 async function loadVersions(
@@ -177,7 +185,7 @@ async function loadVersions(
   options: RebuildOptions,
   report: { loaded: RebuildReport['loaded']; notLoaded: RebuildReport['notLoaded'] },
 ): Promise<void> {
-  const wanted = await toLoad(p, record, options.all ?? false);
+  const wanted = await toLoad(p, record, options);
   for (const [i, { dataset, version }] of wanted.entries()) {
     const definition = catalog.datasets.get(dataset);
     const meta = await findVersion(p.db, p.store, dataset, version);
