@@ -15,7 +15,12 @@ import { manifestKey } from '../layout/buckets.ts';
 import { loadVersion, refreshCurrentView } from '../load/load.ts';
 import type { Platform } from '../platform/platform.ts';
 import type { Manifest } from '../publish/manifest.ts';
-import { type PublishedRecord, publishedRecords, restoreVersion } from '../publish/registry.ts';
+import {
+  type PublishedRecord,
+  publishedRecords,
+  registeredVersions,
+  restoreVersion,
+} from '../publish/registry.ts';
 import { readManifestAt } from '../publish/versions.ts';
 import {
   type Behind,
@@ -108,8 +113,9 @@ async function restoreDatasets(p: Platform, record: BucketRecord, say: (m: strin
 async function restoreProducts(p: Platform, record: BucketRecord, say: (m: string) => void): Promise<void> {
   for (const [product, versions] of record.products) {
     const registrations = await publishedRecords(p.store, product);
+    const known = await registeredVersions(p.db, product);
     let restored = 0;
-    for (const version of versions.sort()) {
+    for (const version of versions.filter((v) => !known.has(v)).sort()) {
       const manifest = await readManifestAt(p.store, manifestKey(product, version));
       const registration = registrations.get(version);
       await p.runs.restoreSucceeded(buildRun(manifest, registration));
