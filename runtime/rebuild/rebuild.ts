@@ -224,7 +224,7 @@ async function load(p: Platform, definition: Parameters<typeof loadVersion>[2], 
 function notRestored(record: BucketRecord): string[] {
   const unfinished = record.datasets.flatMap((r) => r.unfinished.map((v) => `${r.dataset}/${v}`));
   return [
-    "runs that had not finished (queued, running, interrupted), failed runs, every run of an ingest (so a partner asking about an upload from before is told it waits, with no run; the versions and quarantine it made are restored), the attempts and cost ledgers of every run, and the job queue: they were in the database alone",
+    'runs that had not finished (queued, running, interrupted), failed runs, every run of an ingest (so a partner asking about an upload from before is told it waits, with no run; the versions and quarantine it made are restored), the attempts and cost ledgers of every run, and the job queue: they were in the database alone',
     ...(unfinished.length > 0
       ? [
           `${unfinished.length} ingest(s) received their bytes and never finished (${unfinished.slice(0, 5).join(', ')}${unfinished.length > 5 ? ', …' : ''}): send those files again; their bytes are taken up from the archive, not copied twice`,
