@@ -6,7 +6,7 @@ import { checkArchive, isDamage, knownDatasets } from '../runtime/archive/check.
 import { NotFoundError } from '../runtime/errors.ts';
 import { workUntil } from '../runtime/jobs/execute.ts';
 import { submit } from '../runtime/jobs/submit.ts';
-import { strataHome } from '../runtime/platform/local.ts';
+import { databaseUrlOf, strataHome } from '../runtime/platform/local.ts';
 import { listProductVersions } from '../runtime/publish/versions.ts';
 import { RunStatus } from '../runtime/runs/schema.ts';
 import { announceServe } from '../runtime/serve/discovery.ts';
@@ -274,7 +274,7 @@ program
             log: (m) => say(`${new Date().toISOString()} ${m}`),
           });
           // Read commands ask this process rather than wait for the database it holds.
-          const announced = await announceServe(strataHome(g.home), serving.port, process.env.DATABASE_URL);
+          const announced = await announceServe(strataHome(g.home), serving.port, databaseUrlOf(g.home));
           say(
             `strata serve: http://127.0.0.1:${serving.port} (the partner API, POST /webhooks/<product>, GET /runs; the console at /console); watching ${p.store.locate('ingress', 'x').replace(/\/x$/, '')}; Ctrl-C stops`,
           );

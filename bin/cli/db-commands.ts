@@ -1,15 +1,16 @@
 import type { Command } from 'commander';
+import { UsageError } from '../../runtime/errors.ts';
+import { moveDatabase } from '../../runtime/rebuild/move.ts';
 import { type RebuildReport, rebuildDatabase } from '../../runtime/rebuild/rebuild.ts';
 import type { Action, GlobalOptions } from './context.ts';
-import { withPlatform } from './context.ts';
+import { openCatalog, withPlatform } from './context.ts';
 import { EXIT, printJson, say } from './output.ts';
 
 /** `strata db …`: the database as a whole, made again from the buckets that are the platform's record. */
 export function registerDbCommands(program: Command, globals: () => GlobalOptions, action: Action): void {
-  program
-    .command('db')
-    .description("the platform's database as a whole")
-    .command('rebuild')
+  const db = program.command('db').description("the platform's database as a whole");
+  registerMove(db, globals, action);
+  db.command('rebuild')
     .description(
       'make the database again from the archive and egress buckets alone: every dataset version, the current versions and their history, the quarantine, published product versions and their lineage; then load the current version of each dataset. Runs on an empty database, or one behind the buckets (an older snapshot)',
     )
@@ -50,4 +51,36 @@ function printReport(r: RebuildReport): void {
   for (const n of r.notLoaded) say(`not loaded: ${n.dataset}@${n.version}: ${n.reason}`);
   say('not restored (the buckets do not record it):');
   for (const line of r.notRestored) say(`  - ${line}`);
+}
+
+function registerMove(db: Command, globals: () => GlobalOptions, action: Action): void {
+  db.command('move')
+    .description(
+      "move the home's database to a PostgreSQL + PostGIS server, or back to the embedded one: rebuilt there from the buckets, compared with the database it replaces, and only then the home switched (<home>/database.json); the database left behind is kept",
+    )
+    .requiredOption('--to <where>', 'postgres://user:password@host:port/database, or "embedded"')
+    .option('--all', 'load every version of each dataset there, not only the current one')
+    .action(
+      action(async (o: { to: string; all?: boolean }) => {
+        const g = globals();
+        if (o.to !== 'embedded' && !/^postgres(ql)?:\/\//.test(o.to))
+          throw new UsageError(`--to: a postgres:// URL or "embedded", got "${o.to}"`);
+        const report = await moveDatabase({
+          home: g.home,
+          to: o.to === 'embedded' ? undefined : o.to,
+          catalog: await openCatalog(g),
+          all: o.all,
+          onProgress: g.json ? undefined : (m) => say(`  ${m}`),
+        });
+        if (g.json) printJson({ ok: true, ...report });
+        else {
+          const v = report.verified;
+          say(
+            `moved to ${report.to}: the same ${v.versions} version(s) of ${v.datasets} dataset(s), ${v.events} move(s), ${v.quarantine} file(s) in quarantine and the published versions of ${v.products} product(s) as ${report.from}`,
+          );
+          if (report.embeddedKeptAt) say(`the embedded database is kept at ${report.embeddedKeptAt}`);
+        }
+        return EXIT.ok;
+      }),
+    );
 }

@@ -4,7 +4,7 @@ import { listVersions, type VersionRow } from '../../runtime/archive/archive.ts'
 import { archivedVersionRows } from '../../runtime/archive/loads.ts';
 import { type Catalog, unavailable } from '../../runtime/catalog-files/loader.ts';
 import { dataDirSystemIdentifier } from '../../runtime/db/identity.ts';
-import { localStore, openDatabase, strataHome } from '../../runtime/platform/local.ts';
+import { databaseUrlOf, localStore, openDatabase, strataHome } from '../../runtime/platform/local.ts';
 import type { Database } from '../../runtime/ports/database.ts';
 import type { ObjectStore } from '../../runtime/ports/object-store.ts';
 import type { ProductVersionSummary } from '../../runtime/publish/versions.ts';
@@ -66,7 +66,7 @@ function fromServe<T>(opts: GlobalOptions, path: string): FastPath<T> {
     name: 'strata serve',
     async read() {
       const home = strataHome(opts.home);
-      const serving = await findServe(home, databaseKey(home, process.env.DATABASE_URL));
+      const serving = await findServe(home, databaseKey(home, databaseUrlOf(opts.home)));
       if (!serving) return undefined;
       // Generous: the embedded database takes one query at a time, and a load in hand comes first.
       return getJson<T>(`${serving.url}${path}`, 30_000);
@@ -128,7 +128,7 @@ export function readDatasetVersions(opts: GlobalOptions, dataset: string): Promi
     async read() {
       // Only the embedded database can be named without starting it (its control file says which it is);
       // a server is quick to ask anyway.
-      if (process.env.DATABASE_URL) return undefined;
+      if (databaseUrlOf(opts.home)) return undefined;
       const id = await dataDirSystemIdentifier(pgliteDataDir(strataHome(opts.home)));
       return id === undefined ? undefined : archivedVersionRows(localStore(opts.home), dataset, id);
     },

@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { chmod, rename, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { FsObjectStore } from '../adapters/local/fs-object-store.ts';
 import { HttpFederation } from '../adapters/local/http-federation.ts';
@@ -24,16 +25,56 @@ export function strataHome(home?: string): string {
 }
 
 /**
+ * `<home>/database.json`: the server a home moved to (`strata db move`), as `{ "url": "postgres://…" }`, kept
+ * readable by its owner alone since the URL may hold a password. Without it the home uses its embedded
+ * database; DATABASE_URL, when set, wins over both.
+ */
+export const homeDatabaseFile = (home?: string) => join(strataHome(home), 'database.json');
+
+/** The server this home's database is on: DATABASE_URL, else the home's `database.json`; undefined for the embedded one. */
+export function databaseUrlOf(home?: string): string | undefined {
+  if (process.env.DATABASE_URL) return process.env.DATABASE_URL;
+  const file = homeDatabaseFile(home);
+  if (!existsSync(file)) return undefined;
+  const url = (JSON.parse(readFileSync(file, 'utf8')) as { url?: unknown }).url;
+  if (typeof url !== 'string' || !/^postgres(ql)?:\/\//.test(url))
+    throw new Error(`${file}: url: must be a postgres:// URL, got ${JSON.stringify(url)}`);
+  return url;
+}
+
+/**
+ * Points the home at a server (or, with undefined, back at its embedded database). The embedded database left
+ * behind is renamed aside, not deleted, so it is never opened again by mistake and nothing is lost.
+ */
+export async function switchHomeDatabase(
+  home: string | undefined,
+  url: string | undefined,
+): Promise<string | undefined> {
+  const file = homeDatabaseFile(home);
+  if (url === undefined) {
+    await rm(file, { force: true });
+    return undefined;
+  }
+  await writeFile(file, `${JSON.stringify({ url }, null, 2)}\n`, { mode: 0o600 });
+  await chmod(file, 0o600);
+  const embedded = pgliteDataDir(strataHome(home));
+  if (!existsSync(embedded)) return undefined;
+  const aside = `${embedded}.before-move-${new Date().toISOString().replace(/[:.]/g, '')}`;
+  await rename(embedded, aside);
+  return aside;
+}
+
+/**
  * True when opening would create the embedded database (no DATABASE_URL, nothing in the home yet): the
  * first run, which copies the prepared image (and makes it first, 10–25 s, once per installed version).
  */
 export function createsEmbeddedDatabase(options: LocalOptions = {}): boolean {
-  if (options.databaseUrl ?? process.env.DATABASE_URL) return false;
+  if (options.databaseUrl ?? databaseUrlOf(options.home)) return false;
   return !existsSync(join(pgliteDataDir(strataHome(options.home)), 'PG_VERSION'));
 }
 
-export async function openDatabase(options: LocalOptions = {}): Promise<Database> {
-  const url = options.databaseUrl ?? process.env.DATABASE_URL;
+export async function openDatabase(options: LocalOptions & { embedded?: boolean } = {}): Promise<Database> {
+  const url = options.embedded ? undefined : (options.databaseUrl ?? databaseUrlOf(options.home));
   const db = url
     ? await PgDatabase.open(url)
     : await PgliteDatabase.open(pgliteDataDir(strataHome(options.home)), { image: preparedImage });

@@ -15,7 +15,12 @@ import { manifestKey } from '../layout/buckets.ts';
 import { loadVersion, refreshCurrentView } from '../load/load.ts';
 import type { Platform } from '../platform/platform.ts';
 import type { Manifest } from '../publish/manifest.ts';
-import { type PublishedRecord, publishedRecords, restoreVersion } from '../publish/registry.ts';
+import {
+  type PublishedRecord,
+  publishedRecords,
+  registeredVersions,
+  restoreVersion,
+} from '../publish/registry.ts';
 import { readManifestAt } from '../publish/versions.ts';
 import {
   type Behind,
@@ -38,6 +43,8 @@ import {
 export interface RebuildOptions {
   /** Load every version, not only the current one of each dataset. */
   readonly all?: boolean;
+  /** Versions to load besides the current ones (a move loads what the database it replaces had loaded). */
+  readonly load?: readonly { dataset: string; version: string }[];
   /** Say what would be added, and change nothing. */
   readonly dryRun?: boolean;
   /** Told of each step and each version as it is loaded. */
@@ -106,8 +113,9 @@ async function restoreDatasets(p: Platform, record: BucketRecord, say: (m: strin
 async function restoreProducts(p: Platform, record: BucketRecord, say: (m: string) => void): Promise<void> {
   for (const [product, versions] of record.products) {
     const registrations = await publishedRecords(p.store, product);
+    const known = await registeredVersions(p.db, product);
     let restored = 0;
-    for (const version of versions.sort()) {
+    for (const version of versions.filter((v) => !known.has(v)).sort()) {
       const manifest = await readManifestAt(p.store, manifestKey(product, version));
       const registration = registrations.get(version);
       await p.runs.restoreSucceeded(buildRun(manifest, registration));
@@ -152,22 +160,28 @@ function buildRun(m: Manifest, registration: PublishedRecord | undefined) {
   };
 }
 
-/** The versions to load: the current one of each dataset first, then (with `all`) the rest, newest first. */
-async function toLoad(p: Platform, record: BucketRecord, all: boolean) {
-  const wanted: { dataset: string; version: string }[] = [];
+/**
+ * The versions to load: the current one of each dataset first, then those asked for, then (with `all`) the
+ * rest, newest first; none that is loaded already.
+ */
+async function toLoad(p: Platform, record: BucketRecord, options: RebuildOptions) {
+  const wanted = new Map<string, { dataset: string; version: string }>();
+  const want = (dataset: string, version: string) =>
+    wanted.set(`${dataset}@${version}`, { dataset, version });
   for (const r of record.datasets) {
     if (r.versions.length === 0) continue;
     // A dataset from before the current version was recorded reads its newest version.
-    const current = (await currentVersion(p.db, r.dataset))?.version ?? [...r.versions].sort().at(-1)!;
-    wanted.push({ dataset: r.dataset, version: current });
-    if (!all) continue;
-    const loaded = new Set(
-      (await listVersions(p.db, r.dataset)).filter((v) => v.table).map((v) => v.version),
-    );
-    for (const v of [...r.versions].sort().reverse())
-      if (v !== current && !loaded.has(v)) wanted.push({ dataset: r.dataset, version: v });
+    want(r.dataset, (await currentVersion(p.db, r.dataset))?.version ?? [...r.versions].sort().at(-1)!);
   }
-  return wanted;
+  for (const v of options.load ?? []) want(v.dataset, v.version);
+  if (options.all)
+    for (const r of record.datasets) for (const v of [...r.versions].sort().reverse()) want(r.dataset, v);
+  const out: { dataset: string; version: string }[] = [];
+  for (const v of wanted.values()) {
+    const [row] = await listVersions(p.db, v.dataset, v.version);
+    if (!row?.table) out.push(v);
+  }
+  return out;
 }
 
 async function loadVersions(
@@ -177,7 +191,7 @@ async function loadVersions(
   options: RebuildOptions,
   report: { loaded: RebuildReport['loaded']; notLoaded: RebuildReport['notLoaded'] },
 ): Promise<void> {
-  const wanted = await toLoad(p, record, options.all ?? false);
+  const wanted = await toLoad(p, record, options);
   for (const [i, { dataset, version }] of wanted.entries()) {
     const definition = catalog.datasets.get(dataset);
     const meta = await findVersion(p.db, p.store, dataset, version);
@@ -210,7 +224,7 @@ async function load(p: Platform, definition: Parameters<typeof loadVersion>[2], 
 function notRestored(record: BucketRecord): string[] {
   const unfinished = record.datasets.flatMap((r) => r.unfinished.map((v) => `${r.dataset}/${v}`));
   return [
-    'runs that had not finished (queued, running, interrupted), failed runs, every run of an ingest, the attempts and cost ledgers of every run, and the job queue: they were in the database alone',
+    'runs that had not finished (queued, running, interrupted), failed runs, every run of an ingest (so a partner asking about an upload from before is told it waits, with no run; the versions and quarantine it made are restored), the attempts and cost ledgers of every run, and the job queue: they were in the database alone',
     ...(unfinished.length > 0
       ? [
           `${unfinished.length} ingest(s) received their bytes and never finished (${unfinished.slice(0, 5).join(', ')}${unfinished.length > 5 ? ', …' : ''}): send those files again; their bytes are taken up from the archive, not copied twice`,
