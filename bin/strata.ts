@@ -18,7 +18,7 @@ import { registerCostCommands } from './cli/cost-commands.ts';
 import { currentUser, registerDatasetsCommands } from './cli/datasets-commands.ts';
 import { registerDbCommands } from './cli/db-commands.ts';
 import { registerLineageCommand } from './cli/graph-commands.ts';
-import { EXIT, loadProgressBar, printJson, printTable, reportError, say } from './cli/output.ts';
+import { EXIT, loadProgressBar, printJson, printTable, reportError, say, sayStep } from './cli/output.ts';
 import { registerPartnersCommands } from './cli/partners-commands.ts';
 import { registerPrepareCommand } from './cli/prepare-command.ts';
 import { registerQaCommands } from './cli/qa-commands.ts';
@@ -90,7 +90,7 @@ program
           onStep: (s) => {
             if (s.status === 'done' && !g.json) {
               bar.stop();
-              say(`  ${s.name}: ${s.detail ?? ''} (${s.ms} ms)`);
+              sayStep(p.db.engine, s, `  ${s.name}: ${s.detail ?? ''} (${s.ms} ms)`);
             }
           },
         });

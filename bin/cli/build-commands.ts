@@ -26,20 +26,20 @@ import {
   printJson,
   printTable,
   say,
-  stepLine,
+  sayStep,
 } from './output.ts';
 import { requireKnown, withStore } from './reads.ts';
 
 const BUNDLED_CATALOG = packagePath('catalog');
 
-function stepHooks(quiet: boolean): JobHooks & { stop(): void } {
+function stepHooks(quiet: boolean, engine: 'pglite' | 'postgres'): JobHooks & { stop(): void } {
   const bar = loadProgressBar(!quiet);
   return {
     onLoadProgress: (x) => bar.update(x),
     onStep: (s) => {
       if (quiet || s.status !== 'done') return;
       bar.stop();
-      say(stepLine(s));
+      sayStep(engine, s);
     },
     stop: () => bar.stop(),
   };
@@ -63,7 +63,7 @@ async function buildAndReport(
 ): Promise<{ code: number; run: Run }> {
   const queued = await submit(p, { kind: 'build', product }, trigger);
   if (!json) say(`building ${product} (run ${queued.id})`);
-  const hooks = stepHooks(json);
+  const hooks = stepHooks(json, p.db.engine);
   const run = await workUntil(p, catalog, queued.id, hooks);
   hooks.stop();
   if (json) printJson({ ok: run.status === 'succeeded', run });
@@ -125,7 +125,7 @@ export function registerBuildCommands(program: Command, globals: () => GlobalOpt
           }
           if (o.downstream || o.upstream) {
             const trigger: Trigger = { kind: 'cli', by: process.env.USER };
-            const hooks = stepHooks(Boolean(g.json));
+            const hooks = stepHooks(Boolean(g.json), p.db.engine);
             const direction = o.downstream ? 'downstream' : 'upstream';
             const code = await buildGraphAndReport(p, catalog, product, {
               direction,
@@ -257,7 +257,7 @@ export function registerBuildCommands(program: Command, globals: () => GlobalOpt
               { kind: 'demo' },
             );
             if (!g.json) say(`ingesting ${dataset}`);
-            const hooks = stepHooks(Boolean(g.json));
+            const hooks = stepHooks(Boolean(g.json), p.db.engine);
             const run = await workUntil(p, catalog, queued.id, hooks);
             hooks.stop();
             ingested.push(run);

@@ -64,6 +64,35 @@ export function stepLine(step: { name: string; ms?: number; detail?: string }): 
   return line.trimEnd();
 }
 
+/** A step this long on the embedded database is where a server pays: said once a command. */
+export const SLOW_STEP_MS = 60_000;
+let hinted = false;
+
+/**
+ * The hint after a step that took over a minute on the embedded database (PGlite runs PostgreSQL in one
+ * WebAssembly thread): a PostgreSQL + PostGIS server takes the same home with `strata db move`. Once a
+ * process, and never on a server.
+ */
+export function slowStepHint(
+  engine: 'pglite' | 'postgres',
+  step: { name: string; ms?: number },
+): string | undefined {
+  if (engine !== 'pglite' || hinted || (step.ms ?? 0) < SLOW_STEP_MS) return undefined;
+  hinted = true;
+  return `hint: ${step.name} took ${Math.round((step.ms ?? 0) / 1000)} s on the embedded database, which works on one core; a PostgreSQL + PostGIS server runs large joins and exports several times faster: strata db move --to postgres://… moves this home to one (docs/operations.md#moving-a-home-to-a-server)`;
+}
+
+/** Says a finished step (`line`, or its usual line), then the slow-step hint when it is due. */
+export function sayStep(
+  engine: 'pglite' | 'postgres',
+  step: { name: string; ms?: number; detail?: string },
+  line = stepLine(step),
+): void {
+  say(line);
+  const hint = slowStepHint(engine, step);
+  if (hint) say(hint);
+}
+
 export function loadProgressBar(enabled: boolean) {
   if (!enabled || !process.stderr.isTTY) return { update: () => {}, stop: () => {} };
   const bar = new cliProgress.SingleBar(

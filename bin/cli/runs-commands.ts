@@ -6,7 +6,7 @@ import type { Platform } from '../../runtime/platform/platform.ts';
 import { parseSince, type RedriveOutcome, redriveRun, replayFailed } from '../../runtime/runs/redrive.ts';
 import { type Run, RunKind } from '../../runtime/runs/schema.ts';
 import { type GlobalOptions, withPlatform } from './context.ts';
-import { EXIT, printJson, printTable, say, stepLine } from './output.ts';
+import { EXIT, printJson, printTable, say, sayStep } from './output.ts';
 
 type Action = <A extends unknown[]>(
   fn: (...args: A) => Promise<number | undefined>,
@@ -21,7 +21,7 @@ async function workAll(p: Platform, catalog: Catalog, ids: readonly string[], js
     if (!json) say(`working run ${id}`);
     const run = await workUntil(p, catalog, id, {
       onStep: (s) => {
-        if (!json && s.status === 'done') say(stepLine(s));
+        if (!json && s.status === 'done') sayStep(p.db.engine, s);
       },
     });
     if (!json)
