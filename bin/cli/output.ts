@@ -79,7 +79,7 @@ export function slowStepHint(
 ): string | undefined {
   if (engine !== 'pglite' || hinted || (step.ms ?? 0) < SLOW_STEP_MS) return undefined;
   hinted = true;
-  return `hint: ${step.name} took ${Math.round((step.ms ?? 0) / 1000)} s on the embedded database, which works on one core; a PostgreSQL + PostGIS server runs large joins and exports several times faster: strata db move --to postgres://… moves this home to one (docs/operations.md#moving-a-home-to-a-server)`;
+  return `hint: ${step.name} took ${Math.round((step.ms ?? 0) / 1000)} s on the embedded database, which works on one core; a PostgreSQL + PostGIS server uses every core for large joins and exports: strata db move --to postgres://… moves this home to one (docs/operations.md#moving-a-home-to-a-server)`;
 }
 
 /** Says a finished step (`line`, or its usual line), then the slow-step hint when it is due. */
