@@ -9,6 +9,7 @@ import {
 import { syncEvents } from '../archive/current.ts';
 import { recordLoad } from '../archive/loads.ts';
 import { listQuarantine, syncQuarantine } from '../archive/quarantine.ts';
+import { upstreamProducts } from '../catalog/graph.ts';
 import type { Catalog } from '../catalog-files/loader.ts';
 import { ConflictError } from '../errors.ts';
 import { manifestKey } from '../layout/buckets.ts';
@@ -86,7 +87,7 @@ export async function rebuildDatabase(
     added,
     loaded: [],
     notLoaded: [],
-    notRestored: notRestored(record),
+    notRestored: notRestored(record, readProducts(catalog)),
   };
   if (options.dryRun) return report;
   await restoreDatasets(p, record, say);
@@ -221,13 +222,25 @@ async function load(p: Platform, definition: Parameters<typeof loadVersion>[2], 
 }
 
 /** What lived only in the database: said at the end of every rebuild, with what the buckets show of it. */
-function notRestored(record: BucketRecord): string[] {
+/** Products whose inputs name another product: they read its versions' kept tables, which only a build makes. */
+function readProducts(catalog: Catalog): string[] {
+  return [
+    ...new Set([...catalog.products.values()].flatMap(({ product }) => upstreamProducts(product))),
+  ].sort();
+}
+
+function notRestored(record: BucketRecord, upstream: readonly string[]): string[] {
   const unfinished = record.datasets.flatMap((r) => r.unfinished.map((v) => `${r.dataset}/${v}`));
   return [
     'runs that had not finished (queued, running, interrupted), failed runs, every run of an ingest (so a partner asking about an upload from before is told it waits, with no run; the versions and quarantine it made are restored), the attempts and cost ledgers of every run, and the job queue: they were in the database alone',
     ...(unfinished.length > 0
       ? [
           `${unfinished.length} ingest(s) received their bytes and never finished (${unfinished.slice(0, 5).join(', ')}${unfinished.length > 5 ? ', …' : ''}): send those files again; their bytes are taken up from the archive, not copied twice`,
+        ]
+      : []),
+    ...(upstream.length > 0
+      ? [
+          `the kept tables of published versions of ${upstream.join(', ')}, which other products read: a build makes them, and its published files stay the record; build ${upstream.length > 1 ? 'those products' : upstream[0]} again (strata build <product> --downstream) before the products that read ${upstream.length > 1 ? 'them' : 'it'}`,
         ]
       : []),
     "partners' Hawk nonces and rate-limit buckets: the request guards hold them, not the database (in memory locally, DynamoDB on AWS), so a rebuild neither loses nor restores them",
