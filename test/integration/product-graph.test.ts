@@ -1,5 +1,5 @@
 import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Catalog } from '../../runtime/catalog-files/loader.ts';
@@ -95,12 +95,35 @@ describe.each(engines())('products that read products on $name', (engine) => {
     expect(await published('top')).toEqual(['a=5', 'b=10']);
     const version = async (product: string) => (await readLatest(p.store, product))!.version;
     const top = await readManifest(p.store, 'top');
+    const left = await readManifest(p.store, 'left');
     expect(upstreamOf(top.inputs)).toEqual([
       `l=left/l@${await version('left')}`,
       `r=right/r@${await version('right')}`,
     ]);
-    const left = await readManifest(p.store, 'left');
     expect(upstreamOf(left.inputs)).toEqual([`t=base/totals@${await version('base')}`]);
+    // The QA report names the upstream versions and links their own reports.
+    const qa = JSON.parse(await readText(p.store, 'egress', top.qa!.json)) as { inputs: { qa?: string }[] };
+    expect(qa.inputs).toEqual([
+      {
+        alias: 'l',
+        kind: 'product',
+        name: 'left',
+        output: 'l',
+        version: await version('left'),
+        qa: `../../left/${await version('left')}/qa.html`,
+      },
+      {
+        alias: 'r',
+        kind: 'product',
+        name: 'right',
+        output: 'r',
+        version: await version('right'),
+        qa: `../../right/${await version('right')}/qa.html`,
+      },
+    ]);
+    const linked = posix.join(posix.dirname(top.qa!.html), qa.inputs[0]!.qa!);
+    expect(linked).toBe(left.qa!.html);
+    expect(await readText(p.store, 'egress', top.qa!.html)).toContain(`<a href="${qa.inputs[0]!.qa}">`);
     // The lineage names the upstream version's manifest by its hash, as a dataset version by its bytes'.
     expect(left.inputs[0]!.sha256).toMatch(/^[0-9a-f]{64}$/);
     // Each published version's tables stay, readable, in a schema of its own.
