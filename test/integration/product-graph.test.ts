@@ -4,9 +4,10 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Catalog } from '../../runtime/catalog-files/loader.ts';
 import { buildGraph } from '../../runtime/jobs/build-graph.ts';
-import { executeJob } from '../../runtime/jobs/execute.ts';
+import { executeJob, rebuildDependents } from '../../runtime/jobs/execute.ts';
 import { runIngest } from '../../runtime/jobs/ingest.ts';
 import { submit } from '../../runtime/jobs/submit.ts';
+import type { JobMessage } from '../../runtime/ports/job-queue.ts';
 import { readText } from '../../runtime/ports/object-store.ts';
 import { buildProduct } from '../../runtime/products/build.ts';
 import { collectKeptVersions } from '../../runtime/products/gc.ts';
@@ -43,16 +44,19 @@ describe.each(engines())('products that read products on $name', (engine) => {
   };
   /**
    * Works the queue as a serve worker does (following new versions to what reads them) until it is empty;
-   * returns each build taken, as `product:status`, in order.
+   * returns each build run, as `product:status`, in order. A run's job may be sent twice (a queued run's job
+   * is sent again when it is asked for again); the second delivery does nothing, and counts once.
    */
   const work = async (rebuildDependents = true) => {
     const taken: string[] = [];
+    const seen = new Set<string>();
     for (;;) {
       const [got] = await p.queue.receive(1, 60);
       if (!got) return taken;
       const run = await executeJob(p, catalog, got.job, {}, { rebuildDependents });
       await p.queue.delete(got.receipt);
-      if (got.job.kind === 'build') taken.push(`${got.job.product}:${run.status}`);
+      if (got.job.kind === 'build' && !seen.has(run.id)) taken.push(`${got.job.product}:${run.status}`);
+      seen.add(run.id);
     }
   };
   const sendCounts = async (body: string) => {
@@ -174,6 +178,29 @@ describe.each(engines())('products that read products on $name', (engine) => {
     expect(taken.slice(1, 4).sort()).toEqual(['left:succeeded', 'reader:succeeded', 'right:succeeded']);
     expect(taken.slice(4)).toEqual(['top:succeeded']);
     expect(await published('top')).toEqual(['a=5', 'b=10', 'c=15', 'd=20']);
+  });
+
+  it('queues the product reading two others once when both finish at the same moment', async () => {
+    // Prepare: left and right both built from a new base, neither yet followed (as two tasks ending together).
+    await work(false);
+    await sendCounts('k,n\na,2\nb,3\n');
+    await work(false); // the ingest, followed by nothing
+    await buildGraph(p, catalog, 'base', { direction: 'upstream', trigger: { kind: 'cli' } });
+    const runs: { job: JobMessage; run: Run }[] = [];
+    for (const product of ['left', 'right']) {
+      const queued = await submit(p, { kind: 'build', product }, { kind: 'cli' });
+      const job: JobMessage = { kind: 'build', product, runId: queued.id };
+      runs.push({ job, run: await executeJob(p, catalog, job) });
+    }
+    await work(false); // the two jobs' messages, their runs done already
+    // Act: each follows its new version now that both have finished.
+    const queued = await Promise.all(runs.map((r) => rebuildDependents(p, catalog, r.job, r.run)));
+    // Assess
+    const tops = queued.flat().filter((r) => r.target === 'top');
+    expect(tops).toHaveLength(2);
+    expect(new Set(tops.map((r) => r.id)).size).toBe(1);
+    expect(await work()).toEqual(['top:succeeded']);
+    expect(await published('top')).toEqual(['a=10', 'b=15']);
   });
 
   it('leaves what reads a failed build alone, and says so on the failed run', async () => {
