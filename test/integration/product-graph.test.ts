@@ -203,6 +203,28 @@ describe.each(engines())('products that read products on $name', (engine) => {
     expect(await published('top')).toEqual(['a=10', 'b=15']);
   });
 
+  it('queues what waited for an upstream build that turned out to have nothing new', async () => {
+    // Prepare: a build of right waits in the queue (asked for by a moved input: it will find nothing new),
+    // and left is built again by hand.
+    await work(false);
+    await submit(p, { kind: 'build', product: 'right' }, { kind: 'input' });
+    await submit(p, { kind: 'build', product: 'left' }, { kind: 'cli' });
+    const jobs = await p.queue.receive(2, 60);
+    const take = async (product: string) => {
+      const got = jobs.find((j) => j.job.kind === 'build' && j.job.product === product)!;
+      const run = await executeJob(p, catalog, got.job, {}, { rebuildDependents: true });
+      await p.queue.delete(got.receipt);
+      return run;
+    };
+    // Act: left publishes; top is stale through it, but waits for right's build.
+    expect((await take('left')).status).toBe('succeeded');
+    expect(await p.runs.list({ kind: 'build', target: 'top', status: 'queued' })).toEqual([]);
+    // right's build publishes nothing.
+    expect((await take('right')).result?.upToDate).toBe(true);
+    // Assess: top, stale through left, is queued by what it waited for, and built once.
+    expect(await work()).toEqual(['top:succeeded']);
+  });
+
   it('leaves what reads a failed build alone, and says so on the failed run', async () => {
     // Prepare
     const topBefore = (await readLatest(p.store, 'top'))!.version;
