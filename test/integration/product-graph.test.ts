@@ -11,6 +11,7 @@ import type { JobMessage } from '../../runtime/ports/job-queue.ts';
 import { readText } from '../../runtime/ports/object-store.ts';
 import { buildProduct } from '../../runtime/products/build.ts';
 import { collectKeptVersions } from '../../runtime/products/gc.ts';
+import { checkProductSql } from '../../runtime/products/sql-check.ts';
 import { isLockedUpstream, type LockedInput } from '../../runtime/publish/manifest.ts';
 import { listKeptVersions, productVersionSchema } from '../../runtime/publish/tables.ts';
 import { readLatest, readManifest } from '../../runtime/publish/versions.ts';
@@ -76,6 +77,23 @@ describe.each(engines())('products that read products on $name', (engine) => {
     catalog = await writeCatalog(join(p.dir, 'catalog'), GRAPH);
   });
   afterAll(async () => p?.close());
+
+  it("validates a product's SQL against what its upstream products' SQL makes, before anything is built", async () => {
+    // Sound: top reads the columns left and right make.
+    expect(await checkProductSql(p.db, catalog, catalog.products.get('top')!)).toEqual([]);
+    // Mistaken: right makes no column `m`.
+    const top = catalog.products.get('top')!;
+    const mistaken = {
+      ...top,
+      steps: [
+        { file: '010_both.sql', sql: 'CREATE TABLE both_sides AS\nSELECT l.k, r.m FROM l JOIN r USING (k);' },
+      ],
+    };
+    const issues = await checkProductSql(p.db, catalog, mistaken);
+    expect(issues.map((i) => `${i.file}:${i.line}: ${i.message}`)).toEqual([
+      'products/top/010_both.sql:2: column r.m does not exist',
+    ]);
+  });
 
   it('builds a diamond downstream in order, each product once, each reading the versions just published', async () => {
     // Prepare
