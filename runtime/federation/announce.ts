@@ -14,6 +14,12 @@ export interface AnnouncedVersion {
   readonly runId: string;
   readonly outputs: readonly { readonly name: string; readonly rows: number }[];
   readonly checks: readonly PublishSummary['checks'][number][];
+  /** The build's lock: the lines that name a product are its upstream versions. */
+  readonly inputs?: readonly {
+    readonly product?: string;
+    readonly output?: string;
+    readonly version: string;
+  }[];
 }
 
 /** What became of a publish's summary, kept in the run's result: federation never fails a run. */
@@ -33,6 +39,9 @@ export function summarise(
   const rows: Record<string, number> = {};
   for (const o of manifest.outputs) rows[o.name] ??= o.rows;
   const schedule = catalog.products.get(manifest.product)?.product.schedule;
+  const upstream = (manifest.inputs ?? []).flatMap((i) =>
+    i.product ? [{ product: i.product, output: i.output ?? '', version: i.version }] : [],
+  );
   return {
     child,
     product: manifest.product,
@@ -49,6 +58,7 @@ export function summarise(
     publishedAt: publishedAt.toISOString(),
     catalogSha256: catalog.sha256 ?? null,
     ...(schedule ? { schedule } : {}),
+    ...(upstream.length > 0 ? { upstream } : {}),
   };
 }
 

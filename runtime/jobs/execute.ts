@@ -237,7 +237,8 @@ export async function executeJob(
  * published version) at `latest` and has not yet been built from what it would read now, in build order
  * (runtime/products/freshness.ts says which wait for others). Once per product, published version and lock:
  * a retried run finds the build its first attempt queued instead of queueing another, and two upstreams of
- * one product finishing together queue it once. A build that published nothing new queues nothing.
+ * one product finishing together queue it once. A build that published nothing new makes nothing stale, so
+ * it queues only what was waiting for it.
  */
 export async function rebuildDependents(
   p: Platform,
@@ -245,7 +246,9 @@ export async function rebuildDependents(
   job: JobMessage,
   run: Run,
 ): Promise<Run[]> {
-  if (job.kind === 'build' && (run.result?.upToDate || !run.result?.version)) return [];
+  // A build that was up to date published nothing, but what waited for it (runtime/products/freshness.ts)
+  // may be stale through another input: it is queued now, and only if stale, so nothing moves for nothing.
+  if (job.kind === 'build' && !run.result?.version) return [];
   const changed =
     job.kind === 'build'
       ? { kind: 'product' as const, name: job.product }

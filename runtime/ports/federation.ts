@@ -30,6 +30,13 @@ export const PublishSummary = z.strictObject({
   catalogSha256: Sha256.nullable(),
   /** The product's schedule, so the core can tell a late product from a quiet one. */
   schedule: z.string().optional(),
+  /**
+   * The versions of the child's own products this version read (product-to-product lineage), so the core
+   * can tell what a product was built from; absent when it read only datasets.
+   */
+  upstream: z
+    .array(z.strictObject({ product: Name, output: z.string(), version: z.string().min(1) }))
+    .optional(),
 });
 export type PublishSummary = z.infer<typeof PublishSummary>;
 

@@ -177,6 +177,7 @@ async function buildInSchema(
       runId,
       checks,
       builtAt,
+      inputs: b.inputs,
     });
   return { ...b, steps, checks, builtAt, timings };
 }
@@ -274,7 +275,7 @@ async function publishBuild(
   const prefix = productVersionPrefix(product.name, version);
   const outputs = await timed(timings, 'exportMs', () => exportOutputs(p, schema, product, prefix, hooks));
   const qa = await timed(timings, 'qaMs', () =>
-    publishQaReport(p, { schema, entry, runId, checks, builtAt, version }, hooks),
+    publishQaReport(p, { schema, entry, runId, checks, builtAt, version, inputs: b.inputs }, hooks),
   );
   const tables = product.outputs.map((o) => o.table);
   await timed(timings, 'keepMs', () =>

@@ -89,8 +89,8 @@ async function buildPending(runs: RunRegistry, product: string): Promise<boolean
  * read now (or that have none), in build order. Keyed on what each product has seen, not on "a new version
  * was made", so a retried ingest still rebuilds them and bytes already built from rebuild nothing. Left for
  * later, each built once however many paths lead to it (a diamond):
- * - a product that also reads, through others, a product this change makes stale: the last of those to
- *   publish queues it;
+ * - a product that also reads, through others, a product this change makes stale (and that can be built):
+ *   the last of those to publish queues it;
  * - a product reading another whose build is queued or running: that build queues it when it publishes.
  * A product whose other inputs have no version yet is left alone: its build could only fail.
  */
@@ -101,10 +101,16 @@ export async function staleDependents(
   store?: ObjectStore,
 ): Promise<StaleProduct[]> {
   const runs = new RunRegistry(db);
-  const affected = new Set(downstreamOf(catalog.products, changed, true));
+  const downstream = downstreamOf(catalog.products, changed, true);
+  // What this change will rebuild further down: not a product that cannot lock its inputs (it would never
+  // publish, and what waits for it would wait for good).
+  const affected = new Set<string>();
+  for (const name of downstream)
+    if ((await freshnessOf(db, catalog.products.get(name)!, store)).state !== 'blocked') affected.add(name);
+  const direct = directDependents(catalog.products, changed, true);
   const out: StaleProduct[] = [];
-  for (const name of downstreamOf(catalog.products, changed, true)) {
-    if (!directDependents(catalog.products, changed, true).includes(name)) continue;
+  for (const name of downstream) {
+    if (!direct.includes(name)) continue;
     const upstream = upstreamOf(catalog.products, name);
     if (upstream.some((u) => affected.has(u))) continue;
     let waits = false;

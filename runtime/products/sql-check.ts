@@ -11,7 +11,6 @@ import { splitStatements } from '../db/split-statements.ts';
 import type { CatalogIssue, CatalogSubject } from '../errors.ts';
 import { createTableSQL } from '../load/table.ts';
 import type { Database } from '../ports/database.ts';
-import { newestKeptTable } from '../publish/tables.ts';
 import { ident, qualified } from '../util/sql.ts';
 import { sqlPosition } from '../util/sql-position.ts';
 import { runCheck } from './checks.ts';
@@ -51,13 +50,65 @@ function outputTable(catalog: Catalog, input: UpstreamInput): string {
 }
 
 /**
+ * Makes the stand-ins of a product's inputs in `schema`: a dataset's table as a load makes it, empty; an
+ * upstream product's output as its own SQL makes it from stand-ins of its inputs (in a schema of its own,
+ * once per product, in the same rolled-back transaction), emptied. False when an upstream's SQL fails.
+ */
+async function createStandIns(
+  db: Database,
+  catalog: Catalog,
+  entry: ProductEntry,
+  schema: string,
+  made: Map<string, string | undefined>,
+): Promise<boolean> {
+  for (const [alias, input] of Object.entries(entry.product.inputs)) {
+    if (!isUpstreamInput(input)) {
+      const dataset = catalog.datasets.get(input.dataset);
+      if (dataset) await db.exec(createTableSQL(standIn(dataset), alias, schema));
+      continue;
+    }
+    if (!made.has(input.product))
+      made.set(input.product, await runUpstream(db, catalog, input.product, made));
+    const from = made.get(input.product);
+    if (!from) return false;
+    await db.exec(
+      `CREATE TABLE ${qualified(schema, alias)} AS SELECT * FROM ${qualified(from, outputTable(catalog, input))} LIMIT 0`,
+    );
+  }
+  return true;
+}
+
+/** Runs an upstream product's SQL on stand-ins of its own inputs; the schema it made, or undefined. */
+async function runUpstream(
+  db: Database,
+  catalog: Catalog,
+  name: string,
+  made: Map<string, string | undefined>,
+): Promise<string | undefined> {
+  const entry = catalog.products.get(name);
+  if (!entry) return undefined;
+  const schema = `strata_validate_${randomBytes(6).toString('hex')}`;
+  await db.exec(`CREATE SCHEMA ${ident(schema)}`);
+  if (!(await createStandIns(db, catalog, entry, schema, made))) return undefined;
+  // In a savepoint: a failing statement leaves the transaction usable for the product being checked.
+  return db
+    .transaction(async () => {
+      await db.exec(`SET LOCAL search_path TO ${ident(schema)}, public`);
+      for (const step of entry.steps)
+        for (const statement of statementsOf(step.sql)) await db.exec(statement.text);
+      return schema;
+    })
+    .catch(() => undefined);
+}
+
+/**
  * Checks a product's SQL with PostgreSQL's own parser and planner, on nothing: its steps run in order against
  * empty stand-ins of its inputs in a throwaway schema, so a step that reads an earlier step's table finds
  * it; then its checks' queries and its outputs' tables and columns. All of it in one transaction that is
  * always rolled back. Returns the problems with file, line and column: the first failing statement (what
  * follows it would only fail for want of it), and every check and output that does not run. An input read
- * from another product stands in with the columns of its newest version kept in this database; a product
- * reading one with none yet is not checked (its columns are known only once it is built).
+ * from another product stands in with what that product's own SQL makes (runUpstream); a product reading one
+ * whose SQL fails is not checked beyond that (the upstream's own check names the problem).
  */
 export async function checkProductSql(
   db: Database,
@@ -79,20 +130,11 @@ export async function checkProductSql(
   try {
     await db.transaction(async () => {
       await db.exec(`CREATE SCHEMA ${ident(schema)}`);
-      for (const [alias, input] of Object.entries(product.inputs)) {
-        if (isUpstreamInput(input)) {
-          const kept = await newestKeptTable(db, input.product, outputTable(catalog, input));
-          if (!kept) throw new RollBack(); // nothing to stand in for it yet: see below
-          await db.exec(
-            `CREATE TABLE ${qualified(schema, alias)} AS SELECT * FROM ${qualified(kept.schema, kept.table)} LIMIT 0`,
-          );
-          continue;
-        }
-        const dataset = catalog.datasets.get(input.dataset);
-        if (dataset) await db.exec(createTableSQL(standIn(dataset), alias, schema));
-      }
       // Local to the transaction, as everything here: a runaway query on empty tables is a problem too.
-      await db.exec(`SET LOCAL search_path TO ${ident(schema)}, public; SET LOCAL statement_timeout = '60s'`);
+      await db.exec(`SET LOCAL statement_timeout = '60s'`);
+      // An upstream whose own SQL does not run has nothing to stand in with: its own check says why.
+      if (!(await createStandIns(db, catalog, entry, schema, new Map()))) throw new RollBack();
+      await db.exec(`SET LOCAL search_path TO ${ident(schema)}, public`);
       for (const step of entry.steps) {
         for (const statement of statementsOf(step.sql)) {
           try {

@@ -58,18 +58,6 @@ export async function keptTableExists(db: Queryable, schema: string, table: stri
   return Boolean(row?.found);
 }
 
-/** The newest kept version of a product that holds `table`, for a stand-in of its columns. */
-export async function newestKeptTable(
-  db: Queryable,
-  product: string,
-  table: string,
-): Promise<{ schema: string; table: string } | undefined> {
-  const kept = (await listKeptVersions(db)).filter((k) => k.product === product);
-  for (const k of kept.sort((a, b) => (a.version < b.version ? 1 : -1)))
-    if (await keptTableExists(db, k.schema, table)) return { schema: k.schema, table };
-  return undefined;
-}
-
 /** Every kept version schema, with what its comment says of it. */
 export async function listKeptVersions(db: Queryable): Promise<KeptVersion[]> {
   const rows = await db.query<{ schema: string; comment: string | null }>(

@@ -66,7 +66,23 @@ function summary(r: QaReport): string {
 <span class="big">${passed}/${r.checks.length}</span> <span class="unit">passed</span>
 <ul class="mini"><li><span class="badge warn">${warned}</span> warned</li><li><span class="badge fail">${failed}</span> failed</li></ul></a>`;
   return `<section aria-labelledby="summary-h"><h2 id="summary-h">Summary</h2>
-<div class="cards">${outputCards}\n${checkCard}</div></section>`;
+<div class="cards">${outputCards}\n${checkCard}</div>${inputs(r)}</section>`;
+}
+
+/** What the build read, each at its exact version; an upstream product's version links to its own report. */
+function inputs(r: QaReport): string {
+  if (!r.inputs?.length) return '';
+  const items = r.inputs.map((i) => {
+    const what =
+      i.kind === 'product'
+        ? `product <code>${esc(i.name)}</code>, output <code>${esc(i.output ?? '')}</code>`
+        : `dataset <code>${esc(i.name)}</code>`;
+    const version = i.qa
+      ? `<a href="${esc(i.qa)}"><code>${esc(i.version)}</code></a> (its QA report)`
+      : `<code>${esc(i.version)}</code>`;
+    return `<li><code>${esc(i.alias)}</code>: ${what}, version ${version}</li>`;
+  });
+  return `<h3 id="inputs-h">Read from</h3><ul class="inputs" aria-labelledby="inputs-h">${items.join('')}</ul>`;
 }
 
 function checks(r: QaReport): string {

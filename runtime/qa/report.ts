@@ -1,10 +1,11 @@
+import { posix } from 'node:path';
 import type { Output, ProductEntry } from '../catalog/schema.ts';
 import { BuildError, type CheckFailedError, type CheckResult } from '../errors.ts';
 import { rowListKey } from '../layout/buckets.ts';
 import type { Platform } from '../platform/platform.ts';
 import type { Database } from '../ports/database.ts';
 import { readJson } from '../ports/object-store.ts';
-import type { QaSummary } from '../publish/manifest.ts';
+import { isLockedUpstream, type LockedInput, type QaSummary } from '../publish/manifest.ts';
 import { readLatest, readManifestAt } from '../publish/versions.ts';
 import { type JobHooks, step } from '../runs/steps.ts';
 import { qualified } from '../util/sql.ts';
@@ -24,6 +25,7 @@ import {
   type HistoryEntry,
   type OutputQa,
   publishedQaLocation,
+  type QaInput,
   type QaLocation,
   QaReport,
   ROW_HASH_METHOD,
@@ -55,6 +57,28 @@ export interface QaBuild {
   readonly builtAt: Date;
   /** The version being published; undefined for a build that failed its checks. */
   readonly version?: string;
+  /** The build's lock: what it read. */
+  readonly inputs?: readonly LockedInput[];
+}
+
+/**
+ * The lock as the report shows it: an upstream product's version links to that version's own report,
+ * relative to where this one is (a failed build's report, in the archive bucket, names the version only).
+ */
+function qaInputs(build: QaBuild, here: QaLocation): QaInput[] {
+  return (build.inputs ?? []).map((i) => {
+    if (!isLockedUpstream(i)) return { alias: i.alias, kind: 'dataset', name: i.dataset, version: i.version };
+    const there = publishedQaLocation(i.product, i.version).html;
+    const link = here.bucket === 'egress' ? { qa: posix.relative(posix.dirname(here.html), there) } : {};
+    return {
+      alias: i.alias,
+      kind: 'product',
+      name: i.product,
+      output: i.output,
+      version: i.version,
+      ...link,
+    };
+  });
 }
 
 interface Previous {
@@ -340,6 +364,7 @@ async function compose(
   p: Platform,
   build: QaBuild,
   writeRowLists: boolean,
+  location: QaLocation,
 ): Promise<{ report: QaReport; layers: Map<string, MapLayer> }> {
   const started = Date.now();
   const product = build.entry.product;
@@ -384,6 +409,7 @@ async function compose(
     builtAt: build.builtAt.toISOString(),
     engine: p.db.engine,
     previous: previous ? { version: previous.version, builtAt: previous.builtAt } : null,
+    inputs: qaInputs(build, location),
     checks: build.checks.map((c) => ({ ...c, sample: [...c.sample] })),
     outputs,
     history,
@@ -437,7 +463,7 @@ export async function publishQaReport(
     hooks,
     'qa report',
     async () => {
-      const { report, layers } = await compose(p, build, true);
+      const { report, layers } = await compose(p, build, true, location);
       await write(p, location, report, layers);
       return report;
     },
@@ -457,8 +483,8 @@ export async function reportFailedChecks(
   build: QaBuild,
 ): Promise<CheckFailedError> {
   try {
-    const { report, layers } = await compose(p, { ...build, version: undefined }, false);
     const location = failedQaLocation(build.runId);
+    const { report, layers } = await compose(p, { ...build, version: undefined }, false, location);
     await write(p, location, report, layers);
     return error.withContext({ qaReport: location });
   } catch (e) {

@@ -116,6 +116,18 @@ export const HistoryEntry = z.object({
 });
 export type HistoryEntry = z.infer<typeof HistoryEntry>;
 
+/** What the build read: a dataset version, or an output of another product's version with its QA report. */
+export const QaInput = z.object({
+  alias: z.string(),
+  kind: z.enum(['dataset', 'product']),
+  name: z.string(),
+  output: z.string().optional(),
+  version: z.string(),
+  /** An upstream product version's QA report, relative to this report (both in the egress bucket). */
+  qa: z.string().optional(),
+});
+export type QaInput = z.infer<typeof QaInput>;
+
 /** `qa.json`: the QA report's figures, for machines; `qa.html` shows the same to people. */
 export const QaReport = z.object({
   format: z.literal('strata.qa/1'),
@@ -128,6 +140,8 @@ export const QaReport = z.object({
   builtAt: z.string(),
   engine: z.string(),
   previous: z.object({ version: z.string(), builtAt: z.string() }).nullable(),
+  /** Reports written before products could read products have none. */
+  inputs: z.array(QaInput).optional(),
   checks: z.array(CheckRecord),
   outputs: z.array(OutputQa),
   /** Row counts of the last versions, oldest first, this build last. */

@@ -44,6 +44,16 @@ describe.each(cliEngines())('strata build --downstream|--upstream and strata lin
       expect(up.stderr).toMatch(/base: fresh: version \S+ read what it reads now/);
       expect(up.stderr.match(/^building (\w+)/gm)).toEqual(['building top']);
 
+      // The lock names the upstream versions a build of top would read now.
+      const plan = await strata('--json', 'build', 'top', '--plan');
+      const lock = JSON.parse(plan.stdout) as {
+        inputs: { alias: string; product: string; output: string }[];
+      };
+      expect(lock.inputs.map((i) => `${i.alias}=${i.product}/${i.output}`)).toEqual([
+        'l=left/l',
+        'r=right/r',
+      ]);
+
       // Act: the graph around left.
       const lineage = await strata('--json', 'lineage', 'left');
       expect(lineage.code, lineage.stderr).toBe(0);

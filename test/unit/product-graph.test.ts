@@ -6,6 +6,8 @@ import { downstreamOf, findCycles, topologicalOrder, upstreamOf } from '../../ru
 import type { Product } from '../../runtime/catalog/schema.ts';
 import { loadCatalog } from '../../runtime/catalog-files/loader.ts';
 import { formatIssue } from '../../runtime/errors.ts';
+import { type AnnouncedVersion, summarise } from '../../runtime/federation/announce.ts';
+import { PublishSummary } from '../../runtime/ports/federation.ts';
 
 const counts = `
 name: counts
@@ -115,5 +117,40 @@ describe('the graph of products', () => {
       ['a', 'b', 'c', 'a'],
       ['d', 'd'],
     ]);
+  });
+
+  it("carries a version's upstream product versions in its federation summary, and none for datasets only", () => {
+    const catalog = { dir: '.', datasets: new Map(), products: new Map() };
+    const base: Omit<AnnouncedVersion, 'inputs'> = {
+      product: 'top',
+      version: 'v2',
+      runId: 'r',
+      outputs: [{ name: 'o', rows: 1 }],
+      checks: [],
+    };
+    const manifest = { key: 'products/top/v2/manifest.json', sha256: 'a'.repeat(64) };
+    const at = new Date('2026-12-07T00:00:00Z');
+    const withUpstream = summarise(
+      'child-a',
+      {
+        ...base,
+        // A dataset's line of the lock has no `product`.
+        inputs: [{ version: 'd1' }, { product: 'left', output: 'l', version: 'v1' }],
+      },
+      manifest,
+      catalog,
+      at,
+    );
+    expect(PublishSummary.parse(withUpstream).upstream).toEqual([
+      { product: 'left', output: 'l', version: 'v1' },
+    ]);
+    const datasetsOnly = summarise(
+      'child-a',
+      { ...base, inputs: [{ version: 'd1' }] },
+      manifest,
+      catalog,
+      at,
+    );
+    expect('upstream' in datasetsOnly).toBe(false);
   });
 });
