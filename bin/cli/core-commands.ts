@@ -83,7 +83,9 @@ function printStatus(status: CoreStatus): void {
         published: p.publishedAt.replace('T', ' ').slice(0, 19),
         age: age(p.ageSeconds),
         schedule: p.schedule ?? '',
-        late: p.overdue ? 'LATE' : '',
+        late: p.overdue
+          ? `LATE${p.lateUpstream.length > 0 ? ` (reads ${p.lateUpstream.join(', ')})` : ''}`
+          : '',
         rows: Object.values(p.rows).reduce((n, r) => n + r, 0),
         failed: p.failedChecks.map((f) => `${f.name} (${f.severity})`).join('; '),
       })),

@@ -75,8 +75,15 @@ export interface ProductFreshness {
   readonly publishedAt: string;
   readonly ageSeconds: number;
   readonly schedule: string | null;
-  /** Its schedule's longest gap plus the grace has passed with no newer version. */
+  /**
+   * Its schedule's longest gap plus the grace has passed with no newer version, or it reads a product of the
+   * same child that is overdue (a product is never fresher than what it reads).
+   */
   readonly overdue: boolean;
+  /** The products it reads (its latest version's `upstream`) that are overdue, when that makes it so. */
+  readonly lateUpstream: readonly string[];
+  /** The products and outputs its latest version read, with their versions (product-to-product lineage). */
+  readonly upstream: readonly { product: string; output: string; version: string }[];
   readonly rows: Readonly<Record<string, number>>;
   readonly failedChecks: readonly { name: string; severity: string; count: number }[];
   readonly manifestSha256: string;
@@ -112,6 +119,25 @@ export function overdue(schedule: string | undefined, ageSeconds: number, graceS
   }
 }
 
+/**
+ * A child's products with each one that reads an overdue product (at any depth, within the child) overdue
+ * too, naming what it reads that is. A child's catalog refuses loops, and the passes stop once nothing changes.
+ */
+function boundByUpstream(products: ProductFreshness[]): ProductFreshness[] {
+  for (let changed = true; changed; ) {
+    changed = false;
+    const late = new Set(products.filter((d) => d.overdue).map((d) => d.product));
+    products.forEach((d, k) => {
+      const reads = [...new Set(d.upstream.map((u) => u.product))].filter((u) => late.has(u));
+      if (reads.length > d.lateUpstream.length) {
+        products[k] = { ...d, overdue: true, lateUpstream: reads };
+        changed = true;
+      }
+    });
+  }
+  return products;
+}
+
 /** What each child publishes, how fresh it is, and what failed: checks that did not pass, summaries refused. */
 export function coreStatus(
   children: readonly CoreChild[],
@@ -128,27 +154,31 @@ export function coreStatus(
       name: c.name,
       account: c.account ?? null,
       keyConfigured: Boolean(c.publicKey),
-      products: snapshot.latest
-        .filter((e) => e.summary.child === c.name)
-        .sort((a, b) => (a.summary.product < b.summary.product ? -1 : 1))
-        .map(({ summary: s, receivedAt }) => {
-          const ageSeconds = Math.max(0, Math.round((now.getTime() - Date.parse(s.publishedAt)) / 1000));
-          return {
-            product: s.product,
-            version: s.version,
-            publishedAt: s.publishedAt,
-            ageSeconds,
-            schedule: s.schedule ?? null,
-            overdue: overdue(s.schedule, ageSeconds, graceSeconds),
-            rows: s.rows,
-            failedChecks: s.checks
-              .filter((k) => !k.passed)
-              .map((k) => ({ name: k.name, severity: k.severity, count: k.count })),
-            manifestSha256: s.manifest.sha256,
-            catalogSha256: s.catalogSha256,
-            receivedAt,
-          };
-        }),
+      products: boundByUpstream(
+        snapshot.latest
+          .filter((e) => e.summary.child === c.name)
+          .sort((a, b) => (a.summary.product < b.summary.product ? -1 : 1))
+          .map(({ summary: s, receivedAt }) => {
+            const ageSeconds = Math.max(0, Math.round((now.getTime() - Date.parse(s.publishedAt)) / 1000));
+            return {
+              product: s.product,
+              version: s.version,
+              publishedAt: s.publishedAt,
+              ageSeconds,
+              schedule: s.schedule ?? null,
+              overdue: overdue(s.schedule, ageSeconds, graceSeconds),
+              lateUpstream: [],
+              upstream: s.upstream ?? [],
+              rows: s.rows,
+              failedChecks: s.checks
+                .filter((k) => !k.passed)
+                .map((k) => ({ name: k.name, severity: k.severity, count: k.count })),
+              manifestSha256: s.manifest.sha256,
+              catalogSha256: s.catalogSha256,
+              receivedAt,
+            };
+          }),
+      ),
       refused: snapshot.refused
         .filter((r) => r.child === c.name)
         .sort(byTime)

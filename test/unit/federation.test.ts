@@ -191,6 +191,40 @@ describe('the core receiving summaries', () => {
     expect(at('2026-11-21T04:59:00.000Z').children[0]!.products[0]!.overdue).toBe(false);
     expect(at('2026-11-21T05:01:00.000Z').children[0]!.products[0]!.overdue).toBe(true);
   });
+
+  it('says a product is late when a product of its child it reads is, at any depth, naming it', () => {
+    // Prepare: a daily product, one built hourly from it, and one from that; only the daily one is behind.
+    const entry = (over: Partial<PublishSummary>) => ({
+      summary: summary(over),
+      receivedAt: '2026-11-21T06:00:00.000Z',
+    });
+    const read = (product: string) => [{ product, output: product, version: 'v1' }];
+    const latest = [
+      entry({ product: 'daily', publishedAt: '2026-11-19T04:00:00.000Z' }),
+      entry({
+        product: 'hourly',
+        schedule: 'rate(1 hour)',
+        publishedAt: '2026-11-21T05:30:00.000Z',
+        upstream: read('daily'),
+      }),
+      entry({ product: 'summary', schedule: undefined, upstream: read('hourly') }),
+      entry({ product: 'other', schedule: undefined }),
+    ];
+    // Act
+    const products = coreStatus(children, { latest, refused: [] }, new Date('2026-11-21T06:00:00.000Z'))
+      .children[0]!.products;
+    // Assess
+    const late = (name: string) => products.find((p) => p.product === name)!;
+    expect(
+      ['daily', 'hourly', 'summary', 'other'].map((n) => [n, late(n).overdue, late(n).lateUpstream]),
+    ).toEqual([
+      ['daily', true, []],
+      ['hourly', true, ['daily']],
+      ['summary', true, ['hourly']],
+      ['other', false, []],
+    ]);
+    expect(late('hourly').upstream).toEqual(read('daily'));
+  });
 });
 
 describe('the federation adapters on AWS', () => {
