@@ -59,10 +59,12 @@ export interface AppDeps {
 export interface Principal {
   readonly partner: string;
   readonly scopes: Scopes;
-  /** `session`: the console's, minted for an operator's API key (runtime/console/session.ts). */
+  /** `session`: the console's or the portal's, made when a person signs in (runtime/web/session.ts). */
   readonly via: 'hawk' | 'api-key' | 'loopback' | 'session';
-  /** The console session's id, when `via` is `session`. */
+  /** The session's id, when `via` is `session`. */
   readonly session?: string;
+  /** The person an identity provider named, for a portal session made by OpenID Connect. */
+  readonly user?: string;
 }
 
 /** What the adapter in front (Node, Lambda) passes with each request. */

@@ -1,8 +1,7 @@
 import { html } from 'hono/html';
-import { type Receipt, where } from '../../archive/receipt.ts';
-import { count } from '../../qa/format.ts';
-import { badge, bytes, sha } from '../format.ts';
-import type { Html } from '../layout.ts';
+import { type Receipt, where } from '../archive/receipt.ts';
+import { count } from '../qa/format.ts';
+import { badge, bytes, type Html, sha } from './format.ts';
 
 const STATUS_TONE = { accepted: 'ok', quarantined: 'warn', refused: 'bad' } as const;
 
