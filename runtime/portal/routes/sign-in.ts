@@ -1,11 +1,12 @@
 import { z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { findApiKey } from '../../partners/credentials.ts';
-import type { AppDeps, AppEnv } from '../../web/context.ts';
+import type { AppDeps, AppEnv, PortalSignIn } from '../../web/context.ts';
 import { HttpProblem } from '../../web/problem.ts';
 import { withSigningKey } from '../../web/route.ts';
 import { activeSession, checkForm, endSession, safeNext, startSession } from '../../web/session.ts';
 import { to } from '../layout.ts';
+import { beginSignIn, finishSignIn } from '../oidc.ts';
 import { loginPage } from '../pages/sign-in.ts';
 import { PORTAL } from '../realm.ts';
 import { form, htmlPage, htmlProblems, type PortalRoutes, pageRoute, respond, view } from '../respond.ts';
@@ -13,8 +14,11 @@ import { form, htmlPage, htmlProblems, type PortalRoutes, pageRoute, respond, vi
 const signedIn = async (c: Context<AppEnv>, deps: AppDeps) =>
   (await activeSession(c, PORTAL, await deps.partners.read(), deps.nonces)) !== undefined;
 
-const signInForm = (c: Context<AppEnv>, deps: AppDeps, next: string, status = 200, problem?: string) =>
-  respond(c, deps, { title: 'Sign in', body: loginPage(view(c), next, problem), signedOut: true }, status);
+const signInForm = (c: Context<AppEnv>, deps: AppDeps, next: string, status = 200, problem?: string) => {
+  const oidc = deps.portalSignIn && { name: deps.portalSignIn.label ?? "your organisation's login" };
+  const body = loginPage(view(c), next, problem, oidc);
+  return respond(c, deps, { title: 'Sign in', body, signedOut: true }, status);
+};
 
 /** Signing in and out: open to all (there is nobody to guard yet), with the signing key at hand. */
 export function signInPages(routes: PortalRoutes): void {
@@ -35,6 +39,7 @@ export function signInPages(routes: PortalRoutes): void {
     },
   );
   apiKeySignIn(routes, open);
+  if (deps.portalSignIn) oidcSignIn(routes, open, deps.portalSignIn);
   app.openapi(
     route({
       method: 'post',
@@ -91,6 +96,50 @@ function apiKeySignIn({ app, deps }: PortalRoutes, open: ReturnType<typeof pageR
         )) as never;
       startSession(c, PORTAL, doc.signingKey, { partner: found.id, keyId: found.keyId });
       return c.redirect(next, 303) as never;
+    },
+  );
+}
+
+/** The organisation's OpenID Connect login (code flow with PKCE): out to the provider, and back. */
+function oidcSignIn(
+  { app, deps }: PortalRoutes,
+  open: ReturnType<typeof pageRoute>,
+  settings: PortalSignIn,
+): void {
+  app.openapi(
+    open({
+      method: 'post',
+      path: '/login/oidc',
+      summary:
+        "Portal: sign in with the organisation's OpenID Connect provider (to it, with PKCE and a state)",
+      request: { ...form({ next: z.string().max(2000).optional() }) },
+      responses: { 303: { description: "to the organisation's login" }, ...htmlProblems(400, 403, 503) },
+    }),
+    async (c) => {
+      const body = c.req.valid('form');
+      checkForm(c, PORTAL, body.form);
+      const next = safeNext(PORTAL, c.get('door'), body.next);
+      return c.redirect(await beginSignIn(c, settings, c.get('signingKey'), next), 303) as never;
+    },
+  );
+  app.openapi(
+    open({
+      method: 'get',
+      path: '/login/oidc/callback',
+      summary:
+        "Portal: where the organisation's login sends the browser back; a session for the partner its claim names",
+      request: {
+        query: z
+          .object({ code: z.string().max(4000).optional(), state: z.string().max(1000).optional() })
+          .passthrough(),
+      },
+      responses: { 303: { description: 'signed in: to the page asked for' }, ...htmlProblems(401, 403, 503) },
+    }),
+    async (c) => {
+      const doc = await deps.partners.read();
+      const who = await finishSignIn(c, settings, doc);
+      startSession(c, PORTAL, doc.signingKey, { partner: who.partner, user: who.user });
+      return c.redirect(who.next, 303) as never;
     },
   );
 }
