@@ -22,17 +22,17 @@ const hash = (text: string) => `'sha256-${createHash('sha256').update(text).dige
 
 /**
  * Nothing but the page's own style and script (by hash), requests to itself and to where uploads go (the
- * ingress bucket's presigned URLs: this server locally, S3's endpoint on AWS), forms to itself; never framed,
- * no base to redirect relative links.
+ * ingress bucket's presigned URLs: this server locally, S3's endpoint on AWS), forms to itself (and, on the
+ * sign-in page, on to the organisation's login); never framed, no base to redirect relative links.
  */
-export function portalCsp(uploadOrigin: string | undefined): string {
+export function portalCsp(uploadOrigin: string | undefined, signInOrigin?: string): string {
   return [
     "default-src 'none'",
     `style-src ${hash(CSS)}`,
     `script-src ${hash(PORTAL_SCRIPT)}`,
     `connect-src 'self'${uploadOrigin ? ` ${uploadOrigin}` : ''}`,
     "img-src 'self' data:",
-    "form-action 'self'",
+    `form-action 'self'${signInOrigin ? ` ${signInOrigin}` : ''}`,
     "frame-ancestors 'none'",
     "base-uri 'none'",
   ].join('; ');

@@ -55,6 +55,20 @@ function configuration(settings: PortalSignIn): Promise<client.Configuration> {
   return found;
 }
 
+/**
+ * Where the sign-in form sends the browser: the provider's authorization endpoint, whose origin may differ
+ * from the issuer's (a Cognito pool's hosted domain). Browsers hold a form's redirect to the page's
+ * `form-action`, so the sign-in page's policy must name it; undefined while the provider cannot be reached.
+ */
+export async function authorizationOrigin(settings: PortalSignIn): Promise<string | undefined> {
+  try {
+    const endpoint = (await configuration(settings)).serverMetadata().authorization_endpoint;
+    return endpoint ? new URL(endpoint).origin : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 const callbackPath = '/login/oidc/callback';
 const redirectUri = (c: Context<AppEnv>) => link(c.get('door'), `${PORTAL.mount}${callbackPath}`);
 

@@ -7,6 +7,7 @@ import type { AppDeps, AppEnv } from '../web/context.ts';
 import type { Html } from '../web/format.ts';
 import type { HttpProblem } from '../web/problem.ts';
 import { PAGE_HEADERS, page, portalCsp, type Section, to, type View } from './layout.ts';
+import { authorizationOrigin } from './oidc.ts';
 
 /** What every page group of the portal is registered with. */
 export interface PortalRoutes {
@@ -78,7 +79,9 @@ export async function respond(
   headers: Record<string, string> = {},
 ): Promise<Response> {
   const text = await page(view(c), content);
-  const csp = portalCsp(c.get('signingKey') ? await uploadOrigin(c, deps) : undefined);
+  const signIn =
+    content.signedOut && deps.portalSignIn ? await authorizationOrigin(deps.portalSignIn) : undefined;
+  const csp = portalCsp(c.get('signingKey') ? await uploadOrigin(c, deps) : undefined, signIn);
   return c.html(text, status as 200, {
     ...PAGE_HEADERS,
     'content-security-policy': csp,
