@@ -9,8 +9,15 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PALETTE } from '../../runtime/qa/palette.ts';
 import { type Serving, serve } from '../../runtime/serve/serve.ts';
-import { type BrowserSession, browserSkipReason, type OpenedPage, openBrowser } from '../helpers/browser.ts';
+import {
+  type BrowserSession,
+  browserSkipReason,
+  countPixels,
+  type OpenedPage,
+  openBrowser,
+} from '../helpers/browser.ts';
 import { type ConsoleHome, consoleHome, refusedGrid } from '../helpers/console.ts';
 import { engines, type TestPlatform, testPlatform } from '../helpers/engines.ts';
 import { PARTNER_CLAIM, startTestIssuer, type TestIssuer } from '../helpers/oidc-issuer.ts';
@@ -184,6 +191,22 @@ describe.skipIf(skip !== undefined)('the partner portal in a browser', () => {
       expect(bytes.subarray(0, 15).toString('latin1')).toBe('SQLite format 3');
       expect(await page.locator('#ogc-api').innerText()).toBe(base);
       expect(await page.getByRole('button', { name: 'Copy the address' }).isVisible()).toBe(true);
+      expect(opened.errors).toEqual([]);
+      expect(opened.outside).toEqual([]);
+    });
+
+    it("shows the latest version on a map, the QA report's, with nothing fetched from outside", async () => {
+      // Act
+      const { page } = opened;
+      await page
+        .getByRole('link', { name: /On a map, with its changes/ })
+        .first()
+        .click();
+      await page.locator('.leaflet-container').waitFor();
+      await page.locator('.leaflet-container canvas').first().waitFor();
+      const shot = await opened.screenshot('portal-map', page.locator('.leaflet-container').first());
+      // Assess: the map has drawn something of the data's colours, and nothing but the page was asked for.
+      expect(countPixels(shot, PALETTE.unchanged) + countPixels(shot, PALETTE.added)).toBeGreaterThan(50);
       expect(opened.errors).toEqual([]);
       expect(opened.outside).toEqual([]);
     });

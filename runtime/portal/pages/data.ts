@@ -127,7 +127,7 @@ function copyable(id: string, text: string): Html {
 
 function versionCard(v: View, product: string, m: Manifest & { latest: boolean }): Html {
   return html`<section class="card" aria-labelledby="v-${m.version}"><h3 id="v-${m.version}"><code>${m.version}</code>${m.latest ? raw(' <span class="badge info">latest</span>') : ''}</h3>
-<p class="muted">Built ${when(m.builtAt)}</p>
+<p class="muted">Built ${when(m.builtAt)}${m.qa ? html` · <a href="${to(v, `/products/${product}/versions/${m.version}/map`)}">On a map, with its changes<span class="vh"> (${product} ${m.version})</span></a>` : ''}</p>
 <div class="table-wrap"><table><caption>Files of ${product} ${m.version}</caption>
 <thead><tr><th scope="col">Output</th><th scope="col">Format</th><th scope="col" class="num">Rows</th><th scope="col" class="num">Size</th><th scope="col">Download</th></tr></thead>
 <tbody>${m.outputs.map(

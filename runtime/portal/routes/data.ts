@@ -5,8 +5,9 @@ import { takesUploadsFrom } from '../../partners/uploads.ts';
 import type { AppDeps, AppEnv, Principal } from '../../web/context.ts';
 import { link } from '../../web/door.ts';
 import { NameParam, VersionParam } from '../../web/params.ts';
-import { problemBody, problemOf } from '../../web/problem.ts';
+import { notFound, problemBody, problemOf } from '../../web/problem.ts';
 import { publishedOutput, requireReadable, signedDownload } from '../../web/published.ts';
+import { reportResponse, reportResponses } from '../../web/report.ts';
 import { checkForm } from '../../web/session.ts';
 import {
   newUpload,
@@ -192,6 +193,24 @@ function productPages(routes: PortalRoutes): void {
       const title = deps.catalog.products.get(n)!.product.title;
       const body = productPage(view(c), n, title, link(c.get('door'), ''), manifests);
       return (await respond(c, deps, { title: n, section: 'download', body })) as never;
+    },
+  );
+  app.openapi(
+    route({
+      method: 'get',
+      path: '/products/{name}/versions/{version}/map',
+      summary:
+        "Portal: a version on a map, with its changes (the version's QA report, in a sandbox of its own)",
+      request: { params: z.object({ name, version }) },
+      responses: { ...reportResponses, ...toSignIn, ...htmlProblems(401, 403, 404) },
+    }),
+    async (c) => {
+      const q = c.req.valid('param');
+      requireReadable(c.get('principal'), deps.catalog, q.name);
+      const manifest = await published.manifest(q.name, q.version);
+      if (!manifest.qa)
+        throw notFound(`version ${q.version} of ${q.name} was published without a map (QA report)`);
+      return (await reportResponse(c, deps, 'egress', manifest.qa.html)) as never;
     },
   );
   app.openapi(
