@@ -210,5 +210,29 @@ describe.skipIf(skip !== undefined)('the partner portal in a browser', () => {
       expect(opened.errors).toEqual([]);
       expect(opened.outside).toEqual([]);
     });
+
+    it('reads as labelled forms to a screen reader, and signs out with the keyboard alone', async () => {
+      // Prepare
+      const { page } = opened;
+      await page.goto(`${base}/portal/datasets/sites`);
+      const uploadForm = await page.locator('form#upload').ariaSnapshot();
+      // Act: from the top of the page, Tab to "Sign out" and press Enter.
+      await page.locator('body').focus();
+      const signOut = page.getByRole('button', { name: 'Sign out' });
+      for (let i = 0; i < 20 && !(await signOut.evaluate((el) => el.matches(':focus'))); i++)
+        await page.keyboard.press('Tab');
+      await page.keyboard.press('Enter');
+      await page.getByRole('heading', { level: 1, name: 'Sign in to the partner portal' }).waitFor();
+      const signInForms = await page.locator('main').ariaSnapshot();
+      const again = await page.goto(`${base}/portal`);
+      // Assess
+      expect(uploadForm).toMatch(/button "The file \(csv, up to [^)]+\), chosen or dropped here"/);
+      expect(uploadForm).toContain('button "Send"');
+      expect(signInForms).toContain('button "Sign in with Council login"');
+      expect(signInForms).toContain('textbox "API key"');
+      expect(signInForms).toContain('button "Sign in"');
+      expect(new URL(again!.url()).pathname).toBe('/portal/login');
+      expect(opened.errors).toEqual([]);
+    });
   });
 });
