@@ -123,7 +123,7 @@ export class PartnerApi extends Construct {
     this.partners.grantRead(fn);
     fn.addToRolePolicy(
       new iam.PolicyStatement({
-        // GetItem: whether a console session was signed out (runtime/console/session.ts).
+        // GetItem: whether a console or portal session was signed out (runtime/web/session.ts).
         actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
         resources: [this.guards.tableArn],
       }),

@@ -80,7 +80,7 @@ function uploadsTable(v: View, dataset: string, uploads: readonly { uploadId: st
 <thead><tr><th scope="col">File</th><th scope="col">Sent</th><th scope="col">Status</th><th scope="col">Receipt</th></tr></thead>
 <tbody>${uploads.map(({ uploadId, run }) => {
     const r = receiptOf(run);
-    return html`<tr><th scope="row"><a href="${to(v, `/datasets/${dataset}/uploads/${uploadId}`)}">${r?.file.filename ?? uploadId.replace(/^u[0-9a-f]{12}-/, '')}</a></th>
+    return html`<tr><th scope="row"><a href="${to(v, `/datasets/${dataset}/uploads/${uploadId}`)}">${(r?.file.filename ?? uploadId).replace(/^u[0-9a-f]{12}-/, '')}</a></th>
 <td>${when(run.createdAt)}</td><td>${statusBadge(run.status)}</td>
 <td>${r ? (r.status === 'accepted' ? html`version <code>${r.version}</code>, ${count(r.rows ?? 0)} rows` : html`${r.status}: ${r.problems.length} kind(s) of problem`) : html`<span class="muted">—</span>`}</td></tr>`;
   })}</tbody></table></div>`;
