@@ -7,6 +7,7 @@ import type { AppEnv, PortalSignIn } from '../web/context.ts';
 import { link } from '../web/door.ts';
 import { HttpProblem } from '../web/problem.ts';
 import { signToken, verifyToken } from '../web/tokens.ts';
+import { PORTAL_OIDC_ENV } from './env.ts';
 import { PORTAL, portalTo } from './realm.ts';
 
 /**
@@ -145,15 +146,6 @@ export async function finishSignIn(
   const user = String(claims?.email ?? claims?.sub ?? 'unknown');
   return { partner, user, next: flight.data.n };
 }
-
-/** The environment variables that name the organisation's provider (`strata serve`, the partner API's Lambda). */
-export const PORTAL_OIDC_ENV = {
-  issuer: 'STRATA_PORTAL_OIDC_ISSUER',
-  clientId: 'STRATA_PORTAL_OIDC_CLIENT_ID',
-  clientSecret: 'STRATA_PORTAL_OIDC_CLIENT_SECRET',
-  partnerClaim: 'STRATA_PORTAL_OIDC_PARTNER_CLAIM',
-  label: 'STRATA_PORTAL_OIDC_LABEL',
-} as const;
 
 /**
  * The portal's OpenID Connect sign-in from environment variables; none when the issuer is not set. Read at
