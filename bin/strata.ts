@@ -256,6 +256,8 @@ program
         const { serve } = await import('../runtime/serve/serve.ts');
         const { localPartnerDirectory } = await import('../runtime/adapters/local/partner-file.ts');
         const { CORS_ORIGINS_ENV, parseCorsOrigins } = await import('../runtime/http/cors.ts');
+        const { portalSignInFromEnv } = await import('../runtime/portal/oidc.ts');
+        const portalSignIn = portalSignInFromEnv(process.env);
         return withPlatform(g, async (p, catalog) => {
           const secrets = parseWebhookSecrets(process.env.STRATA_WEBHOOK_SECRETS, 'STRATA_WEBHOOK_SECRETS');
           const corsOrigins = o.corsOrigin
@@ -270,13 +272,14 @@ program
             webhookSecrets: secrets,
             partners: localPartnerDirectory(strataHome(g.home)),
             corsOrigins,
+            portalSignIn,
             staleSeconds: p.db.engine === 'pglite' ? 'all' : Number(o.staleSeconds),
             log: (m) => say(`${new Date().toISOString()} ${m}`),
           });
           // Read commands ask this process rather than wait for the database it holds.
           const announced = await announceServe(strataHome(g.home), serving.port, databaseUrlOf(g.home));
           say(
-            `strata serve: http://127.0.0.1:${serving.port} (the partner API, POST /webhooks/<product>, GET /runs; the console at /console); watching ${p.store.locate('ingress', 'x').replace(/\/x$/, '')}; Ctrl-C stops`,
+            `strata serve: http://127.0.0.1:${serving.port} (the partner API, POST /webhooks/<product>, GET /runs; the console at /console, the partner portal at /portal); watching ${p.store.locate('ingress', 'x').replace(/\/x$/, '')}; Ctrl-C stops`,
           );
           await new Promise<void>((resolve) => {
             let signals = 0;

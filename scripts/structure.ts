@@ -9,7 +9,7 @@ import { parseSync } from 'oxc-parser';
 
 /**
  * Rooms of `runtime/`, highest first: a room may import from rooms below it, never from one above it.
- * Doors (serve, http, console, triggers) call jobs; jobs call the pipeline's steps (products, qa, publish,
+ * Doors (serve, http, console, portal, triggers) call jobs; jobs call the pipeline's steps (products, qa, publish,
  * contracts, load) over the stores (archive: dataset versions, their current pointer and quarantine;
  * federation); `catalog-files` reads the catalog from disk (it asks GDAL's PROJ about CRS codes, so it sits
  * above the adapters); `platform` is what a job is given, made
@@ -20,6 +20,9 @@ export const RUNTIME_ROOMS = [
   'serve',
   'http',
   'console',
+  // beside the console (both are mounted by http, neither imports the other): the partner staff's pages,
+  // which stand on web's sessions, uploads and published reads as the console does
+  'portal',
   // below http and the console it mounts: what both stand on (request context, problems, auth, the door)
   'web',
   'triggers',

@@ -11,6 +11,7 @@ import { WAIT_MARGIN_MS } from '../../runtime/aws/wait-budget.ts';
 import { createApp } from '../../runtime/http/app.ts';
 import { parseCorsOrigins } from '../../runtime/http/cors.ts';
 import { handleEvent, MAX_RESPONSE_BYTES } from '../../runtime/http/lambda.ts';
+import { portalSignInFromEnv } from '../../runtime/portal/oidc.ts';
 import { S3UrlSigner } from '../../runtime/web/urls.ts';
 import { deployedCatalog, jobQueue, runRegistry } from '../shared/aws.ts';
 import { waitBudget } from '../shared/budget.ts';
@@ -42,6 +43,7 @@ const app = createApp({
   maxResponseBytes: MAX_RESPONSE_BYTES,
   publicBaseUrl: process.env[ENV.publicBaseUrl] || undefined,
   corsOrigins: parseCorsOrigins(process.env[ENV.corsOrigins], ENV.corsOrigins),
+  portalSignIn: portalSignInFromEnv(process.env),
   log: (message, detail) => logger.warn(message, { ...detail }),
 });
 

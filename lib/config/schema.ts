@@ -158,6 +158,19 @@ export const ChildEnvironment = z
          * of an account that has none, never in two (the last deploy would own it, and its deletion remove it).
          */
         manageAccountCloudWatchRole: z.boolean().default(false),
+        /**
+         * The partner portal's sign-in with the organisation's OpenID Connect provider (a Cognito user pool's
+         * issuer, or any): a public client (PKCE, no secret), and the ID token claim that names the partner.
+         * @default none: partner staff sign in with an API key
+         */
+        portalSignIn: z
+          .strictObject({
+            issuer: z.url({ protocol: /^https$/, message: 'must be an https:// URL' }),
+            clientId: z.string().min(1),
+            partnerClaim: z.string().min(1),
+            label: z.string().min(1).optional(),
+          })
+          .optional(),
       })
       .default({ rateLimit: 50, burstLimit: 100, manageAccountCloudWatchRole: false, corsOrigins: [] }),
   })

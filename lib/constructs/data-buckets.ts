@@ -61,6 +61,17 @@ export class DataBuckets extends Construct {
       serverAccessLogsBucket: this.logs,
       serverAccessLogsPrefix: 'ingress/',
       eventBridgeEnabled: true,
+      // The partner portal's page PUTs a file straight here by a presigned URL. The signature is the
+      // credential (one key, its size and type, fifteen minutes); CORS only lets the page read the answer.
+      // Any origin, because the API's own is not known at synth (API Gateway names it at deploy).
+      cors: [
+        {
+          allowedMethods: [s3.HttpMethods.PUT],
+          allowedOrigins: ['*'],
+          allowedHeaders: ['content-type'],
+          maxAge: 3600,
+        },
+      ],
       lifecycleRules: [
         // A version replaced by a later upload is still read by the task its own event started.
         {

@@ -9,6 +9,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV } from '../../runtime/aws/names.ts';
+import { PORTAL_OIDC_ENV } from '../../runtime/portal/env.ts';
 import type { CatalogDeployment } from './catalog-deployment.ts';
 import type { PostgisCluster } from './postgis-cluster.ts';
 import { StrataFunction } from './strata-function.ts';
@@ -37,6 +38,16 @@ export interface PartnerApiProps {
   readonly publicBaseUrl?: string;
   /** Origins whose web pages may read the API (CORS), `scheme://host[:port]` or `*`. @default none */
   readonly corsOrigins?: readonly string[];
+  /**
+   * The partner portal's OpenID Connect provider: its issuer, a public client's id (PKCE), the ID token claim
+   * that names the partner, and what the sign-in button calls it. @default none: API keys only
+   */
+  readonly portalSignIn?: {
+    readonly issuer: string;
+    readonly clientId: string;
+    readonly partnerClaim: string;
+    readonly label?: string;
+  };
   /**
    * Make API Gateway's account-wide CloudWatch role here (AWS::ApiGateway::Account, one per account and
    * region): only in the one stack of an account that has none. @default false: the account has one already
@@ -114,6 +125,7 @@ export class PartnerApi extends Construct {
         [ENV.maxUploadBytes]: String(props.maxUploadBytes),
         ...(props.publicBaseUrl ? { [ENV.publicBaseUrl]: props.publicBaseUrl } : {}),
         ...(props.corsOrigins?.length ? { [ENV.corsOrigins]: props.corsOrigins.join(',') } : {}),
+        ...portalSignInEnvironment(props.portalSignIn),
       },
     });
     const fn = this.handler.fn;
@@ -123,7 +135,7 @@ export class PartnerApi extends Construct {
     this.partners.grantRead(fn);
     fn.addToRolePolicy(
       new iam.PolicyStatement({
-        // GetItem: whether a console session was signed out (runtime/console/session.ts).
+        // GetItem: whether a console or portal session was signed out (runtime/web/session.ts).
         actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
         resources: [this.guards.tableArn],
       }),
@@ -227,4 +239,15 @@ export class PartnerApi extends Construct {
       },
     );
   }
+}
+
+/** The portal's provider as the function reads it (runtime/portal/oidc.ts, portalSignInFromEnv). */
+function portalSignInEnvironment(p: PartnerApiProps['portalSignIn']): Record<string, string> {
+  if (!p) return {};
+  return {
+    [PORTAL_OIDC_ENV.issuer]: p.issuer,
+    [PORTAL_OIDC_ENV.clientId]: p.clientId,
+    [PORTAL_OIDC_ENV.partnerClaim]: p.partnerClaim,
+    ...(p.label ? { [PORTAL_OIDC_ENV.label]: p.label } : {}),
+  };
 }

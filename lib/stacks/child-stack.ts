@@ -114,6 +114,7 @@ export class ChildStack extends Stack {
       burstLimit: c.api.burstLimit,
       publicBaseUrl: c.api.publicBaseUrl,
       corsOrigins: c.api.corsOrigins,
+      portalSignIn: c.api.portalSignIn,
       manageAccountCloudWatchRole: c.api.manageAccountCloudWatchRole,
       logRetention: retention,
     });

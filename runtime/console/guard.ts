@@ -1,10 +1,10 @@
 import type { MiddlewareHandler } from 'hono';
-import { burstOf } from '../partners/credentials.ts';
 import { Scopes } from '../partners/scopes.ts';
 import { authenticate } from '../web/auth.ts';
 import type { AppDeps, AppEnv } from '../web/context.ts';
 import { isLoopbackHost } from '../web/door.ts';
 import { HttpProblem } from '../web/problem.ts';
+import { limitSession } from '../web/session.ts';
 import { activeSession, consolePath } from './session.ts';
 
 const forOperators = () =>
@@ -34,15 +34,7 @@ export function consoleGuard(deps: AppDeps): MiddlewareHandler<AppEnv> {
     }
     const session = await activeSession(c, doc, deps.nonces);
     if (session) {
-      const known = doc.partners[session.partner]!;
-      if (
-        !(await deps.rateLimiter
-          .take(session.partner, known.requestsPerSecond, burstOf(known))
-          .catch(() => true))
-      )
-        throw new HttpProblem(429, 'Too Many Requests', 'too many requests a second; slow down', {
-          'Retry-After': '1',
-        });
+      await limitSession(deps.rateLimiter, doc, session);
       c.set('principal', session);
       return next();
     }

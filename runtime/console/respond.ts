@@ -1,10 +1,8 @@
-import { Readable } from 'node:stream';
 import { createRoute, type OpenAPIHono, type RouteConfig, z } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { PublishedReader } from '../publish/reader.ts';
 import type { AppDeps, AppEnv } from '../web/context.ts';
 import type { HttpProblem } from '../web/problem.ts';
-import { signedDownload } from '../web/published.ts';
 import { PARTNER_SECURITY } from '../web/route.ts';
 import { type Html, PAGE_HEADERS, page, type Section, type View } from './layout.ts';
 import { errorPage } from './pages/overview.ts';
@@ -74,48 +72,4 @@ export async function respond(
 /** A problem met in the console, as a page (the console's error handler and its unknown paths). */
 export function consoleProblem(c: Context<AppEnv>, p: HttpProblem): Promise<Response> {
   return respond(c, { title: p.title, body: errorPage(view(c), p) }, p.status, p.headers);
-}
-
-/**
- * A QA report as the console serves it: with the policy its own page declares, in a sandbox of its own
- * origin, so its scripts can draw the map but never act as the console (its data is the data's, not ours).
- */
-const REPORT_HEADERS = {
-  'content-type': 'text/html; charset=utf-8',
-  'content-security-policy':
-    "sandbox allow-scripts; default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'",
-  'cache-control': 'private, max-age=3600',
-  'x-content-type-options': 'nosniff',
-  'referrer-policy': 'no-referrer',
-};
-
-/** The answer for a report that may be too big to send: a 302 to it is described so. */
-export const reportResponses = {
-  200: htmlPage('the QA report'),
-  302: { description: 'a report bigger than a response here may carry: to a short-lived URL of its file' },
-};
-
-/**
- * A QA report as a response: the page itself, or, when it is bigger than a response here may carry (Lambda's
- * 6 MB), a short-lived URL to its file (a presigned S3 URL: another origin, where the report keeps the policy
- * its own page declares).
- */
-export async function reportResponse(
-  c: Context<AppEnv>,
-  deps: AppDeps,
-  bucket: 'egress' | 'archive',
-  key: string,
-): Promise<Response> {
-  if (deps.maxResponseBytes !== undefined) {
-    const size = (await deps.store.list(bucket, key)).find((o) => o.key === key)?.size ?? 0;
-    if (size > deps.maxResponseBytes) {
-      const url =
-        bucket === 'egress'
-          ? (await signedDownload(c, deps, key)).url
-          : await deps.store.presign(bucket, key, { method: 'GET', expiresSeconds: 300 });
-      return c.redirect(url, 302);
-    }
-  }
-  const stream = await deps.store.get(bucket, key);
-  return c.body(Readable.toWeb(stream) as ReadableStream, 200, REPORT_HEADERS);
 }

@@ -2,6 +2,8 @@ import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
 import { consoleApp } from '../console/app.ts';
 import { SESSION_COOKIE } from '../console/session.ts';
+import { portalApp } from '../portal/app.ts';
+import { PORTAL } from '../portal/realm.ts';
 import { PublishedReader } from '../publish/reader.ts';
 import { PLATFORM_VERSION } from '../version.ts';
 import { authenticate, authenticateOperator } from '../web/auth.ts';
@@ -44,8 +46,8 @@ function problemResponse(c: Context<AppEnv>, p: HttpProblem): Response {
 
 /**
  * The one HTTP application: the partner API (catalog, versions, downloads, OGC API – Features, uploads,
- * builds, runs), the operators' routes, the console (an application of its own, with its own error pages,
- * mounted at /console), and on `strata serve` the webhooks and local file URLs. The Lambda handler and
+ * builds, runs), the operators' routes, the console and the partner portal (applications of their own, with
+ * their own error pages, mounted at /console and /portal), and on `strata serve` the webhooks and local file URLs. The Lambda handler and
  * `strata serve` only adapt requests to it; authentication is middleware on the routes that need it, once.
  * Its errors are problem documents.
  */
@@ -82,6 +84,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   runRoutes(app, deps, partner);
   operatorRoutes(app, deps, authenticateOperator(deps));
   app.route('/console', consoleApp(deps, published));
+  app.route('/portal', portalApp(deps, published));
   if (deps.local) localRoutes(app, deps, deps.local);
   openApiRoutes(app);
   return app;
@@ -122,6 +125,12 @@ function registerSecuritySchemes(app: OpenAPIHono<AppEnv>): void {
     in: 'cookie',
     name: SESSION_COOKIE,
     description: "the console's session, made by POST /console/login for an operator's API key",
+  });
+  registry.registerComponent('securitySchemes', 'portalSession', {
+    type: 'apiKey',
+    in: 'cookie',
+    name: PORTAL.cookie,
+    description: "the partner portal's session, made when a partner's staff sign in at /portal/login",
   });
 }
 

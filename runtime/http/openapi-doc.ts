@@ -31,6 +31,12 @@ export function describedApp(local = true) {
     rateLimiter: new MemoryRateLimiter(),
     urls: new LocalUrlSigner({ download: 1, upload: 1 }),
     maxUploadBytes: 1,
+    // So the portal's OpenID Connect routes are described too; nothing asks the issuer until a sign-in.
+    portalSignIn: {
+      issuer: 'https://login.example.org',
+      clientId: 'strata-portal',
+      partnerClaim: 'strata_partner',
+    },
     ...(local ? { local: { webhookSecrets: new Map(), operatorsOnLoopback: true } } : {}),
   });
 }

@@ -415,6 +415,16 @@ export class RunRegistry {
     return rows[0] ? toRun(rows[0]) : undefined;
   }
 
+  /** The newest runs started by uploads whose ingress keys begin so (a partner's uploads to one dataset). */
+  async findByUploadPrefix(prefix: string, limit: number): Promise<Run[]> {
+    const rows = await this.db.query<RunRow>(
+      `SELECT ${COLUMNS} FROM strata.runs WHERE kind = 'ingest' AND starts_with(trigger->'detail'->>'key', $1)
+       ORDER BY created_at DESC, id DESC LIMIT $2`,
+      [prefix, limit],
+    );
+    return rows.map(toRun);
+  }
+
   /** These runs, those that exist, in no particular order. */
   async getMany(ids: readonly string[]): Promise<Run[]> {
     if (ids.length === 0) return [];

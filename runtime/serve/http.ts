@@ -8,6 +8,7 @@ import { emptyDirectory } from '../partners/credentials.ts';
 import type { Platform } from '../platform/platform.ts';
 import type { PartnerDirectory } from '../ports/partner-directory.ts';
 import type { WebhookLimits, WebhookSecrets } from '../triggers/webhook.ts';
+import type { PortalSignIn } from '../web/context.ts';
 import { LocalUrlSigner } from '../web/urls.ts';
 
 export interface LocalApiOptions {
@@ -18,6 +19,8 @@ export interface LocalApiOptions {
   readonly publicBaseUrl?: string;
   /** Origins whose pages may read the partner API from a browser (CORS). @default none */
   readonly corsOrigins?: readonly string[];
+  /** The partner portal's OpenID Connect sign-in (portalSignInFromEnv). @default API keys only */
+  readonly portalSignIn?: PortalSignIn;
   /** Body size, rate and replay window of the webhooks (DEFAULT_WEBHOOK_LIMITS). */
   readonly webhookLimits?: Partial<WebhookLimits>;
 }
@@ -57,6 +60,7 @@ export function httpServer(
     maxUploadBytes: api.maxUploadBytes ?? 5 * 1024 ** 3,
     publicBaseUrl: api.publicBaseUrl,
     corsOrigins: api.corsOrigins,
+    portalSignIn: api.portalSignIn,
     local: {
       webhookSecrets: secrets,
       webhookLimits: api.webhookLimits,

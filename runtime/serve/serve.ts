@@ -5,6 +5,7 @@ import type { Platform } from '../platform/platform.ts';
 import type { PartnerDirectory } from '../ports/partner-directory.ts';
 import { onSchedule } from '../triggers/schedule.ts';
 import type { WebhookSecrets } from '../triggers/webhook.ts';
+import type { PortalSignIn } from '../web/context.ts';
 import { httpServer } from './http.ts';
 import { IngressWatcher } from './ingress-watcher.ts';
 import { recoverOrphans, workLoop } from './worker.ts';
@@ -21,6 +22,8 @@ export interface ServeOptions {
   readonly partners?: PartnerDirectory;
   /** Origins whose pages may read the partner API from a browser (CORS). @default none */
   readonly corsOrigins?: readonly string[];
+  /** The partner portal's OpenID Connect sign-in. @default API keys only */
+  readonly portalSignIn?: PortalSignIn;
   /** Seconds without a heartbeat after which a running run is taken as orphaned; 'all' with the embedded database. */
   readonly staleSeconds: number | 'all';
   readonly log: (message: string) => void;
@@ -130,6 +133,7 @@ export async function serve(p: Platform, catalog: Catalog, options: ServeOptions
     partners: options.partners,
     maxUploadBytes: options.maxUploadBytes,
     corsOrigins: options.corsOrigins,
+    portalSignIn: options.portalSignIn,
   });
   await new Promise<void>((resolve) => server.listen(options.port, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;

@@ -24,6 +24,22 @@ export interface LocalRoutes {
   readonly datasetVersions?: (dataset: string) => Promise<readonly VersionRow[]>;
 }
 
+/**
+ * The organisation's OpenID Connect provider, for the partner portal's sign-in (a Cognito user pool or any
+ * issuer): which partner a person signs in for is the value of one claim of their ID token.
+ */
+export interface PortalSignIn {
+  /** The issuer's URL; its discovery document is read from `<issuer>/.well-known/openid-configuration`. */
+  readonly issuer: string;
+  readonly clientId: string;
+  /** Absent for a public client (PKCE alone). */
+  readonly clientSecret?: string;
+  /** The ID token claim whose value is the partner's id, e.g. `custom:strata_partner`. */
+  readonly partnerClaim: string;
+  /** What the sign-in button calls the provider. @default 'your organisation\'s login' */
+  readonly label?: string;
+}
+
 export interface AppDeps {
   readonly catalog: Catalog;
   /** The egress bucket's manifests and files: every read of published data comes from here. */
@@ -52,6 +68,8 @@ export interface AppDeps {
    * report bigger than this is sent as a short-lived URL to its file instead. @default no limit
    */
   readonly maxResponseBytes?: number;
+  /** The partner portal's OpenID Connect sign-in; without it, partner staff sign in with an API key. */
+  readonly portalSignIn?: PortalSignIn;
   readonly log?: (message: string, detail?: Record<string, unknown>) => void;
 }
 
@@ -59,10 +77,12 @@ export interface AppDeps {
 export interface Principal {
   readonly partner: string;
   readonly scopes: Scopes;
-  /** `session`: the console's, minted for an operator's API key (runtime/console/session.ts). */
+  /** `session`: the console's or the portal's, made when a person signs in (runtime/web/session.ts). */
   readonly via: 'hawk' | 'api-key' | 'loopback' | 'session';
-  /** The console session's id, when `via` is `session`. */
+  /** The session's id, when `via` is `session`. */
   readonly session?: string;
+  /** The person an identity provider named, for a portal session made by OpenID Connect. */
+  readonly user?: string;
 }
 
 /** What the adapter in front (Node, Lambda) passes with each request. */

@@ -1,7 +1,15 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
 /** What a token is for: a cursor cannot be used as an upload URL, nor the other way round. */
-export type TokenPurpose = 'cursor' | 'upload' | 'download' | 'console-session' | 'console-form';
+export type TokenPurpose =
+  | 'cursor'
+  | 'upload'
+  | 'download'
+  | 'console-session'
+  | 'console-form'
+  | 'portal-session'
+  | 'portal-form'
+  | 'portal-oidc';
 
 const mac = (key: string, purpose: TokenPurpose, body: string) =>
   createHmac('sha256', key).update(`strata.${purpose}.${body}`).digest();

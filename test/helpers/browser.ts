@@ -54,9 +54,10 @@ export interface Screenshot {
 export interface BrowserSession {
   /**
    * Opens a URL (a file:// report, a local server's page) and waits for its load event. `site`: the page may
-   * follow links and send forms within its own origin (a local server's pages), and nowhere else.
+   * follow links and send forms within its own origin (a local server's pages), and nowhere else; `also`:
+   * other origins it may reach too (an identity provider the site sends the browser to).
    */
-  open(url: string, options?: { site?: boolean }): Promise<OpenedPage>;
+  open(url: string, options?: { site?: boolean; also?: readonly string[] }): Promise<OpenedPage>;
   close(): Promise<void>;
 }
 
@@ -100,7 +101,8 @@ export async function openBrowser(
         u === url ||
         u.split('#')[0] === url.split('#')[0] ||
         /^(data|blob|about):/.test(u) ||
-        (options.site === true && u.startsWith(`${site}/`));
+        (options.site === true && u.startsWith(`${site}/`)) ||
+        (options.also ?? []).some((o) => u.startsWith(`${o}/`));
       page.on('console', (m) => {
         if (m.type() === 'error') errors.push(m.text());
       });

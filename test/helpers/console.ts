@@ -3,6 +3,7 @@
 // failed because an input had no version yet (which a retry mends once the input has one).
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { OutputFormat } from '../../runtime/catalog/schema.ts';
 import type { Catalog } from '../../runtime/catalog-files/loader.ts';
 import { workUntil } from '../../runtime/jobs/execute.ts';
 import { submit } from '../../runtime/jobs/submit.ts';
@@ -41,7 +42,11 @@ export interface ConsoleHome {
   readonly failed: Run;
 }
 
-export async function consoleHome(p: TestPlatform): Promise<ConsoleHome> {
+/** `siteListFormats`: the formats site_list publishes its output in (the catalog's default when absent). */
+export async function consoleHome(
+  p: TestPlatform,
+  options: { siteListFormats?: OutputFormat[] } = {},
+): Promise<ConsoleHome> {
   const catalog = await writeCatalog(join(p.dir, 'catalog'), {
     datasets: {
       sites: {
@@ -75,7 +80,14 @@ export async function consoleHome(p: TestPlatform): Promise<ConsoleHome> {
               sql: 'SELECT id, visits FROM sites_out WHERE visits > 100',
             },
           ],
-          outputs: [{ table: 'sites_out', key: ['id'], orderBy: ['id'] }],
+          outputs: [
+            {
+              table: 'sites_out',
+              key: ['id'],
+              orderBy: ['id'],
+              ...(options.siteListFormats ? { formats: options.siteListFormats } : {}),
+            },
+          ],
         },
         sql: { '010_out.sql': 'CREATE TABLE sites_out AS SELECT id, name, visits, geom FROM sites;' },
       },

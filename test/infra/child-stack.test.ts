@@ -76,6 +76,12 @@ describe('child stack, defaults (child-a)', () => {
       NoncurrentVersionExpiration: { NoncurrentDays: 7 },
       Status: 'Enabled',
     });
+    // The portal's page PUTs to a presigned URL; nothing else crosses origins.
+    expect(ingress[1].Properties.CorsConfiguration).toEqual({
+      CorsRules: [
+        { AllowedHeaders: ['content-type'], AllowedMethods: ['PUT'], AllowedOrigins: ['*'], MaxAge: 3600 },
+      ],
+    });
     for (const p of Object.values(t.findResources('AWS::S3::BucketPolicy'))) {
       expect(JSON.stringify(p.Properties.PolicyDocument)).toContain('"aws:SecureTransport":"false"');
     }

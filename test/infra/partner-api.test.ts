@@ -167,3 +167,32 @@ describe('partner API on AWS', () => {
     ).rejects.toThrow(/api\.corsOrigins\[0\]: must be scheme:\/\/host\[:port\]/);
   });
 });
+
+describe("the partner portal's sign-in on AWS", () => {
+  it("gives the partner API's function the organisation's provider from the config, and none by default", async () => {
+    // Prepare
+    const portalSignIn = {
+      issuer: 'https://cognito-idp.eu-west-2.amazonaws.com/eu-west-2_Example',
+      clientId: 'portal-client',
+      partnerClaim: 'custom:strata_partner',
+      label: 'Council login',
+    };
+    // Act
+    const withProvider = Template.fromStack(await synthEnvironment('child-a', { api: { portalSignIn } }));
+    const without = Template.fromStack(await synthEnvironment('child-b'));
+    const environment = (t: Template) =>
+      t.findResources('AWS::Lambda::Function', {
+        Properties: { Description: Match.stringLikeRegexp('^Partner API') },
+      });
+    const vars = (t: Template) =>
+      Object.values(environment(t))[0]!.Properties.Environment.Variables as Record<string, unknown>;
+    // Assess
+    expect(vars(withProvider)).toMatchObject({
+      STRATA_PORTAL_OIDC_ISSUER: portalSignIn.issuer,
+      STRATA_PORTAL_OIDC_CLIENT_ID: 'portal-client',
+      STRATA_PORTAL_OIDC_PARTNER_CLAIM: 'custom:strata_partner',
+      STRATA_PORTAL_OIDC_LABEL: 'Council login',
+    });
+    expect(Object.keys(vars(without)).filter((k) => k.startsWith('STRATA_PORTAL_OIDC'))).toEqual([]);
+  });
+});

@@ -1,9 +1,9 @@
 // The console's judgements that pages only print: a product's freshness against its schedule, and the spans of
 // time people read. The pages themselves are tested through the app (test/integration/console.test.ts).
 import { describe, expect, it } from 'vitest';
-import { span } from '../../runtime/console/format.ts';
 import { freshness } from '../../runtime/console/reads.ts';
 import type { LatestPointer } from '../../runtime/publish/manifest.ts';
+import { span } from '../../runtime/web/format.ts';
 
 const NOW = Date.parse('2026-11-23T12:00:00Z');
 const HOUR = 3600;

@@ -3,10 +3,10 @@ import { html } from 'hono/html';
 import type { QuarantineEntry } from '../../archive/quarantine.ts';
 import type { Dataset } from '../../catalog/schema.ts';
 import { count } from '../../qa/format.ts';
-import { actor, badge, bytes, sha, when } from '../format.ts';
+import { actor, badge, bytes, sha, when } from '../../web/format.ts';
+import { problemsTable } from '../../web/receipt-html.ts';
 import { formField, type Html, to, type View } from '../layout.ts';
 import type { DatasetSummary, DatasetView } from '../reads.ts';
-import { problemsTable } from './receipt.ts';
 
 const none = html`<span class="muted">—</span>`;
 

@@ -1,6 +1,6 @@
 import { html } from 'hono/html';
 import type { RunStatus } from '../../runs/schema.ts';
-import { badge, statusBadge, type Tone } from '../format.ts';
+import { badge, statusBadge, type Tone } from '../../web/format.ts';
 import { layoutGraph } from '../graph-layout.ts';
 import { type Html, to, type View } from '../layout.ts';
 

@@ -3,9 +3,9 @@ import type { Receipt } from '../../archive/receipt.ts';
 import type { CostLedger } from '../../cost/ledger.ts';
 import { count, decimal } from '../../qa/format.ts';
 import { type Run, type RunAttempt, RunKind, RunStatus } from '../../runs/schema.ts';
-import { badge, bytes, statusBadge, took, when } from '../format.ts';
+import { badge, bytes, statusBadge, took, when } from '../../web/format.ts';
+import { receiptView } from '../../web/receipt-html.ts';
 import { formField, type Html, to, type View } from '../layout.ts';
-import { receiptView } from './receipt.ts';
 
 const none = html`<span class="muted">—</span>`;
 

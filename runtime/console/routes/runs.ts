@@ -5,6 +5,7 @@ import { redriveRun } from '../../runs/redrive.ts';
 import { RunKind, RunStatus } from '../../runs/schema.ts';
 import { NameParam, RunId } from '../../web/params.ts';
 import { notFound } from '../../web/problem.ts';
+import { reportResponse, reportResponses } from '../../web/report.ts';
 import { to } from '../layout.ts';
 import { type RetryNote, runPage, runsPage } from '../pages/runs.ts';
 import {
@@ -12,8 +13,6 @@ import {
   form,
   htmlPage,
   htmlProblems,
-  reportResponse,
-  reportResponses,
   respond,
   seeOther,
   toSignIn,

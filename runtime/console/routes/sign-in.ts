@@ -3,8 +3,8 @@ import type { Context } from 'hono';
 import { findApiKey } from '../../partners/credentials.ts';
 import { Scopes } from '../../partners/scopes.ts';
 import type { AppDeps, AppEnv } from '../../web/context.ts';
-import { type Door, isLoopbackHost } from '../../web/door.ts';
-import { badRequest, HttpProblem } from '../../web/problem.ts';
+import { isLoopbackHost } from '../../web/door.ts';
+import { HttpProblem } from '../../web/problem.ts';
 import { withSigningKey } from '../../web/route.ts';
 import { to } from '../layout.ts';
 import { loginPage } from '../pages/overview.ts';
@@ -18,20 +18,7 @@ import {
   seeOther,
   view,
 } from '../respond.ts';
-import { activeSession, checkForm, consolePath, endSession, startSession } from '../session.ts';
-
-/** Where to go once signed in: a console path as asked, or the overview. */
-function safeNext(door: Door, next: string | undefined): string {
-  // A control character in `next` is no console path; in a Location header it would split the answer.
-  if (next !== undefined && /[\u0000-\u001f\u007f]/.test(next))
-    throw badRequest('next must be a path of the console, without control characters (CR, LF, ...)');
-  const root = consolePath(door);
-  return next &&
-    /^\/[^/\\]/.test(next) &&
-    (next === root || next.startsWith(`${root}/`) || next.startsWith(`${root}?`))
-    ? next
-    : root;
-}
+import { activeSession, checkForm, endSession, safeNext, startSession } from '../session.ts';
 
 const signedIn = async (c: Context<AppEnv>, deps: AppDeps) =>
   (deps.local?.operatorsOnLoopback && isLoopbackHost(c.req.header('host') ?? new URL(c.req.url).host)) ||

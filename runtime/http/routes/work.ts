@@ -1,95 +1,25 @@
-import { randomBytes } from 'node:crypto';
 import { type OpenAPIHono, z } from '@hono/zod-openapi';
-import type { Context, MiddlewareHandler } from 'hono';
-import { safeFilename } from '../../archive/archive.ts';
-import type { Dataset } from '../../catalog/schema.ts';
+import type { MiddlewareHandler } from 'hono';
 import { submit, submitOnce } from '../../jobs/submit.ts';
-import { uploadKey } from '../../layout/buckets.ts';
-import { takesUploadsFrom, UPLOAD_CONTENT_TYPES } from '../../partners/uploads.ts';
-import { isInProgressName } from '../../triggers/ingress.ts';
 import type { AppDeps, AppEnv, Principal } from '../../web/context.ts';
 import { type Door, link } from '../../web/door.ts';
 import { NameParam } from '../../web/params.ts';
-import { badRequest, forbidden, HttpProblem, notFound } from '../../web/problem.ts';
+import { notFound } from '../../web/problem.ts';
 import { forbiddenFor } from '../../web/published.ts';
 import { guardedBy } from '../../web/route.ts';
+import { newUpload, UPLOAD_ID_PATTERN, uploadRun } from '../../web/uploads.ts';
 import * as S from '../schemas.ts';
 import { runView } from './runs.ts';
 
 const nameParams = z.object({ name: NameParam.openapi({ param: { name: 'name', in: 'path' } }) });
 const UploadId = z
   .string()
-  .regex(/^u[0-9a-f]{12}-[\w.-]{1,120}$/, 'must be an upload id')
+  .regex(UPLOAD_ID_PATTERN, 'must be an upload id')
   .openapi({ param: { name: 'uploadId', in: 'path' } });
-
-type UploadRequest = z.infer<typeof S.UploadRequest>;
-
-/** The dataset a partner may upload to, or the reason it may not (403, 404). */
-function uploadableDataset(deps: AppDeps, p: Principal, name: string): Dataset {
-  if (!p.scopes.allows('upload', 'datasets', name)) forbiddenFor('upload to', 'datasets', name);
-  const dataset = deps.catalog.datasets.get(name);
-  if (!dataset) throw notFound(`no dataset "${name}"`);
-  if (!takesUploadsFrom(dataset, p.partner))
-    throw forbidden(
-      `dataset "${name}" is fed by ${dataset.source.kind === 'http' ? 'an HTTP source' : 'another sender'}, not by your uploads`,
-    );
-  return dataset;
-}
-
-/** The content type the upload will be signed for, once its name, size and type suit the dataset. */
-function checkedUpload(deps: AppDeps, dataset: Dataset, body: UploadRequest): string {
-  const name = dataset.name;
-  const base = body.filename.split(/[\\/]/).pop() ?? '';
-  if (isInProgressName(base))
-    throw badRequest(
-      `filename "${body.filename}" is a name for a file still being written (a dot file, or one ending .part or .tmp), which is never ingested: send it under its final name, such as "${base.replace(/^\.+/, '').replace(/\.(part|tmp)$/i, '') || 'data.csv'}"`,
-    );
-  const limit = Math.min(deps.maxUploadBytes, dataset.maxBytes ?? deps.maxUploadBytes);
-  if (body.size > limit)
-    throw new HttpProblem(
-      413,
-      'Content Too Large',
-      `${body.size} bytes is over dataset "${name}"'s limit of ${limit} bytes`,
-    );
-  const types = UPLOAD_CONTENT_TYPES[dataset.format];
-  const contentType = (body.contentType ?? types[0]!).toLowerCase();
-  if (!types.includes(contentType))
-    throw new HttpProblem(
-      415,
-      'Unsupported Media Type',
-      `dataset "${name}" is ${dataset.format}: contentType must be one of ${types.join(', ')} (got ${contentType})`,
-    );
-  return contentType;
-}
-
-/** A presigned PUT for one file into the partner's own prefix of the ingress bucket. */
-async function newUpload(deps: AppDeps, c: Context<AppEnv>, name: string, body: UploadRequest) {
-  const p = c.get('principal');
-  const contentType = checkedUpload(deps, uploadableDataset(deps, p, name), body);
-  const uploadId = `u${randomBytes(6).toString('hex')}-${safeFilename(body.filename)}`;
-  const key = uploadKey(p.partner, name, uploadId);
-  const door = c.get('door');
-  const target = await deps.urls.upload(
-    key,
-    { size: body.size, contentType },
-    { door, signingKey: c.get('signingKey') },
-  );
-  return {
-    uploadId,
-    dataset: name,
-    key,
-    ...target,
-    headers: { ...target.headers },
-    links: [
-      { rel: 'status', href: link(door, `/datasets/${name}/uploads/${uploadId}`), type: 'application/json' },
-    ],
-  };
-}
 
 /** An upload's ingest: waiting, or its run. The key holds the partner's own id, so only its own are found. */
 async function uploadStatus(deps: AppDeps, p: Principal, name: string, uploadId: string, door: Door) {
-  if (!p.scopes.allows('upload', 'datasets', name)) forbiddenFor('upload to', 'datasets', name);
-  const run = await deps.runs.findByUploadKey(uploadKey(p.partner, name, uploadId));
+  const run = await uploadRun(deps, p, name, uploadId);
   return {
     uploadId,
     dataset: name,

@@ -1,8 +1,7 @@
 import { html } from 'hono/html';
-import { type Receipt, where } from '../../archive/receipt.ts';
-import { count } from '../../qa/format.ts';
-import { badge, bytes, sha } from '../format.ts';
-import type { Html } from '../layout.ts';
+import { type Receipt, where } from '../archive/receipt.ts';
+import { count } from '../qa/format.ts';
+import { badge, bytes, type Html, sha } from './format.ts';
 
 const STATUS_TONE = { accepted: 'ok', quarantined: 'warn', refused: 'bad' } as const;
 
@@ -34,6 +33,8 @@ ${r.version ? html`<dt>${r.status === 'accepted' ? 'Version' : 'Version once rel
 ${r.rows !== undefined ? html`<dt>Rows</dt><dd>${count(r.rows)}</dd>` : ''}
 ${c ? html`<dt>Current</dt><dd>${c.changed ? html`<code>${c.version}</code>${c.previous ? html` (was <code>${c.previous}</code>)` : ''}` : html`<code>${c.version}</code>, unchanged`}</dd>` : ''}
 ${r.crs ? html`<dt>CRS</dt><dd>${r.crs}</dd>` : ''}
+${r.bbox ? html`<dt>Extent</dt><dd><code>${r.bbox.map((n) => Number(n.toPrecision(8))).join(', ')}</code> <span class="muted">(min x, min y, max x, max y)</span></dd>` : ''}
+${r.columns.length > 0 ? html`<dt>Columns</dt><dd>${r.columns.map((col, i) => html`${i > 0 ? ', ' : ''}<code>${col.name}</code> <span class="muted">${col.type}</span>`)}</dd>` : ''}
 ${r.change ? html`<dt>Change</dt><dd>${count(r.change.rowsBefore)} → ${count(r.change.rowsAfter)} rows against <code>${r.change.against}</code></dd>` : ''}
 ${r.geometry && r.geometry.invalid > 0 ? html`<dt>Invalid geometries</dt><dd>${r.geometry.invalid} (${r.geometry.repaired} repaired, ${r.geometry.kept} kept; policy ${r.geometry.policy})</dd>` : ''}
 </dl>

@@ -1,7 +1,10 @@
 import { html } from 'hono/html';
+import type { HtmlEscapedString } from 'hono/utils/html';
 import type { Actor } from '../archive/current.ts';
 import type { RunStatus } from '../runs/schema.ts';
-import type { Html } from './layout.ts';
+
+/** A piece of a page, escaped where it was made: `html` templates escape every value put into them. */
+export type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
 
 /** `2026-11-23 17:41 UTC` in a `<time>` element that carries the exact instant. */
 export function when(iso: string | null | undefined, seconds = false): Html {
