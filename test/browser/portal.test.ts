@@ -125,7 +125,7 @@ describe.skipIf(skip !== undefined)('the partner portal in a browser', () => {
       // Act
       const receipt = await send(page, { name: 'sites may.csv', text: sitesCsv(busier) });
       // Assess
-      expect(receipt).toMatch(/Status:\s+succeeded/);
+      expect(receipt).toMatch(/Status:\s+accepted/);
       expect(receipt).toMatch(/accepted/);
       expect(receipt).toMatch(/Rows\s+60/);
       expect(receipt).toMatch(/CRS\s+EPSG:4326/);
@@ -148,7 +148,8 @@ describe.skipIf(skip !== undefined)('the partner portal in a browser', () => {
       });
       const shot = await opened.screenshot('portal-receipt-refused');
       // Assess
-      expect(receipt).toMatch(/quarantined/);
+      // Quarantined, not "failed": for its sender the file was received and kept, with what to mend.
+      expect(receipt).toMatch(/Status:\s+quarantined/);
       expect(receipt).toMatch(/bbox/);
       expect(receipt).toMatch(/type/);
       expect(receipt).toContain('line 4');
@@ -171,8 +172,8 @@ describe.skipIf(skip !== undefined)('the partner portal in a browser', () => {
       const rows = await table.locator('tbody tr').allInnerTexts();
       // Assess
       expect(rows).toHaveLength(2);
-      expect(rows[0]).toMatch(/failed[\s\S]*quarantined/);
-      expect(rows[1]).toMatch(/succeeded[\s\S]*60 rows/);
+      expect(rows[0]).toMatch(/quarantined\s+quarantined: 3 kind\(s\) of problem/);
+      expect(rows[1]).toMatch(/accepted\s+version \S+, 60 rows/);
     });
 
     it('downloads a GeoPackage of the product, and offers its OGC API address to copy', async () => {

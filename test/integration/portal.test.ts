@@ -237,7 +237,7 @@ describe.each(engines())('the partner portal on $name', (engine) => {
       '<dt>Columns</dt><dd><code>id</code> <span class="muted">integer</span>, <code>name</code>',
     );
     expect(list).toContain(`/portal/datasets/roads/uploads/${target.uploadId}"`);
-    expect(list).toMatch(/badge ok">succeeded<[\s\S]*2 rows/);
+    expect(list).toMatch(/badge ok">accepted<[\s\S]*2 rows/);
   });
 
   it('shows a refused file with every problem and its lines, and markup in names and values as text', async () => {

@@ -4,7 +4,7 @@ import type { Dataset } from '../../catalog/schema.ts';
 import type { Manifest } from '../../publish/manifest.ts';
 import { count } from '../../qa/format.ts';
 import type { Run } from '../../runs/schema.ts';
-import { bytes, type Html, statusBadge, when } from '../../web/format.ts';
+import { badge, bytes, type Html, statusBadge, when } from '../../web/format.ts';
 import { receiptView } from '../../web/receipt-html.ts';
 import { formField, to, type View } from '../layout.ts';
 
@@ -48,6 +48,17 @@ export function productList(v: View, products: readonly ProductSummary[]): Html 
 /** The receipt of a run that has one: accepted, or refused with every problem and its lines. */
 const receiptOf = (run: Run) => (run.result?.receipt ?? run.error?.receipt) as Receipt | undefined;
 
+/**
+ * What became of an upload, as its sender reads it: the receipt's word once there is one (a refused file's
+ * run fails, but for the partner the file was received and quarantined, not lost), else the run's status.
+ */
+function uploadStatus(run: Run, r: Receipt | undefined): Html {
+  if (r?.status === 'accepted') return badge('accepted', 'ok');
+  if (r?.status === 'quarantined') return badge('quarantined', 'warn');
+  if (r?.status === 'refused') return badge('refused', 'bad');
+  return statusBadge(run.status);
+}
+
 /** One dataset: the upload form (sent straight to the bucket by the page's script) and the past uploads. */
 export function datasetPage(
   v: View,
@@ -81,7 +92,7 @@ function uploadsTable(v: View, dataset: string, uploads: readonly { uploadId: st
 <tbody>${uploads.map(({ uploadId, run }) => {
     const r = receiptOf(run);
     return html`<tr><th scope="row"><a href="${to(v, `/datasets/${dataset}/uploads/${uploadId}`)}">${(r?.file.filename ?? uploadId).replace(/^u[0-9a-f]{12}-/, '')}</a></th>
-<td>${when(run.createdAt)}</td><td>${statusBadge(run.status)}</td>
+<td>${when(run.createdAt)}</td><td>${uploadStatus(run, r)}</td>
 <td>${r ? (r.status === 'accepted' ? html`version <code>${r.version}</code>, ${count(r.rows ?? 0)} rows` : html`${r.status}: ${r.problems.length} kind(s) of problem`) : html`<span class="muted">—</span>`}</td></tr>`;
   })}</tbody></table></div>`;
 }
@@ -91,7 +102,7 @@ export function uploadPage(v: View, dataset: string, uploadId: string, run: Run 
   const status = run?.status ?? 'waiting';
   const r = run ? receiptOf(run) : undefined;
   return html`<h1>Upload <span class="sub">to <a href="${to(v, `/datasets/${dataset}`)}">${dataset}</a>: <code>${uploadId}</code></span></h1>
-<p data-watch-status="${status}"${run ? html` data-run="${run.id}"` : ''}>Status: ${run ? statusBadge(run.status) : html`<span class="badge neutral">waiting</span>`}
+<p data-watch-status="${status}"${run ? html` data-run="${run.id}"` : ''}>Status: ${run ? uploadStatus(run, r) : html`<span class="badge neutral">waiting</span>`}
 ${status === 'waiting' ? ' The file is in; it is checked as soon as it is picked up.' : ''}
 ${status === 'queued' || status === 'running' ? ' It is being checked now.' : ''}</p>
 ${r ? html`<h2>Receipt</h2>${receiptView(r)}` : ''}
