@@ -157,6 +157,11 @@ export function readPlan(layer: GdalLayer): ReadPlan {
     // its Z values would be dropped before PostGIS could keep them.
     if (g.dimensions === 3) args.push('-lco', 'DIM=3');
     if (g.type?.startsWith('Multi')) args.push('-nlt', 'PROMOTE_TO_MULTI');
+    // A collection may hold any geometry, and some formats cannot say "collection" of one kind: GDAL reads
+    // KML's MultiGeometry of polygons as a MultiPolygon, and its GeoJSONSeq writer writes a collection of
+    // one member as that member. A declared GeometryCollection takes each as the collection of its parts.
+    if (g.type === 'GeometryCollection')
+      args.push('-nlt', `GEOMETRYCOLLECTION${g.dimensions === 3 ? 'Z' : ''}`);
   } else args.push('-nlt', 'NONE');
   const header = select?.header ?? [
     ...(g.kind === 'geojson' ? ['geom'] : []),

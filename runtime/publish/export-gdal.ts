@@ -10,7 +10,7 @@ import type { Database, RowCount } from '../ports/database.ts';
 import { GdalFailedError } from '../ports/gdal.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
 import { writeBody } from '../util/files.ts';
-import { ident } from '../util/sql.ts';
+import { ident, literal } from '../util/sql.ts';
 import type { PublishedFile } from './manifest.ts';
 import {
   type ColumnInfo,
@@ -106,6 +106,13 @@ const OGR_GEOMETRY: Record<string, string> = {
 };
 
 /**
+ * Text travels behind one letter: GDAL's CSV reader takes a bare empty field and a quoted `""` alike, so
+ * without it an empty text would be published as null (or every null as empty). `'s' || null` stays null,
+ * and the VRT's SQL takes the letter off again (`SUBSTR(c, 2)`), so `''` arrives as `''`.
+ */
+const TEXT_MARK = 's';
+
+/**
  * An OGR VRT over the rows' CSV: it gives each column its type (the CSV itself has none) and reads the
  * geometry from hex WKB, lossless and quicker to parse than WKT.
  */
@@ -120,8 +127,12 @@ function vrtDocument(
     `  <OGRVRTLayer name="${xml(layer)}">`,
     `    <SrcDataSource>${xml(csv)}</SrcDataSource>`,
     '    <OpenOptions><OOI key="EMPTY_STRING_AS_NULL">YES</OOI></OpenOptions>',
-    '    <SrcLayer>rows</SrcLayer>',
   ];
+  if (fields.some((f) => f.type === 'String')) {
+    const columns = fields.map((f) => (f.type === 'String' ? `SUBSTR(${f.src}, 2) AS ${f.src}` : f.src));
+    if (geometry) columns.push('wkb');
+    lines.push(`    <SrcSQL dialect="OGRSQL">SELECT ${columns.join(', ')} FROM rows</SrcSQL>`);
+  } else lines.push('    <SrcLayer>rows</SrcLayer>');
   if (geometry) {
     lines.push(`    <GeometryType>${geometry.type}</GeometryType>`);
     if (geometry.srid) lines.push(`    <LayerSRS>EPSG:${geometry.srid}</LayerSRS>`);
@@ -215,7 +226,9 @@ function gdalLayout(shape: TableShape, format: GdalOutput) {
   const fieldNames =
     format === 'shapefile' ? shapefileFieldNames(plans.map((p) => p.name)) : plans.map((p) => p.name);
   const fields = plans.map((p, i) => ({ ...p, field: fieldNames[i]!, src: `c${i}` }));
-  const selects = fields.map((f) => `${f.select} AS ${f.src}`);
+  const selects = fields.map((f) =>
+    f.type === 'String' ? `${literal(TEXT_MARK)} || (${f.select}) AS ${f.src}` : `${f.select} AS ${f.src}`,
+  );
   if (shape.geom) {
     const g = `t.${ident(shape.geom.name)}`;
     const geom = srid && srid !== shape.srid ? `ST_Transform(${g}, ${srid})` : g;

@@ -1,5 +1,5 @@
 import type { RawRow } from './read.ts';
-import type { Geometry, Position, Row, Srid, Table } from './table.ts';
+import { type Geometry, isEmptyGeometry, type Position, type Row, type Srid, type Table } from './table.ts';
 
 /**
  * When a value read back counts as the value written, per format. Each allowance is a documented property
@@ -73,10 +73,6 @@ export function canon(r: RawRow): Canon {
 /** The generated table in comparable form. */
 export const canonTable = (t: Table): Canon[] => t.rows.map((r) => ({ ...r }));
 
-function isEmpty(g: Geometry): boolean {
-  return g.type === 'GeometryCollection' ? g.geometries.length === 0 : g.coordinates.length === 0;
-}
-
 /** Rings as a set of vertex loops: counter-clockwise, starting from the least vertex. */
 function normalRing(ring: Position[]): Position[] {
   const open = ring.slice(0, -1);
@@ -99,7 +95,7 @@ function normalRing(ring: Position[]): Position[] {
 /** Geometry put in the one form a format's allowances make equal. */
 function normalGeometry(g: Geometry | null, a: Allowances): Geometry | null {
   if (g === null) return null;
-  if (a.emptyGeometryIsNull && isEmpty(g)) return null;
+  if (a.emptyGeometryIsNull && isEmptyGeometry(g)) return null;
   if (a.singleIsMulti) {
     if (g.type === 'MultiLineString' && g.coordinates.length === 1)
       return normalGeometry({ type: 'LineString', coordinates: g.coordinates[0]! }, a);

@@ -2,7 +2,7 @@ import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
 import type { Database } from '../../runtime/ports/database.ts';
 import { ident, qualified } from '../../runtime/util/sql.ts';
 import { gdal } from '../helpers/gdal.ts';
-import { GEOMETRY_TYPES, type Geometry, type Position } from './table.ts';
+import { GEOMETRY_TYPES, type Geometry, isEmptyGeometry, type Position } from './table.ts';
 
 /** A row as read back from anywhere, before the per-format rules make it comparable. */
 export type RawRow = Record<string, unknown> & { geom: Geometry | null };
@@ -91,8 +91,21 @@ function parseJsonKeepingBigints(text: string): unknown {
   return JSON.parse(text.replace(/([:[,]\s*)(-?\d{16,})(?=\s*[,}\]])/g, '$1"$2"'));
 }
 
-const isEmptyGeometry = (g: Geometry) =>
-  g.type === 'GeometryCollection' ? g.geometries.length === 0 : g.coordinates.length === 0;
+/**
+ * A collection read through GDAL's SQLite dialect in the file's order of members. SpatiaLite keeps a
+ * collection as three lists (points, lines, polygons), so its WKB has the members grouped by type, whatever
+ * order the file holds them in; GDAL's GeoJSON of the same file has that order but rounded coordinates. The
+ * WKB's members are put in the GeoJSON's order, type by type. Where the two do not pair off member for member,
+ * the WKB is left as it is, and the comparison says what differs.
+ */
+function inFileOrder(fromWkb: Geometry, fromJson: Geometry | null): Geometry {
+  if (fromWkb.type !== 'GeometryCollection' || fromJson?.type !== 'GeometryCollection') return fromWkb;
+  const byType = new Map<string, Geometry[]>();
+  for (const m of fromWkb.geometries) byType.set(m.type, [...(byType.get(m.type) ?? []), m]);
+  const ordered = fromJson.geometries.map((m) => byType.get(m.type)?.shift());
+  const paired = ordered.every((m) => m !== undefined) && [...byType.values()].every((ms) => ms.length === 0);
+  return paired ? { type: 'GeometryCollection', geometries: ordered as Geometry[] } : fromWkb;
+}
 
 /**
  * Reads a published file with GDAL, as a partner would. Attributes come from GDAL's GeoJSON, but for a
@@ -148,7 +161,7 @@ export async function readWithGdal(path: string, openOptions: string[] = []): Pr
     const geom =
       f.geometry === null || isEmptyGeometry(f.geometry) || !hex?.geom
         ? f.geometry
-        : parseWkb(Buffer.from(hex.geom, 'hex'));
+        : inFileOrder(parseWkb(Buffer.from(hex.geom, 'hex')), f.geometry);
     // GDAL's GeoJSON writer drops the last digits of a double whose 17 show a run of zeros or nines
     // (0.30000000000000004 as 0.3): a numeric field is taken from its bytes, as the X of a point.
     const dbl =

@@ -83,4 +83,73 @@ describe.each(engines())('format fuzzer regressions on $name', (engine) => {
     ]);
     expect(await roundTrip(p, t, 'flatgeobuf', ['csv', 'gpkg', 'flatgeobuf', 'geoparquet'])).toEqual([]);
   });
+  it("reads a geometry collection's members back in the file's order (SpatiaLite's WKB groups them by type)", async () => {
+    // Found with seed 1 (every input): LINESTRING, POINT, POLYGON came back POINT, LINESTRING, POLYGON from
+    // every file GDAL read, in the fuzzer's reader (GDAL's SQLite dialect), not in the files.
+    const collection: Geometry = {
+      type: 'GeometryCollection',
+      geometries: [
+        {
+          type: 'LineString',
+          coordinates: [
+            [1, 2],
+            [3, 4],
+          ],
+        },
+        { type: 'Point', coordinates: [5, 6] },
+        {
+          type: 'Polygon',
+          coordinates: [
+            [
+              [0, 0],
+              [1, 0],
+              [1, 1],
+              [0, 0],
+            ],
+          ],
+        },
+      ],
+    };
+    const t: Table = { srid: 4326, type: 'GeometryCollection', z: false, rows: [row({ geom: collection })] };
+    expect(await roundTrip(p, t, 'csv', ['gpkg', 'flatgeobuf'])).toEqual([]);
+  });
+
+  it('takes into a GeometryCollection dataset what a format can only write as a multi or single geometry', async () => {
+    // Found with seed 1 (kml) and 20261207 (geojsonseq): refused with "Geometry type (MultiPolygon) does not
+    // match column type (GeometryCollection)". GDAL reads KML's MultiGeometry of polygons as a MultiPolygon,
+    // and writes a collection of one member to a GeoJSON sequence as that member.
+    const square = (x: number) => [
+      [
+        [x, 0],
+        [x + 1, 0],
+        [x + 1, 1],
+        [x, 0],
+      ],
+    ];
+    const polygons: Geometry = {
+      type: 'GeometryCollection',
+      geometries: [
+        { type: 'Polygon', coordinates: square(0) },
+        { type: 'Polygon', coordinates: square(2) },
+      ],
+    };
+    const one: Geometry = {
+      type: 'GeometryCollection',
+      geometries: [{ type: 'Polygon', coordinates: square(4) }],
+    };
+    const t = (geom: Geometry): Table => ({
+      srid: 4326,
+      type: 'GeometryCollection',
+      z: false,
+      rows: [row({ geom })],
+    });
+    expect(await roundTrip(p, t(polygons), 'kml', ['geojson'])).toEqual([]);
+    expect(await roundTrip(p, t(one), 'geojsonseq', ['geojson'])).toEqual([]);
+  });
+  it('publishes an empty text as empty, and null as null, in a GeoPackage and a FlatGeobuf', async () => {
+    // Found with seed 20261207 (kml): "" became null. Strata hands GDAL the rows as CSV, whose reader takes a
+    // bare empty field and a quoted "" alike; text now travels behind a letter the VRT takes off again.
+    const t = points([row({ txt: '' }), row({ rid: 2, txt: null }), row({ rid: 3, txt: 'é"," x' })]);
+    expect(await roundTrip(p, t, 'csv', ['gpkg', 'flatgeobuf', 'shapefile'])).toEqual([]);
+  });
 });

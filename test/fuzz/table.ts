@@ -219,6 +219,10 @@ export function geometry(type: GeometryType, srid: Srid, withZ: boolean): fc.Arb
   }
 }
 
+/** Whether a geometry has no position: `POINT EMPTY`, a collection of nothing, ... */
+export const isEmptyGeometry = (g: Geometry) =>
+  g.type === 'GeometryCollection' ? g.geometries.length === 0 : g.coordinates.length === 0;
+
 /** An empty geometry of a type, as WKT's `POINT EMPTY` and GeoJSON's empty coordinates say it. */
 export function emptyOf(type: GeometryType): Geometry {
   if (type === 'GeometryCollection') return { type, geometries: [] };
