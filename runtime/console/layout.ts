@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { html, raw } from 'hono/html';
-import type { Principal } from '../web/context.ts';
+import { html } from 'hono/html';
 import type { Door } from '../web/door.ts';
 import type { Html } from '../web/format.ts';
+import { framedPage, type View } from '../web/pages.ts';
 import { PAGE_CSS } from '../web/style.ts';
 import { consolePath, formToken } from './session.ts';
 
@@ -94,12 +94,6 @@ export const PAGE_HEADERS: Record<string, string> = {
 
 export type Section = 'overview' | 'datasets' | 'products' | 'graph' | 'runs';
 
-export interface View {
-  readonly door: Door;
-  readonly principal?: Principal;
-  readonly signingKey: string;
-}
-
 /** A console path as the client reaches it (`/v1/console/...` behind API Gateway's stage). */
 export const to = (v: { door: Door }, path = '') => `${consolePath(v.door)}${path}`;
 
@@ -125,38 +119,20 @@ const NAV: [Section, string, string][] = [
   ['runs', 'Runs', '/runs'],
 ];
 
-/** A whole page: skip link, banner with navigation, the main content, a live region for the script. */
-export async function page(
+/** A whole page of the console. */
+export function page(
   v: View,
   opts: { title: string; section?: Section; body: Html; signedOut?: boolean },
 ): Promise<string> {
-  const nav = opts.signedOut
-    ? html``
-    : html`<nav aria-label="Console"><ul>${NAV.map(
-        ([id, label, path]) =>
-          html`<li><a href="${to(v, path)}"${opts.section === id ? raw(' aria-current="page"') : ''}>${label}</a></li>`,
-      )}</ul></nav>`;
-  const doc = html`<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${opts.title} · Strata console</title>
-<style>${raw(CSS)}</style>
-</head>
-<body>
-<a class="skip" href="#main">Skip to the content</a>
-<header class="top"><div class="bar">
-<a class="brand" href="${to(v)}">Strata <span>console</span></a>
-${nav}
-<div class="who">${who(v)}</div>
-</div></header>
-<main id="main" tabindex="-1">
-${opts.body}
-</main>
-<div id="live" class="vh" role="status" aria-live="polite"></div>
-<script>${raw(SCRIPT)}</script>
-</body>
-</html>`;
-  return String(await doc);
+  const links = NAV.map(([id, text, path]) => ({ href: to(v, path), text, current: opts.section === id }));
+  return framedPage({
+    title: opts.title,
+    door: 'console',
+    home: to(v),
+    ...(opts.signedOut ? {} : { nav: { label: 'Console', links } }),
+    who: who(v),
+    body: opts.body,
+    css: CSS,
+    script: SCRIPT,
+  });
 }

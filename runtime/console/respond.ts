@@ -1,10 +1,11 @@
-import { createRoute, type OpenAPIHono, type RouteConfig, z } from '@hono/zod-openapi';
+import { createRoute, type OpenAPIHono, type RouteConfig } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { PublishedReader } from '../publish/reader.ts';
 import type { AppDeps, AppEnv } from '../web/context.ts';
+import { view } from '../web/pages.ts';
 import type { HttpProblem } from '../web/problem.ts';
 import { PARTNER_SECURITY } from '../web/route.ts';
-import { type Html, PAGE_HEADERS, page, type Section, type View } from './layout.ts';
+import { type Html, PAGE_HEADERS, page, type Section } from './layout.ts';
 import { errorPage } from './pages/overview.ts';
 import type { ArchiveReader } from './reads.ts';
 
@@ -28,35 +29,7 @@ export function pageRoute(middleware: MiddlewareHandler<AppEnv>, security = SECU
     createRoute({ ...r, tags, middleware: [middleware] as [MiddlewareHandler<AppEnv>], security });
 }
 
-export const htmlPage = (description: string) => ({
-  description,
-  content: { 'text/html': { schema: z.string().openapi({ description: 'an HTML page' }) } },
-});
-export const htmlProblems = (...statuses: number[]) =>
-  Object.fromEntries(statuses.map((s) => [s, htmlPage(`the problem, as a page (${s})`)]));
-export const seeOther = (description: string) => ({ 303: { description } });
-export const toSignIn = { 303: { description: 'to sign in' } };
-
 /** A console form's body: its fields, and the form token every form carries (see session.ts). */
-export const form = <T extends z.ZodRawShape>(fields: T) => ({
-  body: {
-    required: true,
-    content: {
-      'application/x-www-form-urlencoded': {
-        schema: z.object({
-          form: z.string().max(2000).openapi({ description: "the form's token, as the page gave it" }),
-          ...fields,
-        }),
-      },
-    },
-  },
-});
-
-export const view = (c: Context<AppEnv>): View => ({
-  door: c.get('door'),
-  principal: c.get('principal'),
-  signingKey: c.get('signingKey'),
-});
 
 /** A whole page as the answer, with the console's headers. */
 export async function respond(

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { html, raw } from 'hono/html';
-import type { Principal } from '../web/context.ts';
+import { html } from 'hono/html';
 import type { Door } from '../web/door.ts';
 import type { Html } from '../web/format.ts';
+import { framedPage, type View } from '../web/pages.ts';
 import { formToken } from '../web/session.ts';
 import { PAGE_CSS } from '../web/style.ts';
 import { PORTAL_SCRIPT } from './client-script.ts';
@@ -48,12 +48,6 @@ export const PAGE_HEADERS: Record<string, string> = {
 
 export type Section = 'home' | 'send' | 'download';
 
-export interface View {
-  readonly door: Door;
-  readonly principal?: Principal;
-  readonly signingKey: string;
-}
-
 export const to = (v: { door: Door }, path = '') => portalTo(v.door, path);
 
 /** The hidden input a form needs to be accepted (see runtime/web/session.ts). */
@@ -73,38 +67,20 @@ const NAV: [Section, string, string][] = [
   ['download', 'Download', '/products'],
 ];
 
-/** A whole page: skip link, banner with navigation, the main content, a live region for the script. */
-export async function page(
+/** A whole page of the portal. */
+export function page(
   v: View,
   opts: { title: string; section?: Section; body: Html; signedOut?: boolean },
 ): Promise<string> {
-  const nav = opts.signedOut
-    ? html``
-    : html`<nav aria-label="Portal"><ul>${NAV.map(
-        ([id, label, path]) =>
-          html`<li><a href="${to(v, path)}"${opts.section === id ? raw(' aria-current="page"') : ''}>${label}</a></li>`,
-      )}</ul></nav>`;
-  const doc = html`<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${opts.title} · Strata partner portal</title>
-<style>${raw(CSS)}</style>
-</head>
-<body>
-<a class="skip" href="#main">Skip to the content</a>
-<header class="top"><div class="bar">
-<a class="brand" href="${to(v)}">Strata <span>partner portal</span></a>
-${nav}
-<div class="who">${who(v)}</div>
-</div></header>
-<main id="main" tabindex="-1">
-${opts.body}
-</main>
-<div id="live" class="vh" role="status" aria-live="polite"></div>
-<script>${raw(PORTAL_SCRIPT)}</script>
-</body>
-</html>`;
-  return String(await doc);
+  const links = NAV.map(([id, text, path]) => ({ href: to(v, path), text, current: opts.section === id }));
+  return framedPage({
+    title: opts.title,
+    door: 'partner portal',
+    home: to(v),
+    ...(opts.signedOut ? {} : { nav: { label: 'Portal', links } }),
+    who: who(v),
+    body: opts.body,
+    css: CSS,
+    script: PORTAL_SCRIPT,
+  });
 }

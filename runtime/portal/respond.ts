@@ -1,12 +1,14 @@
-import { createRoute, type OpenAPIHono, type RouteConfig, z } from '@hono/zod-openapi';
+import { createRoute, type OpenAPIHono, type RouteConfig } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
 import { html } from 'hono/html';
 import { uploadKey } from '../layout/buckets.ts';
 import type { PublishedReader } from '../publish/reader.ts';
 import type { AppDeps, AppEnv } from '../web/context.ts';
 import type { Html } from '../web/format.ts';
+import type { View } from '../web/pages.ts';
+import { view } from '../web/pages.ts';
 import type { HttpProblem } from '../web/problem.ts';
-import { PAGE_HEADERS, page, portalCsp, type Section, to, type View } from './layout.ts';
+import { PAGE_HEADERS, page, portalCsp, type Section, to } from './layout.ts';
 import { authorizationOrigin } from './oidc.ts';
 
 /** What every page group of the portal is registered with. */
@@ -27,34 +29,7 @@ export function pageRoute(middleware: MiddlewareHandler<AppEnv>, security = SECU
     createRoute({ ...r, tags, middleware: [middleware] as [MiddlewareHandler<AppEnv>], security });
 }
 
-export const htmlPage = (description: string) => ({
-  description,
-  content: { 'text/html': { schema: z.string().openapi({ description: 'an HTML page' }) } },
-});
-export const htmlProblems = (...statuses: number[]) =>
-  Object.fromEntries(statuses.map((s) => [s, htmlPage(`the problem, as a page (${s})`)]));
-export const toSignIn = { 303: { description: 'to sign in' } };
-
 /** A portal form's body: its fields, and the form token every form carries (see runtime/web/session.ts). */
-export const form = <T extends z.ZodRawShape>(fields: T) => ({
-  body: {
-    required: true,
-    content: {
-      'application/x-www-form-urlencoded': {
-        schema: z.object({
-          form: z.string().max(2000).openapi({ description: "the form's token, as the page gave it" }),
-          ...fields,
-        }),
-      },
-    },
-  },
-});
-
-export const view = (c: Context<AppEnv>): View => ({
-  door: c.get('door'),
-  principal: c.get('principal'),
-  signingKey: c.get('signingKey'),
-});
 
 /**
  * Where this door's presigned uploads go, for the pages' policy: S3's endpoint on AWS, this server locally.

@@ -4,8 +4,9 @@ import type { QuarantineEntry } from '../../archive/quarantine.ts';
 import type { Dataset } from '../../catalog/schema.ts';
 import { count } from '../../qa/format.ts';
 import { actor, badge, bytes, sha, when } from '../../web/format.ts';
+import type { View } from '../../web/pages.ts';
 import { problemsTable } from '../../web/receipt-html.ts';
-import { formField, type Html, to, type View } from '../layout.ts';
+import { formField, type Html, to } from '../layout.ts';
 import type { DatasetSummary, DatasetView } from '../reads.ts';
 
 const none = html`<span class="muted">—</span>`;

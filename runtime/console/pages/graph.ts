@@ -1,8 +1,9 @@
 import { html } from 'hono/html';
 import type { RunStatus } from '../../runs/schema.ts';
 import { badge, statusBadge, type Tone } from '../../web/format.ts';
+import type { View } from '../../web/pages.ts';
 import { layoutGraph } from '../graph-layout.ts';
-import { type Html, to, type View } from '../layout.ts';
+import { type Html, to } from '../layout.ts';
 
 /** A dataset or a product, as the lineage graph draws it. */
 export interface GraphNode {

@@ -1,8 +1,9 @@
 import { html } from 'hono/html';
 import type { Dataset } from '../../catalog/schema.ts';
 import { count } from '../../qa/format.ts';
+import type { View } from '../../web/pages.ts';
 import type { HttpProblem } from '../../web/problem.ts';
-import { formField, type Html, to, type View } from '../layout.ts';
+import { formField, type Html, to } from '../layout.ts';
 import type { DatasetSummary } from '../reads.ts';
 import { datasetsTable } from './datasets.ts';
 import { freshnessTable, type ProductRow } from './products.ts';

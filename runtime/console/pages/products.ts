@@ -3,7 +3,8 @@ import { isUpstreamInput, type ProductEntry } from '../../catalog/schema.ts';
 import type { LatestPointer, Manifest } from '../../publish/manifest.ts';
 import { count } from '../../qa/format.ts';
 import { badge, bytes, span, when } from '../../web/format.ts';
-import type { Html, View } from '../layout.ts';
+import type { View } from '../../web/pages.ts';
+import type { Html } from '../layout.ts';
 import { to } from '../layout.ts';
 import type { Freshness } from '../reads.ts';
 

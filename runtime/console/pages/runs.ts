@@ -4,8 +4,9 @@ import type { CostLedger } from '../../cost/ledger.ts';
 import { count, decimal } from '../../qa/format.ts';
 import { type Run, type RunAttempt, RunKind, RunStatus } from '../../runs/schema.ts';
 import { badge, bytes, statusBadge, took, when } from '../../web/format.ts';
+import type { View } from '../../web/pages.ts';
 import { receiptView } from '../../web/receipt-html.ts';
-import { formField, type Html, to, type View } from '../layout.ts';
+import { formField, type Html, to } from '../layout.ts';
 
 const none = html`<span class="muted">—</span>`;
 

@@ -1,19 +1,11 @@
 import { z } from '@hono/zod-openapi';
 import { queueRelease } from '../../jobs/release.ts';
+import { form, htmlPage, htmlProblems, seeOther, toSignIn, view } from '../../web/pages.ts';
 import { NameParam, VersionParam } from '../../web/params.ts';
 import { notFound } from '../../web/problem.ts';
 import { to } from '../layout.ts';
 import { datasetPage, datasetsPage } from '../pages/datasets.ts';
-import {
-  type ConsoleRoutes,
-  form,
-  htmlPage,
-  htmlProblems,
-  respond,
-  seeOther,
-  toSignIn,
-  view,
-} from '../respond.ts';
+import { type ConsoleRoutes, respond } from '../respond.ts';
 import { checkForm } from '../session.ts';
 
 const name = NameParam.openapi({ param: { name: 'name', in: 'path' } });

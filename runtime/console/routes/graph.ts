@@ -2,10 +2,11 @@ import { nodeId, topologicalOrder } from '../../catalog/graph.ts';
 import { isUpstreamInput } from '../../catalog/schema.ts';
 import type { Catalog } from '../../catalog-files/loader.ts';
 import type { Run } from '../../runs/schema.ts';
+import { htmlPage, htmlProblems, toSignIn, view } from '../../web/pages.ts';
 import { type GraphEdge, type GraphNode, graphPage, type LineageGraph } from '../pages/graph.ts';
 import { FRESH_TONE, type ProductRow } from '../pages/products.ts';
 import type { DatasetSummary } from '../reads.ts';
-import { type ConsoleRoutes, htmlPage, htmlProblems, respond, toSignIn, view } from '../respond.ts';
+import { type ConsoleRoutes, respond } from '../respond.ts';
 import { productRows } from './products.ts';
 
 /** Enough recent runs to find the last of every dataset and product of a catalog in one read. */

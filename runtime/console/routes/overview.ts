@@ -1,5 +1,6 @@
+import { htmlPage, htmlProblems, toSignIn, view } from '../../web/pages.ts';
 import { overviewPage as overview } from '../pages/overview.ts';
-import { type ConsoleRoutes, htmlPage, htmlProblems, respond, toSignIn, view } from '../respond.ts';
+import { type ConsoleRoutes, respond } from '../respond.ts';
 import { productRows } from './products.ts';
 
 /** The console's front page: freshness of each product, datasets, quarantine. */

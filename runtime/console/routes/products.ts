@@ -1,13 +1,14 @@
 import { z } from '@hono/zod-openapi';
 import type { Catalog } from '../../catalog-files/loader.ts';
 import type { PublishedReader } from '../../publish/reader.ts';
+import { htmlPage, htmlProblems, toSignIn, view } from '../../web/pages.ts';
 import { NameParam, VersionParam } from '../../web/params.ts';
 import { notFound } from '../../web/problem.ts';
 import { publishedOutput, requireProduct, signedDownload } from '../../web/published.ts';
 import { reportResponse, reportResponses } from '../../web/report.ts';
 import { type ProductRow, productPage, productsPage } from '../pages/products.ts';
 import { freshness } from '../reads.ts';
-import { type ConsoleRoutes, htmlPage, htmlProblems, respond, toSignIn, view } from '../respond.ts';
+import { type ConsoleRoutes, respond } from '../respond.ts';
 
 const name = NameParam.openapi({ param: { name: 'name', in: 'path' } });
 const version = VersionParam.openapi({ param: { name: 'version', in: 'path' } });

@@ -3,21 +3,13 @@ import { NotFoundError } from '../../errors.ts';
 import { failedQaLocation } from '../../qa/schema.ts';
 import { redriveRun } from '../../runs/redrive.ts';
 import { RunKind, RunStatus } from '../../runs/schema.ts';
+import { form, htmlPage, htmlProblems, seeOther, toSignIn, view } from '../../web/pages.ts';
 import { NameParam, RunId } from '../../web/params.ts';
 import { notFound } from '../../web/problem.ts';
 import { reportResponse, reportResponses } from '../../web/report.ts';
 import { to } from '../layout.ts';
 import { type RetryNote, runPage, runsPage } from '../pages/runs.ts';
-import {
-  type ConsoleRoutes,
-  form,
-  htmlPage,
-  htmlProblems,
-  respond,
-  seeOther,
-  toSignIn,
-  view,
-} from '../respond.ts';
+import { type ConsoleRoutes, respond } from '../respond.ts';
 import { checkForm } from '../session.ts';
 
 /** Runs (they need the database): the list, one run, a failed build's QA report, and sending a run again. */

@@ -4,20 +4,12 @@ import { findApiKey } from '../../partners/credentials.ts';
 import { Scopes } from '../../partners/scopes.ts';
 import type { AppDeps, AppEnv } from '../../web/context.ts';
 import { isLoopbackHost } from '../../web/door.ts';
+import { form, htmlPage, htmlProblems, seeOther, view } from '../../web/pages.ts';
 import { HttpProblem } from '../../web/problem.ts';
 import { withSigningKey } from '../../web/route.ts';
 import { to } from '../layout.ts';
 import { loginPage } from '../pages/overview.ts';
-import {
-  type ConsoleRoutes,
-  form,
-  htmlPage,
-  htmlProblems,
-  pageRoute,
-  respond,
-  seeOther,
-  view,
-} from '../respond.ts';
+import { type ConsoleRoutes, pageRoute, respond } from '../respond.ts';
 import { activeSession, checkForm, endSession, safeNext, startSession } from '../session.ts';
 
 const signedIn = async (c: Context<AppEnv>, deps: AppDeps) =>

@@ -5,8 +5,9 @@ import type { Manifest } from '../../publish/manifest.ts';
 import { count } from '../../qa/format.ts';
 import type { Run } from '../../runs/schema.ts';
 import { badge, bytes, type Html, statusBadge, when } from '../../web/format.ts';
+import type { View } from '../../web/pages.ts';
 import { receiptView } from '../../web/receipt-html.ts';
-import { formField, to, type View } from '../layout.ts';
+import { formField, to } from '../layout.ts';
 
 /** The partner's datasets (those it may send to) and products (those it may read), as two short lists. */
 export function homePage(v: View, datasets: readonly Dataset[], products: readonly ProductSummary[]): Html {

@@ -1,6 +1,7 @@
 import { html } from 'hono/html';
 import type { Html } from '../../web/format.ts';
-import { formField, to, type View } from '../layout.ts';
+import type { View } from '../../web/pages.ts';
+import { formField, to } from '../layout.ts';
 
 /** The sign-in page: the organisation's login when one is configured, and an API key as the fallback. */
 export function loginPage(v: View, next: string, problem?: string, oidc?: { name: string }): Html {

@@ -4,6 +4,7 @@ import type { Dataset } from '../../catalog/schema.ts';
 import { takesUploadsFrom } from '../../partners/uploads.ts';
 import type { AppDeps, AppEnv, Principal } from '../../web/context.ts';
 import { link } from '../../web/door.ts';
+import { htmlPage, htmlProblems, toSignIn, view } from '../../web/pages.ts';
 import { NameParam, VersionParam } from '../../web/params.ts';
 import { notFound, problemBody, problemOf } from '../../web/problem.ts';
 import { publishedOutput, requireReadable, signedDownload } from '../../web/published.ts';
@@ -19,7 +20,7 @@ import {
 import { to } from '../layout.ts';
 import { datasetPage, downloadPage, homePage, productPage, sendPage, uploadPage } from '../pages/data.ts';
 import { PORTAL } from '../realm.ts';
-import { htmlPage, htmlProblems, type PortalRoutes, respond, toSignIn, view } from '../respond.ts';
+import { type PortalRoutes, respond } from '../respond.ts';
 
 const name = NameParam.openapi({ param: { name: 'name', in: 'path' } });
 const version = VersionParam.openapi({ param: { name: 'version', in: 'path' } });

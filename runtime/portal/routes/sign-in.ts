@@ -2,6 +2,7 @@ import { z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { findApiKey } from '../../partners/credentials.ts';
 import type { AppDeps, AppEnv, PortalSignIn } from '../../web/context.ts';
+import { form, htmlPage, htmlProblems, view } from '../../web/pages.ts';
 import { HttpProblem } from '../../web/problem.ts';
 import { withSigningKey } from '../../web/route.ts';
 import { activeSession, checkForm, endSession, safeNext, startSession } from '../../web/session.ts';
@@ -9,7 +10,7 @@ import { to } from '../layout.ts';
 import { beginSignIn, finishSignIn } from '../oidc.ts';
 import { loginPage } from '../pages/sign-in.ts';
 import { PORTAL } from '../realm.ts';
-import { form, htmlPage, htmlProblems, type PortalRoutes, pageRoute, respond, view } from '../respond.ts';
+import { type PortalRoutes, pageRoute, respond } from '../respond.ts';
 
 const signedIn = async (c: Context<AppEnv>, deps: AppDeps) =>
   (await activeSession(c, PORTAL, await deps.partners.read(), deps.nonces)) !== undefined;
