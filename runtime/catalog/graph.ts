@@ -15,6 +15,10 @@ export interface NodeRef {
 
 export const nodeId = (n: NodeRef): string => `${n.kind}:${n.name}`;
 
+/** The node an input reads: a dataset, or the product whose output it names. */
+export const inputNode = (i: Product['inputs'][string]): NodeRef =>
+  isUpstreamInput(i) ? { kind: 'product', name: i.product } : { kind: 'dataset', name: i.dataset };
+
 /** The products a product reads an output of, each once, in the order its inputs name them. */
 export function upstreamProducts(product: Pick<Product, 'inputs'>): string[] {
   const names = Object.values(product.inputs).flatMap((i) => (isUpstreamInput(i) ? [i.product] : []));

@@ -1,6 +1,7 @@
 import { resolveVersion } from '../archive/archive.ts';
 import {
   downstreamOf,
+  inputNode,
   type NodeRef,
   nodeId,
   topologicalOrder,
@@ -153,9 +154,7 @@ async function productNode(
           : undefined;
   const read = new Map((f.published?.inputs ?? []).map((i) => [i.alias, i.version]));
   const edges = Object.entries(entry.product.inputs).map(([alias, i]) => ({
-    from: nodeId(
-      isUpstreamInput(i) ? { kind: 'product', name: i.product } : { kind: 'dataset', name: i.dataset },
-    ),
+    from: nodeId(inputNode(i)),
     to: nodeId(ref),
     alias,
     ...(isUpstreamInput(i) ? { output: i.output } : {}),

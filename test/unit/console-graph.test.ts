@@ -6,7 +6,7 @@ import type { Catalog } from '../../runtime/catalog-files/loader.ts';
 import { layoutGraph } from '../../runtime/console/graph-layout.ts';
 import type { ProductRow } from '../../runtime/console/pages/products.ts';
 import type { Freshness } from '../../runtime/console/reads.ts';
-import { lineageGraph } from '../../runtime/console/routes/graph.ts';
+import { consoleGraph } from '../../runtime/console/routes/graph.ts';
 import type { Run } from '../../runtime/runs/schema.ts';
 import { writeCatalog } from '../helpers/catalog.ts';
 import { GRAPH } from '../helpers/product-graph.ts';
@@ -34,7 +34,7 @@ const rows = (catalog: Catalog, states: Record<string, Freshness['state']>): Pro
 describe("the console's lineage graph of a catalog whose products read products", () => {
   it('draws an arrow for each input, from a product for a product input, and lays the diamond out by depth', async () => {
     const catalog = await diamond();
-    const g = lineageGraph(
+    const g = consoleGraph(
       catalog,
       [{ name: 'counts', versions: 1, current: undefined, quarantined: 0 }],
       rows(catalog, {}),
@@ -64,7 +64,7 @@ describe("the console's lineage graph of a catalog whose products read products"
 
   it('shows a product late when a product it reads is late, naming it, however far down', async () => {
     const catalog = await diamond();
-    const g = lineageGraph(catalog, [], rows(catalog, { base: 'late', reader: 'no schedule' }), undefined);
+    const g = consoleGraph(catalog, [], rows(catalog, { base: 'late', reader: 'no schedule' }), undefined);
     const state = (name: string) => g.nodes.find((n) => n.id === `product:${name}`)!.state;
     expect(state('base')).toEqual({ label: 'late', tone: 'bad' });
     expect(state('left')).toEqual({ label: 'late: reads base', tone: 'bad' });
@@ -76,7 +76,7 @@ describe("the console's lineage graph of a catalog whose products read products"
     const catalog = await diamond();
     const run = (id: string, kind: Run['kind'], target: string, status: Run['status']) =>
       ({ id, kind, target, status }) as Run;
-    const g = lineageGraph(
+    const g = consoleGraph(
       catalog,
       [{ name: 'counts', versions: 1, current: undefined, quarantined: 0 }],
       rows(catalog, {}),

@@ -1,4 +1,4 @@
-import { nodeId, topologicalOrder } from '../../catalog/graph.ts';
+import { inputNode, nodeId, topologicalOrder } from '../../catalog/graph.ts';
 import { isUpstreamInput } from '../../catalog/schema.ts';
 import type { Catalog } from '../../catalog-files/loader.ts';
 import type { Run } from '../../runs/schema.ts';
@@ -29,7 +29,7 @@ function lastRuns(runs: readonly Run[]): Map<string, Run> {
 function inputEdges(catalog: Catalog): GraphEdge[] {
   return [...catalog.products.values()].flatMap(({ product }) =>
     Object.entries(product.inputs).map(([input, i]) => ({
-      from: isUpstreamInput(i) ? productId(i.product) : datasetId(i.dataset),
+      from: nodeId(inputNode(i)),
       to: productId(product.name),
       input: isUpstreamInput(i) ? `${input} (${i.output})` : input,
       version: i.version,
@@ -61,7 +61,7 @@ function boundedStates(catalog: Catalog, products: readonly ProductRow[]): Map<s
 }
 
 /** The catalog's datasets and products with their inputs, freshness and last runs. */
-export function lineageGraph(
+export function consoleGraph(
   catalog: Catalog,
   datasets: readonly DatasetSummary[],
   products: readonly ProductRow[],
@@ -119,9 +119,9 @@ export function graphPages({ app, deps, published, archive, route }: ConsoleRout
       ]);
       const graph: LineageGraph =
         'ok' in runs
-          ? lineageGraph(catalog, datasets, products, runs.ok)
+          ? consoleGraph(catalog, datasets, products, runs.ok)
           : {
-              ...lineageGraph(catalog, datasets, products, undefined),
+              ...consoleGraph(catalog, datasets, products, undefined),
               runsUnavailable: `Last runs are not shown: the database did not answer (${runs.failed.name}). Datasets, products and freshness are read from the buckets; load this page again in a minute for the runs.`,
             };
       const body = graphPage(view(c), graph);
