@@ -1,6 +1,7 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { imageCached, imageName, preparedImage } from '../../runtime/adapters/local/pglite-image.ts';
+import { imageName, preparedImage } from '../../runtime/adapters/local/pglite-image.ts';
 import { userCacheDir } from '../../runtime/util/user-cache.ts';
 import type { Action, GlobalOptions } from './context.ts';
 import { printJson, say } from './output.ts';
@@ -20,14 +21,14 @@ export function registerPrepareCommand(program: Command, globals: () => GlobalOp
       action(async () => {
         const cacheDir = userCacheDir();
         const path = join(cacheDir, await imageName({ cacheDir }));
-        const there = await imageCached({ cacheDir });
+        const there = existsSync(path);
         const started = performance.now();
         if (!there && !globals().json)
           say(`preparing the embedded database's image in ${cacheDir} (15–25 s, once per version)`);
         await preparedImage({ cacheDir });
         const seconds = Number(((performance.now() - started) / 1000).toFixed(1));
         // Where the cache cannot be written the image was made in memory and is gone: say so, it is not an error.
-        const cached = await imageCached({ cacheDir });
+        const cached = existsSync(path);
         if (globals().json) printJson({ image: path, made: !there, cached, seconds });
         else if (!cached)
           say(`the cache ${cacheDir} cannot be written: each new home will make its database (slower)`);

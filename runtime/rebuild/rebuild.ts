@@ -87,7 +87,7 @@ export async function rebuildDatabase(
     added,
     loaded: [],
     notLoaded: [],
-    notRestored: notRestored(record, readProducts(catalog)),
+    notRestored: notRestored(record, readByProducts(catalog)),
   };
   if (options.dryRun) return report;
   await restoreDatasets(p, record, say);
@@ -223,7 +223,7 @@ async function load(p: Platform, definition: Parameters<typeof loadVersion>[2], 
 
 /** What lived only in the database: said at the end of every rebuild, with what the buckets show of it. */
 /** Products whose inputs name another product: they read its versions' kept tables, which only a build makes. */
-function readProducts(catalog: Catalog): string[] {
+function readByProducts(catalog: Catalog): string[] {
   return [
     ...new Set([...catalog.products.values()].flatMap(({ product }) => upstreamProducts(product))),
   ].sort();
