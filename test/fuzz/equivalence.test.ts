@@ -40,6 +40,14 @@ describe('the format fuzzer comparing text', () => {
     expect(same('x y', 'xy', kml)).toBe(false);
   });
 
+  it('forgives a KML file the control characters XML cannot hold, and only those', () => {
+    const kml = INPUT_RULES.kml;
+    expect(same('a\u0002b\u001fc', 'abc', kml)).toBe(true);
+    expect(same('a\tb', 'ab', kml)).toBe(false);
+    expect(same('a\u007fb', 'ab', kml)).toBe(false);
+    expect(same('a\u0002b', 'ab', INPUT_RULES.geojson)).toBe(false);
+  });
+
   it('forgives nothing in a format without a text allowance', () => {
     expect(same(' ', '', INPUT_RULES.gpkg)).toBe(false);
     expect(same('', null, INPUT_RULES.gpkg)).toBe(false);

@@ -11,6 +11,8 @@ export interface Allowances {
   readonly nullTextIsEmpty?: string;
   /** The format does not keep what is at either end of a text value: spaces only, or any white space. */
   readonly trimsText?: { readonly what: 'spaces' | 'whitespace'; readonly why: string };
+  /** The format cannot hold the C0 control characters XML 1.0 forbids (all but tab, line feed, return). */
+  readonly dropsXmlForbidden?: string;
   /** The format cannot hold an empty geometry: it arrives as no geometry. */
   readonly emptyGeometryIsNull?: string;
   /** Rows with no geometry are not in the file at all. */
@@ -146,6 +148,9 @@ function geometryDifference(x: Geometry, y: Geometry, tolerance: (v: number) => 
   );
 }
 
+/** Characters XML 1.0 (§2.2) has no place for, even as a character reference. */
+const XML_FORBIDDEN = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g;
+
 const show = (v: unknown) => (typeof v === 'string' ? JSON.stringify(v) : String(v));
 
 /**
@@ -175,7 +180,8 @@ export function differences(
     // White space as XML has it (space, tab, line ends), not Unicode's: a no-break space is text.
     const ends = a.trimsText?.what === 'spaces' ? /^ +| +$/g : /^[ \t\r\n]+|[ \t\r\n]+$/g;
     const trim = (v: string) => v.replace(ends, '');
-    const trimmed = (v: string | null) => (a.trimsText && v !== null ? trim(v) : v);
+    const kept = (v: string) => (a.dropsXmlForbidden ? v.replace(XML_FORBIDDEN, '') : v);
+    const trimmed = (v: string | null) => (v === null ? v : a.trimsText ? trim(kept(v)) : kept(v));
     const txt = (v: string | null) => (a.nullTextIsEmpty ? (trimmed(v) ?? '') : trimmed(v));
     if (txt(w.txt) !== txt(got.txt)) at('txt', w.txt, got.txt);
     if (w.num !== got.num) at('num', w.num, got.num);

@@ -61,6 +61,9 @@ export const INPUT_RULES: Record<InputFormat, Allowances> = {
     // (its XML reader takes the indentation of a <SimpleData> as layout): " " came back as "" (seed
     // 20261207).
     trimsText: { what: 'whitespace', why: "GDAL's KML driver does not keep white space around a value" },
+    // XML 1.0 has no place for C0 controls but tab and line ends, not even as &#2;: GDAL's KML writer drops
+    // them ("a\u0002b" is written "ab"; seed 1).
+    dropsXmlForbidden: 'KML is XML 1.0, which cannot hold C0 control characters',
   },
   geojsonseq: {
     // GDAL's GeoJSONSeq writer reprojects to EPSG:4326 and keeps 7 decimals (its RFC 7946 default): about
