@@ -15,6 +15,9 @@ export const INPUT_FORMATS = [
 ] as const;
 export type InputFormat = (typeof INPUT_FORMATS)[number];
 
+/** From the table's CRS (-a_srs would name the output's) to the only one the file can hold. */
+const toWgs84 = (srs: string) => ['-s_srs', srs, '-t_srs', 'EPSG:4326'];
+
 /** A double as text that reads back to the same double, -0 included (JSON.stringify and String drop its sign). */
 export const exactNumber = (n: number) => (Object.is(n, -0) ? '-0' : String(n));
 
@@ -97,11 +100,13 @@ export async function inputFile(dir: string, t: Table, format: InputFormat): Pro
       return convert(geojson, join(dir, 'table.gpkg'), 'GPKG', { srs, layer: 'fuzz' });
     case 'flatgeobuf':
       return convert(geojson, join(dir, 'table.fgb'), 'FlatGeobuf', { srs, layer: 'fuzz' });
+    // KML and GeoJSON sequences hold EPSG:4326 only. Asked to, ogr2ogr transforms the geometries itself;
+    // left to the writers, GDAL 3.6 merges a collection's members as it cuts them at the antimeridian, and a
+    // point lying on a line or polygon of the same collection is lost (seed 1).
     case 'kml':
-      // ogr2ogr puts KML in EPSG:4326, the only CRS KML has.
-      return convert(geojson, join(dir, 'table.kml'), 'KML', { srs, layer: 'fuzz' });
+      return convert(geojson, join(dir, 'table.kml'), 'KML', { layer: 'fuzz', extra: toWgs84(srs) });
     case 'geojsonseq':
-      return convert(geojson, join(dir, 'table.geojsonl'), 'GeoJSONSeq', { srs });
+      return convert(geojson, join(dir, 'table.geojsonl'), 'GeoJSONSeq', { extra: toWgs84(srs) });
     case 'shapefile': {
       const path = join(dir, 'table.zip');
       // UTF-8 in a .cpg: GDAL's default (ISO-8859-1) cannot hold most of what the text generator makes.
