@@ -14,6 +14,7 @@ import { deployedCatalogLocation, readDeployedCatalog } from '../runtime/aws/dep
 import { METRICS_SERVICE, recordRunEnd } from '../runtime/aws/metrics.ts';
 import { ENV, METRICS_NAMESPACE } from '../runtime/aws/names.ts';
 import { openAwsPlatform } from '../runtime/aws/platform.ts';
+import { runTaskCommand, TaskCommand } from '../runtime/aws/rebuild-task.ts';
 import { openCatalog } from '../runtime/catalog-files/bundle.ts';
 import { isDatabaseUnavailable } from '../runtime/db/transient.ts';
 import { executeJob, RunInterruptedError } from '../runtime/jobs/execute.ts';
@@ -34,7 +35,39 @@ function publishMetrics(): void {
   metricsToPublish = false;
 }
 
+/** A task that runs a command instead of a job (`strata db rebuild --aws`): no run to record or heartbeat. */
+async function runCommand(text: string): Promise<number> {
+  let raw: unknown = null;
+  try {
+    raw = JSON.parse(text);
+  } catch {}
+  const parsed = TaskCommand.safeParse(raw);
+  if (!parsed.success) {
+    logger.error(`${ENV.taskCommand} is not a command`, { error: parsed.error.message });
+    return 2;
+  }
+  logger.appendKeys({ command: parsed.data.command });
+  const catalog = await openTaskCatalog();
+  const platform = process.env[ENV.archiveBucket] ? await openAwsPlatform() : await openLocalPlatform();
+  try {
+    return await runTaskCommand(platform, catalog, parsed.data, {
+      info: (message, extra) => logger.info(message, extra ?? {}),
+    });
+  } finally {
+    await platform.close().catch(() => {});
+  }
+}
+
+// On AWS the image holds code only: the catalog is the one the child stack deployed, checked against the
+// sha256 it recorded. Anywhere else, a catalog directory.
+const openTaskCatalog = () =>
+  process.env[ENV.catalogKey]
+    ? readDeployedCatalog(deployedCatalogLocation())
+    : openCatalog(resolve(process.env.STRATA_CATALOG ?? 'catalog'));
+
 async function main(): Promise<number> {
+  const command = process.env[ENV.taskCommand];
+  if (command) return runCommand(command);
   let raw: unknown;
   try {
     raw = JSON.parse(process.env.STRATA_JOB ?? 'null');
@@ -52,11 +85,7 @@ async function main(): Promise<number> {
     kind: job.kind,
     target: job.kind === 'build' ? job.product : job.dataset,
   });
-  // On AWS the image holds code only: the catalog is the one the child stack deployed, checked against the
-  // sha256 it recorded. Anywhere else, a catalog directory.
-  const catalog = process.env[ENV.catalogKey]
-    ? await readDeployedCatalog(deployedCatalogLocation())
-    : await openCatalog(resolve(process.env.STRATA_CATALOG ?? 'catalog'));
+  const catalog = await openTaskCatalog();
   // On AWS the bucket names are in the environment; anywhere else, the local adapters.
   const onAws = Boolean(process.env[ENV.archiveBucket]);
   const platform = onAws

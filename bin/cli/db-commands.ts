@@ -16,9 +16,15 @@ export function registerDbCommands(program: Command, globals: () => GlobalOption
     )
     .option('--all', 'load every version of each dataset, not only the current one')
     .option('--dry-run', 'say what would be added, and change nothing')
+    .option(
+      '--aws <stack>',
+      "on AWS: run the rebuild as a Fargate task of the child stack named (your AWS credentials; AWS_REGION), and follow it until it stops; its report is in the task's log group",
+    )
+    .option('--no-wait', 'with --aws: return once the task is started')
     .action(
-      action(async (o: { all?: boolean; dryRun?: boolean }) => {
+      action(async (o: { all?: boolean; dryRun?: boolean; aws?: string; wait: boolean }) => {
         const g = globals();
+        if (o.aws) return rebuildOnAwsCommand(o.aws, o, g.json);
         return withPlatform(g, async (p, catalog) => {
           const report = await rebuildDatabase(p, catalog, {
             all: o.all,
@@ -31,6 +37,34 @@ export function registerDbCommands(program: Command, globals: () => GlobalOption
         });
       }),
     );
+}
+
+async function rebuildOnAwsCommand(
+  stack: string,
+  o: { all?: boolean; dryRun?: boolean; wait: boolean },
+  json: boolean | undefined,
+): Promise<number> {
+  // The AWS clients load only for this: the command line's start stays light.
+  const [{ rebuildOnAws }, { CloudFormationClient }, { ECSClient }] = await Promise.all([
+    import('../../runtime/aws/rebuild-task.ts'),
+    import('@aws-sdk/client-cloudformation'),
+    import('@aws-sdk/client-ecs'),
+  ]);
+  const { task, end } = await rebuildOnAws(
+    { stack, all: o.all, dryRun: o.dryRun, wait: o.wait },
+    { cfn: new CloudFormationClient({}), ecs: new ECSClient({}) },
+    json ? undefined : (s) => say(`  ${s}`),
+  );
+  const ok = end === undefined || end.exitCode === 0;
+  if (json) printJson({ ok, ...task, ...end });
+  else if (!end) say(`the rebuild runs as ${task.taskArn}; follow it in ${task.logGroup}`);
+  else
+    say(
+      ok
+        ? `the rebuild finished; its report is in ${task.logGroup}`
+        : `the rebuild stopped with exit code ${end.exitCode ?? 'none'} (${end.stoppedReason ?? 'no reason given'}); read ${task.logGroup}`,
+    );
+  return ok ? EXIT.ok : EXIT.failed;
 }
 
 function printReport(r: RebuildReport): void {

@@ -166,6 +166,14 @@ export class ChildStack extends Stack {
       [STACK_OUTPUT.ingressLogGroup, this.triggers.objectCreated.fn.logGroup.logGroupName],
       [STACK_OUTPUT.dispatcherLogGroup, this.triggers.dispatcher.fn.logGroup.logGroupName],
       [STACK_OUTPUT.partnerApiLogGroup, this.api.handler.fn.logGroup.logGroupName],
+      // What `strata db rebuild --aws` starts its task with, as the dispatcher starts a job's.
+      [STACK_OUTPUT.largeTaskDefinition, this.tasks.definitions.large.taskDefinitionArn],
+      [
+        STACK_OUTPUT.taskSubnets,
+        this.network.vpc.selectSubnets(this.network.taskSubnets).subnetIds.join(','),
+      ],
+      [STACK_OUTPUT.taskSecurityGroup, this.tasks.securityGroup.securityGroupId],
+      [STACK_OUTPUT.taskPublicIp, String(this.network.assignPublicIp)],
     ];
     for (const [id, value] of outputs) new CfnOutput(this, id, { value });
   }

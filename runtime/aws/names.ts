@@ -18,6 +18,8 @@ export const ENV = {
   taskAssignPublicIp: 'STRATA_TASK_PUBLIC_IP',
   maxConcurrentTasks: 'STRATA_MAX_CONCURRENT_TASKS',
   maxUploadBytes: 'STRATA_MAX_UPLOAD_BYTES',
+  /** What a task does that is not a job (`strata db rebuild --aws`): a TaskCommand as JSON. */
+  taskCommand: 'STRATA_COMMAND',
   webhookSecretArn: 'STRATA_WEBHOOK_SECRET_ARN',
   /** The catalog pack the child stack deployed, and the sha256 it must have. */
   catalogBucket: 'STRATA_CATALOG_BUCKET',

@@ -2,16 +2,12 @@
 // stack's outputs, makes a temporary partner key, uploads a small file through the partner API (which drops
 // it in ingress), follows its run through the queue, the task and the load (and, when a product is named,
 // its build and publish), reads the result back with the same key, and revokes the key whatever happened.
-import {
-  CloudFormationClient,
-  DescribeStacksCommand,
-  type DescribeStacksCommandOutput,
-} from '@aws-sdk/client-cloudformation';
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { ECSClient, ListTasksCommand } from '@aws-sdk/client-ecs';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SecretsPartnerDirectory } from '../adapters/aws/secrets-partner-directory.ts';
 import { addPartner, removePartner } from '../partners/admin.ts';
-import { STACK_OUTPUT } from './stack-outputs.ts';
+import { readStackOutputs, STACK_OUTPUT } from './stack-outputs.ts';
 
 export type HopName = 'stack' | 'key' | 'upload' | 'queued' | 'task' | 'load' | 'publish' | 'read' | 'revoke';
 
@@ -411,13 +407,9 @@ const detailOf = (json: unknown) =>
     : String(json).slice(0, 200);
 
 async function stackOutputs(stack: string, cfn: CloudFormationClient): Promise<Record<string, string>> {
-  let out: DescribeStacksCommandOutput;
   try {
-    out = await cfn.send(new DescribeStacksCommand({ StackName: stack }));
+    return await readStackOutputs(cfn, stack);
   } catch (e) {
-    throw new Stopped('stack', `CloudFormation DescribeStacks ${stack}: ${(e as Error).message}`);
+    throw new Stopped('stack', (e as Error).message);
   }
-  const s = out.Stacks?.[0];
-  if (!s) throw new Stopped('stack', `no stack ${stack}`);
-  return Object.fromEntries((s.Outputs ?? []).map((o) => [o.OutputKey ?? '', o.OutputValue ?? '']));
 }

@@ -8,7 +8,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { metrics as lambdaMetrics } from '../../lambdas/shared/observability.ts';
 import { LAMBDA_BUNDLING } from '../../lib/constructs/strata-function.ts';
 import { METRIC, recordRunEnd } from '../../runtime/aws/metrics.ts';
-import { METRICS_NAMESPACE } from '../../runtime/aws/names.ts';
+import { ENV, METRICS_NAMESPACE } from '../../runtime/aws/names.ts';
+import { STACK_OUTPUT } from '../../runtime/aws/stack-outputs.ts';
 import type { Run } from '../../runtime/runs/schema.ts';
 import { nagFindings, synthEnvironment } from './helpers.ts';
 
@@ -183,6 +184,25 @@ describe('the templates: no dropped trigger, no alarm that cannot fire, pinned S
       expect(nagFindings(s, 'error'), s.stackName).toEqual([]);
       expect(nagFindings(s, 'warning'), s.stackName).toEqual([]);
     }
+  });
+
+  it('outputs what `strata db rebuild --aws` starts its task with, the same as the dispatcher starts a job with', () => {
+    const outputs = ta.findOutputs('*');
+    const resources: Resources = ta.toJSON().Resources;
+    const dispatcher = Object.values(resources).find(
+      (r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Environment?.Variables?.[ENV.taskDefinitions],
+    );
+    const env = dispatcher?.Properties.Environment.Variables as Record<string, Json>;
+    expect(outputs[STACK_OUTPUT.taskSubnets]?.Value).toEqual(env[ENV.taskSubnets]);
+    expect(outputs[STACK_OUTPUT.taskSecurityGroup]?.Value).toEqual(env[ENV.taskSecurityGroup]);
+    expect(outputs[STACK_OUTPUT.taskPublicIp]?.Value).toEqual(env[ENV.taskAssignPublicIp]);
+    expect(outputs[STACK_OUTPUT.taskClusterArn]?.Value).toEqual(env[ENV.ecsCluster]);
+    // The large definition, as the dispatcher's map names it for large jobs.
+    const large = outputs[STACK_OUTPUT.largeTaskDefinition]?.Value as { Ref: string };
+    expect(resources[large.Ref]?.Type).toBe('AWS::ECS::TaskDefinition');
+    const parts = env[ENV.taskDefinitions]['Fn::Join'][1] as Json[];
+    const at = parts.findIndex((x) => typeof x === 'string' && x.endsWith('"large":"'));
+    expect(parts[at + 1]).toEqual({ Ref: large.Ref });
   });
 
   describe('no trigger event is dropped silently', () => {

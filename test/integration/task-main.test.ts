@@ -1,12 +1,15 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureBundle } from '../../bin/bundle.mjs';
+import type { RebuildReport } from '../../runtime/rebuild/rebuild.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 let task: string;
+/** The home the ingest test leaves behind: one archived version, which the rebuild test makes again. */
+let home: string | undefined;
 
 // The bundle, as the task image runs it (`node dist/task.mjs`).
 beforeAll(async () => {
@@ -34,7 +37,7 @@ describe('the task entry point (tasks/main.ts, bundled)', () => {
   });
 
   it('runs an ingest job end to end on the local adapters and exits 0', async () => {
-    const home = await mkdtemp(join(tmpdir(), 'strata-task-'));
+    home = await mkdtemp(join(tmpdir(), 'strata-task-'));
     const file = join(home, 'places.csv');
     await writeFile(
       file,
@@ -75,5 +78,30 @@ describe('the task entry point (tasks/main.ts, bundled)', () => {
     );
     expect(lines.at(-1)).toMatchObject({ message: 'run finished', run: run.id, status: 'succeeded' });
     expect(lines.at(-1)?.error).toBeUndefined();
+  }, 300_000);
+
+  it('exits 2 and says why when STRATA_COMMAND is not a command', () => {
+    const r = runTask({ STRATA_COMMAND: '{"command":"db-drop"}' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/STRATA_COMMAND is not a command/);
+  });
+
+  it('rebuilds a lost database from the buckets when told STRATA_COMMAND db-rebuild (what --aws starts)', async () => {
+    if (!home) throw new Error('the ingest test above leaves the home this test rebuilds');
+    await rm(join(home, 'pglite'), { recursive: true, force: true });
+    const r = runTask({ STRATA_COMMAND: '{"command":"db-rebuild"}', STRATA_HOME: home });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { message: string; command?: string; report?: RebuildReport });
+    for (const line of lines) expect(line.command).toBe('db-rebuild');
+    const report = lines.at(-1)?.report;
+    expect(lines.at(-1)?.message).toBe('rebuild finished');
+    expect(report?.empty).toBe(true);
+    expect(report?.added.versions).toHaveLength(1);
+    expect(report?.loaded.map((l) => [l.dataset, l.rows])).toEqual([['world_places', 1]]);
+    expect(report?.notLoaded).toEqual([]);
   }, 300_000);
 });
