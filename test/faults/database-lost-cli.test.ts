@@ -1,11 +1,11 @@
 // `strata db rebuild` as a user runs it, after the home's embedded database folder is deleted or the
 // server's database is dropped and made again empty.
-import { rm, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { writeCatalog } from '../helpers/catalog.ts';
-import { type CliHome, cliEngines, LONG } from '../helpers/cli.ts';
+import { writePlacesCatalog, writePlacesCsv } from '../helpers/catalog.ts';
+import { type CliHome, cliEngines, LONG, versionsOf } from '../helpers/cli.ts';
 
 /** Drops the database a URL names and makes an empty one of the same name: a lost database, restored to nothing. */
 async function dropAndCreate(url: string): Promise<void> {
@@ -19,10 +19,6 @@ async function dropAndCreate(url: string): Promise<void> {
     await admin.end();
   }
 }
-
-/** A dataset's versions as `strata versions --json` prints them, without when this database loaded them. */
-const versionsOf = (stdout: string) =>
-  (JSON.parse(stdout) as { loadedAt?: string }[]).map(({ loadedAt: _, ...v }) => v);
 
 describe.each(cliEngines())('strata db rebuild through the command line, on $name', (engine) => {
   const homes: CliHome[] = [];
@@ -38,35 +34,13 @@ describe.each(cliEngines())('strata db rebuild through the command line, on $nam
       const h = await engine.setup();
       homes.push(h);
       const catalog = join(h.home, 'catalog');
-      await writeCatalog(catalog, {
-        datasets: {
-          places: {
-            format: 'csv',
-            columns: [
-              { name: 'id', type: 'integer' },
-              { name: 'name', type: 'text' },
-            ],
-            geometry: { kind: 'none' },
-          },
-        },
-        products: {
-          summary: {
-            product: { inputs: { places: 'places' }, outputs: [{ table: 'n', formats: ['csv'] }] },
-            sql: { '010_n.sql': 'CREATE TABLE n AS SELECT count(*)::int AS n FROM places;' },
-          },
-        },
-      });
+      await writePlacesCatalog(catalog);
       const strata = (...args: string[]) => h.run(['--catalog', catalog, ...args]);
       for (const [name, rows] of [
         ['a.csv', 3],
         ['b.csv', 4],
       ] as const) {
-        const file = join(h.home, name);
-        await writeFile(
-          file,
-          `id,name\n${Array.from({ length: rows }, (_, i) => `${i},${name}`).join('\n')}\n`,
-        );
-        expect((await strata('ingest', 'places', file)).code).toBe(0);
+        expect((await strata('ingest', 'places', await writePlacesCsv(h.home, name, rows))).code).toBe(0);
       }
       expect((await strata('build', 'summary')).code).toBe(0);
       const before = {

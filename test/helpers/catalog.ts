@@ -21,3 +21,35 @@ export async function writeCatalog(dir: string, spec: CatalogSpec): Promise<Cata
   }
   return loadCatalogOrThrow(dir);
 }
+
+/**
+ * The smallest catalog the command-line tests build on: `places` (id, name; no geometry), and `summary`, a
+ * product that counts them into the table `table`.
+ */
+export function writePlacesCatalog(dir: string, table = 'n'): Promise<Catalog> {
+  return writeCatalog(dir, {
+    datasets: {
+      places: {
+        format: 'csv',
+        columns: [
+          { name: 'id', type: 'integer' },
+          { name: 'name', type: 'text' },
+        ],
+        geometry: { kind: 'none' },
+      },
+    },
+    products: {
+      summary: {
+        product: { inputs: { places: 'places' }, outputs: [{ table, formats: ['csv'] }] },
+        sql: { [`010_${table}.sql`]: `CREATE TABLE ${table} AS SELECT count(*)::int AS n FROM places;` },
+      },
+    },
+  });
+}
+
+/** A CSV of `rows` places for that catalog, each named after the file: `<dir>/<name>`. */
+export async function writePlacesCsv(dir: string, name: string, rows: number): Promise<string> {
+  const file = join(dir, name);
+  await writeFile(file, `id,name\n${Array.from({ length: rows }, (_, i) => `${i},${name}`).join('\n')}\n`);
+  return file;
+}

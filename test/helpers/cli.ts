@@ -138,3 +138,7 @@ async function dropDatabase(url: string): Promise<void> {
     await admin.end();
   }
 }
+
+/** A dataset's versions as `strata versions --json` prints them, without when this database loaded them. */
+export const versionsOf = (stdout: string) =>
+  (JSON.parse(stdout) as { loadedAt?: string }[]).map(({ loadedAt: _, ...v }) => v);

@@ -1,16 +1,13 @@
 // `strata db move`: a home on the embedded database moves to a PostgreSQL server and back, with the same
 // answers each way. Needs the server: skipped without DATABASE_URL.
 import { existsSync } from 'node:fs';
-import { readdir, stat, writeFile } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { writeCatalog } from '../helpers/catalog.ts';
-import { type CliHome, cliEngines, LONG } from '../helpers/cli.ts';
+import { writePlacesCatalog, writePlacesCsv } from '../helpers/catalog.ts';
+import { type CliHome, cliEngines, LONG, versionsOf } from '../helpers/cli.ts';
 import { freshDatabaseUrl } from '../helpers/engines.ts';
-
-const versionsOf = (stdout: string) =>
-  (JSON.parse(stdout) as { loadedAt?: string }[]).map(({ loadedAt: _, ...v }) => v);
 
 describe.skipIf(!process.env.DATABASE_URL)('strata db move, embedded → server → embedded', () => {
   let h: CliHome | undefined;
@@ -33,32 +30,10 @@ describe.skipIf(!process.env.DATABASE_URL)('strata db move, embedded → server 
         .find((e) => e.name === 'pglite')!
         .setup();
       const catalog = join(h.home, 'catalog');
-      await writeCatalog(catalog, {
-        datasets: {
-          places: {
-            format: 'csv',
-            columns: [
-              { name: 'id', type: 'integer' },
-              { name: 'name', type: 'text' },
-            ],
-            geometry: { kind: 'none' },
-          },
-        },
-        products: {
-          summary: {
-            product: { inputs: { places: 'places' }, outputs: [{ table: 'n', formats: ['csv'] }] },
-            sql: { '010_n.sql': 'CREATE TABLE n AS SELECT count(*)::int AS n FROM places;' },
-          },
-        },
-      });
+      await writePlacesCatalog(catalog);
       const strata = (...args: string[]) => h!.run(['--catalog', catalog, ...args]);
       const ingest = async (name: string, rows: number) => {
-        const file = join(h!.home, name);
-        await writeFile(
-          file,
-          `id,name\n${Array.from({ length: rows }, (_, i) => `${i},${name}`).join('\n')}\n`,
-        );
-        const run = await strata('--json', 'ingest', 'places', file);
+        const run = await strata('--json', 'ingest', 'places', await writePlacesCsv(h!.home, name, rows));
         expect(run.code, run.stderr).toBe(0);
         return JSON.parse(run.stdout).run.result.version as string;
       };

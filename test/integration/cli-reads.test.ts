@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { writeCatalog } from '../helpers/catalog.ts';
+import { writePlacesCatalog } from '../helpers/catalog.ts';
 import { type CliHome, cliEngines, freePort, LONG, startCli, until } from '../helpers/cli.ts';
 
 const READS = [
@@ -37,24 +37,7 @@ describe.each(cliEngines())('read commands through the command line, on $name', 
     const h = await engine.setup();
     homes.push(h);
     const catalog = join(h.home, 'catalog');
-    await writeCatalog(catalog, {
-      datasets: {
-        places: {
-          format: 'csv',
-          columns: [
-            { name: 'id', type: 'integer' },
-            { name: 'name', type: 'text' },
-          ],
-          geometry: { kind: 'none' },
-        },
-      },
-      products: {
-        summary: {
-          product: { inputs: { places: 'places' }, outputs: [{ table: 'counted', formats: ['csv'] }] },
-          sql: { '010_counted.sql': 'CREATE TABLE counted AS SELECT count(*)::int AS n FROM places;' },
-        },
-      },
-    });
+    await writePlacesCatalog(catalog, 'counted');
     const strata = (args: readonly string[], reads: 'fast' | 'database') =>
       h.run(['--catalog', catalog, ...args], { env: { STRATA_READS: reads } });
     const file = async (name: string, text: string) => {
