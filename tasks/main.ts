@@ -53,6 +53,10 @@ async function runCommand(text: string): Promise<number> {
     return await runTaskCommand(platform, catalog, parsed.data, {
       info: (message, extra) => logger.info(message, extra ?? {}),
     });
+  } catch (e) {
+    // A refusal (a database that lacks nothing) or a failure, said as one structured line, not a stack.
+    logger.error(`${parsed.data.command} stopped`, { error: (e as Error).message });
+    return 1;
   } finally {
     await platform.close().catch(() => {});
   }

@@ -5,9 +5,9 @@ import {
 } from '@aws-sdk/client-cloudformation';
 
 /**
- * The child stack's outputs `strata smoke` and `strata db rebuild --aws` read (CloudFormation DescribeStacks): where to upload, where to
- * read back, and the log groups it names when a hop of a run fails. One place, so the stack that writes
- * them and the command that reads them cannot drift.
+ * The child stack's outputs `strata smoke` and `strata db rebuild --aws` read (CloudFormation DescribeStacks):
+ * where to upload, where to read back, the log groups named when a hop of a run fails, and what a task started
+ * by hand needs. One place, so the stack that writes them and the commands that read them cannot drift.
  */
 export const STACK_OUTPUT = {
   partnerApiUrl: 'PartnerApiUrl',

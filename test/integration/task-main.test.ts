@@ -103,5 +103,13 @@ describe('the task entry point (tasks/main.ts, bundled)', () => {
     expect(report?.added.versions).toHaveLength(1);
     expect(report?.loaded.map((l) => [l.dataset, l.rows])).toEqual([['world_places', 1]]);
     expect(report?.notLoaded).toEqual([]);
+
+    // Told again, the database lacks nothing: refused in one structured line, exit code 1, not a stack trace.
+    const again = runTask({ STRATA_COMMAND: '{"command":"db-rebuild"}', STRATA_HOME: home });
+    expect(again.status).toBe(1);
+    // Powertools writes errors to stderr, as structured as the rest.
+    const last = JSON.parse(again.stderr.trim().split('\n').at(-1) ?? '{}');
+    expect(last).toMatchObject({ level: 'ERROR', message: 'db-rebuild stopped' });
+    expect(last.error).toMatch(/would add nothing/);
   }, 300_000);
 });
