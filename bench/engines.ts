@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { writeDemoFiles } from '../bin/cli/demo-data.ts';
+import { writeDemoFiles } from '../runtime/catalog-files/demo-data.ts';
 import { timed } from './spawn.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { requireGdal } from '../../runtime/adapters/gdal/facade.ts';
+import { writeDemoFiles } from '../../runtime/catalog-files/demo-data.ts';
 import type { Catalog } from '../../runtime/catalog-files/loader.ts';
 import type { CheckResult } from '../../runtime/errors.ts';
 import { workUntil } from '../../runtime/jobs/execute.ts';
@@ -16,7 +17,6 @@ import type { Run, Trigger } from '../../runtime/runs/schema.ts';
 import type { JobHooks } from '../../runtime/runs/steps.ts';
 import { packagePath } from '../../runtime/util/package-root.ts';
 import { type Action, type GlobalOptions, withPlatform } from './context.ts';
-import { writeDemoFiles } from './demo-data.ts';
 import { buildGraphAndReport } from './graph-commands.ts';
 import {
   EXIT,

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { costSince, parseSince } from '../../runtime/cost/summary.ts';
+import { costSince } from '../../runtime/cost/summary.ts';
+import { parseSince } from '../../runtime/runs/since.ts';
 import { type GlobalOptions, withPlatform } from './context.ts';
 import { EXIT, humanBytes, printJson, printTable, say } from './output.ts';
 

@@ -3,8 +3,9 @@ import type { Catalog } from '../../runtime/catalog-files/loader.ts';
 import { UsageError } from '../../runtime/errors.ts';
 import { workUntil } from '../../runtime/jobs/execute.ts';
 import type { Platform } from '../../runtime/platform/platform.ts';
-import { parseSince, type RedriveOutcome, redriveRun, replayFailed } from '../../runtime/runs/redrive.ts';
+import { type RedriveOutcome, redriveRun, replayFailed } from '../../runtime/runs/redrive.ts';
 import { type Run, RunKind } from '../../runtime/runs/schema.ts';
+import { parseSince } from '../../runtime/runs/since.ts';
 import { type GlobalOptions, withPlatform } from './context.ts';
 import { EXIT, printJson, printTable, say, sayStep } from './output.ts';
 

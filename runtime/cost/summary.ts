@@ -25,18 +25,6 @@ export interface CostSummary {
   readonly runsWithoutLedger: number;
 }
 
-/** `30d`, `12h`, `45m`, or an ISO date → the moment it names, counted back from `now`. */
-export function parseSince(text: string, now = new Date()): Date {
-  const m = /^(\d+)([dhm])$/.exec(text.trim());
-  if (m) {
-    const unit = { d: 86_400_000, h: 3_600_000, m: 60_000 }[m[2] as 'd' | 'h' | 'm'];
-    return new Date(now.getTime() - Number(m[1]) * unit);
-  }
-  const at = Date.parse(text);
-  if (!Number.isFinite(at)) throw new Error(`--since must be like 30d, 12h, 45m or a date, got "${text}"`);
-  return new Date(at);
-}
-
 const round = (n: number) => Math.round(n * 1e6) / 1e6;
 
 /** A finished run's target and the ledger recorded on it, as stored (checked here, not trusted). */

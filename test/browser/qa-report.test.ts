@@ -7,7 +7,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parse as parseCsv } from 'csv-parse/sync';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeDemoFiles } from '../../bin/cli/demo-data.ts';
+import { writeDemoFiles } from '../../runtime/catalog-files/demo-data.ts';
 import { type Catalog, loadCatalogOrThrow } from '../../runtime/catalog-files/loader.ts';
 import { workUntil } from '../../runtime/jobs/execute.ts';
 import { runIngest } from '../../runtime/jobs/ingest.ts';

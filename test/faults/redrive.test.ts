@@ -9,8 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Catalog } from '../../runtime/catalog-files/loader.ts';
 import { executeJob } from '../../runtime/jobs/execute.ts';
 import { submit } from '../../runtime/jobs/submit.ts';
-import { parseSince, redriveRun, replayFailed } from '../../runtime/runs/redrive.ts';
+import { redriveRun, replayFailed } from '../../runtime/runs/redrive.ts';
 import type { Run } from '../../runtime/runs/schema.ts';
+import { parseSince } from '../../runtime/runs/since.ts';
 import { engines, processEngines, type TestPlatform, testPlatform } from '../helpers/engines.ts';
 import { notesCatalog, writeNotes } from '../helpers/notes.ts';
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeDemoFiles } from '../../bin/cli/demo-data.ts';
+import { writeDemoFiles } from '../../runtime/catalog-files/demo-data.ts';
 import { type Catalog, loadCatalogOrThrow } from '../../runtime/catalog-files/loader.ts';
 import { BuildError } from '../../runtime/errors.ts';
 import { executeJob, workUntil } from '../../runtime/jobs/execute.ts';

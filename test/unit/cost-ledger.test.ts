@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { costLedger, type LedgerInput } from '../../runtime/cost/ledger.ts';
 import { PRICES } from '../../runtime/cost/prices.ts';
 import { DEFAULT_TASK_SIZES } from '../../runtime/cost/profile.ts';
-import { parseSince } from '../../runtime/cost/summary.ts';
 import { s3ListRequestsFor, s3PutRequestsFor } from '../../runtime/cost/usage.ts';
 import { wokeBy } from '../../runtime/cost/wake.ts';
+import { parseSince } from '../../runtime/runs/since.ts';
 
 const usage = {
   s3: {
@@ -126,6 +126,6 @@ describe('what the ledger counts and reads', () => {
     expect(parseSince('30d', now).toISOString()).toBe('2026-10-24T12:00:00.000Z');
     expect(parseSince('12h', now).toISOString()).toBe('2026-11-23T00:00:00.000Z');
     expect(parseSince('2026-11-01', now).toISOString()).toBe('2026-11-01T00:00:00.000Z');
-    expect(() => parseSince('soon', now)).toThrow(/--since must be/);
+    expect(() => parseSince('soon', now)).toThrow(/--since "soon" is neither a duration/);
   });
 });
