@@ -2,7 +2,7 @@ import type { VersionRow } from '../archive/archive.ts';
 import type { Catalog } from '../catalog-files/loader.ts';
 import type { CallbackRules } from '../partners/callback-url.ts';
 import type { Scopes } from '../partners/scopes.ts';
-import type { Database } from '../ports/database.ts';
+import type { Queryable } from '../ports/database.ts';
 import type { JobQueue } from '../ports/job-queue.ts';
 import type { NotificationSender } from '../ports/notifications.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
@@ -45,7 +45,8 @@ export interface PortalSignIn {
 
 /** Partners' subscriptions to publish notifications: where they are kept, and how they are delivered. */
 export interface SubscriptionDeps {
-  readonly db: Database;
+  /** The database (the Data API in the partner-API function): queries and a transaction. */
+  readonly db: Queryable & { transaction<T>(fn: () => Promise<T>): Promise<T> };
   readonly sender: NotificationSender;
   /** Which callback URLs are taken (https; plain http to localhost only on `strata serve`). */
   readonly callbacks: CallbackRules;
