@@ -21,7 +21,7 @@ import {
 
 /** The source and detail type of the events a publishing task puts, one per notification. */
 export const NOTIFICATION_EVENT = {
-  source: 'strata.notifications',
+  source: 'strata.partner-notifications',
   detailType: 'Publish notification',
 } as const;
 
