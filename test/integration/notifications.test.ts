@@ -285,6 +285,30 @@ describe.each(engines())('publish notifications on $name', (engine) => {
     });
   });
 
+  it("shows the console's operator every subscription and the latest deliveries", async () => {
+    const console = testApp({
+      catalog,
+      store: p.store,
+      runs: p.runs,
+      queue: p.queue,
+      partners,
+      subscriptions: { db: p.db, sender: new OutboxSender(), callbacks: { local: true } },
+      local: { webhookSecrets: new Map(), operatorsOnLoopback: true },
+    });
+    const res = await console.request('http://127.0.0.1:8787/console/notifications', {
+      headers: { host: '127.0.0.1:8787' },
+    });
+    expect(res.status).toBe(200);
+    const page = await res.text();
+    const [disabled] = await listSubscriptions(p.db, 'other');
+    expect(page).toContain(`data-subscription="${disabled!.id}"`);
+    expect(page).toContain('3 notifications in a row could not be delivered');
+    expect(page).toMatch(
+      /<td>other<\/td>\s*<td>county_places <code>20261208T030000000Z-ffffffff<\/code><\/td><td class="num">3<\/td>/,
+    );
+    expect(page).not.toContain('whsec_');
+  });
+
   it('serves the subscription routes through the Lambda adapter, with links on the stage', async () => {
     const headers = { 'X-API-Key': acme.apiKey!.key, 'Content-Type': 'application/json' };
     const created = await handleEvent(
