@@ -1,9 +1,12 @@
-import { Stack } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as lambdaEvents from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV } from '../../runtime/aws/names.ts';
-import { EventDeadLetters } from './event-dead-letters.ts';
 
 export interface PublishNotificationsProps {
   /**
@@ -16,14 +19,16 @@ export interface PublishNotificationsProps {
 /**
  * Partners' publish notifications on AWS, delivered by EventBridge API destinations: a bus the publishing
  * task puts signed notifications on, the role EventBridge invokes the destinations with, and the dead-letter
- * queue (with its alarm) for a notification EventBridge gave up on. Each subscription's connection, API
+ * queue for a notification EventBridge gave up on, whose consumer (`consumeDeadLetters`) counts each
+ * towards disabling its subscription, with an alarm on what arrives there. Each subscription's connection, API
  * destination, rule and target are made at runtime by the partner-API function when a partner subscribes
  * (runtime/adapters/aws/eventbridge-notifications.ts), so the grants here are by name prefix.
  */
 export class PublishNotifications extends Construct {
   readonly bus: events.EventBus;
   readonly invokeRole: iam.Role;
-  readonly deadLetters: EventDeadLetters;
+  readonly deadLetterQueue: sqs.Queue;
+  readonly deadLetterAlarm: cloudwatch.Alarm;
   readonly namePrefix: string;
 
   constructor(scope: Construct, id: string, props: PublishNotificationsProps) {
@@ -34,8 +39,25 @@ export class PublishNotifications extends Construct {
     this.bus = new events.EventBus(this, 'Bus', {
       description: "Strata: signed publish notifications, one rule per partner's subscription",
     });
-    this.deadLetters = new EventDeadLetters(this, 'DeadLetters', {
-      description: 'Publish notifications',
+    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+      // Six times its consumer's 30 s, as for the jobs' dead-letter queue.
+      visibilityTimeout: Duration.seconds(180),
+    });
+    // Its consumer takes each message within seconds, so receives, not visible messages, count arrivals.
+    this.deadLetterAlarm = new cloudwatch.Alarm(this, 'DeadLetters', {
+      alarmDescription:
+        "Publish notifications EventBridge could not deliver to a partner's callback (counted towards disabling its subscription)",
+      metric: this.deadLetterQueue.metricNumberOfMessagesReceived({
+        period: Duration.minutes(5),
+        statistic: 'Sum',
+      }),
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
     this.invokeRole = new iam.Role(this, 'InvokeRole', {
       assumedBy: new iam.ServicePrincipal('events.amazonaws.com'),
@@ -48,11 +70,11 @@ export class PublishNotifications extends Construct {
       }),
     );
     // The subscriptions' rules are made at runtime, so the queue admits them by name rather than by target.
-    this.deadLetters.queue.addToResourcePolicy(
+    this.deadLetterQueue.addToResourcePolicy(
       new iam.PolicyStatement({
         principals: [new iam.ServicePrincipal('events.amazonaws.com')],
         actions: ['sqs:SendMessage'],
-        resources: [this.deadLetters.queue.queueArn],
+        resources: [this.deadLetterQueue.queueArn],
         conditions: { ArnLike: { 'aws:SourceArn': this.ruleArn() } },
       }),
     );
@@ -74,8 +96,16 @@ export class PublishNotifications extends Construct {
       [ENV.notificationsBus]: this.bus.eventBusName,
       [ENV.notificationsPrefix]: this.namePrefix,
       [ENV.notificationsRoleArn]: this.invokeRole.roleArn,
-      [ENV.notificationsDlqArn]: this.deadLetters.queue.queueArn,
+      [ENV.notificationsDlqArn]: this.deadLetterQueue.queueArn,
     };
+  }
+
+  /** `fn` (the dead-letter function) takes what EventBridge gave up on, and tells it apart by the queue's ARN. */
+  consumeDeadLetters(fn: lambda.Function): void {
+    fn.addEnvironment(ENV.notificationsDlqArn, this.deadLetterQueue.queueArn);
+    fn.addEventSource(
+      new lambdaEvents.SqsEventSource(this.deadLetterQueue, { batchSize: 10, maxConcurrency: 2 }),
+    );
   }
 
   /** The publishing task: putting notifications on the bus. */

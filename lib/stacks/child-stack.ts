@@ -107,6 +107,7 @@ export class ChildStack extends Stack {
       maxUploadBytes: c.ingress.maxUploadBytes,
       logRetention: retention,
     });
+    this.notifications.consumeDeadLetters(this.triggers.deadLetter.fn);
     this.api = new PartnerApi(this, 'PartnerApi', {
       database: this.database,
       catalog: this.catalog,
@@ -128,7 +129,7 @@ export class ChildStack extends Stack {
         this.jobs.deadLetterAlarm,
         ...Object.values(this.triggers.eventDeadLetters).map((d) => d.alarm),
         ...(this.federation ? [this.federation.forwardDeadLetters.alarm] : []),
-        this.notifications.deadLetters.alarm,
+        this.notifications.deadLetterAlarm,
       ],
       taskLogGroup: this.tasks.logGroup,
       functions: {

@@ -336,6 +336,34 @@ export async function countFailure(
   return Boolean(row?.disabled);
 }
 
+/**
+ * A notification EventBridge gave up on (it reached the dead-letter queue): logged as its last attempt,
+ * failed, and counted towards disabling its subscription, once (a message delivered twice counts once).
+ * False when the notification is unknown or was already counted.
+ */
+export async function recordDeadLettered(
+  db: Queryable,
+  n: { notificationId: string; at: Date; error: string },
+): Promise<boolean> {
+  const [row] = await db.query<{ subscription_id: string; partner: string; attempts: number }>(
+    `UPDATE strata.notifications SET status = 'failed', attempts = attempts + 1
+      WHERE id = $1 AND status <> 'failed' RETURNING subscription_id, partner, attempts`,
+    [n.notificationId],
+  );
+  if (!row) return false;
+  await logAttempt(db, {
+    notificationId: n.notificationId,
+    subscriptionId: row.subscription_id,
+    partner: row.partner,
+    attempt: Number(row.attempts),
+    at: n.at,
+    statusCode: null,
+    error: n.error,
+  });
+  await countFailure(db, row.subscription_id, n.error);
+  return true;
+}
+
 /** The latest delivery attempts (to a partner's, or one subscription's, or everyone's), newest first. */
 export async function recentDeliveries(
   db: Queryable,

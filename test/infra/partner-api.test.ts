@@ -224,6 +224,19 @@ describe('partner API on AWS', () => {
         ]),
       },
     });
+    // What EventBridge gave up on is taken by the dead-letter function, which counts it against the subscription.
+    const dlq = Object.keys(
+      t.findResources('AWS::SQS::Queue', { UpdateReplacePolicy: Match.anyValue() }),
+    ).find((id) => id.startsWith('NotificationsDeadLetterQueue'));
+    expect(dlq).toBeDefined();
+    t.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: { 'Fn::GetAtt': [dlq, 'Arn'] },
+      FunctionName: { Ref: Match.stringLikeRegexp('^TriggersDeadLetter') },
+    });
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'NumberOfMessagesReceived',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [dlq, 'QueueName'] } }],
+    });
     const env = {
       STRATA_NOTIFICATIONS_BUS: { Ref: bus },
       STRATA_NOTIFICATIONS_PREFIX: 'strata-child-a-',

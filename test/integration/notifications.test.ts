@@ -16,10 +16,11 @@ import {
   notificationStatus,
   recentDeliveries,
 } from '../../runtime/partners/subscriptions.ts';
-import { PublishNotification } from '../../runtime/ports/notifications.ts';
+import { type NotificationSender, PublishNotification } from '../../runtime/ports/notifications.ts';
 import type { Manifest } from '../../runtime/publish/manifest.ts';
 import { notificationId } from '../../runtime/publish/notify.ts';
 import { publishVersion } from '../../runtime/publish/publish.ts';
+import { onNotificationDeadLetters } from '../../runtime/triggers/notification-dead-letter.ts';
 import { collectionId } from '../../runtime/web/published.ts';
 import { engines, type TestPlatform, testPlatform } from '../helpers/engines.ts';
 import { MemoryDirectory, testApp } from '../helpers/partner-api.ts';
@@ -283,6 +284,69 @@ describe.each(engines())('publish notifications on $name', (engine) => {
       recorded: 0,
       outcomes: {},
     });
+  });
+
+  it('counts what EventBridge dead-lettered towards disabling, once per notification, on AWS', async () => {
+    // Prepare: a sender that hands off as EventBridge does, and a subscription of a partner of its own
+    const handed: string[] = [];
+    const eventbridge: NotificationSender = {
+      delivers: 'eventbridge',
+      provision: async () => {},
+      retire: async () => {},
+      send: async (ns) =>
+        ns.map((n) => {
+          handed.push(n.id);
+          return { id: n.id, outcome: 'handed-off' as const, detail: 'event e' };
+        }),
+    };
+    const aws = partners.add('aws_partner', ['read:products/county_places'], 10_000);
+    const res = await subscribe(aws.apiKey!.key, { url: 'https://localhost/aws', products: [PRODUCT] });
+    const sub = (await res.json()) as { id: string };
+    const onAws = { ...p, notifications: eventbridge };
+    const log = { info: () => {}, warn: () => {} };
+    const dead = (id: string) => ({
+      id: `m-${id}`,
+      body: JSON.stringify({
+        source: 'strata.partner-notifications',
+        detail: { subscription: sub.id, webhookId: id },
+      }),
+      errorCode: 'SDK_CLIENT_ERROR',
+      errorMessage: 'Unable to invoke ApiDestination endpoint: 503',
+    });
+    // Act
+    for (const v of [
+      '20261209T010000000Z-11111111',
+      '20261209T020000000Z-22222222',
+      '20261209T030000000Z-33333333',
+    ]) {
+      const r = await submit(p, { kind: 'build', product: PRODUCT }, { kind: 'cli' });
+      const published = await publishVersion(onAws, catalog, manifest(v, r.id, 1));
+      expect(published.notified).toMatchObject({ outcomes: { 'handed-off': 1 } });
+    }
+    const mine = handed.filter((id) => id.startsWith('msg_')).slice(-3);
+    const first = await onNotificationDeadLetters([dead(mine[0]!), dead(mine[0]!)], { db: p.db, log });
+    const rest = await onNotificationDeadLetters(
+      [dead(mine[1]!), dead(mine[2]!), { id: 'x', body: 'no json' }],
+      {
+        db: p.db,
+        log,
+      },
+    );
+    // Assess: the duplicate counted once; the third disabled the subscription
+    expect(first).toEqual([mine[0]]);
+    expect(rest).toEqual([mine[1], mine[2]]);
+    const [listed] = await listSubscriptions(p.db, 'aws_partner');
+    expect(listed?.disabledAt).not.toBeNull();
+    expect(listed?.disabledReason).toContain('EventBridge gave up: SDK_CLIENT_ERROR');
+    const attempts = await recentDeliveries(p.db, { subscriptionId: sub.id, limit: 10 });
+    expect(attempts.map((a) => [a.attempt, a.status, a.error?.slice(0, 19) ?? null]).sort()).toEqual([
+      [1, 'failed', null],
+      [1, 'failed', null],
+      [1, 'failed', null],
+      [2, 'failed', 'EventBridge gave up'],
+      [2, 'failed', 'EventBridge gave up'],
+      [2, 'failed', 'EventBridge gave up'],
+    ]);
   });
 
   it("shows the console's operator every subscription and the latest deliveries", async () => {
