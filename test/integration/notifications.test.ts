@@ -20,6 +20,7 @@ import { type NotificationSender, PublishNotification } from '../../runtime/port
 import type { Manifest } from '../../runtime/publish/manifest.ts';
 import { notificationId } from '../../runtime/publish/notify.ts';
 import { publishVersion } from '../../runtime/publish/publish.ts';
+import { type Serving, serve } from '../../runtime/serve/serve.ts';
 import { onNotificationDeadLetters } from '../../runtime/triggers/notification-dead-letter.ts';
 import { collectionId } from '../../runtime/web/published.ts';
 import { engines, type TestPlatform, testPlatform } from '../helpers/engines.ts';
@@ -371,6 +372,56 @@ describe.each(engines())('publish notifications on $name', (engine) => {
       /<td>other<\/td>\s*<td>county_places <code>20261208T030000000Z-ffffffff<\/code><\/td><td class="num">3<\/td>/,
     );
     expect(page).not.toContain('whsec_');
+  });
+
+  it('is delivered by strata serve, also what was published while serve was stopped', async () => {
+    // Prepare: serve with its own HTTP server, and a partner subscribing through it
+    const hook = await receiver();
+    const start = () =>
+      serve(p, catalog, {
+        port: 0,
+        workers: 0,
+        pollMs: 100,
+        maxUploadBytes: 1024,
+        quietMs: 500,
+        webhookSecrets: new Map(),
+        staleSeconds: 600,
+        partners,
+        log: () => {},
+      });
+    const listener = partners.add('listener', ['read:products/county_places'], 10_000);
+    let serving: Serving = await start();
+    const res = await fetch(`http://127.0.0.1:${serving.port}/subscriptions`, {
+      method: 'POST',
+      headers: { 'X-API-Key': listener.apiKey!.key, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ url: hook.url, products: [PRODUCT] }),
+    });
+    expect(res.status).toBe(201);
+    const sub = (await res.json()) as { id: string; secret: string };
+    try {
+      // Act: one version published while serve runs, one while it is stopped
+      await publish('20261210T010000000Z-aaaa0001', 5);
+      await until('the notification while serving', () => hook.got.length === 1, 60_000);
+      await serving.stop();
+      await publish('20261210T020000000Z-aaaa0002', 6);
+      expect(
+        await notificationStatus(p.db, notificationId(sub.id, PRODUCT, '20261210T020000000Z-aaaa0002')),
+      ).toEqual({
+        status: 'pending',
+        attempts: 0,
+      });
+      serving = await start();
+      await until('the notification kept while serve was stopped', () => hook.got.length === 2, 60_000);
+    } finally {
+      await serving.stop();
+      hook.server.close();
+    }
+    // Assess: both verify, in order
+    const versions = hook.got.map((g) => {
+      const body = new Webhook(sub.secret).verify(g.body, g.headers as Record<string, string>);
+      return PublishNotification.parse(body).data.version;
+    });
+    expect(versions).toEqual(['20261210T010000000Z-aaaa0001', '20261210T020000000Z-aaaa0002']);
   });
 
   it('serves the subscription routes through the Lambda adapter, with links on the stage', async () => {
