@@ -101,6 +101,28 @@ export function suppressChildFindings(stack: Stack): void {
     {
       id: 'AwsSolutions-IAM5',
       reason:
+        "Partners' publish notifications: each subscription's connection, API destination and rule are made at " +
+        'runtime by the partner-API function (and invoked by EventBridge through the invoke role), named with the ' +
+        "stack's prefix and the subscription id, which is not known at deploy; the wildcard is that name prefix " +
+        "(on the notifications bus, for rules), and the connection's secret EventBridge makes under the same name.",
+      appliesTo: [
+        {
+          regex:
+            '/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):events:[^:]+:[^:]+:(connection|api-destination)\\/strata-[a-z0-9-]+-\\*$/g',
+        },
+        {
+          regex:
+            '/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):events:[^:]+:[^:]+:rule\\/<NotificationsBus[0-9A-F]+>\\/strata-[a-z0-9-]+-\\*$/g',
+        },
+        {
+          regex:
+            '/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):secretsmanager:[^:]+:[^:]+:secret:events!connection\\/strata-[a-z0-9-]+-\\*$/g',
+        },
+      ],
+    },
+    {
+      id: 'AwsSolutions-IAM5',
+      reason:
         "lambda:InvokeFunction on a function's versions and aliases (`<arn>:*`): the custom resource Provider " +
         'framework grants it to call the migration handlers and its own waiter functions, nothing else.',
       appliesTo: [
@@ -134,7 +156,7 @@ export function suppressChildFindings(stack: Stack): void {
     {
       id: 'AwsSolutions-SQS3',
       reason:
-        "These queues are dead-letter queues themselves: the jobs queue's, and EventBridge targets' (triggers, and the forward to the core).",
+        "These queues are dead-letter queues themselves: the jobs queue's, and EventBridge targets' (triggers, the forward to the core, and partners' publish notifications).",
     },
     {
       id: 'AwsSolutions-APIG3',

@@ -9,13 +9,14 @@ import {
   revokeKey,
   setScopes,
 } from '../../runtime/partners/admin.ts';
+import { listSubscriptions, recentDeliveries } from '../../runtime/partners/subscriptions.ts';
 import { strataHome } from '../../runtime/platform/local.ts';
 import {
   type PartnerDirectory,
   type PartnerDirectoryDoc,
   Scope,
 } from '../../runtime/ports/partner-directory.ts';
-import type { GlobalOptions } from './context.ts';
+import { type GlobalOptions, withPlatform } from './context.ts';
 import { EXIT, printJson, printTable, say } from './output.ts';
 
 type Action = <A extends unknown[]>(
@@ -180,6 +181,8 @@ export function registerPartnersCommands(
       }),
     );
 
+  registerSubscriptionsCommand(partners, globals, action);
+
   partners
     .command('remove')
     .description('remove a partner and every key it holds')
@@ -189,6 +192,55 @@ export function registerPartnersCommands(
         await (await directory()).update((doc) => removePartner(doc, id));
         say(`removed partner ${id}`);
         return EXIT.ok;
+      }),
+    );
+}
+
+/** `strata partners subscriptions [id]`: publish notifications' subscriptions and their latest deliveries. */
+function registerSubscriptionsCommand(partners: Command, globals: () => GlobalOptions, action: Action): void {
+  partners
+    .command('subscriptions')
+    .description(
+      "partners' subscriptions to publish notifications (never their secrets) and their latest deliveries",
+    )
+    .argument('[id]', 'one partner (default: every partner)')
+    .option('--deliveries <n>', 'how many of the latest delivery attempts to show', '20')
+    .action(
+      action(async (id: string | undefined, o: { deliveries: string }) => {
+        const g = globals();
+        return withPlatform(g, async (p) => {
+          const subscriptions = await listSubscriptions(p.db, id);
+          const deliveries = await recentDeliveries(p.db, { partner: id, limit: Number(o.deliveries) });
+          if (g.json) {
+            printJson({ subscriptions, deliveries });
+            return EXIT.ok;
+          }
+          printTable(
+            subscriptions.map((s) => ({
+              id: s.id,
+              partner: s.partner,
+              url: s.url,
+              products: s.products.join(' '),
+              status: s.disabledAt ? `disabled: ${s.disabledReason}` : 'active',
+              failures: s.consecutiveFailures,
+            })),
+            ['id', 'partner', 'url', 'products', 'status', 'failures'],
+          );
+          say(`latest deliveries (${deliveries.length}):`);
+          printTable(
+            deliveries.map((d) => ({
+              at: d.at,
+              partner: d.partner,
+              subscription: d.subscriptionId,
+              version: `${d.product}@${d.version}`,
+              attempt: d.attempt,
+              result: d.statusCode ?? d.error ?? '',
+              status: d.status,
+            })),
+            ['at', 'partner', 'subscription', 'version', 'attempt', 'result', 'status'],
+          );
+          return EXIT.ok;
+        });
       }),
     );
 }

@@ -7,13 +7,14 @@ import { DynamoRequestGuards } from '../../runtime/adapters/aws/dynamodb-guards.
 import { S3ObjectStore } from '../../runtime/adapters/aws/s3-object-store.ts';
 import { SecretsPartnerDirectory } from '../../runtime/adapters/aws/secrets-partner-directory.ts';
 import { ENV } from '../../runtime/aws/names.ts';
+import { awsNotifications } from '../../runtime/aws/notifications.ts';
 import { WAIT_MARGIN_MS } from '../../runtime/aws/wait-budget.ts';
 import { createApp } from '../../runtime/http/app.ts';
 import { parseCorsOrigins } from '../../runtime/http/cors.ts';
 import { handleEvent, MAX_RESPONSE_BYTES } from '../../runtime/http/lambda.ts';
 import { portalSignInFromEnv } from '../../runtime/portal/oidc.ts';
 import { S3UrlSigner } from '../../runtime/web/urls.ts';
-import { deployedCatalog, jobQueue, runRegistry } from '../shared/aws.ts';
+import { dataApiDatabase, deployedCatalog, jobQueue, runRegistry } from '../shared/aws.ts';
 import { waitBudget } from '../shared/budget.ts';
 import { requireEnv } from '../shared/env.ts';
 import { logger } from '../shared/observability.ts';
@@ -30,10 +31,14 @@ const store = new S3ObjectStore({
   egress: requireEnv(ENV.egressBucket),
 });
 const guards = new DynamoRequestGuards(requireEnv(ENV.requestGuardsTable));
+const db = dataApiDatabase(DATABASE_BUDGET_MS);
+const notifications = awsNotifications();
 const app = createApp({
   catalog: await deployedCatalog(),
   store,
-  runs: runRegistry(DATABASE_BUDGET_MS),
+  runs: runRegistry(DATABASE_BUDGET_MS, db),
+  // Subscriptions made here get their EventBridge connection, destination and rule at once.
+  ...(notifications ? { subscriptions: { db, sender: notifications, callbacks: { local: false } } } : {}),
   queue: jobQueue(),
   partners: new SecretsPartnerDirectory(requireEnv(ENV.partnersSecretArn)),
   nonces: guards,

@@ -17,20 +17,22 @@ import { metrics } from './observability.ts';
  * middleware sets it from the Lambda context), so no wait outlives the function. Every run it ends is
  * counted in the function's metrics.
  */
-export function runRegistry(resumeTimeoutMs?: number): RunRegistry {
-  return new RunRegistry(
-    new DataApiDatabase(
-      {
-        resourceArn: requireEnv(ENV.clusterArn),
-        secretArn: requireEnv(ENV.secretArn),
-        database: requireEnv(ENV.databaseName),
-      },
-      undefined,
-      resumeTimeoutMs,
-      undefined,
-      { budget: () => invocationBudget.left() },
-    ),
-    { onFinish: (run) => recordRunEnd(metrics, run) },
+export function runRegistry(resumeTimeoutMs?: number, db = dataApiDatabase(resumeTimeoutMs)): RunRegistry {
+  return new RunRegistry(db, { onFinish: (run) => recordRunEnd(metrics, run) });
+}
+
+/** The Data API, waiting for a paused cluster as the run registry does (above). */
+export function dataApiDatabase(resumeTimeoutMs?: number): DataApiDatabase {
+  return new DataApiDatabase(
+    {
+      resourceArn: requireEnv(ENV.clusterArn),
+      secretArn: requireEnv(ENV.secretArn),
+      database: requireEnv(ENV.databaseName),
+    },
+    undefined,
+    resumeTimeoutMs,
+    undefined,
+    { budget: () => invocationBudget.left() },
   );
 }
 

@@ -12,6 +12,7 @@ import { ENV } from '../../runtime/aws/names.ts';
 import { PORTAL_OIDC_ENV } from '../../runtime/portal/env.ts';
 import type { CatalogDeployment } from './catalog-deployment.ts';
 import type { PostgisCluster } from './postgis-cluster.ts';
+import type { PublishNotifications } from './publish-notifications.ts';
 import { StrataFunction } from './strata-function.ts';
 
 export interface PartnerApiProps {
@@ -53,6 +54,8 @@ export interface PartnerApiProps {
    * region): only in the one stack of an account that has none. @default false: the account has one already
    */
   readonly manageAccountCloudWatchRole?: boolean;
+  /** Partners' publish notifications: subscribing makes their EventBridge resources. @default none: 503 */
+  readonly notifications?: PublishNotifications;
   readonly logRetention: logs.RetentionDays;
 }
 
@@ -126,6 +129,7 @@ export class PartnerApi extends Construct {
         ...(props.publicBaseUrl ? { [ENV.publicBaseUrl]: props.publicBaseUrl } : {}),
         ...(props.corsOrigins?.length ? { [ENV.corsOrigins]: props.corsOrigins.join(',') } : {}),
         ...portalSignInEnvironment(props.portalSignIn),
+        ...props.notifications?.environment(),
       },
     });
     const fn = this.handler.fn;
@@ -133,6 +137,7 @@ export class PartnerApi extends Construct {
     props.catalog.grantRead(fn);
     props.jobsQueue.grantSendMessages(fn);
     this.partners.grantRead(fn);
+    props.notifications?.grantManage(fn);
     fn.addToRolePolicy(
       new iam.PolicyStatement({
         // GetItem: whether a console or portal session was signed out (runtime/web/session.ts).

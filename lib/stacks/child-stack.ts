@@ -10,6 +10,7 @@ import { Network } from '../constructs/network.ts';
 import { Observability } from '../constructs/observability.ts';
 import { PartnerApi } from '../constructs/partner-api.ts';
 import { PostgisCluster } from '../constructs/postgis-cluster.ts';
+import { PublishNotifications } from '../constructs/publish-notifications.ts';
 import { TaskRunner } from '../constructs/task-runner.ts';
 import { type CatalogSchedule, Triggers } from '../constructs/triggers.ts';
 import { logRetention } from './retention.ts';
@@ -39,6 +40,7 @@ export class ChildStack extends Stack {
   readonly observability: Observability;
   readonly catalog: CatalogDeployment;
   readonly federation?: FederationLink;
+  readonly notifications: PublishNotifications;
 
   constructor(scope: Construct, id: string, props: ChildStackProps) {
     super(scope, id, props);
@@ -47,8 +49,8 @@ export class ChildStack extends Stack {
     this.network = new Network(this, 'Network', {
       mode: c.network.mode,
       maxAzs: c.network.maxAzs,
-      // Tasks put their publish summaries on EventBridge only when the child reports to a core.
-      eventBridgeEndpoint: c.federation !== undefined,
+      // Tasks put partners' publish notifications (and a core's summaries) on EventBridge.
+      eventBridgeEndpoint: true,
       logRetention: retention,
     });
     this.buckets = new DataBuckets(this, 'Buckets', {
@@ -72,6 +74,7 @@ export class ChildStack extends Stack {
         coreAccount: c.federation.coreAccount,
         coreRegion: c.federation.coreRegion,
       });
+    this.notifications = new PublishNotifications(this, 'Notifications', { namePrefix: `strata-${c.name}-` });
     this.tasks = new TaskRunner(this, 'Tasks', {
       vpc: this.network.vpc,
       image: c.image,
@@ -86,10 +89,11 @@ export class ChildStack extends Stack {
       jobsQueue: this.jobs.queue,
       catalog: this.catalog,
       databaseCapacity: c.database,
-      environment: this.federation?.environment(c.name),
+      environment: { ...this.federation?.environment(c.name), ...this.notifications.environment() },
       maxUploadBytes: c.ingress.maxUploadBytes,
     });
     this.federation?.grantSend(this.tasks.taskRole);
+    this.notifications.grantPut(this.tasks.taskRole);
     this.database.allowFrom(this.tasks.securityGroup);
     this.triggers = new Triggers(this, 'Triggers', {
       ingress: this.buckets.ingress,
@@ -103,6 +107,7 @@ export class ChildStack extends Stack {
       maxUploadBytes: c.ingress.maxUploadBytes,
       logRetention: retention,
     });
+    this.notifications.consumeDeadLetters(this.triggers.deadLetter.fn);
     this.api = new PartnerApi(this, 'PartnerApi', {
       database: this.database,
       catalog: this.catalog,
@@ -116,6 +121,7 @@ export class ChildStack extends Stack {
       corsOrigins: c.api.corsOrigins,
       portalSignIn: c.api.portalSignIn,
       manageAccountCloudWatchRole: c.api.manageAccountCloudWatchRole,
+      notifications: this.notifications,
       logRetention: retention,
     });
     this.observability = new Observability(this, 'Observability', {
@@ -123,6 +129,7 @@ export class ChildStack extends Stack {
         this.jobs.deadLetterAlarm,
         ...Object.values(this.triggers.eventDeadLetters).map((d) => d.alarm),
         ...(this.federation ? [this.federation.forwardDeadLetters.alarm] : []),
+        this.notifications.deadLetterAlarm,
       ],
       taskLogGroup: this.tasks.logGroup,
       functions: {

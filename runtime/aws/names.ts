@@ -43,6 +43,14 @@ export const ENV = {
   requestGuardsTable: 'STRATA_REQUEST_GUARDS_TABLE',
   publicBaseUrl: 'STRATA_PUBLIC_BASE_URL',
   corsOrigins: 'STRATA_CORS_ORIGINS',
+  /**
+   * Publish notifications: the bus tasks put them on, the prefix of each subscription's connection, API
+   * destination and rule, the role EventBridge invokes the destinations with, and their dead-letter queue.
+   */
+  notificationsBus: 'STRATA_NOTIFICATIONS_BUS',
+  notificationsPrefix: 'STRATA_NOTIFICATIONS_PREFIX',
+  notificationsRoleArn: 'STRATA_NOTIFICATIONS_ROLE_ARN',
+  notificationsDlqArn: 'STRATA_NOTIFICATIONS_DLQ_ARN',
 } as const;
 
 export const DATABASE_NAME = 'strata';

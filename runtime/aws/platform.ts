@@ -10,6 +10,7 @@ import type { Platform } from '../platform/platform.ts';
 import type { JobQueue } from '../ports/job-queue.ts';
 import { RunRegistry, type RunRegistryOptions } from '../runs/registry.ts';
 import { ENV } from './names.ts';
+import { awsNotifications } from './notifications.ts';
 
 /** Amazon's RDS certificate bundle, put in the task image by tasks/Dockerfile. */
 export const RDS_CA_BUNDLE = '/etc/ssl/certs/rds-global-bundle.pem';
@@ -89,6 +90,7 @@ export async function openAwsPlatform(
     runs: new RunRegistry(db, options),
     cost,
     federation,
+    notifications: awsNotifications(),
     close: () => db.close(),
   };
 }

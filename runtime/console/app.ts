@@ -12,6 +12,7 @@ import { overviewPage } from './routes/overview.ts';
 import { productPages } from './routes/products.ts';
 import { runPages } from './routes/runs.ts';
 import { signInPages } from './routes/sign-in.ts';
+import { subscriptionPages } from './routes/subscriptions.ts';
 
 /**
  * The web console for operators, an application of its own that the HTTP application mounts at /console:
@@ -40,6 +41,7 @@ export function consoleApp(deps: AppDeps, published: PublishedReader): OpenAPIHo
   productPages(routes);
   graphPages(routes);
   runPages(routes);
+  subscriptionPages(routes);
   signInPages(routes);
   // Registered last: only what no page above answered, as a page of its own.
   app.all('*', (c) => consoleProblem(c, noRoute(c.req.method, c.req.path)));

@@ -92,7 +92,7 @@ export const PAGE_HEADERS: Record<string, string> = {
   'x-frame-options': 'DENY',
 };
 
-export type Section = 'overview' | 'datasets' | 'products' | 'graph' | 'runs';
+export type Section = 'overview' | 'datasets' | 'products' | 'graph' | 'runs' | 'notifications';
 
 /** A console path as the client reaches it (`/v1/console/...` behind API Gateway's stage). */
 export const to = (v: { door: Door }, path = '') => `${consolePath(v.door)}${path}`;
@@ -117,6 +117,7 @@ const NAV: [Section, string, string][] = [
   ['products', 'Products', '/products'],
   ['graph', 'Lineage', '/graph'],
   ['runs', 'Runs', '/runs'],
+  ['notifications', 'Notifications', '/notifications'],
 ];
 
 /** A whole page of the console. */

@@ -19,6 +19,7 @@ import { landingRoutes } from './routes/landing.ts';
 import { localRoutes } from './routes/local.ts';
 import { productRoutes } from './routes/products.ts';
 import { operatorRoutes, runRoutes } from './routes/runs.ts';
+import { subscriptionRoutes } from './routes/subscriptions.ts';
 import { workRoutes } from './routes/work.ts';
 
 const OAS30 = 'application/vnd.oai.openapi+json;version=3.0';
@@ -82,6 +83,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   featureRoutes(app, deps, published, partner);
   workRoutes(app, deps, partner);
   runRoutes(app, deps, partner);
+  subscriptionRoutes(app, deps, partner);
   operatorRoutes(app, deps, authenticateOperator(deps));
   app.route('/console', consoleApp(deps, published));
   app.route('/portal', portalApp(deps, published));

@@ -3,7 +3,9 @@ import type { Catalog } from '../catalog-files/loader.ts';
 import { announcePublished, type FederationRecord } from '../federation/announce.ts';
 import { latestKey, manifestKey as manifestKeyOf } from '../layout/buckets.ts';
 import type { Platform } from '../platform/platform.ts';
-import { type LatestPointer, type Manifest, manifestJson } from './manifest.ts';
+import { readJson } from '../ports/object-store.ts';
+import { LatestPointer, type Manifest, manifestJson } from './manifest.ts';
+import { type Notified, notifyPublished } from './notify.ts';
 import { recordPublished, registerVersion, unregisterVersion } from './registry.ts';
 
 export interface Publication {
@@ -11,6 +13,15 @@ export interface Publication {
   readonly pointer: LatestPointer;
   /** What became of the summary sent to the core: federation never fails a publish. */
   readonly federation: FederationRecord;
+  /** What became of the notifications to subscribed partners: they never fail a publish either. */
+  readonly notified: Notified | { readonly error: string };
+}
+
+/** The version `latest` points at now, before it moves: what a notification calls the previous version. */
+async function currentLatest(p: Platform, product: string): Promise<string | null> {
+  if (!(await p.store.exists('egress', latestKey(product)))) return null;
+  const pointer = LatestPointer.safeParse(await readJson(p.store, 'egress', latestKey(product)));
+  return pointer.success ? pointer.data.version : null;
 }
 
 /**
@@ -53,6 +64,7 @@ export async function publishVersion(
       catalogSha256: run.catalogSha256,
     },
   });
+  const previous = await currentLatest(p, product);
   const pointer: LatestPointer = { product, version, manifest: manifestKey, publishedAt };
   await p.store.put('egress', latestKey(product), `${JSON.stringify(pointer, null, 2)}\n`, {
     contentType: 'application/json',
@@ -65,5 +77,11 @@ export async function publishVersion(
     { key: manifestKey, sha256: createHash('sha256').update(bytes).digest('hex'), manifest },
     new Date(pointer.publishedAt),
   );
-  return { manifestKey, pointer, federation };
+  const notified = await notifyPublished(
+    p,
+    manifest,
+    previous === version ? null : previous,
+    publishedAt,
+  ).catch((e: unknown) => ({ error: (e as Error).message }));
+  return { manifestKey, pointer, federation, notified };
 }

@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import { MemoryNonceStore, MemoryRateLimiter } from '../adapters/local/memory-guards.ts';
+import { OutboxSender } from '../adapters/local/webhook-delivery.ts';
 import { listVersions } from '../archive/archive.ts';
 import type { Catalog } from '../catalog-files/loader.ts';
 import { createApp } from '../http/app.ts';
@@ -61,6 +62,8 @@ export function httpServer(
     publicBaseUrl: api.publicBaseUrl,
     corsOrigins: api.corsOrigins,
     portalSignIn: api.portalSignIn,
+    // A laptop: a partner's test receiver on localhost may be plain http.
+    subscriptions: { db: p.db, sender: p.notifications ?? new OutboxSender(), callbacks: { local: true } },
     local: {
       webhookSecrets: secrets,
       webhookLimits: api.webhookLimits,

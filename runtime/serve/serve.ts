@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { Cron } from 'croner';
+import { deliveryLoop } from '../adapters/local/webhook-delivery.ts';
 import type { Catalog } from '../catalog-files/loader.ts';
 import type { Platform } from '../platform/platform.ts';
 import type { PartnerDirectory } from '../ports/partner-directory.ts';
@@ -128,6 +129,8 @@ export async function serve(p: Platform, catalog: Catalog, options: ServeOptions
   let stopping = false;
   const ingress = watchIngress(p, catalog, options);
   const schedules = startSchedules(p, catalog, options.log);
+  // Partners' publish notifications, from the outbox the publish recorded them in (a restart loses none).
+  const delivery = deliveryLoop(p.db, options.pollMs, options.log);
 
   const server = httpServer(p, catalog, options.webhookSecrets, options.log, {
     partners: options.partners,
@@ -160,6 +163,7 @@ export async function serve(p: Platform, catalog: Catalog, options: ServeOptions
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await polled;
       await Promise.all(workers);
+      await delivery.stop();
     },
   };
 }

@@ -1,7 +1,10 @@
 import type { VersionRow } from '../archive/archive.ts';
 import type { Catalog } from '../catalog-files/loader.ts';
+import type { CallbackRules } from '../partners/callback-url.ts';
 import type { Scopes } from '../partners/scopes.ts';
+import type { Queryable } from '../ports/database.ts';
 import type { JobQueue } from '../ports/job-queue.ts';
+import type { NotificationSender } from '../ports/notifications.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
 import type { PartnerDirectory } from '../ports/partner-directory.ts';
 import type { NonceStore, RateLimiter } from '../ports/request-guards.ts';
@@ -40,6 +43,15 @@ export interface PortalSignIn {
   readonly label?: string;
 }
 
+/** Partners' subscriptions to publish notifications: where they are kept, and how they are delivered. */
+export interface SubscriptionDeps {
+  /** The database (the Data API in the partner-API function): queries and a transaction. */
+  readonly db: Queryable & { transaction<T>(fn: () => Promise<T>): Promise<T> };
+  readonly sender: NotificationSender;
+  /** Which callback URLs are taken (https; plain http to localhost only on `strata serve`). */
+  readonly callbacks: CallbackRules;
+}
+
 export interface AppDeps {
   readonly catalog: Catalog;
   /** The egress bucket's manifests and files: every read of published data comes from here. */
@@ -70,6 +82,8 @@ export interface AppDeps {
   readonly maxResponseBytes?: number;
   /** The partner portal's OpenID Connect sign-in; without it, partner staff sign in with an API key. */
   readonly portalSignIn?: PortalSignIn;
+  /** Publish notifications' subscriptions; without them, their routes answer 503. */
+  readonly subscriptions?: SubscriptionDeps;
   readonly log?: (message: string, detail?: Record<string, unknown>) => void;
 }
 

@@ -114,7 +114,18 @@ describe('partner API on AWS', () => {
     ]);
     expect(actions).toEqual(expect.arrayContaining(['sqs:SendMessage', 'secretsmanager:GetSecretValue']));
     expect(actions.some((a) => a.startsWith('rds-data:'))).toBe(true);
-    expect(actions.filter((a) => /Delete|s3:\*|dynamodb:\*|ecs:/.test(a))).toEqual([]);
+    // It deletes nothing but what a subscription made (its EventBridge resources and their connection's
+    // secret), each granted by the stack's name prefix only.
+    expect(actions.filter((a) => /Delete|s3:\*|dynamodb:\*|ecs:/.test(a))).toEqual([
+      'events:DeleteApiDestination',
+      'events:DeleteConnection',
+      'events:DeleteRule',
+      'secretsmanager:DeleteSecret',
+    ]);
+    const deleting = statements.filter((s) => actionsOf([s]).some((a) => a.includes('Delete')));
+    expect(deleting).toHaveLength(4);
+    for (const s of deleting)
+      expect(text(s.Resource)).toMatch(/(connection|api-destination|rule\/.*)\/strata-child-a-\*/);
   });
 
   it('passes cdk-nag with the findings it accepts suppressed, each with its reason', () => {
@@ -165,6 +176,84 @@ describe('partner API on AWS', () => {
     await expect(
       synthEnvironment('child-a', { api: { corsOrigins: ['https://maps.example.org/app'] } }),
     ).rejects.toThrow(/api\.corsOrigins\[0\]: must be scheme:\/\/host\[:port\]/);
+  });
+
+  it("delivers partners' publish notifications through EventBridge: a bus, an invoke role, a DLQ only the stack's rules may fill", () => {
+    t.resourceCountIs('AWS::Events::EventBus', 1);
+    const bus = Object.keys(t.findResources('AWS::Events::EventBus'))[0]!;
+    // The role EventBridge invokes the API destinations with: that and nothing more, on the stack's prefix.
+    t.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: [
+          {
+            Action: 'events:InvokeApiDestination',
+            Effect: 'Allow',
+            Resource: {
+              'Fn::Join': [
+                '',
+                Match.arrayWith([Match.stringLikeRegexp(':api-destination/strata-child-a-\\*$')]),
+              ],
+            },
+          },
+        ],
+      },
+    });
+    // The dead-letter queue admits EventBridge for the subscriptions' rules on the bus, by name prefix.
+    t.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Principal: { Service: 'events.amazonaws.com' },
+            Action: 'sqs:SendMessage',
+            Condition: {
+              ArnLike: {
+                'aws:SourceArn': {
+                  'Fn::Join': ['', Match.arrayWith([{ Ref: bus }, '/strata-child-a-*'])],
+                },
+              },
+            },
+          }),
+        ]),
+      },
+    });
+    // The task puts on the bus; the function and the task are told where everything is.
+    t.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Action: 'events:PutEvents', Resource: { 'Fn::GetAtt': [bus, 'Arn'] } }),
+        ]),
+      },
+    });
+    // What EventBridge gave up on is taken by the dead-letter function, which counts it against the subscription.
+    const dlq = Object.keys(
+      t.findResources('AWS::SQS::Queue', { UpdateReplacePolicy: Match.anyValue() }),
+    ).find((id) => id.startsWith('NotificationsDeadLetterQueue'));
+    expect(dlq).toBeDefined();
+    t.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: { 'Fn::GetAtt': [dlq, 'Arn'] },
+      FunctionName: { Ref: Match.stringLikeRegexp('^TriggersDeadLetter') },
+    });
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'NumberOfMessagesReceived',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [dlq, 'QueueName'] } }],
+    });
+    const env = {
+      STRATA_NOTIFICATIONS_BUS: { Ref: bus },
+      STRATA_NOTIFICATIONS_PREFIX: 'strata-child-a-',
+      STRATA_NOTIFICATIONS_ROLE_ARN: Match.anyValue(),
+      STRATA_NOTIFICATIONS_DLQ_ARN: Match.anyValue(),
+    };
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('^Partner API'),
+      Environment: { Variables: Match.objectLike(env) },
+    });
+    t.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      ContainerDefinitions: Match.arrayWith([
+        Match.objectLike({
+          Environment: Match.arrayWith([{ Name: 'STRATA_NOTIFICATIONS_PREFIX', Value: 'strata-child-a-' }]),
+        }),
+      ]),
+    });
   });
 });
 
