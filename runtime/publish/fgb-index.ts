@@ -1,0 +1,211 @@
+/**
+ * FlatGeobuf's packed Hilbert R-tree, built from the features' boxes alone: 40 bytes a feature (its box
+ * and where it starts in the work file) in typed arrays, never the features themselves.
+ */
+import { levelBounds } from '../features/flatgeobuf.ts';
+
+export const NODE_SIZE = 16;
+const NODE_BYTES = 40;
+/** Features a block of the typed arrays holds: they grow a block at a time, never copied to grow. */
+const BLOCK = 1 << 16;
+const HILBERT_MAX = (1 << 16) - 1;
+
+/** Every feature's box and its offset in the work file, in the order they were written. */
+export class FeatureBoxes {
+  count = 0;
+  /** The work file's length once every feature is written: where the last feature ends. */
+  end = 0;
+  readonly extent = [Infinity, Infinity, -Infinity, -Infinity];
+  private readonly boxes: Float64Array[] = [];
+  private readonly offsets: Float64Array[] = [];
+
+  add(minX: number, minY: number, maxX: number, maxY: number, offset: number): void {
+    const b = this.count >>> 16;
+    const i = this.count & (BLOCK - 1);
+    if (i === 0) {
+      this.boxes.push(new Float64Array(BLOCK * 4));
+      this.offsets.push(new Float64Array(BLOCK));
+    }
+    const box = this.boxes[b]!;
+    box[i * 4] = minX;
+    box[i * 4 + 1] = minY;
+    box[i * 4 + 2] = maxX;
+    box[i * 4 + 3] = maxY;
+    this.offsets[b]![i] = offset;
+    const e = this.extent;
+    if (minX < e[0]!) e[0] = minX;
+    if (minY < e[1]!) e[1] = minY;
+    if (maxX > e[2]!) e[2] = maxX;
+    if (maxY > e[3]!) e[3] = maxY;
+    this.count++;
+  }
+
+  /** The box of feature `f` into `out` at `at`. */
+  box(f: number, out: Float64Array, at: number): void {
+    const box = this.boxes[f >>> 16]!;
+    const i = (f & (BLOCK - 1)) * 4;
+    out[at] = box[i]!;
+    out[at + 1] = box[i + 1]!;
+    out[at + 2] = box[i + 2]!;
+    out[at + 3] = box[i + 3]!;
+  }
+
+  offset(f: number): number {
+    return this.offsets[f >>> 16]![f & (BLOCK - 1)]!;
+  }
+
+  /** Bytes of feature `f` in the work file. */
+  size(f: number): number {
+    return (f + 1 < this.count ? this.offset(f + 1) : this.end) - this.offset(f);
+  }
+
+  /** Lets the boxes go (the offsets stay): once the index is written, only the features remain to copy. */
+  dropBoxes(): void {
+    this.boxes.length = 0;
+  }
+
+  /**
+   * The features in the order of the Hilbert curve through their boxes' centres (in the extent, 16 bits
+   * each way, from the curve's end, as GDAL's writer does), ties in the order they were written.
+   */
+  hilbertOrder(): Uint32Array {
+    const n = this.count;
+    // hilbert << 32 | feature, sorted as 64-bit integers: a typed array's own sort, no comparator.
+    const keys = new BigUint64Array(n);
+    const halves = new Uint32Array(keys.buffer);
+    const [minX, minY, maxX, maxY] = this.extent as [number, number, number, number];
+    const sx = maxX > minX ? HILBERT_MAX / (maxX - minX) : 0;
+    const sy = maxY > minY ? HILBERT_MAX / (maxY - minY) : 0;
+    for (let f = 0; f < n; f++) {
+      const box = this.boxes[f >>> 16]!;
+      const i = (f & (BLOCK - 1)) * 4;
+      const x = Math.floor(sx * ((box[i]! + box[i + 2]!) / 2 - minX));
+      const y = Math.floor(sy * ((box[i + 1]! + box[i + 3]!) / 2 - minY));
+      // Little-endian: the low half first. Descending along the curve, as GDAL orders them.
+      halves[f * 2] = f;
+      halves[f * 2 + 1] = 0xffffffff - hilbert(x, y);
+    }
+    keys.sort();
+    const order = new Uint32Array(n);
+    for (let k = 0; k < n; k++) order[k] = halves[k * 2]!;
+    return order;
+  }
+}
+
+/** The position of (x, y), each 0..65535, along a Hilbert curve (from "Fast Hilbert curve generation", public domain). */
+export function hilbert(x: number, y: number): number {
+  let a = x ^ y;
+  let b = 0xffff ^ a;
+  let c = 0xffff ^ (x | y);
+  let d = x & (y ^ 0xffff);
+  let A = a | (b >> 1);
+  let B = (a >> 1) ^ a;
+  let C = (c >> 1) ^ (b & (d >> 1)) ^ c;
+  let D = (a & (c >> 1)) ^ (d >> 1) ^ d;
+  a = A;
+  b = B;
+  c = C;
+  d = D;
+  A = (a & (a >> 2)) ^ (b & (b >> 2));
+  B = (a & (b >> 2)) ^ (b & ((a ^ b) >> 2));
+  C ^= (a & (c >> 2)) ^ (b & (d >> 2));
+  D ^= (b & (c >> 2)) ^ ((a ^ b) & (d >> 2));
+  a = A;
+  b = B;
+  c = C;
+  d = D;
+  A = (a & (a >> 4)) ^ (b & (b >> 4));
+  B = (a & (b >> 4)) ^ (b & ((a ^ b) >> 4));
+  C ^= (a & (c >> 4)) ^ (b & (d >> 4));
+  D ^= (b & (c >> 4)) ^ ((a ^ b) & (d >> 4));
+  a = A;
+  b = B;
+  c = C;
+  d = D;
+  C ^= (a & (c >> 8)) ^ (b & (d >> 8));
+  D ^= (b & (c >> 8)) ^ ((a ^ b) & (d >> 8));
+  a = C ^ (C >> 1);
+  b = D ^ (D >> 1);
+  let i0 = x ^ y;
+  let i1 = b | (0xffff ^ (i0 | a));
+  i0 = (i0 | (i0 << 8)) & 0x00ff00ff;
+  i0 = (i0 | (i0 << 4)) & 0x0f0f0f0f;
+  i0 = (i0 | (i0 << 2)) & 0x33333333;
+  i0 = (i0 | (i0 << 1)) & 0x55555555;
+  i1 = (i1 | (i1 << 8)) & 0x00ff00ff;
+  i1 = (i1 | (i1 << 4)) & 0x0f0f0f0f;
+  i1 = (i1 | (i1 << 2)) & 0x33333333;
+  i1 = (i1 | (i1 << 1)) & 0x55555555;
+  return ((i1 << 1) | i0) >>> 0;
+}
+
+function writeNode(view: DataView, at: number, box: Float64Array, b: number, offset: number): void {
+  view.setFloat64(at, box[b]!, true);
+  view.setFloat64(at + 8, box[b + 1]!, true);
+  view.setFloat64(at + 16, box[b + 2]!, true);
+  view.setFloat64(at + 24, box[b + 3]!, true);
+  // A u64 as two halves: no BigInt made for each of a million nodes.
+  view.setUint32(at + 32, offset % 2 ** 32, true);
+  view.setUint32(at + 36, Math.floor(offset / 2 ** 32), true);
+}
+
+/**
+ * The index's bytes, root first and leaves last, as the format lays it out: every level above the leaves
+ * at once (about a fifteenth of the index), then the leaves a block at a time. A leaf's offset is where
+ * its feature starts among the features (they follow in the leaves' order); a parent's is the node index
+ * of its first child.
+ */
+export function* treeBytes(boxes: FeatureBoxes, order: Uint32Array): Generator<Buffer> {
+  const n = boxes.count;
+  const levels = levelBounds(n, NODE_SIZE);
+  const leavesStart = levels[0]![0];
+  // Boxes of every node, upper levels first: the leaves' are read from `boxes` through `order`.
+  const upper = new Float64Array(leavesStart * 4);
+  const one = new Float64Array(4);
+  const childBox = (node: number, out: Float64Array) => {
+    if (node >= leavesStart) boxes.box(order[node - leavesStart]!, out, 0);
+    else out.set(upper.subarray(node * 4, node * 4 + 4));
+  };
+  for (let l = 1; l < levels.length; l++) {
+    const [start, end] = levels[l]!;
+    const [childStart, childEnd] = levels[l - 1]!;
+    for (let node = start; node < end; node++) {
+      const first = childStart + (node - start) * NODE_SIZE;
+      let [x0, y0, x1, y1] = [Infinity, Infinity, -Infinity, -Infinity];
+      for (let c = first; c < Math.min(first + NODE_SIZE, childEnd); c++) {
+        childBox(c, one);
+        if (one[0]! < x0) x0 = one[0]!;
+        if (one[1]! < y0) y0 = one[1]!;
+        if (one[2]! > x1) x1 = one[2]!;
+        if (one[3]! > y1) y1 = one[3]!;
+      }
+      upper.set([x0, y0, x1, y1], node * 4);
+    }
+  }
+  const top = Buffer.alloc(leavesStart * NODE_BYTES);
+  const topView = new DataView(top.buffer, top.byteOffset, top.byteLength);
+  for (let l = 1; l < levels.length; l++) {
+    const [start, end] = levels[l]!;
+    for (let node = start; node < end; node++)
+      writeNode(topView, node * NODE_BYTES, upper, node * 4, levels[l - 1]![0] + (node - start) * NODE_SIZE);
+  }
+  yield top;
+  yield* leafBytes(boxes, order);
+}
+
+function* leafBytes(boxes: FeatureBoxes, order: Uint32Array): Generator<Buffer> {
+  const box = new Float64Array(4);
+  let offset = 0;
+  for (let k = 0; k < order.length; k += BLOCK) {
+    const end = Math.min(order.length, k + BLOCK);
+    const chunk = Buffer.allocUnsafe((end - k) * NODE_BYTES);
+    const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    for (let j = k; j < end; j++) {
+      const f = order[j]!;
+      boxes.box(f, box, 0);
+      writeNode(view, (j - k) * NODE_BYTES, box, 0, offset);
+      offset += boxes.size(f);
+    }
+    yield chunk;
+  }
+}
