@@ -14,7 +14,7 @@ import type { ObjectStore } from '../ports/object-store.ts';
 import { BinaryCopyReader, type BinaryTuple } from '../util/copy-binary.ts';
 import { ident } from '../util/sql.ts';
 import { Box, ByteWriter, COLUMN_TYPE, GEOMETRY_TYPE, writeFeature } from './fgb-encode.ts';
-import { headerBytes, orderedFeatures } from './fgb-file.ts';
+import { featureWindows, headerBytes, orderedFeatures } from './fgb-file.ts';
 import { FeatureBoxes, treeBytes } from './fgb-index.ts';
 import type { PublishedFile } from './manifest.ts';
 import {
@@ -234,7 +234,7 @@ async function* fileBytes(
   shape: TableShape,
   plans: readonly ColumnPlan[],
   boxes: FeatureBoxes,
-  work: { path: string; dir: string },
+  work: { path: string; dir: string; windowBytes?: number },
 ): AsyncGenerator<Buffer> {
   yield headerBytes({
     name,
@@ -245,10 +245,13 @@ async function* fileBytes(
     extent: boxes.extent,
   });
   if (boxes.count === 0) return;
-  const order = boxes.hilbertOrder();
+  let order: Uint32Array | undefined = boxes.hilbertOrder();
   yield* treeBytes(boxes, order);
   boxes.dropBoxes();
-  yield* orderedFeatures(work.path, work.dir, boxes, order);
+  const windows = featureWindows(boxes, order, work.windowBytes);
+  // What is let go here is not held while the features are copied.
+  order = undefined;
+  yield* orderedFeatures(work.path, work.dir, boxes, windows);
 }
 
 /**
@@ -261,12 +264,15 @@ export async function exportFlatGeobuf(
   store: ObjectStore,
   shape: TableShape,
   input: ExportInput,
+  /** Bytes of features copied at a time (tests make it small, to have many windows). */
+  windowBytes?: number,
 ): Promise<PublishedFile> {
   const { output, prefix } = input;
   const name = output.name ?? output.table;
   // formatProblem has refused a table without geometry or SRID before any file was written.
   if (!shape.geom || !shape.srid) throw new Error(`output "${name}" cannot be FlatGeobuf`);
   const plans = shape.attrs.map(columnPlan);
+  console.error('start', performance.now().toFixed(0), Math.round(process.memoryUsage().rss / 1e6));
   const dir = await mkdtemp(join(input.tmpDir ?? tmpdir(), 'strata-export-'));
   try {
     const path = join(dir, 'features');
@@ -276,7 +282,7 @@ export async function exportFlatGeobuf(
     const { size, sha256 } = await publishBytes(
       store,
       key,
-      fileBytes(name, shape, plans, boxes, { path, dir }),
+      fileBytes(name, shape, plans, boxes, { path, dir, windowBytes }),
       FORMAT_FILES.flatgeobuf.contentType,
     );
     return { name, table: output.table, format: 'flatgeobuf', key, size, sha256, rows, srid: 4326 };

@@ -246,8 +246,9 @@ function writeGeometry(w: ByteWriter, view: DataView, g: WkbGeometry, hasZ: bool
     });
     return start;
   }
-  // Ends only where there is more than one ring or line: one is the whole of xy, as the format allows.
-  const withEnds = g.ends.length > 1;
+  // A polygon's one ring is the whole of xy, as the format allows; GDAL reads a MultiLineString's parts
+  // from its ends only, so it has them even for one line.
+  const withEnds = g.ends.length > 1 || (g.type === 5 && g.ends.length > 0);
   const refs = withEnds ? [G_ENDS, G_XY] : [G_XY];
   if (hasZ) refs.push(G_Z);
   const start = w.table(refs, G_TYPE, g.type);

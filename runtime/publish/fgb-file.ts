@@ -62,9 +62,9 @@ export function headerBytes(h: HeaderFields): Buffer {
 }
 
 /** Features per buffer of the output: bounded, so memory does not grow with the file. */
-const WINDOW_BYTES = 32 << 20;
+export const WINDOW_BYTES = 8 << 20;
 /** What the work file is read by. */
-const READ_BYTES = 4 << 20;
+const READ_BYTES = 1 << 20;
 
 /**
  * Calls `onFeature` for each feature of the work file in the order they were written, reading it front
@@ -95,14 +95,17 @@ async function scanWork(
   }
 }
 
+export type FeatureWindows = ReturnType<typeof featureWindows>;
+
 /** Which output window each feature goes to, where in it, and each window's length. */
-function windows(boxes: FeatureBoxes, order: Uint32Array) {
-  const windowOf = new Uint32Array(boxes.count);
+export function featureWindows(boxes: FeatureBoxes, order: Uint32Array, windowBytes = WINDOW_BYTES) {
+  // Up to 65,535 windows: 512 GB of features.
+  const windowOf = new Uint16Array(boxes.count);
   const at = new Uint32Array(boxes.count);
   const lengths: number[] = [0];
   for (const f of order) {
     const size = boxes.size(f);
-    if (lengths[lengths.length - 1]! > 0 && lengths[lengths.length - 1]! + size > WINDOW_BYTES)
+    if (lengths[lengths.length - 1]! > 0 && lengths[lengths.length - 1]! + size > windowBytes)
       lengths.push(0);
     windowOf[f] = lengths.length - 1;
     at[f] = lengths[lengths.length - 1]!;
@@ -112,7 +115,7 @@ function windows(boxes: FeatureBoxes, order: Uint32Array) {
 }
 
 /**
- * The features in the index's order, a window of about 32 MB at a time. One window: placed straight from
+ * The features in the index's order, a window of about 8 MB at a time. One window: placed straight from
  * the work file. More: the work file is read once and each feature appended, behind its place in its
  * window, to that window's file; then each window's file is read whole and its features placed. Every byte
  * is read twice and written once more whatever the order the rows came in (a window per pass over the
@@ -122,9 +125,8 @@ export async function* orderedFeatures(
   path: string,
   dir: string,
   boxes: FeatureBoxes,
-  order: Uint32Array,
+  { windowOf, at, lengths }: FeatureWindows,
 ): AsyncGenerator<Buffer> {
-  const { windowOf, at, lengths } = windows(boxes, order);
   if (lengths.length === 1) {
     const out = Buffer.allocUnsafe(lengths[0]!);
     await scanWork(
@@ -139,7 +141,8 @@ export async function* orderedFeatures(
   const files = lengths.map((_, w) => join(dir, `window-${w}`));
   const handles = await Promise.all(files.map((f) => open(f, 'wx')));
   const staged = lengths.map(() => new ByteWriter());
-  const flushAt = Math.max(64 << 10, Math.min(1 << 20, (16 << 20) / lengths.length));
+  // Each window's staged bytes go out once past this: with a read's worth more at most, memory stays bounded.
+  const flushAt = 256 << 10;
   try {
     await scanWork(
       path,

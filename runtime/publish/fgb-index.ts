@@ -50,6 +50,16 @@ export class FeatureBoxes {
     out[at + 3] = box[i + 3]!;
   }
 
+  /** Widens the box at `acc[at..at + 4]` to take in feature `f`'s. */
+  widen(f: number, acc: Float64Array, at: number): void {
+    const box = this.boxes[f >>> 16]!;
+    const i = (f & (BLOCK - 1)) * 4;
+    if (box[i]! < acc[at]!) acc[at] = box[i]!;
+    if (box[i + 1]! < acc[at + 1]!) acc[at + 1] = box[i + 1]!;
+    if (box[i + 2]! > acc[at + 2]!) acc[at + 2] = box[i + 2]!;
+    if (box[i + 3]! > acc[at + 3]!) acc[at + 3] = box[i + 3]!;
+  }
+
   offset(f: number): number {
     return this.offsets[f >>> 16]![f & (BLOCK - 1)]!;
   }
@@ -149,6 +159,31 @@ function writeNode(view: DataView, at: number, box: Float64Array, b: number, off
   view.setUint32(at + 36, Math.floor(offset / 2 ** 32), true);
 }
 
+/** Boxes of every node above the leaves (4 doubles a node, by node index): each the union of its children's. */
+function upperBoxes(boxes: FeatureBoxes, order: Uint32Array, levels: [number, number][]): Float64Array {
+  const upper = new Float64Array(levels[0]![0] * 4).fill(Infinity);
+  for (let node = 0; node < upper.length; node += 4) {
+    upper[node + 2] = -Infinity;
+    upper[node + 3] = -Infinity;
+  }
+  const [l1Start] = levels[1]!;
+  for (let k = 0; k < order.length; k++)
+    boxes.widen(order[k]!, upper, (l1Start + Math.floor(k / NODE_SIZE)) * 4);
+  for (let l = 2; l < levels.length; l++) {
+    const [start] = levels[l]!;
+    const [childStart, childEnd] = levels[l - 1]!;
+    for (let c = childStart; c < childEnd; c++) {
+      const to = (start + Math.floor((c - childStart) / NODE_SIZE)) * 4;
+      const from = c * 4;
+      if (upper[from]! < upper[to]!) upper[to] = upper[from]!;
+      if (upper[from + 1]! < upper[to + 1]!) upper[to + 1] = upper[from + 1]!;
+      if (upper[from + 2]! > upper[to + 2]!) upper[to + 2] = upper[from + 2]!;
+      if (upper[from + 3]! > upper[to + 3]!) upper[to + 3] = upper[from + 3]!;
+    }
+  }
+  return upper;
+}
+
 /**
  * The index's bytes, root first and leaves last, as the format lays it out: every level above the leaves
  * at once (about a fifteenth of the index), then the leaves a block at a time. A leaf's offset is where
@@ -156,33 +191,9 @@ function writeNode(view: DataView, at: number, box: Float64Array, b: number, off
  * of its first child.
  */
 export function* treeBytes(boxes: FeatureBoxes, order: Uint32Array): Generator<Buffer> {
-  const n = boxes.count;
-  const levels = levelBounds(n, NODE_SIZE);
-  const leavesStart = levels[0]![0];
-  // Boxes of every node, upper levels first: the leaves' are read from `boxes` through `order`.
-  const upper = new Float64Array(leavesStart * 4);
-  const one = new Float64Array(4);
-  const childBox = (node: number, out: Float64Array) => {
-    if (node >= leavesStart) boxes.box(order[node - leavesStart]!, out, 0);
-    else out.set(upper.subarray(node * 4, node * 4 + 4));
-  };
-  for (let l = 1; l < levels.length; l++) {
-    const [start, end] = levels[l]!;
-    const [childStart, childEnd] = levels[l - 1]!;
-    for (let node = start; node < end; node++) {
-      const first = childStart + (node - start) * NODE_SIZE;
-      let [x0, y0, x1, y1] = [Infinity, Infinity, -Infinity, -Infinity];
-      for (let c = first; c < Math.min(first + NODE_SIZE, childEnd); c++) {
-        childBox(c, one);
-        if (one[0]! < x0) x0 = one[0]!;
-        if (one[1]! < y0) y0 = one[1]!;
-        if (one[2]! > x1) x1 = one[2]!;
-        if (one[3]! > y1) y1 = one[3]!;
-      }
-      upper.set([x0, y0, x1, y1], node * 4);
-    }
-  }
-  const top = Buffer.alloc(leavesStart * NODE_BYTES);
+  const levels = levelBounds(boxes.count, NODE_SIZE);
+  const upper = upperBoxes(boxes, order, levels);
+  const top = Buffer.alloc(levels[0]![0] * NODE_BYTES);
   const topView = new DataView(top.buffer, top.byteOffset, top.byteLength);
   for (let l = 1; l < levels.length; l++) {
     const [start, end] = levels[l]!;
