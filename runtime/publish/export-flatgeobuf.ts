@@ -135,8 +135,7 @@ class FeatureSink {
           w.copy(buf, at, len);
       }
     }
-    const g = this.plans.length;
-    this.add(buf.subarray(t.start[g]!, t.start[g]! + t.length[g]!));
+    this.add(t.view, t.start[this.plans.length]!);
   }
 
   /** A row as a JSON array: the columns, then the geometry's WKB in hex. */
@@ -155,12 +154,13 @@ class FeatureSink {
       else if (kind === 'bool') w.u8(v ? 1 : 0);
       else w.text(kind === 'datetime' ? withoutZeroMs(v as string) : (v as string));
     }
-    this.add(Buffer.from(row[this.plans.length] as string, 'hex'));
+    const wkb = Buffer.from(row[this.plans.length] as string, 'hex');
+    this.add(new DataView(wkb.buffer, wkb.byteOffset, wkb.byteLength), 0);
   }
 
-  private add(wkb: Uint8Array): void {
+  private add(view: DataView, at: number): void {
     const f = this.feature;
-    if (!writeFeature(f, wkb, this.hasZ, this.props.bytes, this.props.pos, this.box)) return;
+    if (!writeFeature(f, view, at, this.hasZ, this.props.bytes, this.props.pos, this.box)) return;
     const b = this.box;
     this.boxes.add(b.minX, b.minY, b.maxX, b.maxY, this.written);
     this.written += f.pos;
@@ -245,13 +245,13 @@ async function* fileBytes(
     extent: boxes.extent,
   });
   if (boxes.count === 0) return;
-  let order: Uint32Array | undefined = boxes.hilbertOrder();
-  yield* treeBytes(boxes, order);
+  let order: Uint32Array | undefined = boxes.sortByHilbert();
+  yield* treeBytes(boxes);
   boxes.dropBoxes();
   const windows = featureWindows(boxes, order, work.windowBytes);
   // What is let go here is not held while the features are copied.
   order = undefined;
-  yield* orderedFeatures(work.path, work.dir, boxes, windows);
+  yield* orderedFeatures(work.path, work.dir, windows);
 }
 
 /**

@@ -27,6 +27,9 @@ const G_XY = 1;
 const G_Z = 2;
 const G_TYPE = 6;
 const G_PARTS = 7;
+const [XY, XY_Z, ENDS_XY, ENDS_XY_Z] = [[G_XY], [G_XY, G_Z], [G_ENDS, G_XY], [G_ENDS, G_XY, G_Z]];
+/** Feature table field ids: geometry, properties. */
+const [GEOMETRY_ONLY, GEOMETRY_PROPERTIES] = [[0], [0, 1]];
 
 /** A growable byte buffer written front to back, positions counted from its start. */
 export class ByteWriter {
@@ -100,7 +103,9 @@ export class ByteWriter {
 
   copy(src: Uint8Array, at: number, n: number): void {
     this.ensure(n);
-    this.bytes.set(src.subarray(at, at + n), this.pos);
+    // A short run by hand: a subarray for each of a million short values costs more than the copy.
+    if (n < 64) for (let i = 0; i < n; i++) this.bytes[this.pos + i] = src[at + i]!;
+    else this.bytes.set(src.subarray(at, at + n), this.pos);
     this.pos += n;
   }
 
@@ -123,7 +128,8 @@ export class ByteWriter {
    */
   table(refs: readonly number[], byteId: number, byteValue: number): number {
     const inline = 4 + refs.length * 4 + (byteId >= 0 ? 1 : 0);
-    const fields = Math.max(byteId, ...refs) + 1;
+    let fields = byteId + 1;
+    for (const id of refs) if (id + 1 > fields) fields = id + 1;
     this.align(2);
     const vtable = this.pos;
     this.u16(4 + fields * 2);
@@ -249,9 +255,7 @@ function writeGeometry(w: ByteWriter, view: DataView, g: WkbGeometry, hasZ: bool
   // A polygon's one ring is the whole of xy, as the format allows; GDAL reads a MultiLineString's parts
   // from its ends only, so it has them even for one line.
   const withEnds = g.ends.length > 1 || (g.type === 5 && g.ends.length > 0);
-  const refs = withEnds ? [G_ENDS, G_XY] : [G_XY];
-  if (hasZ) refs.push(G_Z);
-  const start = w.table(refs, G_TYPE, g.type);
+  const start = w.table(withEnds ? (hasZ ? ENDS_XY_Z : ENDS_XY) : hasZ ? XY_Z : XY, G_TYPE, g.type);
   let slot = start + 4;
   if (withEnds) {
     w.align(4);
@@ -303,29 +307,17 @@ function writeCoordinates(w: ByteWriter, view: DataView, g: WkbGeometry, box: Bo
   w.pos = o;
 }
 
-/**
- * Writes one whole feature into `w` (reset first): the size prefix, the root offset, the Feature table,
- * its geometry from `wkb` and `properties` (already encoded, `propertiesLength` bytes). Fills `box`.
- * Returns false, writing nothing, when the geometry holds no position (an empty one).
- */
-export function writeFeature(
-  w: ByteWriter,
-  wkb: Uint8Array,
-  hasZ: boolean,
-  properties: Uint8Array,
-  propertiesLength: number,
-  box: Box,
-): boolean {
-  const view = new DataView(wkb.buffer, wkb.byteOffset, wkb.byteLength);
-  const { g } = readWkb(view, 0);
-  if (g.points === 0 && g.parts.length === 0) return false;
-  box.reset();
+/** Starts a feature: the size prefix (filled in last), the root offset and the Feature table. */
+function startFeature(w: ByteWriter, propertiesLength: number): number {
   w.reset();
   w.pos = 8;
-  const feature = w.table(propertiesLength > 0 ? [0, 1] : [0], -1, 0);
+  const feature = w.table(propertiesLength > 0 ? GEOMETRY_PROPERTIES : GEOMETRY_ONLY, -1, 0);
   w.view.setUint32(4, feature - 4, true);
-  const geometry = writeGeometry(w, view, g, hasZ, box);
-  w.patch(feature + 4, geometry);
+  return feature;
+}
+
+/** Ends a feature: its properties, padding to 8 bytes, and the size prefix. */
+function endFeature(w: ByteWriter, feature: number, properties: Uint8Array, propertiesLength: number): void {
   if (propertiesLength > 0) {
     w.align(4);
     w.patch(feature + 8, w.pos);
@@ -334,5 +326,59 @@ export function writeFeature(
   }
   w.align(8);
   w.view.setUint32(0, w.pos - 4, true);
+}
+
+/** A point, the commonest feature, written without reading its WKB's structure into objects first. */
+function writePoint(w: ByteWriter, x: number, y: number, z: number, hasZ: boolean, box: Box): number {
+  box.minX = x;
+  box.maxX = x;
+  box.minY = y;
+  box.maxY = y;
+  const start = w.table(hasZ ? XY_Z : XY, G_TYPE, 1);
+  w.align(8, 4);
+  w.patch(start + 4, w.pos);
+  w.u32(2);
+  w.f64(x);
+  w.f64(y);
+  if (hasZ) {
+    w.align(8, 4);
+    w.patch(start + 8, w.pos);
+    w.u32(1);
+    w.f64(z);
+  }
+  return start;
+}
+
+/**
+ * Writes one whole feature into `w` (reset first): the size prefix, the root offset, the Feature table,
+ * its geometry from the WKB at `at` in `view` and `properties` (already encoded, `propertiesLength`
+ * bytes). Fills `box`. Returns false, writing nothing, when the geometry holds no position (an empty one).
+ */
+export function writeFeature(
+  w: ByteWriter,
+  view: DataView,
+  at: number,
+  hasZ: boolean,
+  properties: Uint8Array,
+  propertiesLength: number,
+  box: Box,
+): boolean {
+  const le = view.getUint8(at) === 1;
+  const code = view.getUint32(at + 1, le);
+  if (code === 1 || code === 1001 || code === 0x80000001) {
+    const x = view.getFloat64(at + 5, le);
+    if (Number.isNaN(x)) return false;
+    const z = code === 1 ? 0 : view.getFloat64(at + 21, le);
+    const feature = startFeature(w, propertiesLength);
+    w.patch(feature + 4, writePoint(w, x, view.getFloat64(at + 13, le), z, hasZ, box));
+    endFeature(w, feature, properties, propertiesLength);
+    return true;
+  }
+  const { g } = readWkb(view, at);
+  if (g.points === 0 && g.parts.length === 0) return false;
+  box.reset();
+  const feature = startFeature(w, propertiesLength);
+  w.patch(feature + 4, writeGeometry(w, view, g, hasZ, box));
+  endFeature(w, feature, properties, propertiesLength);
   return true;
 }

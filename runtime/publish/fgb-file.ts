@@ -68,28 +68,40 @@ const READ_BYTES = 1 << 20;
 
 /**
  * Calls `onFeature` for each feature of the work file in the order they were written, reading it front
- * to back; awaits `afterChunk` between reads (to write out what the calls gathered).
+ * to back (each feature says its length in its size prefix); awaits `afterChunk` between reads (to write
+ * out what the calls gathered).
  */
 async function scanWork(
   path: string,
-  boxes: FeatureBoxes,
+  count: number,
   onFeature: (f: number, buf: Buffer, at: number, size: number) => void,
   afterChunk: () => Promise<void>,
 ): Promise<void> {
   const fh = await open(path, 'r');
   try {
     let buf = Buffer.allocUnsafe(READ_BYTES);
+    let held = 0;
     let f = 0;
-    while (f < boxes.count) {
-      const start = boxes.offset(f);
-      if (boxes.size(f) > buf.length) buf = Buffer.allocUnsafe(boxes.size(f));
-      const length = Math.min(buf.length, boxes.end - start);
-      const { bytesRead } = await fh.read(buf, 0, length, start);
-      if (bytesRead !== length) throw new Error(`the FlatGeobuf work file ${path} ends early`);
-      for (; f < boxes.count && boxes.offset(f) + boxes.size(f) <= start + length; f++)
-        onFeature(f, buf, boxes.offset(f) - start, boxes.size(f));
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, held, buf.length - held, null);
+      const length = held + bytesRead;
+      let at = 0;
+      while (at + 4 <= length && at + 4 + buf.readUInt32LE(at) <= length) {
+        const size = 4 + buf.readUInt32LE(at);
+        onFeature(f++, buf, at, size);
+        at += size;
+      }
       await afterChunk();
+      if (bytesRead === 0) break;
+      // What is left of a feature cut by the read moves to the front; a feature longer than the buffer grows it.
+      held = length - at;
+      const need = held >= 4 ? 4 + buf.readUInt32LE(at) : 4;
+      const next = need > buf.length ? Buffer.allocUnsafe(need) : buf;
+      buf.copy(next, 0, at, length);
+      buf = next;
     }
+    if (f !== count || held !== 0)
+      throw new Error(`the FlatGeobuf work file ${path} holds ${f} features, not ${count}`);
   } finally {
     await fh.close();
   }
@@ -103,15 +115,16 @@ export function featureWindows(boxes: FeatureBoxes, order: Uint32Array, windowBy
   const windowOf = new Uint16Array(boxes.count);
   const at = new Uint32Array(boxes.count);
   const lengths: number[] = [0];
-  for (const f of order) {
-    const size = boxes.size(f);
+  for (let k = 0; k < boxes.count; k++) {
+    const size = boxes.size(k);
+    const f = order[k]!;
     if (lengths[lengths.length - 1]! > 0 && lengths[lengths.length - 1]! + size > windowBytes)
       lengths.push(0);
     windowOf[f] = lengths.length - 1;
     at[f] = lengths[lengths.length - 1]!;
     lengths[lengths.length - 1]! += size;
   }
-  return { windowOf, at, lengths };
+  return { count: boxes.count, windowOf, at, lengths };
 }
 
 /**
@@ -124,14 +137,13 @@ export function featureWindows(boxes: FeatureBoxes, order: Uint32Array, windowBy
 export async function* orderedFeatures(
   path: string,
   dir: string,
-  boxes: FeatureBoxes,
-  { windowOf, at, lengths }: FeatureWindows,
+  { count, windowOf, at, lengths }: FeatureWindows,
 ): AsyncGenerator<Buffer> {
   if (lengths.length === 1) {
     const out = Buffer.allocUnsafe(lengths[0]!);
     await scanWork(
       path,
-      boxes,
+      count,
       (f, buf, from, size) => buf.copy(out, at[f]!, from, from + size),
       async () => {},
     );
@@ -146,7 +158,7 @@ export async function* orderedFeatures(
   try {
     await scanWork(
       path,
-      boxes,
+      count,
       (f, buf, from, size) => {
         const w = staged[windowOf[f]!]!;
         w.u32(at[f]!);

@@ -60,25 +60,62 @@ export class FeatureBoxes {
     if (box[i + 3]! > acc[at + 3]!) acc[at + 3] = box[i + 3]!;
   }
 
-  offset(f: number): number {
-    return this.offsets[f >>> 16]![f & (BLOCK - 1)]!;
-  }
-
-  /** Bytes of feature `f` in the work file. */
+  /** Bytes of feature `f`; once sorted, of the feature at position `f` in the index's order. */
   size(f: number): number {
-    return (f + 1 < this.count ? this.offset(f + 1) : this.end) - this.offset(f);
+    if (this.sorted) return this.offsets[f >>> 16]![f & (BLOCK - 1)]!;
+    const next = f + 1 < this.count ? this.offsets[(f + 1) >>> 16]![(f + 1) & (BLOCK - 1)]! : this.end;
+    return next - this.offsets[f >>> 16]![f & (BLOCK - 1)]!;
   }
 
-  /** Lets the boxes go (the offsets stay): once the index is written, only the features remain to copy. */
+  private sorted = false;
+
+  /** Lets the boxes go (the sizes stay): once the index is written, only the features remain to copy. */
   dropBoxes(): void {
     this.boxes.length = 0;
   }
 
   /**
-   * The features in the order of the Hilbert curve through their boxes' centres (in the extent, 16 bits
-   * each way, from the curve's end, as GDAL's writer does), ties in the order they were written.
+   * Sorts the features along the Hilbert curve through their boxes' centres (in the extent, 16 bits each
+   * way, from the curve's end, as GDAL's writer does), ties in the order they were written. Returns the
+   * order (position → feature); from then on `box` and `size` take a position, so the index is made
+   * reading the boxes front to back, not once at random for each of its levels and once for its leaves.
    */
-  hilbertOrder(): Uint32Array {
+  sortByHilbert(): Uint32Array {
+    const order = this.hilbertOrder();
+    // Offsets become sizes, then boxes and sizes move into the order, each cycle of it followed once.
+    for (let f = 0; f < this.count; f++) this.offsets[f >>> 16]![f & (BLOCK - 1)] = this.size(f);
+    this.sorted = true;
+    const done = new Uint8Array(this.count);
+    const box = new Float64Array(4);
+    for (let k = 0; k < this.count; k++) {
+      if (done[k]) continue;
+      this.box(k, box, 0);
+      const size = this.size(k);
+      for (let j = k; ; ) {
+        done[j] = 1;
+        const from = order[j]!;
+        if (from === k) {
+          this.put(j, box, 0, size);
+          break;
+        }
+        this.put(j, this.boxes[from >>> 16]!, (from & (BLOCK - 1)) * 4, this.size(from));
+        j = from;
+      }
+    }
+    return order;
+  }
+
+  private put(f: number, src: Float64Array, at: number, size: number): void {
+    const box = this.boxes[f >>> 16]!;
+    const i = (f & (BLOCK - 1)) * 4;
+    box[i] = src[at]!;
+    box[i + 1] = src[at + 1]!;
+    box[i + 2] = src[at + 2]!;
+    box[i + 3] = src[at + 3]!;
+    this.offsets[f >>> 16]![f & (BLOCK - 1)] = size;
+  }
+
+  private hilbertOrder(): Uint32Array {
     const n = this.count;
     // hilbert << 32 | feature, sorted as 64-bit integers: a typed array's own sort, no comparator.
     const keys = new BigUint64Array(n);
@@ -160,15 +197,14 @@ function writeNode(view: DataView, at: number, box: Float64Array, b: number, off
 }
 
 /** Boxes of every node above the leaves (4 doubles a node, by node index): each the union of its children's. */
-function upperBoxes(boxes: FeatureBoxes, order: Uint32Array, levels: [number, number][]): Float64Array {
+function upperBoxes(boxes: FeatureBoxes, levels: [number, number][]): Float64Array {
   const upper = new Float64Array(levels[0]![0] * 4).fill(Infinity);
   for (let node = 0; node < upper.length; node += 4) {
     upper[node + 2] = -Infinity;
     upper[node + 3] = -Infinity;
   }
   const [l1Start] = levels[1]!;
-  for (let k = 0; k < order.length; k++)
-    boxes.widen(order[k]!, upper, (l1Start + Math.floor(k / NODE_SIZE)) * 4);
+  for (let k = 0; k < boxes.count; k++) boxes.widen(k, upper, (l1Start + Math.floor(k / NODE_SIZE)) * 4);
   for (let l = 2; l < levels.length; l++) {
     const [start] = levels[l]!;
     const [childStart, childEnd] = levels[l - 1]!;
@@ -190,9 +226,9 @@ function upperBoxes(boxes: FeatureBoxes, order: Uint32Array, levels: [number, nu
  * its feature starts among the features (they follow in the leaves' order); a parent's is the node index
  * of its first child.
  */
-export function* treeBytes(boxes: FeatureBoxes, order: Uint32Array): Generator<Buffer> {
+export function* treeBytes(boxes: FeatureBoxes): Generator<Buffer> {
   const levels = levelBounds(boxes.count, NODE_SIZE);
-  const upper = upperBoxes(boxes, order, levels);
+  const upper = upperBoxes(boxes, levels);
   const top = Buffer.alloc(levels[0]![0] * NODE_BYTES);
   const topView = new DataView(top.buffer, top.byteOffset, top.byteLength);
   for (let l = 1; l < levels.length; l++) {
@@ -201,21 +237,20 @@ export function* treeBytes(boxes: FeatureBoxes, order: Uint32Array): Generator<B
       writeNode(topView, node * NODE_BYTES, upper, node * 4, levels[l - 1]![0] + (node - start) * NODE_SIZE);
   }
   yield top;
-  yield* leafBytes(boxes, order);
+  yield* leafBytes(boxes);
 }
 
-function* leafBytes(boxes: FeatureBoxes, order: Uint32Array): Generator<Buffer> {
+function* leafBytes(boxes: FeatureBoxes): Generator<Buffer> {
   const box = new Float64Array(4);
   let offset = 0;
-  for (let k = 0; k < order.length; k += BLOCK) {
-    const end = Math.min(order.length, k + BLOCK);
+  for (let k = 0; k < boxes.count; k += BLOCK) {
+    const end = Math.min(boxes.count, k + BLOCK);
     const chunk = Buffer.allocUnsafe((end - k) * NODE_BYTES);
     const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     for (let j = k; j < end; j++) {
-      const f = order[j]!;
-      boxes.box(f, box, 0);
+      boxes.box(j, box, 0);
       writeNode(view, (j - k) * NODE_BYTES, box, 0, offset);
-      offset += boxes.size(f);
+      offset += boxes.size(j);
     }
     yield chunk;
   }

@@ -12,6 +12,8 @@ const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
  */
 export interface BinaryTuple {
   buf: Buffer;
+  /** A view of `buf`, made once a chunk rather than once a field. */
+  view: DataView;
   readonly start: Int32Array;
   readonly length: Int32Array;
 }
@@ -27,7 +29,13 @@ export class BinaryCopyReader {
   private readonly tuple: BinaryTuple;
 
   constructor(readonly fields: number) {
-    this.tuple = { buf: Buffer.alloc(0), start: new Int32Array(fields), length: new Int32Array(fields) };
+    const buf = Buffer.alloc(0);
+    this.tuple = {
+      buf,
+      view: new DataView(buf.buffer, buf.byteOffset, 0),
+      start: new Int32Array(fields),
+      length: new Int32Array(fields),
+    };
   }
 
   /** Calls `onTuple` for every whole tuple the data so far holds; a tuple cut by the chunk's end waits. */
@@ -49,6 +57,7 @@ export class BinaryCopyReader {
     }
     const t = this.tuple;
     t.buf = buf;
+    t.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     while (!this.ended && at + 2 <= buf.length) {
       const n = buf.readInt16BE(at);
       if (n === -1) {

@@ -52,6 +52,11 @@ const TABLES = `
     SELECT (x * 1000 + y)::int AS id, 'cell ' || x || ',' || y AS name,
            ST_SetSRID(ST_MakePoint(-10 + x * 0.01, 40 + y * 0.01), 4326)::geometry(Point, 4326) AS geom
     FROM generate_series(0, 99) x, generate_series(0, 59) y;
+  -- Features longer than a read of the work file (1 MB): a polygon of some 126,000 vertices between small ones.
+  CREATE TABLE fgb.large AS
+    SELECT g AS id, CASE WHEN g = 50 THEN ST_Segmentize(ST_Buffer(ST_MakePoint(0, 0), 1), 0.00005)
+                         ELSE ST_Buffer(ST_MakePoint(g, g), 0.5, 2) END::geometry(Polygon, 4326) AS geom
+    FROM generate_series(1, 100) g;
 `;
 
 /** What GDAL reads of each row of `fgb.mixed` (its GeoJSON, with 64-bit integers kept as digits). */
@@ -164,7 +169,7 @@ describe.each(engines())('FlatGeobuf written by Strata on $name', (engine) => {
   beforeAll(async () => {
     p = await testPlatform(engine);
     await p.db.exec(TABLES);
-    for (const table of ['mixed', 'z3', 'nothing', 'grid']) {
+    for (const table of ['mixed', 'z3', 'nothing', 'grid', 'large']) {
       const output = { ...Output.parse({ table, formats: ['flatgeobuf'] }), orderBy: ['id'] };
       const f = await exportOutput(p.db, p.store, {
         schema: 'fgb',
@@ -324,21 +329,30 @@ describe.each(engines())('FlatGeobuf written by Strata on $name', (engine) => {
   });
 
   it('writes the same bytes however small the window its features are copied through', async () => {
-    const shape = await tableShape(p.db, 'fgb', { ...Output.parse({ table: 'grid' }), orderBy: ['id'] });
-    const output = { ...Output.parse({ table: 'grid', name: 'grid_windows' }), orderBy: ['id'] };
-    const f = await exportFlatGeobuf(
-      p.db,
-      p.store,
-      shape,
-      { schema: 'fgb', output, format: 'flatgeobuf', prefix: 'p/' },
-      4096,
-    );
-    const bytes = await readFile(p.store.locate('egress', f.key));
-    expect(f.rows).toBe(6000);
-    // Past the header (which names the layer): the index and the features, byte for byte.
-    const afterHeader = (b: Buffer) => b.subarray(12 + b.readUInt32LE(8));
-    const one = afterHeader(files.get('grid')!.bytes);
-    expect(one.length).toBeGreaterThan(6 * 4096);
-    expect(afterHeader(bytes).equals(one)).toBe(true);
+    for (const table of ['grid', 'large']) {
+      const shape = await tableShape(p.db, 'fgb', { ...Output.parse({ table }), orderBy: ['id'] });
+      const output = { ...Output.parse({ table, name: `${table}_windows` }), orderBy: ['id'] };
+      const f = await exportFlatGeobuf(
+        p.db,
+        p.store,
+        shape,
+        { schema: 'fgb', output, format: 'flatgeobuf', prefix: 'p/' },
+        4096,
+      );
+      const bytes = await readFile(p.store.locate('egress', f.key));
+      expect(f.rows).toBe(files.get(table)!.rows);
+      // Past the header (which names the layer): the index and the features, byte for byte.
+      const afterHeader = (b: Buffer) => b.subarray(12 + b.readUInt32LE(8));
+      const one = afterHeader(files.get(table)!.bytes);
+      expect(one.length).toBeGreaterThan(6 * 4096);
+      expect(afterHeader(bytes).equals(one), table).toBe(true);
+    }
+    const large = await readByGdal(files.get('large')!.path);
+    expect(large.size).toBe(100);
+    const [{ n }] = (await p.db.query<{ n: number }>(
+      'SELECT ST_NPoints(geom) AS n FROM fgb.large WHERE id = 50',
+    )) as [{ n: number }];
+    expect(n * 16).toBeGreaterThan(1 << 20);
+    expect((large.get(50)!.geometry.coordinates as number[][][])[0]!.length).toBe(n);
   });
 });
