@@ -272,7 +272,6 @@ export async function exportFlatGeobuf(
   // formatProblem has refused a table without geometry or SRID before any file was written.
   if (!shape.geom || !shape.srid) throw new Error(`output "${name}" cannot be FlatGeobuf`);
   const plans = shape.attrs.map(columnPlan);
-  console.error('start', performance.now().toFixed(0), Math.round(process.memoryUsage().rss / 1e6));
   const dir = await mkdtemp(join(input.tmpDir ?? tmpdir(), 'strata-export-'));
   try {
     const path = join(dir, 'features');
