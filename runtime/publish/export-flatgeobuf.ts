@@ -13,7 +13,7 @@ import type { Database, RowCount } from '../ports/database.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
 import { BinaryCopyReader, type BinaryTuple } from '../util/copy-binary.ts';
 import { ident } from '../util/sql.ts';
-import { Box, ByteWriter, COLUMN_TYPE, GEOMETRY_TYPE, writeFeature } from './fgb-encode.ts';
+import { ByteWriter, COLUMN_TYPE, GEOMETRY_TYPE, writeFeature } from './fgb-encode.ts';
 import { featureWindows, headerBytes, orderedFeatures } from './fgb-file.ts';
 import { FeatureBoxes, treeBytes } from './fgb-index.ts';
 import type { PublishedFile } from './manifest.ts';
@@ -94,7 +94,7 @@ class FeatureSink {
   private readonly props = new ByteWriter();
   private readonly feature = new ByteWriter();
   private readonly staged = new ByteWriter();
-  private readonly box = new Box();
+  private readonly box = new Float64Array(4);
   private written = 0;
 
   constructor(
@@ -161,8 +161,7 @@ class FeatureSink {
   private add(view: DataView, at: number): void {
     const f = this.feature;
     if (!writeFeature(f, view, at, this.hasZ, this.props.bytes, this.props.pos, this.box)) return;
-    const b = this.box;
-    this.boxes.add(b.minX, b.minY, b.maxX, b.maxY, this.written);
+    this.boxes.add(this.box, this.written);
     this.written += f.pos;
     this.staged.copy(f.bytes, 0, f.pos);
   }

@@ -94,6 +94,13 @@ export class ByteWriter {
     this.pos += 8;
   }
 
+  /** A double from `view` at `at` in its byte order, as little-endian. */
+  copyFloat64(view: DataView, at: number, le: boolean): void {
+    this.ensure(8);
+    this.view.setFloat64(this.pos, view.getFloat64(at, le), true);
+    this.pos += 8;
+  }
+
   /** `n` bytes of `src` from `at`, in reverse: a big-endian number as a little-endian one. */
   reversed(src: Uint8Array, at: number, n: number): void {
     this.ensure(n);
@@ -150,20 +157,18 @@ export class ByteWriter {
 
 const encoder = new TextEncoder();
 
-/** A feature's bounding box, filled in while its geometry is written. */
-export class Box {
-  minX = Infinity;
-  minY = Infinity;
-  maxX = -Infinity;
-  maxY = -Infinity;
+/**
+ * A feature's bounding box, [minX, minY, maxX, maxY], filled in while its geometry is written: in a typed
+ * array, so a million boxes make no garbage of boxed doubles.
+ */
+export type Box = Float64Array;
 
-  reset(): void {
-    this.minX = Infinity;
-    this.minY = Infinity;
-    this.maxX = -Infinity;
-    this.maxY = -Infinity;
-  }
-}
+const resetBox = (box: Box) => {
+  box[0] = Infinity;
+  box[1] = Infinity;
+  box[2] = -Infinity;
+  box[3] = -Infinity;
+};
 
 /** One geometry read from WKB: where its coordinates are, and its parts. */
 interface WkbGeometry {
@@ -294,10 +299,10 @@ function writeCoordinates(w: ByteWriter, view: DataView, g: WkbGeometry, box: Bo
         out.setFloat64(o, x, true);
         out.setFloat64(o + 8, y, true);
         o += 16;
-        if (x < box.minX) box.minX = x;
-        if (x > box.maxX) box.maxX = x;
-        if (y < box.minY) box.minY = y;
-        if (y > box.maxY) box.maxY = y;
+        if (x < box[0]!) box[0] = x;
+        if (y < box[1]!) box[1] = y;
+        if (x > box[2]!) box[2] = x;
+        if (y > box[3]!) box[3] = y;
       } else {
         out.setFloat64(o, zAt >= 0 ? view.getFloat64(p + zAt * 8, le) : 0, true);
         o += 8;
@@ -329,22 +334,31 @@ function endFeature(w: ByteWriter, feature: number, properties: Uint8Array, prop
 }
 
 /** A point, the commonest feature, written without reading its WKB's structure into objects first. */
-function writePoint(w: ByteWriter, x: number, y: number, z: number, hasZ: boolean, box: Box): number {
-  box.minX = x;
-  box.maxX = x;
-  box.minY = y;
-  box.maxY = y;
+function writePoint(
+  w: ByteWriter,
+  view: DataView,
+  at: number,
+  le: boolean,
+  z: boolean,
+  hasZ: boolean,
+  box: Box,
+): number {
+  box[0] = view.getFloat64(at + 5, le);
+  box[1] = view.getFloat64(at + 13, le);
+  box[2] = box[0]!;
+  box[3] = box[1]!;
   const start = w.table(hasZ ? XY_Z : XY, G_TYPE, 1);
   w.align(8, 4);
   w.patch(start + 4, w.pos);
   w.u32(2);
-  w.f64(x);
-  w.f64(y);
+  w.copyFloat64(view, at + 5, le);
+  w.copyFloat64(view, at + 13, le);
   if (hasZ) {
     w.align(8, 4);
     w.patch(start + 8, w.pos);
     w.u32(1);
-    w.f64(z);
+    if (z) w.copyFloat64(view, at + 21, le);
+    else w.f64(0);
   }
   return start;
 }
@@ -366,17 +380,15 @@ export function writeFeature(
   const le = view.getUint8(at) === 1;
   const code = view.getUint32(at + 1, le);
   if (code === 1 || code === 1001 || code === 0x80000001) {
-    const x = view.getFloat64(at + 5, le);
-    if (Number.isNaN(x)) return false;
-    const z = code === 1 ? 0 : view.getFloat64(at + 21, le);
+    if (Number.isNaN(view.getFloat64(at + 5, le))) return false;
     const feature = startFeature(w, propertiesLength);
-    w.patch(feature + 4, writePoint(w, x, view.getFloat64(at + 13, le), z, hasZ, box));
+    w.patch(feature + 4, writePoint(w, view, at, le, code !== 1, hasZ, box));
     endFeature(w, feature, properties, propertiesLength);
     return true;
   }
   const { g } = readWkb(view, at);
   if (g.points === 0 && g.parts.length === 0) return false;
-  box.reset();
+  resetBox(box);
   const feature = startFeature(w, propertiesLength);
   w.patch(feature + 4, writeGeometry(w, view, g, hasZ, box));
   endFeature(w, feature, properties, propertiesLength);

@@ -153,8 +153,6 @@ export async function* orderedFeatures(
   const files = lengths.map((_, w) => join(dir, `window-${w}`));
   const handles = await Promise.all(files.map((f) => open(f, 'wx')));
   const staged = lengths.map(() => new ByteWriter());
-  // Each window's staged bytes go out once past this: with a read's worth more at most, memory stays bounded.
-  const flushAt = 256 << 10;
   try {
     await scanWork(
       path,
@@ -165,8 +163,9 @@ export async function* orderedFeatures(
         w.copy(buf, from, size);
       },
       async () => {
+        // Every read's features go out before the next read: what is staged is one read's worth at most.
         for (let w = 0; w < staged.length; w++) {
-          if (staged[w]!.pos < flushAt) continue;
+          if (staged[w]!.pos === 0) continue;
           await handles[w]!.write(staged[w]!.bytes, 0, staged[w]!.pos);
           staged[w]!.reset();
         }
@@ -184,11 +183,17 @@ export async function* orderedFeatures(
 
 /** Each window's file read whole and its features put in their places: [u32 place][feature]... */
 async function* placeWindows(files: readonly string[], lengths: readonly number[]): AsyncGenerator<Buffer> {
+  // One buffer read into for every window (each window's file is its features and 4 bytes for each).
+  let room = Buffer.allocUnsafe(0);
   for (let w = 0; w < files.length; w++) {
     const fh = await open(files[w]!, 'r');
     let data: Buffer;
     try {
-      data = await fh.readFile();
+      const { size } = await fh.stat();
+      if (size > room.length) room = Buffer.allocUnsafe(size);
+      const { bytesRead } = await fh.read(room, 0, size, 0);
+      if (bytesRead !== size) throw new Error(`${files[w]} ends early`);
+      data = room.subarray(0, size);
     } finally {
       await fh.close();
     }

@@ -9,6 +9,8 @@ const NODE_BYTES = 40;
 /** Features a block of the typed arrays holds: they grow a block at a time, never copied to grow. */
 const BLOCK = 1 << 16;
 const HILBERT_MAX = (1 << 16) - 1;
+/** Leaves a chunk of the index is written in (320 KB): small, so those not yet collected weigh little. */
+const LEAF_CHUNK = 8192;
 
 /** Every feature's box and its offset in the work file, in the order they were written. */
 export class FeatureBoxes {
@@ -19,7 +21,11 @@ export class FeatureBoxes {
   private readonly boxes: Float64Array[] = [];
   private readonly offsets: Float64Array[] = [];
 
-  add(minX: number, minY: number, maxX: number, maxY: number, offset: number): void {
+  add(from: Float64Array, offset: number): void {
+    const minX = from[0]!;
+    const minY = from[1]!;
+    const maxX = from[2]!;
+    const maxY = from[3]!;
     const b = this.count >>> 16;
     const i = this.count & (BLOCK - 1);
     if (i === 0) {
@@ -243,8 +249,8 @@ export function* treeBytes(boxes: FeatureBoxes): Generator<Buffer> {
 function* leafBytes(boxes: FeatureBoxes): Generator<Buffer> {
   const box = new Float64Array(4);
   let offset = 0;
-  for (let k = 0; k < boxes.count; k += BLOCK) {
-    const end = Math.min(boxes.count, k + BLOCK);
+  for (let k = 0; k < boxes.count; k += LEAF_CHUNK) {
+    const end = Math.min(boxes.count, k + LEAF_CHUNK);
     const chunk = Buffer.allocUnsafe((end - k) * NODE_BYTES);
     const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     for (let j = k; j < end; j++) {

@@ -20,6 +20,7 @@ export interface BinaryTuple {
 
 export class BinaryCopyReader {
   private held: Buffer | undefined;
+  private joined = Buffer.allocUnsafe(1 << 17);
   /** Chunks that arrived while the held tuple still lacked bytes, and how many bytes it needs in all. */
   private waiting: Buffer[] = [];
   private waitingBytes = 0;
@@ -46,7 +47,7 @@ export class BinaryCopyReader {
       this.waitingBytes += chunk.length;
       return;
     }
-    const buf = this.held ? Buffer.concat([this.held, ...this.waiting, chunk]) : chunk;
+    const buf = this.held ? this.join(chunk) : chunk;
     this.waiting = [];
     this.waitingBytes = 0;
     this.need = 0;
@@ -90,6 +91,26 @@ export class BinaryCopyReader {
       at = p;
     }
     this.held = at < buf.length ? buf.subarray(at) : undefined;
+  }
+
+  /**
+   * The held bytes and the chunks after them, in one buffer kept from push to push: a tuple straddles
+   * nearly every chunk's end, and a new buffer each time would be as much garbage as the data itself.
+   */
+  private join(chunk: Buffer): Buffer {
+    const held = this.held!;
+    const need = held.length + this.waitingBytes + chunk.length;
+    if (this.joined.length < need) {
+      const next = Buffer.allocUnsafe(Math.max(need, this.joined.length * 2));
+      held.copy(next, 0);
+      this.joined = next;
+    } else held.copy(this.joined, 0);
+    let at = held.length;
+    for (const c of [...this.waiting, chunk]) {
+      c.copy(this.joined, at);
+      at += c.length;
+    }
+    return this.joined.subarray(0, need);
   }
 
   /** Throws unless the data ended with the format's trailer and nothing after it. */
