@@ -78,5 +78,12 @@ export interface Database extends Queryable {
   copyToCsv(select: string, count?: RowCount): AsyncIterable<Buffer>;
   /** Streams the single text column of `select`, one value a line, written verbatim. */
   copyToLines(select: string, count?: RowCount): AsyncIterable<Buffer>;
+  /**
+   * Streams the result of `select` in PostgreSQL's binary COPY format (`COPY (select) TO STDOUT (FORMAT
+   * binary)`): values as the server holds them, no text to parse. Only where the engine streams it (a
+   * server); PGlite's COPY TO gives its whole result at once, so it has none and callers page through
+   * `copyToLines` there.
+   */
+  readonly copyToBinary?: (select: string, count?: RowCount) => AsyncIterable<Buffer>;
   close(): Promise<void>;
 }

@@ -20,7 +20,7 @@ import {
   type TableShape,
 } from './output-file.ts';
 
-type GdalOutput = 'gpkg' | 'flatgeobuf' | 'shapefile';
+type GdalOutput = 'gpkg' | 'shapefile';
 
 /** How a column travels: a text expression in the CSV ogr2ogr reads, and the OGR field type it becomes. */
 interface FieldPlan {
@@ -148,7 +148,6 @@ function vrtDocument(
 
 const DRIVERS: Record<GdalOutput, string> = {
   gpkg: 'GPKG',
-  flatgeobuf: 'FlatGeobuf',
   shapefile: 'ESRI Shapefile',
 };
 
@@ -165,8 +164,7 @@ async function zipShapefile(dir: string, files: readonly string[], fieldsCsv: st
 const csvCell = (s: string) => (/[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
 
 /**
- * GeoPackage (in the table's CRS, with its R-tree index), FlatGeobuf (in EPSG:4326, with its packed Hilbert
- * R-tree, so features are in the index's order) and zipped Shapefile (in the table's CRS, with a fields.csv
+ * GeoPackage (in the table's CRS, with its R-tree index) and zipped Shapefile (in the table's CRS, with a fields.csv
  * mapping columns to the 10-character names a .dbf holds): rows are streamed out of the database as CSV
  * with hex WKB into a work file, which ogr2ogr converts in the same work folder; the result is streamed to
  * the bucket, hashed on the way. Memory stays bounded on every side whatever the table's size (disk holds
@@ -190,8 +188,8 @@ export async function exportWithGdal(
     const outDir = join(work, 'out');
     await mkdir(outDir);
     const file = join(outDir, format === 'shapefile' ? `${name}.shp` : `${name}.${FORMAT_FILES[format].ext}`);
-    const count = await writeRows(db, shape, format, layout.selects, csv);
-    await convert(name, format, ogrArguments(format, { file, vrt, name, work }));
+    const count = await writeRows(db, shape, layout.selects, csv);
+    await convert(name, format, ogrArguments(format, { file, vrt, name }));
     await rm(csv);
     const key = outputKey(prefix, name, FORMAT_FILES[format].ext);
     let body: AsyncIterable<Uint8Array>;
@@ -220,8 +218,7 @@ export async function exportWithGdal(
 
 /** What the work file holds and how GDAL reads it: each column's field, the select, the geometry's type and CRS. */
 function gdalLayout(shape: TableShape, format: GdalOutput) {
-  // formatProblem has refused what this format cannot take (no geometry, no SRID) before any file was written.
-  const srid = format === 'flatgeobuf' ? 4326 : shape.srid;
+  const srid = shape.srid;
   const plans = shape.attrs.map((c) => fieldPlan(c, format));
   const fieldNames =
     format === 'shapefile' ? shapefileFieldNames(plans.map((p) => p.name)) : plans.map((p) => p.name);
@@ -231,8 +228,7 @@ function gdalLayout(shape: TableShape, format: GdalOutput) {
   );
   if (shape.geom) {
     const g = `t.${ident(shape.geom.name)}`;
-    const geom = srid && srid !== shape.srid ? `ST_Transform(${g}, ${srid})` : g;
-    selects.push(`encode(ST_AsBinary(${geom}), 'hex') AS wkb`);
+    selects.push(`encode(ST_AsBinary(${g}), 'hex') AS wkb`);
   }
   const geometry = shape.geom
     ? {
@@ -251,21 +247,15 @@ function gdalLayout(shape: TableShape, format: GdalOutput) {
 async function writeRows(
   db: Database,
   shape: TableShape,
-  format: GdalOutput,
   selects: readonly string[],
   csv: string,
 ): Promise<RowCount> {
   const count: RowCount = { rows: 0 };
-  // GDAL's FlatGeobuf writer drops features without a geometry; leaving them out here keeps `rows` true.
-  const where = format === 'flatgeobuf' && shape.geom ? ` WHERE t.${ident(shape.geom.name)} IS NOT NULL` : '';
   const fh = await open(csv, 'wx');
   try {
     await writeBody(
       fh,
-      db.copyToCsv(
-        `SELECT ${selects.join(', ') || 'NULL'} FROM ${shape.source} t${where}${shape.orderBy}`,
-        count,
-      ),
+      db.copyToCsv(`SELECT ${selects.join(', ') || 'NULL'} FROM ${shape.source} t${shape.orderBy}`, count),
     );
   } finally {
     await fh.close();
@@ -273,14 +263,10 @@ async function writeRows(
   return count;
 }
 
-function ogrArguments(
-  format: GdalOutput,
-  at: { file: string; vrt: string; name: string; work: string },
-): string[] {
+function ogrArguments(format: GdalOutput, at: { file: string; vrt: string; name: string }): string[] {
   const args = ['-f', DRIVERS[format], at.file, at.vrt, '-nln', at.name];
   // The file is written in a work folder and only published whole: its journal buys nothing.
   if (format === 'gpkg') args.push('--config', 'OGR_SQLITE_SYNCHRONOUS', 'OFF');
-  if (format === 'flatgeobuf') args.push('-lco', 'SPATIAL_INDEX=YES', '-lco', `TEMPORARY_DIR=${at.work}`);
   if (format === 'shapefile') args.push('-lco', 'ENCODING=UTF-8');
   return args;
 }

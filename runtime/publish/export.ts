@@ -4,6 +4,7 @@ import { outputKey } from '../layout/buckets.ts';
 import type { Database, RowCount } from '../ports/database.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
 import { ident, literal, qualified } from '../util/sql.ts';
+import { exportFlatGeobuf } from './export-flatgeobuf.ts';
 import { exportWithGdal } from './export-gdal.ts';
 import { exportGeoParquet } from './export-geoparquet.ts';
 import type { PublishedFile } from './manifest.ts';
@@ -118,8 +119,8 @@ export async function planExports(
 
 /**
  * Streams one output table into the egress bucket in one format: COPY out of the database, hashed on the
- * way, never held whole in memory. Formats other than CSV and GeoJSON are written by ogr2ogr (GeoPackage,
- * FlatGeobuf, Shapefile) or a Parquet writer (GeoParquet) into a temporary file first.
+ * way, never held whole in memory. Formats other than CSV and GeoJSON are written into a temporary file
+ * first: by ogr2ogr (GeoPackage, Shapefile), Strata's FlatGeobuf writer, or a Parquet writer (GeoParquet).
  */
 export async function exportOutput(
   db: Database,
@@ -130,8 +131,9 @@ export async function exportOutput(
   const shape = await tableShape(db, schema, output);
   const problem = formatProblem(shape, output, format);
   if (problem) throw new BuildError(problem, { step: 'export' });
-  if (format === 'gpkg' || format === 'flatgeobuf' || format === 'shapefile')
+  if (format === 'gpkg' || format === 'shapefile')
     return exportWithGdal(db, store, shape, { ...input, format });
+  if (format === 'flatgeobuf') return exportFlatGeobuf(db, store, shape, input);
   if (format === 'geoparquet') return exportGeoParquet(db, store, shape, input);
   const { geom, attrs, source, orderBy } = shape;
 

@@ -226,6 +226,9 @@ export class PgDatabase implements Database {
     );
   }
 
+  readonly copyToBinary = (select: string, count?: RowCount): AsyncIterable<Buffer> =>
+    this.copyOut(`COPY (${select}) TO STDOUT WITH (FORMAT binary)`, count);
+
   private async *copyOut(sql: string, count?: RowCount): AsyncIterable<Buffer> {
     const own = this.als.getStore()?.client;
     const client = own ?? (await this.checkout());
