@@ -57,6 +57,9 @@ const gone = (detail: string) =>
     `${detail}. Take a full copy from /items (its version is the collection's), then ask for changes since that version.`,
   );
 
+const declaredKey = (deps: AppDeps, product: string, output: string) =>
+  deps.catalog.products.get(product)?.product.outputs.find((o) => (o.name ?? o.table) === output)?.key ?? [];
+
 /** A page of the changes from `since` to the version the first page found latest (or the pinned one). */
 async function changesPage(
   { deps, published }: { deps: AppDeps; published: PublishedReader },
@@ -128,7 +131,8 @@ async function changesPage(
     type: 'FeatureCollection',
     since: q.since,
     version: manifest.version,
-    key: chain.feeds[0]?.key ?? [],
+    // With nothing to compose (since is the current version) the catalog says the key, for a client's index.
+    key: chain.feeds[0]?.key ?? declaredKey(deps, ref.product, ref.output),
     features: page.features,
     removed: page.removed,
     numberMatched: matched,
