@@ -69,8 +69,10 @@ const metaUpsert = (collection: string, s: SyncState) =>
   `INSERT INTO strata_sync (collection, version, key_columns, synced_at) VALUES (${lit(collection)}, ${lit(s.version)}, ${lit(JSON.stringify(s.key))}, ${lit(new Date().toISOString())}) ON CONFLICT (collection) DO UPDATE SET version = excluded.version, key_columns = excluded.key_columns, synced_at = excluded.synced_at`;
 
 /**
- * A GeoPackage. ogrinfo runs one SQL statement a call, so a change is made in a copy of the file beside it,
- * which is then renamed over it: the file is the old copy or the new, never between.
+ * A GeoPackage. The changes go into a GeoPackage of their own (ogr2ogr), which one ogrinfo attaches to the
+ * target to apply them: GDAL's GPKG driver runs its open option PRELUDE_STATEMENTS with sqlite3_exec, so
+ * BEGIN … COMMIT there is one SQLite transaction, with GDAL's functions (those of the R-tree's triggers)
+ * registered. A full copy is written into a copy of the file beside it, then renamed over it.
  */
 export class GeoPackageTarget implements SyncTarget {
   constructor(
@@ -82,8 +84,16 @@ export class GeoPackageTarget implements SyncTarget {
     return `${this.file} (layer ${this.layer})`;
   }
 
-  private sql(file: string, statement: string) {
-    return runGdal('ogrinfo', ['-q', file, '-sql', statement]);
+  /** Runs the statements in one SQLite session of GDAL's; a failed one ends it (and rolls back a BEGIN). */
+  private exec(file: string, statements: readonly string[]) {
+    return runGdal('ogrinfo', [
+      '-q',
+      file,
+      '-oo',
+      `PRELUDE_STATEMENTS=${statements.join('; ')}`,
+      '-sql',
+      'SELECT 1',
+    ]);
   }
 
   async state(collection: string): Promise<SyncState | undefined> {
@@ -103,34 +113,25 @@ export class GeoPackageTarget implements SyncTarget {
     return { version: m[1]!, key: JSON.parse(m[2]!.replace(/""/g, '"')) as string[] };
   }
 
-  /** Works on a copy beside the file (or a new file), then renames it over the file. */
-  private async swap(work: (copy: string) => Promise<void>): Promise<void> {
+  /** An index on the key (how a change finds its row), and the version reached. */
+  private keep(collection: string, s: SyncState) {
+    const index =
+      s.key.length > 0
+        ? [
+            `CREATE INDEX IF NOT EXISTS ${q(`${this.layer}_strata_key`)} ON ${q(this.layer)} (${s.key.map(q).join(', ')})`,
+          ]
+        : [];
+    return {
+      index,
+      record: [`CREATE TABLE IF NOT EXISTS strata_sync (${META_COLUMNS})`, metaUpsert(collection, s)],
+    };
+  }
+
+  async replace(collection: string, file: string, s: SyncState): Promise<void> {
     const copy = join(dirname(this.file), `.${suffix()}.strata-sync.gpkg`);
     try {
-      if (await stat(this.file).catch(() => undefined)) await copyFile(this.file, copy);
-      await work(copy);
-      await rename(copy, this.file);
-    } finally {
-      await rm(copy, { force: true });
-    }
-  }
-
-  private async record(copy: string, collection: string, s: SyncState) {
-    await this.sql(copy, `CREATE TABLE IF NOT EXISTS strata_sync (${META_COLUMNS})`);
-    await this.sql(copy, metaUpsert(collection, s));
-  }
-
-  private async index(copy: string, key: string[]) {
-    if (key.length > 0)
-      await this.sql(
-        copy,
-        `CREATE INDEX IF NOT EXISTS ${q(`${this.layer}_strata_key`)} ON ${q(this.layer)} (${key.map(q).join(', ')})`,
-      );
-  }
-
-  replace(collection: string, file: string, s: SyncState): Promise<void> {
-    return this.swap(async (copy) => {
-      const exists = await stat(copy).catch(() => undefined);
+      const exists = await stat(this.file).catch(() => undefined);
+      if (exists) await copyFile(this.file, copy);
       await runGdal('ogr2ogr', [
         ...(exists ? ['-update', '-overwrite'] : ['-f', 'GPKG']),
         copy,
@@ -145,21 +146,25 @@ export class GeoPackageTarget implements SyncTarget {
         'OGR_SQLITE_SYNCHRONOUS',
         'OFF',
       ]);
-      await this.index(copy, s.key);
-      await this.record(copy, collection, s);
-    });
+      const { index, record } = this.keep(collection, s);
+      await this.exec(copy, ['BEGIN', ...index, ...record, 'COMMIT']);
+      await rename(copy, this.file);
+    } finally {
+      await rm(copy, { force: true });
+    }
   }
 
-  apply(collection: string, batch: ChangeBatch, s: SyncState): Promise<void> {
-    return this.swap(async (copy) => {
-      const staging = 'strata_sync_changes';
+  async apply(collection: string, batch: ChangeBatch, s: SyncState): Promise<void> {
+    const staging = `${batch.file}.gpkg`;
+    const layer = 'strata_sync_changes';
+    try {
       await runGdal('ogr2ogr', [
-        '-update',
-        '-overwrite',
-        copy,
+        '-f',
+        'GPKG',
+        staging,
         batch.file,
         '-nln',
-        staging,
+        layer,
         '-lco',
         'FID=strata_fid',
         '-lco',
@@ -167,12 +172,19 @@ export class GeoPackageTarget implements SyncTarget {
         '-lco',
         'SPATIAL_INDEX=NO',
       ]);
-      await this.index(copy, s.key);
-      for (const statement of applyStatements(q(this.layer), q(staging), batch, s.key))
-        await this.sql(copy, statement);
-      await this.sql(copy, `DROP TABLE ${q(staging)}`);
-      await this.record(copy, collection, s);
-    });
+      const { index, record } = this.keep(collection, s);
+      await this.exec(this.file, [
+        `ATTACH DATABASE ${lit(staging)} AS strata_changes`,
+        'BEGIN',
+        ...index,
+        ...applyStatements(q(this.layer), `strata_changes.${q(layer)}`, batch, s.key),
+        ...record,
+        'COMMIT',
+        'DETACH DATABASE strata_changes',
+      ]);
+    } finally {
+      await rm(staging, { force: true });
+    }
   }
 }
 
