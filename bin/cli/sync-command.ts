@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { Auth } from '../../runtime/sync/client.ts';
-import type { SyncProgress } from '../../runtime/sync/sync.ts';
+import type { SyncProgress, SyncResult } from '../../runtime/sync/sync.ts';
 import type { Action, GlobalOptions } from './context.ts';
 import { EXIT, humanBytes, printJson, say } from './output.ts';
 
@@ -11,6 +11,8 @@ interface SyncFlags {
   hawkKey?: string;
   apiKey?: string;
   pageSize: string;
+  listen?: string;
+  secret?: string;
 }
 
 /** Hawk when an id and key are given (flags, or STRATA_HAWK_ID/KEY), else an API key (STRATA_API_KEY). */
@@ -39,6 +41,11 @@ export function registerSyncCommand(program: Command, globals: () => GlobalOptio
     .option('--hawk-key <key>', 'Hawk credential key (or STRATA_HAWK_KEY)')
     .option('--api-key <key>', 'an API key (or STRATA_API_KEY), when not using Hawk')
     .option('--page-size <n>', 'features per request', '10000')
+    .option(
+      '--listen <port>',
+      "after this sync, wait for Strata's signed publish notifications on 127.0.0.1:<port> and sync on each (Standard Webhooks signatures)",
+    )
+    .option('--secret <whsec>', "the notifications' signing secret, whsec_… (or STRATA_WEBHOOK_SECRET)")
     .action(
       action(async (api: string, collection: string, o: SyncFlags) => {
         const json = Boolean(globals().json);
@@ -52,29 +59,58 @@ export function registerSyncCommand(program: Command, globals: () => GlobalOptio
           last = Date.now();
           process.stderr.write(`  ${p.phase}: ${p.features} features, ${humanBytes(p.bytes)}\n`);
         };
-        const r = await sync({
-          api,
-          collection,
-          into: o.into,
-          table: o.table,
-          auth: authOf(o),
-          pageSize,
-          onProgress: json ? undefined : progress,
+        const once = async () => {
+          const r = await sync({
+            api,
+            collection,
+            into: o.into,
+            table: o.table,
+            auth: authOf(o),
+            pageSize,
+            onProgress: json ? undefined : progress,
+          });
+          report(r, json);
+        };
+        const port = Number(o.listen ?? 0);
+        const secret = o.secret ?? process.env.STRATA_WEBHOOK_SECRET ?? '';
+        if (o.listen !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535))
+          throw new Error(`--listen must be a port number, got: ${o.listen}`);
+        if (o.listen !== undefined && !secret)
+          throw new Error(
+            "--listen needs the notifications' secret: --secret whsec_… or STRATA_WEBHOOK_SECRET",
+          );
+        await once();
+        if (o.listen === undefined) return EXIT.ok;
+        const { listenForNotifications } = await import('../../runtime/sync/listen.ts');
+        const { server } = await listenForNotifications({
+          port,
+          secret,
+          sync: () => once().catch((e) => say(`sync failed: ${(e as Error).message}`)),
+          onRefused: (why) => say(`notification refused: ${why}`),
         });
-        if (json) printJson(r);
-        else {
-          const moved = `${r.requests} requests, ${humanBytes(r.bytes)}, ${(r.ms / 1000).toFixed(1)} s`;
-          if (r.mode === 'current') say(`${r.target} is current at ${r.version} (${moved})`);
-          else if (r.mode === 'changes')
-            say(
-              `${r.target}: ${r.from} → ${r.version}, ${r.features} features written, ${r.removed} removed (${moved})`,
-            );
-          else
-            say(
-              `${r.target}: full copy of ${r.version}, ${r.features} features (${moved})${r.reason ? `; taken because ${r.reason}` : ''}`,
-            );
-        }
+        const address = server.address();
+        say(
+          `listening for notifications on http://127.0.0.1:${typeof address === 'object' && address ? address.port : port}`,
+        );
+        await new Promise(() => {});
         return EXIT.ok;
       }),
     );
+}
+
+/** What a sync did, for people or as one JSON document (one each sync, when listening). */
+function report(r: SyncResult, json: boolean): void {
+  if (json) printJson(r);
+  else {
+    const moved = `${r.requests} requests, ${humanBytes(r.bytes)}, ${(r.ms / 1000).toFixed(1)} s`;
+    if (r.mode === 'current') say(`${r.target} is current at ${r.version} (${moved})`);
+    else if (r.mode === 'changes')
+      say(
+        `${r.target}: ${r.from} → ${r.version}, ${r.features} features written, ${r.removed} removed (${moved})`,
+      );
+    else
+      say(
+        `${r.target}: full copy of ${r.version}, ${r.features} features (${moved})${r.reason ? `; taken because ${r.reason}` : ''}`,
+      );
+  }
 }
