@@ -263,6 +263,7 @@ export async function benchSync(url: string, points: number): Promise<SyncBenchR
   const server = nodeServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  let copyDir: string | undefined;
   try {
     const cli = join(ROOT, 'bin', 'strata.mjs');
     await ensureBundle();
@@ -270,7 +271,8 @@ export async function benchSync(url: string, points: number): Promise<SyncBenchR
       `\nstrata sync of a ${points.toLocaleString('en')}-point product, 1% of rows changed\n`,
     );
     await publish(p, catalog, v1csv);
-    const copy = join(await mkdtemp(join(tmpdir(), 'strata-bench-sync-')), 'copy.gpkg');
+    copyDir = await mkdtemp(join(tmpdir(), 'strata-bench-sync-'));
+    const copy = join(copyDir, 'copy.gpkg');
     const first = await strataSync(cli, base, copy, hawk);
     process.stderr.write(
       `  first sync (a full copy): ${first.result.features} features, ${first.seconds.toFixed(1)} s\n`,
@@ -304,6 +306,7 @@ export async function benchSync(url: string, points: number): Promise<SyncBenchR
   } finally {
     server.close();
     await p.close();
+    if (copyDir) rmSync(copyDir, { recursive: true, force: true });
   }
 }
 
