@@ -13,6 +13,7 @@ import { serverForBench } from './postgres.ts';
 import { checkPrerequisites } from './prerequisites.ts';
 import { benchQa } from './qa.ts';
 import { timed } from './spawn.ts';
+import { benchSync, type SyncBenchResult } from './sync.ts';
 
 const OUT = fileURLToPath(new URL('./out/', import.meta.url));
 const POINTS = Number(process.env.BENCH_POINTS ?? 1_000_000);
@@ -29,8 +30,10 @@ const API_POINTS = Number(process.env.BENCH_API_POINTS ?? POINTS);
 const API_PAGES = Number(process.env.BENCH_API_PAGES ?? 200);
 /**
  * Which parts to run: `csv` (CSV and GeoJSON against psql and ogr2ogr), `gdal` (GeoPackage, Shapefile,
- * exports), `api` (the partner API's pages against reading the file), `engines` (the demo's product over many
- * places on the embedded database and on a server; not in the default set: it takes ten minutes).
+ * exports), `api` (the partner API's pages against reading the file), `sync` (`strata sync` of a product
+ * with 1% of rows changed against a full download through the API and the GeoPackage; its size is
+ * BENCH_SYNC_POINTS, default BENCH_POINTS), `engines` (the demo's product over many places on the embedded
+ * database and on a server). `sync` and `engines` are asked for by name: BENCH_PARTS=csv,gdal,api,sync.
  */
 const PARTS = (process.env.BENCH_PARTS ?? 'csv,gdal,api').split(',');
 /** Places in the `engines` part (the issue's case: 6,000,000, a 340 MB CSV). */
@@ -39,6 +42,12 @@ const ENGINE_POINTS = Number(process.env.BENCH_ENGINE_POINTS ?? 6_000_000);
 const LARGE_MB = Number(process.env.BENCH_LARGE_MB ?? 2048);
 /** Rows of the output whose QA report is timed (0 leaves it out). */
 const QA_ROWS = Number(process.env.BENCH_QA_ROWS ?? POINTS);
+const SYNC_POINTS = Number(process.env.BENCH_SYNC_POINTS ?? POINTS);
+
+/** The change feeds' part, on the bench's server (its own database there). */
+async function syncPart(url: string): Promise<SyncBenchResult | undefined> {
+  return PARTS.includes('sync') ? benchSync(url, SYNC_POINTS) : undefined;
+}
 
 /** A tool run to its end, timed, with the bench's environment and `env` on top. */
 const sh = (cmd: string, args: string[], env: NodeJS.ProcessEnv = {}) =>
@@ -88,7 +97,16 @@ async function main() {
   if (PARTS.every((p) => p === 'engines')) return;
   if (!PARTS.includes('csv') && !PARTS.includes('gdal')) {
     const api = PARTS.includes('api') ? await apiPart() : undefined;
-    writeFileSync(join(OUT, 'results.json'), `${JSON.stringify({ api }, null, 2)}\n`);
+    let sync: SyncBenchResult | undefined;
+    if (PARTS.includes('sync')) {
+      const server = await serverForBench();
+      try {
+        sync = await syncPart(server.url);
+      } finally {
+        server.stop();
+      }
+    }
+    writeFileSync(join(OUT, 'results.json'), `${JSON.stringify({ api, sync }, null, 2)}\n`);
     return;
   }
   const csv = join(OUT, `points-${POINTS}.csv`);
@@ -435,12 +453,13 @@ async function main() {
     );
   await client.end();
   const qa = QA_ROWS > 0 ? await benchQa(server.url, QA_ROWS, ROUNDS) : undefined;
+  const sync = await syncPart(server.url);
   server.stop();
   // With the database stopped: the partner API reads published files only.
   const api = PARTS.includes('api') ? await apiPart() : undefined;
   writeFileSync(
     join(OUT, 'results.json'),
-    `${JSON.stringify({ points: POINTS, polygons: POLYGONS, results, ratios, peakRssMb: peak, embeddedPeakRssMb: embeddedPeak, childPeakRssMb: childPeak, large, qa, api }, null, 2)}\n`,
+    `${JSON.stringify({ points: POINTS, polygons: POLYGONS, results, ratios, peakRssMb: peak, embeddedPeakRssMb: embeddedPeak, childPeakRssMb: childPeak, large, qa, api, sync }, null, 2)}\n`,
   );
 }
 

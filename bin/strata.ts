@@ -34,6 +34,7 @@ import {
 import { registerReceiptsCommands, reportIngest } from './cli/receipts-commands.ts';
 import { registerRunsCommands } from './cli/runs-commands.ts';
 import { registerSmokeCommand } from './cli/smoke-command.ts';
+import { registerSyncCommand } from './cli/sync-command.ts';
 import { registerValidateCommand } from './cli/validate-commands.ts';
 
 const program = new Command('strata')
@@ -198,6 +199,7 @@ registerLineageCommand(program, globals, action);
 registerCoreCommands(program, globals, action);
 registerCostCommands(program, globals, action);
 registerSmokeCommand(program, globals, action);
+registerSyncCommand(program, globals, action);
 registerPrepareCommand(program, globals, action);
 registerPartnersCommands(program, globals, action);
 registerRunsCommands(program, globals, action);

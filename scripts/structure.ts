@@ -39,6 +39,8 @@ export const RUNTIME_ROOMS = [
   'archive',
   'federation',
   'catalog-files',
+  // a partner's side: `strata sync` keeps a copy of a collection (GeoPackage through GDAL, or PostGIS)
+  'sync',
   'platform',
   'adapters',
   'runs',

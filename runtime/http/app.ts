@@ -13,6 +13,7 @@ import { type HttpProblem, noRoute, problemBody, problemOf } from '../web/proble
 import { routedApp, withSigningKey } from '../web/route.ts';
 import { apiPage } from './api-page.ts';
 import { cors } from './cors.ts';
+import { changeRoutes } from './routes/changes.ts';
 import { datasetRoutes } from './routes/datasets.ts';
 import { featureRoutes } from './routes/features.ts';
 import { landingRoutes } from './routes/landing.ts';
@@ -81,6 +82,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   datasetRoutes(app, deps, partner);
   productRoutes(app, deps, published, partner);
   featureRoutes(app, deps, published, partner);
+  changeRoutes(app, deps, published, partner);
   workRoutes(app, deps, partner);
   runRoutes(app, deps, partner);
   subscriptionRoutes(app, deps, partner);

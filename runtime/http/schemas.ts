@@ -210,6 +210,34 @@ export const FeatureCollection = z
   })
   .openapi('FeatureCollection');
 
+export const ChangeCollection = z
+  .object({
+    type: z.literal('FeatureCollection'),
+    since: z.string().openapi({ description: 'the version the changes start from' }),
+    version: z.string().openapi({ description: 'the version the changes lead to: the next `since`' }),
+    key: z.array(z.string()).openapi({ description: "the output's key columns" }),
+    features: z.array(
+      z
+        .object({
+          type: z.literal('Feature'),
+          geometry: Geometry,
+          properties: z.record(z.string(), z.unknown()).nullable(),
+          change: z.enum(['added', 'changed']).openapi({
+            description: '`added` when the key was not there at `since`, else `changed`',
+          }),
+        })
+        .openapi('ChangedFeature', { description: "a key's last state, in full" }),
+    ),
+    removed: z.array(z.unknown()).openapi({
+      description: 'keys no longer there: the value of the one key column, or an array of them',
+    }),
+    numberMatched: z.number().int(),
+    numberReturned: z.number().int(),
+    timeStamp: z.string(),
+    links: z.array(Link),
+  })
+  .openapi('ChangeCollection');
+
 export const WebhookAccepted = z.record(z.string(), z.unknown()).openapi('WebhookResult');
 
 /** The standard answers every authenticated route can give besides its own. */
@@ -231,6 +259,7 @@ const PROBLEM_TEXT: Record<number, string> = {
   404: 'not found',
   409: 'conflict',
   413: 'the upload is larger than the dataset takes',
+  410: 'the change feed does not reach back to `since`: take a full copy from the items, then ask again from its version',
   415: "the upload's content type is not one the dataset takes",
   429: 'too many requests; see Retry-After',
   503: 'the database is resuming, or replay protection is unavailable; see Retry-After',

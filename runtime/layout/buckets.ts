@@ -28,6 +28,11 @@
  *   products/<product>/<version>/manifest.json      what was built, from what, how it was checked
  *   products/<product>/<version>/qa.html, qa.json   the version's QA report
  *   products/<product>/<version>/qa-rows/<out>.tsv  the output's row keys, for the next version's diff
+ *   products/<product>/<version>/changes/<out>.json   the output's change feed since the previous version:
+ *                                                   from which version, counts, and the two files below
+ *                                                   (written last: with it, the feed exists)
+ *   products/<product>/<version>/changes/<out>.jsonl  added and changed features in full, then removed keys
+ *   products/<product>/<version>/changes/<out>.keys   each line's key fingerprint and change, for composing
  *   products/<product>/latest.json                  written last, once every object of the version is in place
  *
  * Together the archive and egress are the platform's record: `strata db rebuild` makes a database again from
@@ -206,3 +211,8 @@ export const qaKeys = (product: string, version: string) => ({
 });
 export const rowListKey = (product: string, version: string, output: string) =>
   `${productVersionPrefix(product, version)}qa-rows/${output}.tsv`;
+/** An output's change feed since the previous version: its header (written last) and its two files. */
+export const changeFeedKeys = (product: string, version: string, output: string) => {
+  const base = `${productVersionPrefix(product, version)}changes/${output}`;
+  return { header: `${base}.json`, lines: `${base}.jsonl`, keys: `${base}.keys` };
+};

@@ -9,6 +9,7 @@ import { exportOutput, planExports } from '../publish/export.ts';
 import { type LockedInput, lockedName, type Manifest, type PublishedFile } from '../publish/manifest.ts';
 import { publishVersion } from '../publish/publish.ts';
 import { keepVersionTables } from '../publish/tables.ts';
+import { writeChangeFeeds } from '../qa/changes.ts';
 import { publishQaReport, reportFailedChecks } from '../qa/report.ts';
 import { type JobHooks, step } from '../runs/steps.ts';
 import { timestamp } from '../util/ids.ts';
@@ -277,6 +278,7 @@ async function publishBuild(
   const qa = await timed(timings, 'qaMs', () =>
     publishQaReport(p, { schema, entry, runId, checks, builtAt, version, inputs: b.inputs }, hooks),
   );
+  await timed(timings, 'changesMs', () => writeChangeFeeds(p, { schema, product, version }, hooks));
   const tables = product.outputs.map((o) => o.table);
   await timed(timings, 'keepMs', () =>
     keepVersionTables(p.db, { buildSchema: schema, product: product.name, version, runId, tables }),

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { NotFoundError } from '../errors.ts';
+import { type Change, ChangeFeedHeader, type FeedSource, parseKeys } from '../features/changes.ts';
 import { FlatGeobufFile } from '../features/flatgeobuf.ts';
-import { manifestKey } from '../layout/buckets.ts';
+import { changeFeedKeys, manifestKey } from '../layout/buckets.ts';
 import { type ObjectStore, readText } from '../ports/object-store.ts';
 import { type LatestPointer, Manifest, parsePublished } from './manifest.ts';
 import { listProductVersions, readLatest, readManifestAt } from './versions.ts';
@@ -15,6 +16,8 @@ import { listProductVersions, readLatest, readManifestAt } from './versions.ts';
 export class PublishedReader {
   private readonly manifests = new LRUCache<string, Manifest>({ max: 512 });
   private readonly files = new LRUCache<string, Promise<FlatGeobufFile>>({ max: 16 });
+  private readonly feeds = new LRUCache<string, ChangeFeedHeader>({ max: 1024 });
+  private readonly feedKeys = new LRUCache<string, Promise<Map<string, Change>>>({ max: 256 });
 
   constructor(readonly store: ObjectStore) {}
 
@@ -44,6 +47,35 @@ export class PublishedReader {
     const manifest = await readManifestAt(this.store, key);
     this.manifests.set(key, manifest);
     return manifest;
+  }
+
+  /**
+   * An output's change feeds, read from the egress bucket by ranges: a header, once found, never changes,
+   * and neither does a key list; a header not found is asked again next time.
+   */
+  changeFeeds(product: string, output: string): FeedSource {
+    return {
+      header: async (version) => {
+        const key = changeFeedKeys(product, version, output).header;
+        const cached = this.feeds.get(key);
+        if (cached) return cached;
+        if (!(await this.store.exists('egress', key))) return undefined;
+        const parsed = ChangeFeedHeader.safeParse(JSON.parse(await readText(this.store, 'egress', key)));
+        if (!parsed.success) return undefined;
+        this.feeds.set(key, parsed.data);
+        return parsed.data;
+      },
+      keys: (feed) => {
+        let keys = this.feedKeys.get(feed.keys.key);
+        if (!keys) {
+          keys = readText(this.store, 'egress', feed.keys.key).then(parseKeys);
+          keys.catch(() => this.feedKeys.delete(feed.keys.key));
+          this.feedKeys.set(feed.keys.key, keys);
+        }
+        return keys;
+      },
+      range: (feed, start, end) => this.store.getRange('egress', feed.lines.key, start, end),
+    };
   }
 
   /** A published FlatGeobuf file, opened (its header read) once and read by ranges after. */

@@ -143,6 +143,13 @@ const fields = (line: string): [string, string, string | undefined] => {
     : [line.slice(0, t1), line.slice(t1 + 1, t2), line.slice(t2 + 1)];
 };
 
+/** A row list's key as a value: its JSON when hashed, else the integer key written as itself. */
+function keyValue(key: string, text: string | undefined): unknown {
+  if (text !== undefined) return JSON.parse(text);
+  const n = Number(key);
+  return key === 'null' ? null : Number.isSafeInteger(n) ? n : key;
+}
+
 export interface Mark {
   /** The key hash (or row hash, with no key), in decimal. */
   readonly key: string;
@@ -162,6 +169,8 @@ export interface RowDiffResult {
   readonly marks: Mark[];
   /** The keys (parsed from their JSON) of the first removed rows. */
   readonly removedKeys: unknown[];
+  /** Every removed row's key fingerprint and key, when asked for (`keepRemoved`): what a change feed lists. */
+  readonly removedRows?: { key: string; value: unknown }[];
 }
 
 export interface RowDiffOptions {
@@ -170,6 +179,8 @@ export interface RowDiffOptions {
   readonly keyed: boolean;
   readonly maxMarks: number;
   readonly maxRemovedKeys: number;
+  /** Keep every removed row's fingerprint and key too (a change feed), not only the first few keys. */
+  readonly keepRemoved?: boolean;
 }
 
 /**
@@ -188,6 +199,7 @@ export class RowListDiff {
   private lastPreviousKey: string | undefined;
   private readonly marks: Mark[] = [];
   private readonly removedKeys: unknown[] = [];
+  private readonly removedRows: { key: string; value: unknown }[] = [];
 
   constructor(
     previous: AsyncIterable<Uint8Array> | undefined,
@@ -205,13 +217,12 @@ export class RowListDiff {
     this.removed++;
     if (this.options.keyed && key === this.lastPreviousKey) this.duplicateKeys++;
     this.lastPreviousKey = key;
-    if (!this.options.keyed || this.removedKeys.length >= this.options.maxRemovedKeys) return;
-    if (text !== undefined) this.removedKeys.push(JSON.parse(text));
-    else {
-      // An integer key, written as itself.
-      const n = Number(key);
-      this.removedKeys.push(key === 'null' ? null : Number.isSafeInteger(n) ? n : key);
-    }
+    if (!this.options.keyed) return;
+    const keep = this.options.keepRemoved;
+    if (!keep && this.removedKeys.length >= this.options.maxRemovedKeys) return;
+    const value = keyValue(key, text);
+    if (this.removedKeys.length < this.options.maxRemovedKeys) this.removedKeys.push(value);
+    if (keep) this.removedRows.push({ key, value });
   }
 
   async push(lines: readonly string[]): Promise<void> {
@@ -275,6 +286,7 @@ export class RowListDiff {
       duplicateKeys: this.duplicateKeys,
       marks: this.marks,
       removedKeys: this.removedKeys,
+      ...(this.options.keepRemoved ? { removedRows: this.removedRows } : {}),
     };
   }
 }

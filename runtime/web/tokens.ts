@@ -3,6 +3,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 /** What a token is for: a cursor cannot be used as an upload URL, nor the other way round. */
 export type TokenPurpose =
   | 'cursor'
+  | 'changes'
   | 'upload'
   | 'download'
   | 'console-session'
