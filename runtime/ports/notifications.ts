@@ -22,9 +22,12 @@ export const PublishNotification = z.strictObject({
       z.strictObject({
         name: z.string(),
         rows: z.number().int().nonnegative(),
-        /** The output's collection (as the items routes name it). */
-        collection: z.string(),
-        /** What changed since the previous version; absent for a first version. */
+        /** The output's collection (as the items routes name it); absent when it has no FlatGeobuf to page. */
+        collection: z.string().optional(),
+        /**
+         * What changed since the previous version; absent for a first version and for an output without a
+         * change feed in this version (no key, or not comparable by key with the previous version).
+         */
         changes: z.url().optional(),
       }),
     ),

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { changeFeedKeys } from '../layout/buckets.ts';
 import { markNotification, recordNotifications, subscribersOf } from '../partners/subscriptions.ts';
 import type { Platform } from '../platform/platform.ts';
 import type { OutgoingNotification, PublishNotification } from '../ports/notifications.ts';
@@ -15,15 +16,22 @@ export function changesLink(apiBase: string, collection: string, since: string):
   return `${apiBase.replace(/\/+$/, '')}/collections/${collection}/changes?since=${encodeURIComponent(since)}`;
 }
 
-/** The notification a subscription gets for a published version: the changes links go to its own API. */
+/**
+ * The notification a subscription gets for a published version: the changes links go to its own API, and only
+ * where they answer: an output paged as a collection (it has a FlatGeobuf) whose version carries a change feed.
+ */
 export function notificationBody(
   manifest: Manifest,
   previousVersion: string | null,
   publishedAt: string,
   apiBase: string,
+  feeds: ReadonlySet<string> = new Set(),
 ): PublishNotification {
-  const outputs = new Map<string, number>();
-  for (const o of manifest.outputs) outputs.set(o.name, o.rows);
+  const outputs = new Map<string, { rows: number; paged: boolean }>();
+  for (const o of manifest.outputs) {
+    const paged = (o.format as string) === 'flatgeobuf' || outputs.get(o.name)?.paged === true;
+    outputs.set(o.name, { rows: o.rows, paged });
+  }
   return {
     type: 'product.published',
     timestamp: publishedAt,
@@ -31,17 +39,24 @@ export function notificationBody(
       product: manifest.product,
       version: manifest.version,
       previousVersion,
-      outputs: [...outputs].map(([name, rows]) => {
+      outputs: [...outputs].map(([name, { rows, paged }]) => {
+        if (!paged) return { name, rows };
         const collection = latestCollectionId(manifest.product, name);
-        return {
-          name,
-          rows,
-          collection,
-          ...(previousVersion ? { changes: changesLink(apiBase, collection, previousVersion) } : {}),
-        };
+        const changes =
+          previousVersion && feeds.has(name) ? changesLink(apiBase, collection, previousVersion) : undefined;
+        return { name, rows, collection, ...(changes ? { changes } : {}) };
       }),
     },
   };
+}
+
+/** The outputs of a version that carry a change feed (its header is written last, so it says the feed is whole). */
+async function outputsWithFeeds(p: Platform, manifest: Manifest): Promise<Set<string>> {
+  const names = [...new Set(manifest.outputs.map((o) => o.name))];
+  const has = await Promise.all(
+    names.map((n) => p.store.exists('egress', changeFeedKeys(manifest.product, manifest.version, n).header)),
+  );
+  return new Set(names.filter((_, i) => has[i]));
 }
 
 /** The message id of a version's notification to a subscription: the same if a publish is tried again. */
@@ -68,10 +83,11 @@ export async function notifyPublished(
   const subscribers = await subscribersOf(p.db, manifest.product);
   if (subscribers.length === 0) return { recorded: 0, outcomes: {} };
   const outbox = !p.notifications || p.notifications.delivers === 'outbox';
+  const feeds = previousVersion ? await outputsWithFeeds(p, manifest) : new Set<string>();
   const outgoing: OutgoingNotification[] = subscribers.map((s) => ({
     id: notificationId(s.id, manifest.product, manifest.version),
     subscription: { id: s.id, partner: s.partner, url: s.url },
-    body: JSON.stringify(notificationBody(manifest, previousVersion, publishedAt, s.apiBase)),
+    body: JSON.stringify(notificationBody(manifest, previousVersion, publishedAt, s.apiBase, feeds)),
     secret: s.secret,
   }));
   const fresh = new Set(

@@ -9,6 +9,7 @@ import { deliverDue, OutboxSender } from '../../runtime/adapters/local/webhook-d
 import { type Catalog, loadCatalogOrThrow } from '../../runtime/catalog-files/loader.ts';
 import { handleEvent, type RestProxyEvent } from '../../runtime/http/lambda.ts';
 import { submit } from '../../runtime/jobs/submit.ts';
+import { changeFeedKeys } from '../../runtime/layout/buckets.ts';
 import {
   claimDue,
   DISABLE_AFTER_FAILURES,
@@ -164,6 +165,12 @@ describe.each(engines())('publish notifications on $name', (engine) => {
     // Act: two versions published, each delivered
     await publish('20261207T040000000Z-aaaaaaaa', 10);
     await until('the first notification', async () => (await deliverDue(p.db)) >= 0 && hook.got.length === 1);
+    // The second version carries a change feed of its output (its header is what a build writes last).
+    await p.store.put(
+      'egress',
+      changeFeedKeys(PRODUCT, '20261207T050000000Z-bbbbbbbb', 'places').header,
+      Buffer.from('{}'),
+    );
     await publish('20261207T050000000Z-bbbbbbbb', 12);
     await until(
       'the second notification',

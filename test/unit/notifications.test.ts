@@ -20,7 +20,14 @@ import {
   type NotificationDetail,
 } from '../../runtime/adapters/aws/eventbridge-notifications.ts';
 import { checkCallbackUrl, isPrivateAddress } from '../../runtime/partners/callback-url.ts';
-import { newSigningSecret, signNotification, verifyNotification } from '../../runtime/ports/notifications.ts';
+import {
+  newSigningSecret,
+  PublishNotification,
+  signNotification,
+  verifyNotification,
+} from '../../runtime/ports/notifications.ts';
+import type { Manifest } from '../../runtime/publish/manifest.ts';
+import { notificationBody } from '../../runtime/publish/notify.ts';
 
 const CONFIG = {
   eventBus: 'strata-notifications',
@@ -181,5 +188,66 @@ describe('notifications through EventBridge API destinations', () => {
       'webhook-signature': detail.webhookSignature,
     };
     expect(new Webhook(secret).verify(sent, headers)).toEqual(JSON.parse(body));
+  });
+});
+
+describe('the notification body', () => {
+  const output = (name: string, format: string, rows: number) => ({
+    name,
+    table: name,
+    format,
+    key: `products/p/v2/${name}.${format}`,
+    size: 1,
+    sha256: 'a'.repeat(64),
+    rows,
+    srid: null,
+  });
+  const manifest = {
+    product: 'p',
+    version: 'v2',
+    runId: 'r',
+    builtAt: '2026-12-07T04:00:00.000Z',
+    platform: { name: 'strata', version: '0.1.0', engine: 'test' },
+    inputs: [],
+    steps: [],
+    checks: [],
+    outputs: [
+      output('fed', 'csv', 5),
+      output('fed', 'flatgeobuf', 5),
+      output('unkeyed', 'flatgeobuf', 7),
+      output('table_only', 'csv', 9),
+    ],
+    timings: { totalMs: 1 },
+  } as unknown as Manifest;
+
+  it('links a collection only where one is paged, and changes only where the version has a feed', () => {
+    const body = notificationBody(
+      manifest,
+      'v1',
+      '2026-12-07T04:00:00.000Z',
+      'https://api.example/v1/',
+      new Set(['fed']),
+    );
+    expect(PublishNotification.parse(body).data.outputs).toEqual([
+      {
+        name: 'fed',
+        rows: 5,
+        collection: 'p.fed',
+        changes: 'https://api.example/v1/collections/p.fed/changes?since=v1',
+      },
+      // A FlatGeobuf without a feed (no key): its collection, but no link that would answer 410.
+      { name: 'unkeyed', rows: 7, collection: 'p.unkeyed' },
+      // No FlatGeobuf, no collection to page: neither link would answer.
+      { name: 'table_only', rows: 9 },
+    ]);
+    // A first version has nothing to compare with, feed or not.
+    const first = notificationBody(
+      manifest,
+      null,
+      '2026-12-07T04:00:00.000Z',
+      'https://api.example/v1',
+      new Set(['fed']),
+    );
+    expect(first.data.outputs[0]).toEqual({ name: 'fed', rows: 5, collection: 'p.fed' });
   });
 });
