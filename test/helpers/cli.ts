@@ -59,6 +59,22 @@ export function startCli(
   });
   return { child, log: () => log };
 }
+/** `strata serve`'s arguments as the tests start it: one worker, a quick look at ingress, then `extra`. */
+export const serveArgs = (catalog: string, home: string, port: number, ...extra: string[]): string[] => [
+  '--catalog',
+  catalog,
+  '--home',
+  home,
+  'serve',
+  '--port',
+  String(port),
+  '--poll-ms',
+  '100',
+  '--workers',
+  '1',
+  ...extra,
+];
+
 /**
  * Starts `strata serve` (its args name `--port port`) and waits until it says where it listens; when it ends
  * first, or never says so, it is killed and its stderr is the error.

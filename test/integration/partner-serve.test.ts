@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { IssuedCredentials } from '../../runtime/partners/admin.ts';
 import { writeCatalog } from '../helpers/catalog.ts';
-import { startServe } from '../helpers/cli.ts';
+import { serveArgs, startServe } from '../helpers/cli.ts';
 import { processEngines } from '../helpers/engines.ts';
 import { hawkFetch, hawkOf } from '../helpers/partner-api.ts';
 import { freePort, until } from '../helpers/wait.ts';
@@ -73,23 +73,7 @@ describe.each(processEngines())('the partner API on strata serve ($name), end to
     const url = await mode.url();
     if (url) env.DATABASE_URL = url;
     else delete env.DATABASE_URL;
-    const { child } = await startServe(
-      [
-        '--catalog',
-        catalogDir,
-        '--home',
-        home,
-        'serve',
-        '--port',
-        String(port),
-        '--poll-ms',
-        '100',
-        '--workers',
-        '1',
-      ],
-      env,
-      port,
-    );
+    const { child } = await startServe(serveArgs(catalogDir, home, port), env, port);
     children.push(child);
     const base = `http://127.0.0.1:${port}`;
     const creds = hawkOf(issued);

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Run } from '../../runtime/runs/schema.ts';
-import { startServe } from '../helpers/cli.ts';
+import { serveArgs, startServe } from '../helpers/cli.ts';
 import { processEngines } from '../helpers/engines.ts';
 import { notesCatalog } from '../helpers/notes.ts';
 import { freePort, until } from '../helpers/wait.ts';
@@ -36,21 +36,7 @@ describe.each(processEngines())('strata serve on $name', (mode) => {
       // With a server, a killed worker's run is taken as orphaned once its heartbeat is older than this.
       // Opening the embedded database (and recovering it after a kill) takes minutes on a loaded machine.
       const { child } = await startServe(
-        [
-          '--catalog',
-          catalogDir,
-          '--home',
-          home,
-          'serve',
-          '--port',
-          String(port),
-          '--poll-ms',
-          '100',
-          '--workers',
-          '1',
-          '--stale-seconds',
-          '3',
-        ],
+        serveArgs(catalogDir, home, port, '--stale-seconds', '3'),
         env,
         port,
       );

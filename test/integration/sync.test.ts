@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { IssuedCredentials } from '../../runtime/partners/admin.ts';
 import type { SyncResult } from '../../runtime/sync/sync.ts';
 import { writeCatalog } from '../helpers/catalog.ts';
-import { runCli, startServe } from '../helpers/cli.ts';
+import { runCli, serveArgs, startServe } from '../helpers/cli.ts';
 import { freshDatabaseUrl, processEngines } from '../helpers/engines.ts';
 import { SITES_DATASET, type Site, siteGrid, sitesCsv } from '../helpers/sites.ts';
 import { freePort, until } from '../helpers/wait.ts';
@@ -64,23 +64,7 @@ describe.each(processEngines())('strata sync against strata serve ($name), end t
     expect(added.code).toBe(0);
     const issued = JSON.parse(added.stdout) as IssuedCredentials;
     const port = await freePort();
-    const { child } = await startServe(
-      [
-        '--catalog',
-        catalogDir,
-        '--home',
-        home,
-        'serve',
-        '--port',
-        String(port),
-        '--poll-ms',
-        '100',
-        '--workers',
-        '1',
-      ],
-      env,
-      port,
-    );
+    const { child } = await startServe(serveArgs(catalogDir, home, port), env, port);
     children.push(child);
     const base = `http://127.0.0.1:${port}`;
     const egress = join(home, 'buckets', 'egress', 'products', 'site_list');
