@@ -403,6 +403,8 @@ describe('deploy day, rehearsed (child-a)', () => {
       STRATA_CATALOG: 'a catalog directory in place of the deployed pack, for tests and the command line',
       STRATA_PUBLIC_BASE_URL: 'the partner API’s public address, when it is not API Gateway’s own',
       STRATA_JOB: 'the job, given to each task by the dispatcher’s container override',
+      STRATA_COMMAND:
+        'what a task started by `strata db rebuild --aws` does instead of a job, by its container override',
       STRATA_HOME: 'the command line’s home directory; tasks keep the default',
       STRATA_DB_CA_BUNDLE: 'the rehearsal’s own database certificate; tasks use the RDS bundle in the image',
       STRATA_FEDERATION_KEY_SECRET_ARN: 'set only when the child reports to a core',
