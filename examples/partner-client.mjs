@@ -4,7 +4,9 @@
 //     node examples/partner-client.mjs <dataset> <file.csv> <product>
 //
 // Sends the file (a presigned PUT), waits for its receipt, builds the product, and fetches the rows of its
-// first output. Every response's Server-Authorization is checked: an answer changed on the way is refused.
+// first output. With STRATA_CALLBACK=https://… it then subscribes that URL to the product's publish
+// notifications (signed as Standard Webhooks says), for `strata sync --listen` or any receiver to act on.
+// Every response's Server-Authorization is checked: an answer changed on the way is refused.
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import Hawk from 'hawk';
@@ -93,3 +95,12 @@ const redirect = await call(
 const csv = await (await fetch(redirect.headers.get('location'))).text();
 console.log(`built ${product} version ${manifest.version}; ${output.name}.csv has ${output.rows} rows:`);
 console.log(csv.split('\n').slice(0, 6).join('\n'));
+
+// 5. Stay in sync: each later publish of the product is notified to the callback, signed with the secret
+// shown here once. `strata sync <api> <collection> --into copy.gpkg --listen <port> --secret <it>` verifies
+// each notification and applies only what changed (docs/partner-api.md#change-feeds-and-strata-sync).
+if (process.env.STRATA_CALLBACK) {
+  const sub = await call('POST', '/subscriptions', { url: process.env.STRATA_CALLBACK, products: [product] });
+  console.log(`subscribed ${process.env.STRATA_CALLBACK} to ${product} as ${sub.id}`);
+  console.log(`signing secret (shown once): ${sub.secret}`);
+}

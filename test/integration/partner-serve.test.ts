@@ -136,12 +136,26 @@ describe.each(processEngines())('the partner API on strata serve ($name), end to
     await writeFile(week2, 'id,species,lon,lat\n4,heron,-1.5,52.3\n');
     const example = await run('node', ['examples/partner-client.mjs', 'sightings', week2, 'by_species'], {
       cwd: ROOT,
-      env: { ...process.env, STRATA_API: base, HAWK_ID: creds.id, HAWK_KEY: creds.key },
+      env: {
+        ...process.env,
+        STRATA_API: base,
+        HAWK_ID: creds.id,
+        HAWK_KEY: creds.key,
+        STRATA_CALLBACK: 'http://127.0.0.1:9/strata',
+      },
     });
     // Assess 2b
     expect(example.stdout).toMatch(/^uploaded week2\.csv as u[0-9a-f]{12}-week2\.csv$/m);
     expect(example.stdout).toMatch(/^ingested: version \S+, 1 rows$/m);
     expect(example.stdout).toMatch(/^heron,1,POINT/m);
+    // ... and subscribes to the product's publish notifications, which the API then lists for the partner.
+    const subscribed = /^subscribed http:\/\/127\.0\.0\.1:9\/strata to by_species as (\S+)$/m.exec(
+      example.stdout,
+    );
+    expect(subscribed).not.toBeNull();
+    expect(example.stdout).toMatch(/^signing secret \(shown once\): whsec_[A-Za-z0-9+/]+=*$/m);
+    const listed = JSON.parse((await api('/subscriptions')).text) as { id: string; products: string[] }[];
+    expect(listed.map((l) => [l.id, l.products])).toEqual([[subscribed![1], ['by_species']]]);
 
     // Act 3: the partner's API key works; revoked with the command line, it is refused at once, no restart.
     const key = issued.apiKey!.key;
