@@ -1,6 +1,7 @@
 import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { DescribeTasksCommand, type ECSClient, RunTaskCommand } from '@aws-sdk/client-ecs';
 import { z } from 'zod';
+import { fargateRunTask } from '../adapters/aws/ecs-task-launcher.ts';
 import type { Catalog } from '../catalog-files/loader.ts';
 import type { Platform } from '../platform/platform.ts';
 import { rebuildDatabase } from '../rebuild/rebuild.ts';
@@ -47,27 +48,22 @@ export async function launchRebuildTask(
   const o = await readStackOutputs(clients.cfn, stack, NEEDED);
   const cluster = o[STACK_OUTPUT.taskClusterArn]!;
   const out = await clients.ecs.send(
-    new RunTaskCommand({
-      cluster,
-      taskDefinition: o[STACK_OUTPUT.largeTaskDefinition],
-      launchType: 'FARGATE',
-      count: 1,
-      startedBy: `strata-${command.command}`,
-      networkConfiguration: {
-        awsvpcConfiguration: {
+    new RunTaskCommand(
+      fargateRunTask(
+        {
+          cluster,
           subnets: o[STACK_OUTPUT.taskSubnets]!.split(',').filter(Boolean),
           securityGroups: [o[STACK_OUTPUT.taskSecurityGroup]!],
-          assignPublicIp: o[STACK_OUTPUT.taskPublicIp] === 'true' ? 'ENABLED' : 'DISABLED',
+          assignPublicIp: o[STACK_OUTPUT.taskPublicIp] === 'true',
         },
-      },
-      overrides: {
-        containerOverrides: [
-          { name: 'job', environment: [{ name: ENV.taskCommand, value: JSON.stringify(command) }] },
-        ],
-      },
-      tags: [{ key: 'strata:kind', value: command.command }],
-      enableECSManagedTags: true,
-    }),
+        {
+          taskDefinition: o[STACK_OUTPUT.largeTaskDefinition],
+          startedBy: `strata-${command.command}`,
+          environment: { [ENV.taskCommand]: JSON.stringify(command) },
+          tags: { 'strata:kind': command.command },
+        },
+      ),
+    ),
   );
   const failure = out.failures?.[0];
   if (failure)

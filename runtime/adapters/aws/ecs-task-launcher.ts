@@ -3,6 +3,7 @@ import {
   ListTasksCommand,
   type ListTasksCommandOutput,
   RunTaskCommand,
+  type RunTaskCommandInput,
   type RunTaskCommandOutput,
   StopTaskCommand,
 } from '@aws-sdk/client-ecs';
@@ -57,33 +58,14 @@ export class EcsTaskLauncher implements TaskLauncher {
 
   private sendRunTask(job: JobMessage, size: TaskSize): Promise<RunTaskCommandOutput> {
     return this.client.send(
-      new RunTaskCommand({
-        cluster: this.config.cluster,
-        taskDefinition: this.config.taskDefinitions[size],
-        launchType: 'FARGATE',
-        count: 1,
-        startedBy: `strata-${job.runId}`.slice(0, 128),
-        networkConfiguration: {
-          awsvpcConfiguration: {
-            subnets: [...this.config.subnets],
-            securityGroups: [...this.config.securityGroups],
-            assignPublicIp: this.config.assignPublicIp ? 'ENABLED' : 'DISABLED',
-          },
-        },
-        overrides: {
-          containerOverrides: [
-            {
-              name: this.config.container ?? 'job',
-              environment: [{ name: 'STRATA_JOB', value: JSON.stringify(job) }],
-            },
-          ],
-        },
-        tags: [
-          { key: 'strata:run', value: job.runId },
-          { key: 'strata:kind', value: job.kind },
-        ],
-        enableECSManagedTags: true,
-      }),
+      new RunTaskCommand(
+        fargateRunTask(this.config, {
+          taskDefinition: this.config.taskDefinitions[size],
+          startedBy: `strata-${job.runId}`,
+          environment: { STRATA_JOB: JSON.stringify(job) },
+          tags: { 'strata:run': job.runId, 'strata:kind': job.kind },
+        }),
+      ),
     );
   }
 
@@ -106,4 +88,49 @@ export class EcsTaskLauncher implements TaskLauncher {
     } while (token);
     return n;
   }
+}
+
+/** Where and how Strata's job tasks run: the cluster and the network the stack gave them. */
+export type FargateNetwork = Pick<
+  EcsLauncherConfig,
+  'cluster' | 'subnets' | 'securityGroups' | 'assignPublicIp' | 'container'
+>;
+
+/**
+ * One Fargate task of the job image on the job tasks' network, told what to do in its container's
+ * environment and tagged: what the dispatcher starts for a job, and `strata db rebuild --aws` for a command.
+ */
+export function fargateRunTask(
+  network: FargateNetwork,
+  task: {
+    taskDefinition: string | undefined;
+    startedBy: string;
+    environment: Record<string, string>;
+    tags: Record<string, string>;
+  },
+): RunTaskCommandInput {
+  return {
+    cluster: network.cluster,
+    taskDefinition: task.taskDefinition,
+    launchType: 'FARGATE',
+    count: 1,
+    startedBy: task.startedBy.slice(0, 128),
+    networkConfiguration: {
+      awsvpcConfiguration: {
+        subnets: [...network.subnets],
+        securityGroups: [...network.securityGroups],
+        assignPublicIp: network.assignPublicIp ? 'ENABLED' : 'DISABLED',
+      },
+    },
+    overrides: {
+      containerOverrides: [
+        {
+          name: network.container ?? 'job',
+          environment: Object.entries(task.environment).map(([name, value]) => ({ name, value })),
+        },
+      ],
+    },
+    tags: Object.entries(task.tags).map(([key, value]) => ({ key, value })),
+    enableECSManagedTags: true,
+  };
 }
