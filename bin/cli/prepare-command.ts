@@ -34,7 +34,9 @@ export function registerPrepareCommand(program: Command, globals: () => GlobalOp
           say(`the cache ${cacheDir} cannot be written: each new home will make its database (slower)`);
         else
           say(
-            there ? `prepared image ${path} is there already` : `prepared image ${path} made in ${seconds} s`,
+            there
+              ? `prepared image ${path} is there already`
+              : `prepared image ${path} made in ${seconds.toFixed(1)} s`,
           );
         return undefined;
       }),
