@@ -12,6 +12,7 @@ import { type BenchContext, gdalFiles, gdalRound, largeFile } from './gdal.ts';
 import { serverForBench } from './postgres.ts';
 import { checkPrerequisites } from './prerequisites.ts';
 import { benchQa } from './qa.ts';
+import { benchScale, type ScaleResult, scaleOptionsFromEnv } from './scale.ts';
 import { timed } from './spawn.ts';
 import { benchSync, type SyncBenchResult } from './sync.ts';
 
@@ -33,7 +34,8 @@ const API_PAGES = Number(process.env.BENCH_API_PAGES ?? 200);
  * exports), `api` (the partner API's pages against reading the file), `sync` (`strata sync` of a product
  * with 1% of rows changed against a full download through the API and the GeoPackage; its size is
  * BENCH_SYNC_POINTS, default BENCH_POINTS), `engines` (the demo's product over many places on the embedded
- * database and on a server). `sync` and `engines` are asked for by name: BENCH_PARTS=csv,gdal,api,sync.
+ * database and on a server), `scale` (`strata serve --workers N` over a mixed queue, and the partner API under
+ * wrk; see bench/scale.ts). `sync`, `engines` and `scale` are asked for by name: BENCH_PARTS=csv,gdal,api,sync.
  */
 const PARTS = (process.env.BENCH_PARTS ?? 'csv,gdal,api').split(',');
 /** Places in the `engines` part (the issue's case: 6,000,000, a 340 MB CSV). */
@@ -89,12 +91,24 @@ async function enginesPart(): Promise<EnginesResult> {
   }
 }
 
+/** How jobs a minute and the partner API's throughput grow with workers and connections, on one server. */
+async function scalePart(): Promise<ScaleResult> {
+  const server = await serverForBench();
+  try {
+    return await benchScale(scaleOptionsFromEnv(OUT, server.url));
+  } finally {
+    server.stop();
+  }
+}
+
 async function main() {
   await checkPrerequisites();
   mkdirSync(OUT, { recursive: true });
   const engines = PARTS.includes('engines') ? await enginesPart() : undefined;
   if (engines) writeFileSync(join(OUT, 'engines.json'), `${JSON.stringify(engines, null, 2)}\n`);
-  if (PARTS.every((p) => p === 'engines')) return;
+  const scale = PARTS.includes('scale') ? await scalePart() : undefined;
+  if (scale) writeFileSync(join(OUT, 'scale.json'), `${JSON.stringify(scale, null, 2)}\n`);
+  if (PARTS.every((p) => p === 'engines' || p === 'scale')) return;
   if (!PARTS.includes('csv') && !PARTS.includes('gdal')) {
     const api = PARTS.includes('api') ? await apiPart() : undefined;
     let sync: SyncBenchResult | undefined;

@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { announceGdal } from '../runtime/adapters/gdal/facade.ts';
 import { isFile } from '../runtime/archive/archive.ts';
 import { checkArchive, isDamage, knownDatasets } from '../runtime/archive/check.ts';
-import { NotFoundError } from '../runtime/errors.ts';
+import { NotFoundError, UsageError } from '../runtime/errors.ts';
 import { workUntil } from '../runtime/jobs/execute.ts';
 import { submit } from '../runtime/jobs/submit.ts';
 import { databaseUrlOf, strataHome } from '../runtime/platform/local.ts';
@@ -255,19 +255,22 @@ program
       }) => {
         const g = globals();
         if (o.core) return runCoreServer(g, o);
-        const { serve } = await import('../runtime/serve/serve.ts');
+        const { serve, serveConnections } = await import('../runtime/serve/serve.ts');
         const { localPartnerDirectory } = await import('../runtime/adapters/local/partner-file.ts');
         const { CORS_ORIGINS_ENV, parseCorsOrigins } = await import('../runtime/http/cors.ts');
         const { portalSignInFromEnv } = await import('../runtime/portal/oidc.ts');
         const portalSignIn = portalSignInFromEnv(process.env);
-        return withPlatform(g, async (p, catalog) => {
+        const workers = Number(o.workers);
+        if (!Number.isInteger(workers) || workers < 1 || workers > 64)
+          throw new UsageError(`--workers must be a whole number from 1 to 64, got: ${o.workers}`);
+        return withPlatform({ ...g, connections: serveConnections(workers) }, async (p, catalog) => {
           const secrets = parseWebhookSecrets(process.env.STRATA_WEBHOOK_SECRETS, 'STRATA_WEBHOOK_SECRETS');
           const corsOrigins = o.corsOrigin
             ? parseCorsOrigins(o.corsOrigin, '--cors-origin')
             : parseCorsOrigins(process.env[CORS_ORIGINS_ENV], CORS_ORIGINS_ENV);
           const serving = await serve(p, catalog, {
             port: Number(o.port),
-            workers: Number(o.workers),
+            workers,
             pollMs: Number(o.pollMs),
             maxUploadBytes: Number(o.maxUploadBytes),
             quietMs: Number(o.quietMs),

@@ -43,14 +43,16 @@ export interface Needs {
 
 /** Opens the catalog and the local platform for one command, and closes the platform after it. */
 export async function withPlatform<T>(
-  opts: GlobalOptions & { needs?: Needs },
+  opts: GlobalOptions & { needs?: Needs; connections?: number },
   fn: (p: Platform, catalog: Catalog) => Promise<T>,
 ): Promise<T> {
   // With its hash, so every run records which catalog it worked with.
   const catalog = { ...(await openCatalog(opts)), sha256: packCatalog(resolve(opts.catalog)).sha256 };
   if (opts.needs?.dataset !== undefined) requireDataset(catalog, opts.needs.dataset);
   if (opts.needs?.product !== undefined) requireProduct(catalog, opts.needs.product);
-  const p = await withFirstRunNotice(opts, () => openLocalPlatform({ home: opts.home }));
+  const p = await withFirstRunNotice(opts, () =>
+    openLocalPlatform({ home: opts.home, connections: opts.connections }),
+  );
   try {
     return await fn(p, catalog);
   } finally {

@@ -18,6 +18,8 @@ export interface LocalOptions {
   readonly home?: string;
   /** A PostgreSQL + PostGIS server to use instead of the embedded database. */
   readonly databaseUrl?: string;
+  /** Connections to a server at most (the pool's size; `serveConnections` for `strata serve`). @default 8 */
+  readonly connections?: number;
 }
 
 export function strataHome(home?: string): string {
@@ -76,7 +78,7 @@ export function createsEmbeddedDatabase(options: LocalOptions = {}): boolean {
 export async function openDatabase(options: LocalOptions & { embedded?: boolean } = {}): Promise<Database> {
   const url = options.embedded ? undefined : (options.databaseUrl ?? databaseUrlOf(options.home));
   const db = url
-    ? await PgDatabase.open(url)
+    ? await PgDatabase.open(url, { max: options.connections })
     : await PgliteDatabase.open(pgliteDataDir(strataHome(options.home)), { image: preparedImage });
   try {
     await migrate(db);

@@ -120,6 +120,16 @@ function startSchedules(p: Platform, catalog: Catalog, log: (message: string) =>
 }
 
 /**
+ * Connections `strata serve` may hold on a server for `workers` workers. A job holds one for its whole run
+ * (a build's session, waiting its turn behind another build of the same product included) and may need one
+ * more beside it (the QA report reads both versions at once); the HTTP server, the ingress watcher, the
+ * heartbeats and the queue share the rest. With fewer, workers holding sessions can take the whole pool and
+ * wait for ever on the one a build needs beside its own: with a pool of 8 and 8 workers, 8 builds of one
+ * product did (`npm run bench:scale` found it).
+ */
+export const serveConnections = (workers: number): number => 2 * workers + 4;
+
+/**
  * The platform running by itself on one machine, with the same logic as on AWS: the ingress folder watched
  * for new files (object created), catalog schedules (cron), signed webhooks on HTTP, and workers taking jobs
  * from the queue table. Runs orphaned by a worker that was killed are retried first.

@@ -1,6 +1,6 @@
 // The database restarted in the middle of a load and of a build, and two workers racing for one job: a
 // worker never dies of an error outside its job, and an outage pauses work and resumes it, losing nothing.
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -9,6 +9,7 @@ import { FsObjectStore } from '../../runtime/adapters/local/fs-object-store.ts';
 import { PgDatabase } from '../../runtime/adapters/postgres/pg-database.ts';
 import type { Catalog } from '../../runtime/catalog-files/loader.ts';
 import { migrate } from '../../runtime/db/migrate.ts';
+import { workUntil } from '../../runtime/jobs/execute.ts';
 import { runIngest } from '../../runtime/jobs/ingest.ts';
 import { submit } from '../../runtime/jobs/submit.ts';
 import { localQueueAndRuns } from '../../runtime/platform/local.ts';
@@ -17,8 +18,9 @@ import type { CopyChunk, Database, RowCount } from '../../runtime/ports/database
 import type { Bucket, ObjectStore } from '../../runtime/ports/object-store.ts';
 import { listProductVersions } from '../../runtime/publish/versions.ts';
 import type { RunRegistry } from '../../runtime/runs/registry.ts';
+import { serveConnections } from '../../runtime/serve/serve.ts';
 import { workLoop } from '../../runtime/serve/worker.ts';
-import { engines, type TestPlatform, testPlatform } from '../helpers/engines.ts';
+import { engines, freshDatabaseUrl, type TestPlatform, testPlatform } from '../helpers/engines.ts';
 import { notesCatalog, writeNotes } from '../helpers/notes.ts';
 import { until } from '../helpers/wait.ts';
 import { ownCluster } from './own-cluster.ts';
@@ -398,4 +400,54 @@ describe.runIf(process.env.DATABASE_URL)('faults: a real database restart (own P
     const versions = await listProductVersions(p.store, 'slow');
     expect(versions.map((v) => v.runId)).toEqual([run.id, ...before]);
   });
+});
+
+describe.runIf(process.env.DATABASE_URL)('faults: as many workers as connections, on a server', () => {
+  /** Eight workers, eight builds of one product after a first version: seven wait their turn in a session. */
+  async function eightBuilds(connections: number) {
+    const url = (await freshDatabaseUrl())!;
+    const db = await PgDatabase.open(url, { max: connections });
+    const dir = await mkdtemp(join(tmpdir(), 'strata-pool-'));
+    const p: Platform = {
+      db,
+      store: new FsObjectStore(join(dir, 'buckets')),
+      ...localQueueAndRuns(db),
+      close: () => db.close(),
+    };
+    try {
+      await migrate(db);
+      const catalog = await notesCatalog(join(dir, 'catalog'));
+      const notes = await writeNotes(dir, 'n.csv', 20);
+      await runIngest(p, catalog, {
+        dataset: 'notes',
+        path: notes,
+        filename: 'n.csv',
+        origin: { kind: 'file', from: notes },
+      });
+      await workUntil(p, catalog, (await submit(p, { kind: 'build', product: 'copy' }, { kind: 'cli' })).id);
+      // From here each build's QA report reads the version before it on a connection beside its session.
+      const builds: Awaited<ReturnType<typeof submit>>[] = [];
+      for (let i = 0; i < 8; i++)
+        builds.push(await submit(p, { kind: 'build', product: 'copy' }, { kind: 'cli' }));
+      await withWorkers(p, catalog, 8, () =>
+        until(
+          'every build to end',
+          async () => {
+            const runs = await Promise.all(builds.map((b) => p.runs.get(b.id)));
+            return runs.every((r) => r.status === 'succeeded' || r.status === 'failed') ? runs : undefined;
+          },
+          // Far above the seconds eight small builds take; a pool they exhaust waits for ever.
+          120_000,
+        ),
+      );
+      return (await listProductVersions(p.store, 'copy')).length;
+    } finally {
+      await p.close().catch(() => {});
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('all end with the pool strata serve opens for its workers (with a pool of 8 they waited for ever)', async () => {
+    expect(await eightBuilds(serveConnections(8))).toBe(9);
+  }, 180_000);
 });
