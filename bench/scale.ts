@@ -10,7 +10,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -486,7 +486,7 @@ async function apiRows(
 }
 
 /** Both curves as an SVG page, screenshotted by Debian's Chromium into a PNG. */
-async function chart(result: Omit<ScaleResult, 'chart'>, path: string): Promise<string | undefined> {
+export async function scaleChart(result: Omit<ScaleResult, 'chart'>, path: string): Promise<string | undefined> {
   const executablePath = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
   if (!executablePath) return undefined;
   const browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] });
@@ -550,8 +550,14 @@ function chartHtml(r: Omit<ScaleResult, 'chart'>): string {
   const W = 380;
   const H = 260;
   const jobs = r.workers.map((w) => w.jobsPerMinute);
-  const cores = r.workers.map((w) => w.dbCores * 100);
-  const maxJobs = Math.max(10, ...jobs, ...cores) * 1.15;
+  const maxJobs = Math.max(10, ...jobs) * 1.15;
+  // CPU on a scale of its own, at the right: cores busy, up to the machine's.
+  const maxCores = Math.max(availableParallelism(), ...r.workers.map((w) => w.dbCores + w.serveCores));
+  const asJobs = (cores: number) => (cores / maxCores) * maxJobs;
+  const coreTicks = Array.from({ length: 6 }, (_, i) => {
+    const y = 40 + H - (H * i) / 5;
+    return `<text x="${70 + W + 6}" y="${y + 4}">${((maxCores / 5) * i).toFixed(1)}</text>`;
+  }).join('');
   const items = r.api.filter((a) => a.page === 'items');
   const bbox = r.api.filter((a) => a.page === 'bbox');
   const maxRps = Math.max(10, ...r.api.map((a) => a.requestsPerSecond)) * 1.15;
@@ -563,10 +569,32 @@ function chartHtml(r: Omit<ScaleResult, 'chart'>): string {
     r.workers.map((w) => w.workers),
     maxJobs,
     'strata serve --workers N',
-    'jobs a minute / database CPU %',
-  )}
+    'jobs a minute',
+  )}${coreTicks}
+    <text x="${70 + W + 40}" y="${40 + H / 2}" text-anchor="middle" transform="rotate(90 ${70 + W + 40} ${40 + H / 2})">cores busy (right scale)</text>
     ${line(70, 40, W, H, jobs, maxJobs, '#1f6feb', 'jobs a minute', 0)}
-    ${line(70, 40, W, H, cores, maxJobs, '#d73a49', 'database CPU (% of one core)', 1)}
+    ${line(
+      70,
+      40,
+      W,
+      H,
+      r.workers.map((w) => asJobs(w.dbCores)),
+      maxJobs,
+      '#d73a49',
+      'PostgreSQL server, cores (right)',
+      1,
+    )}
+    ${line(
+      70,
+      40,
+      W,
+      H,
+      r.workers.map((w) => asJobs(w.serveCores)),
+      maxJobs,
+      '#8250df',
+      'strata serve, cores (right)',
+      2,
+    )}
     <text x="70" y="24" font-weight="bold">${r.submitted.ingests} ingests + ${r.submitted.builds} builds (+ rebuilds), one PostgreSQL server</text></g>`;
   const right = `<g>${axes(
     560,
@@ -635,7 +663,7 @@ export async function benchScale(options: ScaleOptions): Promise<ScaleResult> {
       options.wrkSeconds ?? 10,
     );
     const result = { submitted: { ingests, builds }, rows, apiPoints, workers: workerRows, api };
-    const png = await chart(result, join(options.out, 'scale.png'));
+    const png = await scaleChart(result, join(options.out, 'scale.png'));
     if (png) process.stderr.write(`  chart: ${png}\n`);
     return { ...result, chart: png };
   } finally {

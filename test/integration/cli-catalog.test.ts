@@ -122,6 +122,13 @@ describe.each(cliEngines())('catalog problems through the command line, on $name
         /error: ingest failed \(run \S+\): datasets\/places\/\S+\/renamed\.csv, line 1, column "title": column "title" is not declared in the catalog \(datasets\/places\.yaml\); missing column "name" \("name" renamed to "title"\?\); the file is quarantined as places\/\S+, not a version/,
       );
       expect(renamed.code).toBe(1);
+
+      // serve's --workers is a count, refused before anything opens: NaN once started no worker at all.
+      for (const workers of ['0', 'two', '1.5']) {
+        const refused = await strata('serve', '--workers', workers);
+        expect(refused.stderr).toContain(`--workers must be a whole number from 1 to 64, got: ${workers}`);
+        expect(refused.code).toBe(1);
+      }
     },
   );
 });
