@@ -267,6 +267,10 @@ function ogrArguments(format: GdalOutput, at: { file: string; vrt: string; name:
   const args = ['-f', DRIVERS[format], at.file, at.vrt, '-nln', at.name];
   // The file is written in a work folder and only published whole: its journal buys nothing.
   if (format === 'gpkg') args.push('--config', 'OGR_SQLITE_SYNCHRONOUS', 'OFF');
+  // The R-tree is most of a GeoPackage's time (15 of 17.8 s for a million points with GDAL 3.6, 2.8 s
+  // without it): SQLite inserts its entries one at a time, and its default 2 MB page cache keeps rereading
+  // the tree. 64 MB took the same export to 13.2 s (ogr2ogr at 133 MB RSS; more cache bought nothing).
+  if (format === 'gpkg') args.push('--config', 'OGR_SQLITE_CACHE', '64');
   if (format === 'shapefile') args.push('-lco', 'ENCODING=UTF-8');
   return args;
 }
