@@ -1,6 +1,7 @@
 import { currentLoaded, type DatasetVersion } from '../archive/archive.ts';
 import { firstAt, type Problem, type ReceiptChange, type ReceiptGeometry } from '../archive/receipt.ts';
 import type { Dataset } from '../catalog/schema.ts';
+import { withoutJit } from '../db/jit.ts';
 import { DATASETS_SCHEMA } from '../load/table.ts';
 import type { Database, Queryable } from '../ports/database.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
@@ -103,7 +104,7 @@ export async function checkLoaded(
     checkBbox: !!dataset.bbox && !waive,
   };
   const current = await currentFacts(db, dataset, version.version);
-  const facts = await onePass(db, judging, t);
+  const facts = await withoutJit(db, () => onePass(db, judging, t));
   const nonNull = needsNonNull(dataset)
     ? Object.fromEntries(dataset.columns.map((c, k) => [c.name, Number(facts[`n${k}`] ?? 0)]))
     : undefined;
