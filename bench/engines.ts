@@ -7,8 +7,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { writeDemoFiles } from '../runtime/catalog-files/demo-data.ts';
+import { emptyDatabase } from './postgres.ts';
 import { timed } from './spawn.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -88,19 +88,13 @@ export async function benchEngines(out: string, serverUrl: string, points: numbe
     const { counties } = await writeDemoFiles(join(dir, 'demo'));
     const places = join(out, `places-${points}.csv`);
     await writePlacesCsv(places, points);
-    const admin = new pg.Client({ connectionString: serverUrl });
-    await admin.connect();
-    await admin.query('DROP DATABASE IF EXISTS strata_bench_engines WITH (FORCE)');
-    await admin.query('CREATE DATABASE strata_bench_engines');
-    await admin.end();
-    const url = new URL(serverUrl);
-    url.pathname = '/strata_bench_engines';
+    const url = await emptyDatabase(serverUrl, 'strata_bench_engines');
     const { DATABASE_URL: _, ...noServer } = process.env;
     process.stderr.write(`\nthe demo's product over ${points.toLocaleString('en')} places, each engine\n`);
     const embedded = await runOn(join(dir, 'embedded'), noServer, { counties, places });
     const server = await runOn(
       join(dir, 'server'),
-      { ...noServer, DATABASE_URL: url.toString() },
+      { ...noServer, DATABASE_URL: url },
       {
         counties,
         places,

@@ -3,6 +3,7 @@ import { chownSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 
 const PGBIN = process.env.PGBIN ?? '/usr/lib/postgresql/15/bin';
 
@@ -51,4 +52,19 @@ export async function serverForBench(): Promise<{ url: string; stop: () => void 
       }
     },
   };
+}
+
+/** A new, empty database `name` on the bench's server (dropped first if a run before left it): its URL. */
+export async function emptyDatabase(serverUrl: string, name: string): Promise<string> {
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
 }

@@ -19,6 +19,7 @@ import { submit } from '../runtime/jobs/submit.ts';
 import { addPartner } from '../runtime/partners/admin.ts';
 import { emptyDirectory } from '../runtime/partners/credentials.ts';
 import { openLocalPlatform } from '../runtime/platform/local.ts';
+import { emptyDatabase } from './postgres.ts';
 import { timed } from './spawn.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -144,20 +145,6 @@ function pointsCsv(rows: number, k: number): string {
       `${i},place ${k}-${i},${['a', 'b', 'c', 'd'][i % 4]},${(r() * 1000).toFixed(2)},${(-6 + r() * 7.8).toFixed(5)},${(50 + r() * 8.6).toFixed(5)}`,
     );
   return `${lines.join('\n')}\n`;
-}
-
-async function newDatabase(serverUrl: string, name: string): Promise<string> {
-  const admin = new pg.Client({ connectionString: serverUrl });
-  await admin.connect();
-  try {
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await admin.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  return url.toString();
 }
 
 /** User + system CPU ticks of a process (with, for `withChildren`, the children it has waited for). */
@@ -333,7 +320,7 @@ async function workersRow(
 ): Promise<WorkersRow> {
   const home = join(dir, `home-${workers}`);
   const catalogDir = join(dir, 'catalog');
-  const url = await newDatabase(serverUrl, `strata_bench_scale_${workers}`);
+  const url = await emptyDatabase(serverUrl, `strata_bench_scale_${workers}`);
   const env = { ...process.env, DATABASE_URL: url, STRATA_HOME: home };
   // Each product needs a current version of its input before its first build: one ingest each, not timed.
   for (let i = 0; i < PAIRS; i++)
@@ -413,7 +400,7 @@ async function apiRows(
 ): Promise<ApiRow[]> {
   const home = join(dir, 'home-api');
   const catalogDir = join(dir, 'catalog');
-  const url = await newDatabase(serverUrl, 'strata_bench_scale_api');
+  const url = await emptyDatabase(serverUrl, 'strata_bench_scale_api');
   const env = { ...process.env, DATABASE_URL: url, STRATA_HOME: home };
   const csv = join(dir, 'api-points.csv');
   await writeFile(csv, pointsCsv(apiPoints, 0));
@@ -486,7 +473,10 @@ async function apiRows(
 }
 
 /** Both curves as an SVG page, screenshotted by Debian's Chromium into a PNG. */
-export async function scaleChart(result: Omit<ScaleResult, 'chart'>, path: string): Promise<string | undefined> {
+export async function scaleChart(
+  result: Omit<ScaleResult, 'chart'>,
+  path: string,
+): Promise<string | undefined> {
   const executablePath = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
   if (!executablePath) return undefined;
   const browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] });
@@ -606,28 +596,21 @@ function chartHtml(r: Omit<ScaleResult, 'chart'>): string {
     'wrk connections',
     'requests a second',
   )}
-    ${line(
-      560,
-      40,
-      W,
-      H,
-      items.map((a) => a.requestsPerSecond),
-      maxRps,
-      '#1f6feb',
-      `items page (p95 at ${items.at(-1)?.connections}: ${items.at(-1)?.p95Ms} ms)`,
-      0,
-    )}
-    ${line(
-      560,
-      40,
-      W,
-      H,
-      bbox.map((a) => a.requestsPerSecond),
-      maxRps,
-      '#2da44e',
-      `bbox page (p95 at ${bbox.at(-1)?.connections}: ${bbox.at(-1)?.p95Ms} ms)`,
-      1,
-    )}
+    ${[items, bbox]
+      .map((series, at) =>
+        line(
+          560,
+          40,
+          W,
+          H,
+          series.map((a) => a.requestsPerSecond),
+          maxRps,
+          ['#1f6feb', '#2da44e'][at]!,
+          `${series[0]?.page} page (p95 at ${series.at(-1)?.connections}: ${series.at(-1)?.p95Ms} ms)`,
+          at,
+        ),
+      )
+      .join('')}
     <text x="560" y="24" font-weight="bold">partner API of strata serve, ${r.apiPoints.toLocaleString('en')} points, 100 a page</text></g>`;
   return `<!doctype html><html><body style="margin:0;background:#fff"><svg xmlns="http://www.w3.org/2000/svg" width="1000" height="360" font-family="sans-serif" font-size="12">${left}${right}</svg></body></html>`;
 }

@@ -15,7 +15,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { ensureBundle } from '../bin/bundle.mjs';
 import { FsObjectStore } from '../runtime/adapters/local/fs-object-store.ts';
 import { MemoryNonceStore, MemoryRateLimiter } from '../runtime/adapters/local/memory-guards.ts';
@@ -39,7 +38,7 @@ import { PartnerClient } from '../runtime/sync/client.ts';
 import type { SyncResult } from '../runtime/sync/sync.ts';
 import { LocalUrlSigner } from '../runtime/web/urls.ts';
 import { writePointsCsv } from './data.ts';
-import { serverForBench } from './postgres.ts';
+import { emptyDatabase, serverForBench } from './postgres.ts';
 
 const OUT = fileURLToPath(new URL('./out/', import.meta.url));
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -213,14 +212,7 @@ function rowsHash(file: string, layer: string): Promise<{ rows: number; sha256: 
 }
 
 async function platformOn(url: string, buckets: string): Promise<Platform> {
-  const admin = new pg.Client({ connectionString: url });
-  await admin.connect();
-  await admin.query('DROP DATABASE IF EXISTS strata_bench_sync WITH (FORCE)');
-  await admin.query('CREATE DATABASE strata_bench_sync');
-  await admin.end();
-  const u = new URL(url);
-  u.pathname = '/strata_bench_sync';
-  const db = await PgDatabase.open(u.toString());
+  const db = await PgDatabase.open(await emptyDatabase(url, 'strata_bench_sync'));
   await migrate(db);
   return {
     db,
