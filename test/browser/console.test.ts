@@ -2,12 +2,20 @@
 // second with changed rows; a file in quarantine; a build that failed), opened in headless Chromium, read
 // through its headings, tables and buttons, a QA report's map read as pixels, a retry clicked and a release
 // done with the keyboard alone; no console error, no request outside the console's own origin.
+import { randomBytes } from 'node:crypto';
 import { copyFile, mkdir, readFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { workUntil } from '../../runtime/jobs/execute.ts';
+import {
+  createSubscription,
+  newSubscriptionId,
+  recentDeliveries,
+} from '../../runtime/partners/subscriptions.ts';
 import { PALETTE } from '../../runtime/qa/palette.ts';
 import { type Serving, serve } from '../../runtime/serve/serve.ts';
 import {
@@ -19,6 +27,7 @@ import {
 } from '../helpers/browser.ts';
 import { type ConsoleHome, consoleHome } from '../helpers/console.ts';
 import { engines, type TestPlatform, testPlatform } from '../helpers/engines.ts';
+import { until } from '../helpers/wait.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const DOCS_IMAGE = join(ROOT, 'docs', 'images', 'console.png');
@@ -66,6 +75,8 @@ describe.skipIf(skip !== undefined)('the console in a browser', () => {
     let home: ConsoleHome;
     let serving: Serving;
     let base: string;
+    let hook: Server;
+    let subscriptionId: string;
     const opened: OpenedPage[] = [];
     const open = async (path: string) => {
       const o = await browser.open(`${base}${path}`, { site: true });
@@ -89,9 +100,26 @@ describe.skipIf(skip !== undefined)('the console in a browser', () => {
         log: () => {},
       });
       base = `http://127.0.0.1:${serving.port}`;
+      // A partner's callback, subscribed to the product whose failed build is retried below: its publish is
+      // notified, and serve delivers it here.
+      hook = createServer((req, res) => {
+        req.resume();
+        req.on('end', () => res.writeHead(204).end());
+      });
+      await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
+      subscriptionId = newSubscriptionId();
+      await createSubscription(p.db, {
+        id: subscriptionId,
+        partner: 'rangers',
+        url: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`,
+        products: ['site_regions'],
+        secret: `whsec_${randomBytes(24).toString('base64')}`,
+        apiBase: base,
+      });
     }, 300_000);
     afterAll(async () => {
       for (const o of opened) await o.page.close().catch(() => {});
+      hook?.close();
       await serving?.stop();
       await p?.close();
     });
@@ -239,6 +267,40 @@ describe.skipIf(skip !== undefined)('the console in a browser', () => {
         await mkdir(dirname(DOCS_IMAGE), { recursive: true });
         await copyFile(shot.path, DOCS_IMAGE);
       }
+    });
+
+    it("lists the partners' subscriptions and the delivery of the retried build's notification", async () => {
+      // Prepare: the retried build published site_regions; serve delivers its notification to the hook.
+      const [delivered] = await until('the notification to be delivered', async () => {
+        const attempts = await recentDeliveries(p.db, { subscriptionId, limit: 10 });
+        return attempts.some((a) => a.status === 'delivered') ? attempts : undefined;
+      });
+      // Act
+      const { page, screenshot } = await open('/console/notifications');
+      // Assess
+      await page.getByRole('heading', { level: 1, name: 'Notifications' }).waitFor();
+      const subscriptions = await rowsOf(page, /subscription\(s\), oldest first/);
+      expect(subscriptions).toHaveLength(1);
+      expect(subscriptions[0]!.slice(0, 6)).toEqual([
+        subscriptionId,
+        'rangers',
+        expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/hook$/),
+        'site_regions',
+        'active',
+        '0',
+      ]);
+      const deliveries = await rowsOf(page, /latest delivery attempts, newest first/);
+      expect(deliveries).toHaveLength(1);
+      expect(deliveries[0]!.slice(1)).toEqual([
+        'rangers',
+        `site_regions ${delivered!.version}`,
+        '1',
+        '204',
+        'delivered',
+      ]);
+      // The secret is shown once, to the partner that subscribed; never here.
+      await expect(page.content()).resolves.not.toContain('whsec_');
+      await screenshot(`console-notifications-${engine.name}`);
     });
 
     it('releases the quarantined file with a reason, with the keyboard alone, with focus always visible', async () => {
