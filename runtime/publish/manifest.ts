@@ -119,6 +119,13 @@ export const Manifest = z.object({
 });
 export type Manifest = z.infer<typeof Manifest>;
 
+/**
+ * A published version's FlatGeobuf outputs: what the partner API serves as collections (paged by range reads
+ * of the file), and so what a publish notification may link.
+ */
+export const flatgeobufOutputs = (m: Pick<Manifest, 'outputs'>): PublishedFile[] =>
+  m.outputs.filter((o) => o.format === 'flatgeobuf');
+
 /** `products/<name>/latest.json`, written only after every object of the version is in place. */
 export const LatestPointer = z.object({
   product: z.string(),

@@ -3,7 +3,7 @@ import { changeFeedKeys } from '../layout/buckets.ts';
 import { markNotification, recordNotifications, subscribersOf } from '../partners/subscriptions.ts';
 import type { Platform } from '../platform/platform.ts';
 import type { OutgoingNotification, PublishNotification } from '../ports/notifications.ts';
-import type { Manifest } from './manifest.ts';
+import { flatgeobufOutputs, type Manifest } from './manifest.ts';
 
 /**
  * An output's collection, as the items routes name it (`runtime/web/published.ts` collectionId, which sits
@@ -27,11 +27,9 @@ export function notificationBody(
   apiBase: string,
   feeds: ReadonlySet<string> = new Set(),
 ): PublishNotification {
-  const outputs = new Map<string, { rows: number; paged: boolean }>();
-  for (const o of manifest.outputs) {
-    const paged = (o.format as string) === 'flatgeobuf' || outputs.get(o.name)?.paged === true;
-    outputs.set(o.name, { rows: o.rows, paged });
-  }
+  // Each output once (it has a file in each of its formats), and which of them are collections.
+  const outputs = new Map(manifest.outputs.map((o) => [o.name, o.rows]));
+  const paged = new Set(flatgeobufOutputs(manifest).map((o) => o.name));
   return {
     type: 'product.published',
     timestamp: publishedAt,
@@ -39,8 +37,8 @@ export function notificationBody(
       product: manifest.product,
       version: manifest.version,
       previousVersion,
-      outputs: [...outputs].map(([name, { rows, paged }]) => {
-        if (!paged) return { name, rows };
+      outputs: [...outputs].map(([name, rows]) => {
+        if (!paged.has(name)) return { name, rows };
         const collection = latestCollectionId(manifest.product, name);
         const changes =
           previousVersion && feeds.has(name) ? changesLink(apiBase, collection, previousVersion) : undefined;

@@ -1,6 +1,6 @@
 import type { Context } from 'hono';
 import type { Catalog } from '../catalog-files/loader.ts';
-import type { Manifest, PublishedFile } from '../publish/manifest.ts';
+import { flatgeobufOutputs, type Manifest, type PublishedFile } from '../publish/manifest.ts';
 import type { PublishedReader } from '../publish/reader.ts';
 import type { AppDeps, AppEnv, Principal } from './context.ts';
 import { forbidden, notFound } from './problem.ts';
@@ -76,9 +76,6 @@ export function parseCollectionId(id: string): CollectionRef {
     throw notFound(`no collection "${id}": ids are <product>.<output>, or <product>.<output>.<version>`);
   return { product: m[1]!, output: m[2]!, version: m[3] };
 }
-
-/** A published version's FlatGeobuf outputs: what OGC API – Features serves as collections. */
-export const flatgeobufOutputs = (m: Manifest) => m.outputs.filter((o) => formatOf(o) === 'flatgeobuf');
 
 /**
  * The manifest and FlatGeobuf output a collection id names, once the partner may read its product;

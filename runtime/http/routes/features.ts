@@ -1,16 +1,11 @@
 import { type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
-import type { Manifest, PublishedFile } from '../../publish/manifest.ts';
+import { flatgeobufOutputs, type Manifest, type PublishedFile } from '../../publish/manifest.ts';
 import type { PublishedReader } from '../../publish/reader.ts';
 import type { AppDeps, AppEnv, Principal } from '../../web/context.ts';
 import { type Door, link } from '../../web/door.ts';
 import { badRequest, notFound } from '../../web/problem.ts';
-import {
-  collectionId,
-  flatgeobufOutputs,
-  parseCollectionId,
-  resolveCollection,
-} from '../../web/published.ts';
+import { collectionId, parseCollectionId, resolveCollection } from '../../web/published.ts';
 import { guardedBy } from '../../web/route.ts';
 import { signToken } from '../../web/tokens.ts';
 import * as S from '../schemas.ts';

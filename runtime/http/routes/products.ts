@@ -1,13 +1,16 @@
 import { type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
-import { isLockedUpstream, type Manifest as PublishedManifest } from '../../publish/manifest.ts';
+import {
+  flatgeobufOutputs,
+  isLockedUpstream,
+  type Manifest as PublishedManifest,
+} from '../../publish/manifest.ts';
 import type { PublishedReader } from '../../publish/reader.ts';
 import type { AppDeps, AppEnv, Principal } from '../../web/context.ts';
 import { type Door, link } from '../../web/door.ts';
 import { NameParam, VersionParam } from '../../web/params.ts';
 import {
   collectionId,
-  flatgeobufOutputs,
   publishedOutput,
   requireProduct,
   requireReadable,

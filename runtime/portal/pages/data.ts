@@ -1,7 +1,7 @@
 import { html, raw } from 'hono/html';
 import type { Receipt } from '../../archive/receipt.ts';
 import type { Dataset } from '../../catalog/schema.ts';
-import type { Manifest } from '../../publish/manifest.ts';
+import { flatgeobufOutputs, type Manifest } from '../../publish/manifest.ts';
 import { count } from '../../qa/format.ts';
 import type { Run } from '../../runs/schema.ts';
 import { badge, bytes, type Html, statusBadge, when } from '../../web/format.ts';
@@ -119,11 +119,7 @@ export function productPage(
   api: string,
   manifests: readonly (Manifest & { latest: boolean })[],
 ): Html {
-  const collections = [
-    ...new Set(
-      manifests.flatMap((m) => m.outputs.filter((o) => o.format === 'flatgeobuf').map((o) => o.name)),
-    ),
-  ];
+  const collections = [...new Set(manifests.flatMap((m) => flatgeobufOutputs(m).map((o) => o.name)))];
   return html`<h1>${title ?? name} <span class="sub">Data product <code>${name}</code></span></h1>
 <h2>In QGIS or a script</h2>
 <p>Add a connection in QGIS (<em>Layer › Add Layer › Add WFS / OGC API – Features Layer</em>) with this address, and your API key as the password of Basic authentication:</p>
