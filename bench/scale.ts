@@ -147,32 +147,32 @@ function pointsCsv(rows: number, k: number): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** User + system CPU ticks of a process (with, for `withChildren`, the children it has waited for). */
-function cpuTicks(pid: number, withChildren: boolean): number {
+/**
+ * The fields of `/proc/<pid>/stat` after the command's closing parenthesis (so the first is the state, field
+ * 3); undefined once the process is gone.
+ */
+function statFields(pid: number | string): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command's closing parenthesis: state is field 3, utime 14, stime 15, cutime 16, cstime 17.
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const own = Number(f[11]) + Number(f[12]);
-    return withChildren ? own + Number(f[13]) + Number(f[14]) : own;
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
-    return 0; // gone between the listing and the read
+    return undefined;
   }
 }
 
-/** Processes whose parent is `ppid`. */
+/** User + system CPU ticks of a process (with, for `withChildren`, the children it has waited for). */
+function cpuTicks(pid: number, withChildren: boolean): number {
+  const f = statFields(pid);
+  if (!f) return 0; // gone between the listing and the read
+  // utime, stime, cutime and cstime are fields 14 to 17.
+  const own = Number(f[11]) + Number(f[12]);
+  return withChildren ? own + Number(f[13]) + Number(f[14]) : own;
+}
+
+/** Processes whose parent (field 4) is `ppid`. */
 async function childrenOf(ppid: number): Promise<number[]> {
-  const pids: number[] = [];
-  for (const name of await readdir('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === ppid) pids.push(Number(name));
-    } catch {
-      // gone
-    }
-  }
-  return pids;
+  const names = (await readdir('/proc')).filter((name) => /^\d+$/.test(name));
+  return names.filter((name) => Number(statFields(name)?.[1]) === ppid).map(Number);
 }
 
 /** CPU seconds the whole PostgreSQL server has spent: the postmaster, its live backends and the ended ones. */
@@ -182,18 +182,23 @@ async function serverCpu(postmaster: number): Promise<number> {
   return ticks / 100; // USER_HZ is 100 on Linux
 }
 
-/** The postmaster's pid, read off a backend of a server on this machine (the bench needs a local server). */
-async function postmasterOf(url: string): Promise<number> {
+/** `fn` with a client of its own on `url`, closed after it. */
+async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
   const c = new pg.Client({ connectionString: url });
   await c.connect();
   try {
-    const { rows } = await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
-    const stat = readFileSync(`/proc/${rows[0]!.pid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    return await fn(c);
   } finally {
     await c.end();
   }
 }
+
+/** The postmaster's pid, read off a backend of a server on this machine (the bench needs a local server). */
+const postmasterOf = (url: string): Promise<number> =>
+  withClient(url, async (c) => {
+    const { rows } = await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    return Number(statFields(rows[0]!.pid)?.[1]);
+  });
 
 interface Serve {
   readonly port: number;
@@ -281,10 +286,8 @@ async function endedRuns(c: pg.Client): Promise<Ended & { open: number }> {
  * Waits, polling every 250 ms (a bench, not a test), until no run is queued or running: the jobs submitted
  * and the rebuilds their ingests queued. Returns what ended meanwhile.
  */
-async function untilDrained(url: string, before: Ended): Promise<Ended> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
+const untilDrained = (url: string, before: Ended): Promise<Ended> =>
+  withClient(url, async (c) => {
     for (;;) {
       const now = await endedRuns(c);
       if (now.open === 0)
@@ -295,20 +298,7 @@ async function untilDrained(url: string, before: Ended): Promise<Ended> {
         };
       await new Promise((r) => setTimeout(r, 250));
     }
-  } finally {
-    await c.end();
-  }
-}
-
-async function endedNow(url: string): Promise<Ended> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return await endedRuns(c);
-  } finally {
-    await c.end();
-  }
-}
+  });
 
 /** One home, one database, one mixed queue, worked by `strata serve --workers N`. */
 async function workersRow(
@@ -354,7 +344,7 @@ async function workersRow(
   }
 
   const postmaster = await postmasterOf(url);
-  const before = await endedNow(url);
+  const before = await withClient(url, endedRuns);
   const dbBefore = await serverCpu(postmaster);
   const started = performance.now();
   const serve = await startServe(home, catalogDir, env, workers);
